@@ -1,1 +1,7 @@
-pub fn placeholder() {}
+//! motpd: a RADIUS two-factor server for Citrix NetScaler VPN login.
+
+pub mod audit;
+pub mod config;
+pub mod otp;
+pub mod secrets;
+pub mod store;

@@ -1,0 +1,199 @@
+//! Persistence: the one [`Store`] trait every other part of motpd talks to, its domain records, and
+//! [`connect`], which picks the backend from the database URL.
+//!
+//! `sqlite.rs` and `postgres.rs` are the only files in the crate that contain SQL. The trait speaks intent
+//! ("record that this step was accepted", "count a failure"), not CRUD, so that every rule that must hold across
+//! several motpd nodes (a code accepted once, one active device per account, the failure counter, the audit
+//! chain's order) is a single atomic statement or transaction inside the store.
+//!
+//! The store keeps secrets only in sealed form ([`crate::secrets::MasterKey::seal`]); it never sees a key or a
+//! plaintext seed. It makes no policy decisions: thresholds and times come from the caller.
+
+mod postgres;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+pub use types::*;
+
+use crate::audit::{AuditChain, AuditEvent, AuditRecord};
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row the operation is about does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The operation would break a uniqueness rule (duplicate ID, second active device, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The URL names no backend motpd has.
+    #[error(
+        "unsupported database URL scheme in {0:?}: use sqlite://PATH (or sqlite::memory:) or postgres://USER@HOST/DB"
+    )]
+    UnsupportedUrl(String),
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A stored value could not be understood (hand-edited row, newer schema).
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    /// The database driver reported an error (unreachable server, I/O, SQL).
+    #[error("database error: {0}")]
+    Backend(#[source] sqlx::Error),
+}
+
+/// The storage contract. Both backends pass the same test suite (`tests/integration/store_contract.rs`).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which backend this is (`sqlite` or `postgres`), for logs.
+    fn backend(&self) -> &'static str;
+
+    // ---- key check -----------------------------------------------------------------------------------------
+    /// Stores `candidate` as the key check value if none is stored yet; returns the value now stored.
+    async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    // ---- accounts ------------------------------------------------------------------------------------------
+    /// Creates an account; `Conflict` if the ID exists.
+    async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError>;
+    /// Creates or updates many accounts in one transaction (all or nothing). A row whose `password_hash` is
+    /// `None` keeps the stored hash. Returns how many were created and updated.
+    async fn import_accounts(
+        &self,
+        accounts: &[AccountUpsert],
+        now: i64,
+    ) -> Result<ImportSummary, StoreError>;
+    /// One account.
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Accounts with their device state, ordered by ID.
+    async fn list_accounts(&self, filter: AccountFilter) -> Result<Vec<AccountOverview>, StoreError>;
+    /// Sets the status (`NotFound` if absent).
+    async fn set_account_status(&self, id: &str, status: AccountStatus, now: i64) -> Result<(), StoreError>;
+    /// Replaces the password hash (and resets failures).
+    async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Locks the account until `until` (admin lock: a far-future time).
+    async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError>;
+    /// Clears the lock and the failure counter.
+    async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Removes the account and its devices; `false` if it did not exist.
+    async fn remove_account(&self, id: &str) -> Result<bool, StoreError>;
+    /// Counts a failed login atomically. If the previous lock has expired the count starts again at 1. When the
+    /// count reaches `threshold` the account is locked until `now + lock_seconds`.
+    async fn record_failure(
+        &self,
+        id: &str,
+        now: i64,
+        threshold: u32,
+        lock_seconds: i64,
+    ) -> Result<FailureState, StoreError>;
+    /// A successful login: failures to 0, lock cleared, last login time set.
+    async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
+    // ---- devices -------------------------------------------------------------------------------------------
+    /// Binds an active device directly (admin enrollment or seed import). With `replace`, the account's other
+    /// devices are removed in the same transaction; without it an existing active device gives `Conflict`.
+    async fn bind_device(&self, device: &NewDevice, replace: bool, now: i64) -> Result<(), StoreError>;
+    /// Starts a self-service enrollment: stores `device` as pending, replacing any earlier pending device of
+    /// the account. `Conflict` if the account already has an active device.
+    async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError>;
+    /// Activates a pending device whose first code matched `step`. `Conflict` if the account meanwhile got an
+    /// active device (two tabs racing: exactly one wins); `NotFound` if the device is not pending.
+    async fn confirm_enrollment(&self, device_id: &str, step: i64, now: i64) -> Result<(), StoreError>;
+    /// The account's active device.
+    async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError>;
+    /// A device by ID, in any state.
+    async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError>;
+    /// Removes all the account's devices (lost phone); returns how many.
+    async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError>;
+    /// The replay guard: one atomic compare-and-set `last_step := step WHERE last_step < step` on an active
+    /// device. `true` means this caller is the one that accepted the step; `false` means it was already used
+    /// (or a later one was), by this node or another.
+    async fn record_accepted_step(&self, device_id: &str, step: i64, now: i64) -> Result<bool, StoreError>;
+
+    // ---- RADIUS clients ------------------------------------------------------------------------------------
+    /// Adds a client; `Conflict` if the name exists.
+    async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError>;
+    /// All clients, ordered by name.
+    async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError>;
+    /// Removes a client; `false` if it did not exist.
+    async fn remove_client(&self, name: &str) -> Result<bool, StoreError>;
+
+    // ---- audit ---------------------------------------------------------------------------------------------
+    /// Appends events to the chain, in order, in one transaction serialised against every other writer.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Up to `limit` rows with `seq > after`, in order.
+    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Closes the pool (last step of shutdown).
+    async fn close(&self);
+}
+
+/// Opens the database named by `url`, applying pending migrations. `sqlite://PATH` creates the file if needed;
+/// `sqlite::memory:` is a private in-memory database; `postgres://` / `postgresql://` need an existing database.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    chain: AuditChain,
+) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections, chain).await?,
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PgStore::connect(url, max_connections, chain).await?,
+        ))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:[redacted]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("postgres://motpd:s3cret@db/motpd"),
+            "postgres://motpd:[redacted]@db/motpd"
+        );
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite://motpd.db"), "sqlite://motpd.db");
+    }
+
+    #[test]
+    fn migration_versions_match_between_backends() {
+        fn versions(dir: &str) -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".sql"))
+                .map(|n| n.split('_').next().unwrap().to_owned())
+                .collect();
+            v.sort();
+            v
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        let sqlite = versions(&format!("{root}/migrations/sqlite"));
+        let postgres = versions(&format!("{root}/migrations/postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres);
+    }
+}

@@ -1,0 +1,265 @@
+//! Domain records the store takes and returns. Plain data: no SQL, no policy.
+//!
+//! Times are Unix seconds (`i64`); calendar dates (account expiry) are `time::Date`, compared by the engine in
+//! the site's time zone.
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::config::AuthMode;
+use crate::otp::{Algorithm, Kind};
+
+/// Whether an account may be used at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Normal.
+    Active,
+    /// Switched off by an admin; refused everywhere.
+    Disabled,
+    /// Created without a usable password; the user must activate it (SMS or MOTP proof, then a new password).
+    Pending,
+}
+
+impl AccountStatus {
+    /// The stored and printed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+            Self::Pending => "pending",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            "pending" => Some(Self::Pending),
+            _ => None,
+        }
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// Login name (as NetScaler sends it in User-Name).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Mobile number for SMS, digits only (`0912345678`).
+    pub phone: Option<String>,
+    /// E-mail for invitations.
+    pub email: Option<String>,
+    /// PHC / crypt string; `None` until a password is set.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    /// Whether the account may be used.
+    pub status: AccountStatus,
+    /// Last day the account may log in (vendor accounts).
+    pub expires_on: Option<time::Date>,
+    /// Groups sent to NetScaler in the Accept.
+    pub groups: Vec<String>,
+    /// Consecutive failed logins.
+    pub failures: u32,
+    /// Refused until this time, if locked.
+    pub locked_until: Option<i64>,
+    /// Last successful login.
+    pub last_login_at: Option<i64>,
+    /// Created.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+/// The fields an admin or an import sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUpsert {
+    /// Login name.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Mobile number, digits only.
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Last valid day.
+    pub expires_on: Option<time::Date>,
+    /// NetScaler groups.
+    pub groups: Vec<String>,
+    /// A hash to set; `None` keeps the stored one (on update) or leaves the account without password.
+    pub password_hash: Option<String>,
+    /// Status for a new account (updates keep the stored status).
+    pub status: AccountStatus,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// New accounts.
+    pub created: u64,
+    /// Existing accounts updated.
+    pub updated: u64,
+}
+
+/// Which accounts to list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Only accounts without an active device.
+    pub unenrolled_only: bool,
+}
+
+/// An account with its device state, for lists and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountOverview {
+    /// The account.
+    #[serde(flatten)]
+    pub account: Account,
+    /// The active device, if bound.
+    pub device: Option<DeviceSummary>,
+}
+
+/// What a list shows of a device (no secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceSummary {
+    /// Device ID.
+    pub id: String,
+    /// TOTP, HOTP or mOTP.
+    pub kind: &'static str,
+    /// User-given name.
+    pub label: Option<String>,
+    /// When it became active.
+    pub confirmed_at: Option<i64>,
+    /// Last accepted code.
+    pub last_used_at: Option<i64>,
+}
+
+/// The failure counter after a failed login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureState {
+    /// Consecutive failures including this one.
+    pub failures: u32,
+    /// Set when this failure (or an earlier one) locked the account.
+    pub locked_until: Option<i64>,
+}
+
+/// Pending (enrollment started, first code not yet confirmed) or active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceState {
+    /// Waiting for its first code.
+    Pending,
+    /// Bound: its codes log the account in.
+    Active,
+}
+
+impl DeviceState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "active" => Some(Self::Active),
+            _ => None,
+        }
+    }
+}
+
+/// A device to store. Seeds and PINs arrive sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDevice {
+    /// Random ID chosen by the caller (it is part of the seed's associated data).
+    pub id: String,
+    /// Owner.
+    pub account_id: String,
+    /// Algorithm family.
+    pub kind: Kind,
+    /// HMAC hash (TOTP/HOTP).
+    pub algorithm: Algorithm,
+    /// 6 or 8.
+    pub digits: u32,
+    /// Seconds per step (TOTP 30, mOTP 10); unused for HOTP.
+    pub period: u32,
+    /// The sealed seed.
+    pub sealed_seed: Vec<u8>,
+    /// The sealed mOTP PIN.
+    pub sealed_pin: Option<Vec<u8>>,
+    /// HOTP: the last counter already used (the next code is for `last_step + 1`); TOTP/mOTP: `None`.
+    pub last_step: Option<i64>,
+    /// User-given name.
+    pub label: Option<String>,
+}
+
+/// A stored device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// ID.
+    pub id: String,
+    /// Owner.
+    pub account_id: String,
+    /// Algorithm family.
+    pub kind: Kind,
+    /// HMAC hash.
+    pub algorithm: Algorithm,
+    /// Code length.
+    pub digits: u32,
+    /// Seconds per step.
+    pub period: u32,
+    /// The sealed seed.
+    pub sealed_seed: Vec<u8>,
+    /// The sealed mOTP PIN.
+    pub sealed_pin: Option<Vec<u8>>,
+    /// Last accepted time step (TOTP/mOTP) or counter (HOTP).
+    pub last_step: Option<i64>,
+    /// Pending or active.
+    pub state: DeviceState,
+    /// User-given name.
+    pub label: Option<String>,
+    /// Created.
+    pub created_at: i64,
+    /// Became active.
+    pub confirmed_at: Option<i64>,
+    /// Last accepted code.
+    pub last_used_at: Option<i64>,
+}
+
+/// A RADIUS client to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClient {
+    /// Unique name (appears in logs and the audit trail).
+    pub name: String,
+    /// Source addresses allowed to use this client's secret.
+    pub address: IpNet,
+    /// The sealed shared secret.
+    pub sealed_secret: Vec<u8>,
+    /// Drop requests without a valid Message-Authenticator.
+    pub require_message_authenticator: bool,
+    /// Overrides `radius.mode` for this client.
+    pub mode: Option<AuthMode>,
+}
+
+/// A stored RADIUS client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadiusClient {
+    /// Unique name.
+    pub name: String,
+    /// Source addresses.
+    pub address: IpNet,
+    /// The sealed shared secret.
+    pub sealed_secret: Vec<u8>,
+    /// Drop requests without a valid Message-Authenticator.
+    pub require_message_authenticator: bool,
+    /// Per-client mode.
+    pub mode: Option<AuthMode>,
+    /// Created.
+    pub created_at: i64,
+}
