@@ -1,38 +1,403 @@
-//! Configuration (to be completed).
+//! Configuration: one typed tree per TOML section, strict (`deny_unknown_fields`), with defaults that run on
+//! loopback with SQLite, and [`Config::validate`] for the checks serde cannot express.
+//!
+//! Three entry points: [`Config::from_toml_str`] (parse only), [`Config::load`] (read a file and parse),
+//! [`Config::validate`] (semantic checks; every problem names its key). `examples/motpd.toml` documents every
+//! key and is what `motpd init` writes; a test loads it, validates it, and checks it names every key.
+//! A leaf module: it depends on nothing else in the crate.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// How a RADIUS client's users prove themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AuthMode {
-    /// User-Password is the account password followed by the code.
-    #[serde(rename = "password+otp")]
-    PasswordOtp,
-    /// User-Password is the code alone (NetScaler checks the password against LDAP itself).
-    #[serde(rename = "otp-only")]
-    OtpOnly,
-    /// Password first, then an Access-Challenge asks for the code.
-    #[serde(rename = "challenge")]
-    Challenge,
+mod values;
+
+pub use values::{
+    AuthMode, GroupAttribute, Language, LogFormat, SmsProvider, SmtpTls, StoreErrorAction,
+    serialize_opt_date,
+};
+
+/// The configuration file `motpd init` writes (also the documentation of every key).
+pub const EXAMPLE_TOML: &str = include_str!("../examples/motpd.toml");
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key, or a value of the wrong type (the message names the key and line).
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// File name or `<string>`.
+        origin: String,
+        /// toml's message, with the key and position.
+        message: String,
+    },
+    /// Values that parse but cannot work together.
+    #[error("config is not valid:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
 }
 
-impl AuthMode {
-    /// The config and database name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PasswordOtp => "password+otp",
-            Self::OtpOnly => "otp-only",
-            Self::Challenge => "challenge",
-        }
-    }
+/// One semantic problem: the key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `otp.window`.
+    pub key: &'static str,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
 
-    /// Parses a config or database name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "password+otp" => Some(Self::PasswordOtp),
-            "otp-only" => Some(Self::OtpOnly),
-            "challenge" => Some(Self::Challenge),
-            _ => None,
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[radius]`
+    pub radius: RadiusConfig,
+    /// `[web]`
+    pub web: WebConfig,
+    /// `[otp]`
+    pub otp: OtpConfig,
+    /// `[policy]`
+    pub policy: PolicyConfig,
+    /// `[secrets]`
+    pub secrets: SecretsConfig,
+    /// `[sms]`
+    pub sms: SmsConfig,
+    /// `[smtp]`
+    pub smtp: SmtpConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+/// `[database]`: where accounts, devices and the audit trail live.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://motpd.db` (embedded default) or `postgres://user@host/db` (several nodes).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://motpd.db".into(),
+            max_connections: 8,
         }
     }
 }
+
+/// `[radius]`: the UDP listeners and how answers are shaped.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RadiusConfig {
+    /// Authentication listeners (IPv4 and IPv6).
+    pub listen: Vec<SocketAddr>,
+    /// Accounting listeners (RFC 2866).
+    pub accounting_listen: Vec<SocketAddr>,
+    /// Default mode for clients that do not set their own.
+    pub mode: AuthMode,
+    /// Language of Reply-Message texts.
+    pub language: Language,
+    /// What to do when the database fails during a request: `drop` (no reply, NetScaler fails over) or `reject`.
+    pub on_store_error: StoreErrorAction,
+    /// Requests being evaluated at once; beyond it packets are shed (and logged).
+    pub max_in_flight: usize,
+    /// How long a reply is kept for retransmissions (RFC 5080).
+    pub duplicate_cache_seconds: u64,
+    /// How long a challenge (State) stays valid.
+    pub challenge_ttl_seconds: u64,
+    /// Where the account's groups go in an Access-Accept.
+    pub group_attribute: GroupAttribute,
+    /// Session-Timeout in the Accept; 0 leaves it out.
+    pub session_timeout_seconds: u32,
+}
+
+impl Default for RadiusConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 1812))],
+            accounting_listen: vec![SocketAddr::from(([127, 0, 0, 1], 1813))],
+            mode: AuthMode::PasswordOtp,
+            language: Language::ZhTw,
+            on_store_error: StoreErrorAction::Drop,
+            max_in_flight: 1024,
+            duplicate_cache_seconds: 30,
+            challenge_ttl_seconds: 120,
+            group_attribute: GroupAttribute::default(),
+            session_timeout_seconds: 0,
+        }
+    }
+}
+
+/// `[web]`: the enrollment pages.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// HTTP listener.
+    pub listen: SocketAddr,
+    /// Self-service enrollment (flow A) is offered only to these networks.
+    pub enroll_networks: Vec<IpNet>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The address users reach the pages at (links in e-mails).
+    pub public_url: String,
+    /// How long an e-mailed invitation link stays valid.
+    pub invite_ttl_hours: u32,
+    /// Page language when the browser expresses no preference.
+    pub default_language: Language,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            enroll_networks: vec![IpNet::V4(ipnet::Ipv4Net::new_assert(
+                std::net::Ipv4Addr::LOCALHOST,
+                32,
+            ))],
+            trusted_proxies: Vec::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            invite_ttl_hours: 72,
+            default_language: Language::ZhTw,
+        }
+    }
+}
+
+/// `[otp]`: how codes are made and checked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpConfig {
+    /// Issuer shown in the authenticator app.
+    pub issuer: String,
+    /// HMAC of new TOTP enrollments (`sha1` is what every app supports).
+    pub algorithm: String,
+    /// Digits of new enrollments (6 or 8).
+    pub digits: u32,
+    /// Seconds per TOTP step of new enrollments.
+    pub period: u32,
+    /// Accepted clock drift, in steps either side.
+    pub window: u32,
+    /// Same code, client, Calling-Station-Id and password again within this many seconds is accepted again
+    /// (NetScaler re-sends cached credentials); 0 = never.
+    pub reuse_seconds: u32,
+    /// HOTP counters looked ahead.
+    pub hotp_look_ahead: u32,
+    /// Accepted mOTP clock drift, seconds either side.
+    pub motp_tolerance_seconds: u32,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "Hospital VPN".into(),
+            algorithm: "sha1".into(),
+            digits: 6,
+            period: 30,
+            window: 1,
+            reuse_seconds: 0,
+            hotp_look_ahead: 10,
+            motp_tolerance_seconds: 180,
+        }
+    }
+}
+
+/// `[policy]`: account rules.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// From this date on, accounts without an active device are refused; before it they may log in with the
+    /// password alone (and are reminded to register). Unset: enforced from the start.
+    #[serde(with = "values::opt_date")]
+    pub enforce_after: Option<time::Date>,
+    /// Consecutive failures that lock an account.
+    pub lockout_failures: u32,
+    /// How long a lock lasts.
+    pub lockout_minutes: u32,
+    /// The site's UTC offset, for expiry and enforcement dates (Taiwan: +08:00).
+    #[serde(with = "values::offset")]
+    pub utc_offset: time::UtcOffset,
+    /// Minimum password length for new passwords.
+    pub min_password_length: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            enforce_after: None,
+            lockout_failures: 10,
+            lockout_minutes: 15,
+            utc_offset: time::macros::offset!(+8),
+            min_password_length: 8,
+        }
+    }
+}
+
+/// `[secrets]`: the master key sealing seeds, PINs and shared secrets at rest.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Key file, created by `motpd init` with mode 0600.
+    pub key_file: PathBuf,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            key_file: PathBuf::from("motpd.key"),
+        }
+    }
+}
+
+/// `[sms]`: one-time codes by text message.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `none` (SMS off), `log` (development only: codes go to the log), `http` (a gateway).
+    pub provider: SmsProvider,
+    /// Validity of a code.
+    pub code_ttl_seconds: u32,
+    /// Wrong tries per code.
+    pub max_attempts: u32,
+    /// Minimum seconds between two codes to one account or number.
+    pub min_interval_seconds: u32,
+    /// Codes per account or number per day.
+    pub max_per_day: u32,
+    /// Whether SMS may replace the app at VPN login (per-account switch too).
+    pub allow_vpn_fallback: bool,
+    /// What the user answers at a challenge to get a code.
+    pub keyword: String,
+    /// Gateway URL (`provider = "http"`).
+    pub url: String,
+    /// File holding the gateway's Authorization header value.
+    pub auth_header_file: Option<PathBuf>,
+    /// Body template with `{phone}` and `{message}`.
+    pub body_template: String,
+    /// Gateway time-out.
+    pub timeout_seconds: u32,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::None,
+            code_ttl_seconds: 120,
+            max_attempts: 5,
+            min_interval_seconds: 60,
+            max_per_day: 10,
+            allow_vpn_fallback: true,
+            keyword: "sms".into(),
+            url: String::new(),
+            auth_header_file: None,
+            body_template: "phone={phone}&message={message}".into(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+/// `[smtp]`: the mail relay for invitations.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Relay host.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// Sender address.
+    pub from: String,
+    /// Login name, if the relay wants one.
+    pub username: Option<String>,
+    /// File holding the password (never the password itself in this file).
+    pub password_file: Option<PathBuf>,
+    /// Time-out per message.
+    pub timeout_seconds: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            from: "motp@example.org".into(),
+            username: None,
+            password_file: None,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+/// `[log]`: what the process writes to stderr (`RUST_LOG` overrides the level).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `info`, `debug`, ... or a full filter such as `motpd=debug,sqlx=warn`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text (no semantic checks).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(text, "<string>")
+    }
+
+    /// Reads and parses a file (no semantic checks).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks values that parse but cannot work; reports every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = values::problems(self);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

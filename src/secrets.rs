@@ -55,7 +55,9 @@ pub enum SecretError {
         path: PathBuf,
     },
     /// `motpd init` would overwrite an existing key.
-    #[error("key file {path} already exists; motpd never overwrites a key (the database's secrets depend on it)")]
+    #[error(
+        "key file {path} already exists; motpd never overwrites a key (the database's secrets depend on it)"
+    )]
     KeyFileExists {
         /// The configured path.
         path: PathBuf,
@@ -70,7 +72,9 @@ pub enum SecretError {
         source: std::io::Error,
     },
     /// A sealed value did not open: wrong key, wrong row, or damaged data.
-    #[error("a sealed secret could not be opened: wrong key file, or the value was moved or damaged")]
+    #[error(
+        "a sealed secret could not be opened: wrong key file, or the value was moved or damaged"
+    )]
     Open,
     /// The operating system's random generator failed.
     #[error("the system random number generator failed")]
@@ -265,7 +269,7 @@ impl MasterKey {
     pub fn seal(&self, aad: &Aad, plaintext: &[u8]) -> Result<Vec<u8>, SecretError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| SecretError::Random)?;
-        let cipher = XChaCha20Poly1305::new(self.key.as_slice().into());
+        let cipher = self.cipher()?;
         let ciphertext = cipher
             .encrypt(
                 &XNonce::from(nonce),
@@ -290,7 +294,7 @@ impl MasterKey {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SecretError::Open)?;
-        let cipher = XChaCha20Poly1305::new(self.key.as_slice().into());
+        let cipher = self.cipher()?;
         cipher
             .decrypt(
                 &XNonce::from(nonce),
@@ -301,6 +305,10 @@ impl MasterKey {
             )
             .map(SecretBytes::new)
             .map_err(|_| SecretError::Open)
+    }
+
+    fn cipher(&self) -> Result<XChaCha20Poly1305, SecretError> {
+        XChaCha20Poly1305::new_from_slice(self.key.as_slice()).map_err(|_| SecretError::Open)
     }
 
     /// The value stored in the database at first use, so that a later start with another key file is refused
@@ -371,11 +379,7 @@ mod tests {
         assert_eq!(key.open(&aad, &sealed).unwrap().expose(), b"seed bytes");
         // Another row, another key, or a flipped byte: refused, never garbage.
         assert!(key.open(&Aad::device_seed("d1", "bob"), &sealed).is_err());
-        assert!(
-            MasterKey::from_bytes([2; 32])
-                .open(&aad, &sealed)
-                .is_err()
-        );
+        assert!(MasterKey::from_bytes([2; 32]).open(&aad, &sealed).is_err());
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x40;

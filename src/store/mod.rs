@@ -68,9 +68,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One account.
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
     /// Accounts with their device state, ordered by ID.
-    async fn list_accounts(&self, filter: AccountFilter) -> Result<Vec<AccountOverview>, StoreError>;
+    async fn list_accounts(
+        &self,
+        filter: AccountFilter,
+    ) -> Result<Vec<AccountOverview>, StoreError>;
     /// Sets the status (`NotFound` if absent).
-    async fn set_account_status(&self, id: &str, status: AccountStatus, now: i64) -> Result<(), StoreError>;
+    async fn set_account_status(
+        &self,
+        id: &str,
+        status: AccountStatus,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Replaces the password hash (and resets failures).
     async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError>;
     /// Locks the account until `until` (admin lock: a far-future time).
@@ -94,13 +102,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- devices -------------------------------------------------------------------------------------------
     /// Binds an active device directly (admin enrollment or seed import). With `replace`, the account's other
     /// devices are removed in the same transaction; without it an existing active device gives `Conflict`.
-    async fn bind_device(&self, device: &NewDevice, replace: bool, now: i64) -> Result<(), StoreError>;
+    async fn bind_device(
+        &self,
+        device: &NewDevice,
+        replace: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Starts a self-service enrollment: stores `device` as pending, replacing any earlier pending device of
     /// the account. `Conflict` if the account already has an active device.
     async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError>;
     /// Activates a pending device whose first code matched `step`. `Conflict` if the account meanwhile got an
     /// active device (two tabs racing: exactly one wins); `NotFound` if the device is not pending.
-    async fn confirm_enrollment(&self, device_id: &str, step: i64, now: i64) -> Result<(), StoreError>;
+    async fn confirm_enrollment(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// The account's active device.
     async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError>;
     /// A device by ID, in any state.
@@ -110,7 +128,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The replay guard: one atomic compare-and-set `last_step := step WHERE last_step < step` on an active
     /// device. `true` means this caller is the one that accepted the step; `false` means it was already used
     /// (or a later one was), by this node or another.
-    async fn record_accepted_step(&self, device_id: &str, step: i64, now: i64) -> Result<bool, StoreError>;
+    async fn record_accepted_step(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.
@@ -138,13 +161,9 @@ pub async fn connect(
     chain: AuditChain,
 ) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            sqlite::SqliteStore::connect(url, max_connections, chain).await?,
-        ))
+        sqlite::SqliteStore::connect(url, max_connections, chain).await
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(
-            postgres::PgStore::connect(url, max_connections, chain).await?,
-        ))
+        postgres::PgStore::connect(url, max_connections, chain).await
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }
@@ -174,7 +193,10 @@ mod tests {
             redact_url("postgres://motpd:s3cret@db/motpd"),
             "postgres://motpd:[redacted]@db/motpd"
         );
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
         assert_eq!(redact_url("sqlite://motpd.db"), "sqlite://motpd.db");
     }
 

@@ -59,6 +59,7 @@ pub struct Account {
     /// Whether the account may be used.
     pub status: AccountStatus,
     /// Last day the account may log in (vendor accounts).
+    #[serde(serialize_with = "crate::config::serialize_opt_date")]
     pub expires_on: Option<time::Date>,
     /// Groups sent to NetScaler in the Accept.
     pub groups: Vec<String>,

@@ -1,0 +1,111 @@
+//! Tests of the configuration: defaults, the shipped example, strictness, and validation messages.
+
+use super::*;
+
+fn key_paths(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+    if let toml::Value::Table(table) = value {
+        for (key, child) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            out.push(path.clone());
+            key_paths(child, &path, out);
+        }
+    }
+}
+
+#[test]
+fn defaults_run_on_loopback_with_sqlite_and_validate() {
+    let c = Config::default();
+    c.validate().unwrap();
+    assert!(c.database.url.starts_with("sqlite://"));
+    assert!(c.radius.listen.iter().all(|a| a.ip().is_loopback()));
+    assert!(c.web.listen.ip().is_loopback());
+    assert_eq!(Config::from_toml_str("").unwrap(), c);
+}
+
+#[test]
+fn example_loads_validates_and_documents_every_key() {
+    let example = Config::from_toml_str(EXAMPLE_TOML).unwrap();
+    example.validate().unwrap();
+    let mut documented = Vec::new();
+    key_paths(
+        &toml::from_str::<toml::Value>(EXAMPLE_TOML).unwrap(),
+        "",
+        &mut documented,
+    );
+    let mut known = Vec::new();
+    key_paths(
+        &toml::Value::try_from(Config::default()).unwrap(),
+        "",
+        &mut known,
+    );
+    for key in known {
+        assert!(
+            documented.contains(&key),
+            "examples/motpd.toml does not document {key}"
+        );
+    }
+    assert_eq!(
+        example.policy.enforce_after,
+        Some(time::macros::date!(2019 - 10 - 01))
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_key() {
+    let err = Config::from_toml_str("[radius]\nlisen = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lisen"), "{err}");
+    let err = Config::from_toml_str("[colour]\n").unwrap_err().to_string();
+    assert!(err.contains("colour"), "{err}");
+    let err = Config::from_toml_str("[policy]\nenforce_after = \"01/10/2019\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("YYYY-MM-DD") && err.contains("enforce_after"),
+        "{err}"
+    );
+    let err = Config::from_toml_str("[radius]\nmode = \"otp\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mode"), "{err}");
+    let err = Config::from_toml_str("[radius]\nlisten = [\"localhost\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listen"), "{err}");
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_key() {
+    let mut c = Config::default();
+    c.otp.window = 5;
+    c.otp.digits = 7;
+    c.database.url = "mysql://x".into();
+    c.policy.min_password_length = 4;
+    c.sms.provider = SmsProvider::Http;
+    let Err(ConfigError::Invalid(problems)) = c.validate() else {
+        panic!("expected problems");
+    };
+    let keys: Vec<&str> = problems.iter().map(|p| p.key).collect();
+    for key in [
+        "otp.window",
+        "otp.digits",
+        "database.url",
+        "policy.min_password_length",
+        "sms.url",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let text = ConfigError::Invalid(problems).to_string();
+    assert!(text.contains("otp.window: 5 steps"), "{text}");
+}
+
+#[test]
+fn load_reports_the_missing_file() {
+    let err = Config::load(Path::new("/nonexistent/motpd.toml")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/motpd.toml"));
+}

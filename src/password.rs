@@ -1,0 +1,264 @@
+//! Account passwords: hashing new ones with Argon2id, verifying imported legacy hashes, and the hospital's
+//! password rule.
+//!
+//! New hashes are Argon2id PHC strings (m = 19 MiB, t = 2, p = 1, the OWASP baseline). Hashes imported from a
+//! previous system may be sha-crypt (`$5$`, `$6$`) or bcrypt (`$2a$`, `$2b$`, `$2y$`); they verify, and
+//! [`Verified::needs_rehash`] tells the caller to store a fresh Argon2id hash after the successful login.
+//! Hashing is slow on purpose: callers on an async runtime run it on the blocking pool.
+//! Pure: no I/O, no logging.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, Params, PasswordHash};
+
+use crate::config::Language;
+
+/// The stored hash could not be used at all (not a wrong password: that is [`Verified::Mismatch`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// The stored string is not a hash format motpd knows.
+    #[error(
+        "unsupported password hash format (motpd verifies Argon2 PHC, $5$/$6$ sha-crypt and bcrypt)"
+    )]
+    UnsupportedFormat,
+    /// The stored string has a known prefix but is malformed.
+    #[error("malformed password hash")]
+    Malformed,
+    /// Hashing itself failed.
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// The password is right.
+    Match {
+        /// The stored hash is legacy or weaker than today's parameters: store [`hash_password`] of it now.
+        needs_rehash: bool,
+    },
+    /// The password is wrong.
+    Mismatch,
+}
+
+/// Hashes a new password with Argon2id at the default parameters.
+pub fn hash_password(password: &[u8]) -> Result<String, HashError> {
+    Argon2::default()
+        .hash_password(password)
+        .map(|hash| hash.to_string())
+        .map_err(|_| HashError::Hashing)
+}
+
+/// Checks `password` against a stored hash of any supported format, in constant time per format.
+pub fn verify_password(password: &[u8], stored: &str) -> Result<Verified, HashError> {
+    if stored.starts_with("$argon2") {
+        let hash = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
+        return Ok(match Argon2::default().verify_password(password, &hash) {
+            Ok(()) => Verified::Match {
+                needs_rehash: argon2_is_outdated(&hash),
+            },
+            Err(argon2::password_hash::Error::PasswordInvalid) => Verified::Mismatch,
+            Err(_) => return Err(HashError::Malformed),
+        });
+    }
+    if stored.starts_with("$5$") || stored.starts_with("$6$") {
+        return match sha_crypt::ShaCrypt::default().verify_password(password, stored) {
+            Ok(()) => Ok(Verified::Match { needs_rehash: true }),
+            Err(sha_crypt::password_hash::Error::PasswordInvalid) => Ok(Verified::Mismatch),
+            Err(_) => Err(HashError::Malformed),
+        };
+    }
+    if ["$2a$", "$2b$", "$2y$", "$2x$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+    {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Ok(Verified::Match { needs_rehash: true }),
+            Ok(false) => Ok(Verified::Mismatch),
+            Err(_) => Err(HashError::Malformed),
+        };
+    }
+    Err(HashError::UnsupportedFormat)
+}
+
+/// Whether a stored hash string is of a supported format (checked at import, before anything is written).
+pub fn is_supported_hash(stored: &str) -> bool {
+    if stored.starts_with("$argon2") {
+        return PasswordHash::new(stored).is_ok();
+    }
+    let sha_crypt = (stored.starts_with("$5$") || stored.starts_with("$6$"))
+        && stored.matches('$').count() >= 3;
+    let bcrypt = ["$2a$", "$2b$", "$2y$", "$2x$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+        && stored.len() == 60;
+    sha_crypt || bcrypt
+}
+
+fn argon2_is_outdated(hash: &PasswordHash) -> bool {
+    let current = Params::default();
+    let param = |name: &str| hash.params.get_decimal(name);
+    hash.algorithm.as_str() != "argon2id"
+        || param("m").is_none_or(|m| m < current.m_cost())
+        || param("t").is_none_or(|t| t < current.t_cost())
+}
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyViolation {
+    /// Shorter than the minimum.
+    #[error("the password must have at least {min} characters")]
+    TooShort {
+        /// The minimum length.
+        min: usize,
+    },
+    /// Lacks a letter or a digit.
+    #[error("the password must contain both letters and digits")]
+    NeedsLettersAndDigits,
+    /// Equal to the account ID.
+    #[error("the password must not be the account ID")]
+    EqualsAccountId,
+    /// Equal to the password it replaces (initial passwords, resets).
+    #[error("the new password must differ from the old one")]
+    Unchanged,
+}
+
+impl PolicyViolation {
+    /// The message in the reader's language.
+    pub fn message(&self, language: Language) -> String {
+        match language {
+            Language::En => self.to_string(),
+            Language::ZhTw => match self {
+                Self::TooShort { min } => format!("密碼長度至少需 {min} 個字元"),
+                Self::NeedsLettersAndDigits => "密碼必須同時包含英文字母與數字".to_owned(),
+                Self::EqualsAccountId => "密碼不可與帳號相同".to_owned(),
+                Self::Unchanged => "新密碼不可與舊密碼相同".to_owned(),
+            },
+        }
+    }
+}
+
+/// The hospital's rule: at least `min_len` characters, letters and digits, not the account ID
+/// (compared case-insensitively).
+pub fn check_policy(
+    account_id: &str,
+    password: &str,
+    min_len: usize,
+) -> Result<(), PolicyViolation> {
+    if password.chars().count() < min_len {
+        return Err(PolicyViolation::TooShort { min: min_len });
+    }
+    let has_letter = password.chars().any(char::is_alphabetic);
+    let has_digit = password.chars().any(|c| c.is_ascii_digit());
+    if !(has_letter && has_digit) {
+        return Err(PolicyViolation::NeedsLettersAndDigits);
+    }
+    if password.to_lowercase() == account_id.to_lowercase() {
+        return Err(PolicyViolation::EqualsAccountId);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_round_trip() {
+        let hash = hash_password(b"Nurse2024").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert_eq!(
+            verify_password(b"Nurse2024", &hash),
+            Ok(Verified::Match {
+                needs_rehash: false
+            })
+        );
+        assert_eq!(verify_password(b"nurse2024", &hash), Ok(Verified::Mismatch));
+    }
+
+    #[test]
+    fn weaker_argon2_asks_for_rehash() {
+        let weak = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw12345678")
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            verify_password(b"pw12345678", &weak),
+            Ok(Verified::Match { needs_rehash: true })
+        );
+    }
+
+    #[test]
+    fn legacy_sha_crypt_and_bcrypt_verify_and_ask_for_rehash() {
+        // Generated by OpenSSL, independently of the crate: `openssl passwd -6 -salt saltsalt Passw0rd` (and -5).
+        let sha512 = "$6$saltsalt$MaIx3.BSZhnkUYbnTBq7lviIBfA4YkzRbVGCFdOwzVJ2gBCSLfytJYAcA9MxV7Gfu.UUQUVzCYKeWSgSBF1Vl0";
+        let sha256 = "$5$saltsalt$tjziECQJwh/Wn7NKiA1tYxHvAc6Sx2RpJ8OQYPlb27B";
+        for stored in [sha512, sha256] {
+            assert!(is_supported_hash(stored));
+            assert_eq!(
+                verify_password(b"Passw0rd", stored),
+                Ok(Verified::Match { needs_rehash: true }),
+                "{stored}"
+            );
+            assert_eq!(verify_password(b"passw0rd", stored), Ok(Verified::Mismatch));
+        }
+        let bcrypt = bcrypt::hash("Passw0rd", 4).unwrap();
+        assert!(is_supported_hash(&bcrypt));
+        assert_eq!(
+            verify_password(b"Passw0rd", &bcrypt),
+            Ok(Verified::Match { needs_rehash: true })
+        );
+        assert_eq!(
+            verify_password(b"Passw0rd!", &bcrypt),
+            Ok(Verified::Mismatch)
+        );
+    }
+
+    #[test]
+    fn unknown_and_malformed_hashes_are_errors_not_matches() {
+        assert_eq!(
+            verify_password(b"x", "plaintext"),
+            Err(HashError::UnsupportedFormat)
+        );
+        assert_eq!(
+            verify_password(b"x", "$1$abc$def"),
+            Err(HashError::UnsupportedFormat)
+        );
+        assert!(verify_password(b"x", "$argon2id$garbage").is_err());
+        assert!(!is_supported_hash("$1$abc$def"));
+        assert!(!is_supported_hash("$2b$short"));
+    }
+
+    #[test]
+    fn policy() {
+        assert_eq!(
+            check_policy("alice", "abc123", 8),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
+        assert_eq!(
+            check_policy("alice", "abcdefgh", 8),
+            Err(PolicyViolation::NeedsLettersAndDigits)
+        );
+        assert_eq!(
+            check_policy("alice", "12345678", 8),
+            Err(PolicyViolation::NeedsLettersAndDigits)
+        );
+        assert_eq!(
+            check_policy("nurse001", "NURSE001", 8),
+            Err(PolicyViolation::EqualsAccountId)
+        );
+        assert_eq!(check_policy("alice", "護理師abc123", 8), Ok(()));
+        assert_eq!(check_policy("alice", "Spring2024", 8), Ok(()));
+        assert!(
+            PolicyViolation::TooShort { min: 8 }
+                .message(Language::ZhTw)
+                .contains('8')
+        );
+    }
+}
