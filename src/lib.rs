@@ -1,8 +1,27 @@
 //! motpd: a RADIUS two-factor server for Citrix NetScaler VPN login.
+//!
+//! Staff log in to the VPN with their password and the 6-digit code of an authenticator app bound to their
+//! account; NetScaler asks motpd over RADIUS, and motpd answers Accept, Reject or Challenge.
+//!
+//! # Layout (dependencies point down; nothing imports `cli`)
+//! - [`cli`]: arguments, wiring, printing. The only user of `anyhow`.
+//! - [`engine`]: the decisions: login rules, device binding. No sockets, no SQL; time is a parameter.
+//! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
+//! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
+//! - [`accounts`]: account field rules and the CSV import format. Pure.
+//! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
+//! - [`audit`]: the audit event and its HMAC chain. Pure.
+//! - [`secrets`]: redacting secret types, the key file, sealing at rest.
+//! - [`config`], [`clock`], [`telemetry`]: leaves.
+
+pub mod accounts;
 pub mod audit;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod otp;
 pub mod password;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;

@@ -1,0 +1,320 @@
+//! Account field rules and the CSV import format, shared by the CLI and (later) the web pages.
+//!
+//! Account IDs are compared case-insensitively, so they are stored in lower case. Mobile numbers are Taiwan
+//! mobile numbers, normalised to ten digits (`0912345678`); `+886 912 345 678` and `0912-345-678` are accepted.
+//! Import validates every row before anything is written and reports each bad row with its line number.
+//! Pure: parsing and validation only.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use crate::store::{AccountStatus, AccountUpsert};
+
+/// A field that does not follow the rules, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// The column or option.
+    pub field: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn field_error(field: &'static str, reason: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Normalises and checks an account ID: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
+pub fn normalize_id(raw: &str) -> Result<String, FieldError> {
+    let id = raw.trim().to_lowercase();
+    if id.is_empty() || id.chars().count() > 64 {
+        return Err(field_error("id", "must have 1 to 64 characters"));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
+    {
+        return Err(field_error(
+            "id",
+            format!("{raw:?} contains {bad:?}; use letters, digits, '.', '_', '-' or '@'"),
+        ));
+    }
+    Ok(id)
+}
+
+/// Normalises a Taiwan mobile number to `09XXXXXXXX`.
+pub fn normalize_phone(raw: &str) -> Result<String, FieldError> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '+'))
+        .collect();
+    let national = match digits.strip_prefix("886") {
+        Some(rest) if raw.trim_start().starts_with('+') || digits.len() == 12 => format!("0{rest}"),
+        _ => digits,
+    };
+    let ok = national.len() == 10
+        && national.starts_with("09")
+        && national.chars().all(|c| c.is_ascii_digit());
+    if ok {
+        Ok(national)
+    } else {
+        Err(field_error(
+            "phone",
+            format!("{raw:?} is not a Taiwan mobile number (10 digits starting with 09, e.g. 0912345678)"),
+        ))
+    }
+}
+
+/// Masks a number for display: `0912-***-678`.
+pub fn mask_phone(phone: &str) -> String {
+    match (phone.get(..4), phone.get(phone.len().saturating_sub(3)..)) {
+        (Some(head), Some(tail)) if phone.len() == 10 => format!("{head}-***-{tail}"),
+        _ => "***".to_owned(),
+    }
+}
+
+/// Checks an e-mail address (shape only).
+pub fn check_email(raw: &str) -> Result<String, FieldError> {
+    let email = raw.trim();
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.len() <= 254;
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(field_error("email", format!("{raw:?} is not an e-mail address")))
+    }
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(raw: &str) -> Result<time::Date, FieldError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(raw.trim(), format).map_err(|_| {
+        field_error(
+            "expires",
+            format!("{raw:?} is not a date; write it as YYYY-MM-DD"),
+        )
+    })
+}
+
+/// Splits a group list (`a;b` or `a,b`), dropping empty entries and duplicates.
+pub fn parse_groups(raw: &str) -> Result<Vec<String>, FieldError> {
+    let mut groups: Vec<String> = Vec::new();
+    for group in raw.split([';', ',']).map(str::trim).filter(|g| !g.is_empty()) {
+        if group.len() > 128 || group.chars().any(char::is_control) {
+            return Err(field_error("groups", format!("{group:?} is not a valid group name")));
+        }
+        if !groups.iter().any(|g| g == group) {
+            groups.push(group.to_owned());
+        }
+    }
+    Ok(groups)
+}
+
+/// A row that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Line in the file (1 = header).
+    pub line: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The result of reading an import file: valid rows and bad rows, both complete.
+#[derive(Debug, Default)]
+pub struct ImportPlan {
+    /// Rows ready to write, with their line numbers.
+    pub rows: Vec<(u64, AccountUpsert)>,
+    /// Rows that cannot be imported.
+    pub errors: Vec<RowError>,
+}
+
+/// The file itself cannot be read as an import (not a per-row problem).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFileError {
+    /// CSV syntax or I/O.
+    #[error("cannot read the CSV file: {0}")]
+    Csv(#[from] csv::Error),
+    /// The header row is wrong.
+    #[error("bad header row: {0} (expected columns: id,name,phone,email,expires,groups[,password_hash])")]
+    Header(String),
+}
+
+const COLUMNS: [&str; 7] = ["id", "name", "phone", "email", "expires", "groups", "password_hash"];
+
+/// Reads a CSV import (a header row naming the columns, in any order; `id` and `name` are required) and
+/// validates every row. Duplicate IDs within the file are errors on each later line.
+pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let header = reader.headers()?.clone();
+    let mut index = HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        let name = name.trim().trim_start_matches('\u{feff}').to_lowercase();
+        if !COLUMNS.contains(&name.as_str()) {
+            return Err(ImportFileError::Header(format!("unknown column {name:?}")));
+        }
+        if index.insert(name.clone(), i).is_some() {
+            return Err(ImportFileError::Header(format!("column {name:?} appears twice")));
+        }
+    }
+    for required in ["id", "name"] {
+        if !index.contains_key(required) {
+            return Err(ImportFileError::Header(format!("missing column {required:?}")));
+        }
+    }
+    let mut plan = ImportPlan::default();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                plan.errors.push(RowError {
+                    line,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, csv::Position::line);
+        let cell = |name: &str| index.get(name).and_then(|&i| record.get(i)).unwrap_or("");
+        match account_from_cells(&cell) {
+            Ok(account) => match seen.insert(account.id.clone(), line) {
+                Some(first) => plan.errors.push(RowError {
+                    line,
+                    reason: format!("id {:?} already appears on line {first}", account.id),
+                }),
+                None => plan.rows.push((line, account)),
+            },
+            Err(errors) => plan.errors.push(RowError {
+                line,
+                reason: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+    Ok(plan)
+}
+
+fn account_from_cells(cell: &dyn Fn(&str) -> &str) -> Result<AccountUpsert, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut keep = |r: Result<_, FieldError>| r.map_err(|e| errors.push(e)).ok();
+    let optional = |raw: &str| (!raw.is_empty()).then(|| raw.to_owned());
+    let id = keep(normalize_id(cell("id")));
+    let name = cell("name").to_owned();
+    if name.is_empty() {
+        errors.push(field_error("name", "must not be empty"));
+    }
+    let mut keep = |r: Result<_, FieldError>| r.map_err(|e| errors.push(e)).ok();
+    let phone = optional(cell("phone")).and_then(|p| keep(normalize_phone(&p)));
+    let email = optional(cell("email")).and_then(|e| keep(check_email(&e)));
+    let expires_on = optional(cell("expires")).and_then(|d| keep(parse_date(&d)));
+    let groups = keep(parse_groups(cell("groups"))).unwrap_or_default();
+    let password_hash = optional(cell("password_hash"));
+    if let Some(hash) = &password_hash
+        && !crate::password::is_supported_hash(hash)
+    {
+        errors.push(field_error(
+            "password_hash",
+            "not a supported hash ($argon2id$…, $6$…, $5$… or bcrypt $2b$…)",
+        ));
+    }
+    match id {
+        Some(id) if errors.is_empty() => Ok(AccountUpsert {
+            id,
+            name,
+            phone,
+            email,
+            expires_on,
+            groups,
+            status: if password_hash.is_some() {
+                AccountStatus::Active
+            } else {
+                AccountStatus::Pending
+            },
+            password_hash,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_phones_emails() {
+        assert_eq!(normalize_id(" Nurse.Chen ").unwrap(), "nurse.chen");
+        assert!(normalize_id("a b").is_err());
+        assert!(normalize_id("").is_err());
+        assert!(normalize_id(&"x".repeat(65)).is_err());
+        for ok in ["0912345678", "0912-345-678", "+886 912 345 678", "886912345678"] {
+            assert_eq!(normalize_phone(ok).unwrap(), "0912345678", "{ok}");
+        }
+        for bad in ["912345678", "0212345678", "09123456789", "09123x5678", ""] {
+            assert!(normalize_phone(bad).is_err(), "{bad}");
+        }
+        assert_eq!(mask_phone("0912345678"), "0912-***-678");
+        assert!(check_email("chen@hospital.org.tw").is_ok());
+        for bad in ["chen", "chen@", "@x.org", "a b@x.org", "a@x", "a@@x.org"] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_groups("vpn; nurses;vpn,,").unwrap(), vec!["vpn", "nurses"]);
+    }
+
+    #[test]
+    fn import_validates_every_row_with_line_numbers() {
+        let csv = "id,name,phone,email,expires,groups\n\
+                   alice,Alice Chen,0912345678,alice@h.org,,vpn\n\
+                   bob,Bob,12345,bob@h,2025-13-01,\n\
+                   Alice,Dup,,,,\n\
+                   carol,,,,,\n";
+        let plan = read_import(csv.as_bytes()).unwrap();
+        assert_eq!(plan.rows.len(), 1);
+        let lines: Vec<u64> = plan.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4, 5]);
+        assert!(plan.errors[0].reason.contains("phone"));
+        assert!(plan.errors[0].reason.contains("email"));
+        assert!(plan.errors[0].reason.contains("expires"));
+        assert!(plan.errors[1].reason.contains("line 2"));
+        assert!(plan.errors[2].reason.contains("name"));
+    }
+
+    #[test]
+    fn import_header_rules() {
+        assert!(matches!(
+            read_import("id,nme\n".as_bytes()),
+            Err(ImportFileError::Header(_))
+        ));
+        assert!(matches!(
+            read_import("name,phone\n".as_bytes()),
+            Err(ImportFileError::Header(_))
+        ));
+        // Columns in another order, BOM, password hash: fine.
+        let hash = crate::password::hash_password(b"Passw0rd1").unwrap();
+        let csv = format!("\u{feff}name,id,password_hash\nDr. Lin,lin,{hash}\n");
+        let plan = read_import(csv.as_bytes()).unwrap();
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        assert_eq!(plan.rows[0].1.status, AccountStatus::Active);
+        let plan = read_import("id,name,password_hash\nx,X,plain\n".as_bytes()).unwrap();
+        assert!(plan.errors[0].reason.contains("password_hash"));
+        // A row with the wrong number of fields is a row error, not a crash.
+        let plan = read_import("id,name\na,A\nb,B,extra\n".as_bytes()).unwrap();
+        assert_eq!(plan.rows.len(), 1);
+        assert_eq!(plan.errors.len(), 1);
+    }
+}

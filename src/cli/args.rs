@@ -1,0 +1,279 @@
+//! The command line: clap types only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// motpd: RADIUS two-factor login (password + phone app code) for Citrix NetScaler VPN.
+#[derive(Debug, Parser)]
+#[command(name = "motpd", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Configuration file. Without this option ./motpd.toml is used if it exists, else built-in defaults.
+    #[arg(long, global = true, env = "MOTPD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The exit codes, shown by `--help` and documented in the README.
+pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 configuration error, \
+4 key file error, 5 database error, 6 not found, 7 conflict (already exists / already bound), 8 invalid input.";
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the RADIUS server (and the enrollment pages).
+    Serve,
+    /// Write motpd.toml (if absent), create the key file (if absent) and create or migrate the database.
+    Init,
+    /// RADIUS clients (NetScaler appliances) and their shared secrets.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Authenticator devices bound to accounts.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `motpd client ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Add a RADIUS client. The shared secret is read from standard input (--secret-stdin) or generated.
+    Add {
+        /// A name for the client (appears in logs and the audit trail).
+        name: String,
+        /// Source address or network the client sends from (10.1.2.3 or 10.1.2.0/24).
+        #[arg(long)]
+        address: String,
+        /// Read the shared secret from standard input instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Accept requests without Message-Authenticator (old NAS firmware only; weakens BlastRADIUS protection).
+        #[arg(long)]
+        no_require_message_authenticator: bool,
+        /// Override radius.mode for this client.
+        #[arg(long, value_enum)]
+        mode: Option<ModeArg>,
+    },
+    /// List clients.
+    List(ListArgs),
+    /// Remove a client.
+    Remove {
+        /// The client's name.
+        name: String,
+    },
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Password followed by the code in one field.
+    #[value(name = "password+otp")]
+    PasswordOtp,
+    /// The code alone.
+    #[value(name = "otp-only")]
+    OtpOnly,
+    /// Password, then a challenge for the code.
+    Challenge,
+}
+
+/// `--json` for list commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Account fields settable on add.
+#[derive(Debug, Args)]
+pub struct AccountFields {
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Mobile number for SMS codes (09xxxxxxxx).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// E-mail address for invitations.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Last day the account may log in (vendor accounts), YYYY-MM-DD.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Groups sent to NetScaler, comma separated.
+    #[arg(long)]
+    pub groups: Option<String>,
+}
+
+/// `motpd user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Add {
+        /// Account ID (the VPN user name).
+        id: String,
+        /// Fields.
+        #[command(flatten)]
+        fields: AccountFields,
+        /// Read the initial password from standard input. Without it the account waits for activation.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create or update accounts from a CSV file (id,name,phone,email,expires,groups[,password_hash]).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Import the valid rows even if some rows are invalid.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List accounts.
+    List {
+        /// Only accounts without a bound device.
+        #[arg(long)]
+        unenrolled: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account.
+    Show {
+        /// Account ID.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change account fields.
+    Set {
+        /// Account ID.
+        id: String,
+        /// Fields.
+        #[command(flatten)]
+        fields: AccountFields,
+        /// Enable or disable the account.
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+    },
+    /// Lock the account (refused until unlocked).
+    Lock {
+        /// Account ID.
+        id: String,
+    },
+    /// Unlock the account and clear its failure counter.
+    Unlock {
+        /// Account ID.
+        id: String,
+    },
+    /// Delete the account and its devices.
+    Remove {
+        /// Account ID.
+        id: String,
+    },
+    /// Set a new password, read from standard input.
+    SetPassword {
+        /// Account ID.
+        id: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `--status` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    /// Usable.
+    Active,
+    /// Refused everywhere.
+    Disabled,
+}
+
+/// `--kind` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// RFC 6238 time-based (authenticator apps).
+    Totp,
+    /// RFC 4226 counter-based (hardware tokens).
+    Hotp,
+    /// Classic Mobile-OTP (md5, 10 s steps, PIN).
+    Motp,
+}
+
+/// `--algorithm` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AlgorithmArg {
+    /// HMAC-SHA1.
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+/// `motpd device ...`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Bind a device now: a new seed (printed as otpauth URI and QR code), or a known seed from stdin.
+    Enroll {
+        /// Account ID.
+        id: String,
+        /// Import a known seed (base32) read from standard input; for mOTP the first line is the secret, the
+        /// second the PIN.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Token kind of an imported seed.
+        #[arg(long, value_enum, default_value = "totp")]
+        kind: KindArg,
+        /// Digits of an imported seed.
+        #[arg(long, default_value_t = 6)]
+        digits: u32,
+        /// Step seconds of an imported TOTP seed.
+        #[arg(long, default_value_t = 30)]
+        period: u32,
+        /// HMAC of an imported seed.
+        #[arg(long, value_enum, default_value = "sha1")]
+        algorithm: AlgorithmArg,
+        /// HOTP: the counter of the token's next code.
+        #[arg(long, default_value_t = 0)]
+        counter: u64,
+        /// Replace a device that is already bound.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Unbind the account's device (lost or new phone); the next enrollment binds a new one.
+    Reset {
+        /// Account ID.
+        id: String,
+    },
+}
+
+/// `motpd report ...`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Accounts that have not bound a device.
+    Unenrolled(ListArgs),
+}
+
+/// `motpd audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every link of the audit chain; prints the head to record elsewhere.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,135 @@
+//! The `motpd` command line: parses arguments, loads the configuration, opens the key and the store, runs one
+//! command and prints its result. The only place (with `main.rs`) that prints, and the only user of `anyhow`.
+//!
+//! Every error message says what went wrong and what to do; [`exit_code`] maps the error to the documented exit
+//! code (see [`args::EXIT_CODES`]).
+
+pub mod args;
+mod audit;
+mod client;
+mod context;
+mod device;
+mod init;
+mod report;
+mod serve;
+mod user;
+
+use std::io::Read;
+
+use anyhow::Context as _;
+
+pub use args::Cli;
+use args::Command;
+
+use crate::config::ConfigError;
+use crate::engine::enrollment::EnrollError;
+use crate::secrets::{SecretError, SecretString};
+use crate::store::StoreError;
+
+/// Errors the CLI itself raises (the others come from the library's typed errors).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input from the user (arguments, stdin, file rows).
+    #[error("{0}")]
+    Input(String),
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config_path = cli.config.as_deref();
+    match cli.command {
+        Command::Serve => serve::run(config_path).await,
+        Command::Init => init::run(config_path).await,
+        Command::Client(command) => client::run(config_path, command).await,
+        Command::User(command) => user::run(config_path, command).await,
+        Command::Device(command) => device::run(config_path, command).await,
+        Command::Report(command) => report::run(config_path, command).await,
+        Command::Audit(command) => audit::run(config_path, command).await,
+    }
+}
+
+/// The documented exit code for an error.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<ConfigError>() {
+            return 3;
+        }
+        if cause.is::<SecretError>() || cause.is::<context::KeyMismatch>() {
+            return 4;
+        }
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            return match store {
+                StoreError::NotFound(_) => 6,
+                StoreError::Conflict(_) => 7,
+                StoreError::UnsupportedUrl(_) => 3,
+                _ => 5,
+            };
+        }
+        if let Some(enroll) = cause.downcast_ref::<EnrollError>() {
+            return match enroll {
+                EnrollError::NoSuchAccount(_) => 6,
+                EnrollError::Otp(_) | EnrollError::MissingPin => 8,
+                EnrollError::Secret(_) => 4,
+                EnrollError::Store(StoreError::Conflict(_)) => 7,
+                EnrollError::Store(_) => 5,
+            };
+        }
+        if let Some(cli) = cause.downcast_ref::<CliError>() {
+            return match cli {
+                CliError::Input(_) => 8,
+                CliError::NotFound(_) => 6,
+            };
+        }
+    }
+    1
+}
+
+/// Reads a secret from standard input: all of it, without the final line break.
+pub(crate) fn read_stdin_secret(what: &str) -> anyhow::Result<SecretString> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("while reading the {what} from standard input"))?;
+    let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
+    text.clear();
+    if trimmed.is_empty() {
+        return Err(CliError::Input(format!(
+            "no {what} on standard input; pipe it in, e.g. `printf '%s' \"$VALUE\" | motpd ...`"
+        ))
+        .into());
+    }
+    Ok(SecretString::new(trimmed))
+}
+
+/// Prints rows as an aligned table.
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// Formats Unix seconds as a UTC timestamp.
+pub(crate) fn format_time(unix: Option<i64>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| t.format(format).ok())
+        .map_or_else(|| "-".to_owned(), |t| format!("{t}Z"))
+}
