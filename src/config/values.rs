@@ -114,7 +114,7 @@ impl Default for GroupAttribute {
     fn default() -> Self {
         Self {
             attribute: "vendor".into(),
-            vendor_id: 3845,
+            vendor_id: 66,
             vendor_type: 16,
             prefix: String::new(),
             separator: ",".into(),
