@@ -188,8 +188,7 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
             }
         };
         let line = record.position().map_or(0, csv::Position::line);
-        let cell = |name: &str| index.get(name).and_then(|&i| record.get(i)).unwrap_or("");
-        match account_from_cells(&cell) {
+        match account_from_record(&record, &index) {
             Ok(account) => match seen.insert(account.id.clone(), line) {
                 Some(first) => plan.errors.push(RowError {
                     line,
@@ -210,21 +209,27 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
     Ok(plan)
 }
 
-fn account_from_cells(cell: &dyn Fn(&str) -> &str) -> Result<AccountUpsert, Vec<FieldError>> {
+fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+fn account_from_record(
+    record: &csv::StringRecord,
+    index: &HashMap<String, usize>,
+) -> Result<AccountUpsert, Vec<FieldError>> {
+    let cell = |name: &str| index.get(name).and_then(|&i| record.get(i)).unwrap_or("");
+    let optional = |name: &str| Some(cell(name)).filter(|raw| !raw.is_empty());
     let mut errors = Vec::new();
-    let mut keep = |r: Result<_, FieldError>| r.map_err(|e| errors.push(e)).ok();
-    let optional = |raw: &str| (!raw.is_empty()).then(|| raw.to_owned());
-    let id = keep(normalize_id(cell("id")));
+    let id = keep(&mut errors, normalize_id(cell("id")));
     let name = cell("name").to_owned();
     if name.is_empty() {
         errors.push(field_error("name", "must not be empty"));
     }
-    let mut keep = |r: Result<_, FieldError>| r.map_err(|e| errors.push(e)).ok();
-    let phone = optional(cell("phone")).and_then(|p| keep(normalize_phone(&p)));
-    let email = optional(cell("email")).and_then(|e| keep(check_email(&e)));
-    let expires_on = optional(cell("expires")).and_then(|d| keep(parse_date(&d)));
-    let groups = keep(parse_groups(cell("groups"))).unwrap_or_default();
-    let password_hash = optional(cell("password_hash"));
+    let phone = optional("phone").and_then(|p| keep(&mut errors, normalize_phone(p)));
+    let email = optional("email").and_then(|e| keep(&mut errors, check_email(e)));
+    let expires_on = optional("expires").and_then(|d| keep(&mut errors, parse_date(d)));
+    let groups = keep(&mut errors, parse_groups(cell("groups"))).unwrap_or_default();
+    let password_hash = optional("password_hash").map(str::to_owned);
     if let Some(hash) = &password_hash
         && !crate::password::is_supported_hash(hash)
     {

@@ -82,7 +82,7 @@ pub fn generate_device(
         kind: Kind::Totp,
         issuer: Some(otp_config.issuer.clone()),
         account: account_id.to_owned(),
-        secret_base32: secret_base32.expose().to_owned(),
+        secret_base32: secret_base32.expose().to_owned().into(),
         digits: otp_config.digits,
         period: u64::from(otp_config.period),
         counter: 0,
