@@ -7,6 +7,7 @@
 //! - [`cli`]: arguments, wiring, printing. The only user of `anyhow`.
 //! - [`engine`]: the decisions: login rules, device binding. No sockets, no SQL; time is a parameter.
 //! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
+//! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
 //! - [`accounts`]: account field rules and the CSV import format. Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod otp;
 pub mod password;
+pub mod radius;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
