@@ -311,7 +311,8 @@ mod tests {
         ));
         // Columns in another order, BOM, password hash: fine.
         let hash = crate::password::hash_password(b"Passw0rd1").unwrap();
-        let csv = format!("\u{feff}name,id,password_hash\nDr. Lin,lin,{hash}\n");
+        // Argon2 PHC strings contain commas, so the cell is quoted.
+        let csv = format!("\u{feff}name,id,password_hash\nDr. Lin,lin,\"{hash}\"\n");
         let plan = read_import(csv.as_bytes()).unwrap();
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         assert_eq!(plan.rows[0].1.status, AccountStatus::Active);
