@@ -325,9 +325,14 @@ impl MasterKey {
 
     /// The key of the audit trail's HMAC chain, derived so it is never the sealing key itself.
     pub fn audit_chain_key(&self) -> SecretBytes {
+        self.derive(b"motpd audit chain v1")
+    }
+
+    /// A 256-bit subkey for one purpose (HMAC-SHA256 of the label under the master key).
+    pub fn derive(&self, label: &[u8]) -> SecretBytes {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(b"motpd audit chain v1");
+        mac.update(label);
         SecretBytes::new(mac.finalize().into_bytes().to_vec())
     }
 }

@@ -1,0 +1,536 @@
+//! The login decision for one Access-Request: account rules, password, code, replay, lockout, challenge and the
+//! enforcement date. Every decision is logged once and written to the audit trail (never the password or code).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::audit_sink::AuditSink;
+use super::codes::{self, CodeCheck};
+use super::messages::Message;
+use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
+use crate::accounts::normalize_id;
+use crate::audit::AuditEvent;
+use crate::clock::{Clock, local_date};
+use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
+use crate::password::{self, Verified};
+use crate::secrets::{MasterKey, SecretBytes};
+use crate::store::{
+    Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, NewChallenge, Store,
+};
+
+/// The settings the engine decides with.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Code rules.
+    pub otp: OtpConfig,
+    /// Account rules.
+    pub policy: PolicyConfig,
+    /// Reply-Message language.
+    pub language: Language,
+    /// Validity of a challenge's State.
+    pub challenge_ttl_seconds: i64,
+    /// Where users register and activate (in messages).
+    pub public_url: String,
+}
+
+impl EngineSettings {
+    /// From the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            otp: config.otp.clone(),
+            policy: config.policy.clone(),
+            language: config.radius.language,
+            challenge_ttl_seconds: i64::try_from(config.radius.challenge_ttl_seconds).unwrap_or(120),
+            public_url: config.web.public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// The decision engine.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    key: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+    audit: AuditSink,
+    hashing: Arc<Semaphore>,
+    reuse_key: SecretBytes,
+}
+
+/// What [`Engine::decide`] found, for the audit record.
+struct Outcome {
+    decision: Decision,
+    account: Option<String>,
+}
+
+impl Engine {
+    /// An engine over `store`. Password hashing runs on the blocking pool, at most `hashing_threads` at once.
+    pub fn new(
+        store: Arc<dyn Store>,
+        key: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+        audit: AuditSink,
+        hashing_threads: usize,
+    ) -> Self {
+        let reuse_key = key.derive(b"motpd reuse fingerprint v1");
+        Self {
+            store,
+            key,
+            clock,
+            settings,
+            audit,
+            hashing: Arc::new(Semaphore::new(hashing_threads.max(1))),
+            reuse_key,
+        }
+    }
+
+    fn text(&self, message: &Message) -> String {
+        message.text(self.settings.language)
+    }
+
+    fn reject(&self, reason: RejectReason, message: &Message, account: Option<&Account>) -> Outcome {
+        Outcome {
+            decision: Decision::Reject {
+                reason,
+                message: self.text(message),
+            },
+            account: account.map(|a| a.id.clone()),
+        }
+    }
+
+    fn enforced(&self, now: i64) -> bool {
+        let today = local_date(now, self.settings.policy.utc_offset);
+        self.settings.policy.enforce_after.is_none_or(|date| today >= date)
+    }
+
+    fn enroll_url(&self) -> String {
+        format!("{}/enroll", self.settings.public_url)
+    }
+
+    /// Decides one request at `now`.
+    async fn decide(&self, request: &AccessRequest, now: i64) -> Result<Outcome, EngineError> {
+        let Some(password) = request.password.as_ref() else {
+            return Ok(self.reject(RejectReason::Malformed, &Message::Malformed, None));
+        };
+        let Ok(id) = normalize_id(&request.user_name) else {
+            return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
+        };
+        if let Some(state) = &request.state {
+            return self.continue_challenge(request, &id, state, password, now).await;
+        }
+        let Some(account) = self.store.account(&id).await? else {
+            if request.mode != AuthMode::OtpOnly {
+                self.burn_password_time(password).await;
+            }
+            return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
+        };
+        if let Some(until) = account.locked_until.filter(|&until| until > now) {
+            return Ok(self.reject(RejectReason::Locked, &self.locked(until, now), Some(&account)));
+        }
+        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+            let message = Message::NotActivated(self.settings.public_url.clone());
+            return Ok(self.reject(RejectReason::NotActivated, &message, Some(&account)));
+        }
+        let device = self.store.active_device(&account.id).await?;
+        match request.mode {
+            AuthMode::PasswordOtp => self.password_and_code(request, &account, device, password, now).await,
+            AuthMode::OtpOnly => {
+                if let Some(refusal) = self.account_refusal(&account, now) {
+                    return Ok(refusal);
+                }
+                let code = String::from_utf8_lossy(password.expose()).into_owned();
+                self.code_step(request, &account, device, &code, now).await
+            }
+            AuthMode::Challenge => {
+                if !self.check_password(&account, password.expose()).await? {
+                    return self.fail(&account, RejectReason::BadPassword, Message::BadCredentials, now).await;
+                }
+                if let Some(refusal) = self.account_refusal(&account, now) {
+                    return Ok(refusal);
+                }
+                match device {
+                    None => Ok(self.without_device(&account, now)),
+                    Some(device) => self.challenge(request, &account, ChallengePurpose::Otp, None, &device, now).await,
+                }
+            }
+        }
+    }
+
+    async fn password_and_code(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        device: Option<Device>,
+        typed: &SecretBytes,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let typed = typed.expose();
+        let split = device.as_ref().map(|d| typed.len().saturating_sub(codes::code_len(d)));
+        let (password, code) = match split {
+            Some(at) if at > 0 => (typed.get(..at).unwrap_or_default(), typed.get(at..)),
+            Some(_) => (typed, None),
+            None => (typed, None),
+        };
+        if !self.check_password(account, password).await? {
+            return self.fail(account, RejectReason::BadPassword, Message::BadCredentials, now).await;
+        }
+        if let Some(refusal) = self.account_refusal(account, now) {
+            return Ok(refusal);
+        }
+        match (device, code) {
+            (None, _) => Ok(self.without_device(account, now)),
+            (Some(_), None) => self.fail(account, RejectReason::BadCode, Message::BadCode, now).await,
+            (Some(device), Some(code)) => {
+                let code = String::from_utf8_lossy(code).into_owned();
+                self.code_step(request, account, Some(device), &code, now).await
+            }
+        }
+    }
+
+    /// Refusals that need no secret: disabled, expired.
+    fn account_refusal(&self, account: &Account, now: i64) -> Option<Outcome> {
+        if account.status == AccountStatus::Disabled {
+            return Some(self.reject(RejectReason::Disabled, &Message::Disabled, Some(account)));
+        }
+        let today = local_date(now, self.settings.policy.utc_offset);
+        match account.expires_on {
+            Some(last_day) if today > last_day => Some(self.reject(
+                RejectReason::Expired,
+                &Message::Expired(last_day.to_string()),
+                Some(account),
+            )),
+            _ => None,
+        }
+    }
+
+    /// No active device: before the enforcement date the password alone is enough (with a reminder).
+    fn without_device(&self, account: &Account, now: i64) -> Outcome {
+        if self.enforced(now) {
+            return self.reject(RejectReason::NotEnrolled, &Message::NotEnrolled(self.enroll_url()), Some(account));
+        }
+        let date = self.settings.policy.enforce_after.map(|d| d.to_string()).unwrap_or_default();
+        let reminder = Message::RegisterReminder {
+            date,
+            url: self.enroll_url(),
+        };
+        Outcome {
+            decision: Decision::Accept {
+                groups: account.groups.clone(),
+                message: Some(self.text(&reminder)),
+            },
+            account: Some(account.id.clone()),
+        }
+    }
+
+    async fn code_step(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        device: Option<Device>,
+        code: &str,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let Some(device) = device else {
+            return Ok(self.without_device(account, now));
+        };
+        let (seed, pin) = codes::open_seed(&self.key, &device)?;
+        match codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
+            CodeCheck::Valid(step) => self.accept_step(request, account, &device, step, code, now).await,
+            CodeCheck::Replayed(step) => {
+                if self.reuse_allowed(request, &device, step, code, now) {
+                    self.store.record_success(&account.id, now).await?;
+                    return Ok(self.accept(account));
+                }
+                Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)))
+            }
+            CodeCheck::HotpOutOfStep(counter) => {
+                self.challenge(request, account, ChallengePurpose::HotpResync, Some(counter), &device, now).await
+            }
+            CodeCheck::Invalid => self.fail(account, RejectReason::BadCode, Message::BadCode, now).await,
+        }
+    }
+
+    async fn accept_step(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        device: &Device,
+        step: i64,
+        code: &str,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let fingerprint = codes::use_fingerprint(
+            &self.reuse_key,
+            &request.client,
+            request.calling_station_id.as_deref(),
+            &device.id,
+            step,
+            code,
+        );
+        if !self.store.record_accepted_step(&device.id, step, now, Some(&fingerprint)).await? {
+            // Another request (or node) accepted this step first.
+            return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
+        }
+        self.store.record_success(&account.id, now).await?;
+        Ok(self.accept(account))
+    }
+
+    fn accept(&self, account: &Account) -> Outcome {
+        Outcome {
+            decision: Decision::Accept {
+                groups: account.groups.clone(),
+                message: None,
+            },
+            account: Some(account.id.clone()),
+        }
+    }
+
+    fn reuse_allowed(&self, request: &AccessRequest, device: &Device, step: i64, code: &str, now: i64) -> bool {
+        let window = i64::from(self.settings.otp.reuse_seconds);
+        if window == 0 || device.last_step != Some(step) {
+            return false;
+        }
+        let recent = device.last_used_at.is_some_and(|at| now - at <= window);
+        let expected = codes::use_fingerprint(
+            &self.reuse_key,
+            &request.client,
+            request.calling_station_id.as_deref(),
+            &device.id,
+            step,
+            code,
+        );
+        recent
+            && device
+                .last_use_fingerprint
+                .as_deref()
+                .is_some_and(|stored| codes::same_fingerprint(stored, &expected))
+    }
+
+    async fn challenge(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        purpose: ChallengePurpose,
+        counter: Option<i64>,
+        device: &Device,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let mut state = vec![0u8; 32];
+        getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
+        self.store
+            .create_challenge(
+                &NewChallenge {
+                    state_hash: Sha256::digest(&state).to_vec(),
+                    account_id: account.id.clone(),
+                    client: request.client.clone(),
+                    device_id: device.id.clone(),
+                    purpose,
+                    counter,
+                    expires_at: now + self.settings.challenge_ttl_seconds,
+                },
+                now,
+            )
+            .await?;
+        let prompt = match purpose {
+            ChallengePurpose::HotpResync => Message::EnterNextCode,
+            ChallengePurpose::Otp => Message::EnterCode,
+        };
+        Ok(Outcome {
+            decision: Decision::Challenge {
+                state,
+                message: self.text(&prompt),
+            },
+            account: Some(account.id.clone()),
+        })
+    }
+
+    async fn continue_challenge(
+        &self,
+        request: &AccessRequest,
+        id: &str,
+        state: &[u8],
+        answer: &SecretBytes,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let hash = Sha256::digest(state).to_vec();
+        let expired = || self.reject(RejectReason::BadState, &Message::ChallengeExpired, None);
+        let Some(challenge) = self.store.take_challenge(&hash, now).await? else {
+            return Ok(expired());
+        };
+        if challenge.account_id != id || challenge.client != request.client {
+            return Ok(expired());
+        }
+        let Some(account) = self.store.account(id).await? else {
+            return Ok(expired());
+        };
+        if let Some(until) = account.locked_until.filter(|&until| until > now) {
+            return Ok(self.reject(RejectReason::Locked, &self.locked(until, now), Some(&account)));
+        }
+        if let Some(refusal) = self.account_refusal(&account, now) {
+            return Ok(refusal);
+        }
+        let device = self.store.active_device(id).await?.filter(|d| d.id == challenge.device_id);
+        let Some(device) = device else {
+            return Ok(expired());
+        };
+        let code = String::from_utf8_lossy(answer.expose()).into_owned();
+        match (challenge.purpose, challenge.counter) {
+            (ChallengePurpose::HotpResync, Some(counter)) => {
+                let (seed, _) = codes::open_seed(&self.key, &device)?;
+                let next = counter.saturating_add(1);
+                if codes::hotp_matches(&device, &seed, &code, next) {
+                    return self.accept_step(request, &account, &device, next, &code, now).await;
+                }
+                self.fail(&account, RejectReason::BadCode, Message::BadCode, now).await
+            }
+            _ => self.code_step(request, &account, Some(device), &code, now).await,
+        }
+    }
+
+    /// Counts a failure; the message becomes "locked until" when this failure locks the account.
+    async fn fail(
+        &self,
+        account: &Account,
+        reason: RejectReason,
+        message: Message,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let policy = &self.settings.policy;
+        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+        let state = self
+            .store
+            .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
+            .await?;
+        let message = match state.locked_until.filter(|&until| until > now) {
+            Some(until) => self.locked(until, now),
+            None => message,
+        };
+        Ok(self.reject(reason, &message, Some(account)))
+    }
+
+    fn locked(&self, until: i64, now: i64) -> Message {
+        let offset = self.settings.policy.utc_offset;
+        let at = time::OffsetDateTime::from_unix_timestamp(until).map(|t| t.to_offset(offset));
+        let text = match at {
+            Ok(_) if until - now > 366 * 86_400 => match self.settings.language {
+                Language::ZhTw => "資訊室解除鎖定為止".to_owned(),
+                Language::En => "IT unlocks it".to_owned(),
+            },
+            Ok(t) if t.date() == local_date(now, offset) => format!("{:02}:{:02}", t.hour(), t.minute()),
+            Ok(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
+            Err(_) => "-".to_owned(),
+        };
+        Message::Locked(text)
+    }
+
+    /// Verifies a password on the blocking pool; schedules a re-hash of legacy hashes.
+    async fn check_password(&self, account: &Account, password: &[u8]) -> Result<bool, EngineError> {
+        let Some(stored) = account.password_hash.clone() else {
+            return Ok(false);
+        };
+        let candidate = SecretBytes::new(password.to_vec());
+        let verified = self.hash_blocking(move || password::verify_password(candidate.expose(), &stored)).await?;
+        match verified {
+            Ok(Verified::Match { needs_rehash }) => {
+                if needs_rehash {
+                    self.rehash(account.id.clone(), SecretBytes::new(password.to_vec()));
+                }
+                Ok(true)
+            }
+            Ok(Verified::Mismatch) => Ok(false),
+            Err(error) => {
+                tracing::error!(account = %account.id, %error, "stored password hash cannot be used");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Spends the time of one password verification, so unknown accounts answer as slowly as known ones.
+    async fn burn_password_time(&self, password: &SecretBytes) {
+        static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            password::hash_password(b"motpd timing equaliser").unwrap_or_default()
+        });
+        let candidate = password.clone();
+        let _ = self.hash_blocking(move || password::verify_password(candidate.expose(), &DUMMY)).await;
+    }
+
+    async fn hash_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let _permit = self.hashing.acquire().await.map_err(|e| EngineError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Hashing(e.to_string()))
+    }
+
+    fn rehash(&self, account: String, password: SecretBytes) {
+        let store = self.store.clone();
+        let now = self.clock.now();
+        tokio::spawn(async move {
+            let hashed = tokio::task::spawn_blocking(move || password::hash_password(password.expose())).await;
+            if let Ok(Ok(hash)) = hashed
+                && let Err(error) = store.set_password_hash(&account, &hash, now).await
+            {
+                tracing::warn!(%account, %error, "could not store the upgraded password hash");
+            }
+        });
+    }
+
+    async fn audit_decision(&self, request: &AccessRequest, outcome: &Outcome, now: i64, started: Instant) {
+        let (label, reason) = match &outcome.decision {
+            Decision::Accept { .. } => ("accept", None),
+            Decision::Reject { reason, .. } => ("reject", Some(reason.as_str())),
+            Decision::Challenge { .. } => ("challenge", None),
+        };
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(
+            client = %request.client, user = %request.user_name, outcome = label,
+            reason = reason.unwrap_or("-"), latency_us = micros, "access decision"
+        );
+        let detail = serde_json::json!({
+            "user": request.user_name.chars().take(64).collect::<String>(),
+            "reason": reason,
+            "mode": request.mode.as_str(),
+            "nas_ip": request.nas_ip.map(|ip| ip.to_string()),
+            "nas_identifier": request.nas_identifier,
+            "calling_station_id": request.calling_station_id,
+            "latency_us": micros,
+        });
+        let actor = format!("radius:{}", request.client);
+        let event = AuditEvent::new(now, "radius.auth", &actor, outcome.account.as_deref(), label, detail);
+        self.audit.record(event).await;
+    }
+
+    /// Waits until every audit event so far is stored (tests, shutdown).
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl AccessHandler for Engine {
+    async fn access(&self, request: AccessRequest) -> Result<Decision, EngineError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let outcome = self.decide(&request, now).await?;
+        self.audit_decision(&request, &outcome, now, started).await;
+        Ok(outcome.decision)
+    }
+
+    async fn accounting(&self, record: AccountingRecord) -> Result<(), EngineError> {
+        let entry = AccountingEntry {
+            client: record.client,
+            user_name: record.user_name,
+            status_type: record.status_type,
+            session_id: record.session_id,
+            nas_ip: record.nas_ip.map(|ip| ip.to_string()),
+            calling_station_id: record.calling_station_id,
+        };
+        self.store.record_accounting(&entry, self.clock.now()).await?;
+        Ok(())
+    }
+}
