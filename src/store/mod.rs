@@ -1,15 +1,19 @@
 //! Persistence: the one [`Store`] trait every other part of motpd talks to, its domain records, and
 //! [`connect`], which picks the backend from the database URL.
 //!
-//! `sqlite.rs` and `postgres.rs` are the only files in the crate that contain SQL. The trait speaks intent
-//! ("record that this step was accepted", "count a failure"), not CRUD, so that every rule that must hold across
-//! several motpd nodes (a code accepted once, one active device per account, the failure counter, the audit
-//! chain's order) is a single atomic statement or transaction inside the store.
+//! The two backends (`sqlite.rs`, `postgres.rs` and their submodules) are the only files in the crate that
+//! contain SQL; `rows.rs` holds what they share (row decoding, value encodings, error mapping). The trait
+//! speaks intent ("record that this step was accepted", "count a failure"), not CRUD, so that every rule that
+//! must hold across several motpd nodes (a code accepted once, one active device per account, the failure
+//! counter, the audit chain's order) is a single atomic statement or transaction inside the store.
 //!
 //! The store keeps secrets only in sealed form ([`crate::secrets::MasterKey::seal`]); it never sees a key or a
 //! plaintext seed. It makes no policy decisions: thresholds and times come from the caller.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+
 mod postgres;
+mod rows;
 mod sqlite;
 mod types;
 
@@ -58,8 +62,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- accounts ------------------------------------------------------------------------------------------
     /// Creates an account; `Conflict` if the ID exists.
     async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError>;
-    /// Creates or updates many accounts in one transaction (all or nothing). A row whose `password_hash` is
-    /// `None` keeps the stored hash. Returns how many were created and updated.
+    /// Creates or updates many accounts in one transaction (all or nothing). An update replaces the name,
+    /// phone, e-mail, expiry and groups, keeps the stored status, and keeps the stored hash when the row's
+    /// `password_hash` is `None`. The same ID twice in one batch is a `Conflict` (nothing is imported).
+    /// Returns how many were created and updated.
     async fn import_accounts(
         &self,
         accounts: &[AccountUpsert],
@@ -88,7 +94,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Removes the account and its devices; `false` if it did not exist.
     async fn remove_account(&self, id: &str) -> Result<bool, StoreError>;
     /// Counts a failed login atomically. If the previous lock has expired the count starts again at 1. When the
-    /// count reaches `threshold` the account is locked until `now + lock_seconds`.
+    /// count reaches `threshold` the account is locked until `now + lock_seconds`; a `threshold` of 0 never
+    /// locks. A lock that is still running (an admin lock, say) is kept as it is, neither extended nor
+    /// shortened. `NotFound` if the account does not exist.
     async fn record_failure(
         &self,
         id: &str,
@@ -101,7 +109,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // ---- devices -------------------------------------------------------------------------------------------
     /// Binds an active device directly (admin enrollment or seed import). With `replace`, the account's other
-    /// devices are removed in the same transaction; without it an existing active device gives `Conflict`.
+    /// devices are removed in the same transaction; without it an existing active device gives `Conflict`
+    /// (pending devices are left alone). `NotFound` if the account does not exist.
     async fn bind_device(
         &self,
         device: &NewDevice,
@@ -109,10 +118,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> Result<(), StoreError>;
     /// Starts a self-service enrollment: stores `device` as pending, replacing any earlier pending device of
-    /// the account. `Conflict` if the account already has an active device.
+    /// the account. `Conflict` if the account already has an active device; `NotFound` if there is no such
+    /// account.
     async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError>;
-    /// Activates a pending device whose first code matched `step`. `Conflict` if the account meanwhile got an
-    /// active device (two tabs racing: exactly one wins); `NotFound` if the device is not pending.
+    /// Activates a pending device whose first code matched `step`: `step` becomes its `last_step` (that code
+    /// is used up) and the account's other pending devices are removed. `Conflict` if the account meanwhile
+    /// got an active device (two tabs racing: exactly one wins); `NotFound` if the device is not pending.
     async fn confirm_enrollment(
         &self,
         device_id: &str,
@@ -123,7 +134,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError>;
     /// A device by ID, in any state.
     async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError>;
-    /// Removes all the account's devices (lost phone); returns how many.
+    /// Removes all the account's devices (lost phone); returns how many (0 for an unknown account).
     async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError>;
     /// The replay guard: one atomic compare-and-set `last_step := step WHERE last_step < step` on an active
     /// device. `true` means this caller is the one that accepted the step; `false` means it was already used
@@ -161,9 +172,13 @@ pub async fn connect(
     chain: AuditChain,
 ) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        sqlite::SqliteStore::connect(url, max_connections, chain).await
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections, chain).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        postgres::PgStore::connect(url, max_connections, chain).await
+        Ok(Arc::new(
+            postgres::PgStore::connect(url, max_connections, chain).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }
@@ -185,6 +200,7 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,12 +1,390 @@
-//! Placeholder until the backend lands (replaced by the store branch).
+//! The SQLite backend: one file (or one in-memory database for tests) for a single motpd node.
+//!
+//! Owns the SQLite connection settings and the SQLite dialect of every [`Store`] operation (devices in
+//! `sqlite/devices.rs`, the bulk import in `sqlite/import.rs`). It makes no policy decisions and sees
+//! secrets only sealed.
+//!
+//! Concurrency: SQLite has one writer at a time. Single statements (the replay guard, the failure counter) are
+//! atomic on their own. Every transaction that reads and then writes starts with `BEGIN IMMEDIATE`, taking the
+//! write lock up front: a deferred transaction that upgrades from read to write can fail with `SQLITE_BUSY`
+//! at once (the busy handler cannot help a reader that must upgrade), while `BEGIN IMMEDIATE` waits up to the
+//! busy timeout like every other writer.
+//!
+//! Durability: the database runs in WAL mode with `synchronous=NORMAL`. A committed transaction is in the WAL
+//! file before `COMMIT` returns, so it survives the motpd process being killed (`kill -9`, crash, OOM) —
+//! in particular an accepted OTP step stays consumed. What NORMAL gives up is the fsync at every commit: after
+//! a power loss or OS crash the last few transactions may be rolled back (the database stays consistent).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::rows::{
+    AccountRow, AccountValues, AuditHead, AuditRow, ClientRow, KEY_CHECK, OverviewRow,
+    account_not_found, conflict_or, link_batch,
+};
+use super::{
+    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, Device, FailureState,
+    ImportSummary, NewClient, NewDevice, RadiusClient, Store, StoreError,
+};
+use crate::audit::{AuditChain, AuditEvent, AuditRecord};
+
+mod devices;
+mod import;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for the write lock before giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// A [`Store`] on SQLite.
 #[derive(Debug)]
-pub(super) struct SqliteStore;
+pub(super) struct SqliteStore {
+    pool: SqlitePool,
+    chain: AuditChain,
+}
+
+/// A transaction holding the write lock from its first statement.
+async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+/// `sqlite::memory:` and `?mode=memory` URLs name a database that lives only as long as its connections.
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 impl SqliteStore {
+    /// Opens (creating if missing) the database and applies pending migrations.
+    ///
+    /// An in-memory database gets exactly one connection that is never closed while the pool lives, so every
+    /// caller sees the same database.
     pub(super) async fn connect(
         url: &str,
-        _m: u32,
-        _c: crate::audit::AuditChain,
-    ) -> Result<std::sync::Arc<dyn super::Store>, super::StoreError> {
-        Err(super::StoreError::UnsupportedUrl(url.to_owned()))
+        max_connections: u32,
+        chain: AuditChain,
+    ) -> Result<Self, StoreError> {
+        let mut options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool_options = if is_memory(url) {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+            SqlitePoolOptions::new().max_connections(max_connections.max(1))
+        };
+        let pool = pool_options
+            .acquire_timeout(BUSY_TIMEOUT * 2)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, chain })
+    }
+
+    /// Runs an `UPDATE accounts ... WHERE id = $1`-style statement; `NotFound` when no row matched.
+    async fn update_account(&self, query: SqliteQuery<'_>, id: &str) -> Result<(), StoreError> {
+        match query.execute(&self.pool).await?.rows_affected() {
+            0 => Err(account_not_found(id)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(KEY_CHECK)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(KEY_CHECK)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError> {
+        let v = AccountValues::new(account)?;
+        sqlx::query(
+            "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, failures, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+        )
+        .bind(&account.id)
+        .bind(&account.name)
+        .bind(&account.phone)
+        .bind(&account.email)
+        .bind(&account.password_hash)
+        .bind(account.status.as_str())
+        .bind(&v.expires_on)
+        .bind(&v.groups)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, || format!("account {} already exists", account.id)))?;
+        Ok(())
+    }
+
+    async fn import_accounts(
+        &self,
+        accounts: &[AccountUpsert],
+        now: i64,
+    ) -> Result<ImportSummary, StoreError> {
+        import::import_accounts(&self.pool, accounts, now).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        sqlx::query_as::<_, AccountRow>("SELECT * FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(Account::try_from)
+            .transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        filter: AccountFilter,
+    ) -> Result<Vec<AccountOverview>, StoreError> {
+        sqlx::query_as::<_, OverviewRow>(
+            "SELECT a.*, d.id AS device_id, d.kind AS device_kind, d.label AS device_label, \
+             d.confirmed_at AS device_confirmed_at, d.last_used_at AS device_last_used_at \
+             FROM accounts a LEFT JOIN devices d ON d.account_id = a.id AND d.state = 'active' \
+             WHERE NOT $1 OR d.id IS NULL ORDER BY a.id",
+        )
+        .bind(filter.unenrolled_only)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(AccountOverview::try_from)
+        .collect()
+    }
+
+    async fn set_account_status(
+        &self,
+        id: &str,
+        status: AccountStatus,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(now);
+        self.update_account(q, id).await
+    }
+
+    async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "UPDATE accounts SET password_hash = $2, failures = 0, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(now);
+        self.update_account(q, id).await
+    }
+
+    async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE accounts SET locked_until = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(until)
+            .bind(now);
+        self.update_account(q, id).await
+    }
+
+    async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "UPDATE accounts SET locked_until = NULL, failures = 0, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now);
+        self.update_account(q, id).await
+    }
+
+    async fn remove_account(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_failure(
+        &self,
+        id: &str,
+        now: i64,
+        threshold: u32,
+        lock_seconds: i64,
+    ) -> Result<FailureState, StoreError> {
+        // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
+        // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "UPDATE accounts SET \
+               failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
+               locked_until = CASE \
+                 WHEN locked_until > $2 THEN locked_until \
+                 WHEN $3 > 0 AND (CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END) >= $3 THEN $2 + $4 \
+                 ELSE NULL END \
+             WHERE id = $1 RETURNING failures, locked_until",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(i64::from(threshold))
+        .bind(lock_seconds)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (failures, locked_until) = row.ok_or_else(|| account_not_found(id))?;
+        Ok(FailureState {
+            failures: u32::try_from(failures)
+                .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
+            locked_until,
+        })
+    }
+
+    async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE accounts SET failures = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now);
+        self.update_account(q, id).await
+    }
+
+    async fn bind_device(
+        &self,
+        device: &NewDevice,
+        replace: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        devices::bind(&self.pool, device, replace, now).await
+    }
+
+    async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
+        devices::begin_enrollment(&self.pool, device, now).await
+    }
+
+    async fn confirm_enrollment(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        devices::confirm_enrollment(&self.pool, device_id, step, now).await
+    }
+
+    async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
+        devices::active(&self.pool, account_id).await
+    }
+
+    async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {
+        devices::by_id(&self.pool, device_id).await
+    }
+
+    async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
+        devices::reset(&self.pool, account_id).await
+    }
+
+    async fn record_accepted_step(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        devices::record_accepted_step(&self.pool, device_id, step, now).await
+    }
+
+    async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO radius_clients (name, address, sealed_secret, require_message_authenticator, mode, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&client.name)
+        .bind(client.address.to_string())
+        .bind(&client.sealed_secret)
+        .bind(client.require_message_authenticator)
+        .bind(client.mode.map(|m| m.as_str()))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, || format!("RADIUS client {} already exists", client.name)))?;
+        Ok(())
+    }
+
+    async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError> {
+        sqlx::query_as::<_, ClientRow>("SELECT * FROM radius_clients ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(RadiusClient::try_from)
+            .collect()
+    }
+
+    async fn remove_client(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM radius_clients WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = begin_write(&self.pool).await?;
+        let head: Option<AuditHead> =
+            sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        for r in link_batch(&self.chain, head, events)? {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(r.seq)
+            .bind(r.event.at)
+            .bind(&r.event.kind)
+            .bind(&r.event.actor)
+            .bind(&r.event.account_id)
+            .bind(&r.event.outcome)
+            .bind(&r.event.detail)
+            .bind(&r.mac[..])
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        sqlx::query_as::<_, AuditRow>(
+            "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(AuditRecord::try_from)
+        .collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 }

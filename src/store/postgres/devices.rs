@@ -1,0 +1,195 @@
+//! PostgreSQL: the device operations — binding, self-service enrollment and the replay guard.
+//!
+//! Every transaction that changes an account's devices first locks the account row, so such changes are
+//! serialised per account and take locks in one order (account, then devices: no deadlocks between them).
+//! The partial unique index `devices_one_active_per_account` still guarantees one active device if a
+//! writer ever skips the lock.
+
+use sqlx::PgConnection;
+use sqlx::postgres::PgPool;
+
+use crate::store::rows::{DeviceRow, account_not_found, active_device_conflict, conflict_or};
+use crate::store::{Device, DeviceState, NewDevice, StoreError};
+
+type PgTx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// A transaction holding the lock on the account row (`NotFound` if there is no such account).
+async fn lock_account_row(pool: &PgPool, account_id: &str) -> Result<PgTx, StoreError> {
+    let mut tx = pool.begin().await?;
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    found.ok_or_else(|| account_not_found(account_id))?;
+    Ok(tx)
+}
+
+/// Inserts a device in `state`; the unique index turns a second active device into `Conflict`.
+async fn insert_device(
+    conn: &mut PgConnection,
+    device: &NewDevice,
+    state: DeviceState,
+    now: i64,
+) -> Result<(), StoreError> {
+    let confirmed_at = (state == DeviceState::Active).then_some(now);
+    sqlx::query(
+        "INSERT INTO devices (id, account_id, kind, algorithm, digits, period, sealed_seed, \
+         sealed_pin, last_step, state, label, created_at, confirmed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&device.id)
+    .bind(&device.account_id)
+    .bind(device.kind.as_str())
+    .bind(device.algorithm.as_str())
+    .bind(i64::from(device.digits))
+    .bind(i64::from(device.period))
+    .bind(&device.sealed_seed)
+    .bind(&device.sealed_pin)
+    .bind(device.last_step)
+    .bind(state.as_str())
+    .bind(&device.label)
+    .bind(now)
+    .bind(confirmed_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, || active_device_conflict(&device.account_id)))?;
+    Ok(())
+}
+
+/// [`Store::bind_device`](crate::store::Store::bind_device).
+pub(super) async fn bind(
+    pool: &PgPool,
+    device: &NewDevice,
+    replace: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = lock_account_row(pool, &device.account_id).await?;
+    if replace {
+        sqlx::query("DELETE FROM devices WHERE account_id = $1")
+            .bind(&device.account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_device(&mut tx, device, DeviceState::Active, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::begin_enrollment`](crate::store::Store::begin_enrollment).
+pub(super) async fn begin_enrollment(
+    pool: &PgPool,
+    device: &NewDevice,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = lock_account_row(pool, &device.account_id).await?;
+    let active: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM devices WHERE account_id = $1 AND state = 'active'")
+            .bind(&device.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if active.is_some() {
+        return Err(StoreError::Conflict(active_device_conflict(
+            &device.account_id,
+        )));
+    }
+    sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
+        .bind(&device.account_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_device(&mut tx, device, DeviceState::Pending, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::confirm_enrollment`](crate::store::Store::confirm_enrollment): activates the device and drops the
+/// account's other pending devices.
+pub(super) async fn confirm_enrollment(
+    pool: &PgPool,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let not_pending = || StoreError::NotFound(format!("pending device {device_id}"));
+    let account_id: String =
+        sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1 AND state = 'pending'")
+            .bind(device_id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(not_pending)?;
+    let mut tx = lock_account_row(pool, &account_id).await?;
+    let done = sqlx::query(
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, \
+         last_used_at = $3 WHERE id = $1 AND state = 'pending'",
+    )
+    .bind(device_id)
+    .bind(step)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_or(e, || active_device_conflict(&account_id)))?;
+    if done.rows_affected() == 0 {
+        return Err(not_pending());
+    }
+    sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
+        .bind(&account_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::active_device`](crate::store::Store::active_device).
+pub(super) async fn active(pool: &PgPool, account_id: &str) -> Result<Option<Device>, StoreError> {
+    sqlx::query_as::<_, DeviceRow>(
+        "SELECT * FROM devices WHERE account_id = $1 AND state = 'active'",
+    )
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?
+    .map(Device::try_from)
+    .transpose()
+}
+
+/// [`Store::device`](crate::store::Store::device).
+pub(super) async fn by_id(pool: &PgPool, device_id: &str) -> Result<Option<Device>, StoreError> {
+    sqlx::query_as::<_, DeviceRow>("SELECT * FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(pool)
+        .await?
+        .map(Device::try_from)
+        .transpose()
+}
+
+/// [`Store::reset_devices`](crate::store::Store::reset_devices) (under the account lock, like every device change).
+pub(super) async fn reset(pool: &PgPool, account_id: &str) -> Result<u64, StoreError> {
+    let mut tx = match lock_account_row(pool, account_id).await {
+        Ok(tx) => tx,
+        Err(StoreError::NotFound(_)) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let done = sqlx::query("DELETE FROM devices WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one statement.
+pub(super) async fn record_accepted_step(
+    pool: &PgPool,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE devices SET last_step = $1, last_used_at = $3 \
+         WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(device_id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

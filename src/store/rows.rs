@@ -1,0 +1,451 @@
+//! What the two SQL backends share apart from SQL: the row shapes read back from the database, their checked
+//! conversion into the domain records, value encodings (dates, groups), error mapping, and the audit-chain
+//! linking of a batch.
+//!
+//! No SQL text lives here (that stays in `sqlite.rs` and `postgres.rs`). Both schemas use 64-bit integers,
+//! text, blobs and native booleans, so one `FromRow` struct decodes rows of either backend. A stored value
+//! that does not parse becomes [`StoreError::Corrupt`]; nothing here panics on what the database returns.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use time::Date;
+use time::macros::format_description;
+
+use super::{
+    Account, AccountOverview, AccountStatus, AccountUpsert, Device, DeviceState, DeviceSummary,
+    RadiusClient, StoreError,
+};
+use crate::audit::{AuditChain, AuditEvent, AuditRecord, GENESIS_MAC};
+use crate::config::AuthMode;
+use crate::otp::{Algorithm, Kind};
+
+/// The `meta` key under which the master-key check value is kept.
+pub(super) const KEY_CHECK: &str = "key_check";
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]");
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound("row".to_owned()),
+            other => StoreError::Backend(other),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(err)
+    }
+}
+
+/// Whether `err` is a unique or primary-key violation.
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.is_unique_violation())
+}
+
+/// Maps a unique violation to `Conflict(message())`, anything else as [`From`] does.
+pub(super) fn conflict_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Conflict(message())
+    } else {
+        err.into()
+    }
+}
+
+/// The message for a second active device.
+pub(super) fn active_device_conflict(account_id: &str) -> String {
+    format!(
+        "account {account_id} already has an active device; reset it first with `motpd device reset {account_id}`"
+    )
+}
+
+/// `NotFound` for an account.
+pub(super) fn account_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("account {id}"))
+}
+
+/// Refuses a batch that names the same account twice (the import would be ambiguous).
+pub(super) fn reject_duplicate_ids(accounts: &[AccountUpsert]) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(accounts.len());
+    match accounts.iter().find(|a| !seen.insert(a.id.as_str())) {
+        Some(dup) => Err(StoreError::Conflict(format!(
+            "account {} appears more than once in the import; nothing was imported",
+            dup.id
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A date as stored: `YYYY-MM-DD`.
+pub(super) fn date_text(date: Date) -> Result<String, StoreError> {
+    date.format(DATE_FORMAT)
+        .map_err(|e| StoreError::Corrupt(format!("date {date} cannot be written: {e}")))
+}
+
+/// Groups as stored: a JSON array of strings.
+pub(super) fn groups_json(groups: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(groups)
+        .map_err(|e| StoreError::Corrupt(format!("groups cannot be written: {e}")))
+}
+
+/// The columns an account insert or upsert binds, already encoded.
+#[derive(Debug)]
+pub(super) struct AccountValues<'a> {
+    pub(super) account: &'a AccountUpsert,
+    pub(super) expires_on: Option<String>,
+    pub(super) groups: String,
+}
+
+impl<'a> AccountValues<'a> {
+    pub(super) fn new(account: &'a AccountUpsert) -> Result<Self, StoreError> {
+        Ok(Self {
+            account,
+            expires_on: account.expires_on.map(date_text).transpose()?,
+            groups: groups_json(&account.groups)?,
+        })
+    }
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?} is not valid"))
+}
+
+fn to_u32(what: &str, value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| corrupt(what, value))
+}
+
+fn parse_date(text: &str) -> Result<Date, StoreError> {
+    Date::parse(text, DATE_FORMAT).map_err(|_| corrupt("account expiry date", text))
+}
+
+fn parse_kind(text: &str) -> Result<Kind, StoreError> {
+    Kind::from_str(text).map_err(|_| corrupt("device kind", text))
+}
+
+/// An `accounts` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: String,
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    password_hash: Option<String>,
+    status: String,
+    expires_on: Option<String>,
+    groups: String,
+    failures: i64,
+    locked_until: Option<i64>,
+    last_login_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+
+    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
+        Ok(Account {
+            status: AccountStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("account status", &row.status))?,
+            expires_on: row.expires_on.as_deref().map(parse_date).transpose()?,
+            groups: serde_json::from_str(&row.groups)
+                .map_err(|_| corrupt("account groups", &row.groups))?,
+            failures: to_u32("failure count", row.failures)?,
+            id: row.id,
+            name: row.name,
+            phone: row.phone,
+            email: row.email,
+            password_hash: row.password_hash,
+            locked_until: row.locked_until,
+            last_login_at: row.last_login_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// An account joined with its active device's summary columns (`device_*`, all NULL when unenrolled).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OverviewRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    device_id: Option<String>,
+    device_kind: Option<String>,
+    device_label: Option<String>,
+    device_confirmed_at: Option<i64>,
+    device_last_used_at: Option<i64>,
+}
+
+impl TryFrom<OverviewRow> for AccountOverview {
+    type Error = StoreError;
+
+    fn try_from(row: OverviewRow) -> Result<Self, StoreError> {
+        let device = match (row.device_id, row.device_kind) {
+            (Some(id), Some(kind)) => Some(DeviceSummary {
+                id,
+                kind: parse_kind(&kind)?.as_str(),
+                label: row.device_label,
+                confirmed_at: row.device_confirmed_at,
+                last_used_at: row.device_last_used_at,
+            }),
+            _ => None,
+        };
+        Ok(AccountOverview {
+            account: row.account.try_into()?,
+            device,
+        })
+    }
+}
+
+/// A `devices` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DeviceRow {
+    id: String,
+    account_id: String,
+    kind: String,
+    algorithm: String,
+    digits: i64,
+    period: i64,
+    sealed_seed: Vec<u8>,
+    sealed_pin: Option<Vec<u8>>,
+    last_step: Option<i64>,
+    state: String,
+    label: Option<String>,
+    created_at: i64,
+    confirmed_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = StoreError;
+
+    fn try_from(row: DeviceRow) -> Result<Self, StoreError> {
+        Ok(Device {
+            kind: parse_kind(&row.kind)?,
+            algorithm: Algorithm::from_str(&row.algorithm)
+                .map_err(|_| corrupt("device algorithm", &row.algorithm))?,
+            digits: to_u32("device digits", row.digits)?,
+            period: to_u32("device period", row.period)?,
+            state: DeviceState::parse(&row.state)
+                .ok_or_else(|| corrupt("device state", &row.state))?,
+            id: row.id,
+            account_id: row.account_id,
+            sealed_seed: row.sealed_seed,
+            sealed_pin: row.sealed_pin,
+            last_step: row.last_step,
+            label: row.label,
+            created_at: row.created_at,
+            confirmed_at: row.confirmed_at,
+            last_used_at: row.last_used_at,
+        })
+    }
+}
+
+/// A `radius_clients` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ClientRow {
+    name: String,
+    address: String,
+    sealed_secret: Vec<u8>,
+    require_message_authenticator: bool,
+    mode: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<ClientRow> for RadiusClient {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        let mode = match row.mode.as_deref() {
+            Some(m) => Some(AuthMode::parse(m).ok_or_else(|| corrupt("client mode", m))?),
+            None => None,
+        };
+        Ok(RadiusClient {
+            address: IpNet::from_str(&row.address)
+                .map_err(|_| corrupt("client address", &row.address))?,
+            mode,
+            name: row.name,
+            sealed_secret: row.sealed_secret,
+            require_message_authenticator: row.require_message_authenticator,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// An `audit_log` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRow {
+    seq: i64,
+    at: i64,
+    kind: String,
+    actor: String,
+    account_id: Option<String>,
+    outcome: String,
+    detail: String,
+    mac: Vec<u8>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        let mac = <[u8; 32]>::try_from(row.mac.as_slice()).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "audit row {} has a MAC of {} bytes",
+                row.seq,
+                row.mac.len()
+            ))
+        })?;
+        Ok(AuditRecord {
+            seq: row.seq,
+            event: AuditEvent {
+                at: row.at,
+                kind: row.kind,
+                actor: row.actor,
+                account_id: row.account_id,
+                outcome: row.outcome,
+                detail: row.detail,
+            },
+            mac,
+        })
+    }
+}
+
+/// The chain's current head: the last row's `(seq, mac)`.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditHead {
+    seq: i64,
+    mac: Vec<u8>,
+}
+
+/// Links `events` after `head` (or after the genesis when the trail is empty): the rows to insert, in order.
+pub(super) fn link_batch(
+    chain: &AuditChain,
+    head: Option<AuditHead>,
+    events: &[AuditEvent],
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let (mut seq, mut prev) = match head {
+        Some(h) => {
+            let mac = <[u8; 32]>::try_from(h.mac.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "audit row {} has a MAC of {} bytes",
+                    h.seq,
+                    h.mac.len()
+                ))
+            })?;
+            (h.seq, mac)
+        }
+        None => (0, GENESIS_MAC),
+    };
+    let mut records = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let mac = chain.link(&prev, seq, event);
+        prev = mac;
+        records.push(AuditRecord {
+            seq,
+            event: event.clone(),
+            mac,
+        });
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use crate::secrets::SecretBytes;
+
+    fn account_row() -> AccountRow {
+        AccountRow {
+            id: "alice".into(),
+            name: "Alice".into(),
+            phone: None,
+            email: None,
+            password_hash: None,
+            status: "active".into(),
+            expires_on: Some("2026-12-31".into()),
+            groups: r#"["vpn","staff"]"#.into(),
+            failures: 2,
+            locked_until: None,
+            last_login_at: None,
+            created_at: 1,
+            updated_at: 2,
+        }
+    }
+
+    #[test]
+    fn account_rows_convert_and_bad_values_are_corrupt() {
+        let a = Account::try_from(account_row()).unwrap();
+        assert_eq!(a.expires_on, Some(time::macros::date!(2026 - 12 - 31)));
+        assert_eq!(a.groups, vec!["vpn".to_owned(), "staff".to_owned()]);
+        assert_eq!(date_text(a.expires_on.unwrap()).unwrap(), "2026-12-31");
+
+        for broken in [
+            AccountRow {
+                status: "gone".into(),
+                ..account_row()
+            },
+            AccountRow {
+                expires_on: Some("31.12.2026".into()),
+                ..account_row()
+            },
+            AccountRow {
+                groups: "vpn".into(),
+                ..account_row()
+            },
+            AccountRow {
+                failures: -1,
+                ..account_row()
+            },
+        ] {
+            assert!(matches!(
+                Account::try_from(broken),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn short_macs_are_corrupt_and_batches_link_from_the_head() {
+        let chain = AuditChain::new(SecretBytes::new(vec![1; 32]));
+        let event = AuditEvent::new(5, "k", "a", None, "ok", serde_json::json!({}));
+        let head = AuditHead {
+            seq: 7,
+            mac: vec![0; 31],
+        };
+        assert!(matches!(
+            link_batch(&chain, Some(head), std::slice::from_ref(&event)),
+            Err(StoreError::Corrupt(_))
+        ));
+
+        let rows = link_batch(&chain, None, &[event.clone(), event.clone()]).unwrap();
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(rows[0].mac, chain.link(&GENESIS_MAC, 1, &event));
+        assert_eq!(rows[1].mac, chain.link(&rows[0].mac, 2, &event));
+    }
+
+    #[test]
+    fn duplicate_ids_in_a_batch_conflict() {
+        let a = AccountUpsert {
+            id: "bob".into(),
+            name: "Bob".into(),
+            phone: None,
+            email: None,
+            expires_on: None,
+            groups: vec![],
+            password_hash: None,
+            status: AccountStatus::Active,
+        };
+        assert!(reject_duplicate_ids(std::slice::from_ref(&a)).is_ok());
+        assert!(
+            matches!(reject_duplicate_ids(&[a.clone(), a]), Err(StoreError::Conflict(m)) if m.contains("bob"))
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! SQLite: the device operations — binding, self-service enrollment and the replay guard.
+//!
+//! "One active device per account" is the partial unique index `devices_one_active_per_account`; the
+//! transactions here start with `BEGIN IMMEDIATE` (see the parent module) so their checks and writes cannot
+//! interleave with another writer's.
+
+use sqlx::sqlite::SqlitePool;
+
+use super::begin_write;
+use crate::store::rows::{DeviceRow, account_not_found, active_device_conflict, conflict_or};
+use crate::store::{Device, DeviceState, NewDevice, StoreError};
+
+/// Inserts a device in `state`; the unique index turns a second active device into `Conflict`.
+async fn insert_device(
+    conn: &mut sqlx::SqliteConnection,
+    device: &NewDevice,
+    state: DeviceState,
+    now: i64,
+) -> Result<(), StoreError> {
+    let confirmed_at = (state == DeviceState::Active).then_some(now);
+    sqlx::query(
+        "INSERT INTO devices (id, account_id, kind, algorithm, digits, period, sealed_seed, sealed_pin, \
+         last_step, state, label, created_at, confirmed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&device.id)
+    .bind(&device.account_id)
+    .bind(device.kind.as_str())
+    .bind(device.algorithm.as_str())
+    .bind(i64::from(device.digits))
+    .bind(i64::from(device.period))
+    .bind(&device.sealed_seed)
+    .bind(&device.sealed_pin)
+    .bind(device.last_step)
+    .bind(state.as_str())
+    .bind(&device.label)
+    .bind(now)
+    .bind(confirmed_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, || active_device_conflict(&device.account_id)))?;
+    Ok(())
+}
+
+/// `NotFound` unless the account exists.
+async fn require_account(conn: &mut sqlx::SqliteConnection, id: &str) -> Result<(), StoreError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| account_not_found(id))
+}
+
+/// Whether the account has an active device.
+async fn has_active_device(
+    conn: &mut sqlx::SqliteConnection,
+    account_id: &str,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM devices WHERE account_id = $1 AND state = 'active'")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// [`Store::bind_device`](crate::store::Store::bind_device).
+pub(super) async fn bind(
+    pool: &SqlitePool,
+    device: &NewDevice,
+    replace: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    require_account(&mut tx, &device.account_id).await?;
+    if replace {
+        sqlx::query("DELETE FROM devices WHERE account_id = $1")
+            .bind(&device.account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_device(&mut tx, device, DeviceState::Active, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::begin_enrollment`](crate::store::Store::begin_enrollment).
+pub(super) async fn begin_enrollment(
+    pool: &SqlitePool,
+    device: &NewDevice,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    require_account(&mut tx, &device.account_id).await?;
+    if has_active_device(&mut tx, &device.account_id).await? {
+        return Err(StoreError::Conflict(active_device_conflict(
+            &device.account_id,
+        )));
+    }
+    sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
+        .bind(&device.account_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_device(&mut tx, device, DeviceState::Pending, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::confirm_enrollment`](crate::store::Store::confirm_enrollment): activates the device and drops the
+/// account's other pending devices.
+pub(super) async fn confirm_enrollment(
+    pool: &SqlitePool,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut tx = begin_write(pool).await?;
+    let account_id: String =
+        sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1 AND state = 'pending'")
+            .bind(device_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("pending device {device_id}")))?;
+    sqlx::query(
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, last_used_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(device_id)
+    .bind(step)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| conflict_or(e, || active_device_conflict(&account_id)))?;
+    sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
+        .bind(&account_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`Store::active_device`](crate::store::Store::active_device).
+pub(super) async fn active(
+    pool: &SqlitePool,
+    account_id: &str,
+) -> Result<Option<Device>, StoreError> {
+    sqlx::query_as::<_, DeviceRow>(
+        "SELECT * FROM devices WHERE account_id = $1 AND state = 'active'",
+    )
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?
+    .map(Device::try_from)
+    .transpose()
+}
+
+/// [`Store::device`](crate::store::Store::device).
+pub(super) async fn by_id(
+    pool: &SqlitePool,
+    device_id: &str,
+) -> Result<Option<Device>, StoreError> {
+    sqlx::query_as::<_, DeviceRow>("SELECT * FROM devices WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(pool)
+        .await?
+        .map(Device::try_from)
+        .transpose()
+}
+
+/// [`Store::reset_devices`](crate::store::Store::reset_devices).
+pub(super) async fn reset(pool: &SqlitePool, account_id: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM devices WHERE account_id = $1")
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one statement.
+pub(super) async fn record_accepted_step(
+    pool: &SqlitePool,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE devices SET last_step = $1, last_used_at = $3 \
+         WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(device_id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,870 @@
+//! The store contract: every behaviour of [`Store`] written once and run on every backend (SQLite in memory,
+//! SQLite in a file, and PostgreSQL when `MOTPD_TEST_DATABASE_URL` is set).
+//!
+//! Each behaviour is an `async fn` taking the store (or the [`Backend`] when it needs a second node or a raw
+//! connection); the `contract!` list at the bottom turns each into a test that runs it on all backends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use motpd::audit::{AuditBreak, AuditEvent, AuditRecord, ChainVerifier};
+use motpd::config::AuthMode;
+use motpd::otp::Kind;
+use motpd::store::{
+    self, AccountFilter, AccountStatus, AccountUpsert, DeviceState, ImportSummary, RadiusClient,
+    Store, StoreError,
+};
+use tokio::sync::Barrier;
+
+use crate::common::{self, Backend, NOW, account, client, device, test_chain};
+
+async fn key_check_is_stored_once(store: &dyn Store) {
+    assert_eq!(store.ensure_key_check(b"first").await.unwrap(), b"first");
+    assert_eq!(store.ensure_key_check(b"second").await.unwrap(), b"first");
+}
+
+async fn accounts_are_created_once(store: &dyn Store) {
+    let alice = account("alice");
+    store.create_account(&alice, NOW).await.unwrap();
+    let stored = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(stored.id, "alice");
+    assert_eq!(stored.name, alice.name);
+    assert_eq!(stored.phone, alice.phone);
+    assert_eq!(stored.email, alice.email);
+    assert_eq!(stored.password_hash, alice.password_hash);
+    assert_eq!(stored.status, AccountStatus::Active);
+    assert_eq!(stored.expires_on, alice.expires_on);
+    assert_eq!(stored.groups, alice.groups);
+    assert_eq!(
+        (stored.failures, stored.locked_until, stored.last_login_at),
+        (0, None, None)
+    );
+    assert_eq!((stored.created_at, stored.updated_at), (NOW, NOW));
+
+    match store.create_account(&alice, NOW + 1).await {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "account alice already exists"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(store.account("nobody").await.unwrap(), None);
+
+    // Optional fields really are optional.
+    let bare = AccountUpsert {
+        phone: None,
+        email: None,
+        expires_on: None,
+        groups: vec![],
+        password_hash: None,
+        status: AccountStatus::Pending,
+        ..account("bare")
+    };
+    store.create_account(&bare, NOW).await.unwrap();
+    let stored = store.account("bare").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.phone, stored.expires_on, stored.password_hash),
+        (None, None, None)
+    );
+    assert_eq!(
+        (stored.groups.len(), stored.status),
+        (0, AccountStatus::Pending)
+    );
+}
+
+async fn import_creates_updates_and_keeps_hashes(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let alice_hash = account("alice").password_hash;
+    let changed_alice = AccountUpsert {
+        name: "Alice Renamed".into(),
+        phone: None,
+        groups: vec!["vendors".into()],
+        password_hash: None,
+        status: AccountStatus::Disabled,
+        ..account("alice")
+    };
+    let summary = store
+        .import_accounts(&[changed_alice, account("bob")], NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            created: 1,
+            updated: 1
+        }
+    );
+
+    let alice = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(alice.name, "Alice Renamed");
+    assert_eq!(alice.phone, None);
+    assert_eq!(alice.groups, vec!["vendors".to_owned()]);
+    assert_eq!(
+        alice.password_hash, alice_hash,
+        "a missing hash keeps the stored one"
+    );
+    assert_eq!(
+        alice.status,
+        AccountStatus::Active,
+        "an import keeps the stored status"
+    );
+    assert_eq!((alice.created_at, alice.updated_at), (NOW, NOW + 60));
+    let bob = store.account("bob").await.unwrap().unwrap();
+    assert_eq!(
+        (bob.password_hash, bob.created_at),
+        (account("bob").password_hash, NOW + 60)
+    );
+
+    let new_hash = AccountUpsert {
+        password_hash: Some("$6$new".into()),
+        ..account("alice")
+    };
+    let summary = store.import_accounts(&[new_hash], NOW + 120).await.unwrap();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            created: 0,
+            updated: 1
+        }
+    );
+    let alice = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(alice.password_hash.as_deref(), Some("$6$new"));
+    assert_eq!(
+        store.import_accounts(&[], NOW).await.unwrap(),
+        ImportSummary::default()
+    );
+}
+
+async fn import_is_all_or_nothing(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let before = store.account("alice").await.unwrap();
+    let renamed = AccountUpsert {
+        name: "Changed".into(),
+        ..account("alice")
+    };
+
+    // An empty ID breaks a CHECK constraint in the middle of the batch.
+    let bad_row = AccountUpsert {
+        id: String::new(),
+        ..account("x")
+    };
+    let result = store
+        .import_accounts(
+            &[account("carol"), renamed.clone(), bad_row, account("dave")],
+            NOW + 1,
+        )
+        .await;
+    assert!(result.is_err(), "{result:?}");
+
+    // The same account twice is refused as a whole.
+    let result = store
+        .import_accounts(&[account("erin"), renamed, account("erin")], NOW + 1)
+        .await;
+    assert!(
+        matches!(&result, Err(StoreError::Conflict(m)) if m.contains("erin")),
+        "{result:?}"
+    );
+
+    for absent in ["carol", "dave", "erin"] {
+        assert_eq!(store.account(absent).await.unwrap(), None, "{absent}");
+    }
+    assert_eq!(store.account("alice").await.unwrap(), before);
+}
+
+async fn import_of_ten_thousand_accounts(backend: &Backend) {
+    let store = &*backend.store;
+    let accounts: Vec<AccountUpsert> = (0..10_000)
+        .map(|i| account(&format!("user{i:05}")))
+        .collect();
+    let started = Instant::now();
+    let summary = store.import_accounts(&accounts, NOW).await.unwrap();
+    let first = started.elapsed();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            created: 10_000,
+            updated: 0
+        }
+    );
+    let started = Instant::now();
+    let summary = store.import_accounts(&accounts, NOW + 1).await.unwrap();
+    let second = started.elapsed();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            created: 0,
+            updated: 10_000
+        }
+    );
+    eprintln!(
+        "{}: import of 10,000 accounts: {first:?} (all new), {second:?} (all updates)",
+        backend.name
+    );
+    assert!(first < Duration::from_secs(10) && second < Duration::from_secs(10));
+    assert_eq!(
+        store
+            .list_accounts(AccountFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        10_000
+    );
+}
+
+async fn status_password_lock_and_removal(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .set_account_status("alice", AccountStatus::Disabled, NOW + 1)
+        .await
+        .unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!((a.status, a.updated_at), (AccountStatus::Disabled, NOW + 1));
+
+    store.record_failure("alice", NOW, 10, 60).await.unwrap();
+    store
+        .set_password_hash("alice", "$argon2id$new", NOW + 2)
+        .await
+        .unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (a.password_hash.as_deref(), a.failures),
+        (Some("$argon2id$new"), 0)
+    );
+
+    store
+        .lock_account("alice", i64::MAX, NOW + 3)
+        .await
+        .unwrap();
+    store
+        .record_failure("alice", NOW + 4, 10, 60)
+        .await
+        .unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!((a.locked_until, a.failures), (Some(i64::MAX), 1));
+    store.unlock_account("alice", NOW + 5).await.unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (a.locked_until, a.failures, a.updated_at),
+        (None, 0, NOW + 5)
+    );
+
+    for result in [
+        store
+            .set_account_status("ghost", AccountStatus::Active, NOW)
+            .await,
+        store.set_password_hash("ghost", "h", NOW).await,
+        store.lock_account("ghost", NOW, NOW).await,
+        store.unlock_account("ghost", NOW).await,
+        store.record_success("ghost", NOW).await,
+        store.record_failure("ghost", NOW, 3, 60).await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(&result, Err(StoreError::NotFound(m)) if m == "account ghost"),
+            "{result:?}"
+        );
+    }
+
+    store
+        .bind_device(&device("d1", "alice"), false, NOW)
+        .await
+        .unwrap();
+    assert!(store.remove_account("alice").await.unwrap());
+    assert_eq!(store.account("alice").await.unwrap(), None);
+    assert_eq!(
+        store.device("d1").await.unwrap(),
+        None,
+        "devices go with their account"
+    );
+    assert!(!store.remove_account("alice").await.unwrap());
+}
+
+async fn failures_count_lock_and_restart(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let fail = |at: i64| store.record_failure("alice", at, 3, 900);
+    assert_eq!(fail(NOW).await.unwrap().failures, 1);
+    let second = fail(NOW + 1).await.unwrap();
+    assert_eq!((second.failures, second.locked_until), (2, None));
+    let third = fail(NOW + 2).await.unwrap();
+    assert_eq!(
+        (third.failures, third.locked_until),
+        (3, Some(NOW + 2 + 900))
+    );
+    // While locked, failures still count but the lock is not extended.
+    let fourth = fail(NOW + 10).await.unwrap();
+    assert_eq!((fourth.failures, fourth.locked_until), (4, Some(NOW + 902)));
+    let stored = store.account("alice").await.unwrap().unwrap();
+    assert_eq!((stored.failures, stored.locked_until), (4, Some(NOW + 902)));
+    // Once the lock has expired the count starts again.
+    let after = fail(NOW + 902).await.unwrap();
+    assert_eq!((after.failures, after.locked_until), (1, None));
+
+    store.record_success("alice", NOW + 1000).await.unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (a.failures, a.locked_until, a.last_login_at),
+        (0, None, Some(NOW + 1000))
+    );
+
+    // A threshold of 1 locks at the first failure; 0 never locks.
+    let one = store
+        .record_failure("alice", NOW + 1001, 1, 60)
+        .await
+        .unwrap();
+    assert_eq!((one.failures, one.locked_until), (1, Some(NOW + 1061)));
+    store.unlock_account("alice", NOW + 1002).await.unwrap();
+    for n in 1..=5 {
+        let s = store
+            .record_failure("alice", NOW + 1003, 0, 60)
+            .await
+            .unwrap();
+        assert_eq!((s.failures, s.locked_until), (n, None));
+    }
+}
+
+async fn bind_device_conflicts_and_replaces(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let mut d1 = device("d1", "alice");
+    d1.kind = Kind::Motp;
+    d1.sealed_pin = Some(b"sealed pin".to_vec());
+    d1.last_step = Some(41);
+    store.bind_device(&d1, false, NOW).await.unwrap();
+    let stored = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(stored.id, "d1");
+    assert_eq!((stored.kind, stored.algorithm), (d1.kind, d1.algorithm));
+    assert_eq!((stored.digits, stored.period), (6, 30));
+    assert_eq!(
+        (stored.sealed_seed, stored.sealed_pin),
+        (d1.sealed_seed.clone(), d1.sealed_pin.clone())
+    );
+    assert_eq!(
+        (stored.last_step, stored.label),
+        (Some(41), d1.label.clone())
+    );
+    assert_eq!(stored.state, DeviceState::Active);
+    assert_eq!(
+        (stored.created_at, stored.confirmed_at, stored.last_used_at),
+        (NOW, Some(NOW), None)
+    );
+
+    match store.bind_device(&device("d2", "alice"), false, NOW).await {
+        Err(StoreError::Conflict(m)) => {
+            assert!(m.contains("alice already has an active device"), "{m}");
+            assert!(m.contains("motpd device reset alice"), "{m}");
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    store
+        .bind_device(&device("d2", "alice"), true, NOW + 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.active_device("alice").await.unwrap().unwrap().id,
+        "d2"
+    );
+    assert_eq!(store.device("d1").await.unwrap(), None);
+
+    let orphan = store.bind_device(&device("d3", "ghost"), false, NOW).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+    assert_eq!(store.reset_devices("alice").await.unwrap(), 1);
+    assert_eq!(store.active_device("alice").await.unwrap(), None);
+    assert_eq!(store.reset_devices("alice").await.unwrap(), 0);
+}
+
+async fn enrollment_replaces_pending_and_confirms(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .begin_enrollment(&device("p1", "alice"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.device("p1").await.unwrap().unwrap().state,
+        DeviceState::Pending
+    );
+    assert_eq!(store.active_device("alice").await.unwrap(), None);
+
+    store
+        .begin_enrollment(&device("p2", "alice"), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.device("p1").await.unwrap(),
+        None,
+        "a new enrollment replaces the pending one"
+    );
+    let missing = store.confirm_enrollment("p1", 100, NOW + 2).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    store.confirm_enrollment("p2", 100, NOW + 3).await.unwrap();
+    let active = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (active.id.as_str(), active.state),
+        ("p2", DeviceState::Active)
+    );
+    assert_eq!(
+        (active.last_step, active.confirmed_at),
+        (Some(100), Some(NOW + 3))
+    );
+    assert!(
+        !store
+            .record_accepted_step("p2", 100, NOW + 4)
+            .await
+            .unwrap(),
+        "the confirming code is used"
+    );
+    assert!(
+        store
+            .record_accepted_step("p2", 101, NOW + 4)
+            .await
+            .unwrap()
+    );
+    let again = store.confirm_enrollment("p2", 102, NOW + 5).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+
+    let refused = store
+        .begin_enrollment(&device("p3", "alice"), NOW + 6)
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("reset")),
+        "{refused:?}"
+    );
+    let orphan = store.begin_enrollment(&device("p4", "ghost"), NOW).await;
+    assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
+
+    // A pending device whose account got an active device meanwhile cannot be confirmed.
+    store.create_account(&account("bob"), NOW).await.unwrap();
+    store
+        .begin_enrollment(&device("b1", "bob"), NOW)
+        .await
+        .unwrap();
+    store
+        .bind_device(&device("b2", "bob"), false, NOW)
+        .await
+        .unwrap();
+    let late = store.confirm_enrollment("b1", 7, NOW + 1).await;
+    assert!(
+        matches!(&late, Err(StoreError::Conflict(m)) if m.contains("bob")),
+        "{late:?}"
+    );
+    assert_eq!(store.active_device("bob").await.unwrap().unwrap().id, "b2");
+}
+
+async fn list_shows_device_state(store: &dyn Store) {
+    for id in ["carol", "alice", "bob"] {
+        store.create_account(&account(id), NOW).await.unwrap();
+    }
+    store
+        .bind_device(&device("da", "alice"), false, NOW + 7)
+        .await
+        .unwrap();
+    store
+        .begin_enrollment(&device("pb", "bob"), NOW)
+        .await
+        .unwrap();
+
+    let all = store.list_accounts(AccountFilter::default()).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|o| o.account.id.as_str()).collect();
+    assert_eq!(ids, ["alice", "bob", "carol"]);
+    let summary = all[0].device.as_ref().unwrap();
+    assert_eq!(
+        (summary.id.as_str(), summary.kind, summary.confirmed_at),
+        ("da", "totp", Some(NOW + 7))
+    );
+    assert_eq!(summary.label.as_deref(), Some("phone da"));
+    assert!(
+        all[1].device.is_none(),
+        "a pending device is not an enrollment"
+    );
+    assert_eq!(
+        all[0].account,
+        store.account("alice").await.unwrap().unwrap()
+    );
+
+    let unenrolled = store
+        .list_accounts(AccountFilter {
+            unenrolled_only: true,
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = unenrolled.iter().map(|o| o.account.id.as_str()).collect();
+    assert_eq!(ids, ["bob", "carol"]);
+}
+
+async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .bind_device(&device("d1", "alice"), false, NOW)
+        .await
+        .unwrap();
+    assert!(store.record_accepted_step("d1", 10, NOW + 1).await.unwrap());
+    assert!(
+        !store.record_accepted_step("d1", 10, NOW + 2).await.unwrap(),
+        "same step"
+    );
+    assert!(
+        !store.record_accepted_step("d1", 9, NOW + 2).await.unwrap(),
+        "earlier step"
+    );
+    let d = store.device("d1").await.unwrap().unwrap();
+    assert_eq!((d.last_step, d.last_used_at), (Some(10), Some(NOW + 1)));
+    assert!(store.record_accepted_step("d1", 11, NOW + 3).await.unwrap());
+    assert!(!store.record_accepted_step("ghost", 12, NOW).await.unwrap());
+
+    // HOTP: the stored counter is the last one used.
+    store.create_account(&account("bob"), NOW).await.unwrap();
+    let hotp = motpd::store::NewDevice {
+        kind: Kind::Hotp,
+        last_step: Some(5),
+        ..device("h1", "bob")
+    };
+    store.bind_device(&hotp, false, NOW).await.unwrap();
+    assert!(!store.record_accepted_step("h1", 5, NOW).await.unwrap());
+    assert!(store.record_accepted_step("h1", 6, NOW).await.unwrap());
+
+    // Pending devices never accept.
+    store.create_account(&account("carol"), NOW).await.unwrap();
+    store
+        .begin_enrollment(&device("p1", "carol"), NOW)
+        .await
+        .unwrap();
+    assert!(!store.record_accepted_step("p1", 1, NOW).await.unwrap());
+}
+
+async fn racing_replays_accept_exactly_once(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    a.create_account(&account("alice"), NOW).await.unwrap();
+    a.bind_device(&device("d1", "alice"), false, NOW)
+        .await
+        .unwrap();
+    for step in 1..=40 {
+        let wins = race(&a, &b, move |_, store| async move {
+            store.record_accepted_step("d1", step, NOW).await.unwrap()
+        })
+        .await;
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "{}: step {step}: {wins:?}",
+            backend.name
+        );
+    }
+    b.close().await;
+}
+
+async fn racing_bindings_leave_one_active_device(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    for round in 0..15 {
+        let id = format!("u{round}");
+        a.create_account(&account(&id), NOW).await.unwrap();
+        let outcomes = race(&a, &b, {
+            let id = id.clone();
+            move |node, store| {
+                let id = id.clone();
+                async move {
+                    let dev = device(&format!("{id}-node{node}"), &id);
+                    store.bind_device(&dev, false, NOW).await
+                }
+            }
+        })
+        .await;
+        assert_one_winner(&outcomes, backend.name);
+
+        // A pending device being confirmed while another device is bound: again exactly one wins.
+        let pending_id = format!("{id}-pending");
+        a.reset_devices(&id).await.unwrap();
+        a.begin_enrollment(&device(&pending_id, &id), NOW)
+            .await
+            .unwrap();
+        let bound = device(&format!("{id}-bound"), &id);
+        let outcomes = race(&a, &b, move |node, store| {
+            let (pending_id, bound) = (pending_id.clone(), bound.clone());
+            async move {
+                if node == 0 {
+                    store.confirm_enrollment(&pending_id, 1, NOW).await
+                } else {
+                    store.bind_device(&bound, false, NOW).await
+                }
+            }
+        })
+        .await;
+        assert_one_winner(&outcomes, backend.name);
+        assert!(a.active_device(&id).await.unwrap().is_some());
+    }
+    b.close().await;
+}
+
+fn assert_one_winner(outcomes: &[Result<(), StoreError>], backend: &str) {
+    let wins = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(wins, 1, "{backend}: {outcomes:?}");
+    for o in outcomes {
+        assert!(
+            matches!(o, Ok(()) | Err(StoreError::Conflict(_))),
+            "{backend}: {o:?}"
+        );
+    }
+}
+
+/// Runs `op` on both nodes at once (each in its own task, released together by a barrier).
+async fn race<T, F, Fut>(a: &Arc<dyn Store>, b: &Arc<dyn Store>, op: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize, Arc<dyn Store>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(2));
+    let tasks = [(0, a.clone()), (1, b.clone())].map(|(node, store)| {
+        let (barrier, op) = (barrier.clone(), op.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            op(node, store).await
+        })
+    });
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+async fn clients_round_trip(store: &dyn Store) {
+    store
+        .add_client(&client("ns1", "10.0.0.0/8", None), NOW)
+        .await
+        .unwrap();
+    store
+        .add_client(
+            &client("ns0", "2001:db8::1/128", Some(AuthMode::OtpOnly)),
+            NOW + 1,
+        )
+        .await
+        .unwrap();
+    store
+        .add_client(
+            &client("ns2", "192.0.2.7/32", Some(AuthMode::Challenge)),
+            NOW + 2,
+        )
+        .await
+        .unwrap();
+    match store
+        .add_client(&client("ns1", "10.9.9.9/32", None), NOW)
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, "RADIUS client ns1 already exists"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    let expected = |c: motpd::store::NewClient, created_at| RadiusClient {
+        name: c.name,
+        address: c.address,
+        sealed_secret: c.sealed_secret,
+        require_message_authenticator: c.require_message_authenticator,
+        mode: c.mode,
+        created_at,
+    };
+    assert_eq!(
+        store.clients().await.unwrap(),
+        [
+            expected(
+                client("ns0", "2001:db8::1/128", Some(AuthMode::OtpOnly)),
+                NOW + 1
+            ),
+            expected(client("ns1", "10.0.0.0/8", None), NOW),
+            expected(
+                client("ns2", "192.0.2.7/32", Some(AuthMode::Challenge)),
+                NOW + 2
+            ),
+        ]
+    );
+    assert!(store.remove_client("ns1").await.unwrap());
+    assert!(!store.remove_client("ns1").await.unwrap());
+    assert_eq!(store.clients().await.unwrap().len(), 2);
+}
+
+fn event(n: i64, account: Option<&str>) -> AuditEvent {
+    AuditEvent::new(
+        NOW + n,
+        "radius.auth",
+        "radius:ns1",
+        account,
+        "reject",
+        serde_json::json!({ "n": n }),
+    )
+}
+
+/// Reads the whole trail page by page and verifies it; returns the rows.
+async fn verified_trail(store: &dyn Store) -> Result<Vec<AuditRecord>, AuditBreak> {
+    let chain = test_chain();
+    let mut verifier = ChainVerifier::new(&chain);
+    let mut rows: Vec<AuditRecord> = Vec::new();
+    loop {
+        let after = rows.last().map_or(0, |r| r.seq);
+        let page = store.audit_page(after, 7).await.unwrap();
+        if page.is_empty() {
+            return Ok(rows);
+        }
+        for r in &page {
+            verifier.check(r)?;
+        }
+        rows.extend(page);
+    }
+}
+
+async fn audit_appends_and_pages(store: &dyn Store) {
+    assert_eq!(store.audit_page(0, 10).await.unwrap(), []);
+    store
+        .append_audit(&[event(1, Some("alice"))])
+        .await
+        .unwrap();
+    store
+        .append_audit(&[event(2, None), event(3, Some("bob")), event(4, None)])
+        .await
+        .unwrap();
+    store.append_audit(&[]).await.unwrap();
+    let rows = verified_trail(store).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(rows[0].event, event(1, Some("alice")));
+    assert_eq!(rows[2].event, event(3, Some("bob")));
+    let page = store.audit_page(2, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0], rows[2]);
+    let batch: Vec<AuditEvent> = (5..=20).map(|n| event(n, None)).collect();
+    store.append_audit(&batch).await.unwrap();
+    assert_eq!(verified_trail(store).await.unwrap().len(), 20);
+}
+
+async fn concurrent_audit_appends_keep_one_chain(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    let writers = [a.clone(), b.clone()].map(|store| {
+        tokio::spawn(async move {
+            for i in 0..15 {
+                let batch: Vec<AuditEvent> =
+                    (0..=(i % 3)).map(|n| event(i * 10 + n, None)).collect();
+                store.append_audit(&batch).await.unwrap();
+            }
+        })
+    });
+    for w in writers {
+        w.await.unwrap();
+    }
+    let rows = verified_trail(&*a).await.unwrap();
+    assert_eq!(rows.len(), 2 * (5 * (1 + 2 + 3)), "{}", backend.name);
+    b.close().await;
+}
+
+async fn tampering_is_detected(backend: &Backend) {
+    let store = &*backend.store;
+    store
+        .append_audit(&[event(1, None), event(2, Some("alice")), event(3, None)])
+        .await
+        .unwrap();
+    if !backend
+        .raw_execute("UPDATE audit_log SET outcome = 'accept' WHERE seq = 2")
+        .await
+    {
+        return; // in-memory: no second connection to tamper through
+    }
+    assert_eq!(
+        verified_trail(store).await,
+        Err(AuditBreak::BadLink { seq: 2 })
+    );
+
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    backend
+        .raw_execute("UPDATE accounts SET groups = 'not json' WHERE id = 'alice'")
+        .await;
+    let corrupt = store.account("alice").await;
+    assert!(
+        matches!(corrupt, Err(StoreError::Corrupt(_))),
+        "{corrupt:?}"
+    );
+}
+
+async fn sqlite_file_is_created_and_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(&dir);
+    let first = store::connect(&url, 2, test_chain()).await.unwrap();
+    assert_eq!(first.backend(), "sqlite");
+    first.create_account(&account("alice"), NOW).await.unwrap();
+    first.append_audit(&[event(1, None)]).await.unwrap();
+    // Migrations apply again without error while the first pool is still open, and after it closed.
+    let second = store::connect(&url, 2, test_chain()).await.unwrap();
+    assert!(second.account("alice").await.unwrap().is_some());
+    first.close().await;
+    second.close().await;
+    let third = store::connect(&url, 2, test_chain()).await.unwrap();
+    assert!(third.account("alice").await.unwrap().is_some());
+    assert_eq!(verified_trail(&*third).await.unwrap().len(), 1);
+    third.close().await;
+}
+
+/// Turns behaviour functions into tests that run them on every backend.
+macro_rules! contract {
+    (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
+        mod on_every_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    for backend in crate::common::store_backends().await {
+                        eprintln!("-- {} on {}", stringify!($name), backend.name);
+                        super::$name(&*backend.store).await;
+                    }
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $bname() {
+                    for backend in crate::common::store_backends().await {
+                        eprintln!("-- {} on {}", stringify!($bname), backend.name);
+                        super::$bname(&backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    store:
+        key_check_is_stored_once,
+        accounts_are_created_once,
+        import_creates_updates_and_keeps_hashes,
+        import_is_all_or_nothing,
+        status_password_lock_and_removal,
+        failures_count_lock_and_restart,
+        bind_device_conflicts_and_replaces,
+        enrollment_replaces_pending_and_confirms,
+        list_shows_device_state,
+        replay_guard_accepts_each_step_once,
+        clients_round_trip,
+        audit_appends_and_pages;
+    backend:
+        import_of_ten_thousand_accounts,
+        racing_replays_accept_exactly_once,
+        racing_bindings_leave_one_active_device,
+        concurrent_audit_appends_keep_one_chain,
+        tampering_is_detected,
+);
+
+#[tokio::test]
+async fn sqlite_file_is_created_migrated_twice_and_reopened() {
+    sqlite_file_is_created_and_reopened().await;
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_a_quick_backend_error() {
+    let started = Instant::now();
+    let result = store::connect("postgres://postgres@127.0.0.1:1/x", 2, test_chain()).await;
+    assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn unknown_url_schemes_are_refused() {
+    let result = store::connect("mysql://u:secret@db/x", 2, test_chain()).await;
+    match result {
+        Err(StoreError::UnsupportedUrl(u)) => assert!(!u.contains("secret"), "{u}"),
+        other => panic!("expected UnsupportedUrl, got {other:?}"),
+    }
+}
