@@ -63,7 +63,9 @@ pub fn normalize_phone(raw: &str) -> Result<String, FieldError> {
     } else {
         Err(field_error(
             "phone",
-            format!("{raw:?} is not a Taiwan mobile number (10 digits starting with 09, e.g. 0912345678)"),
+            format!(
+                "{raw:?} is not a Taiwan mobile number (10 digits starting with 09, e.g. 0912345678)"
+            ),
         ))
     }
 }
@@ -90,7 +92,10 @@ pub fn check_email(raw: &str) -> Result<String, FieldError> {
     if valid {
         Ok(email.to_owned())
     } else {
-        Err(field_error("email", format!("{raw:?} is not an e-mail address")))
+        Err(field_error(
+            "email",
+            format!("{raw:?} is not an e-mail address"),
+        ))
     }
 }
 
@@ -108,9 +113,16 @@ pub fn parse_date(raw: &str) -> Result<time::Date, FieldError> {
 /// Splits a group list (`a;b` or `a,b`), dropping empty entries and duplicates.
 pub fn parse_groups(raw: &str) -> Result<Vec<String>, FieldError> {
     let mut groups: Vec<String> = Vec::new();
-    for group in raw.split([';', ',']).map(str::trim).filter(|g| !g.is_empty()) {
+    for group in raw
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+    {
         if group.len() > 128 || group.chars().any(char::is_control) {
-            return Err(field_error("groups", format!("{group:?} is not a valid group name")));
+            return Err(field_error(
+                "groups",
+                format!("{group:?} is not a valid group name"),
+            ));
         }
         if !groups.iter().any(|g| g == group) {
             groups.push(group.to_owned());
@@ -144,11 +156,21 @@ pub enum ImportFileError {
     #[error("cannot read the CSV file: {0}")]
     Csv(#[from] csv::Error),
     /// The header row is wrong.
-    #[error("bad header row: {0} (expected columns: id,name,phone,email,expires,groups[,password_hash])")]
+    #[error(
+        "bad header row: {0} (expected columns: id,name,phone,email,expires,groups[,password_hash])"
+    )]
     Header(String),
 }
 
-const COLUMNS: [&str; 7] = ["id", "name", "phone", "email", "expires", "groups", "password_hash"];
+const COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "phone",
+    "email",
+    "expires",
+    "groups",
+    "password_hash",
+];
 
 /// Reads a CSV import (a header row naming the columns, in any order; `id` and `name` are required) and
 /// validates every row. Duplicate IDs within the file are errors on each later line.
@@ -165,12 +187,16 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
             return Err(ImportFileError::Header(format!("unknown column {name:?}")));
         }
         if index.insert(name.clone(), i).is_some() {
-            return Err(ImportFileError::Header(format!("column {name:?} appears twice")));
+            return Err(ImportFileError::Header(format!(
+                "column {name:?} appears twice"
+            )));
         }
     }
     for required in ["id", "name"] {
         if !index.contains_key(required) {
-            return Err(ImportFileError::Header(format!("missing column {required:?}")));
+            return Err(ImportFileError::Header(format!(
+                "missing column {required:?}"
+            )));
         }
     }
     let mut plan = ImportPlan::default();
@@ -267,7 +293,12 @@ mod tests {
         assert!(normalize_id("a b").is_err());
         assert!(normalize_id("").is_err());
         assert!(normalize_id(&"x".repeat(65)).is_err());
-        for ok in ["0912345678", "0912-345-678", "+886 912 345 678", "886912345678"] {
+        for ok in [
+            "0912345678",
+            "0912-345-678",
+            "+886 912 345 678",
+            "886912345678",
+        ] {
             assert_eq!(normalize_phone(ok).unwrap(), "0912345678", "{ok}");
         }
         for bad in ["912345678", "0212345678", "09123456789", "09123x5678", ""] {
@@ -278,7 +309,10 @@ mod tests {
         for bad in ["chen", "chen@", "@x.org", "a b@x.org", "a@x", "a@@x.org"] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_groups("vpn; nurses;vpn,,").unwrap(), vec!["vpn", "nurses"]);
+        assert_eq!(
+            parse_groups("vpn; nurses;vpn,,").unwrap(),
+            vec!["vpn", "nurses"]
+        );
     }
 
     #[test]

@@ -45,8 +45,14 @@ async fn verify(ctx: &Context, json: bool) -> anyhow::Result<()> {
             serde_json::json!({"ok": true, "verified": verifier.verified(), "head": verifier.head_hex()})
         );
     } else {
-        println!("audit trail intact: {} row(s) verified", verifier.verified());
-        println!("head {} (record it elsewhere; a later verify must extend it)", verifier.head_hex());
+        println!(
+            "audit trail intact: {} row(s) verified",
+            verifier.verified()
+        );
+        println!(
+            "head {} (record it elsewhere; a later verify must extend it)",
+            verifier.head_hex()
+        );
     }
     Ok(())
 }

@@ -20,7 +20,17 @@ pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> a
             secret_stdin,
             no_require_message_authenticator,
             mode,
-        } => add(&ctx, name, &address, secret_stdin, !no_require_message_authenticator, mode).await,
+        } => {
+            add(
+                &ctx,
+                name,
+                &address,
+                secret_stdin,
+                !no_require_message_authenticator,
+                mode,
+            )
+            .await
+        }
         ClientCommand::List(list) => self::list(&ctx, list.json).await,
         ClientCommand::Remove { name } => remove(&ctx, &name).await,
     };
@@ -33,13 +43,18 @@ fn parse_address(text: &str) -> Result<IpNet, CliError> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
         .map(|net| net.trunc())
-        .map_err(|_| CliError::Input(format!("--address {text:?} is not an IP address or CIDR network")))
+        .map_err(|_| {
+            CliError::Input(format!(
+                "--address {text:?} is not an IP address or CIDR network"
+            ))
+        })
 }
 
 fn generate_secret() -> anyhow::Result<SecretString> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
     let text = bytes
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
@@ -55,8 +70,14 @@ async fn add(
     require_ma: bool,
     mode: Option<ModeArg>,
 ) -> anyhow::Result<()> {
-    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(CliError::Input(format!("client name {name:?} must be 1 to 64 characters without spaces")).into());
+    if name.is_empty()
+        || name.len() > 64
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(CliError::Input(format!(
+            "client name {name:?} must be 1 to 64 characters without spaces"
+        ))
+        .into());
     }
     let address = parse_address(address)?;
     let (secret, generated) = if secret_stdin {
@@ -68,7 +89,9 @@ async fn add(
         return Err(CliError::Input("the shared secret is longer than 128 bytes".into()).into());
     }
     if secret.expose().len() < 16 {
-        eprintln!("warning: a shared secret shorter than 16 characters is weak (RFC 6151, BlastRADIUS); prefer 22 or more");
+        eprintln!(
+            "warning: a shared secret shorter than 16 characters is weak (RFC 6151, BlastRADIUS); prefer 22 or more"
+        );
     }
     let mode = mode.map(|m| match m {
         ModeArg::PasswordOtp => AuthMode::PasswordOtp,
@@ -76,7 +99,9 @@ async fn add(
         ModeArg::Challenge => AuthMode::Challenge,
     });
     let client = NewClient {
-        sealed_secret: ctx.key.seal(&Aad::client_secret(&name), secret.expose().as_bytes())?,
+        sealed_secret: ctx
+            .key
+            .seal(&Aad::client_secret(&name), secret.expose().as_bytes())?,
         name,
         address,
         require_message_authenticator: require_ma,
@@ -96,10 +121,16 @@ async fn add(
     .await?;
     println!("added client {} ({})", client.name, client.address);
     if generated {
-        println!("shared secret (shown once; enter it in the NetScaler RADIUS action): {}", secret.expose());
+        println!(
+            "shared secret (shown once; enter it in the NetScaler RADIUS action): {}",
+            secret.expose()
+        );
     }
     if !require_ma {
-        eprintln!("warning: {} may send requests without Message-Authenticator; turn it on in NetScaler and re-add the client without --no-require-message-authenticator as soon as the firmware allows", client.name);
+        eprintln!(
+            "warning: {} may send requests without Message-Authenticator; turn it on in NetScaler and re-add the client without --no-require-message-authenticator as soon as the firmware allows",
+            client.name
+        );
     }
     Ok(())
 }
@@ -129,21 +160,46 @@ async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
             vec![
                 c.name.clone(),
                 c.address.to_string(),
-                if c.require_message_authenticator { "required" } else { "optional" }.to_owned(),
-                c.mode.map_or_else(|| format!("{default_mode} (default)"), |m| m.as_str().to_owned()),
+                if c.require_message_authenticator {
+                    "required"
+                } else {
+                    "optional"
+                }
+                .to_owned(),
+                c.mode.map_or_else(
+                    || format!("{default_mode} (default)"),
+                    |m| m.as_str().to_owned(),
+                ),
                 super::format_time(Some(c.created_at)),
             ]
         })
         .collect();
-    print_table(&["NAME", "ADDRESS", "MESSAGE-AUTHENTICATOR", "MODE", "CREATED"], &rows);
+    print_table(
+        &[
+            "NAME",
+            "ADDRESS",
+            "MESSAGE-AUTHENTICATOR",
+            "MODE",
+            "CREATED",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
 async fn remove(ctx: &Context, name: &str) -> anyhow::Result<()> {
     if !ctx.store.remove_client(name).await? {
-        return Err(CliError::NotFound(format!("no RADIUS client named {name:?} (see `motpd client list`)")).into());
+        return Err(CliError::NotFound(format!(
+            "no RADIUS client named {name:?} (see `motpd client list`)"
+        ))
+        .into());
     }
-    ctx.audit("admin.client.remove", None, serde_json::json!({ "client": name })).await?;
+    ctx.audit(
+        "admin.client.remove",
+        None,
+        serde_json::json!({ "client": name }),
+    )
+    .await?;
     println!("removed client {name}");
     Ok(())
 }
@@ -154,8 +210,14 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(parse_address("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
-        assert_eq!(parse_address("10.1.2.3/24").unwrap().to_string(), "10.1.2.0/24");
+        assert_eq!(
+            parse_address("10.1.2.3").unwrap().to_string(),
+            "10.1.2.3/32"
+        );
+        assert_eq!(
+            parse_address("10.1.2.3/24").unwrap().to_string(),
+            "10.1.2.0/24"
+        );
         assert_eq!(parse_address("::1").unwrap().to_string(), "::1/128");
         assert!(parse_address("netscaler").is_err());
     }

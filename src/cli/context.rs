@@ -52,12 +52,17 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, Option
 
 impl Context {
     /// Loads the configuration and key, and opens (creating or migrating) the database.
-    pub(crate) async fn open(config_path: Option<&Path>, key_mode: KeyMode) -> anyhow::Result<Self> {
+    pub(crate) async fn open(
+        config_path: Option<&Path>,
+        key_mode: KeyMode,
+    ) -> anyhow::Result<Self> {
         let (config, config_file) = load_config(config_path)?;
         let key_file = config.secrets.key_file.clone();
         let (key, created_key) = match MasterKey::load(&key_file) {
             Ok(key) => (key, false),
-            Err(SecretError::KeyFileMissing { .. }) if key_mode == KeyMode::CreateForNewDatabase => {
+            Err(SecretError::KeyFileMissing { .. })
+                if key_mode == KeyMode::CreateForNewDatabase =>
+            {
                 (MasterKey::create_file(&key_file)?, true)
             }
             Err(e) => return Err(e.into()),

@@ -36,7 +36,8 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
         }
         DeviceCommand::Reset { id } => {
             let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
-            let removed = enrollment::reset_devices(ctx.store.as_ref(), &id, &ctx.actor(), ctx.now()).await?;
+            let removed =
+                enrollment::reset_devices(ctx.store.as_ref(), &id, &ctx.actor(), ctx.now()).await?;
             println!("{id}: {removed} device(s) removed; the next enrollment binds a new one");
             Ok(())
         }
@@ -66,8 +67,13 @@ async fn generate(ctx: &Context, id: &str, replace: bool) -> anyhow::Result<()> 
         })
         .unwrap_or_else(|_| "(the URI is too long for a QR code)".to_owned());
     println!("{qr}");
-    println!("bound a new TOTP device to {id}; scan the QR code above with the authenticator app, or enter:");
-    println!("  initial key  {}", otp::group_in_fours(seed.secret_base32.expose()));
+    println!(
+        "bound a new TOTP device to {id}; scan the QR code above with the authenticator app, or enter:"
+    );
+    println!(
+        "  initial key  {}",
+        otp::group_in_fours(seed.secret_base32.expose())
+    );
     println!(
         "  settings     time-based, {} digits, every {} s, {}",
         ctx.config.otp.digits,
@@ -87,7 +93,11 @@ fn read_seed(
     counter: u64,
 ) -> anyhow::Result<ImportedSeed> {
     let input = read_stdin_secret("seed")?;
-    let mut lines = input.expose().lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut lines = input
+        .expose()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
     let secret = lines.next().unwrap_or_default();
     let kind = match kind {
         KindArg::Totp => Kind::Totp,
@@ -102,19 +112,30 @@ fn read_seed(
     let (seed, pin, digits, period) = if kind == Kind::Motp {
         // Classic mOTP: the init-secret is used as typed (hex text); the PIN follows on the next line.
         let pin = lines.next().ok_or_else(|| {
-            CliError::Input("an mOTP token needs its PIN on the second line of standard input".into())
+            CliError::Input(
+                "an mOTP token needs its PIN on the second line of standard input".into(),
+            )
         })?;
         if !pin.chars().all(|c| c.is_ascii_digit()) || pin.len() < 4 {
             return Err(CliError::Input("the mOTP PIN must be at least 4 digits".into()).into());
         }
         let secret = secret.to_ascii_lowercase();
         if secret.len() < 16 || !secret.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(CliError::Input("the mOTP init-secret must be at least 16 hexadecimal characters".into()).into());
+            return Err(CliError::Input(
+                "the mOTP init-secret must be at least 16 hexadecimal characters".into(),
+            )
+            .into());
         }
         let seed = SecretBytes::new(secret.into_bytes());
-        (seed, Some(SecretBytes::new(pin.as_bytes().to_vec())), 6, otp::MOTP_STEP_SECS as u32)
+        (
+            seed,
+            Some(SecretBytes::new(pin.as_bytes().to_vec())),
+            6,
+            otp::MOTP_STEP_SECS as u32,
+        )
     } else {
-        let seed = otp::parse_base32_seed(secret).map_err(|e| CliError::Input(format!("seed: {e}")))?;
+        let seed =
+            otp::parse_base32_seed(secret).map_err(|e| CliError::Input(format!("seed: {e}")))?;
         (SecretBytes::new(seed), None, digits, period)
     };
     Ok(ImportedSeed {
@@ -129,9 +150,19 @@ fn read_seed(
 }
 
 async fn import(ctx: &Context, id: &str, seed: &ImportedSeed, replace: bool) -> anyhow::Result<()> {
-    let device_id =
-        enrollment::bind_imported_device(ctx.store.as_ref(), &ctx.key, id, seed, replace, &ctx.actor(), ctx.now())
-            .await?;
-    println!("bound imported {} device {device_id} to {id}", seed.kind.as_str());
+    let device_id = enrollment::bind_imported_device(
+        ctx.store.as_ref(),
+        &ctx.key,
+        id,
+        seed,
+        replace,
+        &ctx.actor(),
+        ctx.now(),
+    )
+    .await?;
+    println!(
+        "bound imported {} device {device_id} to {id}",
+        seed.kind.as_str()
+    );
     Ok(())
 }

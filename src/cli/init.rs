@@ -32,16 +32,25 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     if ctx.created_key {
         println!("key       created {key_file} (mode 0600; back it up apart from the database)");
     } else {
-        println!("key       {key_file} exists, kept (key id {})", ctx.key.key_id());
+        println!(
+            "key       {key_file} exists, kept (key id {})",
+            ctx.key.key_id()
+        );
     }
     println!(
         "database  {} ready ({})",
         redact_url(&ctx.config.database.url),
         ctx.store.backend()
     );
-    ctx.audit("admin.init", None, serde_json::json!({ "key_id": ctx.key.key_id() }))
-        .await?;
+    ctx.audit(
+        "admin.init",
+        None,
+        serde_json::json!({ "key_id": ctx.key.key_id() }),
+    )
+    .await?;
     ctx.store.close().await;
-    println!("\nNext: motpd client add netscaler --address 10.0.0.10 --secret-stdin   (then: motpd serve)");
+    println!(
+        "\nNext: motpd client add netscaler --address 10.0.0.10 --secret-stdin   (then: motpd serve)"
+    );
     Ok(())
 }

@@ -19,7 +19,9 @@ pub(super) async fn run(config_path: Option<&Path>, command: ReportCommand) -> a
 async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let accounts = ctx
         .store
-        .list_accounts(AccountFilter { unenrolled_only: true })
+        .list_accounts(AccountFilter {
+            unenrolled_only: true,
+        })
         .await?;
     let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
     let enforced = ctx.config.policy.enforce_after.is_none_or(|d| today >= d);

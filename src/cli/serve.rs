@@ -28,15 +28,24 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     let clients = ctx.store.clients().await?;
     let accounts = ctx.store.list_accounts(AccountFilter::default()).await?;
-    let config = ctx.config_file.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display()));
+    let config = ctx
+        .config_file
+        .as_ref()
+        .map_or(String::new(), |p| format!(" --config {}", p.display()));
     if clients.is_empty() || accounts.is_empty() {
         eprintln!("\nNext steps (in another terminal, in this directory):");
         if clients.is_empty() {
-            eprintln!("  printf '%s' 'a-long-shared-secret' | motpd{config} client add netscaler --address 127.0.0.1 --secret-stdin");
+            eprintln!(
+                "  printf '%s' 'a-long-shared-secret' | motpd{config} client add netscaler --address 127.0.0.1 --secret-stdin"
+            );
         }
         if accounts.is_empty() {
-            eprintln!("  printf '%s' 'Passw0rd1' | motpd{config} user add alice --name 'Alice Chen' --password-stdin");
-            eprintln!("  motpd{config} device enroll alice        # prints a QR code for the authenticator app");
+            eprintln!(
+                "  printf '%s' 'Passw0rd1' | motpd{config} user add alice --name 'Alice Chen' --password-stdin"
+            );
+            eprintln!(
+                "  motpd{config} device enroll alice        # prints a QR code for the authenticator app"
+            );
         }
         eprintln!("  (with cargo: cargo run --release -- <command>)\n");
     }
@@ -48,13 +57,14 @@ pub(crate) async fn wait_for_shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

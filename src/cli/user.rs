@@ -38,26 +38,33 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Set { id, fields, status } => set(ctx, &id, fields, status).await,
         UserCommand::Lock { id } => {
             let id = existing(ctx, &id).await?.id;
-            ctx.store.lock_account(&id, ADMIN_LOCK_UNTIL, ctx.now()).await?;
-            ctx.audit("admin.user.lock", Some(&id), serde_json::json!({})).await?;
+            ctx.store
+                .lock_account(&id, ADMIN_LOCK_UNTIL, ctx.now())
+                .await?;
+            ctx.audit("admin.user.lock", Some(&id), serde_json::json!({}))
+                .await?;
             println!("locked {id} (until `motpd user unlock {id}`)");
             Ok(())
         }
         UserCommand::Unlock { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store.unlock_account(&id, ctx.now()).await?;
-            ctx.audit("admin.user.unlock", Some(&id), serde_json::json!({})).await?;
+            ctx.audit("admin.user.unlock", Some(&id), serde_json::json!({}))
+                .await?;
             println!("unlocked {id}; failure counter cleared");
             Ok(())
         }
         UserCommand::Remove { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store.remove_account(&id).await?;
-            ctx.audit("admin.user.remove", Some(&id), serde_json::json!({})).await?;
+            ctx.audit("admin.user.remove", Some(&id), serde_json::json!({}))
+                .await?;
             println!("removed {id} and its devices");
             Ok(())
         }
-        UserCommand::SetPassword { id, password_stdin } => set_password(ctx, &id, password_stdin).await,
+        UserCommand::SetPassword { id, password_stdin } => {
+            set_password(ctx, &id, password_stdin).await
+        }
     }
 }
 
@@ -83,7 +90,12 @@ async fn new_password_hash(ctx: &Context, id: &str) -> anyhow::Result<String> {
         .context("while hashing the password")
 }
 
-async fn add(ctx: &Context, raw_id: &str, fields: AccountFields, password_stdin: bool) -> anyhow::Result<()> {
+async fn add(
+    ctx: &Context,
+    raw_id: &str,
+    fields: AccountFields,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
     let id = accounts::normalize_id(raw_id).map_err(input)?;
     let name = fields.name.clone().unwrap_or_else(|| id.clone());
     let mut account = AccountUpsert {
@@ -102,11 +114,17 @@ async fn add(ctx: &Context, raw_id: &str, fields: AccountFields, password_stdin:
         account.status = AccountStatus::Active;
     }
     ctx.store.create_account(&account, ctx.now()).await?;
-    ctx.audit("admin.user.add", Some(&id), serde_json::json!({ "with_password": password_stdin }))
-        .await?;
+    ctx.audit(
+        "admin.user.add",
+        Some(&id),
+        serde_json::json!({ "with_password": password_stdin }),
+    )
+    .await?;
     println!("added {id}");
     if !password_stdin {
-        println!("{id} has no password yet: set one with `motpd user set-password {id} --password-stdin`");
+        println!(
+            "{id} has no password yet: set one with `motpd user set-password {id} --password-stdin`"
+        );
     }
     println!("next: bind a device with `motpd device enroll {id}`");
     Ok(())
@@ -121,13 +139,22 @@ fn apply_fields(account: &mut AccountUpsert, fields: &AccountFields) -> anyhow::
     }
     let optional = |raw: &str| (!raw.trim().is_empty()).then(|| raw.to_owned());
     if let Some(phone) = &fields.phone {
-        account.phone = optional(phone).map(|p| accounts::normalize_phone(&p)).transpose().map_err(input)?;
+        account.phone = optional(phone)
+            .map(|p| accounts::normalize_phone(&p))
+            .transpose()
+            .map_err(input)?;
     }
     if let Some(email) = &fields.email {
-        account.email = optional(email).map(|e| accounts::check_email(&e)).transpose().map_err(input)?;
+        account.email = optional(email)
+            .map(|e| accounts::check_email(&e))
+            .transpose()
+            .map_err(input)?;
     }
     if let Some(expires) = &fields.expires {
-        account.expires_on = optional(expires).map(|d| accounts::parse_date(&d)).transpose().map_err(input)?;
+        account.expires_on = optional(expires)
+            .map(|d| accounts::parse_date(&d))
+            .transpose()
+            .map_err(input)?;
     }
     if let Some(groups) = &fields.groups {
         account.groups = accounts::parse_groups(groups).map_err(input)?;
@@ -135,7 +162,12 @@ fn apply_fields(account: &mut AccountUpsert, fields: &AccountFields) -> anyhow::
     Ok(())
 }
 
-async fn set(ctx: &Context, raw_id: &str, fields: AccountFields, status: Option<StatusArg>) -> anyhow::Result<()> {
+async fn set(
+    ctx: &Context,
+    raw_id: &str,
+    fields: AccountFields,
+    status: Option<StatusArg>,
+) -> anyhow::Result<()> {
     let current = existing(ctx, raw_id).await?;
     let mut account = AccountUpsert {
         id: current.id.clone(),
@@ -148,13 +180,17 @@ async fn set(ctx: &Context, raw_id: &str, fields: AccountFields, status: Option<
         status: current.status,
     };
     apply_fields(&mut account, &fields)?;
-    ctx.store.import_accounts(std::slice::from_ref(&account), ctx.now()).await?;
+    ctx.store
+        .import_accounts(std::slice::from_ref(&account), ctx.now())
+        .await?;
     if let Some(status) = status {
         let status = match status {
             StatusArg::Active => AccountStatus::Active,
             StatusArg::Disabled => AccountStatus::Disabled,
         };
-        ctx.store.set_account_status(&account.id, status, ctx.now()).await?;
+        ctx.store
+            .set_account_status(&account.id, status, ctx.now())
+            .await?;
     }
     ctx.audit(
         "admin.user.set",
@@ -175,16 +211,30 @@ async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyh
     }
     let account = existing(ctx, raw_id).await?;
     let hash = new_password_hash(ctx, &account.id).await?;
-    ctx.store.set_password_hash(&account.id, &hash, ctx.now()).await?;
+    ctx.store
+        .set_password_hash(&account.id, &hash, ctx.now())
+        .await?;
     if account.status == AccountStatus::Pending {
-        ctx.store.set_account_status(&account.id, AccountStatus::Active, ctx.now()).await?;
+        ctx.store
+            .set_account_status(&account.id, AccountStatus::Active, ctx.now())
+            .await?;
     }
-    ctx.audit("admin.user.set-password", Some(&account.id), serde_json::json!({})).await?;
+    ctx.audit(
+        "admin.user.set-password",
+        Some(&account.id),
+        serde_json::json!({}),
+    )
+    .await?;
     println!("password of {} changed", account.id);
     Ok(())
 }
 
-async fn import(ctx: &Context, file: &Path, skip_invalid: bool, dry_run: bool) -> anyhow::Result<()> {
+async fn import(
+    ctx: &Context,
+    file: &Path,
+    skip_invalid: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let reader = std::fs::File::open(file)
         .with_context(|| format!("cannot open {}", file.display()))
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
@@ -202,7 +252,11 @@ async fn import(ctx: &Context, file: &Path, skip_invalid: bool, dry_run: bool) -
     }
     let rows: Vec<AccountUpsert> = plan.rows.into_iter().map(|(_, row)| row).collect();
     if dry_run {
-        println!("{} valid row(s), {} invalid; nothing written (--dry-run)", rows.len(), plan.errors.len());
+        println!(
+            "{} valid row(s), {} invalid; nothing written (--dry-run)",
+            rows.len(),
+            plan.errors.len()
+        );
         return Ok(());
     }
     let summary = ctx.store.import_accounts(&rows, ctx.now()).await?;
@@ -247,13 +301,18 @@ async fn list(ctx: &Context, unenrolled: bool, json: bool) -> anyhow::Result<()>
                 a.id.clone(),
                 a.name.clone(),
                 state_text(a, now),
-                o.device.as_ref().map_or("-".to_owned(), |d| d.kind.to_owned()),
+                o.device
+                    .as_ref()
+                    .map_or("-".to_owned(), |d| d.kind.to_owned()),
                 a.expires_on.map_or("-".to_owned(), |d| d.to_string()),
                 format_time(a.last_login_at),
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "STATUS", "DEVICE", "EXPIRES", "LAST LOGIN"], &rows);
+    print_table(
+        &["ID", "NAME", "STATUS", "DEVICE", "EXPIRES", "LAST LOGIN"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -286,13 +345,29 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     println!("id          {}", account.id);
     println!("name        {}", account.name);
     println!("status      {}", state_text(&account, now));
-    println!("phone       {}", dash(account.phone.as_deref().map(accounts::mask_phone)));
+    println!(
+        "phone       {}",
+        dash(account.phone.as_deref().map(accounts::mask_phone))
+    );
     println!("email       {}", dash(account.email.clone()));
-    println!("expires     {}", dash(account.expires_on.map(|d| d.to_string())));
+    println!(
+        "expires     {}",
+        dash(account.expires_on.map(|d| d.to_string()))
+    );
     println!("groups      {}", account.groups.join(", "));
-    println!("password    {}", if account.password_hash.is_some() { "set" } else { "not set" });
+    println!(
+        "password    {}",
+        if account.password_hash.is_some() {
+            "set"
+        } else {
+            "not set"
+        }
+    );
     println!("failures    {}", account.failures);
-    println!("locked      {}", format_time(account.locked_until.filter(|&t| t > now)));
+    println!(
+        "locked      {}",
+        format_time(account.locked_until.filter(|&t| t > now))
+    );
     println!("last login  {}", format_time(account.last_login_at));
     match device {
         Some(d) => println!(
@@ -302,7 +377,10 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
             format_time(d.confirmed_at),
             format_time(d.last_used_at)
         ),
-        None => println!("device      none (bind one with `motpd device enroll {}`)", account.id),
+        None => println!(
+            "device      none (bind one with `motpd device enroll {}`)",
+            account.id
+        ),
     }
     Ok(())
 }

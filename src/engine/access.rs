@@ -43,7 +43,8 @@ impl EngineSettings {
             otp: config.otp.clone(),
             policy: config.policy.clone(),
             language: config.radius.language,
-            challenge_ttl_seconds: i64::try_from(config.radius.challenge_ttl_seconds).unwrap_or(120),
+            challenge_ttl_seconds: i64::try_from(config.radius.challenge_ttl_seconds)
+                .unwrap_or(120),
             public_url: config.web.public_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -93,7 +94,12 @@ impl Engine {
         message.text(self.settings.language)
     }
 
-    fn reject(&self, reason: RejectReason, message: &Message, account: Option<&Account>) -> Outcome {
+    fn reject(
+        &self,
+        reason: RejectReason,
+        message: &Message,
+        account: Option<&Account>,
+    ) -> Outcome {
         Outcome {
             decision: Decision::Reject {
                 reason,
@@ -105,7 +111,10 @@ impl Engine {
 
     fn enforced(&self, now: i64) -> bool {
         let today = local_date(now, self.settings.policy.utc_offset);
-        self.settings.policy.enforce_after.is_none_or(|date| today >= date)
+        self.settings
+            .policy
+            .enforce_after
+            .is_none_or(|date| today >= date)
     }
 
     fn enroll_url(&self) -> String {
@@ -121,7 +130,9 @@ impl Engine {
             return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         if let Some(state) = &request.state {
-            return self.continue_challenge(request, &id, state, password, now).await;
+            return self
+                .continue_challenge(request, &id, state, password, now)
+                .await;
         }
         let Some(account) = self.store.account(&id).await? else {
             if request.mode != AuthMode::OtpOnly {
@@ -130,7 +141,11 @@ impl Engine {
             return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            return Ok(self.reject(RejectReason::Locked, &self.locked(until, now), Some(&account)));
+            return Ok(self.reject(
+                RejectReason::Locked,
+                &self.locked(until, now),
+                Some(&account),
+            ));
         }
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
             let message = Message::NotActivated(self.settings.public_url.clone());
@@ -138,7 +153,10 @@ impl Engine {
         }
         let device = self.store.active_device(&account.id).await?;
         match request.mode {
-            AuthMode::PasswordOtp => self.password_and_code(request, &account, device, password, now).await,
+            AuthMode::PasswordOtp => {
+                self.password_and_code(request, &account, device, password, now)
+                    .await
+            }
             AuthMode::OtpOnly => {
                 if let Some(refusal) = self.account_refusal(&account, now) {
                     return Ok(refusal);
@@ -148,14 +166,24 @@ impl Engine {
             }
             AuthMode::Challenge => {
                 if !self.check_password(&account, password.expose()).await? {
-                    return self.fail(&account, RejectReason::BadPassword, Message::BadCredentials, now).await;
+                    return self
+                        .fail(
+                            &account,
+                            RejectReason::BadPassword,
+                            Message::BadCredentials,
+                            now,
+                        )
+                        .await;
                 }
                 if let Some(refusal) = self.account_refusal(&account, now) {
                     return Ok(refusal);
                 }
                 match device {
                     None => Ok(self.without_device(&account, now)),
-                    Some(device) => self.challenge(request, &account, ChallengePurpose::Otp, None, &device, now).await,
+                    Some(device) => {
+                        self.challenge(request, &account, ChallengePurpose::Otp, None, &device, now)
+                            .await
+                    }
                 }
             }
         }
@@ -170,24 +198,37 @@ impl Engine {
         now: i64,
     ) -> Result<Outcome, EngineError> {
         let typed = typed.expose();
-        let split = device.as_ref().map(|d| typed.len().saturating_sub(codes::code_len(d)));
+        let split = device
+            .as_ref()
+            .map(|d| typed.len().saturating_sub(codes::code_len(d)));
         let (password, code) = match split {
             Some(at) if at > 0 => (typed.get(..at).unwrap_or_default(), typed.get(at..)),
             Some(_) => (typed, None),
             None => (typed, None),
         };
         if !self.check_password(account, password).await? {
-            return self.fail(account, RejectReason::BadPassword, Message::BadCredentials, now).await;
+            return self
+                .fail(
+                    account,
+                    RejectReason::BadPassword,
+                    Message::BadCredentials,
+                    now,
+                )
+                .await;
         }
         if let Some(refusal) = self.account_refusal(account, now) {
             return Ok(refusal);
         }
         match (device, code) {
             (None, _) => Ok(self.without_device(account, now)),
-            (Some(_), None) => self.fail(account, RejectReason::BadCode, Message::BadCode, now).await,
+            (Some(_), None) => {
+                self.fail(account, RejectReason::BadCode, Message::BadCode, now)
+                    .await
+            }
             (Some(device), Some(code)) => {
                 let code = String::from_utf8_lossy(code).into_owned();
-                self.code_step(request, account, Some(device), &code, now).await
+                self.code_step(request, account, Some(device), &code, now)
+                    .await
             }
         }
     }
@@ -211,9 +252,18 @@ impl Engine {
     /// No active device: before the enforcement date the password alone is enough (with a reminder).
     fn without_device(&self, account: &Account, now: i64) -> Outcome {
         if self.enforced(now) {
-            return self.reject(RejectReason::NotEnrolled, &Message::NotEnrolled(self.enroll_url()), Some(account));
+            return self.reject(
+                RejectReason::NotEnrolled,
+                &Message::NotEnrolled(self.enroll_url()),
+                Some(account),
+            );
         }
-        let date = self.settings.policy.enforce_after.map(|d| d.to_string()).unwrap_or_default();
+        let date = self
+            .settings
+            .policy
+            .enforce_after
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         let reminder = Message::RegisterReminder {
             date,
             url: self.enroll_url(),
@@ -240,7 +290,10 @@ impl Engine {
         };
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
         match codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
-            CodeCheck::Valid(step) => self.accept_step(request, account, &device, step, code, now).await,
+            CodeCheck::Valid(step) => {
+                self.accept_step(request, account, &device, step, code, now)
+                    .await
+            }
             CodeCheck::Replayed(step) => {
                 if self.reuse_allowed(request, &device, step, code, now) {
                     self.store.record_success(&account.id, now).await?;
@@ -249,9 +302,20 @@ impl Engine {
                 Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)))
             }
             CodeCheck::HotpOutOfStep(counter) => {
-                self.challenge(request, account, ChallengePurpose::HotpResync, Some(counter), &device, now).await
+                self.challenge(
+                    request,
+                    account,
+                    ChallengePurpose::HotpResync,
+                    Some(counter),
+                    &device,
+                    now,
+                )
+                .await
             }
-            CodeCheck::Invalid => self.fail(account, RejectReason::BadCode, Message::BadCode, now).await,
+            CodeCheck::Invalid => {
+                self.fail(account, RejectReason::BadCode, Message::BadCode, now)
+                    .await
+            }
         }
     }
 
@@ -272,7 +336,11 @@ impl Engine {
             step,
             code,
         );
-        if !self.store.record_accepted_step(&device.id, step, now, Some(&fingerprint)).await? {
+        if !self
+            .store
+            .record_accepted_step(&device.id, step, now, Some(&fingerprint))
+            .await?
+        {
             // Another request (or node) accepted this step first.
             return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
         }
@@ -290,7 +358,14 @@ impl Engine {
         }
     }
 
-    fn reuse_allowed(&self, request: &AccessRequest, device: &Device, step: i64, code: &str, now: i64) -> bool {
+    fn reuse_allowed(
+        &self,
+        request: &AccessRequest,
+        device: &Device,
+        step: i64,
+        code: &str,
+        now: i64,
+    ) -> bool {
         let window = i64::from(self.settings.otp.reuse_seconds);
         if window == 0 || device.last_step != Some(step) {
             return false;
@@ -369,12 +444,20 @@ impl Engine {
             return Ok(expired());
         };
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            return Ok(self.reject(RejectReason::Locked, &self.locked(until, now), Some(&account)));
+            return Ok(self.reject(
+                RejectReason::Locked,
+                &self.locked(until, now),
+                Some(&account),
+            ));
         }
         if let Some(refusal) = self.account_refusal(&account, now) {
             return Ok(refusal);
         }
-        let device = self.store.active_device(id).await?.filter(|d| d.id == challenge.device_id);
+        let device = self
+            .store
+            .active_device(id)
+            .await?
+            .filter(|d| d.id == challenge.device_id);
         let Some(device) = device else {
             return Ok(expired());
         };
@@ -384,11 +467,17 @@ impl Engine {
                 let (seed, _) = codes::open_seed(&self.key, &device)?;
                 let next = counter.saturating_add(1);
                 if codes::hotp_matches(&device, &seed, &code, next) {
-                    return self.accept_step(request, &account, &device, next, &code, now).await;
+                    return self
+                        .accept_step(request, &account, &device, next, &code, now)
+                        .await;
                 }
-                self.fail(&account, RejectReason::BadCode, Message::BadCode, now).await
+                self.fail(&account, RejectReason::BadCode, Message::BadCode, now)
+                    .await
             }
-            _ => self.code_step(request, &account, Some(device), &code, now).await,
+            _ => {
+                self.code_step(request, &account, Some(device), &code, now)
+                    .await
+            }
         }
     }
 
@@ -421,7 +510,9 @@ impl Engine {
                 Language::ZhTw => "資訊室解除鎖定為止".to_owned(),
                 Language::En => "IT unlocks it".to_owned(),
             },
-            Ok(t) if t.date() == local_date(now, offset) => format!("{:02}:{:02}", t.hour(), t.minute()),
+            Ok(t) if t.date() == local_date(now, offset) => {
+                format!("{:02}:{:02}", t.hour(), t.minute())
+            }
             Ok(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
             Err(_) => "-".to_owned(),
         };
@@ -429,12 +520,18 @@ impl Engine {
     }
 
     /// Verifies a password on the blocking pool; schedules a re-hash of legacy hashes.
-    async fn check_password(&self, account: &Account, password: &[u8]) -> Result<bool, EngineError> {
+    async fn check_password(
+        &self,
+        account: &Account,
+        password: &[u8],
+    ) -> Result<bool, EngineError> {
         let Some(stored) = account.password_hash.clone() else {
             return Ok(false);
         };
         let candidate = SecretBytes::new(password.to_vec());
-        let verified = self.hash_blocking(move || password::verify_password(candidate.expose(), &stored)).await?;
+        let verified = self
+            .hash_blocking(move || password::verify_password(candidate.expose(), &stored))
+            .await?;
         match verified {
             Ok(Verified::Match { needs_rehash }) => {
                 if needs_rehash {
@@ -456,22 +553,32 @@ impl Engine {
             password::hash_password(b"motpd timing equaliser").unwrap_or_default()
         });
         let candidate = password.clone();
-        let _ = self.hash_blocking(move || password::verify_password(candidate.expose(), &DUMMY)).await;
+        let _ = self
+            .hash_blocking(move || password::verify_password(candidate.expose(), &DUMMY))
+            .await;
     }
 
     async fn hash_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, EngineError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| EngineError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Hashing(e.to_string()))
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| EngineError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| EngineError::Hashing(e.to_string()))
     }
 
     fn rehash(&self, account: String, password: SecretBytes) {
         let store = self.store.clone();
         let now = self.clock.now();
         tokio::spawn(async move {
-            let hashed = tokio::task::spawn_blocking(move || password::hash_password(password.expose())).await;
+            let hashed =
+                tokio::task::spawn_blocking(move || password::hash_password(password.expose()))
+                    .await;
             if let Ok(Ok(hash)) = hashed
                 && let Err(error) = store.set_password_hash(&account, &hash, now).await
             {
@@ -480,7 +587,13 @@ impl Engine {
         });
     }
 
-    async fn audit_decision(&self, request: &AccessRequest, outcome: &Outcome, now: i64, started: Instant) {
+    async fn audit_decision(
+        &self,
+        request: &AccessRequest,
+        outcome: &Outcome,
+        now: i64,
+        started: Instant,
+    ) {
         let (label, reason) = match &outcome.decision {
             Decision::Accept { .. } => ("accept", None),
             Decision::Reject { reason, .. } => ("reject", Some(reason.as_str())),
@@ -501,7 +614,14 @@ impl Engine {
             "latency_us": micros,
         });
         let actor = format!("radius:{}", request.client);
-        let event = AuditEvent::new(now, "radius.auth", &actor, outcome.account.as_deref(), label, detail);
+        let event = AuditEvent::new(
+            now,
+            "radius.auth",
+            &actor,
+            outcome.account.as_deref(),
+            label,
+            detail,
+        );
         self.audit.record(event).await;
     }
 
@@ -530,7 +650,9 @@ impl AccessHandler for Engine {
             nas_ip: record.nas_ip.map(|ip| ip.to_string()),
             calling_station_id: record.calling_station_id,
         };
-        self.store.record_accounting(&entry, self.clock.now()).await?;
+        self.store
+            .record_accounting(&entry, self.clock.now())
+            .await?;
         Ok(())
     }
 }

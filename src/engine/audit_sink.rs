@@ -66,7 +66,11 @@ async fn write_batches(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Messa
                 Message::Event(event) => batch.push(event),
                 Message::Flush(done) => waiters.push(done),
             }
-            next = if batch.len() < BATCH { receiver.try_recv().ok() } else { None };
+            next = if batch.len() < BATCH {
+                receiver.try_recv().ok()
+            } else {
+                None
+            };
         }
         if !batch.is_empty() {
             write_with_retry(store.as_ref(), &batch).await;

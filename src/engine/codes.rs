@@ -36,8 +36,14 @@ pub(crate) fn code_len(device: &Device) -> usize {
 }
 
 /// Opens the device's seed (and PIN).
-pub(crate) fn open_seed(key: &MasterKey, device: &Device) -> Result<(SecretBytes, Option<SecretBytes>), SecretError> {
-    let seed = key.open(&Aad::device_seed(&device.id, &device.account_id), &device.sealed_seed)?;
+pub(crate) fn open_seed(
+    key: &MasterKey,
+    device: &Device,
+) -> Result<(SecretBytes, Option<SecretBytes>), SecretError> {
+    let seed = key.open(
+        &Aad::device_seed(&device.id, &device.account_id),
+        &device.sealed_seed,
+    )?;
     let pin = match &device.sealed_pin {
         Some(sealed) => Some(key.open(&Aad::device_pin(&device.id, &device.account_id), sealed)?),
         None => None,
@@ -67,16 +73,32 @@ pub(crate) fn check_code(
     let last = device.last_step.and_then(|s| u64::try_from(s).ok());
     match device.kind {
         Kind::Totp => {
-            let Ok(params) = TotpParams::new(u64::from(device.period), device.digits, device.algorithm) else {
+            let Ok(params) =
+                TotpParams::new(u64::from(device.period), device.digits, device.algorithm)
+            else {
                 return CodeCheck::Invalid;
             };
             let window = u8::try_from(settings.window).unwrap_or(u8::MAX);
-            step_of(otp::verify_totp(&params, seed.expose(), code, now, window, last))
+            step_of(otp::verify_totp(
+                &params,
+                seed.expose(),
+                code,
+                now,
+                window,
+                last,
+            ))
         }
         Kind::Motp => {
             let pin = pin.map_or(&[][..], SecretBytes::expose);
             let tolerance = u64::from(settings.motp_tolerance_seconds);
-            step_of(otp::verify_motp(seed.expose(), pin, code, now, tolerance, last))
+            step_of(otp::verify_motp(
+                seed.expose(),
+                pin,
+                code,
+                now,
+                tolerance,
+                last,
+            ))
         }
         Kind::Hotp => check_hotp(device, seed, code, settings.hotp_look_ahead),
     }
@@ -88,15 +110,30 @@ fn check_hotp(device: &Device, seed: &SecretBytes, code: &str, look_ahead: u32) 
         return CodeCheck::Invalid;
     };
     let verify = |from: u64, ahead: u32| {
-        otp::verify_hotp(seed.expose(), code, device.digits, device.algorithm, from, ahead)
-            .and_then(|c| i64::try_from(c).ok())
+        otp::verify_hotp(
+            seed.expose(),
+            code,
+            device.digits,
+            device.algorithm,
+            from,
+            ahead,
+        )
+        .and_then(|c| i64::try_from(c).ok())
     };
     if let Some(counter) = verify(next, look_ahead) {
         return CodeCheck::Valid(counter);
     }
     if let Some(last) = device.last_step
         && let Ok(last_u) = u64::try_from(last)
-        && otp::verify_hotp(seed.expose(), code, device.digits, device.algorithm, last_u, 0).is_some()
+        && otp::verify_hotp(
+            seed.expose(),
+            code,
+            device.digits,
+            device.algorithm,
+            last_u,
+            0,
+        )
+        .is_some()
     {
         return CodeCheck::Replayed(last);
     }
@@ -126,7 +163,12 @@ pub(crate) fn use_fingerprint(
 ) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    for part in [client, calling_station_id.unwrap_or("\u{0}"), device_id, code] {
+    for part in [
+        client,
+        calling_station_id.unwrap_or("\u{0}"),
+        device_id,
+        code,
+    ] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
     }

@@ -55,9 +55,14 @@ impl Message {
     fn zh_tw(&self) -> String {
         match self {
             Self::BadCredentials => "帳號、密碼或動態密碼錯誤，請重新輸入。".into(),
-            Self::BadCode => "動態密碼錯誤：請輸入手機 App 目前顯示的 6 位數字（密碼後面直接接動態密碼）。".into(),
+            Self::BadCode => {
+                "動態密碼錯誤：請輸入手機 App 目前顯示的 6 位數字（密碼後面直接接動態密碼）。"
+                    .into()
+            }
             Self::Replayed => "此動態密碼已使用過，請等候 App 顯示下一組密碼再登入。".into(),
-            Self::Locked(until) => format!("登入失敗次數過多，帳號已暫時鎖定至 {until}，請稍後再試或聯絡資訊室。"),
+            Self::Locked(until) => {
+                format!("登入失敗次數過多，帳號已暫時鎖定至 {until}，請稍後再試或聯絡資訊室。")
+            }
             Self::Disabled => "帳號已停用，請聯絡資訊室。".into(),
             Self::NotActivated(url) => format!("帳號尚未啟用，請先至 {url} 完成帳號啟用。"),
             Self::Expired(date) => format!("帳號已於 {date} 到期，如需延長請聯絡資訊室。"),
@@ -68,7 +73,9 @@ impl Message {
                 format!("提醒：請於 {date} 前至 {url} 註冊 MOTP 動態密碼，逾期將無法登入 VPN。")
             }
             Self::EnterCode => "請輸入手機 App 上的 6 位數動態密碼。".into(),
-            Self::EnterNextCode => "動態密碼不同步：請在 App 產生下一組密碼後輸入，以重新同步。".into(),
+            Self::EnterNextCode => {
+                "動態密碼不同步：請在 App 產生下一組密碼後輸入，以重新同步。".into()
+            }
             Self::ChallengeExpired => "登入逾時或驗證已使用，請重新登入。".into(),
             Self::Malformed => "登入資料不完整，請重新登入。".into(),
             Self::TemporaryFailure => "系統暫時無法驗證，請稍後再試。".into(),
@@ -81,25 +88,41 @@ impl Message {
             Self::BadCode => {
                 "Wrong code: type the 6 digits the app shows now, right after your password.".into()
             }
-            Self::Replayed => "This code was already used. Wait for the next code in the app, then log in.".into(),
+            Self::Replayed => {
+                "This code was already used. Wait for the next code in the app, then log in.".into()
+            }
             Self::Locked(until) => {
-                format!("Too many failed logins: the account is locked until {until}. Try later or contact IT.")
+                format!(
+                    "Too many failed logins: the account is locked until {until}. Try later or contact IT."
+                )
             }
             Self::Disabled => "This account is disabled. Please contact IT.".into(),
-            Self::NotActivated(url) => format!("This account is not activated yet. Activate it first at {url}."),
-            Self::Expired(date) => format!("This account expired on {date}. Contact IT to extend it."),
+            Self::NotActivated(url) => {
+                format!("This account is not activated yet. Activate it first at {url}.")
+            }
+            Self::Expired(date) => {
+                format!("This account expired on {date}. Contact IT to extend it.")
+            }
             Self::NotEnrolled(url) => format!(
                 "No MOTP device is registered, so VPN login is refused. Register at {url} from the hospital \
                  network, or ask IT for an e-mail invitation."
             ),
             Self::RegisterReminder { date, url } => {
-                format!("Reminder: register your MOTP app at {url} before {date}; after that, VPN login needs it.")
+                format!(
+                    "Reminder: register your MOTP app at {url} before {date}; after that, VPN login needs it."
+                )
             }
             Self::EnterCode => "Enter the 6-digit code from your authenticator app.".into(),
-            Self::EnterNextCode => "Your token is out of step: enter its next code to resynchronise.".into(),
-            Self::ChallengeExpired => "The login timed out or was already used. Please log in again.".into(),
+            Self::EnterNextCode => {
+                "Your token is out of step: enter its next code to resynchronise.".into()
+            }
+            Self::ChallengeExpired => {
+                "The login timed out or was already used. Please log in again.".into()
+            }
             Self::Malformed => "The login request was incomplete. Please log in again.".into(),
-            Self::TemporaryFailure => "Login cannot be checked right now. Please try again shortly.".into(),
+            Self::TemporaryFailure => {
+                "Login cannot be checked right now. Please try again shortly.".into()
+            }
         }
     }
 }
@@ -133,10 +156,20 @@ mod tests {
         for m in &all {
             let zh = m.text(Language::ZhTw);
             let en = m.text(Language::En);
-            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
             assert!(en.is_ascii(), "{en}");
-            assert!(seen.insert(zh) && seen.insert(en), "duplicate text for {m:?}");
+            assert!(
+                seen.insert(zh) && seen.insert(en),
+                "duplicate text for {m:?}"
+            );
         }
-        assert!(Message::Locked("10:42".into()).text(Language::En).contains("10:42"));
+        assert!(
+            Message::Locked("10:42".into())
+                .text(Language::En)
+                .contains("10:42")
+        );
     }
 }

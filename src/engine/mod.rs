@@ -8,7 +8,14 @@
 //! A Reject is a value, not an error: [`EngineError`] is only for infrastructure failures (the database), which
 //! the transport answers with no reply or a Reject, never an Accept.
 
+mod access;
+mod audit_sink;
+mod codes;
 pub mod enrollment;
+mod messages;
+
+pub use access::{Engine, EngineSettings};
+pub use audit_sink::AuditSink;
 
 use std::net::IpAddr;
 
@@ -150,4 +157,9 @@ pub trait AccessHandler: Send + Sync + std::fmt::Debug {
     async fn access(&self, request: AccessRequest) -> Result<Decision, EngineError>;
     /// Records an Accounting-Request (the transport answers only after this succeeds).
     async fn accounting(&self, record: AccountingRecord) -> Result<(), EngineError>;
+}
+
+/// The Reply-Message of a Reject sent because the decision could not be made (`radius.on_store_error = "reject"`).
+pub fn unavailable_message(language: crate::config::Language) -> String {
+    messages::Message::TemporaryFailure.text(language)
 }

@@ -139,12 +139,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The replay guard: one atomic compare-and-set `last_step := step WHERE last_step < step` on an active
     /// device. `true` means this caller is the one that accepted the step; `false` means it was already used
     /// (or a later one was), by this node or another.
+    ///
+    /// `fingerprint` (keyed, see the engine) is stored with the step, for `otp.reuse_seconds`.
     async fn record_accepted_step(
         &self,
         device_id: &str,
         step: i64,
         now: i64,
+        fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
+
+    // ---- RADIUS sessions -----------------------------------------------------------------------------------
+    /// Stores an outstanding Access-Challenge.
+    async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError>;
+    /// Removes and returns the challenge with this State hash in one atomic step (single use across nodes);
+    /// `None` if there is none or it has expired.
+    async fn take_challenge(
+        &self,
+        state_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Challenge>, StoreError>;
+    /// Deletes expired challenges; returns how many.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+    /// Records one Accounting-Request.
+    async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

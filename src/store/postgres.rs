@@ -23,13 +23,15 @@ use super::rows::{
     account_not_found, conflict_or, link_batch,
 };
 use super::{
-    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, Device, FailureState,
-    ImportSummary, NewClient, NewDevice, RadiusClient, Store, StoreError,
+    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
+    Challenge, Device, FailureState, ImportSummary, NewChallenge, NewClient, NewDevice,
+    RadiusClient, Store, StoreError,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
+mod sessions;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -298,8 +300,29 @@ impl Store for PgStore {
         device_id: &str,
         step: i64,
         now: i64,
+        fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
-        devices::record_accepted_step(&self.pool, device_id, step, now).await
+        devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
+    }
+
+    async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {
+        sessions::create_challenge(&self.pool, challenge, now).await
+    }
+
+    async fn take_challenge(
+        &self,
+        state_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Challenge>, StoreError> {
+        sessions::take_challenge(&self.pool, state_hash, now).await
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        sessions::purge_expired(&self.pool, now).await
+    }
+
+    async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError> {
+        sessions::record_accounting(&self.pool, entry, now).await
     }
 
     async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {

@@ -14,8 +14,8 @@ use time::Date;
 use time::macros::format_description;
 
 use super::{
-    Account, AccountOverview, AccountStatus, AccountUpsert, Device, DeviceState, DeviceSummary,
-    RadiusClient, StoreError,
+    Account, AccountOverview, AccountStatus, AccountUpsert, Challenge, ChallengePurpose, Device,
+    DeviceState, DeviceSummary, RadiusClient, StoreError,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord, GENESIS_MAC};
 use crate::config::AuthMode;
@@ -219,6 +219,7 @@ pub(super) struct DeviceRow {
     created_at: i64,
     confirmed_at: Option<i64>,
     last_used_at: Option<i64>,
+    last_use_fingerprint: Option<Vec<u8>>,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -242,6 +243,7 @@ impl TryFrom<DeviceRow> for Device {
             created_at: row.created_at,
             confirmed_at: row.confirmed_at,
             last_used_at: row.last_used_at,
+            last_use_fingerprint: row.last_use_fingerprint,
         })
     }
 }
@@ -447,5 +449,32 @@ mod tests {
         assert!(
             matches!(reject_duplicate_ids(&[a.clone(), a]), Err(StoreError::Conflict(m)) if m.contains("bob"))
         );
+    }
+}
+
+/// A `challenges` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ChallengeRow {
+    account_id: String,
+    client: String,
+    device_id: String,
+    purpose: String,
+    counter: Option<i64>,
+    expires_at: i64,
+}
+
+impl TryFrom<ChallengeRow> for Challenge {
+    type Error = StoreError;
+
+    fn try_from(row: ChallengeRow) -> Result<Self, StoreError> {
+        Ok(Challenge {
+            purpose: ChallengePurpose::parse(&row.purpose)
+                .ok_or_else(|| corrupt("challenge purpose", &row.purpose))?,
+            account_id: row.account_id,
+            client: row.client,
+            device_id: row.device_id,
+            counter: row.counter,
+            expires_at: row.expires_at,
+        })
     }
 }

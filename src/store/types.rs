@@ -231,6 +231,8 @@ pub struct Device {
     pub confirmed_at: Option<i64>,
     /// Last accepted code.
     pub last_used_at: Option<i64>,
+    /// Keyed fingerprint of the last accepted use (for `otp.reuse_seconds`).
+    pub last_use_fingerprint: Option<Vec<u8>>,
 }
 
 /// A RADIUS client to store.
@@ -263,4 +265,85 @@ pub struct RadiusClient {
     pub mode: Option<AuthMode>,
     /// Created.
     pub created_at: i64,
+}
+
+/// What an outstanding Access-Challenge waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengePurpose {
+    /// The code after a correct password.
+    Otp,
+    /// The next HOTP code, to resynchronise a token that ran ahead.
+    HotpResync,
+}
+
+impl ChallengePurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Otp => "otp",
+            Self::HotpResync => "hotp_resync",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "otp" => Some(Self::Otp),
+            "hotp_resync" => Some(Self::HotpResync),
+            _ => None,
+        }
+    }
+}
+
+/// A challenge to store. The State itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChallenge {
+    /// SHA-256 of the State sent to the NAS.
+    pub state_hash: Vec<u8>,
+    /// The account being logged in.
+    pub account_id: String,
+    /// The RADIUS client that must send the answer.
+    pub client: String,
+    /// The device whose code is expected.
+    pub device_id: String,
+    /// What the answer must be.
+    pub purpose: ChallengePurpose,
+    /// HOTP resynchronisation: the counter the first code matched.
+    pub counter: Option<i64>,
+    /// The answer must arrive before this time.
+    pub expires_at: i64,
+}
+
+/// A stored challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The account being logged in.
+    pub account_id: String,
+    /// The RADIUS client that must send the answer.
+    pub client: String,
+    /// The device whose code is expected.
+    pub device_id: String,
+    /// What the answer must be.
+    pub purpose: ChallengePurpose,
+    /// HOTP resynchronisation counter.
+    pub counter: Option<i64>,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// One accounting record (RFC 2866) as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountingEntry {
+    /// The RADIUS client's name.
+    pub client: String,
+    /// User-Name.
+    pub user_name: Option<String>,
+    /// Acct-Status-Type.
+    pub status_type: Option<u32>,
+    /// Acct-Session-Id.
+    pub session_id: Option<String>,
+    /// NAS-IP-Address, as text.
+    pub nas_ip: Option<String>,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
 }

@@ -11,8 +11,8 @@ use motpd::audit::{AuditBreak, AuditEvent, AuditRecord, ChainVerifier};
 use motpd::config::AuthMode;
 use motpd::otp::Kind;
 use motpd::store::{
-    self, AccountFilter, AccountStatus, AccountUpsert, DeviceState, ImportSummary, RadiusClient,
-    Store, StoreError,
+    self, AccountFilter, AccountStatus, AccountUpsert, AccountingEntry, ChallengePurpose,
+    DeviceState, ImportSummary, NewChallenge, RadiusClient, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -406,14 +406,14 @@ async fn enrollment_replaces_pending_and_confirms(store: &dyn Store) {
     );
     assert!(
         !store
-            .record_accepted_step("p2", 100, NOW + 4)
+            .record_accepted_step("p2", 100, NOW + 4, None)
             .await
             .unwrap(),
         "the confirming code is used"
     );
     assert!(
         store
-            .record_accepted_step("p2", 101, NOW + 4)
+            .record_accepted_step("p2", 101, NOW + 4, None)
             .await
             .unwrap()
     );
@@ -495,19 +495,40 @@ async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
         .bind_device(&device("d1", "alice"), false, NOW)
         .await
         .unwrap();
-    assert!(store.record_accepted_step("d1", 10, NOW + 1).await.unwrap());
     assert!(
-        !store.record_accepted_step("d1", 10, NOW + 2).await.unwrap(),
+        store
+            .record_accepted_step("d1", 10, NOW + 1, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_accepted_step("d1", 10, NOW + 2, None)
+            .await
+            .unwrap(),
         "same step"
     );
     assert!(
-        !store.record_accepted_step("d1", 9, NOW + 2).await.unwrap(),
+        !store
+            .record_accepted_step("d1", 9, NOW + 2, None)
+            .await
+            .unwrap(),
         "earlier step"
     );
     let d = store.device("d1").await.unwrap().unwrap();
     assert_eq!((d.last_step, d.last_used_at), (Some(10), Some(NOW + 1)));
-    assert!(store.record_accepted_step("d1", 11, NOW + 3).await.unwrap());
-    assert!(!store.record_accepted_step("ghost", 12, NOW).await.unwrap());
+    assert!(
+        store
+            .record_accepted_step("d1", 11, NOW + 3, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_accepted_step("ghost", 12, NOW, None)
+            .await
+            .unwrap()
+    );
 
     // HOTP: the stored counter is the last one used.
     store.create_account(&account("bob"), NOW).await.unwrap();
@@ -517,8 +538,18 @@ async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
         ..device("h1", "bob")
     };
     store.bind_device(&hotp, false, NOW).await.unwrap();
-    assert!(!store.record_accepted_step("h1", 5, NOW).await.unwrap());
-    assert!(store.record_accepted_step("h1", 6, NOW).await.unwrap());
+    assert!(
+        !store
+            .record_accepted_step("h1", 5, NOW, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_accepted_step("h1", 6, NOW, None)
+            .await
+            .unwrap()
+    );
 
     // Pending devices never accept.
     store.create_account(&account("carol"), NOW).await.unwrap();
@@ -526,7 +557,12 @@ async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
         .begin_enrollment(&device("p1", "carol"), NOW)
         .await
         .unwrap();
-    assert!(!store.record_accepted_step("p1", 1, NOW).await.unwrap());
+    assert!(
+        !store
+            .record_accepted_step("p1", 1, NOW, None)
+            .await
+            .unwrap()
+    );
 }
 
 async fn racing_replays_accept_exactly_once(backend: &Backend) {
@@ -537,7 +573,10 @@ async fn racing_replays_accept_exactly_once(backend: &Backend) {
         .unwrap();
     for step in 1..=40 {
         let wins = race(&a, &b, move |_, store| async move {
-            store.record_accepted_step("d1", step, NOW).await.unwrap()
+            store
+                .record_accepted_step("d1", step, NOW, None)
+                .await
+                .unwrap()
         })
         .await;
         assert_eq!(
@@ -795,6 +834,177 @@ async fn sqlite_file_is_created_and_reopened() {
     third.close().await;
 }
 
+fn challenge(hash_byte: u8, account: &str, expires_at: i64) -> NewChallenge {
+    NewChallenge {
+        state_hash: vec![hash_byte; 32],
+        account_id: account.to_owned(),
+        client: "netscaler".to_owned(),
+        device_id: "d1".to_owned(),
+        purpose: ChallengePurpose::Otp,
+        counter: None,
+        expires_at,
+    }
+}
+
+async fn challenges_are_single_use_and_expire(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .create_challenge(&challenge(1, "alice", NOW + 60), NOW)
+        .await
+        .unwrap();
+    let mut resync = challenge(2, "alice", NOW + 60);
+    resync.purpose = ChallengePurpose::HotpResync;
+    resync.counter = Some(41);
+    store.create_challenge(&resync, NOW).await.unwrap();
+    store
+        .create_challenge(&challenge(3, "alice", NOW + 5), NOW)
+        .await
+        .unwrap();
+
+    let taken = store
+        .take_challenge(&[1; 32], NOW + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (taken.account_id.as_str(), taken.client.as_str()),
+        ("alice", "netscaler")
+    );
+    assert_eq!(taken.purpose, ChallengePurpose::Otp);
+    assert!(
+        store
+            .take_challenge(&[1; 32], NOW + 1)
+            .await
+            .unwrap()
+            .is_none(),
+        "second use"
+    );
+    let taken = store
+        .take_challenge(&[2; 32], NOW + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (taken.purpose, taken.counter),
+        (ChallengePurpose::HotpResync, Some(41))
+    );
+    assert!(
+        store
+            .take_challenge(&[3; 32], NOW + 5)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        store.take_challenge(&[9; 32], NOW).await.unwrap().is_none(),
+        "unknown"
+    );
+
+    store
+        .create_challenge(&challenge(4, "alice", NOW + 10), NOW)
+        .await
+        .unwrap();
+    store
+        .create_challenge(&challenge(5, "alice", NOW + 100), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(NOW + 10).await.unwrap(), 1);
+    assert!(
+        store
+            .take_challenge(&[5; 32], NOW + 11)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Removing the account removes its challenges.
+    store
+        .create_challenge(&challenge(6, "alice", NOW + 100), NOW)
+        .await
+        .unwrap();
+    store.remove_account("alice").await.unwrap();
+    assert!(store.take_challenge(&[6; 32], NOW).await.unwrap().is_none());
+}
+
+async fn racing_challenge_answers_win_once(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    a.create_account(&account("alice"), NOW).await.unwrap();
+    for round in 0..20u8 {
+        a.create_challenge(&challenge(round, "alice", NOW + 60), NOW)
+            .await
+            .unwrap();
+        let wins = race(&a, &b, move |_, store| async move {
+            store
+                .take_challenge(&[round; 32], NOW)
+                .await
+                .unwrap()
+                .is_some()
+        })
+        .await;
+        assert_eq!(
+            wins.iter().filter(|w| **w).count(),
+            1,
+            "{}: {wins:?}",
+            backend.name
+        );
+    }
+    b.close().await;
+}
+
+async fn accepted_steps_keep_their_fingerprint(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .bind_device(&device("d1", "alice"), false, NOW)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .record_accepted_step("d1", 7, NOW + 1, Some(&[0xab; 32]))
+            .await
+            .unwrap()
+    );
+    let stored = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(stored.last_step, Some(7));
+    assert_eq!(stored.last_used_at, Some(NOW + 1));
+    assert_eq!(
+        stored.last_use_fingerprint.as_deref(),
+        Some(&[0xab; 32][..])
+    );
+    assert!(
+        !store
+            .record_accepted_step("d1", 7, NOW + 2, Some(&[0xcd; 32]))
+            .await
+            .unwrap()
+    );
+    let stored = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(
+        stored.last_use_fingerprint.as_deref(),
+        Some(&[0xab; 32][..]),
+        "a refused replay changes nothing"
+    );
+}
+
+async fn accounting_is_recorded(store: &dyn Store) {
+    let entry = AccountingEntry {
+        client: "netscaler".into(),
+        user_name: Some("alice".into()),
+        status_type: Some(1),
+        session_id: Some("sess-1".into()),
+        nas_ip: Some("10.0.0.10".into()),
+        calling_station_id: Some("203.0.113.7".into()),
+    };
+    store.record_accounting(&entry, NOW).await.unwrap();
+    let bare = AccountingEntry {
+        client: "netscaler".into(),
+        user_name: None,
+        status_type: None,
+        session_id: None,
+        nas_ip: None,
+        calling_station_id: None,
+    };
+    store.record_accounting(&bare, NOW).await.unwrap();
+}
+
 /// Turns behaviour functions into tests that run them on every backend.
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
@@ -834,10 +1044,14 @@ contract!(
         list_shows_device_state,
         replay_guard_accepts_each_step_once,
         clients_round_trip,
-        audit_appends_and_pages;
+        audit_appends_and_pages,
+        challenges_are_single_use_and_expire,
+        accepted_steps_keep_their_fingerprint,
+        accounting_is_recorded;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,
+        racing_challenge_answers_win_once,
         racing_bindings_leave_one_active_device,
         concurrent_audit_appends_keep_one_chain,
         tampering_is_detected,

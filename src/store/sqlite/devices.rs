@@ -182,14 +182,16 @@ pub(super) async fn record_accepted_step(
     device_id: &str,
     step: i64,
     now: i64,
+    fingerprint: Option<&[u8]>,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE devices SET last_step = $1, last_used_at = $3 \
+        "UPDATE devices SET last_step = $1, last_used_at = $3, last_use_fingerprint = $4 \
          WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
     )
     .bind(step)
     .bind(device_id)
     .bind(now)
+    .bind(fingerprint)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
