@@ -7,6 +7,8 @@
 //! run in parallel without seeing each other's rows.
 #![allow(dead_code)]
 
+pub(crate) mod fixture;
+
 use std::sync::{Arc, Once};
 
 use motpd::audit::AuditChain;
