@@ -147,6 +147,28 @@ pub struct ImportPlan {
     pub rows: Vec<(u64, AccountUpsert)>,
     /// Rows that cannot be imported.
     pub errors: Vec<RowError>,
+    /// The optional columns the file has; the others keep their stored values on update.
+    pub columns: Vec<&'static str>,
+}
+
+impl ImportPlan {
+    /// For an update of `existing`, keeps the stored values of the columns the file does not have (an empty
+    /// cell in a present column does clear the value).
+    pub fn keep_absent_columns(&self, row: &mut AccountUpsert, existing: &crate::store::Account) {
+        let has = |column| self.columns.contains(&column);
+        if !has("phone") {
+            row.phone.clone_from(&existing.phone);
+        }
+        if !has("email") {
+            row.email.clone_from(&existing.email);
+        }
+        if !has("expires") {
+            row.expires_on = existing.expires_on;
+        }
+        if !has("groups") {
+            row.groups.clone_from(&existing.groups);
+        }
+    }
 }
 
 /// The file itself cannot be read as an import (not a per-row problem).
@@ -199,7 +221,10 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
             )));
         }
     }
-    let mut plan = ImportPlan::default();
+    let mut plan = ImportPlan {
+        columns: COLUMNS.into_iter().filter(|c| index.contains_key(*c)).collect(),
+        ..ImportPlan::default()
+    };
     let mut seen: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {
         let record = match record {

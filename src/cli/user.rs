@@ -250,7 +250,24 @@ async fn import(
         ))
         .into());
     }
-    let rows: Vec<AccountUpsert> = plan.rows.into_iter().map(|(_, row)| row).collect();
+    let existing: std::collections::HashMap<String, Account> = ctx
+        .store
+        .list_accounts(AccountFilter::default())
+        .await?
+        .into_iter()
+        .map(|o| (o.account.id.clone(), o.account))
+        .collect();
+    let rows: Vec<AccountUpsert> = plan
+        .rows
+        .iter()
+        .map(|(_, row)| {
+            let mut row = row.clone();
+            if let Some(current) = existing.get(&row.id) {
+                plan.keep_absent_columns(&mut row, current);
+            }
+            row
+        })
+        .collect();
     if dry_run {
         println!(
             "{} valid row(s), {} invalid; nothing written (--dry-run)",

@@ -1,0 +1,453 @@
+//! The `motpd` binary end to end, as an admin would use it: init, clients, users, import, devices, reports,
+//! audit verification, and every bad input giving a clear error, its documented exit code, and no change.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A working directory with a config pointing at files inside it.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Self {
+        let site = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let out = site.run(&["init"], None);
+        assert!(out.status.success(), "init failed: {}", text(&out));
+        site
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_motpd"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            input.write_all(data.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "motpd {args:?} failed: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command that must fail with `code`, returning stderr.
+    fn fails(&self, args: &[&str], stdin: Option<&str>, code: i32) -> String {
+        let out = self.run(args, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "motpd {args:?}: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn users_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["user", "list", "--json"], None)).unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn init_creates_config_key_and_database_once() {
+    let site = Site::new();
+    for file in ["motpd.toml", "motpd.key", "motpd.db"] {
+        assert!(site.path(file).exists(), "{file}");
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(site.path("motpd.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let key = std::fs::read(site.path("motpd.key")).unwrap();
+    let again = site.ok(&["init"], None);
+    assert!(again.contains("exists, kept"), "{again}");
+    assert_eq!(
+        std::fs::read(site.path("motpd.key")).unwrap(),
+        key,
+        "the key is never overwritten"
+    );
+}
+
+#[test]
+fn clients_users_devices_and_reports() {
+    let site = Site::new();
+    site.ok(
+        &[
+            "client",
+            "add",
+            "netscaler",
+            "--address",
+            "10.0.0.10",
+            "--secret-stdin",
+        ],
+        Some("a-long-shared-secret-1234\n"),
+    );
+    let generated = site.ok(
+        &[
+            "client",
+            "add",
+            "backup",
+            "--address",
+            "10.0.0.0/24",
+            "--mode",
+            "otp-only",
+        ],
+        None,
+    );
+    assert!(
+        generated.contains("shared secret (shown once"),
+        "{generated}"
+    );
+    let clients: serde_json::Value =
+        serde_json::from_str(&site.ok(&["client", "list", "--json"], None)).unwrap();
+    assert_eq!(clients[1]["address"], "10.0.0.10/32");
+    assert_eq!(clients[0]["mode"], "otp-only");
+    assert!(
+        !site
+            .ok(&["client", "list"], None)
+            .contains("a-long-shared-secret")
+    );
+    site.fails(
+        &[
+            "client",
+            "add",
+            "netscaler",
+            "--address",
+            "10.0.0.11",
+            "--secret-stdin",
+        ],
+        Some("another-secret-123456"),
+        7,
+    );
+    site.fails(
+        &[
+            "client",
+            "add",
+            "x",
+            "--address",
+            "nowhere",
+            "--secret-stdin",
+        ],
+        Some("s3cret-s3cret-s3cret"),
+        8,
+    );
+
+    site.ok(
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--name",
+            "Alice Chen",
+            "--phone",
+            "0912-345-678",
+            "--email",
+            "alice@h.org",
+            "--groups",
+            "vpn,nurses",
+            "--password-stdin",
+        ],
+        Some("Nurse2024\n"),
+    );
+    site.fails(&["user", "add", "alice", "--name", "Dup"], None, 7);
+    let weak = site.fails(
+        &["user", "add", "bob", "--password-stdin"],
+        Some("short1"),
+        8,
+    );
+    assert!(weak.contains("at least 8"), "{weak}");
+    site.fails(&["user", "add", "bob", "--phone", "12345"], None, 8);
+    let show = site.ok(&["user", "show", "alice"], None);
+    assert!(
+        show.contains("0912-***-678") && show.contains("vpn, nurses"),
+        "{show}"
+    );
+
+    let enroll = site.ok(&["device", "enroll", "alice"], None);
+    assert!(
+        enroll.contains("otpauth://totp/") && enroll.contains("initial key"),
+        "{enroll}"
+    );
+    assert!(
+        enroll.contains('█') || enroll.contains('▀'),
+        "terminal QR code"
+    );
+    site.fails(&["device", "enroll", "alice"], None, 7);
+    site.ok(
+        &["device", "enroll", "alice", "--replace", "--secret-stdin"],
+        Some("JBSWY3DPEHPK3PXP\n"),
+    );
+    site.fails(&["device", "enroll", "bob2"], None, 6);
+}
+
+#[test]
+fn device_import_kinds_and_unenrolled_report() {
+    let site = Site::new();
+    for id in ["alice", "bob", "carol"] {
+        site.ok(&["user", "add", id], None);
+    }
+    site.ok(
+        &[
+            "device",
+            "enroll",
+            "alice",
+            "--secret-stdin",
+            "--kind",
+            "hotp",
+            "--counter",
+            "5",
+        ],
+        Some("JBSWY3DPEHPK3PXP"),
+    );
+    site.ok(
+        &[
+            "device",
+            "enroll",
+            "bob",
+            "--secret-stdin",
+            "--kind",
+            "motp",
+        ],
+        Some("0123456789abcdef\n1234\n"),
+    );
+    site.fails(
+        &[
+            "device",
+            "enroll",
+            "carol",
+            "--secret-stdin",
+            "--kind",
+            "motp",
+        ],
+        Some("0123456789abcdef\n"),
+        8,
+    );
+    site.fails(
+        &["device", "enroll", "carol", "--secret-stdin"],
+        Some("not base32!"),
+        8,
+    );
+    site.fails(&["device", "enroll", "nobody"], None, 6);
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(
+        report.contains("carol") && !report.contains("alice"),
+        "{report}"
+    );
+    assert!(report.contains("1 account(s) without a device"), "{report}");
+    site.ok(&["device", "reset", "bob"], None);
+    let unenrolled: serde_json::Value =
+        serde_json::from_str(&site.ok(&["report", "unenrolled", "--json"], None)).unwrap();
+    assert_eq!(unenrolled.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn lock_unlock_set_remove_and_password() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["user", "lock", "alice"], None);
+    assert!(site.ok(&["user", "list"], None).contains("locked"));
+    site.ok(&["user", "unlock", "alice"], None);
+    site.ok(
+        &[
+            "user",
+            "set",
+            "alice",
+            "--expires",
+            "2030-12-31",
+            "--status",
+            "disabled",
+        ],
+        None,
+    );
+    let users = site.users_json();
+    assert_eq!(users[0]["expires_on"], "2030-12-31");
+    assert_eq!(users[0]["status"], "disabled");
+    site.fails(&["user", "set-password", "alice"], None, 8);
+    site.fails(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("alice"),
+        8,
+    );
+    site.ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("Better2024"),
+    );
+    site.ok(&["user", "remove", "alice"], None);
+    site.fails(&["user", "show", "alice"], None, 6);
+}
+
+fn write_csv(site: &Site, name: &str, body: &str) -> String {
+    std::fs::write(site.path(name), body).unwrap();
+    name.to_owned()
+}
+
+#[test]
+fn import_is_all_or_nothing_with_line_numbers() {
+    let site = Site::new();
+    let bad = write_csv(
+        &site,
+        "bad.csv",
+        "id,name,phone,email,expires,groups\nalice,Alice,0912345678,a@h.org,,vpn\nbob,Bob,12345,,,\nalice,Again,,,,\ncarol,Carol,,,2026-02-30,\n",
+    );
+    let err = site.fails(&["user", "import", &bad], None, 8);
+    assert!(err.contains("bad.csv:3: phone"), "{err}");
+    assert!(
+        err.contains("bad.csv:4: id \"alice\" already appears on line 2"),
+        "{err}"
+    );
+    assert!(err.contains("bad.csv:5: expires"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(site.users_json().as_array().unwrap().len(), 0);
+
+    let out = site.ok(&["user", "import", &bad, "--skip-invalid"], None);
+    assert!(out.contains("1 created, 0 updated, 3 skipped"), "{out}");
+    let update = write_csv(
+        &site,
+        "update.csv",
+        "id,name,expires\nALICE,Alice Chen,2027-01-31\ndave,Dave,\n",
+    );
+    let out = site.ok(&["user", "import", &update], None);
+    assert!(out.contains("1 created, 1 updated"), "{out}");
+    let users = site.users_json();
+    assert_eq!(users[0]["name"], "Alice Chen");
+    assert_eq!(
+        users[0]["phone"], "0912345678",
+        "columns absent from the file keep nothing else"
+    );
+
+    site.fails(&["user", "import", "missing.csv"], None, 8);
+    let header = write_csv(&site, "header.csv", "user,name\nx,X\n");
+    assert!(
+        site.fails(&["user", "import", &header], None, 8)
+            .contains("unknown column")
+    );
+}
+
+#[test]
+fn import_of_ten_thousand_rows_takes_seconds() {
+    let site = Site::new();
+    let mut body = String::from("id,name,phone,email,expires,groups\n");
+    for i in 0..10_000 {
+        body.push_str(&format!(
+            "staff{i:05},Staff {i},09{i:08},staff{i}@h.org,2030-01-01,vpn;staff\n"
+        ));
+    }
+    let csv = write_csv(&site, "staff.csv", &body);
+    let started = std::time::Instant::now();
+    let out = site.ok(&["user", "import", &csv], None);
+    let elapsed = started.elapsed();
+    assert!(out.contains("10000 created"), "{out}");
+    eprintln!("imported 10,000 rows in {elapsed:?}");
+    assert_eq!(site.users_json().as_array().unwrap().len(), 10_000);
+}
+
+#[test]
+fn bad_configuration_and_keys_are_refused_clearly() {
+    let site = Site::new();
+    std::fs::write(
+        site.path("typo.toml"),
+        "[radius]\nlisen = [\"0.0.0.0:1812\"]\n",
+    )
+    .unwrap();
+    let err = site.fails(&["--config", "typo.toml", "user", "list"], None, 3);
+    assert!(err.contains("lisen"), "{err}");
+    site.fails(&["--config", "absent.toml", "user", "list"], None, 3);
+
+    std::fs::rename(site.path("motpd.key"), site.path("saved.key")).unwrap();
+    let err = site.fails(&["user", "list"], None, 4);
+    assert!(
+        err.contains("motpd.key") && err.contains("motpd init"),
+        "{err}"
+    );
+
+    // Another key for the same database: refused, and the database is untouched.
+    std::fs::write(site.path("motpd.key"), format!("{}\n", "ab".repeat(32))).unwrap();
+    set_mode(&site.path("motpd.key"), 0o600);
+    let err = site.fails(&["user", "add", "x"], None, 4);
+    assert!(err.contains("does not match the database"), "{err}");
+    std::fs::rename(site.path("saved.key"), site.path("motpd.key")).unwrap();
+    assert_eq!(site.users_json().as_array().unwrap().len(), 0);
+
+    set_mode(&site.path("motpd.key"), 0o644);
+    let err = site.fails(&["user", "list"], None, 4);
+    assert!(err.contains("chmod 600"), "{err}");
+    set_mode(&site.path("motpd.key"), 0o600);
+
+    std::fs::write(
+        site.path("pg.toml"),
+        "[database]\nurl = \"postgres://motpd:pw@127.0.0.1:1/motpd\"\n",
+    )
+    .unwrap();
+    let err = site.fails(&["--config", "pg.toml", "user", "list"], None, 5);
+    assert!(
+        err.contains("cannot open the database") && !err.contains(":pw@"),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_verify_detects_tampering() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["user", "lock", "alice"], None);
+    let out = site.ok(&["audit", "verify"], None);
+    assert!(out.contains("audit trail intact: 3 row(s)"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&site.ok(&["audit", "verify", "--json"], None)).unwrap();
+    assert_eq!(json["ok"], true);
+    tamper(&site.path("motpd.db"));
+    let err = site.fails(&["audit", "verify"], None, 1);
+    assert!(err.contains("audit row 2 was altered"), "{err}");
+}
+
+fn tamper(db: &Path) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET outcome = 'error' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
