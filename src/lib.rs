@@ -12,6 +12,7 @@
 //! - [`accounts`]: account field rules and the CSV import format. Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
+//! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`telemetry`]: leaves.
 
@@ -25,5 +26,6 @@ pub mod otp;
 pub mod password;
 pub mod radius;
 pub mod secrets;
+pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,168 @@
+//! The second half of a request, run as its own task: ask the engine (under a timeout), turn the outcome into
+//! signed bytes, put them in the duplicate cache, then send them.
+//!
+//! Fail closed: an engine error or timeout becomes no reply (`on_store_error = "drop"`, so NetScaler retries
+//! and fails over) or a Reject with a generic message, never an Accept. Accounting is answered only after the
+//! engine recorded it. Nothing here logs a password, a State or a secret.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use crate::config::StoreErrorAction;
+use crate::engine::{AccessRequest, AccountingRecord, Decision};
+use crate::radius::{Attribute, Code, encode_response, types};
+
+use super::duplicates::CacheKey;
+use super::handle::{Inner, Job, Work};
+use super::reply::{response_attributes, unavailable_message};
+
+impl Inner {
+    /// Evaluates `job` and answers it on `socket`.
+    pub(crate) async fn answer(self: Arc<Self>, job: Job, socket: Arc<UdpSocket>) {
+        let Job {
+            work,
+            key,
+            client,
+            proxy_states,
+            permit,
+        } = job;
+        let secret = client.secret.expose();
+        let bytes = match work {
+            Work::Access(request) => match self.decide(request).await {
+                Some(Outcome::Decision(decision)) => {
+                    self.encode_decision(&decision, &key, &proxy_states, secret)
+                }
+                Some(Outcome::Unavailable) => {
+                    let mut attributes =
+                        Attribute::reply_messages(unavailable_message(self.language));
+                    attributes.extend(proxy_attributes(&proxy_states));
+                    self.encode(Code::AccessReject, &key, &attributes, secret)
+                }
+                None => None,
+            },
+            Work::Accounting(record) => {
+                let recorded = self.record(record).await;
+                let attributes = proxy_attributes(&proxy_states);
+                recorded
+                    .then(|| self.encode(Code::AccountingResponse, &key, &attributes, secret))
+                    .flatten()
+            }
+        };
+        drop(permit);
+        let Some(bytes) = bytes else {
+            self.cache.abandon(&key);
+            return;
+        };
+        let bytes: Arc<[u8]> = bytes.into();
+        self.cache.complete(&key, bytes.clone(), Instant::now());
+        send(&socket, &bytes, key.source, &self).await;
+    }
+
+    /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply).
+    async fn decide(&self, request: AccessRequest) -> Option<Outcome> {
+        let failure =
+            match tokio::time::timeout(self.request_timeout, self.handler.access(request)).await {
+                Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no decision within {:?}", self.request_timeout),
+            };
+        self.stats.error();
+        match self.on_store_error {
+            StoreErrorAction::Drop => {
+                tracing::error!(error = %failure, "engine failed; no reply (radius.on_store_error = \"drop\")");
+                None
+            }
+            StoreErrorAction::Reject => {
+                tracing::error!(error = %failure, "engine failed; rejecting (radius.on_store_error = \"reject\")");
+                Some(Outcome::Unavailable)
+            }
+        }
+    }
+
+    /// Whether the engine recorded the accounting record (if not, no reply: the NAS retries).
+    async fn record(&self, record: AccountingRecord) -> bool {
+        match tokio::time::timeout(self.request_timeout, self.handler.accounting(record)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                self.stats.error();
+                tracing::error!(%error, "accounting not recorded; no reply so the NAS retries");
+                false
+            }
+            Err(_) => {
+                self.stats.error();
+                tracing::error!(timeout = ?self.request_timeout, "accounting not recorded in time; no reply");
+                false
+            }
+        }
+    }
+
+    fn encode_decision(
+        &self,
+        decision: &Decision,
+        key: &CacheKey,
+        proxy_states: &[Vec<u8>],
+        secret: &[u8],
+    ) -> Option<Vec<u8>> {
+        match response_attributes(decision, &self.shape, proxy_states) {
+            Ok((code, attributes)) => self.encode(code, key, &attributes, secret),
+            Err(error) => {
+                self.stats.error();
+                tracing::error!(%error, "cannot build the reply attributes; no reply");
+                None
+            }
+        }
+    }
+
+    /// Signs the response (Message-Authenticator first for Access-*) and counts it.
+    fn encode(
+        &self,
+        code: Code,
+        key: &CacheKey,
+        attributes: &[Attribute<'_>],
+        secret: &[u8],
+    ) -> Option<Vec<u8>> {
+        match encode_response(code, key.identifier, &key.authenticator, attributes, secret) {
+            Ok(bytes) => {
+                match code {
+                    Code::AccessAccept => self.stats.accepted(),
+                    Code::AccessReject => self.stats.rejected(),
+                    Code::AccessChallenge => self.stats.challenged(),
+                    _ => self.stats.accounting(),
+                }
+                tracing::debug!(code = code.as_u8(), "answered");
+                Some(bytes)
+            }
+            Err(error) => {
+                self.stats.error();
+                tracing::error!(%error, "cannot encode the reply; no reply");
+                None
+            }
+        }
+    }
+}
+
+/// What the engine's answer was.
+#[derive(Debug)]
+enum Outcome {
+    Decision(Decision),
+    /// The engine failed and `on_store_error = "reject"`.
+    Unavailable,
+}
+
+fn proxy_attributes(proxy_states: &[Vec<u8>]) -> Vec<Attribute<'_>> {
+    proxy_states
+        .iter()
+        .map(|value| Attribute::borrowed(types::PROXY_STATE, value))
+        .collect()
+}
+
+/// Sends `bytes` to `target`; a failure is counted and logged, never retried (the NAS retransmits).
+pub(crate) async fn send(socket: &UdpSocket, bytes: &[u8], target: SocketAddr, inner: &Inner) {
+    if let Err(error) = socket.send_to(bytes, target).await {
+        inner.stats.send_error();
+        tracing::warn!(%error, "cannot send the reply");
+    }
+}
