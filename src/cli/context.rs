@@ -29,7 +29,7 @@ pub(crate) struct Context {
     pub(crate) config: Config,
     /// The config file used, if any.
     pub(crate) config_file: Option<PathBuf>,
-    pub(crate) key: MasterKey,
+    pub(crate) key: Arc<MasterKey>,
     pub(crate) store: Arc<dyn Store>,
     /// Whether this run created the key file.
     pub(crate) created_key: bool,
@@ -80,7 +80,7 @@ impl Context {
         Ok(Self {
             config,
             config_file,
-            key,
+            key: Arc::new(key),
             store,
             created_key,
         })

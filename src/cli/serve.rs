@@ -1,54 +1,74 @@
-//! `motpd serve`: opens (on first start: creates) the key and the database, then runs until SIGINT/SIGTERM.
+//! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners, and
+//! runs until SIGINT/SIGTERM, then drains in-flight requests and writes the remaining audit events.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, KeyMode};
+use crate::clock::SystemClock;
+use crate::server::node::{self, Node};
 use crate::store::{AccountFilter, redact_url};
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
     crate::telemetry::init(&ctx.config.log);
     if ctx.created_key {
-        tracing::info!(key_file = %ctx.config.secrets.key_file.display(), "created a new key file (back it up)");
+        tracing::info!(key_file = %ctx.config.secrets.key_file.display(), "created a new key file (back it up apart from the database)");
     }
+    let sockets = node::bind_configured(&ctx.config)?;
+    let token = CancellationToken::new();
+    let node = Node::start(
+        &ctx.config,
+        ctx.store.clone(),
+        ctx.key.clone(),
+        Arc::new(SystemClock),
+        sockets,
+        token.clone(),
+    )
+    .await?;
     tracing::info!(
         database = %redact_url(&ctx.config.database.url),
         backend = ctx.store.backend(),
+        radius = ?ctx.config.radius.listen,
+        accounting = ?ctx.config.radius.accounting_listen,
+        mode = ctx.config.radius.mode.as_str(),
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"
     );
     print_next_steps(&ctx).await?;
     wait_for_shutdown().await;
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: draining requests in flight");
+    token.cancel();
+    let result = node.finish().await;
     ctx.store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    result.map_err(Into::into)
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     let clients = ctx.store.clients().await?;
     let accounts = ctx.store.list_accounts(AccountFilter::default()).await?;
-    let config = ctx
-        .config_file
-        .as_ref()
-        .map_or(String::new(), |p| format!(" --config {}", p.display()));
-    if clients.is_empty() || accounts.is_empty() {
-        eprintln!("\nNext steps (in another terminal, in this directory):");
-        if clients.is_empty() {
-            eprintln!(
-                "  printf '%s' 'a-long-shared-secret' | motpd{config} client add netscaler --address 127.0.0.1 --secret-stdin"
-            );
-        }
-        if accounts.is_empty() {
-            eprintln!(
-                "  printf '%s' 'Passw0rd1' | motpd{config} user add alice --name 'Alice Chen' --password-stdin"
-            );
-            eprintln!(
-                "  motpd{config} device enroll alice        # prints a QR code for the authenticator app"
-            );
-        }
-        eprintln!("  (with cargo: cargo run --release -- <command>)\n");
+    if !clients.is_empty() && !accounts.is_empty() {
+        return Ok(());
     }
+    let config = ctx.config_file.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display()));
+    let motpd = format!("cargo run --release --{config}");
+    eprintln!("\nmotpd is running. Next steps, in another terminal in this directory:");
+    if clients.is_empty() {
+        eprintln!("  1. a RADIUS client (NetScaler, or radclient for a test):");
+        eprintln!("     printf '%s' 'testing123-long-secret' | {motpd} client add local --address 127.0.0.1 --secret-stdin");
+    }
+    if accounts.is_empty() {
+        eprintln!("  2. an account and its phone app:");
+        eprintln!("     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin");
+        eprintln!("     {motpd} device enroll alice      # scan the QR code with an authenticator app");
+        eprintln!("  3. a login (password followed by the app's 6-digit code):");
+        eprintln!("     echo 'User-Name=alice,User-Password=Nurse2024123456,Message-Authenticator=0x00' \\");
+        eprintln!("       | radclient -x 127.0.0.1:1812 auth testing123-long-secret");
+    }
+    eprintln!("  New clients are picked up within 10 seconds; no restart needed.\n");
     Ok(())
 }
 
@@ -57,14 +77,13 @@ pub(crate) async fn wait_for_shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

@@ -1,0 +1,163 @@
+//! One motpd node assembled: the engine over the store, the RADIUS client table (reloaded from the store so
+//! `motpd client add` takes effect without a restart), the audit writer, the challenge sweeper, and the RADIUS
+//! listeners. `motpd serve` binds the configured addresses and runs a node until a signal; tests bind port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use super::radius::{RadiusServer, RadiusServerError, RadiusStats, SharedClientTable, ClientTable};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::{AuditSink, Engine, EngineSettings};
+use crate::secrets::MasterKey;
+use crate::store::{Store, StoreError};
+
+/// How often the client table is re-read from the store.
+const CLIENT_RELOAD: Duration = Duration::from_secs(10);
+/// How often expired challenges are deleted.
+const CHALLENGE_SWEEP: Duration = Duration::from_secs(60);
+/// Receive buffer for RADIUS sockets: bursts of thousands of logins must not overflow the kernel queue.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Why a node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {address}: {source} (is another RADIUS server running, or does the port need root?)")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the RADIUS clients failed.
+    #[error("cannot read the RADIUS clients: {0}")]
+    Clients(#[from] StoreError),
+    /// The RADIUS server failed.
+    #[error(transparent)]
+    Radius(#[from] RadiusServerError),
+}
+
+/// Binds a UDP socket for RADIUS: large receive buffer, IPv6 sockets IPv6-only (so `0.0.0.0:1812` and
+/// `[::]:1812` can both be listed).
+pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, NodeError> {
+    let bind = || -> std::io::Result<UdpSocket> {
+        let domain = socket2::Domain::for_address(address);
+        let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        if address.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        // Best effort: the kernel caps it at net.core.rmem_max.
+        let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+        let _ = socket.set_send_buffer_size(RECEIVE_BUFFER);
+        socket.set_nonblocking(true)?;
+        socket.bind(&address.into())?;
+        UdpSocket::from_std(socket.into())
+    };
+    bind().map_err(|source| NodeError::Bind { address, source })
+}
+
+/// Binds every configured RADIUS address: (authentication sockets, accounting sockets).
+pub fn bind_configured(config: &Config) -> Result<(Vec<UdpSocket>, Vec<UdpSocket>), NodeError> {
+    let auth = config.radius.listen.iter().map(|a| bind_udp(*a)).collect::<Result<_, _>>()?;
+    let accounting = config.radius.accounting_listen.iter().map(|a| bind_udp(*a)).collect::<Result<_, _>>()?;
+    Ok((auth, accounting))
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    /// The engine (tests flush its audit trail).
+    pub engine: Arc<Engine>,
+    /// RADIUS counters.
+    pub stats: Arc<RadiusStats>,
+    /// The client table (tests reload it).
+    pub clients: SharedClientTable,
+    radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    audit_writer: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Starts a node on already-bound sockets. It stops when `token` is cancelled; then call [`Node::finish`].
+    pub async fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        key: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        sockets: (Vec<UdpSocket>, Vec<UdpSocket>),
+        token: CancellationToken,
+    ) -> Result<Self, NodeError> {
+        let (sink, audit_writer) = AuditSink::spawn(store.clone());
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            key.clone(),
+            clock.clone(),
+            EngineSettings::from_config(config),
+            sink,
+            threads,
+        ));
+        let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
+        let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
+        if count == 0 {
+            tracing::warn!("no RADIUS clients are configured: every request is dropped (add one with `motpd client add`)");
+        }
+        let background = vec![
+            super::radius::spawn_client_reload(store.clone(), key, clients.clone(), CLIENT_RELOAD, token.clone()),
+            spawn_challenge_sweep(store, clock, token.clone()),
+        ];
+        let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
+        let stats = server.stats();
+        let (auth, accounting) = sockets;
+        let radius = tokio::spawn(server.serve(auth, accounting, token));
+        Ok(Self {
+            engine,
+            stats,
+            clients,
+            radius,
+            background,
+            audit_writer,
+        })
+    }
+
+    /// Waits for the listeners to drain (after the token was cancelled), then writes the remaining audit events.
+    pub async fn finish(self) -> Result<(), NodeError> {
+        let result = match self.radius.await {
+            Ok(result) => result.map_err(NodeError::from),
+            Err(join) => Err(NodeError::Radius(RadiusServerError::Task(join))),
+        };
+        for task in self.background {
+            let _ = task.await;
+        }
+        // Every request has finished: write what the audit writer still holds, then stop it.
+        self.engine.flush_audit().await;
+        self.audit_writer.abort();
+        result
+    }
+}
+
+fn spawn_challenge_sweep(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHALLENGE_SWEEP);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(error) = store.purge_expired(clock.now()).await {
+                        tracing::warn!(%error, "could not delete expired challenges");
+                    }
+                }
+            }
+        }
+    })
+}
