@@ -222,7 +222,10 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
         }
     }
     let mut plan = ImportPlan {
-        columns: COLUMNS.into_iter().filter(|c| index.contains_key(*c)).collect(),
+        columns: COLUMNS
+            .into_iter()
+            .filter(|c| index.contains_key(*c))
+            .collect(),
         ..ImportPlan::default()
     };
     let mut seen: HashMap<String, u64> = HashMap::new();

@@ -53,19 +53,30 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     if !clients.is_empty() && !accounts.is_empty() {
         return Ok(());
     }
-    let config = ctx.config_file.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display()));
+    let config = ctx
+        .config_file
+        .as_ref()
+        .map_or(String::new(), |p| format!(" --config {}", p.display()));
     let motpd = format!("cargo run --release --{config}");
     eprintln!("\nmotpd is running. Next steps, in another terminal in this directory:");
     if clients.is_empty() {
         eprintln!("  1. a RADIUS client (NetScaler, or radclient for a test):");
-        eprintln!("     printf '%s' 'testing123-long-secret' | {motpd} client add local --address 127.0.0.1 --secret-stdin");
+        eprintln!(
+            "     printf '%s' 'testing123-long-secret' | {motpd} client add local --address 127.0.0.1 --secret-stdin"
+        );
     }
     if accounts.is_empty() {
         eprintln!("  2. an account and its phone app:");
-        eprintln!("     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin");
-        eprintln!("     {motpd} device enroll alice      # scan the QR code with an authenticator app");
+        eprintln!(
+            "     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin"
+        );
+        eprintln!(
+            "     {motpd} device enroll alice      # scan the QR code with an authenticator app"
+        );
         eprintln!("  3. a login (password followed by the app's 6-digit code):");
-        eprintln!("     echo 'User-Name=alice,User-Password=Nurse2024123456,Message-Authenticator=0x00' \\");
+        eprintln!(
+            "     echo 'User-Name=alice,User-Password=Nurse2024123456,Message-Authenticator=0x00' \\"
+        );
         eprintln!("       | radclient -x 127.0.0.1:1812 auth testing123-long-secret");
     }
     eprintln!("  New clients are picked up within 10 seconds; no restart needed.\n");
@@ -77,13 +88,14 @@ pub(crate) async fn wait_for_shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

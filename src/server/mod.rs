@@ -7,5 +7,5 @@
 //! cancellation token; they turn bytes into domain requests for the engine and decisions back into bytes. They
 //! decide nothing themselves: every accept and reject comes from [`crate::engine`].
 
-pub mod radius;
 pub mod node;
+pub mod radius;

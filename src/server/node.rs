@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::radius::{RadiusServer, RadiusServerError, RadiusStats, SharedClientTable, ClientTable};
+use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, SharedClientTable};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AuditSink, Engine, EngineSettings};
@@ -27,7 +27,9 @@ const RECEIVE_BUFFER: usize = 4 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// A listener could not be bound.
-    #[error("cannot listen on {address}: {source} (is another RADIUS server running, or does the port need root?)")]
+    #[error(
+        "cannot listen on {address}: {source} (is another RADIUS server running, or does the port need root?)"
+    )]
     Bind {
         /// The address.
         address: SocketAddr,
@@ -48,7 +50,8 @@ pub enum NodeError {
 pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, NodeError> {
     let bind = || -> std::io::Result<UdpSocket> {
         let domain = socket2::Domain::for_address(address);
-        let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        let socket =
+            socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
         if address.is_ipv6() {
             socket.set_only_v6(true)?;
         }
@@ -64,8 +67,18 @@ pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, NodeError> {
 
 /// Binds every configured RADIUS address: (authentication sockets, accounting sockets).
 pub fn bind_configured(config: &Config) -> Result<(Vec<UdpSocket>, Vec<UdpSocket>), NodeError> {
-    let auth = config.radius.listen.iter().map(|a| bind_udp(*a)).collect::<Result<_, _>>()?;
-    let accounting = config.radius.accounting_listen.iter().map(|a| bind_udp(*a)).collect::<Result<_, _>>()?;
+    let auth = config
+        .radius
+        .listen
+        .iter()
+        .map(|a| bind_udp(*a))
+        .collect::<Result<_, _>>()?;
+    let accounting = config
+        .radius
+        .accounting_listen
+        .iter()
+        .map(|a| bind_udp(*a))
+        .collect::<Result<_, _>>()?;
     Ok((auth, accounting))
 }
 
@@ -106,10 +119,18 @@ impl Node {
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
         let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
         if count == 0 {
-            tracing::warn!("no RADIUS clients are configured: every request is dropped (add one with `motpd client add`)");
+            tracing::warn!(
+                "no RADIUS clients are configured: every request is dropped (add one with `motpd client add`)"
+            );
         }
         let background = vec![
-            super::radius::spawn_client_reload(store.clone(), key, clients.clone(), CLIENT_RELOAD, token.clone()),
+            super::radius::spawn_client_reload(
+                store.clone(),
+                key,
+                clients.clone(),
+                CLIENT_RELOAD,
+                token.clone(),
+            ),
             spawn_challenge_sweep(store, clock, token.clone()),
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;

@@ -3,4 +3,5 @@
 mod cli;
 mod common;
 mod engine_rules;
+mod radius_flow;
 mod store_contract;

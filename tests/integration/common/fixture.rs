@@ -30,13 +30,21 @@ pub(crate) struct EngineFixture {
 impl EngineFixture {
     /// A fixture with the default configuration changed by `adjust`.
     pub(crate) async fn new(adjust: impl FnOnce(&mut Config)) -> Self {
+        let chain = motpd::audit::AuditChain::new(test_key().audit_chain_key());
+        let store = store::connect("sqlite::memory:", 1, chain).await.unwrap();
+        Self::with_store(store, adjust).await
+    }
+
+    /// A fixture over an existing store (opened with [`test_key`]'s audit chain).
+    pub(crate) async fn with_store(
+        store: Arc<dyn Store>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         config.policy.enforce_after = None;
         adjust(&mut config);
         config.validate().unwrap();
-        let key = Arc::new(MasterKey::from_bytes([42; 32]));
-        let chain = motpd::audit::AuditChain::new(key.audit_chain_key());
-        let store = store::connect("sqlite::memory:", 1, chain).await.unwrap();
+        let key = Arc::new(test_key());
         let clock = ManualClock::new(NOW);
         let (sink, _task) = AuditSink::spawn(store.clone());
         let engine = Arc::new(Engine::new(
@@ -134,6 +142,11 @@ impl EngineFixture {
     pub(crate) async fn ask_with(&self, request: AccessRequest) -> Decision {
         self.engine.access(request).await.unwrap()
     }
+}
+
+/// The master key of every fixture.
+pub(crate) fn test_key() -> MasterKey {
+    MasterKey::from_bytes([42; 32])
 }
 
 /// A request from the fixture's client.

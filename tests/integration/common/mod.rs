@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod fixture;
+pub(crate) mod radius_client;
 
 use std::sync::{Arc, Once};
 
