@@ -4,22 +4,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
-
 use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
+use super::passwords::PasswordChecker;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
 use crate::accounts::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
-use crate::password::{self, Verified};
 use crate::secrets::{MasterKey, SecretBytes};
-use crate::store::{
-    Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, NewChallenge, Store,
-};
+use crate::store::{Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store};
 
 /// The settings the engine decides with.
 #[derive(Debug, Clone)]
@@ -53,19 +48,19 @@ impl EngineSettings {
 /// The decision engine.
 #[derive(Debug)]
 pub struct Engine {
-    store: Arc<dyn Store>,
-    key: Arc<MasterKey>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
-    settings: EngineSettings,
+    pub(super) settings: EngineSettings,
     audit: AuditSink,
-    hashing: Arc<Semaphore>,
+    passwords: PasswordChecker,
     reuse_key: SecretBytes,
 }
 
 /// What [`Engine::decide`] found, for the audit record.
-struct Outcome {
-    decision: Decision,
-    account: Option<String>,
+pub(super) struct Outcome {
+    pub(super) decision: Decision,
+    pub(super) account: Option<String>,
 }
 
 impl Engine {
@@ -80,21 +75,21 @@ impl Engine {
     ) -> Self {
         let reuse_key = key.derive(b"motpd reuse fingerprint v1");
         Self {
+            passwords: PasswordChecker::new(store.clone(), hashing_threads),
             store,
             key,
             clock,
             settings,
             audit,
-            hashing: Arc::new(Semaphore::new(hashing_threads.max(1))),
             reuse_key,
         }
     }
 
-    fn text(&self, message: &Message) -> String {
+    pub(super) fn text(&self, message: &Message) -> String {
         message.text(self.settings.language)
     }
 
-    fn reject(
+    pub(super) fn reject(
         &self,
         reason: RejectReason,
         message: &Message,
@@ -109,7 +104,7 @@ impl Engine {
         }
     }
 
-    fn enforced(&self, now: i64) -> bool {
+    pub(super) fn enforced(&self, now: i64) -> bool {
         let today = local_date(now, self.settings.policy.utc_offset);
         self.settings
             .policy
@@ -117,7 +112,7 @@ impl Engine {
             .is_none_or(|date| today >= date)
     }
 
-    fn enroll_url(&self) -> String {
+    pub(super) fn enroll_url(&self) -> String {
         format!("{}/enroll", self.settings.public_url)
     }
 
@@ -136,7 +131,7 @@ impl Engine {
         }
         let Some(account) = self.store.account(&id).await? else {
             if request.mode != AuthMode::OtpOnly {
-                self.burn_password_time(password).await;
+                self.passwords.burn_time(password).await;
             }
             return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
@@ -165,7 +160,11 @@ impl Engine {
                 self.code_step(request, &account, device, &code, now).await
             }
             AuthMode::Challenge => {
-                if !self.check_password(&account, password.expose()).await? {
+                if !self
+                    .passwords
+                    .check(&account, password.expose(), now)
+                    .await?
+                {
                     return self
                         .fail(
                             &account,
@@ -206,7 +205,7 @@ impl Engine {
             Some(_) => (typed, None),
             None => (typed, None),
         };
-        if !self.check_password(account, password).await? {
+        if !self.passwords.check(account, password, now).await? {
             return self
                 .fail(
                     account,
@@ -234,7 +233,7 @@ impl Engine {
     }
 
     /// Refusals that need no secret: disabled, expired.
-    fn account_refusal(&self, account: &Account, now: i64) -> Option<Outcome> {
+    pub(super) fn account_refusal(&self, account: &Account, now: i64) -> Option<Outcome> {
         if account.status == AccountStatus::Disabled {
             return Some(self.reject(RejectReason::Disabled, &Message::Disabled, Some(account)));
         }
@@ -250,7 +249,7 @@ impl Engine {
     }
 
     /// No active device: before the enforcement date the password alone is enough (with a reminder).
-    fn without_device(&self, account: &Account, now: i64) -> Outcome {
+    pub(super) fn without_device(&self, account: &Account, now: i64) -> Outcome {
         if self.enforced(now) {
             return self.reject(
                 RejectReason::NotEnrolled,
@@ -277,7 +276,7 @@ impl Engine {
         }
     }
 
-    async fn code_step(
+    pub(super) async fn code_step(
         &self,
         request: &AccessRequest,
         account: &Account,
@@ -319,7 +318,7 @@ impl Engine {
         }
     }
 
-    async fn accept_step(
+    pub(super) async fn accept_step(
         &self,
         request: &AccessRequest,
         account: &Account,
@@ -386,103 +385,8 @@ impl Engine {
                 .is_some_and(|stored| codes::same_fingerprint(stored, &expected))
     }
 
-    async fn challenge(
-        &self,
-        request: &AccessRequest,
-        account: &Account,
-        purpose: ChallengePurpose,
-        counter: Option<i64>,
-        device: &Device,
-        now: i64,
-    ) -> Result<Outcome, EngineError> {
-        let mut state = vec![0u8; 32];
-        getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
-        self.store
-            .create_challenge(
-                &NewChallenge {
-                    state_hash: Sha256::digest(&state).to_vec(),
-                    account_id: account.id.clone(),
-                    client: request.client.clone(),
-                    device_id: device.id.clone(),
-                    purpose,
-                    counter,
-                    expires_at: now + self.settings.challenge_ttl_seconds,
-                },
-                now,
-            )
-            .await?;
-        let prompt = match purpose {
-            ChallengePurpose::HotpResync => Message::EnterNextCode,
-            ChallengePurpose::Otp => Message::EnterCode,
-        };
-        Ok(Outcome {
-            decision: Decision::Challenge {
-                state,
-                message: self.text(&prompt),
-            },
-            account: Some(account.id.clone()),
-        })
-    }
-
-    async fn continue_challenge(
-        &self,
-        request: &AccessRequest,
-        id: &str,
-        state: &[u8],
-        answer: &SecretBytes,
-        now: i64,
-    ) -> Result<Outcome, EngineError> {
-        let hash = Sha256::digest(state).to_vec();
-        let expired = || self.reject(RejectReason::BadState, &Message::ChallengeExpired, None);
-        let Some(challenge) = self.store.take_challenge(&hash, now).await? else {
-            return Ok(expired());
-        };
-        if challenge.account_id != id || challenge.client != request.client {
-            return Ok(expired());
-        }
-        let Some(account) = self.store.account(id).await? else {
-            return Ok(expired());
-        };
-        if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            return Ok(self.reject(
-                RejectReason::Locked,
-                &self.locked(until, now),
-                Some(&account),
-            ));
-        }
-        if let Some(refusal) = self.account_refusal(&account, now) {
-            return Ok(refusal);
-        }
-        let device = self
-            .store
-            .active_device(id)
-            .await?
-            .filter(|d| d.id == challenge.device_id);
-        let Some(device) = device else {
-            return Ok(expired());
-        };
-        let code = String::from_utf8_lossy(answer.expose()).into_owned();
-        match (challenge.purpose, challenge.counter) {
-            (ChallengePurpose::HotpResync, Some(counter)) => {
-                let (seed, _) = codes::open_seed(&self.key, &device)?;
-                let next = counter.saturating_add(1);
-                if codes::hotp_matches(&device, &seed, &code, next) {
-                    return self
-                        .accept_step(request, &account, &device, next, &code, now)
-                        .await;
-                }
-                self.fail(&account, RejectReason::BadCode, Message::BadCode, now)
-                    .await
-            }
-            _ => {
-                self.code_step(request, &account, Some(device), &code, now)
-                    .await
-            }
-        }
-    }
-
     /// Counts a failure; the message becomes "locked until" when this failure locks the account.
-    async fn fail(
+    pub(super) async fn fail(
         &self,
         account: &Account,
         reason: RejectReason,
@@ -502,7 +406,7 @@ impl Engine {
         Ok(self.reject(reason, &message, Some(account)))
     }
 
-    fn locked(&self, until: i64, now: i64) -> Message {
+    pub(super) fn locked(&self, until: i64, now: i64) -> Message {
         let offset = self.settings.policy.utc_offset;
         let at = time::OffsetDateTime::from_unix_timestamp(until).map(|t| t.to_offset(offset));
         let text = match at {
@@ -517,74 +421,6 @@ impl Engine {
             Err(_) => "-".to_owned(),
         };
         Message::Locked(text)
-    }
-
-    /// Verifies a password on the blocking pool; schedules a re-hash of legacy hashes.
-    async fn check_password(
-        &self,
-        account: &Account,
-        password: &[u8],
-    ) -> Result<bool, EngineError> {
-        let Some(stored) = account.password_hash.clone() else {
-            return Ok(false);
-        };
-        let candidate = SecretBytes::new(password.to_vec());
-        let verified = self
-            .hash_blocking(move || password::verify_password(candidate.expose(), &stored))
-            .await?;
-        match verified {
-            Ok(Verified::Match { needs_rehash }) => {
-                if needs_rehash {
-                    self.rehash(account.id.clone(), SecretBytes::new(password.to_vec()));
-                }
-                Ok(true)
-            }
-            Ok(Verified::Mismatch) => Ok(false),
-            Err(error) => {
-                tracing::error!(account = %account.id, %error, "stored password hash cannot be used");
-                Ok(false)
-            }
-        }
-    }
-
-    /// Spends the time of one password verification, so unknown accounts answer as slowly as known ones.
-    async fn burn_password_time(&self, password: &SecretBytes) {
-        static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            password::hash_password(b"motpd timing equaliser").unwrap_or_default()
-        });
-        let candidate = password.clone();
-        let _ = self
-            .hash_blocking(move || password::verify_password(candidate.expose(), &DUMMY))
-            .await;
-    }
-
-    async fn hash_blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| EngineError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| EngineError::Hashing(e.to_string()))
-    }
-
-    fn rehash(&self, account: String, password: SecretBytes) {
-        let store = self.store.clone();
-        let now = self.clock.now();
-        tokio::spawn(async move {
-            let hashed =
-                tokio::task::spawn_blocking(move || password::hash_password(password.expose()))
-                    .await;
-            if let Ok(Ok(hash)) = hashed
-                && let Err(error) = store.set_password_hash(&account, &hash, now).await
-            {
-                tracing::warn!(%account, %error, "could not store the upgraded password hash");
-            }
-        });
     }
 
     async fn audit_decision(

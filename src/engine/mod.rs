@@ -10,9 +10,11 @@
 
 mod access;
 mod audit_sink;
+mod challenge;
 mod codes;
 pub mod enrollment;
 mod messages;
+mod passwords;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;

@@ -1,0 +1,108 @@
+//! Access-Challenges: issuing one (random State, only its hash stored, bound to account, client, device and
+//! expiry) and answering one (taken from the store atomically, so it is single use across nodes).
+
+use sha2::{Digest, Sha256};
+
+use super::access::{Engine, Outcome};
+use super::codes;
+use super::messages::Message;
+use super::{AccessRequest, Decision, EngineError, RejectReason};
+use crate::secrets::SecretBytes;
+use crate::store::{Account, ChallengePurpose, Device, NewChallenge};
+
+impl Engine {
+    pub(super) async fn challenge(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        purpose: ChallengePurpose,
+        counter: Option<i64>,
+        device: &Device,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let mut state = vec![0u8; 32];
+        getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
+        self.store
+            .create_challenge(
+                &NewChallenge {
+                    state_hash: Sha256::digest(&state).to_vec(),
+                    account_id: account.id.clone(),
+                    client: request.client.clone(),
+                    device_id: device.id.clone(),
+                    purpose,
+                    counter,
+                    expires_at: now + self.settings.challenge_ttl_seconds,
+                },
+                now,
+            )
+            .await?;
+        let prompt = match purpose {
+            ChallengePurpose::HotpResync => Message::EnterNextCode,
+            ChallengePurpose::Otp => Message::EnterCode,
+        };
+        Ok(Outcome {
+            decision: Decision::Challenge {
+                state,
+                message: self.text(&prompt),
+            },
+            account: Some(account.id.clone()),
+        })
+    }
+
+    pub(super) async fn continue_challenge(
+        &self,
+        request: &AccessRequest,
+        id: &str,
+        state: &[u8],
+        answer: &SecretBytes,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let hash = Sha256::digest(state).to_vec();
+        let expired = || self.reject(RejectReason::BadState, &Message::ChallengeExpired, None);
+        let Some(challenge) = self.store.take_challenge(&hash, now).await? else {
+            return Ok(expired());
+        };
+        if challenge.account_id != id || challenge.client != request.client {
+            return Ok(expired());
+        }
+        let Some(account) = self.store.account(id).await? else {
+            return Ok(expired());
+        };
+        if let Some(until) = account.locked_until.filter(|&until| until > now) {
+            return Ok(self.reject(
+                RejectReason::Locked,
+                &self.locked(until, now),
+                Some(&account),
+            ));
+        }
+        if let Some(refusal) = self.account_refusal(&account, now) {
+            return Ok(refusal);
+        }
+        let device = self
+            .store
+            .active_device(id)
+            .await?
+            .filter(|d| d.id == challenge.device_id);
+        let Some(device) = device else {
+            return Ok(expired());
+        };
+        let code = String::from_utf8_lossy(answer.expose()).into_owned();
+        match (challenge.purpose, challenge.counter) {
+            (ChallengePurpose::HotpResync, Some(counter)) => {
+                let (seed, _) = codes::open_seed(&self.key, &device)?;
+                let next = counter.saturating_add(1);
+                if codes::hotp_matches(&device, &seed, &code, next) {
+                    return self
+                        .accept_step(request, &account, &device, next, &code, now)
+                        .await;
+                }
+                self.fail(&account, RejectReason::BadCode, Message::BadCode, now)
+                    .await
+            }
+            _ => {
+                self.code_step(request, &account, Some(device), &code, now)
+                    .await
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Password checks for the engine: Argon2id (and legacy hashes) on the blocking pool with bounded parallelism,
+//! the same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
+
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Semaphore;
+
+use super::EngineError;
+use crate::password::{self, Verified};
+use crate::secrets::SecretBytes;
+use crate::store::{Account, Store};
+
+/// Runs password verifications, at most `threads` at once, off the async workers.
+#[derive(Debug)]
+pub(super) struct PasswordChecker {
+    store: Arc<dyn Store>,
+    hashing: Semaphore,
+}
+
+impl PasswordChecker {
+    pub(super) fn new(store: Arc<dyn Store>, threads: usize) -> Self {
+        Self {
+            store,
+            hashing: Semaphore::new(threads.max(1)),
+        }
+    }
+
+    /// Whether `password` matches the account's hash; schedules a re-hash of legacy or weaker hashes.
+    pub(super) async fn check(
+        &self,
+        account: &Account,
+        password: &[u8],
+        now: i64,
+    ) -> Result<bool, EngineError> {
+        let Some(stored) = account.password_hash.clone() else {
+            return Ok(false);
+        };
+        let candidate = SecretBytes::new(password.to_vec());
+        let verified = self
+            .blocking(move || password::verify_password(candidate.expose(), &stored))
+            .await?;
+        match verified {
+            Ok(Verified::Match { needs_rehash }) => {
+                if needs_rehash {
+                    self.rehash(account.id.clone(), SecretBytes::new(password.to_vec()), now);
+                }
+                Ok(true)
+            }
+            Ok(Verified::Mismatch) => Ok(false),
+            Err(error) => {
+                tracing::error!(account = %account.id, %error, "stored password hash cannot be used");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Spends the time of one verification, so unknown accounts answer as slowly as known ones.
+    pub(super) async fn burn_time(&self, password: &SecretBytes) {
+        static DUMMY: LazyLock<String> = LazyLock::new(|| {
+            password::hash_password(b"motpd timing equaliser").unwrap_or_default()
+        });
+        let candidate = password.clone();
+        let _ = self
+            .blocking(move || password::verify_password(candidate.expose(), &DUMMY))
+            .await;
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| EngineError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| EngineError::Hashing(e.to_string()))
+    }
+
+    fn rehash(&self, account: String, password: SecretBytes, now: i64) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let hashed =
+                tokio::task::spawn_blocking(move || password::hash_password(password.expose()))
+                    .await;
+            if let Ok(Ok(hash)) = hashed
+                && let Err(error) = store.set_password_hash(&account, &hash, now).await
+            {
+                tracing::warn!(%account, %error, "could not store the upgraded password hash");
+            }
+        });
+    }
+}
