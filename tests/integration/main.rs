@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod engine_rules;
+mod external_clients;
 mod radius_flow;
 mod store_contract;

@@ -190,7 +190,7 @@ pub(crate) fn parse_reply(raw: &[u8], authenticator: &[u8; 16], secret: &[u8]) -
         .iter()
         .filter(|v| v.vendor_id == 66 && v.vendor_type == 16)
         .flat_map(|v| {
-            String::from_utf8_lossy(&v.value)
+            String::from_utf8_lossy(v.value)
                 .split(',')
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
