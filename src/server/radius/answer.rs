@@ -17,7 +17,8 @@ use crate::radius::{Attribute, Code, encode_response, types};
 
 use super::duplicates::CacheKey;
 use super::handle::{Inner, Job, Work};
-use super::reply::{response_attributes, unavailable_message};
+use super::reply::response_attributes;
+use crate::engine::unavailable_message;
 
 impl Inner {
     /// Evaluates `job` and answers it on `socket`.
@@ -37,7 +38,7 @@ impl Inner {
                 }
                 Some(Outcome::Unavailable) => {
                     let mut attributes =
-                        Attribute::reply_messages(unavailable_message(self.language));
+                        Attribute::reply_messages(&unavailable_message(self.language));
                     attributes.extend(proxy_attributes(&proxy_states));
                     self.encode(Code::AccessReject, &key, &attributes, secret)
                 }

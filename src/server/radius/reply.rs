@@ -12,7 +12,7 @@
 //! - Session-Timeout (27) on an Accept when configured above 0.
 //! - Proxy-State (33): every one of the request's, in order, last (RFC 2865 §5.33).
 
-use crate::config::{Language, RadiusConfig};
+use crate::config::RadiusConfig;
 use crate::engine::Decision;
 use crate::radius::{Attribute, Code, MAX_ATTRIBUTE_VALUE_LEN, RadiusError, types};
 
@@ -182,14 +182,6 @@ fn split_at_chars(text: &str, max: usize) -> Vec<&str> {
         rest = tail;
     }
     pieces
-}
-
-/// The Reply-Message of the Reject sent when the engine failed and `on_store_error = "reject"`.
-pub(crate) fn unavailable_message(language: Language) -> &'static str {
-    match language {
-        Language::ZhTw => "系統暫時無法驗證，請稍後再試。",
-        Language::En => "The login service is temporarily unavailable. Please try again later.",
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::*;
-use crate::config::GroupAttribute;
-use crate::engine::RejectReason;
+use crate::config::{GroupAttribute, Language};
+use crate::engine::{RejectReason, unavailable_message};
 use crate::radius::parse_vendor_specific;
 
 fn shape(attribute: &str, prefix: &str, separator: &str) -> ReplyShape {

@@ -313,7 +313,7 @@ async fn engine_failures_are_dropped_or_rejected_never_accepted() {
         let answer = answer.unwrap_or_else(|| panic!("{user}: no Reject"));
         let packet = verified(&answer, &AUTH);
         assert_eq!(packet.code(), Code::AccessReject, "{user}");
-        let expected = "The login service is temporarily unavailable. Please try again later.";
+        let expected = crate::engine::unavailable_message(crate::config::Language::En);
         assert_eq!(text(packet.reply_messages()), [expected]);
         assert_eq!(server.stats.snapshot().errors, 1);
     }
