@@ -253,6 +253,21 @@ pub enum DeviceCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Bind known seeds from a previous OTP system, from a CSV file with a header row
+    /// (id,kind,secret[,digits,period,counter,algorithm,pin]); all rows or none.
+    Import {
+        /// The CSV file. It holds seeds: delete it once imported.
+        file: PathBuf,
+        /// Replace devices that are already bound (without it such accounts are invalid rows).
+        #[arg(long)]
+        replace: bool,
+        /// Import the valid rows even if some rows are invalid.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Validate only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Unbind the account's device (lost or new phone); the next enrollment binds a new one.
     Reset {
         /// Account ID.

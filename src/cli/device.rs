@@ -1,6 +1,9 @@
-//! `motpd device enroll|reset`: binding and unbinding authenticator devices.
+//! `motpd device enroll|import|reset`: binding and unbinding authenticator devices.
 
+use std::collections::HashMap;
 use std::path::Path;
+
+use anyhow::Context as _;
 
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
@@ -8,10 +11,12 @@ use qrcode::render::unicode::Dense1x2;
 use super::args::{AlgorithmArg, DeviceCommand, KindArg};
 use super::context::{Context, KeyMode};
 use super::{CliError, read_stdin_secret};
-use crate::accounts;
+use crate::accounts::{self, RowError};
+use crate::device_import::{self, SeedPlan};
 use crate::engine::enrollment::{self, ImportedSeed};
 use crate::otp::{self, Algorithm, Kind};
 use crate::secrets::SecretBytes;
+use crate::store::{AccountFilter, NewDevice};
 
 pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -34,6 +39,12 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
                 generate(&ctx, &id, replace).await
             }
         }
+        DeviceCommand::Import {
+            file,
+            replace,
+            skip_invalid,
+            dry_run,
+        } => import_file(&ctx, &file, replace, skip_invalid, dry_run).await,
         DeviceCommand::Reset { id } => {
             let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
             let removed =
@@ -164,5 +175,104 @@ async fn import(ctx: &Context, id: &str, seed: &ImportedSeed, replace: bool) -> 
         "bound imported {} device {device_id} to {id}",
         seed.kind.as_str()
     );
+    Ok(())
+}
+
+/// `motpd device import`: validates every row (including that its account exists and, without `replace`, has
+/// no device yet), then binds all rows in one store transaction, or none.
+async fn import_file(
+    ctx: &Context,
+    file: &Path,
+    replace: bool,
+    skip_invalid: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let reader = std::fs::File::open(file)
+        .with_context(|| format!("cannot open {}", file.display()))
+        .map_err(|e| CliError::Input(format!("{e:#}")))?;
+    let mut plan = device_import::read_seed_import(std::io::BufReader::new(reader))
+        .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+    check_accounts(ctx, &mut plan, replace).await?;
+    for error in &plan.errors {
+        eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
+    }
+    if !plan.errors.is_empty() && !skip_invalid {
+        return Err(CliError::Input(format!(
+            "{} invalid row(s); nothing was imported. Fix them, or import the valid rows with --skip-invalid",
+            plan.errors.len()
+        ))
+        .into());
+    }
+    if dry_run {
+        println!(
+            "{} valid row(s), {} invalid; nothing written (--dry-run)",
+            plan.rows.len(),
+            plan.errors.len()
+        );
+        return Ok(());
+    }
+    let devices = plan
+        .rows
+        .iter()
+        .map(|row| enrollment::seal_imported(&ctx.key, &row.account_id, &row.seed))
+        .collect::<Result<Vec<NewDevice>, _>>()?;
+    let bound = ctx.store.bind_devices(&devices, replace, ctx.now()).await?;
+    let count = |kind: Kind| devices.iter().filter(|d| d.kind == kind).count();
+    ctx.audit(
+        "admin.device.import",
+        None,
+        serde_json::json!({
+            "file": file.display().to_string(),
+            "bound": bound,
+            "totp": count(Kind::Totp),
+            "hotp": count(Kind::Hotp),
+            "motp": count(Kind::Motp),
+            "replace": replace,
+            "skipped": plan.errors.len(),
+        }),
+    )
+    .await?;
+    println!(
+        "imported {}: {bound} device(s) bound, {} skipped",
+        file.display(),
+        plan.errors.len()
+    );
+    println!(
+        "the file holds the seeds in clear: delete it (shred) now that they are sealed in the database"
+    );
+    Ok(())
+}
+
+/// Turns rows whose account does not exist, or (without `replace`) already has an active device, into row
+/// errors, so that they are reported with their line numbers like every other bad row.
+async fn check_accounts(ctx: &Context, plan: &mut SeedPlan, replace: bool) -> anyhow::Result<()> {
+    let bound: HashMap<String, bool> = ctx
+        .store
+        .list_accounts(AccountFilter::default())
+        .await?
+        .into_iter()
+        .map(|o| (o.account.id, o.device.is_some()))
+        .collect();
+    for row in std::mem::take(&mut plan.rows) {
+        let problem = match bound.get(&row.account_id) {
+            None => format!(
+                "id: no account {:?} (create it first: `motpd user add` or `motpd user import`)",
+                row.account_id
+            ),
+            Some(true) if !replace => format!(
+                "id: {:?} already has a device (use --replace to replace it)",
+                row.account_id
+            ),
+            Some(_) => {
+                plan.rows.push(row);
+                continue;
+            }
+        };
+        plan.errors.push(RowError {
+            line: row.line,
+            reason: problem,
+        });
+    }
+    plan.errors.sort_by_key(|e| e.line);
     Ok(())
 }

@@ -117,6 +117,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         replace: bool,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Binds many active devices in one transaction (all or nothing): the bulk form of [`Store::bind_device`]
+    /// for seed imports, with the same rules. With `replace`, every other device of the named accounts is
+    /// removed; without it an account that already has an active device gives `Conflict` naming it. The same
+    /// account twice in the batch is a `Conflict`; an account that does not exist gives `NotFound`. The first
+    /// offending device in batch order is the one reported. Returns how many devices were bound.
+    async fn bind_devices(
+        &self,
+        devices: &[NewDevice],
+        replace: bool,
+        now: i64,
+    ) -> Result<u64, StoreError>;
     /// Starts a self-service enrollment: stores `device` as pending, replacing any earlier pending device of
     /// the account. `Conflict` if the account already has an active device; `NotFound` if there is no such
     /// account.

@@ -270,6 +270,15 @@ impl Store for PgStore {
         devices::bind(&self.pool, device, replace, now).await
     }
 
+    async fn bind_devices(
+        &self,
+        devices: &[NewDevice],
+        replace: bool,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        devices::bind_many(&self.pool, devices, replace, now).await
+    }
+
     async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
         devices::begin_enrollment(&self.pool, device, now).await
     }

@@ -6,7 +6,7 @@
 //! text, blobs and native booleans, so one `FromRow` struct decodes rows of either backend. A stored value
 //! that does not parse becomes [`StoreError::Corrupt`]; nothing here panics on what the database returns.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use ipnet::IpNet;
@@ -15,7 +15,7 @@ use time::macros::format_description;
 
 use super::{
     Account, AccountOverview, AccountStatus, AccountUpsert, Challenge, ChallengePurpose, Device,
-    DeviceState, DeviceSummary, RadiusClient, StoreError,
+    DeviceState, DeviceSummary, NewDevice, RadiusClient, StoreError,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord, GENESIS_MAC};
 use crate::config::AuthMode;
@@ -79,6 +79,47 @@ pub(super) fn reject_duplicate_ids(accounts: &[AccountUpsert]) -> Result<(), Sto
         ))),
         None => Ok(()),
     }
+}
+
+/// Refuses a device batch that names the same account twice (one active device per account).
+pub(super) fn reject_duplicate_accounts(devices: &[NewDevice]) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(devices.len());
+    match devices.iter().find(|d| !seen.insert(d.account_id.as_str())) {
+        Some(dup) => Err(StoreError::Conflict(format!(
+            "account {} appears more than once in the import; nothing was imported",
+            dup.account_id
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks a device batch against what the store holds for its accounts (`has_active`: every existing account
+/// of the batch, and whether it has an active device): the first device, in batch order, whose account is
+/// missing gives `NotFound`, or whose account has an active device (without `replace`) gives `Conflict`.
+pub(super) fn check_bindable(
+    devices: &[NewDevice],
+    has_active: &HashMap<String, bool>,
+    replace: bool,
+) -> Result<(), StoreError> {
+    for device in devices {
+        match has_active.get(&device.account_id) {
+            None => return Err(account_not_found(&device.account_id)),
+            Some(true) if !replace => {
+                return Err(StoreError::Conflict(active_device_conflict(
+                    &device.account_id,
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The message for a unique violation in a device batch that passed [`check_bindable`] under the write lock:
+/// only a device ID can collide then.
+pub(super) fn device_batch_conflict() -> String {
+    "a device ID of the import already exists; nothing was imported (run the import again)"
+        .to_owned()
 }
 
 /// A date as stored: `YYYY-MM-DD`.

@@ -451,3 +451,154 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+/// RFC 4226/6238's SHA1 seed `12345678901234567890` in base32.
+const RFC_SEED_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/// The sealed seed of `account`'s active device, opened with the site's key (as the server would).
+fn stored_seed(site: &Site, account: &str) -> (String, Vec<u8>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let key = motpd::secrets::MasterKey::load(&site.path("motpd.key")).unwrap();
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let chain = motpd::audit::AuditChain::new(key.audit_chain_key());
+        let store = motpd::store::connect(&url, 1, chain).await.unwrap();
+        let device = store.active_device(account).await.unwrap().unwrap();
+        let aad = motpd::secrets::Aad::device_seed(&device.id, account);
+        let seed = key
+            .open(&aad, &device.sealed_seed)
+            .unwrap()
+            .expose()
+            .to_vec();
+        store.close().await;
+        (device.kind.as_str().to_owned(), seed)
+    })
+}
+
+/// The `detail` of every audit row of `kind`.
+fn audit_details(site: &Site, kind: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE kind = $1 ORDER BY seq")
+            .bind(kind)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn device_import_checks_every_row_and_is_all_or_nothing() {
+    let site = Site::new();
+    for id in ["alice", "bob", "carol", "dave"] {
+        site.ok(&["user", "add", id], None);
+    }
+    site.ok(&["device", "enroll", "dave"], None);
+    let bad = write_csv(
+        &site,
+        "seeds.csv",
+        &format!(
+            "id,kind,secret,counter,pin\n\
+             Alice,totp,{RFC_SEED_B32},,\n\
+             bob,motp,0123456789abcdef,,\n\
+             ghost,totp,{RFC_SEED_B32},,\n\
+             carol,hotp,n0t-base32!,3,\n\
+             dave,totp,{RFC_SEED_B32},,\n\
+             alice,hotp,{RFC_SEED_B32},1,\n"
+        ),
+    );
+    let err = site.fails(&["device", "import", &bad], None, 8);
+    for expected in [
+        "seeds.csv:3: pin: required for motp rows",
+        "seeds.csv:4: id: no account \"ghost\"",
+        "seeds.csv:5: secret: not valid base32",
+        "seeds.csv:6: id: \"dave\" already has a device (use --replace",
+        "seeds.csv:7: id \"alice\" already appears on line 2",
+        "5 invalid row(s); nothing was imported",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    assert!(
+        !err.contains("n0t-base32!") && !err.contains("0123456789abcdef"),
+        "{err}"
+    );
+    let unenrolled = site.ok(&["report", "unenrolled"], None);
+    assert!(
+        unenrolled.contains("3 account(s) without a device"),
+        "{unenrolled}"
+    );
+
+    let out = site.ok(
+        &["device", "import", &bad, "--skip-invalid", "--dry-run"],
+        None,
+    );
+    assert!(
+        out.contains("1 valid row(s), 5 invalid; nothing written"),
+        "{out}"
+    );
+    let out = site.ok(&["device", "import", &bad, "--skip-invalid"], None);
+    assert!(out.contains("1 device(s) bound, 5 skipped"), "{out}");
+    // The seed is sealed for the device and account, exactly as decoded.
+    assert_eq!(
+        stored_seed(&site, "alice"),
+        ("totp".to_owned(), b"12345678901234567890".to_vec())
+    );
+
+    // --replace rebinds; an mOTP init-secret is kept as typed (lower case).
+    let good = write_csv(
+        &site,
+        "good.csv",
+        "kind,id,secret,pin\nmotp,dave,0123456789ABCDEF,1234\nmotp,bob,fedcba9876543210,98765\n",
+    );
+    site.fails(&["device", "import", &good], None, 8);
+    let out = site.ok(&["device", "import", &good, "--replace"], None);
+    assert!(out.contains("2 device(s) bound, 0 skipped"), "{out}");
+    assert_eq!(
+        stored_seed(&site, "dave"),
+        ("motp".to_owned(), b"0123456789abcdef".to_vec())
+    );
+    let details = audit_details(&site, "admin.device.import");
+    assert_eq!(details.len(), 2, "{details:?}");
+    assert!(
+        details[1].contains("\"bound\":2") && details[1].contains("\"motp\":2"),
+        "{details:?}"
+    );
+    for secret in [RFC_SEED_B32, "0123456789", "fedcba", "98765"] {
+        assert!(!details.concat().contains(secret), "{secret}: {details:?}");
+    }
+    assert!(site.ok(&["audit", "verify"], None).contains("intact"));
+}
+
+#[test]
+fn device_import_of_ten_thousand_rows_takes_seconds() {
+    let site = Site::new();
+    let mut users = String::from("id,name\n");
+    let mut seeds = String::from("id,kind,secret,counter,pin\n");
+    for i in 0..10_000 {
+        users.push_str(&format!("staff{i:05},Staff {i}\n"));
+        seeds.push_str(&match i % 3 {
+            0 => format!("staff{i:05},totp,{RFC_SEED_B32},,\n"),
+            1 => format!("staff{i:05},hotp,{RFC_SEED_B32},{i},\n"),
+            _ => format!("staff{i:05},motp,{i:016x},,{:04}\n", i % 10_000),
+        });
+    }
+    let users = write_csv(&site, "staff.csv", &users);
+    let seeds = write_csv(&site, "seeds.csv", &seeds);
+    let started = std::time::Instant::now();
+    site.ok(&["user", "import", &users], None);
+    let accounts = started.elapsed();
+    let started = std::time::Instant::now();
+    let out = site.ok(&["device", "import", &seeds], None);
+    let devices = started.elapsed();
+    assert!(out.contains("10000 device(s) bound"), "{out}");
+    eprintln!("imported 10,000 accounts in {accounts:?}, then 10,000 seeds in {devices:?}");
+    let unenrolled = site.ok(&["report", "unenrolled"], None);
+    assert!(
+        unenrolled.contains("0 account(s) without a device"),
+        "{unenrolled}"
+    );
+    assert_eq!(stored_seed(&site, "staff09997").0, "hotp");
+}

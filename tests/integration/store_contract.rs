@@ -367,6 +367,184 @@ async fn bind_device_conflicts_and_replaces(store: &dyn Store) {
     assert_eq!(store.reset_devices("alice").await.unwrap(), 0);
 }
 
+async fn bind_devices_is_all_or_nothing(store: &dyn Store) {
+    for id in ["alice", "bob", "carol", "dave", "erin"] {
+        store.create_account(&account(id), NOW).await.unwrap();
+    }
+    store
+        .bind_device(&device("c0", "carol"), false, NOW)
+        .await
+        .unwrap();
+    store
+        .begin_enrollment(&device("p0", "dave"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(store.bind_devices(&[], false, NOW).await.unwrap(), 0);
+
+    // Each refusal names the account and binds nothing.
+    let a1 = device("a1", "alice");
+    match store
+        .bind_devices(&[a1.clone(), device("c1", "carol")], false, NOW)
+        .await
+    {
+        Err(StoreError::Conflict(m)) => {
+            assert!(m.contains("carol already has an active device"), "{m}");
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    let twice = [a1.clone(), device("b1", "bob"), device("a2", "alice")];
+    match store.bind_devices(&twice, false, NOW).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("account alice appears more"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    match store
+        .bind_devices(&[a1.clone(), device("g1", "ghost")], false, NOW)
+        .await
+    {
+        Err(StoreError::NotFound(m)) => assert!(m.contains("ghost"), "{m}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    for id in ["a1", "b1", "c1", "g1"] {
+        assert_eq!(store.device(id).await.unwrap(), None, "{id}");
+    }
+
+    // A clean batch: every device active from `now`, as given; pending devices are left alone.
+    let mut b1 = device("b1", "bob");
+    b1.kind = Kind::Hotp;
+    b1.last_step = Some(4);
+    let mut d1 = device("d1", "dave");
+    d1.kind = Kind::Motp;
+    d1.sealed_pin = Some(b"sealed pin".to_vec());
+    let batch = [a1.clone(), b1.clone(), d1.clone()];
+    assert_eq!(store.bind_devices(&batch, false, NOW + 1).await.unwrap(), 3);
+    for new in &batch {
+        let stored = store.active_device(&new.account_id).await.unwrap().unwrap();
+        assert_eq!(stored.id, new.id);
+        assert_eq!((stored.kind, stored.algorithm), (new.kind, new.algorithm));
+        assert_eq!((stored.digits, stored.period), (new.digits, new.period));
+        assert_eq!(
+            (&stored.sealed_seed, &stored.sealed_pin),
+            (&new.sealed_seed, &new.sealed_pin)
+        );
+        assert_eq!(
+            (stored.last_step, &stored.label),
+            (new.last_step, &new.label)
+        );
+        assert_eq!(
+            (stored.created_at, stored.confirmed_at, stored.last_used_at),
+            (NOW + 1, Some(NOW + 1), None)
+        );
+    }
+    let pending = store.device("p0").await.unwrap().unwrap();
+    assert_eq!(pending.state, DeviceState::Pending);
+
+    // With replace, every other device of those accounts goes, pending ones included.
+    let replacing = [
+        device("a2", "alice"),
+        device("c2", "carol"),
+        device("d2", "dave"),
+    ];
+    assert_eq!(
+        store.bind_devices(&replacing, true, NOW + 2).await.unwrap(),
+        3
+    );
+    for (account_id, id) in [
+        ("alice", "a2"),
+        ("bob", "b1"),
+        ("carol", "c2"),
+        ("dave", "d2"),
+    ] {
+        let active = store.active_device(account_id).await.unwrap().unwrap();
+        assert_eq!(active.id, id, "{account_id}");
+    }
+    for gone in ["a1", "c0", "d1", "p0"] {
+        assert_eq!(store.device(gone).await.unwrap(), None, "{gone}");
+    }
+
+    // A failure in the middle of writing (a device ID that exists) rolls back the deletes too.
+    let clash = [device("e1", "erin"), device("a2", "bob")];
+    let result = store.bind_devices(&clash, true, NOW + 3).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(store.active_device("erin").await.unwrap(), None);
+    assert_eq!(store.active_device("bob").await.unwrap().unwrap().id, "b1");
+}
+
+async fn bind_devices_of_ten_thousand(backend: &Backend) {
+    let store = &*backend.store;
+    let ids: Vec<String> = (0..10_000).map(|i| format!("user{i:05}")).collect();
+    let accounts: Vec<AccountUpsert> = ids.iter().map(|id| account(id)).collect();
+    store.import_accounts(&accounts, NOW).await.unwrap();
+    let batch = |round: usize| -> Vec<_> {
+        ids.iter()
+            .map(|id| device(&format!("{id}-{round}"), id))
+            .collect()
+    };
+    let started = Instant::now();
+    assert_eq!(
+        store.bind_devices(&batch(1), false, NOW).await.unwrap(),
+        10_000
+    );
+    let first = started.elapsed();
+    let started = Instant::now();
+    assert_eq!(
+        store.bind_devices(&batch(2), true, NOW).await.unwrap(),
+        10_000
+    );
+    let second = started.elapsed();
+    eprintln!(
+        "{}: binding 10,000 devices: {first:?} (new), {second:?} (replacing)",
+        backend.name
+    );
+    assert!(first < Duration::from_secs(10) && second < Duration::from_secs(10));
+    let listed = store.list_accounts(AccountFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), 10_000);
+    assert!(
+        listed
+            .iter()
+            .all(|o| o.device.as_ref().is_some_and(|d| d.id.ends_with("-2")))
+    );
+}
+
+async fn racing_device_imports_do_not_interleave(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    let ids: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
+    for id in &ids {
+        a.create_account(&account(id), NOW).await.unwrap();
+    }
+    // The two nodes name the same accounts in opposite orders: without replace exactly one batch wins
+    // whole; with replace both win, one after the other (no deadlock), and one batch's devices remain.
+    for replace in [false, true] {
+        let names = ids.clone();
+        let outcomes = race(&a, &b, move |node, store| {
+            let mut batch: Vec<_> = names
+                .iter()
+                .map(|id| device(&format!("{id}-{replace}-node{node}"), id))
+                .collect();
+            if node == 1 {
+                batch.reverse();
+            }
+            async move { store.bind_devices(&batch, replace, NOW).await.map(|_| ()) }
+        })
+        .await;
+        if replace {
+            assert!(
+                outcomes.iter().all(Result::is_ok),
+                "{}: {outcomes:?}",
+                backend.name
+            );
+        } else {
+            assert_one_winner(&outcomes, backend.name);
+        }
+        let mut winners = std::collections::HashSet::new();
+        for id in &ids {
+            let active = a.active_device(id).await.unwrap().unwrap();
+            winners.insert(active.id.rsplit_once("-node").unwrap().1.to_owned());
+        }
+        assert_eq!(winners.len(), 1, "{}: {winners:?}", backend.name);
+    }
+    b.close().await;
+}
+
 async fn enrollment_replaces_pending_and_confirms(store: &dyn Store) {
     store.create_account(&account("alice"), NOW).await.unwrap();
     store
@@ -1040,6 +1218,7 @@ contract!(
         status_password_lock_and_removal,
         failures_count_lock_and_restart,
         bind_device_conflicts_and_replaces,
+        bind_devices_is_all_or_nothing,
         enrollment_replaces_pending_and_confirms,
         list_shows_device_state,
         replay_guard_accepts_each_step_once,
@@ -1053,6 +1232,8 @@ contract!(
         racing_replays_accept_exactly_once,
         racing_challenge_answers_win_once,
         racing_bindings_leave_one_active_device,
+        bind_devices_of_ten_thousand,
+        racing_device_imports_do_not_interleave,
         concurrent_audit_appends_keep_one_chain,
         tampering_is_detected,
 );

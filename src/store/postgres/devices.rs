@@ -1,14 +1,21 @@
-//! PostgreSQL: the device operations — binding, self-service enrollment and the replay guard.
+//! PostgreSQL: the device operations — binding (one device or a seed import), self-service enrollment and
+//! the replay guard.
 //!
 //! Every transaction that changes an account's devices first locks the account row, so such changes are
 //! serialised per account and take locks in one order (account, then devices: no deadlocks between them).
-//! The partial unique index `devices_one_active_per_account` still guarantees one active device if a
-//! writer ever skips the lock.
+//! A seed import locks all its accounts in ID order, so two imports cannot deadlock each other either, and
+//! inserts the whole batch as one `INSERT ... SELECT FROM UNNEST(...)`. The partial unique index
+//! `devices_one_active_per_account` still guarantees one active device if a writer ever skips the lock.
+
+use std::collections::HashMap;
 
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
 
-use crate::store::rows::{DeviceRow, account_not_found, active_device_conflict, conflict_or};
+use crate::store::rows::{
+    DeviceRow, account_not_found, active_device_conflict, check_bindable, conflict_or,
+    device_batch_conflict, reject_duplicate_accounts,
+};
 use crate::store::{Device, DeviceState, NewDevice, StoreError};
 
 type PgTx = sqlx::Transaction<'static, sqlx::Postgres>;
@@ -73,6 +80,89 @@ pub(super) async fn bind(
     insert_device(&mut tx, device, DeviceState::Active, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Locks the rows of the accounts `ids` (in ID order) and returns the existing ones, each with whether it has
+/// an active device (read after the locks are held, so no concurrent change of these accounts is missed).
+async fn lock_accounts(
+    conn: &mut PgConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, bool>, StoreError> {
+    let existing: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    let active: Vec<String> = sqlx::query_scalar(
+        "SELECT account_id FROM devices WHERE account_id = ANY($1) AND state = 'active'",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut states: HashMap<String, bool> = existing.into_iter().map(|id| (id, false)).collect();
+    states.extend(active.into_iter().map(|id| (id, true)));
+    Ok(states)
+}
+
+/// Inserts `devices` as active in one statement.
+async fn insert_active(
+    conn: &mut PgConnection,
+    devices: &[NewDevice],
+    now: i64,
+) -> Result<(), StoreError> {
+    let text = |f: fn(&NewDevice) -> &str| devices.iter().map(f).collect::<Vec<_>>();
+    let int =
+        |f: fn(&NewDevice) -> u32| devices.iter().map(|d| i64::from(f(d))).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO devices (id, account_id, kind, algorithm, digits, period, sealed_seed, \
+         sealed_pin, last_step, state, label, created_at, confirmed_at) \
+         SELECT u.id, u.account_id, u.kind, u.algorithm, u.digits, u.period, u.sealed_seed, \
+         u.sealed_pin, u.last_step, 'active', u.label, $11, $11 \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
+         $7::bytea[], $8::bytea[], $9::int8[], $10::text[]) \
+         AS u (id, account_id, kind, algorithm, digits, period, sealed_seed, sealed_pin, last_step, label)",
+    )
+    .bind(text(|d| &d.id))
+    .bind(text(|d| &d.account_id))
+    .bind(text(|d| d.kind.as_str()))
+    .bind(text(|d| d.algorithm.as_str()))
+    .bind(int(|d| d.digits))
+    .bind(int(|d| d.period))
+    .bind(devices.iter().map(|d| d.sealed_seed.as_slice()).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.sealed_pin.as_deref()).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.last_step).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.label.as_deref()).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, device_batch_conflict))?;
+    Ok(())
+}
+
+/// [`Store::bind_devices`](crate::store::Store::bind_devices): one transaction under the accounts' locks.
+pub(super) async fn bind_many(
+    pool: &PgPool,
+    devices: &[NewDevice],
+    replace: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    reject_duplicate_accounts(devices)?;
+    if devices.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = devices.iter().map(|d| d.account_id.as_str()).collect();
+    let mut tx = pool.begin().await?;
+    let states = lock_accounts(&mut tx, &ids).await?;
+    check_bindable(devices, &states, replace)?;
+    if replace {
+        sqlx::query("DELETE FROM devices WHERE account_id = ANY($1)")
+            .bind(ids.as_slice())
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_active(&mut tx, devices, now).await?;
+    tx.commit().await?;
+    Ok(devices.len() as u64)
 }
 
 /// [`Store::begin_enrollment`](crate::store::Store::begin_enrollment).

@@ -1,13 +1,20 @@
-//! SQLite: the device operations — binding, self-service enrollment and the replay guard.
+//! SQLite: the device operations — binding (one device or a seed import), self-service enrollment and the
+//! replay guard.
 //!
 //! "One active device per account" is the partial unique index `devices_one_active_per_account`; the
 //! transactions here start with `BEGIN IMMEDIATE` (see the parent module) so their checks and writes cannot
-//! interleave with another writer's.
+//! interleave with another writer's. A seed import is one such transaction with a few hundred rows per
+//! statement (the cost of a statement is its round trip, as for the account import).
+
+use std::collections::HashMap;
 
 use sqlx::sqlite::SqlitePool;
 
 use super::begin_write;
-use crate::store::rows::{DeviceRow, account_not_found, active_device_conflict, conflict_or};
+use crate::store::rows::{
+    DeviceRow, account_not_found, active_device_conflict, check_bindable, conflict_or,
+    device_batch_conflict, reject_duplicate_accounts,
+};
 use crate::store::{Device, DeviceState, NewDevice, StoreError};
 
 /// Inserts a device in `state`; the unique index turns a second active device into `Conflict`.
@@ -82,6 +89,114 @@ pub(super) async fn bind(
     insert_device(&mut tx, device, DeviceState::Active, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Devices per multi-row `INSERT` (12 parameters each) and account IDs per `IN (...)` list; far below SQLite's
+/// 32,766 parameters.
+const BATCH_CHUNK: usize = 500;
+
+/// `n` placeholders for an `IN (...)` list. Only placeholders are generated, never values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// The accounts of `ids` that exist, each with whether it has an active device.
+async fn active_states(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, bool>, StoreError> {
+    let mut states = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH_CHUNK) {
+        let sql = format!(
+            "SELECT a.id, EXISTS (SELECT 1 FROM devices d WHERE d.account_id = a.id AND d.state = 'active') \
+             FROM accounts a WHERE a.id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, bool)>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        states.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(states)
+}
+
+/// Removes every device of the accounts `ids`.
+async fn delete_devices_of(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[&str],
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(BATCH_CHUNK) {
+        let sql = format!(
+            "DELETE FROM devices WHERE account_id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts `devices` as active, [`BATCH_CHUNK`] rows per statement.
+async fn insert_active(
+    conn: &mut sqlx::SqliteConnection,
+    devices: &[NewDevice],
+    now: i64,
+) -> Result<(), StoreError> {
+    for chunk in devices.chunks(BATCH_CHUNK) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO devices (id, account_id, kind, algorithm, digits, period, sealed_seed, sealed_pin, \
+             last_step, state, label, created_at, confirmed_at) VALUES {values}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for d in chunk {
+            query = query
+                .bind(&d.id)
+                .bind(&d.account_id)
+                .bind(d.kind.as_str())
+                .bind(d.algorithm.as_str())
+                .bind(i64::from(d.digits))
+                .bind(i64::from(d.period))
+                .bind(&d.sealed_seed)
+                .bind(&d.sealed_pin)
+                .bind(d.last_step)
+                .bind(&d.label)
+                .bind(now)
+                .bind(now);
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| conflict_or(e, device_batch_conflict))?;
+    }
+    Ok(())
+}
+
+/// [`Store::bind_devices`](crate::store::Store::bind_devices): one write transaction.
+pub(super) async fn bind_many(
+    pool: &SqlitePool,
+    devices: &[NewDevice],
+    replace: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    reject_duplicate_accounts(devices)?;
+    if devices.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = devices.iter().map(|d| d.account_id.as_str()).collect();
+    let mut tx = begin_write(pool).await?;
+    let states = active_states(&mut tx, &ids).await?;
+    check_bindable(devices, &states, replace)?;
+    if replace {
+        delete_devices_of(&mut tx, &ids).await?;
+    }
+    insert_active(&mut tx, devices, now).await?;
+    tx.commit().await?;
+    Ok(devices.len() as u64)
 }
 
 /// [`Store::begin_enrollment`](crate::store::Store::begin_enrollment).
