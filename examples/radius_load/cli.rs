@@ -1,0 +1,171 @@
+//! The command line of `radius_load`: subcommands, their options and the duration syntax (`500ms`, `10s`,
+//! `2m`, `1h`, or plain seconds). Parsing only: no I/O beyond what clap does.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::population::Mode;
+
+/// RADIUS load generator (PAP Access-Request with TOTP codes) for motpd, FreeRADIUS or any RADIUS server.
+#[derive(Debug, Parser)]
+#[command(name = "radius_load", version)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write users.csv (motpd user import), devices.csv (motpd device import) and freeradius-users.
+    Provision(ProvisionArgs),
+    /// Send Access-Requests with a fixed number outstanding; print a table and one JSON line.
+    Run(RunArgs),
+}
+
+/// Cost of the Argon2id password hashes written to users.csv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HashCost {
+    /// motpd's own cost (m = 19 MiB, t = 2): slow to provision, no extra work at login.
+    Default,
+    /// m = 1 MiB, t = 1: quick to provision; motpd re-hashes each at its cost on the first successful login.
+    Fast,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProvisionArgs {
+    /// Number of users: load000001 ... loadNNNNNN.
+    #[arg(long)]
+    pub(crate) users: u64,
+    /// Key from which every seed is derived: seed = HMAC-SHA1(seed-key, user).
+    #[arg(long, env = "RADIUS_LOAD_SEED_KEY", hide_env_values = true)]
+    pub(crate) seed_key: String,
+    /// Directory for the three files (created if missing).
+    #[arg(long, default_value = ".")]
+    pub(crate) out: PathBuf,
+    /// Argon2id cost of the password hashes.
+    #[arg(long, value_enum, default_value_t = HashCost::Default)]
+    pub(crate) hash_cost: HashCost,
+    /// Hashing threads (default: one per CPU).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Leave `TOTP-Secret` out of freeradius-users (when rlm_totp is not used).
+    #[arg(long)]
+    pub(crate) no_totp_secret: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The RADIUS server (authentication port).
+    #[arg(long)]
+    pub(crate) server: SocketAddr,
+    /// A second server: every request goes to both, and codes accepted by both are counted.
+    #[arg(long)]
+    pub(crate) dual: Option<SocketAddr>,
+    /// The shared secret (or the environment variable RADIUS_LOAD_SECRET, which keeps it out of `ps`).
+    #[arg(long, env = "RADIUS_LOAD_SECRET", hide_env_values = true)]
+    pub(crate) secret: String,
+    /// Users to cycle through, in order from load000001 (at most the number provisioned).
+    #[arg(long)]
+    pub(crate) users: u64,
+    /// The key given to `provision`.
+    #[arg(long, env = "RADIUS_LOAD_SEED_KEY", hide_env_values = true)]
+    pub(crate) seed_key: String,
+    /// What User-Password carries: the code, password followed by the code, or the password.
+    #[arg(long, value_enum)]
+    pub(crate) mode: Mode,
+    /// Requests kept outstanding.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) concurrency: usize,
+    /// UDP sockets (each owns 256 Identifiers; default: one per 128 outstanding requests, at least 4).
+    #[arg(long)]
+    pub(crate) sockets: Option<usize>,
+    /// How long to send; outstanding requests are then drained for up to --timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+    /// Stop after this many requests.
+    #[arg(long)]
+    pub(crate) requests: Option<u64>,
+    /// A request without a reply after this long counts as a timeout.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+    /// OTP modes: when every user has been used in the current 30-s step, wait for the next (default: stop).
+    #[arg(long)]
+    pub(crate) sustained: bool,
+    /// OTP modes: wait for the start of the next 30-s step before sending, so the whole step is available and
+    /// codes of an earlier run in the current step are not replayed.
+    #[arg(long)]
+    pub(crate) align_step: bool,
+    /// Count replies without Message-Authenticator as good (old servers); by default they are `bad`.
+    #[arg(long)]
+    pub(crate) allow_missing_message_authenticator: bool,
+    /// Progress line on stderr this often (0 = none).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub(crate) progress: Duration,
+}
+
+/// `500ms`, `10s`, `2m`, `1h`, or a plain number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 10s, 2m or 1h"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn run_arguments_parse() {
+        let args = Args::try_parse_from([
+            "radius_load",
+            "run",
+            "--server",
+            "127.0.0.1:1812",
+            "--secret",
+            "s3cret",
+            "--users",
+            "10",
+            "--seed-key",
+            "k",
+            "--mode",
+            "password+otp",
+        ])
+        .unwrap();
+        let Command::Run(run) = args.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.mode, Mode::PasswordOtp);
+        assert_eq!(run.concurrency, 256);
+        assert_eq!(run.timeout, Duration::from_secs(3));
+        assert!(Args::try_parse_from(["radius_load", "run", "--mode", "pap"]).is_err());
+    }
+}
