@@ -146,6 +146,11 @@ pub enum EngineError {
     /// A sealed secret did not open (wrong key or damaged row).
     #[error("secret failure: {0}")]
     Secret(#[from] crate::secrets::SecretError),
+    /// Every hashing thread stayed busy for longer than a NAS waits: the request was shed, nothing changed.
+    #[error(
+        "overloaded: password checks queued for more than 2 s; request shed (nothing recorded)"
+    )]
+    Overloaded,
     /// Hashing on the blocking pool failed.
     #[error("password check failed: {0}")]
     Hashing(String),

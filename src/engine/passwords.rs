@@ -1,7 +1,13 @@
 //! Password checks for the engine: Argon2id (and legacy hashes) on the blocking pool with bounded parallelism,
 //! the same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
+//!
+//! The queue in front of the hashing threads is bounded in time: a request that waited [`QUEUE_WAIT`] for a
+//! thread is shed ([`EngineError::Overloaded`]) instead of being checked after NetScaler has given up on it (3 s).
+//! A shed request changes nothing: no failure is counted and no code is used, so NetScaler's retry or the
+//! user's next attempt still works.
 
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -9,6 +15,9 @@ use super::EngineError;
 use crate::password::{self, Verified};
 use crate::secrets::SecretBytes;
 use crate::store::{Account, Store};
+
+/// The longest a password check waits for a hashing thread before the request is shed.
+pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs password verifications, at most `threads` at once, off the async workers.
 #[derive(Debug)]
@@ -69,11 +78,10 @@ impl PasswordChecker {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, EngineError> {
-        let _permit = self
-            .hashing
-            .acquire()
+        let permit = tokio::time::timeout(QUEUE_WAIT, self.hashing.acquire())
             .await
-            .map_err(|e| EngineError::Hashing(e.to_string()))?;
+            .map_err(|_| EngineError::Overloaded)?;
+        let _permit = permit.map_err(|e| EngineError::Hashing(e.to_string()))?;
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| EngineError::Hashing(e.to_string()))

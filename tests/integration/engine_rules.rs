@@ -497,3 +497,43 @@ async fn a_store_failure_is_an_error_never_an_accept() {
         .await;
     assert!(result.is_err(), "{result:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_sheds_password_checks_without_side_effects() {
+    // Two hashing threads, ~25 ms per Argon2id check: 400 checks at once cannot all start within 2 s.
+    let f = alice(|c| c.policy.lockout_failures = 1000).await;
+    let requests = (0..400).map(|_| {
+        let engine = f.engine.clone();
+        tokio::spawn(async move {
+            engine
+                .access(request("alice", b"Wrong99999123456", MODE))
+                .await
+        })
+    });
+    let mut shed = 0;
+    let mut rejected = 0;
+    for outcome in futures_join(requests).await {
+        match outcome {
+            Err(motpd::engine::EngineError::Overloaded) => shed += 1,
+            Ok(decision) => {
+                assert_eq!(reason(&decision), Some(RejectReason::BadPassword));
+                rejected += 1;
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert!(shed > 0 && rejected > 0, "shed {shed}, rejected {rejected}");
+    let account = f.store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        account.failures, rejected,
+        "a shed request counts no failure"
+    );
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.push(handle.await.unwrap());
+    }
+    out
+}

@@ -12,11 +12,12 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 
 use crate::config::StoreErrorAction;
-use crate::engine::{AccessRequest, AccountingRecord, Decision};
+use crate::engine::{AccessRequest, AccountingRecord, Decision, EngineError};
 use crate::radius::{Attribute, Code, encode_response, types};
 
 use super::duplicates::CacheKey;
 use super::handle::{Inner, Job, Work};
+use super::limiter::LogKind;
 use super::reply::response_attributes;
 use crate::engine::unavailable_message;
 
@@ -32,7 +33,7 @@ impl Inner {
         } = job;
         let secret = client.secret.expose();
         let bytes = match work {
-            Work::Access(request) => match self.decide(request).await {
+            Work::Access(request) => match self.decide(request, key.source.ip()).await {
                 Some(Outcome::Decision(decision)) => {
                     self.encode_decision(&decision, &key, &proxy_states, secret)
                 }
@@ -63,10 +64,20 @@ impl Inner {
     }
 
     /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply).
-    async fn decide(&self, request: AccessRequest) -> Option<Outcome> {
+    async fn decide(&self, request: AccessRequest, source: std::net::IpAddr) -> Option<Outcome> {
         let failure =
             match tokio::time::timeout(self.request_timeout, self.handler.access(request)).await {
                 Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
+                Ok(Err(EngineError::Overloaded)) => {
+                    // Not a failure of the database: too much work. No reply, whatever on_store_error says.
+                    self.stats.shed();
+                    if self.limiter.allow(LogKind::Shed, source, Instant::now()) {
+                        tracing::warn!(
+                            "request shed: every password-hashing thread stayed busy for 2 s"
+                        );
+                    }
+                    return None;
+                }
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => format!("no decision within {:?}", self.request_timeout),
             };
