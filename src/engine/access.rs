@@ -327,14 +327,7 @@ impl Engine {
         code: &str,
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        let fingerprint = codes::use_fingerprint(
-            &self.reuse_key,
-            &request.client,
-            request.calling_station_id.as_deref(),
-            &device.id,
-            step,
-            code,
-        );
+        let fingerprint = self.fingerprint(request, device, step, code);
         if !self
             .store
             .record_accepted_step(&device.id, step, now, Some(&fingerprint))
@@ -357,6 +350,25 @@ impl Engine {
         }
     }
 
+    /// The keyed fingerprint of this use of `code` (client, Calling-Station-Id, device, step).
+    fn fingerprint(
+        &self,
+        request: &AccessRequest,
+        device: &Device,
+        step: i64,
+        code: &str,
+    ) -> Vec<u8> {
+        let station = request.calling_station_id.as_deref();
+        codes::use_fingerprint(
+            &self.reuse_key,
+            &request.client,
+            station,
+            &device.id,
+            step,
+            code,
+        )
+    }
+
     fn reuse_allowed(
         &self,
         request: &AccessRequest,
@@ -370,14 +382,7 @@ impl Engine {
             return false;
         }
         let recent = device.last_used_at.is_some_and(|at| now - at <= window);
-        let expected = codes::use_fingerprint(
-            &self.reuse_key,
-            &request.client,
-            request.calling_station_id.as_deref(),
-            &device.id,
-            step,
-            code,
-        );
+        let expected = self.fingerprint(request, device, step, code);
         recent
             && device
                 .last_use_fingerprint

@@ -14,6 +14,7 @@
 
 mod postgres;
 mod rows;
+mod sessions;
 mod sqlite;
 mod types;
 
