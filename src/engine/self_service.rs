@@ -150,8 +150,15 @@ impl SelfService {
             "user": account_id.chars().take(64).collect::<String>(),
             "reason": reason,
         });
-        self.audit(now, "enroll.login", client_ip, account.as_deref(), label, detail)
-            .await?;
+        self.audit(
+            now,
+            "enroll.login",
+            client_ip,
+            account.as_deref(),
+            label,
+            detail,
+        )
+        .await?;
         Ok(outcome)
     }
 
@@ -246,8 +253,15 @@ impl SelfService {
             Err(e) => return Err(e.into()),
         }
         let detail = serde_json::json!({ "device": device.id });
-        self.audit(now, "enroll.start", client_ip, Some(account_id), "ok", detail)
-            .await?;
+        self.audit(
+            now,
+            "enroll.start",
+            client_ip,
+            Some(account_id),
+            "ok",
+            detail,
+        )
+        .await?;
         Ok(StartOutcome::Pending {
             device_id: seed.device_id,
             secret_base32: seed.secret_base32,
@@ -264,7 +278,9 @@ impl SelfService {
         client_ip: IpAddr,
     ) -> Result<ConfirmOutcome, EngineError> {
         let now = self.clock.now();
-        let outcome = self.decide_confirm(account_id, device_id, code, now).await?;
+        let outcome = self
+            .decide_confirm(account_id, device_id, code, now)
+            .await?;
         let (label, result) = match outcome {
             ConfirmOutcome::Bound => ("ok", "bound"),
             ConfirmOutcome::WrongCode => ("reject", "wrong_code"),
@@ -272,8 +288,15 @@ impl SelfService {
             ConfirmOutcome::AlreadyBound => ("reject", "already_bound"),
         };
         let detail = serde_json::json!({ "device": device_id, "result": result });
-        self.audit(now, "enroll.confirm", client_ip, Some(account_id), label, detail)
-            .await?;
+        self.audit(
+            now,
+            "enroll.confirm",
+            client_ip,
+            Some(account_id),
+            label,
+            detail,
+        )
+        .await?;
         Ok(outcome)
     }
 
