@@ -72,11 +72,9 @@ async fn checked_session(
     }
 }
 
-/// The logged-in account of a checked session, or back to the login page.
-fn account_of(data: &SessionData) -> Result<&str, Response> {
-    data.account_id
-        .as_deref()
-        .ok_or_else(|| Redirect::to("/enroll").into_response())
+/// Back to the login page (no session, or not logged in).
+fn to_login() -> Response {
+    Redirect::to("/enroll").into_response()
 }
 
 fn session_cookie(state: &WebState, id: &str, max_age: Option<i64>) -> String {
@@ -196,7 +194,7 @@ fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String 
 /// `GET /enroll/device`: the account's device status, or the button to register one.
 pub(crate) async fn device(State(state): State<Arc<WebState>>, v: Visitor) -> Page {
     let Some(id) = v.session_id.as_deref() else {
-        return Ok(Redirect::to("/enroll").into_response());
+        return Ok(to_login());
     };
     let data = state
         .sessions
@@ -204,9 +202,11 @@ pub(crate) async fn device(State(state): State<Arc<WebState>>, v: Visitor) -> Pa
         .await
         .map_err(|e| v.failure(&e))?;
     let Some(data) = data.filter(|d| d.account_id.is_some()) else {
-        return Ok(Redirect::to("/enroll").into_response());
+        return Ok(to_login());
     };
-    let account_id = account_of(&data)?;
+    let Some(account_id) = data.account_id.as_deref() else {
+        return Ok(to_login());
+    };
     device_page(&state, &v, &data, account_id, None, None).await
 }
 
@@ -260,7 +260,9 @@ pub(crate) async fn start(
     Form(form): Form<DeviceForm>,
 ) -> Page {
     let (_, data) = checked_session(&state, &v, &form.csrf).await?;
-    let account_id = account_of(&data)?;
+    let Some(account_id) = data.account_id.as_deref() else {
+        return Ok(to_login());
+    };
     let label =
         Some(form.label.trim().chars().take(64).collect::<String>()).filter(|l| !l.is_empty());
     let outcome = state
@@ -301,7 +303,9 @@ pub(crate) async fn confirm(
     Form(form): Form<DeviceForm>,
 ) -> Page {
     let (_, data) = checked_session(&state, &v, &form.csrf).await?;
-    let account_id = account_of(&data)?;
+    let Some(account_id) = data.account_id.as_deref() else {
+        return Ok(to_login());
+    };
     let outcome = state
         .service
         .confirm(account_id, &form.device, &form.code, v.ip)
