@@ -139,23 +139,7 @@ pub(crate) async fn login(
             .map_err(|e| v.failure(&e))?;
         match outcome {
             LoginOutcome::LoggedIn { account_id } => {
-                // A new session ID after login (no fixation), with a new CSRF token.
-                state
-                    .sessions
-                    .remove(&old_id)
-                    .await
-                    .map_err(|e| v.failure(&e))?;
-                let fresh = SessionData::new(Some(account_id)).map_err(|e| v.failure(&e))?;
-                let id = state
-                    .sessions
-                    .create(fresh, now)
-                    .await
-                    .map_err(|e| v.failure(&e))?;
-                let mut response = Redirect::to("/enroll/device").into_response();
-                if let Ok(value) = session_cookie(&state, &id, None).parse() {
-                    response.headers_mut().append(header::SET_COOKIE, value);
-                }
-                return Ok(response);
+                return logged_in(&state, &v, &old_id, account_id, now).await;
             }
             LoginOutcome::Refused(refusal) => refusal_text(&state, &v, refusal),
         }
@@ -172,6 +156,28 @@ pub(crate) async fn login(
         StatusCode::OK
     };
     Ok(v.page(status, &page, &[]))
+}
+
+/// A new session ID after login (no fixation), with a new CSRF token; on to the device page.
+async fn logged_in(
+    state: &WebState,
+    v: &Visitor,
+    old_id: &str,
+    account_id: String,
+    now: i64,
+) -> Page {
+    let sessions = &state.sessions;
+    sessions.remove(old_id).await.map_err(|e| v.failure(&e))?;
+    let fresh = SessionData::new(Some(account_id)).map_err(|e| v.failure(&e))?;
+    let id = sessions
+        .create(fresh, now)
+        .await
+        .map_err(|e| v.failure(&e))?;
+    let mut response = Redirect::to("/enroll/device").into_response();
+    if let Ok(value) = session_cookie(state, &id, None).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String {
