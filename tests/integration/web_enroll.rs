@@ -607,3 +607,87 @@ async fn sessions_end_after_fifteen_idle_minutes() {
     f.clock.advance(16 * 60);
     assert_eq!(b.get("/enroll/device").await.location(), "/enroll");
 }
+
+#[tokio::test]
+async fn disabled_expired_and_unactivated_accounts_are_refused_with_a_reason() {
+    use motpd::engine::EngineSettings;
+    use motpd::engine::self_service::{LoginOutcome, LoginRefusal, SelfService};
+    use motpd::store::AccountStatus;
+    let (f, _state) = setup().await;
+    let service = SelfService::new(
+        f.store.clone(),
+        f.key.clone(),
+        Arc::new(f.clock.clone()),
+        EngineSettings::from_config(&f.config),
+        1,
+    );
+    let ip = "10.1.2.3".parse().unwrap();
+    let login = |id: &'static str, password: &'static str| {
+        let service = &service;
+        async move { service.login(id, password.as_bytes(), ip).await.unwrap() }
+    };
+    assert_eq!(
+        login(" ALICE ", PASSWORD).await,
+        LoginOutcome::LoggedIn {
+            account_id: "alice".into()
+        }
+    );
+    assert_eq!(
+        login("nobody", PASSWORD).await,
+        LoginOutcome::Refused(LoginRefusal::BadCredentials)
+    );
+    f.store
+        .set_account_status("alice", AccountStatus::Disabled, f.clock.now())
+        .await
+        .unwrap();
+    // The reason is told only after the right password.
+    assert_eq!(
+        login("alice", "wrong").await,
+        LoginOutcome::Refused(LoginRefusal::BadCredentials)
+    );
+    assert_eq!(
+        login("alice", PASSWORD).await,
+        LoginOutcome::Refused(LoginRefusal::Disabled)
+    );
+    let mut vendor = crate::common::account("vendor");
+    vendor.password_hash = Some(motpd::password::hash_password(PASSWORD.as_bytes()).unwrap());
+    vendor.expires_on = Some(time::macros::date!(2020 - 01 - 01));
+    f.store
+        .create_account(&vendor, f.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        login("vendor", PASSWORD).await,
+        LoginOutcome::Refused(LoginRefusal::Expired)
+    );
+    f.account_with_hash("newbie", None, AccountStatus::Pending)
+        .await;
+    assert_eq!(
+        login("newbie", PASSWORD).await,
+        LoginOutcome::Refused(LoginRefusal::NotActivated)
+    );
+}
+
+#[tokio::test]
+async fn what_users_type_is_escaped_in_pages() {
+    let (_f, state) = setup().await;
+    let mut b = Browser::new(&state, INSIDE);
+    let csrf = b.get("/enroll").await.field("csrf");
+    let reply = b
+        .post(
+            "/enroll/login",
+            &[
+                ("csrf", &csrf),
+                ("account", "<script>x</script>\""),
+                ("password", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(!reply.body.contains("<script>"));
+    assert!(
+        reply.body.contains("&#60;script&#62;x&#60;/script&#62;"),
+        "{}",
+        reply.body
+    );
+}
