@@ -1,5 +1,6 @@
-//! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners, and
-//! runs until SIGINT/SIGTERM, then drains in-flight requests and writes the remaining audit events.
+//! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners and the
+//! enrollment web listener, and runs until SIGINT/SIGTERM, then drains in-flight requests and writes the
+//! remaining audit events.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         tracing::info!(key_file = %ctx.config.secrets.key_file.display(), "created a new key file (back it up apart from the database)");
     }
     let sockets = node::bind_configured(&ctx.config)?;
+    let web = node::bind_web(ctx.config.web.listen).await?;
     let token = CancellationToken::new();
     let node = Node::start(
         &ctx.config,
@@ -25,6 +27,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         ctx.key.clone(),
         Arc::new(SystemClock),
         sockets,
+        Some(web),
         token.clone(),
     )
     .await?;
@@ -33,6 +36,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         backend = ctx.store.backend(),
         radius = ?ctx.config.radius.listen,
         accounting = ?ctx.config.radius.accounting_listen,
+        web = %ctx.config.web.listen,
         mode = ctx.config.radius.mode.as_str(),
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"

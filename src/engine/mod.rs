@@ -15,6 +15,7 @@ mod codes;
 pub mod enrollment;
 mod messages;
 mod passwords;
+pub mod self_service;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;
@@ -154,6 +155,9 @@ pub enum EngineError {
     /// Hashing on the blocking pool failed.
     #[error("password check failed: {0}")]
     Hashing(String),
+    /// A new device could not be generated (bad `[otp]` settings, no randomness).
+    #[error("enrollment failed: {0}")]
+    Enroll(String),
 }
 
 /// What the RADIUS transport needs from the engine. Implemented by the real engine, and by small fakes in

@@ -1,6 +1,7 @@
 //! Network servers: the only code in motpd that owns sockets.
 //!
 //! - [`radius`]: the RADIUS UDP transport (authentication and accounting listeners).
+//! - [`web`]: the enrollment pages (HTTP, axum).
 //! - [`node`]: one node assembled (engine, client table, background jobs, listeners) and socket binding.
 //!
 //! Servers take sockets that are already bound (the CLI binds them from the config, tests bind port 0) and a
@@ -9,3 +10,4 @@
 
 pub mod node;
 pub mod radius;
+pub mod web;

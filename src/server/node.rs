@@ -1,6 +1,6 @@
 //! One motpd node assembled: the engine over the store, the RADIUS client table (reloaded from the store so
-//! `motpd client add` takes effect without a restart), the audit writer, the challenge sweeper, and the RADIUS
-//! listeners. `motpd serve` binds the configured addresses and runs a node until a signal; tests bind port 0.
+//! `motpd client add` takes effect without a restart), the audit writer, the challenge sweeper, the RADIUS
+//! listeners and the enrollment web server. `motpd serve` binds the configured addresses and runs a node until a signal; tests bind port 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, SharedClientTable};
+use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{AuditSink, Engine, EngineSettings};
@@ -43,6 +44,16 @@ pub enum NodeError {
     /// The RADIUS server failed.
     #[error(transparent)]
     Radius(#[from] RadiusServerError),
+    /// The web server failed.
+    #[error("enrollment web server failed: {0}")]
+    Web(#[source] std::io::Error),
+}
+
+/// Binds the TCP listener of the enrollment pages.
+pub async fn bind_web(address: SocketAddr) -> Result<tokio::net::TcpListener, NodeError> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| NodeError::Bind { address, source })
 }
 
 /// Binds a UDP socket for RADIUS: large receive buffer, IPv6 sockets IPv6-only (so `0.0.0.0:1812` and
@@ -92,18 +103,22 @@ pub struct Node {
     /// The client table (tests reload it).
     pub clients: SharedClientTable,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
+    web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
     audit_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Node {
-    /// Starts a node on already-bound sockets. It stops when `token` is cancelled; then call [`Node::finish`].
+    /// Starts a node on already-bound sockets (and, if given, the enrollment pages on `web`). It stops when
+    /// `token` is cancelled; then call [`Node::finish`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         config: &Config,
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         sockets: (Vec<UdpSocket>, Vec<UdpSocket>),
+        web: Option<tokio::net::TcpListener>,
         token: CancellationToken,
     ) -> Result<Self, NodeError> {
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
@@ -116,6 +131,15 @@ impl Node {
             sink,
             threads,
         ));
+        let web = web.map(|listener| {
+            let state = Arc::new(WebState::new(
+                config,
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+            ));
+            tokio::spawn(super::web::serve(listener, state, token.clone()))
+        });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
         let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
         if count == 0 {
@@ -142,6 +166,7 @@ impl Node {
             stats,
             clients,
             radius,
+            web,
             background,
             audit_writer,
         })
@@ -153,6 +178,14 @@ impl Node {
             Ok(result) => result.map_err(NodeError::from),
             Err(join) => Err(NodeError::Radius(RadiusServerError::Task(join))),
         };
+        let web = match self.web {
+            Some(task) => match task.await {
+                Ok(served) => served.map_err(NodeError::Web),
+                Err(join) => Err(NodeError::Web(std::io::Error::other(join))),
+            },
+            None => Ok(()),
+        };
+        let result = result.and(web);
         for task in self.background {
             let _ = task.await;
         }

@@ -40,17 +40,23 @@ struct Server {
     child: Option<Child>,
     auth: SocketAddr,
     accounting: SocketAddr,
+    web: SocketAddr,
 }
 
 impl Server {
     fn start(setup: &Setup) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (auth, accounting) = free_ports();
+        let web = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let mut server = Self {
             dir,
             child: None,
             auth,
             accounting,
+            web,
         };
         server.provision(setup);
         let log = std::fs::File::create(server.log_path()).unwrap();
@@ -87,6 +93,13 @@ impl Server {
         if let Some(language) = setup.language {
             radius.insert("language".into(), language.into());
         }
+        // The enrollment pages listen too: on a free port, so parallel tests do not collide on 8080.
+        let web = table
+            .entry("web")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        web.insert("listen".into(), self.web.to_string().into());
         std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
 
         let mut client = vec![
@@ -150,7 +163,7 @@ impl Server {
                     self.log()
                 );
             }
-            if status_server(self.auth) == Some(Code::AccessAccept) {
+            if status_server(self.auth) == Some(Code::AccessAccept) && web_healthy(self.web) {
                 return;
             }
             pause(Duration::from_millis(50));
@@ -206,6 +219,22 @@ fn free_ports() -> (SocketAddr, SocketAddr) {
     let a = UdpSocket::bind("127.0.0.1:0").unwrap();
     let b = UdpSocket::bind("127.0.0.1:0").unwrap();
     (a.local_addr().unwrap(), b.local_addr().unwrap())
+}
+
+/// Whether the enrollment web server answers `GET /healthz` with 200 "ok".
+fn web_healthy(web: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&web, Duration::from_millis(200))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.starts_with("HTTP/1.1 200")
+        && response.ends_with("ok")
 }
 
 /// One Status-Server; the verified reply's code, or `None` if nothing came within 200 ms.

@@ -6,3 +6,4 @@ mod engine_rules;
 mod external_clients;
 mod radius_flow;
 mod store_contract;
+mod web_enroll;

@@ -56,6 +56,7 @@ impl RadiusFixture {
             f.key.clone(),
             Arc::new(f.clock.clone()),
             (vec![auth], vec![accounting]),
+            None,
             token.clone(),
         )
         .await

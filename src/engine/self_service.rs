@@ -1,0 +1,366 @@
+//! Self-service enrollment (flow A) without HTTP: the password login of the enrollment pages, starting a
+//! pending software token, and confirming it with the app's first code.
+//!
+//! The login uses the same password check and the same failure counter as RADIUS (a password guessed on the
+//! pages counts towards the VPN lockout and the other way round). A pending seed is valid for
+//! [`PENDING_TTL_SECONDS`]; the one-device-per-account race is decided atomically by the store. Every step is
+//! audited (`enroll.login`, `enroll.start`, `enroll.confirm`), never with a password, seed or code. This module
+//! knows no HTTP, no cookies and no sessions: the web layer calls it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::codes::{self, CodeCheck};
+use super::enrollment::{self, EnrollError};
+use super::passwords::PasswordChecker;
+use super::{EngineError, EngineSettings};
+use crate::accounts::normalize_id;
+use crate::audit::AuditEvent;
+use crate::clock::{Clock, local_date};
+use crate::secrets::{MasterKey, SecretString};
+use crate::store::{Account, AccountStatus, DeviceState, Store, StoreError};
+
+/// How long a pending (scanned but not yet confirmed) seed may be confirmed.
+pub const PENDING_TTL_SECONDS: i64 = 600;
+
+/// Why a login on the enrollment pages was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// Unknown account or wrong password (not told apart).
+    BadCredentials,
+    /// Locked after too many failures (or by an admin) until this time.
+    Locked {
+        /// Unix seconds.
+        until: i64,
+    },
+    /// Disabled by an admin.
+    Disabled,
+    /// Past its expiry date.
+    Expired,
+    /// No password set yet.
+    NotActivated,
+}
+
+impl LoginRefusal {
+    /// The snake_case name for the audit trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadCredentials => "bad_credentials",
+            Self::Locked { .. } => "locked",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::NotActivated => "not_activated",
+        }
+    }
+}
+
+/// The result of [`SelfService::login`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Logged in as this (normalised) account ID.
+    LoggedIn {
+        /// The account.
+        account_id: String,
+    },
+    /// Refused.
+    Refused(LoginRefusal),
+}
+
+/// The result of [`SelfService::start_enrollment`].
+#[derive(Debug)]
+pub enum StartOutcome {
+    /// The account already has an active device (a new one needs `motpd device reset` first).
+    AlreadyBound {
+        /// When it became active.
+        confirmed_at: Option<i64>,
+        /// Its last accepted code.
+        last_used_at: Option<i64>,
+    },
+    /// A new pending device: show its seed once.
+    Pending {
+        /// The pending device.
+        device_id: String,
+        /// The "initial key" in base32.
+        secret_base32: SecretString,
+        /// The `otpauth://` URI for the QR code.
+        uri: SecretString,
+    },
+}
+
+/// The result of [`SelfService::confirm`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    /// The device is now active.
+    Bound,
+    /// The code does not match; the device stays pending.
+    WrongCode,
+    /// The pending seed is too old, was replaced by a newer one, or does not exist.
+    Expired,
+    /// The account has an active device (maybe from another tab that won the race).
+    AlreadyBound,
+}
+
+/// The enrollment service.
+#[derive(Debug)]
+pub struct SelfService {
+    store: Arc<dyn Store>,
+    key: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+    passwords: PasswordChecker,
+}
+
+impl SelfService {
+    /// A service over `store`; password hashing runs at most `hashing_threads` at once.
+    pub fn new(
+        store: Arc<dyn Store>,
+        key: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+        hashing_threads: usize,
+    ) -> Self {
+        Self {
+            passwords: PasswordChecker::new(store.clone(), hashing_threads),
+            store,
+            key,
+            clock,
+            settings,
+        }
+    }
+
+    /// The current time of the service's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Checks account and password like RADIUS does (same lockout counter).
+    pub async fn login(
+        &self,
+        account_id: &str,
+        password: &[u8],
+        client_ip: IpAddr,
+    ) -> Result<LoginOutcome, EngineError> {
+        let now = self.clock.now();
+        let (account, outcome) = self.decide_login(account_id, password, now).await?;
+        let (label, reason) = match &outcome {
+            LoginOutcome::LoggedIn { .. } => ("ok", None),
+            LoginOutcome::Refused(r) => ("reject", Some(r.as_str())),
+        };
+        let detail = serde_json::json!({
+            "user": account_id.chars().take(64).collect::<String>(),
+            "reason": reason,
+        });
+        self.audit(
+            now,
+            "enroll.login",
+            client_ip,
+            account.as_deref(),
+            label,
+            detail,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn decide_login(
+        &self,
+        account_id: &str,
+        password: &[u8],
+        now: i64,
+    ) -> Result<(Option<String>, LoginOutcome), EngineError> {
+        let refused = |r| Ok((None, LoginOutcome::Refused(r)));
+        let Ok(id) = normalize_id(account_id) else {
+            return refused(LoginRefusal::BadCredentials);
+        };
+        let Some(account) = self.store.account(&id).await? else {
+            let dummy = crate::secrets::SecretBytes::new(password.to_vec());
+            self.passwords.burn_time(&dummy).await;
+            return refused(LoginRefusal::BadCredentials);
+        };
+        let known = |r| Ok((Some(id.clone()), LoginOutcome::Refused(r)));
+        if let Some(until) = account.locked_until.filter(|&until| until > now) {
+            return known(LoginRefusal::Locked { until });
+        }
+        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+            return known(LoginRefusal::NotActivated);
+        }
+        if !self.passwords.check(&account, password, now).await? {
+            let policy = &self.settings.policy;
+            let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+            let state = self
+                .store
+                .record_failure(&id, now, policy.lockout_failures, lock_seconds)
+                .await?;
+            return match state.locked_until.filter(|&until| until > now) {
+                Some(until) => known(LoginRefusal::Locked { until }),
+                None => known(LoginRefusal::BadCredentials),
+            };
+        }
+        if let Some(refusal) = self.account_refusal(&account, now) {
+            return known(refusal);
+        }
+        self.store.record_success(&id, now).await?;
+        Ok((Some(id.clone()), LoginOutcome::LoggedIn { account_id: id }))
+    }
+
+    fn account_refusal(&self, account: &Account, now: i64) -> Option<LoginRefusal> {
+        if account.status == AccountStatus::Disabled {
+            return Some(LoginRefusal::Disabled);
+        }
+        let today = local_date(now, self.settings.policy.utc_offset);
+        account
+            .expires_on
+            .filter(|&last_day| today > last_day)
+            .map(|_| LoginRefusal::Expired)
+    }
+
+    /// The account's active device, as `AlreadyBound`, if any.
+    pub async fn status(&self, account_id: &str) -> Result<Option<StartOutcome>, EngineError> {
+        Ok(self
+            .store
+            .active_device(account_id)
+            .await?
+            .map(|d| StartOutcome::AlreadyBound {
+                confirmed_at: d.confirmed_at,
+                last_used_at: d.last_used_at,
+            }))
+    }
+
+    /// Creates a pending software token for a logged-in account (replacing an earlier pending one).
+    pub async fn start_enrollment(
+        &self,
+        account_id: &str,
+        label: Option<String>,
+        client_ip: IpAddr,
+    ) -> Result<StartOutcome, EngineError> {
+        let now = self.clock.now();
+        if let Some(bound) = self.status(account_id).await? {
+            return Ok(bound);
+        }
+        let (device, seed) =
+            enrollment::generate_device(&self.key, &self.settings.otp, account_id, label)
+                .map_err(enroll_error)?;
+        match self.store.begin_enrollment(&device, now).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                if let Some(bound) = self.status(account_id).await? {
+                    return Ok(bound);
+                }
+                return Err(EngineError::Store(StoreError::Conflict(
+                    "device appeared and vanished".into(),
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let detail = serde_json::json!({ "device": device.id });
+        self.audit(
+            now,
+            "enroll.start",
+            client_ip,
+            Some(account_id),
+            "ok",
+            detail,
+        )
+        .await?;
+        Ok(StartOutcome::Pending {
+            device_id: seed.device_id,
+            secret_base32: seed.secret_base32,
+            uri: seed.uri,
+        })
+    }
+
+    /// Confirms a pending device of `account_id` with the app's current code.
+    pub async fn confirm(
+        &self,
+        account_id: &str,
+        device_id: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<ConfirmOutcome, EngineError> {
+        let now = self.clock.now();
+        let outcome = self
+            .decide_confirm(account_id, device_id, code, now)
+            .await?;
+        let (label, result) = match outcome {
+            ConfirmOutcome::Bound => ("ok", "bound"),
+            ConfirmOutcome::WrongCode => ("reject", "wrong_code"),
+            ConfirmOutcome::Expired => ("reject", "expired"),
+            ConfirmOutcome::AlreadyBound => ("reject", "already_bound"),
+        };
+        let detail = serde_json::json!({ "device": device_id, "result": result });
+        self.audit(
+            now,
+            "enroll.confirm",
+            client_ip,
+            Some(account_id),
+            label,
+            detail,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn decide_confirm(
+        &self,
+        account_id: &str,
+        device_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<ConfirmOutcome, EngineError> {
+        let device = self
+            .store
+            .device(device_id)
+            .await?
+            .filter(|d| d.account_id == account_id);
+        let Some(device) = device.filter(|d| d.state == DeviceState::Pending) else {
+            return self.gone(account_id).await;
+        };
+        if now.saturating_sub(device.created_at) > PENDING_TTL_SECONDS {
+            return Ok(ConfirmOutcome::Expired);
+        }
+        let (seed, pin) = codes::open_seed(&self.key, &device)?;
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let CodeCheck::Valid(step) =
+            codes::check_code(&device, &seed, pin.as_ref(), &code, now, &self.settings.otp)
+        else {
+            return Ok(ConfirmOutcome::WrongCode);
+        };
+        match self.store.confirm_enrollment(device_id, step, now).await {
+            Ok(()) => Ok(ConfirmOutcome::Bound),
+            Err(StoreError::Conflict(_)) => Ok(ConfirmOutcome::AlreadyBound),
+            Err(StoreError::NotFound(_)) => self.gone(account_id).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The pending device is not there (any more): another tab won, or it was replaced.
+    async fn gone(&self, account_id: &str) -> Result<ConfirmOutcome, EngineError> {
+        Ok(match self.store.active_device(account_id).await? {
+            Some(_) => ConfirmOutcome::AlreadyBound,
+            None => ConfirmOutcome::Expired,
+        })
+    }
+
+    async fn audit(
+        &self,
+        now: i64,
+        kind: &str,
+        client_ip: IpAddr,
+        account_id: Option<&str>,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let actor = format!("web:{client_ip}");
+        let event = AuditEvent::new(now, kind, &actor, account_id, outcome, detail);
+        self.store.append_audit(&[event]).await?;
+        Ok(())
+    }
+}
+
+fn enroll_error(error: EnrollError) -> EngineError {
+    match error {
+        EnrollError::Store(e) => EngineError::Store(e),
+        EnrollError::Secret(e) => EngineError::Secret(e),
+        other => EngineError::Enroll(other.to_string()),
+    }
+}

@@ -1,0 +1,150 @@
+//! Server-side sessions of the enrollment pages: a random 32-byte ID in a cookie, the data (logged-in account,
+//! CSRF token) kept behind the [`SessionStore`] trait. [`MemorySessions`] is the single-node implementation
+//! (lost on restart, not shared between nodes); a store-backed one can implement the same trait later.
+//! Sessions expire after [`IDLE_SECONDS`] without use. Times are parameters.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use subtle::ConstantTimeEq;
+
+use super::WebError;
+
+/// A session ends after this long without a request.
+pub const IDLE_SECONDS: i64 = 15 * 60;
+/// The session cookie's name.
+pub(crate) const COOKIE: &str = "motpd_session";
+
+/// What a session holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionData {
+    /// The logged-in account, once the password was checked.
+    pub account_id: Option<String>,
+    /// The token every form of this session must carry.
+    pub csrf: String,
+}
+
+impl SessionData {
+    /// A fresh session (with a new CSRF token) for `account_id`.
+    pub fn new(account_id: Option<String>) -> Result<Self, WebError> {
+        Ok(Self {
+            account_id,
+            csrf: random_token()?,
+        })
+    }
+
+    /// Whether `token` is this session's CSRF token (constant time).
+    pub fn csrf_matches(&self, token: &str) -> bool {
+        !token.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+/// Where sessions live.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new session; returns its ID.
+    async fn create(&self, data: SessionData, now: i64) -> Result<String, WebError>;
+    /// The session with this ID if it has not expired; its idle deadline moves to `now + IDLE_SECONDS`.
+    async fn touch(&self, id: &str, now: i64) -> Result<Option<SessionData>, WebError>;
+    /// Ends a session.
+    async fn remove(&self, id: &str) -> Result<(), WebError>;
+}
+
+/// Sessions in this process's memory.
+#[derive(Debug, Default)]
+pub struct MemorySessions {
+    sessions: Mutex<HashMap<String, (SessionData, i64)>>,
+}
+
+#[async_trait::async_trait]
+impl SessionStore for MemorySessions {
+    async fn create(&self, data: SessionData, now: i64) -> Result<String, WebError> {
+        let id = random_token()?;
+        let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
+        sessions.retain(|_, (_, expires)| *expires > now);
+        sessions.insert(id.clone(), (data, now.saturating_add(IDLE_SECONDS)));
+        Ok(id)
+    }
+
+    async fn touch(&self, id: &str, now: i64) -> Result<Option<SessionData>, WebError> {
+        let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
+        let Some((data, expires)) = sessions.get_mut(id) else {
+            return Ok(None);
+        };
+        if *expires <= now {
+            sessions.remove(id);
+            return Ok(None);
+        }
+        *expires = now.saturating_add(IDLE_SECONDS);
+        Ok(Some(data.clone()))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), WebError> {
+        let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
+        sessions.remove(id);
+        Ok(())
+    }
+}
+
+/// 32 random bytes, hex.
+pub(crate) fn random_token() -> Result<String, WebError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| WebError::Random)?;
+    Ok(hex::encode(bytes))
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn sessions_expire_when_idle_and_touching_extends_them() {
+        let store = MemorySessions::default();
+        let id = store
+            .create(SessionData::new(None).unwrap(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(id.len(), 64);
+        assert!(
+            store
+                .touch(&id, 1000 + IDLE_SECONDS - 1)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .touch(&id, 1000 + 2 * IDLE_SECONDS - 2)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .touch(&id, 1000 + 4 * IDLE_SECONDS)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.touch("nope", 1000).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn csrf_and_cookies() {
+        let data = SessionData::new(None).unwrap();
+        assert!(data.csrf_matches(&data.csrf.clone()));
+        assert!(!data.csrf_matches(""));
+        assert!(!data.csrf_matches("00"));
+        assert_eq!(cookie("a=1; motpd_session=xyz; b=2", COOKIE), Some("xyz"));
+        assert_eq!(cookie("a=1", COOKIE), None);
+    }
+}

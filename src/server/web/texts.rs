@@ -1,0 +1,225 @@
+//! Every text of the enrollment pages, in Traditional Chinese and English, and the choice of language
+//! (`?lang=`, then the language cookie, then `Accept-Language`, then `web.default_language`). Pure.
+
+use crate::config::Language;
+
+/// The language cookie's name.
+pub(crate) const LANG_COOKIE: &str = "motpd_lang";
+
+/// The strings of one language.
+#[derive(Debug)]
+pub(crate) struct Texts {
+    pub(crate) html_lang: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) other_language: &'static str,
+    pub(crate) other_code: &'static str,
+    pub(crate) login_heading: &'static str,
+    pub(crate) login_intro: &'static str,
+    pub(crate) account: &'static str,
+    pub(crate) password: &'static str,
+    pub(crate) login_button: &'static str,
+    pub(crate) bad_credentials: &'static str,
+    pub(crate) locked_until: &'static str,
+    pub(crate) disabled: &'static str,
+    pub(crate) expired_account: &'static str,
+    pub(crate) not_activated: &'static str,
+    pub(crate) rate_limited: &'static str,
+    pub(crate) logged_in_as: &'static str,
+    pub(crate) logout: &'static str,
+    pub(crate) bound_heading: &'static str,
+    pub(crate) bound_since: &'static str,
+    pub(crate) last_used: &'static str,
+    pub(crate) never: &'static str,
+    pub(crate) bound_replace: &'static str,
+    pub(crate) unbound_heading: &'static str,
+    pub(crate) unbound_intro: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) start_button: &'static str,
+    pub(crate) scan_heading: &'static str,
+    pub(crate) scan_intro: &'static str,
+    pub(crate) manual_heading: &'static str,
+    pub(crate) initial_key: &'static str,
+    pub(crate) manual_type: &'static str,
+    pub(crate) manual_digits: &'static str,
+    pub(crate) manual_period: &'static str,
+    pub(crate) manual_algorithm: &'static str,
+    pub(crate) seconds: &'static str,
+    pub(crate) code_heading: &'static str,
+    pub(crate) code: &'static str,
+    pub(crate) confirm_button: &'static str,
+    pub(crate) wrong_code: &'static str,
+    pub(crate) pending_expired: &'static str,
+    pub(crate) done: &'static str,
+    pub(crate) forbidden_heading: &'static str,
+    pub(crate) forbidden: &'static str,
+    pub(crate) session_expired: &'static str,
+    pub(crate) error_heading: &'static str,
+    pub(crate) error: &'static str,
+    pub(crate) outside_heading: &'static str,
+    pub(crate) outside: &'static str,
+}
+
+/// Traditional Chinese (Taiwan).
+pub(crate) static ZH_TW: Texts = Texts {
+    html_lang: "zh-Hant-TW",
+    title: "VPN 雙因素驗證註冊",
+    other_language: "English",
+    other_code: "en",
+    login_heading: "登入以註冊驗證器",
+    login_intro: "請輸入您的帳號與密碼(與 VPN 登入相同)。",
+    account: "帳號",
+    password: "密碼",
+    login_button: "登入",
+    bad_credentials: "帳號或密碼錯誤。",
+    locked_until: "登入失敗次數過多,帳號已鎖定至",
+    disabled: "此帳號已停用,請洽資訊室。",
+    expired_account: "此帳號已過期,請洽資訊室。",
+    not_activated: "此帳號尚未啟用,請先設定密碼。",
+    rate_limited: "嘗試次數過多,請稍候一分鐘再試。",
+    logged_in_as: "已登入:",
+    logout: "登出",
+    bound_heading: "已綁定驗證器",
+    bound_since: "綁定時間",
+    last_used: "最後使用",
+    never: "尚未使用",
+    bound_replace: "每個帳號只能綁定一個裝置。若手機遺失或更換,請洽資訊室重設後再註冊。",
+    unbound_heading: "尚未綁定驗證器",
+    unbound_intro: "請在手機安裝驗證器 App(例如 Google Authenticator 或 Microsoft Authenticator),再按下方按鈕。",
+    label: "裝置名稱(選填)",
+    start_button: "註冊軟體憑證",
+    scan_heading: "以驗證器 App 掃描 QR 碼",
+    scan_intro: "在 App 中選擇「新增帳戶」→「掃描 QR 碼」。此畫面只顯示一次,10 分鐘內有效。",
+    manual_heading: "無法掃描?請手動輸入",
+    initial_key: "初始金鑰",
+    manual_type: "類型:以時間為準(TOTP)",
+    manual_digits: "位數",
+    manual_period: "間隔",
+    manual_algorithm: "演算法",
+    seconds: "秒",
+    code_heading: "輸入 App 顯示的 6 位數驗證碼以完成綁定",
+    code: "驗證碼",
+    confirm_button: "確認綁定",
+    wrong_code: "驗證碼不正確,請輸入 App 目前顯示的驗證碼(並確認手機時間正確)。",
+    pending_expired: "此註冊已逾時或已被新的註冊取代,請重新開始。",
+    done: "綁定完成!之後登入 VPN 時,請在密碼後面接著輸入 App 顯示的驗證碼。",
+    forbidden_heading: "無法處理此要求",
+    forbidden: "表單已失效(安全性檢查失敗),請回到註冊頁重新操作。",
+    session_expired: "閒置過久,請重新登入。",
+    error_heading: "系統錯誤",
+    error: "系統暫時無法處理,請稍後再試或洽資訊室。",
+    outside_heading: "僅限院內網路",
+    outside: "自助註冊只能在醫院內部網路使用。若您在院外,請洽資訊室寄送電子郵件註冊邀請。",
+};
+
+/// English.
+pub(crate) static EN: Texts = Texts {
+    html_lang: "en",
+    title: "VPN two-factor registration",
+    other_language: "中文",
+    other_code: "zh-TW",
+    login_heading: "Log in to register your authenticator",
+    login_intro: "Enter your account and password (the same as for the VPN).",
+    account: "Account",
+    password: "Password",
+    login_button: "Log in",
+    bad_credentials: "Wrong account or password.",
+    locked_until: "Too many failed logins: the account is locked until",
+    disabled: "This account is disabled. Please contact IT.",
+    expired_account: "This account has expired. Please contact IT.",
+    not_activated: "This account is not activated yet: please set a password first.",
+    rate_limited: "Too many attempts. Please wait a minute and try again.",
+    logged_in_as: "Logged in as",
+    logout: "Log out",
+    bound_heading: "Authenticator registered",
+    bound_since: "Registered",
+    last_used: "Last used",
+    never: "not yet",
+    bound_replace: "One device per account. If your phone was lost or replaced, ask IT to reset it, then register again.",
+    unbound_heading: "No authenticator registered",
+    unbound_intro: "Install an authenticator app on your phone (e.g. Google Authenticator or Microsoft Authenticator), then press the button.",
+    label: "Device name (optional)",
+    start_button: "Register a software token",
+    scan_heading: "Scan the QR code with your authenticator app",
+    scan_intro: "In the app choose \"Add account\" → \"Scan a QR code\". This is shown only once and is valid for 10 minutes.",
+    manual_heading: "Cannot scan? Enter it by hand",
+    initial_key: "Initial key",
+    manual_type: "Type: time based (TOTP)",
+    manual_digits: "Digits",
+    manual_period: "Interval",
+    manual_algorithm: "Algorithm",
+    seconds: "seconds",
+    code_heading: "Type the 6-digit code the app shows to finish",
+    code: "Code",
+    confirm_button: "Confirm",
+    wrong_code: "The code is not correct. Type the code the app shows now (and check the phone's clock).",
+    pending_expired: "This registration has expired or was replaced by a newer one. Please start again.",
+    done: "Done! From now on, at the VPN login type the app's code right after your password.",
+    forbidden_heading: "This request cannot be processed",
+    forbidden: "The form is no longer valid (security check failed). Please go back to the registration page and try again.",
+    session_expired: "You were idle too long. Please log in again.",
+    error_heading: "System error",
+    error: "The system cannot handle this right now. Please try again later or contact IT.",
+    outside_heading: "Hospital network only",
+    outside: "Self-service registration works only from the hospital network. If you are outside, ask IT to send you an e-mail invitation.",
+};
+
+/// The texts of `language`.
+pub(crate) fn texts(language: Language) -> &'static Texts {
+    match language {
+        Language::ZhTw => &ZH_TW,
+        Language::En => &EN,
+    }
+}
+
+/// A language code as used in `?lang=` and the cookie.
+pub(crate) fn parse_code(code: &str) -> Option<Language> {
+    match code.trim().to_ascii_lowercase().as_str() {
+        "en" => Some(Language::En),
+        "zh-tw" | "zh" => Some(Language::ZhTw),
+        _ => None,
+    }
+}
+
+/// The preferred supported language of an `Accept-Language` header (Chinese of any script shows zh-TW).
+pub(crate) fn from_accept_language(header: &str) -> Option<Language> {
+    let mut best: Option<(u32, Language)> = None;
+    for entry in header.split(',') {
+        let mut parts = entry.split(';');
+        let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        // Thousandths, so the comparison is on integers.
+        let quality = (quality.clamp(0.0, 1.0) * 1000.0) as u32;
+        let language = match tag.split('-').next() {
+            Some("zh") => Language::ZhTw,
+            Some("en") => Language::En,
+            _ => continue,
+        };
+        if quality > 0 && best.is_none_or(|(q, _)| quality > q) {
+            best = Some((quality, language));
+        }
+    }
+    best.map(|(_, language)| language)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_best_supported() {
+        assert_eq!(from_accept_language("en-US,en;q=0.9"), Some(Language::En));
+        assert_eq!(
+            from_accept_language("fr, en;q=0.5, zh-TW;q=0.8"),
+            Some(Language::ZhTw)
+        );
+        assert_eq!(from_accept_language("zh-Hant"), Some(Language::ZhTw));
+        assert_eq!(from_accept_language("fr, de"), None);
+        assert_eq!(from_accept_language("en;q=0"), None);
+        assert_eq!(parse_code("zh-TW"), Some(Language::ZhTw));
+        assert_eq!(parse_code("EN"), Some(Language::En));
+        assert_eq!(parse_code("de"), None);
+    }
+}
