@@ -5,27 +5,12 @@
 //! Import validates every row before anything is written and reports each bad row with its line number.
 //! Pure: parsing and validation only.
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use crate::store::{AccountStatus, AccountUpsert};
 
-/// A field that does not follow the rules, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    /// The column or option.
-    pub field: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
-
-fn field_error(field: &'static str, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field,
-        reason: reason.into(),
-    }
-}
+use crate::csv_table::{Cells, field_error, keep, read_table};
+pub use crate::csv_table::{CsvFileError as ImportFileError, FieldError, RowError};
 
 /// Normalises and checks an account ID: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
 pub fn normalize_id(raw: &str) -> Result<String, FieldError> {
@@ -131,15 +116,6 @@ pub fn parse_groups(raw: &str) -> Result<Vec<String>, FieldError> {
     Ok(groups)
 }
 
-/// A row that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
-    /// Line in the file (1 = header).
-    pub line: u64,
-    /// What is wrong.
-    pub reason: String,
-}
-
 /// The result of reading an import file: valid rows and bad rows, both complete.
 #[derive(Debug, Default)]
 pub struct ImportPlan {
@@ -171,19 +147,6 @@ impl ImportPlan {
     }
 }
 
-/// The file itself cannot be read as an import (not a per-row problem).
-#[derive(Debug, thiserror::Error)]
-pub enum ImportFileError {
-    /// CSV syntax or I/O.
-    #[error("cannot read the CSV file: {0}")]
-    Csv(#[from] csv::Error),
-    /// The header row is wrong.
-    #[error(
-        "bad header row: {0} (expected columns: id,name,phone,email,expires,groups[,password_hash])"
-    )]
-    Header(String),
-}
-
 const COLUMNS: [&str; 7] = [
     "id",
     "name",
@@ -197,81 +160,22 @@ const COLUMNS: [&str; 7] = [
 /// Reads a CSV import (a header row naming the columns, in any order; `id` and `name` are required) and
 /// validates every row. Duplicate IDs within the file are errors on each later line.
 pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let header = reader.headers()?.clone();
-    let mut index = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        let name = name.trim().trim_start_matches('\u{feff}').to_lowercase();
-        if !COLUMNS.contains(&name.as_str()) {
-            return Err(ImportFileError::Header(format!("unknown column {name:?}")));
-        }
-        if index.insert(name.clone(), i).is_some() {
-            return Err(ImportFileError::Header(format!(
-                "column {name:?} appears twice"
-            )));
-        }
-    }
-    for required in ["id", "name"] {
-        if !index.contains_key(required) {
-            return Err(ImportFileError::Header(format!(
-                "missing column {required:?}"
-            )));
-        }
-    }
-    let mut plan = ImportPlan {
-        columns: COLUMNS
+    let table = read_table(input, &COLUMNS, &["id", "name"], |cells| {
+        account_from_cells(cells).map(|account| (account.id.clone(), account))
+    })?;
+    Ok(ImportPlan {
+        rows: table
+            .rows
             .into_iter()
-            .filter(|c| index.contains_key(*c))
+            .map(|(line, _, account)| (line, account))
             .collect(),
-        ..ImportPlan::default()
-    };
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                plan.errors.push(RowError {
-                    line,
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, csv::Position::line);
-        match account_from_record(&record, &index) {
-            Ok(account) => match seen.insert(account.id.clone(), line) {
-                Some(first) => plan.errors.push(RowError {
-                    line,
-                    reason: format!("id {:?} already appears on line {first}", account.id),
-                }),
-                None => plan.rows.push((line, account)),
-            },
-            Err(errors) => plan.errors.push(RowError {
-                line,
-                reason: errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
-        }
-    }
-    Ok(plan)
+        errors: table.errors,
+        columns: table.columns,
+    })
 }
 
-fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
-}
-
-fn account_from_record(
-    record: &csv::StringRecord,
-    index: &HashMap<String, usize>,
-) -> Result<AccountUpsert, Vec<FieldError>> {
-    let cell = |name: &str| index.get(name).and_then(|&i| record.get(i)).unwrap_or("");
+fn account_from_cells(cells: &Cells<'_>) -> Result<AccountUpsert, Vec<FieldError>> {
+    let cell = |name: &str| cells.get(name);
     let optional = |name: &str| Some(cell(name)).filter(|raw| !raw.is_empty());
     let mut errors = Vec::new();
     let id = keep(&mut errors, normalize_id(cell("id")));

@@ -11,10 +11,10 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::io::Read;
 
-use crate::accounts::{FieldError, RowError, normalize_id};
+use crate::accounts::normalize_id;
+use crate::csv_table::{Cells, FieldError, RowError, field_error, keep, read_table};
 use crate::engine::enrollment::ImportedSeed;
 use crate::otp::{self, Algorithm, Kind, OtpError};
 use crate::secrets::SecretBytes;
@@ -63,107 +63,31 @@ pub struct SeedPlan {
     pub errors: Vec<RowError>,
 }
 
-/// The file itself cannot be read as a seed import (not a per-row problem).
-#[derive(Debug, thiserror::Error)]
-pub enum SeedFileError {
-    /// CSV syntax or I/O. (The csv crate's messages name positions, never cell contents.)
-    #[error("cannot read the CSV file: {0}")]
-    Csv(#[from] csv::Error),
-    /// The header row is wrong.
-    #[error(
-        "bad header row: {0} (expected columns: id,kind,secret[,digits,period,counter,algorithm,pin])"
-    )]
-    Header(String),
-}
-
-fn field_error(field: &'static str, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field,
-        reason: reason.into(),
-    }
-}
+/// The seed file itself cannot be read (not a per-row problem).
+pub type SeedFileError = crate::csv_table::CsvFileError;
 
 /// Reads a seed file (a header row naming the columns, in any order) and validates every row. The same account
 /// twice is an error on each later line.
 pub fn read_seed_import(input: impl Read) -> Result<SeedPlan, SeedFileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let index = header_index(reader.headers()?)?;
-    let mut plan = SeedPlan::default();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                plan.errors.push(RowError {
-                    line,
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, csv::Position::line);
-        match row_from_record(&record, &index) {
-            Ok((account_id, seed)) => match seen.get(&account_id) {
-                Some(first) => plan.errors.push(RowError {
-                    line,
-                    reason: format!("id {account_id:?} already appears on line {first}"),
-                }),
-                None => {
-                    seen.insert(account_id.clone(), line);
-                    plan.rows.push(SeedRow {
-                        line,
-                        account_id,
-                        seed,
-                    });
-                }
-            },
-            Err(errors) => plan.errors.push(RowError {
-                line,
-                reason: errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            }),
-        }
-    }
-    Ok(plan)
-}
-
-/// Column name → position, checking the names.
-fn header_index(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, SeedFileError> {
-    let mut index = HashMap::new();
-    for (i, raw) in header.iter().enumerate() {
-        let name = raw.trim().trim_start_matches('\u{feff}').to_lowercase();
-        let Some(&column) = COLUMNS.iter().find(|c| **c == name) else {
-            return Err(SeedFileError::Header(format!("unknown column {name:?}")));
-        };
-        if index.insert(column, i).is_some() {
-            return Err(SeedFileError::Header(format!(
-                "column {name:?} appears twice"
-            )));
-        }
-    }
-    match REQUIRED.iter().find(|c| !index.contains_key(*c)) {
-        Some(missing) => Err(SeedFileError::Header(format!("missing column {missing:?}"))),
-        None => Ok(index),
-    }
-}
-
-fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
+    let table = read_table(input, &COLUMNS, &REQUIRED, row_from_cells)?;
+    let rows = table
+        .rows
+        .into_iter()
+        .map(|(line, account_id, seed)| SeedRow {
+            line,
+            account_id,
+            seed,
+        })
+        .collect();
+    Ok(SeedPlan {
+        rows,
+        errors: table.errors,
+    })
 }
 
 /// Validates one record. Every field is checked, so a row's message lists all its problems.
-fn row_from_record(
-    record: &csv::StringRecord,
-    index: &HashMap<&'static str, usize>,
-) -> Result<(String, ImportedSeed), Vec<FieldError>> {
-    let cell = |name: &str| index.get(name).and_then(|&i| record.get(i)).unwrap_or("");
+fn row_from_cells(cells: &Cells<'_>) -> Result<(String, ImportedSeed), Vec<FieldError>> {
+    let cell = |name: &str| cells.get(name);
     let mut errors = Vec::new();
     let id = keep(&mut errors, normalize_id(cell("id")));
     let kind = keep(&mut errors, parse_kind(cell("kind")));

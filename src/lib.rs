@@ -10,6 +10,7 @@
 //! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
 //! - [`accounts`]: account field rules and the CSV import format. Pure.
+//! - [`csv_table`]: reading an import CSV with line-numbered row errors (accounts and seeds). Pure.
 //! - [`device_import`]: the bulk seed import CSV format (`motpd device import`). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod csv_table;
 pub mod device_import;
 pub mod engine;
 pub mod otp;
