@@ -207,8 +207,12 @@ fn spawn_challenge_sweep(
             tokio::select! {
                 () = token.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(error) = store.purge_expired(clock.now()).await {
+                    let now = clock.now();
+                    if let Err(error) = store.purge_expired(now).await {
                         tracing::warn!(%error, "could not delete expired challenges");
+                    }
+                    if let Err(error) = store.purge_expired_web_sessions(now).await {
+                        tracing::warn!(%error, "could not delete expired web sessions");
                     }
                 }
             }

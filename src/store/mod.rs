@@ -17,6 +17,7 @@ mod rows;
 mod sessions;
 mod sqlite;
 mod types;
+mod web_sessions;
 
 use std::sync::Arc;
 
@@ -175,6 +176,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
     /// Records one Accounting-Request.
     async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError>;
+
+    // ---- web sessions --------------------------------------------------------------------------------------
+    /// Stores a new enrollment-page session (keyed by the SHA-256 of its cookie value).
+    async fn create_web_session(&self, session: &NewWebSession, now: i64)
+    -> Result<(), StoreError>;
+    /// The session with this ID hash if it has not expired at `now`; its deadline becomes `expires_at`, in the
+    /// same atomic statement. `None` if there is none or it has expired.
+    async fn touch_web_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<WebSession>, StoreError>;
+    /// Ends a session; `false` if there was none.
+    async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError>;
+    /// Ends every session logged in as `account_id` (password reset, disabled account); returns how many.
+    async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError>;
+    /// Deletes expired web sessions; returns how many.
+    async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

@@ -25,13 +25,14 @@ use super::rows::{
 use super::{
     Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
     Challenge, Device, FailureState, ImportSummary, NewChallenge, NewClient, NewDevice,
-    RadiusClient, Store, StoreError,
+    NewWebSession, RadiusClient, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
 mod sessions;
+mod web_sessions;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -332,6 +333,35 @@ impl Store for PgStore {
 
     async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError> {
         sessions::record_accounting(&self.pool, entry, now).await
+    }
+
+    async fn create_web_session(
+        &self,
+        session: &NewWebSession,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        web_sessions::create_web_session(&self.pool, session, now).await
+    }
+
+    async fn touch_web_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<WebSession>, StoreError> {
+        web_sessions::touch_web_session(&self.pool, id_hash, now, expires_at).await
+    }
+
+    async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {
+        web_sessions::remove_web_session(&self.pool, id_hash).await
+    }
+
+    async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError> {
+        web_sessions::remove_account_web_sessions(&self.pool, account_id).await
+    }
+
+    async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        web_sessions::purge_expired_web_sessions(&self.pool, now).await
     }
 
     async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {

@@ -314,6 +314,30 @@ pub struct NewChallenge {
     pub expires_at: i64,
 }
 
+/// A web session to store. The cookie's value is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebSession {
+    /// SHA-256 of the session cookie's value.
+    pub id_hash: Vec<u8>,
+    /// The logged-in account, once the password was checked.
+    pub account_id: Option<String>,
+    /// The token every form of the session must carry.
+    pub csrf: String,
+    /// The session ends at this time unless it is used before.
+    pub expires_at: i64,
+}
+
+/// A stored, unexpired web session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// The logged-in account, if any.
+    pub account_id: Option<String>,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// When it ends unless used again.
+    pub expires_at: i64,
+}
+
 /// A stored challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

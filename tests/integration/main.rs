@@ -6,4 +6,5 @@ mod engine_rules;
 mod external_clients;
 mod radius_flow;
 mod store_contract;
+mod web_browser;
 mod web_enroll;

@@ -12,7 +12,7 @@ use motpd::config::AuthMode;
 use motpd::otp::Kind;
 use motpd::store::{
     self, AccountFilter, AccountStatus, AccountUpsert, AccountingEntry, ChallengePurpose,
-    DeviceState, ImportSummary, NewChallenge, RadiusClient, Store, StoreError,
+    DeviceState, ImportSummary, NewChallenge, NewWebSession, RadiusClient, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1183,6 +1183,109 @@ async fn accounting_is_recorded(store: &dyn Store) {
     store.record_accounting(&bare, NOW).await.unwrap();
 }
 
+fn web_session(hash_byte: u8, account: Option<&str>, expires_at: i64) -> NewWebSession {
+    NewWebSession {
+        id_hash: vec![hash_byte; 32],
+        account_id: account.map(str::to_owned),
+        csrf: format!("csrf-{hash_byte}"),
+        expires_at,
+    }
+}
+
+async fn web_sessions_expire_move_and_end(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let anonymous = web_session(1, None, NOW + 60);
+    store.create_web_session(&anonymous, NOW).await.unwrap();
+    assert!(
+        store.create_web_session(&anonymous, NOW).await.is_err(),
+        "an ID hash is stored once"
+    );
+    let found = store.touch_web_session(&[1; 32], NOW + 59, NOW + 159).await;
+    let found = found.unwrap().unwrap();
+    assert_eq!(found.account_id, None);
+    assert_eq!(found.csrf, "csrf-1");
+    assert_eq!(found.expires_at, NOW + 159);
+    // The deadline moved: still there after the first one, gone at the second.
+    let later = store.touch_web_session(&[1; 32], NOW + 158, NOW + 160);
+    assert_eq!(later.await.unwrap().unwrap().expires_at, NOW + 160);
+    let expired = store.touch_web_session(&[1; 32], NOW + 160, NOW + 999);
+    assert!(expired.await.unwrap().is_none());
+    assert!(
+        store
+            .touch_web_session(&[9; 32], NOW, NOW + 60)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Logout.
+    let alice = web_session(2, Some("alice"), NOW + 60);
+    store.create_web_session(&alice, NOW).await.unwrap();
+    let found = store.touch_web_session(&[2; 32], NOW, NOW + 60).await;
+    assert_eq!(found.unwrap().unwrap().account_id.as_deref(), Some("alice"));
+    assert!(store.remove_web_session(&[2; 32]).await.unwrap());
+    assert!(!store.remove_web_session(&[2; 32]).await.unwrap());
+    assert!(
+        store
+            .touch_web_session(&[2; 32], NOW, NOW + 60)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The expiry sweep removes only expired rows (the anonymous one expired at NOW + 160).
+    store
+        .create_web_session(&web_session(3, None, NOW + 500), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_expired_web_sessions(NOW + 200).await.unwrap(),
+        1
+    );
+    assert!(
+        store
+            .touch_web_session(&[3; 32], NOW + 200, NOW + 500)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn web_sessions_end_with_their_account(store: &dyn Store) {
+    for id in ["alice", "bob"] {
+        store.create_account(&account(id), NOW).await.unwrap();
+    }
+    for (byte, id) in [
+        (1, Some("alice")),
+        (2, Some("alice")),
+        (3, Some("bob")),
+        (4, None),
+    ] {
+        let session = web_session(byte, id, NOW + 60);
+        store.create_web_session(&session, NOW).await.unwrap();
+    }
+    assert_eq!(store.remove_account_web_sessions("alice").await.unwrap(), 2);
+    assert_eq!(store.remove_account_web_sessions("alice").await.unwrap(), 0);
+    for (byte, alive) in [(1, false), (2, false), (3, true), (4, true)] {
+        let found = store.touch_web_session(&[byte; 32], NOW, NOW + 60).await;
+        assert_eq!(found.unwrap().is_some(), alive, "session {byte}");
+    }
+    // Removing the account removes its sessions.
+    store.remove_account("bob").await.unwrap();
+    assert!(
+        store
+            .touch_web_session(&[3; 32], NOW, NOW + 60)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .touch_web_session(&[4; 32], NOW, NOW + 60)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// Turns behaviour functions into tests that run them on every backend.
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
@@ -1226,7 +1329,9 @@ contract!(
         audit_appends_and_pages,
         challenges_are_single_use_and_expire,
         accepted_steps_keep_their_fingerprint,
-        accounting_is_recorded;
+        accounting_is_recorded,
+        web_sessions_expire_move_and_end,
+        web_sessions_end_with_their_account;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,

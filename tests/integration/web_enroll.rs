@@ -691,3 +691,47 @@ async fn what_users_type_is_escaped_in_pages() {
         reply.body
     );
 }
+
+#[tokio::test]
+async fn two_nodes_over_one_store_share_sessions_keyed_by_a_hash() {
+    let (f, node_a) = setup().await;
+    let node_b = Arc::new(WebState::new(
+        &f.config,
+        f.store.clone(),
+        f.key.clone(),
+        Arc::new(f.clock.clone()),
+    ));
+    let mut at_a = Browser::new(&node_a, INSIDE);
+    at_a.log_in().await;
+    let cookie = at_a.cookies["motpd_session"].clone();
+    // The store holds the SHA-256 of the cookie value, never the value itself.
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(cookie.as_bytes());
+    let now = f.clock.now();
+    let stored = f.store.touch_web_session(&hash, now, now + 900).await;
+    assert_eq!(
+        stored.unwrap().unwrap().account_id.as_deref(),
+        Some("alice")
+    );
+    let raw = f.store.touch_web_session(cookie.as_bytes(), now, now + 900);
+    assert!(raw.await.unwrap().is_none());
+
+    // The next request lands on node B: same session, same CSRF token.
+    let mut at_b = Browser::new(&node_b, INSIDE);
+    at_b.cookies = at_a.cookies.clone();
+    let page = at_b.get("/enroll/device").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = page.field("csrf");
+    assert_eq!(csrf, at_a.get("/enroll/device").await.field("csrf"));
+    // Logging out at B ends the session at A too.
+    let out = at_b.post("/enroll/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(at_a.get("/enroll/device").await.location(), "/enroll");
+    // A password reset (later) ends every session of the account.
+    at_a.log_in().await;
+    assert_eq!(
+        f.store.remove_account_web_sessions("alice").await.unwrap(),
+        1
+    );
+    assert_eq!(at_a.get("/enroll/device").await.location(), "/enroll");
+}

@@ -29,7 +29,7 @@ use crate::engine::EngineSettings;
 use crate::engine::self_service::SelfService;
 use crate::secrets::MasterKey;
 use crate::store::Store;
-use session::{MemorySessions, SessionStore};
+use session::{SessionStore, StoreSessions};
 
 /// Login attempts per address and minute.
 const LOGINS_PER_MINUTE: u32 = 10;
@@ -46,6 +46,9 @@ pub enum WebError {
     /// A lock was poisoned by a panicking thread.
     #[error("session table lock poisoned")]
     Poisoned,
+    /// The session store failed.
+    #[error("session store: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Everything the handlers share.
@@ -61,20 +64,15 @@ pub struct WebState {
 }
 
 impl WebState {
-    /// The pages' state for `config`, with in-memory sessions.
+    /// The pages' state for `config`, with sessions in `store` (shared by every node on it).
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self::with_sessions(
-            config,
-            store,
-            key,
-            clock,
-            Arc::new(MemorySessions::default()),
-        )
+        let sessions = Arc::new(StoreSessions::new(store.clone()));
+        Self::with_sessions(config, store, key, clock, sessions)
     }
 
     /// The pages' state with a given session store.

@@ -1,14 +1,17 @@
 //! Server-side sessions of the enrollment pages: a random 32-byte ID in a cookie, the data (logged-in account,
-//! CSRF token) kept behind the [`SessionStore`] trait. [`MemorySessions`] is the single-node implementation
-//! (lost on restart, not shared between nodes); a store-backed one can implement the same trait later.
-//! Sessions expire after [`IDLE_SECONDS`] without use. Times are parameters.
+//! CSRF token) kept behind the [`SessionStore`] trait. [`StoreSessions`] keeps them in the database, so every
+//! node serving the pages sees every session (what `motpd serve` uses); only the SHA-256 of the cookie value is
+//! stored. [`MemorySessions`] is the single-node implementation (lost on restart, not shared) for tests.
+//! Sessions expire after [`IDLE_SECONDS`] without use. Times are parameters. No SQL here: the store owns it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::WebError;
+use crate::store::{NewWebSession, Store};
 
 /// A session ends after this long without a request.
 pub const IDLE_SECONDS: i64 = 15 * 60;
@@ -82,6 +85,56 @@ impl SessionStore for MemorySessions {
     async fn remove(&self, id: &str) -> Result<(), WebError> {
         let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
         sessions.remove(id);
+        Ok(())
+    }
+}
+
+/// Sessions in the database, shared by every node on the same store.
+#[derive(Debug, Clone)]
+pub struct StoreSessions {
+    store: Arc<dyn Store>,
+}
+
+impl StoreSessions {
+    /// Sessions kept in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+/// What the store keys a session by: the SHA-256 of the cookie value.
+fn id_hash(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+#[async_trait::async_trait]
+impl SessionStore for StoreSessions {
+    async fn create(&self, data: SessionData, now: i64) -> Result<String, WebError> {
+        let id = random_token()?;
+        let session = NewWebSession {
+            id_hash: id_hash(&id),
+            account_id: data.account_id,
+            csrf: data.csrf,
+            expires_at: now.saturating_add(IDLE_SECONDS),
+        };
+        self.store.create_web_session(&session, now).await?;
+        Ok(id)
+    }
+
+    async fn touch(&self, id: &str, now: i64) -> Result<Option<SessionData>, WebError> {
+        let deadline = now.saturating_add(IDLE_SECONDS);
+        let found = self
+            .store
+            .touch_web_session(&id_hash(id), now, deadline)
+            .await?;
+        Ok(found.map(|s| SessionData {
+            account_id: s.account_id,
+            csrf: s.csrf,
+        }))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), WebError> {
+        self.store.remove_web_session(&id_hash(id)).await?;
         Ok(())
     }
 }
