@@ -311,7 +311,7 @@ fn code_now() -> String {
 
 /// Whether an external client can run; if not, fails under `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1`, else says loudly
 /// that the test is skipped.
-fn available(what: &str, probe: &mut Command, install: &str) -> bool {
+pub(crate) fn available(what: &str, probe: &mut Command, install: &str) -> bool {
     let works = probe
         .stdin(Stdio::null())
         .stdout(Stdio::null())
