@@ -362,3 +362,66 @@ async fn expired_replaced_and_impossible_invitations() {
         Err(InviteError::NoSuchAccount(_))
     ));
 }
+
+/// `motpd` (the real binary) in `dir`; returns (exit code, stdout, stderr).
+fn motpd(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_motpd"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MOTPD_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn motpd_invite_mails_one_account_or_every_unenrolled_one() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path();
+    assert_eq!(motpd(dir, &["init"]).0, Some(0));
+    let config = std::fs::read_to_string(dir.join("motpd.toml")).unwrap();
+    let config = config.replacen("port = 25\n", &format!("port = {}\n", sink.port), 1);
+    std::fs::write(dir.join("motpd.toml"), config).unwrap();
+    for (id, email) in [
+        ("alice", Some("alice@example.org")),
+        ("bob", Some("bob@example.org")),
+        ("carol", None),
+    ] {
+        let mut args = vec!["user", "add", id];
+        if let Some(email) = email {
+            args.extend(["--email", email]);
+        }
+        assert_eq!(motpd(dir, &args).0, Some(0), "{args:?}");
+    }
+
+    let (code, out, err) = motpd(dir, &["invite", "Alice"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("alice: invitation sent to alice@example.org"),
+        "{out}"
+    );
+    assert_eq!(mail(&sink, 1).await["to"], "alice@example.org");
+
+    let (code, _, err) = motpd(dir, &["invite", "carol"]);
+    assert_eq!(code, Some(8), "{err}");
+    assert!(err.contains("no e-mail address"), "{err}");
+    assert_eq!(motpd(dir, &["invite", "nobody"]).0, Some(6));
+
+    let (code, out, err) = motpd(dir, &["invite", "--all-unenrolled"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("invitations: 2 sent, 1 skipped (no e-mail), 0 failed"),
+        "{out}"
+    );
+    let mut to = vec![
+        mail(&sink, 2).await["to"].clone(),
+        mail(&sink, 3).await["to"].clone(),
+    ];
+    to.sort_by_key(|v| v.to_string());
+    assert_eq!(to, ["alice@example.org", "bob@example.org"]);
+}
