@@ -14,6 +14,7 @@
 //! - [`device_import`]: the bulk seed import CSV format (`motpd device import`). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
+//! - [`notify`]: outgoing mail (invitations) over SMTP.
 //! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`telemetry`]: leaves.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod csv_table;
 pub mod device_import;
 pub mod engine;
+pub mod notify;
 pub mod otp;
 pub mod password;
 pub mod radius;

@@ -36,12 +36,31 @@ pub enum Command {
     /// Authenticator devices bound to accounts.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// E-mail an enrollment link (works from any network) to one account or to every unenrolled one.
+    Invite(InviteArgs),
     /// Reports.
     #[command(subcommand)]
     Report(ReportCommand),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+/// `motpd invite ...`
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// The account to invite (it needs an e-mail address).
+    #[arg(
+        required_unless_present = "all_unenrolled",
+        conflicts_with = "all_unenrolled"
+    )]
+    pub id: Option<String>,
+    /// Invite every enabled account that has no active device and has an e-mail address.
+    #[arg(long)]
+    pub all_unenrolled: bool,
+    /// Invite even if the account already has an active device (its page says so until `device reset`).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `motpd client ...`

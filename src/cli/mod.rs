@@ -10,6 +10,7 @@ mod client;
 mod context;
 mod device;
 mod init;
+mod invite;
 mod report;
 mod serve;
 mod user;
@@ -23,6 +24,7 @@ use args::Command;
 
 use crate::config::ConfigError;
 use crate::engine::enrollment::EnrollError;
+use crate::engine::invitations::InviteError;
 use crate::secrets::{SecretError, SecretString};
 use crate::store::StoreError;
 
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => client::run(config_path, command).await,
         Command::User(command) => user::run(config_path, command).await,
         Command::Device(command) => device::run(config_path, command).await,
+        Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
     }
@@ -75,6 +78,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 EnrollError::Secret(_) => 4,
                 EnrollError::Store(StoreError::Conflict(_)) => 7,
                 EnrollError::Store(_) => 5,
+            };
+        }
+        if let Some(invite) = cause.downcast_ref::<InviteError>() {
+            return match invite {
+                InviteError::NoSuchAccount(_) => 6,
+                InviteError::NoEmail(_) => 8,
+                InviteError::AlreadyBound(_) => 7,
+                InviteError::Secret(_) => 4,
+                InviteError::Engine(_) => 5,
             };
         }
         if let Some(cli) = cause.downcast_ref::<CliError>() {

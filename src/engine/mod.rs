@@ -13,6 +13,8 @@ mod audit_sink;
 mod challenge;
 mod codes;
 pub mod enrollment;
+pub mod invitations;
+mod invite_mail;
 mod messages;
 mod passwords;
 pub mod self_service;

@@ -12,6 +12,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod invitations;
 mod postgres;
 mod rows;
 mod sessions;
@@ -195,6 +196,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError>;
     /// Deletes expired web sessions; returns how many.
     async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
+    // ---- invitations ---------------------------------------------------------------------------------------
+    /// Stores a new invitation (only its token's SHA-256) and deletes the account's earlier ones in the same
+    /// transaction, so a re-invitation invalidates the old link. `NotFound` if the account does not exist.
+    async fn create_invitation(
+        &self,
+        account_id: &str,
+        token_hash: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The invitation with this token hash, used or not, expired or not.
+    async fn invitation(&self, token_hash: &[u8]) -> Result<Option<Invitation>, StoreError>;
+    /// Marks the invitation used, atomically: `true` only for the one caller that found it unused and
+    /// unexpired at `now` (on any node).
+    async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

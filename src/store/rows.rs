@@ -48,6 +48,18 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|db| db.is_unique_violation())
 }
 
+/// Maps a foreign-key violation to "account `id` not found", anything else as [`From`] does.
+pub(super) fn foreign_key_or(err: sqlx::Error, id: &str) -> StoreError {
+    if err
+        .as_database_error()
+        .is_some_and(|db| db.is_foreign_key_violation())
+    {
+        account_not_found(id)
+    } else {
+        err.into()
+    }
+}
+
 /// Maps a unique violation to `Conflict(message())`, anything else as [`From`] does.
 pub(super) fn conflict_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
     if is_unique_violation(&err) {

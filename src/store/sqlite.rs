@@ -28,13 +28,14 @@ use super::rows::{
 };
 use super::{
     Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
-    Challenge, Device, FailureState, ImportSummary, NewChallenge, NewClient, NewDevice,
+    Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
     NewWebSession, RadiusClient, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
+mod invitations;
 mod sessions;
 mod web_sessions;
 
@@ -368,6 +369,24 @@ impl Store for SqliteStore {
 
     async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
         web_sessions::purge_expired_web_sessions(&self.pool, now).await
+    }
+
+    async fn create_invitation(
+        &self,
+        account_id: &str,
+        token_hash: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        invitations::create_invitation(&self.pool, account_id, token_hash, expires_at, now).await
+    }
+
+    async fn invitation(&self, token_hash: &[u8]) -> Result<Option<Invitation>, StoreError> {
+        invitations::invitation(&self.pool, token_hash).await
+    }
+
+    async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+        invitations::use_invitation(&self.pool, token_hash, now).await
     }
 
     async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {

@@ -371,3 +371,16 @@ pub struct AccountingEntry {
     /// Calling-Station-Id.
     pub calling_station_id: Option<String>,
 }
+
+/// An e-mail invitation (enrollment flow B), found by the SHA-256 of its link's token.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Invitation {
+    /// The invited account.
+    pub account_id: String,
+    /// When it was sent.
+    pub created_at: i64,
+    /// When the link stops working.
+    pub expires_at: i64,
+    /// When it bound a device (single use), if it did.
+    pub used_at: Option<i64>,
+}

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod engine_rules;
 mod external_clients;
+mod invite_mail;
 mod radius_flow;
 mod store_contract;
 mod web_browser;

@@ -1287,6 +1287,47 @@ async fn web_sessions_end_with_their_account(store: &dyn Store) {
 }
 
 /// Turns behaviour functions into tests that run them on every backend.
+async fn invitations_are_single_use_expire_and_are_replaced(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let first = [1u8; 32];
+    let second = [2u8; 32];
+    assert!(store.invitation(&first).await.unwrap().is_none());
+    store
+        .create_invitation("alice", &first, NOW + 100, NOW)
+        .await
+        .unwrap();
+    let stored = store.invitation(&first).await.unwrap().unwrap();
+    assert_eq!(stored.account_id, "alice");
+    assert_eq!(
+        (stored.created_at, stored.expires_at, stored.used_at),
+        (NOW, NOW + 100, None)
+    );
+    // Expired at its expiry time: not usable.
+    assert!(!store.use_invitation(&first, NOW + 100).await.unwrap());
+    // Re-inviting deletes the first link.
+    store
+        .create_invitation("alice", &second, NOW + 200, NOW + 1)
+        .await
+        .unwrap();
+    assert!(store.invitation(&first).await.unwrap().is_none());
+    assert!(!store.use_invitation(&first, NOW + 2).await.unwrap());
+    // Used exactly once.
+    assert!(store.use_invitation(&second, NOW + 2).await.unwrap());
+    assert!(!store.use_invitation(&second, NOW + 3).await.unwrap());
+    let used = store.invitation(&second).await.unwrap().unwrap();
+    assert_eq!(used.used_at, Some(NOW + 2));
+    // Unknown account, and the account's removal cascades.
+    match store
+        .create_invitation("nobody", &first, NOW + 100, NOW)
+        .await
+    {
+        Err(StoreError::NotFound(m)) => assert_eq!(m, "account nobody"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.remove_account("alice").await.unwrap());
+    assert!(store.invitation(&second).await.unwrap().is_none());
+}
+
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -1331,7 +1372,8 @@ contract!(
         accepted_steps_keep_their_fingerprint,
         accounting_is_recorded,
         web_sessions_expire_move_and_end,
-        web_sessions_end_with_their_account;
+        web_sessions_end_with_their_account,
+        invitations_are_single_use_expire_and_are_replaced;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,

@@ -20,9 +20,9 @@ use tower::ServiceExt;
 
 use crate::common::fixture::EngineFixture;
 
-const PASSWORD: &str = "Nurse2024pw";
+pub(crate) const PASSWORD: &str = "Nurse2024pw";
 const INSIDE: &str = "10.1.2.3:50000";
-const OUTSIDE: &str = "192.0.2.1:50000";
+pub(crate) const OUTSIDE: &str = "192.0.2.1:50000";
 const PROXY: &str = "192.168.100.5:40000";
 const ZH_LOGIN: &str = "登入以註冊驗證器";
 const EN_LOGIN: &str = "Log in to register your authenticator";
@@ -33,7 +33,7 @@ const ZH_BOUND: &str = "已綁定驗證器";
 const ZH_OUTSIDE: &str = "自助註冊只能在醫院內部網路使用";
 const EN_OUTSIDE: &str = "Self-service registration works only from the hospital network";
 
-fn web_config(config: &mut Config) {
+pub(crate) fn web_config(config: &mut Config) {
     config.web.enroll_networks = vec!["10.0.0.0/8".parse().unwrap()];
     config.web.trusted_proxies = vec!["192.168.100.0/24".parse().unwrap()];
     config.policy.lockout_failures = 3;
@@ -53,10 +53,10 @@ async fn setup() -> (EngineFixture, Arc<WebState>) {
 }
 
 #[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Reply {
@@ -67,7 +67,7 @@ impl Reply {
     }
 
     /// The value of the first hidden input `name`.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start = self
             .body
@@ -78,7 +78,7 @@ impl Reply {
         rest[..rest.find('"').unwrap()].to_owned()
     }
 
-    fn initial_key(&self) -> String {
+    pub(crate) fn initial_key(&self) -> String {
         let marker = "id=\"initial-key\">";
         let start = self.body.find(marker).expect("initial key shown") + marker.len();
         let rest = &self.body[start..];
@@ -87,14 +87,14 @@ impl Reply {
 }
 
 /// A browser at one address with a cookie jar.
-struct Browser {
+pub(crate) struct Browser {
     app: Router,
     cookies: HashMap<String, String>,
     headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
-    fn new(state: &Arc<WebState>, peer: &str) -> Self {
+    pub(crate) fn new(state: &Arc<WebState>, peer: &str) -> Self {
         let peer: SocketAddr = peer.parse().unwrap();
         Self {
             app: router(state.clone()).layer(MockConnectInfo(peer)),
@@ -149,11 +149,11 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path: &str) -> Reply {
         self.send(Request::get(path), Body::empty()).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
         let body = form
             .iter()
             .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -230,7 +230,7 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-fn code_at(seed: &[u8], t: i64) -> String {
+pub(crate) fn code_at(seed: &[u8], t: i64) -> String {
     otp::totp_at(seed, u64::try_from(t).unwrap(), 30, 6, Algorithm::Sha1).unwrap()
 }
 

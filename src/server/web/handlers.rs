@@ -33,19 +33,19 @@ pub(crate) struct LoginForm {
 #[derive(Debug, Deserialize)]
 pub(crate) struct DeviceForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
     label: String,
     #[serde(default)]
-    device: String,
+    pub(super) device: String,
     #[serde(default)]
-    code: String,
+    pub(super) code: String,
 }
 
-type Page = Result<Response, Response>;
+pub(super) type Page = Result<Response, Response>;
 
 /// A valid session for a POST with a matching CSRF token, else 403.
-async fn checked_session(
+pub(super) async fn checked_session(
     state: &WebState,
     v: &Visitor,
     csrf: &str,
@@ -77,7 +77,7 @@ fn to_login() -> Response {
     Redirect::to("/enroll").into_response()
 }
 
-fn session_cookie(state: &WebState, id: &str, max_age: Option<i64>) -> String {
+pub(super) fn session_cookie(state: &WebState, id: &str, max_age: Option<i64>) -> String {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
     format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}{age}")

@@ -1,12 +1,15 @@
-//! The enrollment web pages (flow A: self-service from the hospital network) over HTTP with axum.
+//! The enrollment web pages over HTTP with axum: flow A (self-service from the hospital network) and flow B
+//! (e-mail invitation links, from any network).
 //!
 //! Owns routing, the network allow-list, server-side sessions with CSRF tokens, the per-address login rate
 //! limit, response security headers and the zh-TW/English templates. It decides nothing about accounts or
-//! devices: every login and binding goes through [`crate::engine::self_service::SelfService`]. No SQL here.
+//! devices: every login and binding goes through [`crate::engine::self_service::SelfService`] (flow B:
+//! [`crate::engine::invitations::Invitations`]). No SQL here.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod handlers;
+mod invite;
 mod limit;
 mod net;
 mod pages;
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
 use crate::engine::EngineSettings;
+use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::secrets::MasterKey;
 use crate::store::Store;
@@ -55,6 +59,7 @@ pub enum WebError {
 #[derive(Debug)]
 pub struct WebState {
     service: SelfService,
+    invitations: Invitations,
     sessions: Arc<dyn SessionStore>,
     limiter: limit::LoginLimiter,
     web: WebConfig,
@@ -86,6 +91,13 @@ impl WebState {
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
         let settings = EngineSettings::from_config(config);
         Self {
+            invitations: Invitations::new(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                settings.clone(),
+                config.web.invite_ttl_hours,
+            ),
             service: SelfService::new(store, key, clock, settings, threads),
             sessions,
             limiter: limit::LoginLimiter::new(LOGINS_PER_MINUTE),
@@ -106,6 +118,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/enroll/device/start", post(handlers::start))
         .route("/enroll/device/confirm", post(handlers::confirm))
         .route("/enroll/logout", post(handlers::logout))
+        .route("/invite/{token}", get(invite::open))
+        .route("/invite/{token}/confirm", post(invite::confirm))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -63,6 +63,29 @@ pub(crate) struct EnrollPage<'a> {
     pub(crate) error: Option<&'static str>,
 }
 
+/// The invitation page: QR code and code form, posting back to the invitation's own URL.
+#[derive(Debug, Template)]
+#[template(path = "invite.html")]
+pub(crate) struct InvitePage<'a> {
+    pub(crate) f: Frame,
+    pub(crate) csrf: &'a str,
+    pub(crate) token: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) device_id: &'a str,
+    pub(crate) seed: Option<SeedView>,
+    pub(crate) error: Option<&'static str>,
+}
+
+/// The bilingual page of an invitation that cannot be used (or was just used).
+#[derive(Debug, Template)]
+#[template(path = "invite_state.html")]
+pub(crate) struct InviteStatePage {
+    pub(crate) zh: &'static Texts,
+    pub(crate) en: &'static Texts,
+    pub(crate) zh_message: &'static str,
+    pub(crate) en_message: &'static str,
+}
+
 /// A message (forbidden, rate limited, error).
 #[derive(Debug, Template)]
 #[template(path = "message.html")]

@@ -57,6 +57,13 @@ pub(crate) struct Texts {
     pub(crate) error: &'static str,
     pub(crate) outside_heading: &'static str,
     pub(crate) outside: &'static str,
+    pub(crate) invite_heading: &'static str,
+    pub(crate) invite_used: &'static str,
+    pub(crate) invite_expired: &'static str,
+    pub(crate) invite_unknown: &'static str,
+    pub(crate) invite_bound: &'static str,
+    pub(crate) invite_already_bound: &'static str,
+    pub(crate) invite_pending_expired: &'static str,
 }
 
 /// Traditional Chinese (Taiwan).
@@ -109,6 +116,13 @@ pub(crate) static ZH_TW: Texts = Texts {
     error: "系統暫時無法處理,請稍後再試或洽資訊室。",
     outside_heading: "僅限院內網路",
     outside: "自助註冊只能在醫院內部網路使用。若您在院外,請洽資訊室寄送電子郵件註冊邀請。",
+    invite_heading: "電子郵件註冊邀請",
+    invite_used: "此邀請連結已使用過,無法再次使用。若需重新綁定,請洽資訊室。",
+    invite_expired: "此邀請連結已過期。請洽資訊室重新寄送邀請。",
+    invite_unknown: "此邀請連結無效,或已被較新的邀請取代。請使用最新一封邀請信中的連結。",
+    invite_bound: "綁定完成!之後登入 VPN 時,請在密碼後面接著輸入 App 顯示的驗證碼。此邀請連結已失效。",
+    invite_already_bound: "此帳號已綁定驗證器。若手機遺失或更換,請洽資訊室重設。",
+    invite_pending_expired: "此畫面已逾時或已被新的畫面取代,請重新開啟邀請連結。",
 };
 
 /// English.
@@ -161,6 +175,13 @@ pub(crate) static EN: Texts = Texts {
     error: "The system cannot handle this right now. Please try again later or contact IT.",
     outside_heading: "Hospital network only",
     outside: "Self-service registration works only from the hospital network. If you are outside, ask IT to send you an e-mail invitation.",
+    invite_heading: "E-mail registration invitation",
+    invite_used: "This invitation link has already been used and cannot be used again. To bind a new phone, contact IT.",
+    invite_expired: "This invitation link has expired. Ask IT to send a new invitation.",
+    invite_unknown: "This invitation link is not valid, or a newer invitation replaced it. Use the link in the latest invitation mail.",
+    invite_bound: "Done! From now on, when you log in to the VPN, type the app's code right after your password. This invitation link no longer works.",
+    invite_already_bound: "This account already has an authenticator. If your phone was lost or replaced, contact IT to reset it.",
+    invite_pending_expired: "This page timed out or was replaced by a newer one. Open the invitation link again.",
 };
 
 /// The texts of `language`.

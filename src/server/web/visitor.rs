@@ -26,6 +26,10 @@ pub(crate) struct Visitor {
     pub(crate) session_id: Option<String>,
 }
 
+/// A [`Visitor`] from any network (the invitation pages: the link itself is the credential).
+#[derive(Debug)]
+pub(crate) struct AnyNetwork(pub(crate) Visitor);
+
 impl FromRequestParts<Arc<WebState>> for Visitor {
     type Rejection = Response;
 
@@ -33,6 +37,28 @@ impl FromRequestParts<Arc<WebState>> for Visitor {
         parts: &mut Parts,
         state: &Arc<WebState>,
     ) -> Result<Self, Self::Rejection> {
+        Visitor::extract(parts, state, true).await
+    }
+}
+
+impl FromRequestParts<Arc<WebState>> for AnyNetwork {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Self, Self::Rejection> {
+        Visitor::extract(parts, state, false).await.map(AnyNetwork)
+    }
+}
+
+impl Visitor {
+    /// The visitor of a request; with `restricted`, only from `web.enroll_networks`.
+    async fn extract(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+        restricted: bool,
+    ) -> Result<Self, Response> {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -44,7 +70,7 @@ impl FromRequestParts<Arc<WebState>> for Visitor {
             .collect();
         let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
         let ip = net::client_ip(peer.ip(), forwarded.as_deref(), &state.web.trusted_proxies);
-        if !net::allowed(ip, &state.web.enroll_networks) {
+        if restricted && !net::allowed(ip, &state.web.enroll_networks) {
             return Err(outside());
         }
         let cookies = cookie_header(&parts.headers);

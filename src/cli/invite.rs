@@ -1,0 +1,87 @@
+//! `motpd invite ID` and `motpd invite --all-unenrolled`: create invitations and mail their links through
+//! `[smtp]`. The decisions (who may be invited, the token) are the engine's; this file wires and prints.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::CliError;
+use super::args::InviteArgs;
+use super::context::{Context, KeyMode};
+use crate::accounts;
+use crate::clock::SystemClock;
+use crate::engine::EngineSettings;
+use crate::engine::invitations::{Invitations, InviteError};
+use crate::notify::{Mailer, SmtpMailer};
+use crate::store::{AccountFilter, AccountStatus};
+
+pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow::Result<()> {
+    let ctx = Context::open(config_path, KeyMode::MustExist).await?;
+    let result = invite(&ctx, args).await;
+    ctx.store.close().await;
+    result
+}
+
+async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
+    let mailer = SmtpMailer::new(&ctx.config.smtp).context("check the [smtp] settings")?;
+    let service = Invitations::new(
+        ctx.store.clone(),
+        ctx.key.clone(),
+        Arc::new(SystemClock),
+        EngineSettings::from_config(&ctx.config),
+        ctx.config.web.invite_ttl_hours,
+    );
+    if !args.all_unenrolled {
+        let id = args.id.unwrap_or_default();
+        let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
+        return send_one(ctx, &service, &mailer, &id, args.force).await;
+    }
+    let listed = ctx
+        .store
+        .list_accounts(AccountFilter {
+            unenrolled_only: true,
+        })
+        .await?;
+    let (mut sent, mut skipped, mut failed) = (0u32, 0u32, 0u32);
+    for overview in listed {
+        let account = overview.account;
+        if account.status == AccountStatus::Disabled {
+            continue;
+        }
+        match send_one(ctx, &service, &mailer, &account.id, false).await {
+            Ok(()) => sent += 1,
+            Err(e) if matches!(e.downcast_ref(), Some(InviteError::NoEmail(_))) => skipped += 1,
+            Err(e) => {
+                eprintln!("{}: {e:#}", account.id);
+                failed += 1;
+            }
+        }
+    }
+    println!("invitations: {sent} sent, {skipped} skipped (no e-mail), {failed} failed");
+    if failed > 0 {
+        anyhow::bail!("{failed} invitation(s) could not be sent; see the messages above");
+    }
+    Ok(())
+}
+
+async fn send_one(
+    ctx: &Context,
+    service: &Invitations,
+    mailer: &SmtpMailer,
+    id: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let invitation = service.invite(id, force, &ctx.actor()).await?;
+    let mail = invitation.mail(ctx.config.policy.utc_offset);
+    mailer
+        .send(mail)
+        .await
+        .with_context(|| format!("while mailing the invitation to {}", invitation.email))?;
+    println!(
+        "{id}: invitation sent to {} (valid until {})",
+        invitation.email,
+        super::format_time(Some(invitation.expires_at))
+    );
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! [`SmtpMailer`]: delivery through an SMTP relay with lettre (`smtp.tls` none / starttls / tls, optional
+//! login with the password read from `smtp.password_file`, a time-out per message). No message texts here.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{Mail, Mailer, NotifyError};
+use crate::config::{SmtpConfig, SmtpTls};
+
+/// A mailer over one pooled SMTP transport.
+#[derive(Debug)]
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl SmtpMailer {
+    /// A mailer for `config` (reads the password file now; connects on the first send).
+    pub fn new(config: &SmtpConfig) -> Result<Self, NotifyError> {
+        let smtp = |e: lettre::transport::smtp::Error| NotifyError::Smtp(e.to_string());
+        let builder = match config.tls {
+            SmtpTls::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str())
+            }
+            SmtpTls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host).map_err(smtp)?
+            }
+            SmtpTls::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(smtp)?
+            }
+        };
+        let mut builder = builder
+            .port(config.port)
+            .timeout(Some(Duration::from_secs(u64::from(config.timeout_seconds))));
+        if let Some(user) = &config.username {
+            let password = match &config.password_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|source| NotifyError::PasswordFile {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                None => String::new(),
+            };
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from: mailbox(&config.from)?,
+        })
+    }
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, NotifyError> {
+    address
+        .parse()
+        .map_err(|e: lettre::address::AddressError| NotifyError::Address {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// The RFC 5322 message for `mail`.
+fn message(from: &Mailbox, mail: Mail) -> Result<Message, NotifyError> {
+    Message::builder()
+        .from(from.clone())
+        .to(mailbox(&mail.to)?)
+        .subject(mail.subject)
+        .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+        .map_err(|e| NotifyError::Build(e.to_string()))
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: Mail) -> Result<(), NotifyError> {
+        let message = message(&self.from, mail)?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| NotifyError::Smtp(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn messages_are_multipart_alternative_and_addresses_checked() {
+        let from = mailbox("motp@example.org").unwrap();
+        let mail = Mail {
+            to: "alice@example.org".into(),
+            subject: "邀請 / Invitation".into(),
+            text: "plain".into(),
+            html: "<p>html</p>".into(),
+        };
+        let raw = String::from_utf8(message(&from, mail.clone()).unwrap().formatted()).unwrap();
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(
+            raw.contains("text/plain") && raw.contains("text/html"),
+            "{raw}"
+        );
+        let bad = Mail {
+            to: "not an address".into(),
+            ..mail
+        };
+        assert!(matches!(
+            message(&from, bad),
+            Err(NotifyError::Address { .. })
+        ));
+    }
+}

@@ -1,0 +1,69 @@
+//! E-mail invitations (enrollment flow B) for both backends. The SQL is the same text on SQLite and
+//! PostgreSQL (`$n` placeholders), so it is written once and instantiated per pool type by
+//! [`invitation_queries!`]. Only token hashes are stored; the single-use rule is one conditional `UPDATE`.
+
+/// Defines the invitation functions for one pool type (`sqlx::SqlitePool` or `sqlx::PgPool`).
+macro_rules! invitation_queries {
+    ($pool:ty) => {
+        use crate::store::{Invitation, StoreError};
+
+        /// Replaces the account's invitations by this one, in one transaction (the old links stop working).
+        pub(super) async fn create_invitation(
+            pool: &$pool,
+            account_id: &str,
+            token_hash: &[u8],
+            expires_at: i64,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM invitations WHERE account_id = $1")
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO invitations (token_hash, account_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(account_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| crate::store::rows::foreign_key_or(e, account_id))?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(super) async fn invitation(
+            pool: &$pool,
+            token_hash: &[u8],
+        ) -> Result<Option<Invitation>, StoreError> {
+            Ok(sqlx::query_as::<_, Invitation>(
+                "SELECT account_id, created_at, expires_at, used_at FROM invitations WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?)
+        }
+
+        /// Marks the invitation used if it is unused and unexpired; `true` for the one caller that did.
+        pub(super) async fn use_invitation(
+            pool: &$pool,
+            token_hash: &[u8],
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE invitations SET used_at = $2 \
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+    };
+}
+
+pub(super) use invitation_queries;

@@ -1,0 +1,3 @@
+//! PostgreSQL: e-mail invitations; the SQL is shared, see `store/invitations.rs`.
+
+crate::store::invitations::invitation_queries!(sqlx::postgres::PgPool);

@@ -1,0 +1,427 @@
+//! Flow B end to end with a real SMTP server: Python's aiosmtpd (`tests/clients/smtp_sink.py` saves each
+//! message) receives the invitation sent by the engine through [`SmtpMailer`]; the link is taken from the mail,
+//! the page opened through the router from outside the hospital network, the QR code decoded from the page's
+//! SVG (rasterised here, decoded with rqrr), the code computed from the decoded `otpauth://` URI, and the
+//! binding confirmed; then a RADIUS decision with password + a later code is accepted. Also: a used link,
+//! an expired link (manual clock), a re-invitation invalidating the first link, and the refusals.
+//! Without aiosmtpd the test is a loud skip, or a failure under `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use motpd::clock::Clock;
+use motpd::config::{AuthMode, SmtpTls};
+use motpd::engine::Decision;
+use motpd::engine::EngineSettings;
+use motpd::engine::invitations::{Invitations, InviteError};
+use motpd::notify::{Mailer, SmtpMailer};
+use motpd::otp;
+use motpd::secrets::SecretString;
+use motpd::server::web::WebState;
+use motpd::store::{AccountStatus, DeviceState};
+
+use crate::common::fixture::EngineFixture;
+use crate::external_clients::available;
+use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, code_at, web_config};
+
+const ZH_USED: &str = "此邀請連結已使用過";
+const EN_USED: &str = "This invitation link has already been used";
+const ZH_EXPIRED: &str = "此邀請連結已過期";
+const EN_EXPIRED: &str = "This invitation link has expired";
+const ZH_UNKNOWN: &str = "此邀請連結無效";
+const ZH_BOUND: &str = "綁定完成";
+const EN_BOUND: &str = "Done!";
+
+/// The aiosmtpd process, killed on drop.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+async fn start_sink() -> Option<SmtpSink> {
+    if !available(
+        "Python aiosmtpd",
+        Command::new("python3").args(["-c", "import aiosmtpd"]),
+        "python3 -m pip install aiosmtpd==1.4.6",
+    ) {
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "smtp_sink.Sink"])
+        .arg(dir.path())
+        .env("PYTHONPATH", clients_dir())
+        .spawn()
+        .unwrap();
+    let mut sink = SmtpSink { child, port, dir };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        let exited = sink.child.try_wait().unwrap();
+        assert!(exited.is_none(), "aiosmtpd exited: {exited:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "aiosmtpd did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Some(sink)
+}
+
+/// Waits for the `n`th mail and returns it decoded by `smtp_sink.py show`.
+async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
+    let path = sink.dir.path().join(format!("{n}.eml"));
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed() < Duration::from_secs(15), "no mail {n}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = Command::new("python3")
+        .arg(clients_dir().join("smtp_sink.py"))
+        .arg("show")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The invitation link's path (`/invite/<64 hex>`) in `text`.
+fn link_path(text: &str) -> String {
+    let prefix = "http://127.0.0.1:8080";
+    let start = text
+        .find(&format!("{prefix}/invite/"))
+        .expect("link in mail")
+        + prefix.len();
+    let path: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+        .collect();
+    assert_eq!(path.len(), "/invite/".len() + 64, "{path}");
+    path
+}
+
+/// Rasterises the QR code SVG of `html` (qrcode's renderer: one `<path>` of `M{x} {y}h{w}v{h}H{x}V{y}`
+/// rectangles on a white `<rect>`) to greyscale and decodes it with rqrr.
+fn decode_qr(html: &str) -> String {
+    let svg = &html[html.find("<svg").expect("svg in page")..];
+    let number = |attr: &str| -> usize {
+        let start = svg.find(&format!(" {attr}=\"")).unwrap() + attr.len() + 3;
+        svg[start..start + svg[start..].find('"').unwrap()]
+            .parse()
+            .unwrap()
+    };
+    let (width, height) = (number("width"), number("height"));
+    let d_start = svg.find(" d=\"").unwrap() + 4;
+    let d = &svg[d_start..d_start + svg[d_start..].find('"').unwrap()];
+    let mut pixels = vec![255u8; width * height];
+    let mut rects = 0;
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        let numbers: Vec<usize> = rect
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let [x, y, w, h, ..] = numbers[..] else {
+            panic!("unexpected path segment {rect:?}")
+        };
+        for row in y..y + h {
+            for col in x..x + w {
+                pixels[row * width + col] = 0;
+            }
+        }
+        rects += 1;
+    }
+    assert!(rects > 50, "a QR code has many dark modules: {rects}");
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the page");
+    grids[0].decode().unwrap().1
+}
+
+async fn setup(sink: &SmtpSink) -> (EngineFixture, Arc<WebState>, Invitations) {
+    let port = sink.port;
+    let f = EngineFixture::new(move |config| {
+        web_config(config);
+        config.smtp.host = "127.0.0.1".into();
+        config.smtp.port = port;
+        config.smtp.tls = SmtpTls::None;
+        config.smtp.from = "motp@hospital.example".into();
+        config.web.invite_ttl_hours = 72;
+    })
+    .await;
+    let clock = Arc::new(f.clock.clone());
+    let state = Arc::new(WebState::new(
+        &f.config,
+        f.store.clone(),
+        f.key.clone(),
+        clock.clone(),
+    ));
+    let invitations = Invitations::new(
+        f.store.clone(),
+        f.key.clone(),
+        clock,
+        EngineSettings::from_config(&f.config),
+        f.config.web.invite_ttl_hours,
+    );
+    (f, state, invitations)
+}
+
+async fn send(f: &EngineFixture, invitations: &Invitations, id: &str) -> SecretString {
+    let invitation = invitations.invite(id, false, "cli:test").await.unwrap();
+    let mailer = SmtpMailer::new(&f.config.smtp).unwrap();
+    mailer
+        .send(invitation.mail(f.config.policy.utc_offset))
+        .await
+        .unwrap();
+    invitation.link
+}
+
+#[tokio::test]
+async fn an_invitation_mail_binds_a_phone_from_outside_once() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, invitations) = setup(&sink).await;
+    f.account("alice", PASSWORD).await;
+    let sent = send(&f, &invitations, "alice").await;
+
+    let mail = mail(&sink, 1).await;
+    assert_eq!(mail["to"], "alice@example.org");
+    assert_eq!(mail["from"], "motp@hospital.example");
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    assert!(mail["subject"].as_str().unwrap().contains("邀請"));
+    let text = mail["text"].as_str().unwrap();
+    let html = mail["html"].as_str().unwrap();
+    let path = link_path(text);
+    assert_eq!(link_path(html), path);
+    assert_eq!(format!("http://127.0.0.1:8080{path}"), sent.expose());
+    let (zh, en) = (text.find("有效至").unwrap(), text.find("until").unwrap());
+    assert!(zh < en, "Chinese first, then English");
+    assert!(
+        text.contains("UTC+08:00") || text.contains("(UTC"),
+        "{text}"
+    );
+
+    // From outside the hospital network: the link itself is the credential.
+    let mut b = Browser::new(&state, OUTSIDE);
+    let page = b.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let uri = decode_qr(&page.body);
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let params = otp::parse_otpauth_uri(&uri).unwrap();
+    let seed = otp::parse_base32_seed(&params.secret_base32).unwrap();
+    let key = otp::parse_base32_seed(&page.initial_key()).unwrap();
+    assert_eq!(seed, key, "QR code and initial key agree");
+    let device = page.field("device");
+    assert_eq!(
+        f.store.device(&device).await.unwrap().unwrap().state,
+        DeviceState::Pending
+    );
+
+    let now = f.clock.now();
+    let csrf = page.field("csrf");
+    let confirm = format!("{path}/confirm");
+    let form = |code: &str| -> Vec<(String, String)> {
+        vec![
+            ("csrf".into(), csrf.clone()),
+            ("device".into(), device.clone()),
+            ("code".into(), code.to_owned()),
+        ]
+    };
+    let done = post(&mut b, &confirm, &form(&code_at(&seed, now))).await;
+    assert_eq!(done.0, StatusCode::OK, "{}", done.1);
+    assert!(
+        done.1.contains(ZH_BOUND) && done.1.contains(EN_BOUND),
+        "{}",
+        done.1
+    );
+    assert_eq!(
+        f.store.active_device("alice").await.unwrap().unwrap().id,
+        device
+    );
+
+    f.clock.advance(60);
+    let later = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
+    assert!(matches!(
+        f.ask("alice", later.as_bytes(), AuthMode::PasswordOtp)
+            .await,
+        Decision::Accept { .. }
+    ));
+
+    // Single use: the page and the form both say "used".
+    let again = b.get(&path).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(
+        again.body.contains(ZH_USED) && again.body.contains(EN_USED),
+        "{}",
+        again.body
+    );
+    let replay = post(&mut b, &confirm, &form("123456")).await;
+    assert_eq!(replay.0, StatusCode::GONE);
+
+    let audit = f.store.audit_page(0, 1000).await.unwrap();
+    assert!(audit.iter().any(|r| r.event.kind == "admin.invite"
+        && r.event.actor == "cli:test"
+        && !r.event.detail.contains(&path[8..])));
+    // A bound account is not invited again unless forced.
+    assert!(matches!(
+        invitations.invite("alice", false, "cli:test").await,
+        Err(InviteError::AlreadyBound(_))
+    ));
+}
+
+async fn post(b: &mut Browser, path: &str, form: &[(String, String)]) -> (StatusCode, String) {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let reply = b.post(path, &pairs).await;
+    (reply.status, reply.body)
+}
+
+#[tokio::test]
+async fn expired_replaced_and_impossible_invitations() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, invitations) = setup(&sink).await;
+    f.account("bob", PASSWORD).await;
+    f.account_with_hash("nomail", None, AccountStatus::Pending)
+        .await;
+    let mut b = Browser::new(&state, OUTSIDE);
+
+    // Re-inviting invalidates the first link.
+    let first = link_path(send(&f, &invitations, "bob").await.expose());
+    let second = link_path(send(&f, &invitations, "bob").await.expose());
+    assert_ne!(first, second);
+    assert_eq!(
+        link_path(mail(&sink, 2).await["text"].as_str().unwrap()),
+        second
+    );
+    let old = b.get(&first).await;
+    assert_eq!(old.status, StatusCode::NOT_FOUND);
+    assert!(old.body.contains(ZH_UNKNOWN), "{}", old.body);
+    assert_eq!(b.get(&second).await.status, StatusCode::OK);
+
+    // Expired after invite_ttl_hours (manual clock).
+    f.clock.advance(72 * 3600);
+    let expired = b.get(&second).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert!(expired.body.contains(ZH_EXPIRED) && expired.body.contains(EN_EXPIRED));
+    assert_eq!(
+        b.get("/invite/not-a-token").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // No e-mail address: a clear error, no invitation.
+    let account = f.store.account("nomail").await.unwrap().unwrap();
+    let upsert = motpd::store::AccountUpsert {
+        id: account.id.clone(),
+        name: account.name,
+        phone: account.phone,
+        email: None,
+        expires_on: None,
+        groups: account.groups,
+        password_hash: None,
+        status: account.status,
+    };
+    f.store.import_accounts(&[upsert], 0).await.unwrap();
+    let refused = invitations.invite("nomail", false, "cli:test").await;
+    assert!(
+        matches!(refused, Err(InviteError::NoEmail(ref id)) if id == "nomail"),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        invitations.invite("ghost", false, "cli:test").await,
+        Err(InviteError::NoSuchAccount(_))
+    ));
+}
+
+/// `motpd` (the real binary) in `dir`; returns (exit code, stdout, stderr).
+fn motpd(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_motpd"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MOTPD_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn motpd_invite_mails_one_account_or_every_unenrolled_one() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path();
+    assert_eq!(motpd(dir, &["init"]).0, Some(0));
+    let config = std::fs::read_to_string(dir.join("motpd.toml")).unwrap();
+    let config = config.replacen("port = 25\n", &format!("port = {}\n", sink.port), 1);
+    std::fs::write(dir.join("motpd.toml"), config).unwrap();
+    for (id, email) in [
+        ("alice", Some("alice@example.org")),
+        ("bob", Some("bob@example.org")),
+        ("carol", None),
+    ] {
+        let mut args = vec!["user", "add", id];
+        if let Some(email) = email {
+            args.extend(["--email", email]);
+        }
+        assert_eq!(motpd(dir, &args).0, Some(0), "{args:?}");
+    }
+
+    let (code, out, err) = motpd(dir, &["invite", "Alice"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("alice: invitation sent to alice@example.org"),
+        "{out}"
+    );
+    assert_eq!(mail(&sink, 1).await["to"], "alice@example.org");
+
+    let (code, _, err) = motpd(dir, &["invite", "carol"]);
+    assert_eq!(code, Some(8), "{err}");
+    assert!(err.contains("no e-mail address"), "{err}");
+    assert_eq!(motpd(dir, &["invite", "nobody"]).0, Some(6));
+
+    let (code, out, err) = motpd(dir, &["invite", "--all-unenrolled"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("invitations: 2 sent, 1 skipped (no e-mail), 0 failed"),
+        "{out}"
+    );
+    let mut to = vec![
+        mail(&sink, 2).await["to"].clone(),
+        mail(&sink, 3).await["to"].clone(),
+    ];
+    to.sort_by_key(|v| v.to_string());
+    assert_eq!(to, ["alice@example.org", "bob@example.org"]);
+}
