@@ -250,6 +250,10 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
     let now = f.clock.now();
     let csrf = page.field("csrf");
     let confirm = format!("{path}/confirm");
+    assert!(
+        page.body.contains(&format!("action=\"{confirm}\"")),
+        "the form posts back to the link"
+    );
     let form = |code: &str| -> Vec<(String, String)> {
         vec![
             ("csrf".into(), csrf.clone()),

@@ -203,6 +203,11 @@ impl Browser {
             )
             .await;
         assert_eq!(qr.status, StatusCode::OK, "{}", qr.body);
+        assert!(
+            qr.body.contains("action=\"/enroll/device/confirm\""),
+            "{}",
+            qr.body
+        );
         let seed = otp::parse_base32_seed(&qr.initial_key()).unwrap();
         let device = qr.field("device");
         (qr, device, seed)
