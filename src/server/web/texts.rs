@@ -64,6 +64,8 @@ pub(crate) struct Texts {
     pub(crate) invite_bound: &'static str,
     pub(crate) invite_already_bound: &'static str,
     pub(crate) invite_pending_expired: &'static str,
+    pub(crate) invite_account_disabled: &'static str,
+    pub(crate) invite_account_expired: &'static str,
 }
 
 /// Traditional Chinese (Taiwan).
@@ -123,6 +125,8 @@ pub(crate) static ZH_TW: Texts = Texts {
     invite_bound: "綁定完成!之後登入 VPN 時,請在密碼後面接著輸入 App 顯示的驗證碼。此邀請連結已失效。",
     invite_already_bound: "此帳號已綁定驗證器。若手機遺失或更換,請洽資訊室重設。",
     invite_pending_expired: "此畫面已逾時或已被新的畫面取代,請重新開啟邀請連結。",
+    invite_account_disabled: "此帳號已停用,邀請連結無法使用。請洽資訊室。",
+    invite_account_expired: "此帳號已過期,邀請連結無法使用。請洽資訊室。",
 };
 
 /// English.
@@ -182,6 +186,8 @@ pub(crate) static EN: Texts = Texts {
     invite_bound: "Done! From now on, when you log in to the VPN, type the app's code right after your password. This invitation link no longer works.",
     invite_already_bound: "This account already has an authenticator. If your phone was lost or replaced, contact IT to reset it.",
     invite_pending_expired: "This page timed out or was replaced by a newer one. Open the invitation link again.",
+    invite_account_disabled: "This account is disabled, so the invitation link cannot be used. Please contact IT.",
+    invite_account_expired: "This account has expired, so the invitation link cannot be used. Please contact IT.",
 };
 
 /// The texts of `language`.
