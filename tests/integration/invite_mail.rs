@@ -433,6 +433,20 @@ async fn motpd_invite_mails_one_account_or_every_unenrolled_one() {
     ];
     to.sort_by_key(|v| v.to_string());
     assert_eq!(to, ["alice@example.org", "bob@example.org"]);
+
+    // --qr-in-mail: the QR code goes in the mail; never together with --force.
+    let (code, out, err) = motpd(dir, &["invite", "bob", "--qr-in-mail"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let qr = decode_mailed_qr(&mail(&sink, 4).await);
+    assert!(qr.starts_with("otpauth://totp/"), "{qr}");
+    let (code, _, err) = motpd(dir, &["invite", "bob", "--qr-in-mail", "--force"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        mail(&sink, 1).await["inline"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The one inline part of `mail` (as `smtp_sink.py show` reports it): the QR code PNG, decoded by Python's
