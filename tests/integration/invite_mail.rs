@@ -731,6 +731,11 @@ async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
     assert_eq!(page.field("device"), scanner.field("device"));
     assert_eq!(page.initial_key(), scanner.initial_key());
     assert_eq!(decode_qr(&page.body), decode_qr(&scanner.body));
+    assert!(
+        page.body.contains("重新開啟連結會顯示同一個 QR 碼"),
+        "the page says so: {}",
+        page.body
+    );
     let starts = enroll_starts(&f).await;
     assert_eq!(starts.len(), 2, "{starts:?}");
     assert!(!starts[0].contains("shown_again") && starts[1].contains("\"shown_again\":true"));
