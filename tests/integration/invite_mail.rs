@@ -4,6 +4,11 @@
 //! SVG (rasterised here, decoded with rqrr), the code computed from the decoded `otpauth://` URI, and the
 //! binding confirmed; then a RADIUS decision with password + a later code is accepted. Also: a used link,
 //! an expired link (manual clock), a re-invitation invalidating the first link, and the refusals.
+//!
+//! `--qr-in-mail`: the QR code is decoded from the mail's inline PNG (unpacked by the sink with Python's zlib),
+//! and the first VPN login (a real RADIUS exchange over UDP) activates the mailed token; after the link expires
+//! it is refused. Without SMTP: links of disabled or expired accounts, the same pending seed on every visit, and
+//! the per-address rate limit of the invitation pages.
 //! Without aiosmtpd the test is a loud skip, or a failure under `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,11 +25,13 @@ use motpd::engine::EngineSettings;
 use motpd::engine::invitations::{Invitations, InviteError, LinkState};
 use motpd::notify::{Mailer, SmtpMailer};
 use motpd::otp;
+use motpd::radius::Code;
 use motpd::secrets::SecretString;
 use motpd::server::web::WebState;
 use motpd::store::{AccountStatus, DeviceState};
 
 use crate::common::fixture::EngineFixture;
+use crate::common::radius_client::RadiusFixture;
 use crate::external_clients::available;
 use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, code_at, web_config};
 
@@ -558,21 +565,28 @@ async fn a_qr_in_mail_invitation_activates_on_the_first_vpn_login() {
     ));
     assert!(f.store.active_device("alice").await.unwrap().is_none());
 
-    // The first VPN login with password + code activates it.
+    // The first VPN login with password + code activates it: a real RADIUS exchange over UDP.
+    let server = RadiusFixture::start(f, true).await;
+    let f = &server.f;
     f.clock.advance(30);
     let first = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
-    let login = vpn(&f, "alice", &first).await;
-    assert!(matches!(login, Decision::Accept { .. }), "{login:?}");
+    let mut client = server.client().await;
+    let login = client
+        .access("alice", first.as_bytes(), None)
+        .await
+        .unwrap();
+    assert_eq!(login.code, Code::AccessAccept, "{login:?}");
+    assert_eq!(login.groups, ["vpn", "nurses"]);
     let active = f.store.active_device("alice").await.unwrap().unwrap();
     assert_eq!(active.id, pending.id);
     assert!(
-        matches!(vpn(&f, "alice", &first).await, Decision::Reject { .. }),
+        matches!(vpn(f, "alice", &first).await, Decision::Reject { .. }),
         "a code is used once"
     );
     f.clock.advance(30);
     let later = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
     assert!(matches!(
-        vpn(&f, "alice", &later).await,
+        vpn(f, "alice", &later).await,
         Decision::Accept { .. }
     ));
 
@@ -598,6 +612,7 @@ async fn a_qr_in_mail_invitation_activates_on_the_first_vpn_login() {
         && r.event.outcome == "ok"
         && r.event.detail.contains("vpn_login")));
     assert!(audit.iter().all(|r| !r.event.detail.contains(&key[..16])));
+    server.stop().await;
 }
 
 #[tokio::test]
