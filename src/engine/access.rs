@@ -14,9 +14,7 @@ use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
 use crate::secrets::{MasterKey, SecretBytes};
-use crate::store::{
-    Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, DeviceState, Store,
-};
+use crate::store::{Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store};
 
 /// The settings the engine decides with.
 #[derive(Debug, Clone)]
@@ -329,7 +327,7 @@ impl Engine {
         code: &str,
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        if device.state == DeviceState::Pending {
+        if device.state == crate::store::DeviceState::Pending {
             return self
                 .activate_mailed_seed(request, account, device, step, now)
                 .await;
