@@ -15,6 +15,7 @@
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: outgoing mail (invitations) over SMTP.
+//! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
 //! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`telemetry`]: leaves.
@@ -30,6 +31,7 @@ pub mod engine;
 pub mod notify;
 pub mod otp;
 pub mod password;
+pub mod qr_png;
 pub mod radius;
 pub mod secrets;
 pub mod server;

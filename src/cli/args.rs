@@ -59,8 +59,13 @@ pub struct InviteArgs {
     #[arg(long)]
     pub all_unenrolled: bool,
     /// Invite even if the account already has an active device (its page says so until `device reset`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "qr_in_mail")]
     pub force: bool,
+    /// Put the QR code in the mail too (inline image): the new token is created now and activates on its first
+    /// code on the link's page or its first VPN login, until the link expires. The mail becomes the second
+    /// factor: see README "E-mail invitation".
+    #[arg(long)]
+    pub qr_in_mail: bool,
 }
 
 /// `motpd client ...`

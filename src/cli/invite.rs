@@ -1,5 +1,5 @@
-//! `motpd invite ID` and `motpd invite --all-unenrolled`: create invitations and mail their links through
-//! `[smtp]`. The decisions (who may be invited, the token) are the engine's; this file wires and prints.
+//! `motpd invite ID` and `motpd invite --all-unenrolled` (each optionally `--qr-in-mail`): create invitations
+//! and mail their links (and QR codes) through `[smtp]`. The decisions (who may be invited, the token) are the engine's; this file wires and prints.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,9 +33,9 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
         ctx.config.web.invite_ttl_hours,
     );
     if !args.all_unenrolled {
-        let id = args.id.unwrap_or_default();
+        let id = args.id.clone().unwrap_or_default();
         let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
-        return send_one(ctx, &service, &mailer, &id, args.force).await;
+        return send_one(ctx, &service, &mailer, &id, &args).await;
     }
     let listed = ctx
         .store
@@ -49,7 +49,7 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
         if account.status == AccountStatus::Disabled {
             continue;
         }
-        match send_one(ctx, &service, &mailer, &account.id, false).await {
+        match send_one(ctx, &service, &mailer, &account.id, &args).await {
             Ok(()) => sent += 1,
             Err(e) if matches!(e.downcast_ref(), Some(InviteError::NoEmail(_))) => skipped += 1,
             Err(e) => {
@@ -70,10 +70,16 @@ async fn send_one(
     service: &Invitations,
     mailer: &SmtpMailer,
     id: &str,
-    force: bool,
+    args: &InviteArgs,
 ) -> anyhow::Result<()> {
-    let invitation = service.invite(id, force, &ctx.actor()).await?;
-    let mail = invitation.mail(ctx.config.policy.utc_offset);
+    let invitation = if args.qr_in_mail {
+        service.invite_with_seed(id, &ctx.actor()).await?
+    } else {
+        service.invite(id, args.force, &ctx.actor()).await?
+    };
+    let mail = invitation
+        .mail(ctx.config.policy.utc_offset)
+        .context("while drawing the QR code for the mail")?;
     mailer
         .send(mail)
         .await

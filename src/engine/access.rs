@@ -146,7 +146,7 @@ impl Engine {
             let message = Message::NotActivated(self.settings.public_url.clone());
             return Ok(self.reject(RejectReason::NotActivated, &message, Some(&account)));
         }
-        let device = self.store.active_device(&account.id).await?;
+        let device = self.login_device(&account.id, now).await?;
         match request.mode {
             AuthMode::PasswordOtp => {
                 self.password_and_code(request, &account, device, password, now)
@@ -327,6 +327,11 @@ impl Engine {
         code: &str,
         now: i64,
     ) -> Result<Outcome, EngineError> {
+        if device.state == crate::store::DeviceState::Pending {
+            return self
+                .activate_mailed_seed(request, account, device, step, now)
+                .await;
+        }
         let fingerprint = self.fingerprint(request, device, step, code);
         if !self
             .store

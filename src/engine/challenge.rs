@@ -79,8 +79,7 @@ impl Engine {
             return Ok(refusal);
         }
         let device = self
-            .store
-            .active_device(id)
+            .login_device(id, now)
             .await?
             .filter(|d| d.id == challenge.device_id);
         let Some(device) = device else {

@@ -77,17 +77,6 @@ pub fn generate_device(
     let algorithm: Algorithm = otp_config.algorithm.parse()?;
     let seed = SecretBytes::new(otp::generate_seed(algorithm)?);
     let device_id = new_device_id()?;
-    let secret_base32 = SecretString::new(otp::seed_to_base32(seed.expose()));
-    let uri = otp::otpauth_uri(&UriParams {
-        kind: Kind::Totp,
-        issuer: Some(otp_config.issuer.clone()),
-        account: account_id.to_owned(),
-        secret_base32: secret_base32.expose().to_owned().into(),
-        digits: otp_config.digits,
-        period: u64::from(otp_config.period),
-        counter: 0,
-        algorithm,
-    })?;
     let device = NewDevice {
         sealed_seed: key.seal(&Aad::device_seed(&device_id, account_id), seed.expose())?,
         id: device_id.clone(),
@@ -100,14 +89,60 @@ pub fn generate_device(
         last_step: None,
         label,
     };
-    Ok((
-        device,
-        NewSeed {
-            device_id,
-            secret_base32,
-            uri: SecretString::new(uri),
-        },
-    ))
+    let shown = describe_seed(
+        &otp_config.issuer,
+        &device_id,
+        account_id,
+        &device_settings(&device),
+        seed.expose(),
+    )?;
+    Ok((device, shown))
+}
+
+/// A software token's settings, as its QR code spells them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSettings {
+    /// HMAC hash.
+    pub algorithm: Algorithm,
+    /// Code length.
+    pub digits: u32,
+    /// Seconds per step.
+    pub period: u32,
+}
+
+fn device_settings(device: &NewDevice) -> TokenSettings {
+    TokenSettings {
+        algorithm: device.algorithm,
+        digits: device.digits,
+        period: device.period,
+    }
+}
+
+/// What the person enrolling sees of a TOTP seed: the initial key and the `otpauth://` URI for the QR code
+/// (a new seed, or a pending one shown again).
+pub fn describe_seed(
+    issuer: &str,
+    device_id: &str,
+    account_id: &str,
+    settings: &TokenSettings,
+    seed: &[u8],
+) -> Result<NewSeed, EnrollError> {
+    let secret_base32 = SecretString::new(otp::seed_to_base32(seed));
+    let uri = otp::otpauth_uri(&UriParams {
+        kind: Kind::Totp,
+        issuer: Some(issuer.to_owned()),
+        account: account_id.to_owned(),
+        secret_base32: secret_base32.expose().to_owned().into(),
+        digits: settings.digits,
+        period: u64::from(settings.period),
+        counter: 0,
+        algorithm: settings.algorithm,
+    })?;
+    Ok(NewSeed {
+        device_id: device_id.to_owned(),
+        secret_base32,
+        uri: SecretString::new(uri),
+    })
 }
 
 /// Admin enrollment: binds a new generated TOTP device now. Refused if a device is active, unless `replace`.

@@ -1,21 +1,33 @@
 //! Enrollment flow B without HTTP or SMTP: e-mail invitations. An admin invites an account (a random 32-byte
-//! token, shown only in the link; the store keeps its SHA-256), the link opens from any network, starts a
-//! pending software token and binds it with the app's first code; binding uses the invitation up (single use,
-//! decided atomically by the store). Starting and confirming reuse [`SelfService`] (same seeds, same code
-//! check, same `enroll.start` / `enroll.confirm` audit); the invitation itself is audited `admin.invite`.
-//! No HTTP, no mail transport, no clock reads outside the injected [`Clock`].
+//! token, shown only in the link; the store keeps its SHA-256), the link opens from any network and shows a
+//! pending software token, which the app's first code binds; binding uses the invitation up in the same store
+//! transaction (single use, on any node).
+//!
+//! The link's pending token is created on the first visit and shown again on later visits while the link is
+//! valid (mail scanners fetch links before the person does: a fetch must not replace the seed the person is
+//! about to scan). With [`Invitations::invite_with_seed`] (`motpd invite --qr-in-mail`) it is created at invite
+//! time and its QR code goes in the mail; it then also activates on its first successful VPN login (see
+//! `mailed_seed.rs`). Either way it is valid exactly as long as the link, and useless after. A link of a
+//! disabled or expired account starts nothing. Steps are audited: `admin.invite`, `enroll.start` (also when a
+//! pending seed is shown again), `enroll.confirm`; never a token, seed or code. No HTTP, no mail transport, no
+//! clock reads outside the injected [`Clock`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::self_service::{ConfirmOutcome, SelfService, StartOutcome};
+use super::codes;
+use super::enrollment::{self, TokenSettings};
+use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
 use super::{EngineError, EngineSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::secrets::{MasterKey, SecretError, SecretString};
-use crate::store::{Account, Store};
+use crate::store::{Account, DeviceState, Invitation as StoredInvitation, Store, StoreError};
+
+/// The label of devices started from an invitation.
+const DEVICE_LABEL: &str = "invitation";
 
 /// Why an invitation was not created.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +60,8 @@ pub struct Invitation {
     pub link: SecretString,
     /// Unix seconds after which the link no longer works.
     pub expires_at: i64,
+    /// `--qr-in-mail`: the pending token's `otpauth://` URI, for the mail's QR code (secret: it is the seed).
+    pub mailed_uri: Option<SecretString>,
 }
 
 /// What a link is worth now.
@@ -64,14 +78,20 @@ pub enum LinkState {
     Expired,
     /// Never issued, or replaced by a newer invitation.
     Unknown,
+    /// The account was disabled after the invitation.
+    AccountDisabled,
+    /// The account is past its expiry date (`--expires`).
+    AccountExpired,
 }
 
 /// The invitation service.
 #[derive(Debug)]
 pub struct Invitations {
     store: Arc<dyn Store>,
+    key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     service: SelfService,
+    settings: EngineSettings,
     public_url: String,
     ttl_seconds: i64,
 }
@@ -88,8 +108,16 @@ impl Invitations {
         Self {
             public_url: settings.public_url.trim_end_matches('/').to_owned(),
             ttl_seconds: i64::from(ttl_hours).saturating_mul(3600),
-            service: SelfService::new(store.clone(), key, clock.clone(), settings, 1),
+            service: SelfService::new(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                settings.clone(),
+                1,
+            ),
+            settings,
             store,
+            key,
             clock,
         }
     }
@@ -104,6 +132,62 @@ impl Invitations {
         actor: &str,
     ) -> Result<Invitation, InviteError> {
         let now = self.clock.now();
+        let (account, email) = self.invitable(account_id, allow_bound).await?;
+        let (token, hash) = new_token()?;
+        let expires_at = now.saturating_add(self.ttl_seconds);
+        self.store
+            .create_invitation(&account.id, &hash, expires_at, now)
+            .await
+            .map_err(EngineError::from)?;
+        let detail = serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound });
+        self.audit_invite(now, actor, &account.id, detail).await?;
+        Ok(self.invitation(account, email, &token, expires_at, None))
+    }
+
+    /// `motpd invite --qr-in-mail`: like [`Invitations::invite`], but the pending software token is created now
+    /// and its `otpauth://` URI returned for the mail's QR code. The device activates on its first correct code,
+    /// on the link's page or at a VPN login, while the link is valid. Never for an account with an active device.
+    pub async fn invite_with_seed(
+        &self,
+        account_id: &str,
+        actor: &str,
+    ) -> Result<Invitation, InviteError> {
+        let now = self.clock.now();
+        let (account, email) = self.invitable(account_id, false).await?;
+        let (device, seed) = enrollment::generate_device(
+            &self.key,
+            &self.settings.otp,
+            &account.id,
+            Some(DEVICE_LABEL.into()),
+        )
+        .map_err(super::self_service::enroll_error)?;
+        let (token, hash) = new_token()?;
+        let expires_at = now.saturating_add(self.ttl_seconds);
+        match self
+            .store
+            .create_invitation_with_seed(&hash, expires_at, &device, now)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(InviteError::AlreadyBound(account.id)),
+            Err(e) => return Err(EngineError::from(e).into()),
+        }
+        let detail = serde_json::json!({
+            "expires_at": expires_at,
+            "allow_bound": false,
+            "qr_in_mail": true,
+            "device": device.id,
+        });
+        self.audit_invite(now, actor, &account.id, detail).await?;
+        Ok(self.invitation(account, email, &token, expires_at, Some(seed.uri)))
+    }
+
+    /// The account, if it exists, has an e-mail address, and (unless `allow_bound`) no active device.
+    async fn invitable(
+        &self,
+        account_id: &str,
+        allow_bound: bool,
+    ) -> Result<(Account, String), InviteError> {
         let account = self
             .store
             .account(account_id)
@@ -117,67 +201,216 @@ impl Invitations {
         if !allow_bound && bound.map_err(EngineError::from)?.is_some() {
             return Err(InviteError::AlreadyBound(account.id));
         }
-        let mut token = [0u8; 32];
-        getrandom::fill(&mut token).map_err(|_| SecretError::Random)?;
-        let expires_at = now.saturating_add(self.ttl_seconds);
-        self.store
-            .create_invitation(&account.id, &token_hash(&token), expires_at, now)
-            .await
-            .map_err(EngineError::from)?;
-        let detail = serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound });
-        let event = AuditEvent::new(now, "admin.invite", actor, Some(&account.id), "ok", detail);
-        self.store
-            .append_audit(&[event])
-            .await
-            .map_err(EngineError::from)?;
+        Ok((account, email))
+    }
+
+    async fn audit_invite(
+        &self,
+        now: i64,
+        actor: &str,
+        account_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let event = AuditEvent::new(now, "admin.invite", actor, Some(account_id), "ok", detail);
+        self.store.append_audit(&[event]).await?;
+        Ok(())
+    }
+
+    fn invitation(
+        &self,
+        account: Account,
+        email: String,
+        token: &[u8; 32],
+        expires_at: i64,
+        mailed_uri: Option<SecretString>,
+    ) -> Invitation {
         let link = SecretString::new(format!("{}/invite/{}", self.public_url, hex::encode(token)));
-        Ok(Invitation {
+        Invitation {
             account,
             email,
             link,
             expires_at,
-        })
+            mailed_uri,
+        }
     }
 
     /// The state of the link with this token (the last path segment of the link).
     pub async fn open(&self, token: &str) -> Result<LinkState, EngineError> {
-        let Some(hash) = parse_token(token) else {
-            return Ok(LinkState::Unknown);
-        };
-        let Some(invitation) = self.store.invitation(&hash).await? else {
-            return Ok(LinkState::Unknown);
-        };
-        Ok(if invitation.used_at.is_some() {
-            LinkState::Used
-        } else if invitation.expires_at <= self.clock.now() {
-            LinkState::Expired
-        } else {
-            LinkState::Valid {
+        Ok(match self.usable(token).await? {
+            Ok((_, invitation)) => LinkState::Valid {
                 account_id: invitation.account_id,
-            }
+            },
+            Err(state) => state,
         })
     }
 
-    /// Starts a pending device for a valid link (replacing an earlier pending one); `Err(state)` if the link
-    /// is not valid.
+    /// The link's invitation (and its token hash) if it can be used now, else why not.
+    async fn usable(
+        &self,
+        token: &str,
+    ) -> Result<Result<([u8; 32], StoredInvitation), LinkState>, EngineError> {
+        let Some(hash) = parse_token(token) else {
+            return Ok(Err(LinkState::Unknown));
+        };
+        let Some(invitation) = self.store.invitation(&hash).await? else {
+            return Ok(Err(LinkState::Unknown));
+        };
+        let now = self.clock.now();
+        if invitation.used_at.is_some() {
+            return Ok(Err(LinkState::Used));
+        }
+        if invitation.expires_at <= now {
+            return Ok(Err(LinkState::Expired));
+        }
+        let Some(account) = self.store.account(&invitation.account_id).await? else {
+            return Ok(Err(LinkState::Unknown));
+        };
+        Ok(match self.service.account_refusal(&account, now) {
+            Some(LoginRefusal::Disabled) => Err(LinkState::AccountDisabled),
+            Some(_) => Err(LinkState::AccountExpired),
+            None => Ok((hash, invitation)),
+        })
+    }
+
+    /// The link's pending device for a valid link: the one it already shows if that is still pending, else a new
+    /// one. `Err(state)` if the link is not valid.
     pub async fn start(
         &self,
         token: &str,
         client_ip: IpAddr,
     ) -> Result<Result<(String, StartOutcome), LinkState>, EngineError> {
-        let account_id = match self.open(token).await? {
-            LinkState::Valid { account_id } => account_id,
-            other => return Ok(Err(other)),
+        let (hash, invitation) = match self.usable(token).await? {
+            Ok(usable) => usable,
+            Err(state) => return Ok(Err(state)),
         };
-        let outcome = self
-            .service
-            .start_enrollment(&account_id, Some("invitation".into()), client_ip)
-            .await?;
-        Ok(Ok((account_id, outcome)))
+        let account_id = invitation.account_id;
+        let mut shown = invitation.device_id;
+        // Two first visits can race (a mail scanner and the person): the store's compare-and-set lets one
+        // attach its device; the other shows that one. A third round means the device keeps being replaced.
+        for _ in 0..3 {
+            if let Some(bound) = self.service.status(&account_id).await? {
+                return Ok(Ok((account_id, bound)));
+            }
+            if let Some(pending) = self
+                .show_again(&account_id, shown.as_deref(), client_ip)
+                .await?
+            {
+                return Ok(Ok((account_id, pending)));
+            }
+            match self
+                .attach_new(&hash, &account_id, shown.as_deref(), client_ip)
+                .await?
+            {
+                Some(pending) => return Ok(Ok((account_id, pending))),
+                None => match self.usable(token).await? {
+                    Ok((_, invitation)) => shown = invitation.device_id,
+                    Err(state) => return Ok(Err(state)),
+                },
+            }
+        }
+        Err(EngineError::Store(StoreError::Conflict(
+            "the invitation's pending device kept changing".into(),
+        )))
     }
 
-    /// Binds the pending device with the app's code and uses the link up; `Err(state)` if the link is not
-    /// valid (any more).
+    /// The still-pending device `device_id` of the account, its sealed seed opened to be shown again.
+    async fn show_again(
+        &self,
+        account_id: &str,
+        device_id: Option<&str>,
+        client_ip: IpAddr,
+    ) -> Result<Option<StartOutcome>, EngineError> {
+        let Some(device_id) = device_id else {
+            return Ok(None);
+        };
+        let device = self.store.device(device_id).await?;
+        let Some(device) =
+            device.filter(|d| d.account_id == account_id && d.state == DeviceState::Pending)
+        else {
+            return Ok(None);
+        };
+        let (seed, _) = codes::open_seed(&self.key, &device)?;
+        let settings = TokenSettings {
+            algorithm: device.algorithm,
+            digits: device.digits,
+            period: device.period,
+        };
+        let shown = enrollment::describe_seed(
+            &self.settings.otp.issuer,
+            &device.id,
+            account_id,
+            &settings,
+            seed.expose(),
+        )
+        .map_err(super::self_service::enroll_error)?;
+        let detail = serde_json::json!({ "device": device.id, "shown_again": true });
+        self.audit_web(client_ip, "enroll.start", account_id, detail)
+            .await?;
+        Ok(Some(StartOutcome::Pending {
+            device_id: shown.device_id,
+            secret_base32: shown.secret_base32,
+            uri: shown.uri,
+        }))
+    }
+
+    /// A new pending device for the link, unless the link's device changed since it showed `expected`
+    /// (`None`: then the caller looks again).
+    async fn attach_new(
+        &self,
+        hash: &[u8; 32],
+        account_id: &str,
+        expected: Option<&str>,
+        client_ip: IpAddr,
+    ) -> Result<Option<StartOutcome>, EngineError> {
+        let now = self.clock.now();
+        let (device, seed) = enrollment::generate_device(
+            &self.key,
+            &self.settings.otp,
+            account_id,
+            Some(DEVICE_LABEL.into()),
+        )
+        .map_err(super::self_service::enroll_error)?;
+        match self
+            .store
+            .attach_invitation_device(hash, expected, &device, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) | Err(StoreError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let detail = serde_json::json!({ "device": device.id });
+        self.audit_web(client_ip, "enroll.start", account_id, detail)
+            .await?;
+        Ok(Some(StartOutcome::Pending {
+            device_id: seed.device_id,
+            secret_base32: seed.secret_base32,
+            uri: seed.uri,
+        }))
+    }
+
+    async fn audit_web(
+        &self,
+        client_ip: IpAddr,
+        kind: &str,
+        account_id: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let actor = format!("web:{client_ip}");
+        let event = AuditEvent::new(
+            self.clock.now(),
+            kind,
+            &actor,
+            Some(account_id),
+            "ok",
+            detail,
+        );
+        self.store.append_audit(&[event]).await?;
+        Ok(())
+    }
+
+    /// Binds the link's pending device with the app's code and uses the link up (one store transaction);
+    /// `Err(state)` if the link is not valid (any more).
     pub async fn confirm(
         &self,
         token: &str,
@@ -185,19 +418,23 @@ impl Invitations {
         code: &str,
         client_ip: IpAddr,
     ) -> Result<Result<ConfirmOutcome, LinkState>, EngineError> {
-        let account_id = match self.open(token).await? {
-            LinkState::Valid { account_id } => account_id,
-            other => return Ok(Err(other)),
+        let invitation = match self.usable(token).await? {
+            Ok((_, invitation)) => invitation,
+            Err(state) => return Ok(Err(state)),
         };
         let outcome = self
             .service
-            .confirm(&account_id, device_id, code, client_ip)
+            .confirm_invited(&invitation.account_id, device_id, code, client_ip)
             .await?;
-        if let (ConfirmOutcome::Bound, Some(hash)) = (outcome, parse_token(token)) {
-            self.store.use_invitation(&hash, self.clock.now()).await?;
-        }
         Ok(Ok(outcome))
     }
+}
+
+/// A new random link token and its SHA-256.
+fn new_token() -> Result<([u8; 32], [u8; 32]), SecretError> {
+    let mut token = [0u8; 32];
+    getrandom::fill(&mut token).map_err(|_| SecretError::Random)?;
+    Ok((token, token_hash(&token)))
 }
 
 /// The SHA-256 of a token's bytes: what the store keeps.

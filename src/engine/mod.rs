@@ -15,6 +15,7 @@ mod codes;
 pub mod enrollment;
 pub mod invitations;
 mod invite_mail;
+mod mailed_seed;
 mod messages;
 mod passwords;
 pub mod self_service;

@@ -100,6 +100,14 @@ pub enum ConfirmOutcome {
     AlreadyBound,
 }
 
+/// Whose pending device is confirmed: flow A's (valid [`PENDING_TTL_SECONDS`]) or an invitation's (valid while
+/// the invitation is, checked by the store as it binds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    SelfService,
+    Invitation,
+}
+
 /// The enrollment service.
 #[derive(Debug)]
 pub struct SelfService {
@@ -203,7 +211,8 @@ impl SelfService {
         Ok((Some(id.clone()), LoginOutcome::LoggedIn { account_id: id }))
     }
 
-    fn account_refusal(&self, account: &Account, now: i64) -> Option<LoginRefusal> {
+    /// Disabled, or past its expiry date (checked before anything is started for the account).
+    pub(super) fn account_refusal(&self, account: &Account, now: i64) -> Option<LoginRefusal> {
         if account.status == AccountStatus::Disabled {
             return Some(LoginRefusal::Disabled);
         }
@@ -277,9 +286,34 @@ impl SelfService {
         code: &str,
         client_ip: IpAddr,
     ) -> Result<ConfirmOutcome, EngineError> {
+        self.confirm_as(Pending::SelfService, account_id, device_id, code, client_ip)
+            .await
+    }
+
+    /// Confirms the pending device of an invitation: valid as long as the invitation (not 10 minutes), and
+    /// binding it uses the invitation up in the same transaction.
+    pub(super) async fn confirm_invited(
+        &self,
+        account_id: &str,
+        device_id: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<ConfirmOutcome, EngineError> {
+        self.confirm_as(Pending::Invitation, account_id, device_id, code, client_ip)
+            .await
+    }
+
+    async fn confirm_as(
+        &self,
+        pending: Pending,
+        account_id: &str,
+        device_id: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<ConfirmOutcome, EngineError> {
         let now = self.clock.now();
         let outcome = self
-            .decide_confirm(account_id, device_id, code, now)
+            .decide_confirm(pending, account_id, device_id, code, now)
             .await?;
         let (label, result) = match outcome {
             ConfirmOutcome::Bound => ("ok", "bound"),
@@ -302,6 +336,7 @@ impl SelfService {
 
     async fn decide_confirm(
         &self,
+        pending: Pending,
         account_id: &str,
         device_id: &str,
         code: &str,
@@ -315,7 +350,9 @@ impl SelfService {
         let Some(device) = device.filter(|d| d.state == DeviceState::Pending) else {
             return self.gone(account_id).await;
         };
-        if now.saturating_sub(device.created_at) > PENDING_TTL_SECONDS {
+        if pending == Pending::SelfService
+            && now.saturating_sub(device.created_at) > PENDING_TTL_SECONDS
+        {
             return Ok(ConfirmOutcome::Expired);
         }
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
@@ -325,8 +362,21 @@ impl SelfService {
         else {
             return Ok(ConfirmOutcome::WrongCode);
         };
-        match self.store.confirm_enrollment(device_id, step, now).await {
-            Ok(()) => Ok(ConfirmOutcome::Bound),
+        let activated = match pending {
+            Pending::SelfService => self
+                .store
+                .confirm_enrollment(device_id, step, now)
+                .await
+                .map(|()| true),
+            Pending::Invitation => {
+                self.store
+                    .confirm_invited_device(device_id, step, now)
+                    .await
+            }
+        };
+        match activated {
+            Ok(true) => Ok(ConfirmOutcome::Bound),
+            Ok(false) => Ok(ConfirmOutcome::Expired),
             Err(StoreError::Conflict(_)) => Ok(ConfirmOutcome::AlreadyBound),
             Err(StoreError::NotFound(_)) => self.gone(account_id).await,
             Err(e) => Err(e.into()),
@@ -357,7 +407,7 @@ impl SelfService {
     }
 }
 
-fn enroll_error(error: EnrollError) -> EngineError {
+pub(super) fn enroll_error(error: EnrollError) -> EngineError {
     match error {
         EnrollError::Store(e) => EngineError::Store(e),
         EnrollError::Secret(e) => EngineError::Secret(e),

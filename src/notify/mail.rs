@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -66,11 +67,27 @@ fn mailbox(address: &str) -> Result<Mailbox, NotifyError> {
 
 /// The RFC 5322 message for `mail`.
 fn message(from: &Mailbox, mail: Mail) -> Result<Message, NotifyError> {
+    let body = match mail.inline_image {
+        None => MultiPart::alternative_plain_html(mail.text, mail.html),
+        Some(image) => {
+            let content_type = ContentType::parse(&image.content_type)
+                .map_err(|e| NotifyError::Build(format!("{}: {e}", image.content_type)))?;
+            let attachment = Attachment::new_inline(image.content_id)
+                .body(image.data.expose().to_vec(), content_type);
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(mail.text))
+                .multipart(
+                    MultiPart::related()
+                        .singlepart(SinglePart::html(mail.html))
+                        .singlepart(attachment),
+                )
+        }
+    };
     Message::builder()
         .from(from.clone())
         .to(mailbox(&mail.to)?)
         .subject(mail.subject)
-        .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+        .multipart(body)
         .map_err(|e| NotifyError::Build(e.to_string()))
 }
 
@@ -99,6 +116,7 @@ mod tests {
             subject: "邀請 / Invitation".into(),
             text: "plain".into(),
             html: "<p>html</p>".into(),
+            inline_image: None,
         };
         let raw = String::from_utf8(message(&from, mail.clone()).unwrap().formatted()).unwrap();
         assert!(raw.contains("multipart/alternative"), "{raw}");
@@ -106,6 +124,23 @@ mod tests {
             raw.contains("text/plain") && raw.contains("text/html"),
             "{raw}"
         );
+        let with_image = Mail {
+            html: "<img src=\"cid:qr@motpd\">".into(),
+            inline_image: Some(super::super::InlineImage {
+                content_id: "qr@motpd".into(),
+                content_type: "image/png".into(),
+                data: vec![0x89, b'P', b'N', b'G'].into(),
+            }),
+            ..mail.clone()
+        };
+        let raw = String::from_utf8(message(&from, with_image).unwrap().formatted()).unwrap();
+        let (alternative, related, image) = (
+            raw.find("multipart/alternative").unwrap(),
+            raw.find("multipart/related").unwrap(),
+            raw.find("Content-ID: <qr@motpd>").unwrap(),
+        );
+        assert!(alternative < related && related < image, "{raw}");
+        assert!(raw.contains("Content-Disposition: inline"), "{raw}");
         let bad = Mail {
             to: "not an address".into(),
             ..mail

@@ -8,7 +8,8 @@ mod mail;
 
 pub use mail::SmtpMailer;
 
-/// One e-mail: plain text and HTML of the same content (sent as multipart/alternative).
+/// One e-mail: plain text and HTML of the same content (sent as multipart/alternative; with an inline image,
+/// the HTML part and the image are a multipart/related inside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     /// Recipient address.
@@ -19,6 +20,19 @@ pub struct Mail {
     pub text: String,
     /// The HTML part.
     pub html: String,
+    /// An image the HTML shows as `<img src="cid:{content_id}">`.
+    pub inline_image: Option<InlineImage>,
+}
+
+/// An image attached inline (`Content-Disposition: inline`, `Content-ID`), e.g. the invitation's QR code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineImage {
+    /// The Content-ID, without angle brackets.
+    pub content_id: String,
+    /// The MIME type, e.g. `image/png`.
+    pub content_type: String,
+    /// The image (secret when it is a QR code of a seed: redacted in `Debug`, zeroed on drop).
+    pub data: crate::secrets::SecretBytes,
 }
 
 /// Why a notification could not be sent.

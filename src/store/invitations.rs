@@ -1,11 +1,14 @@
 //! E-mail invitations (enrollment flow B) for both backends. The SQL is the same text on SQLite and
 //! PostgreSQL (`$n` placeholders), so it is written once and instantiated per pool type by
 //! [`invitation_queries!`]. Only token hashes are stored; the single-use rule is one conditional `UPDATE`.
+//! The operations that also write the invitation's pending device are transactions with backend-specific
+//! locking, in `sqlite/invitations.rs` and `postgres/invitations.rs`.
 
 /// Defines the invitation functions for one pool type (`sqlx::SqlitePool` or `sqlx::PgPool`).
 macro_rules! invitation_queries {
     ($pool:ty) => {
-        use crate::store::{Invitation, StoreError};
+        use crate::store::rows::DeviceRow;
+        use crate::store::{Device, Invitation, StoreError};
 
         /// Replaces the account's invitations by this one, in one transaction (the old links stop working).
         pub(super) async fn create_invitation(
@@ -40,7 +43,8 @@ macro_rules! invitation_queries {
             token_hash: &[u8],
         ) -> Result<Option<Invitation>, StoreError> {
             Ok(sqlx::query_as::<_, Invitation>(
-                "SELECT account_id, created_at, expires_at, used_at FROM invitations WHERE token_hash = $1",
+                "SELECT account_id, created_at, expires_at, used_at, device_id, seed_in_mail \
+                 FROM invitations WHERE token_hash = $1",
             )
             .bind(token_hash)
             .fetch_optional(pool)
@@ -62,6 +66,25 @@ macro_rules! invitation_queries {
             .execute(pool)
             .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        /// The pending device mailed with the account's invitation, if that invitation is unused and unexpired.
+        pub(super) async fn mailed_pending_device(
+            pool: &$pool,
+            account_id: &str,
+            now: i64,
+        ) -> Result<Option<Device>, StoreError> {
+            sqlx::query_as::<_, DeviceRow>(
+                "SELECT d.* FROM invitations i JOIN devices d ON d.id = i.device_id \
+                 WHERE i.account_id = $1 AND i.seed_in_mail AND i.used_at IS NULL AND i.expires_at > $2 \
+                 AND d.state = 'pending'",
+            )
+            .bind(account_id)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+            .map(Device::try_from)
+            .transpose()
         }
     };
 }

@@ -212,6 +212,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks the invitation used, atomically: `true` only for the one caller that found it unused and
     /// unexpired at `now` (on any node).
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError>;
+    /// `motpd invite --qr-in-mail`: in one transaction, stores `device` as the account's one pending device
+    /// (as [`Store::begin_enrollment`]), replaces the account's invitations by this one, and records that its seed
+    /// went out in the mail. `Conflict` if the account has an active device; `NotFound` if there is no such
+    /// account.
+    async fn create_invitation_with_seed(
+        &self,
+        token_hash: &[u8],
+        expires_at: i64,
+        device: &NewDevice,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Gives the invitation a new pending device, in one transaction: only if the invitation is unused,
+    /// unexpired at `now`, of `device`'s account, and still shows `expected` (compare-and-set, so two first
+    /// visits racing on several nodes end with one seed). `device` replaces the account's pending devices as in
+    /// [`Store::begin_enrollment`]. `false` (nothing written) if a condition does not hold; `Conflict` if the
+    /// account has an active device.
+    async fn attach_invitation_device(
+        &self,
+        token_hash: &[u8],
+        expected: Option<&str>,
+        device: &NewDevice,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The pending device whose seed was mailed with the account's invitation, while that invitation is unused
+    /// and unexpired at `now`.
+    async fn mailed_pending_device(
+        &self,
+        account_id: &str,
+        now: i64,
+    ) -> Result<Option<Device>, StoreError>;
+    /// Activates an invitation's pending device whose first code matched `step` and uses the invitation up, in
+    /// one transaction: `false` (nothing written) unless an unused invitation unexpired at `now` shows this
+    /// device. Otherwise as [`Store::confirm_enrollment`]: `Conflict` if the account meanwhile got an active
+    /// device, `NotFound` if the device is not pending.
+    async fn confirm_invited_device(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

@@ -389,6 +389,43 @@ impl Store for SqliteStore {
         invitations::use_invitation(&self.pool, token_hash, now).await
     }
 
+    async fn create_invitation_with_seed(
+        &self,
+        token_hash: &[u8],
+        expires_at: i64,
+        device: &NewDevice,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        invitations::create_with_seed(&self.pool, token_hash, expires_at, device, now).await
+    }
+
+    async fn attach_invitation_device(
+        &self,
+        token_hash: &[u8],
+        expected: Option<&str>,
+        device: &NewDevice,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        invitations::attach_device(&self.pool, token_hash, expected, device, now).await
+    }
+
+    async fn mailed_pending_device(
+        &self,
+        account_id: &str,
+        now: i64,
+    ) -> Result<Option<Device>, StoreError> {
+        invitations::mailed_pending_device(&self.pool, account_id, now).await
+    }
+
+    async fn confirm_invited_device(
+        &self,
+        device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        invitations::confirm_device(&self.pool, device_id, step, now).await
+    }
+
     async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO radius_clients (name, address, sealed_secret, require_message_authenticator, mode, \

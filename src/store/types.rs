@@ -383,4 +383,9 @@ pub struct Invitation {
     pub expires_at: i64,
     /// When it bound a device (single use), if it did.
     pub used_at: Option<i64>,
+    /// The pending device it shows (or mailed), while that device exists.
+    pub device_id: Option<String>,
+    /// The seed went out in the mail as a QR code (`motpd invite --qr-in-mail`): its device may also activate
+    /// on its first VPN login while the link is valid.
+    pub seed_in_mail: bool,
 }

@@ -537,3 +537,65 @@ async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T
     }
     out
 }
+
+/// A seed mailed with `motpd invite --qr-in-mail` (its URI taken from the invitation instead of the mail): the
+/// first correct code activates it in every RADIUS mode, and a wrong one does not.
+#[tokio::test]
+async fn a_mailed_seed_activates_at_its_first_vpn_login_in_every_mode() {
+    use motpd::clock::Clock;
+    use motpd::engine::EngineSettings;
+    use motpd::engine::invitations::Invitations;
+
+    let f = EngineFixture::new(|_| {}).await;
+    let invitations = Invitations::new(
+        f.store.clone(),
+        f.key.clone(),
+        std::sync::Arc::new(f.clock.clone()),
+        EngineSettings::from_config(&f.config),
+        72,
+    );
+    for (id, mode) in [
+        ("pw", AuthMode::PasswordOtp),
+        ("only", AuthMode::OtpOnly),
+        ("chal", AuthMode::Challenge),
+    ] {
+        f.account(id, PW).await;
+        let invitation = invitations.invite_with_seed(id, "cli:test").await.unwrap();
+        let uri = invitation.mailed_uri.unwrap();
+        let params = otp::parse_otpauth_uri(uri.expose()).unwrap();
+        let seed = otp::parse_base32_seed(&params.secret_base32).unwrap();
+        let code = |t: i64| {
+            otp::totp_at(&seed, u64::try_from(t).unwrap(), 30, 6, Algorithm::Sha1).unwrap()
+        };
+        let typed = |code: &str| match mode {
+            AuthMode::PasswordOtp => format!("{PW}{code}"),
+            _ => code.to_owned(),
+        };
+        let ask = |code: String| {
+            let f = &f;
+            async move {
+                if mode != AuthMode::Challenge {
+                    return f.ask(id, typed(&code).as_bytes(), mode).await;
+                }
+                let Decision::Challenge { state, .. } = f.ask(id, PW.as_bytes(), mode).await else {
+                    panic!("{id}: expected a challenge for the mailed device");
+                };
+                let mut answer = request(id, code.as_bytes(), mode);
+                answer.state = Some(state);
+                f.ask_with(answer).await
+            }
+        };
+        let wrong = ask(code(f.clock.now() + 3600)).await;
+        assert_eq!(reason(&wrong), Some(RejectReason::BadCode), "{id}");
+        assert!(f.store.active_device(id).await.unwrap().is_none(), "{id}");
+        let first = ask(code(f.clock.now())).await;
+        assert!(accepted(&first), "{id}: {first:?}");
+        let active = f.store.active_device(id).await.unwrap().unwrap();
+        assert_eq!(active.label.as_deref(), Some("invitation"), "{id}");
+        assert_eq!(
+            reason(&ask(code(f.clock.now())).await),
+            Some(RejectReason::Replayed),
+            "{id}"
+        );
+    }
+}

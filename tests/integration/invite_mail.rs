@@ -4,6 +4,11 @@
 //! SVG (rasterised here, decoded with rqrr), the code computed from the decoded `otpauth://` URI, and the
 //! binding confirmed; then a RADIUS decision with password + a later code is accepted. Also: a used link,
 //! an expired link (manual clock), a re-invitation invalidating the first link, and the refusals.
+//!
+//! `--qr-in-mail`: the QR code is decoded from the mail's inline PNG (unpacked by the sink with Python's zlib),
+//! and the first VPN login (a real RADIUS exchange over UDP) activates the mailed token; after the link expires
+//! it is refused. Without SMTP: links of disabled or expired accounts, the same pending seed on every visit, and
+//! the per-address rate limit of the invitation pages.
 //! Without aiosmtpd the test is a loud skip, or a failure under `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,14 +22,16 @@ use motpd::clock::Clock;
 use motpd::config::{AuthMode, SmtpTls};
 use motpd::engine::Decision;
 use motpd::engine::EngineSettings;
-use motpd::engine::invitations::{Invitations, InviteError};
+use motpd::engine::invitations::{Invitations, InviteError, LinkState};
 use motpd::notify::{Mailer, SmtpMailer};
 use motpd::otp;
+use motpd::radius::Code;
 use motpd::secrets::SecretString;
 use motpd::server::web::WebState;
 use motpd::store::{AccountStatus, DeviceState};
 
 use crate::common::fixture::EngineFixture;
+use crate::common::radius_client::RadiusFixture;
 use crate::external_clients::available;
 use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, code_at, web_config};
 
@@ -167,8 +174,13 @@ fn decode_qr(html: &str) -> String {
     grids[0].decode().unwrap().1
 }
 
+/// A fixture whose mailer talks to `sink`.
 async fn setup(sink: &SmtpSink) -> (EngineFixture, Arc<WebState>, Invitations) {
-    let port = sink.port;
+    setup_with_port(sink.port).await
+}
+
+/// A fixture whose `[smtp]` names 127.0.0.1:`port` (tests that send no mail give any port).
+async fn setup_with_port(port: u16) -> (EngineFixture, Arc<WebState>, Invitations) {
     let f = EngineFixture::new(move |config| {
         web_config(config);
         config.smtp.host = "127.0.0.1".into();
@@ -199,7 +211,7 @@ async fn send(f: &EngineFixture, invitations: &Invitations, id: &str) -> SecretS
     let invitation = invitations.invite(id, false, "cli:test").await.unwrap();
     let mailer = SmtpMailer::new(&f.config.smtp).unwrap();
     mailer
-        .send(invitation.mail(f.config.policy.utc_offset))
+        .send(invitation.mail(f.config.policy.utc_offset).unwrap())
         .await
         .unwrap();
     invitation.link
@@ -428,4 +440,365 @@ async fn motpd_invite_mails_one_account_or_every_unenrolled_one() {
     ];
     to.sort_by_key(|v| v.to_string());
     assert_eq!(to, ["alice@example.org", "bob@example.org"]);
+
+    // --qr-in-mail: the QR code goes in the mail; never together with --force.
+    let (code, out, err) = motpd(dir, &["invite", "bob", "--qr-in-mail"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let qr = decode_mailed_qr(&mail(&sink, 4).await);
+    assert!(qr.starts_with("otpauth://totp/"), "{qr}");
+    let (code, _, err) = motpd(dir, &["invite", "bob", "--qr-in-mail", "--force"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        mail(&sink, 1).await["inline"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The one inline part of `mail` (as `smtp_sink.py show` reports it): the QR code PNG, decoded by Python's
+/// zlib, then by rqrr. Returns the `otpauth://` URI.
+fn decode_mailed_qr(mail: &serde_json::Value) -> String {
+    let inline = mail["inline"].as_array().unwrap();
+    assert_eq!(inline.len(), 1, "{inline:?}");
+    let part = &inline[0];
+    assert_eq!(part["cid"], "enroll-qr@motpd");
+    assert_eq!(part["content_type"], "image/png");
+    assert_eq!(part["disposition"], "inline");
+    assert_eq!(
+        part["parent"], "multipart/related",
+        "the image travels with the HTML"
+    );
+    let image = &part["image"];
+    let width = usize::try_from(image["width"].as_u64().unwrap()).unwrap();
+    let height = usize::try_from(image["height"].as_u64().unwrap()).unwrap();
+    let grey = data_encoding::BASE64
+        .decode(image["grey"].as_str().unwrap().as_bytes())
+        .unwrap();
+    assert_eq!(grey.len(), width * height);
+    assert!(
+        (150..=600).contains(&width) && width == height,
+        "{width}x{height}"
+    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| grey[y * width + x]);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
+}
+
+/// `motpd invite --qr-in-mail` for `id`: mails it and returns the link.
+async fn send_with_seed(f: &EngineFixture, invitations: &Invitations, id: &str) -> SecretString {
+    let invitation = invitations.invite_with_seed(id, "cli:test").await.unwrap();
+    assert!(invitation.mailed_uri.is_some());
+    let mailer = SmtpMailer::new(&f.config.smtp).unwrap();
+    mailer
+        .send(invitation.mail(f.config.policy.utc_offset).unwrap())
+        .await
+        .unwrap();
+    invitation.link
+}
+
+fn seed_of(uri: &str) -> (Vec<u8>, String) {
+    let params = otp::parse_otpauth_uri(uri).unwrap();
+    let key = params.secret_base32.to_string();
+    (otp::parse_base32_seed(&key).unwrap(), key)
+}
+
+async fn vpn(f: &EngineFixture, id: &str, typed: &str) -> Decision {
+    f.ask(id, typed.as_bytes(), AuthMode::PasswordOtp).await
+}
+
+#[tokio::test]
+async fn a_qr_in_mail_invitation_activates_on_the_first_vpn_login() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, invitations) = setup(&sink).await;
+    f.account("alice", PASSWORD).await;
+    let link = send_with_seed(&f, &invitations, "alice").await;
+
+    let mail = mail(&sink, 1).await;
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    let (text, html) = (
+        mail["text"].as_str().unwrap(),
+        mail["html"].as_str().unwrap(),
+    );
+    assert!(html.contains("src=\"cid:enroll-qr@motpd\""), "{html}");
+    assert!(
+        html.contains("第二道驗證") && html.contains("second factor"),
+        "the mail warns that it is the second factor: {html}"
+    );
+    assert!(
+        text.contains("HTML") && text.contains(&link_path(html)),
+        "{text}"
+    );
+    let uri = decode_mailed_qr(&mail);
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let (seed, key) = seed_of(&uri);
+    // The seed travels only as the image: not in the plain text, not as text in the HTML.
+    for part in [text, html] {
+        assert!(
+            !part.contains(&key[..16]) && !part.contains("otpauth"),
+            "{part}"
+        );
+    }
+
+    // Pending until a code from it is used.
+    assert!(f.store.active_device("alice").await.unwrap().is_none());
+    let pending = f
+        .store
+        .mailed_pending_device("alice", f.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.state, DeviceState::Pending);
+    let far = code_at(&seed, f.clock.now() + 3600);
+    assert!(matches!(
+        vpn(&f, "alice", &format!("{PASSWORD}{far}")).await,
+        Decision::Reject { .. }
+    ));
+    let right_code_wrong_password = format!("Wrong2024pw{}", code_at(&seed, f.clock.now()));
+    assert!(matches!(
+        vpn(&f, "alice", &right_code_wrong_password).await,
+        Decision::Reject { .. }
+    ));
+    assert!(f.store.active_device("alice").await.unwrap().is_none());
+
+    // The first VPN login with password + code activates it: a real RADIUS exchange over UDP.
+    let server = RadiusFixture::start(f, true).await;
+    let f = &server.f;
+    f.clock.advance(30);
+    let first = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
+    let mut client = server.client().await;
+    let login = client
+        .access("alice", first.as_bytes(), None)
+        .await
+        .unwrap();
+    assert_eq!(login.code, Code::AccessAccept, "{login:?}");
+    assert_eq!(login.groups, ["vpn", "nurses"]);
+    let active = f.store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(active.id, pending.id);
+    assert!(
+        matches!(vpn(f, "alice", &first).await, Decision::Reject { .. }),
+        "a code is used once"
+    );
+    f.clock.advance(30);
+    let later = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
+    assert!(matches!(
+        vpn(f, "alice", &later).await,
+        Decision::Accept { .. }
+    ));
+
+    // The link is used up; the account gets no second mailed seed while it has a device.
+    let mut b = Browser::new(&state, OUTSIDE);
+    let page = b.get(&link_path(link.expose())).await;
+    assert_eq!(page.status, StatusCode::GONE, "{}", page.body);
+    assert!(matches!(
+        invitations.invite_with_seed("alice", "cli:test").await,
+        Err(InviteError::AlreadyBound(_))
+    ));
+
+    f.engine.flush_audit().await;
+    let audit = f.store.audit_page(0, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.event.kind == "admin.invite"
+                && r.event.detail.contains("\"qr_in_mail\":true"))
+    );
+    assert!(audit.iter().any(|r| r.event.kind == "enroll.confirm"
+        && r.event.actor == "radius:netscaler"
+        && r.event.outcome == "ok"
+        && r.event.detail.contains("vpn_login")));
+    assert!(audit.iter().all(|r| !r.event.detail.contains(&key[..16])));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_mailed_seed_binds_on_the_page_too_and_is_useless_after_expiry() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, invitations) = setup(&sink).await;
+    f.account("carol", PASSWORD).await;
+    f.account("dave", PASSWORD).await;
+
+    // carol: the link's page shows the mailed seed (on every visit), and its code binds it there.
+    let path = link_path(send_with_seed(&f, &invitations, "carol").await.expose());
+    let mailed = decode_mailed_qr(&mail(&sink, 1).await);
+    let (seed, _) = seed_of(&mailed);
+    let mut b = Browser::new(&state, OUTSIDE);
+    let page = b.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(decode_qr(&page.body), mailed);
+    let again = b.get(&path).await;
+    assert_eq!(again.field("device"), page.field("device"));
+    assert_eq!(again.initial_key(), page.initial_key());
+    let form = [
+        ("csrf", again.field("csrf")),
+        ("device", again.field("device")),
+        ("code", code_at(&seed, f.clock.now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = b.post(&format!("{path}/confirm"), &pairs).await;
+    assert!(done.body.contains(ZH_BOUND), "{}", done.body);
+    assert_eq!(
+        f.store.active_device("carol").await.unwrap().unwrap().id,
+        page.field("device")
+    );
+
+    // dave: once the link has expired, the mailed seed opens nothing.
+    let path = link_path(send_with_seed(&f, &invitations, "dave").await.expose());
+    let (seed, _) = seed_of(&decode_mailed_qr(&mail(&sink, 2).await));
+    f.clock.advance(72 * 3600);
+    let typed = format!("{PASSWORD}{}", code_at(&seed, f.clock.now()));
+    let late = vpn(&f, "dave", &typed).await;
+    assert!(matches!(late, Decision::Reject { .. }), "{late:?}");
+    assert!(f.store.active_device("dave").await.unwrap().is_none());
+    assert!(
+        f.store
+            .mailed_pending_device("dave", f.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(b.get(&path).await.status, StatusCode::GONE);
+}
+
+/// A fixture, an account and its invitation link's path (no mail is sent).
+async fn invited(id: &str) -> (EngineFixture, Arc<WebState>, Invitations, String) {
+    let (f, state, invitations) = setup_with_port(25).await;
+    f.account(id, PASSWORD).await;
+    let invitation = invitations.invite(id, false, "cli:test").await.unwrap();
+    let path = link_path(invitation.link.expose());
+    (f, state, invitations, path)
+}
+
+async fn enroll_starts(f: &EngineFixture) -> Vec<String> {
+    let audit = f.store.audit_page(0, 1000).await.unwrap();
+    audit
+        .into_iter()
+        .filter(|r| r.event.kind == "enroll.start")
+        .map(|r| r.event.detail)
+        .collect()
+}
+
+#[tokio::test]
+async fn links_of_disabled_or_expired_accounts_start_nothing() {
+    let (f, state, invitations, path) = invited("erin").await;
+    let mut b = Browser::new(&state, OUTSIDE);
+    f.store
+        .set_account_status("erin", AccountStatus::Disabled, f.clock.now())
+        .await
+        .unwrap();
+    let page = b.get(&path).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(
+        page.body.contains("此帳號已停用") && page.body.contains("This account is disabled"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("initial-key") && !page.body.contains("<svg"));
+
+    // Enabled again but past its expiry date (a vendor account).
+    f.store
+        .set_account_status("erin", AccountStatus::Active, f.clock.now())
+        .await
+        .unwrap();
+    let account = f.store.account("erin").await.unwrap().unwrap();
+    let upsert = motpd::store::AccountUpsert {
+        id: account.id,
+        name: account.name,
+        phone: account.phone,
+        email: account.email,
+        expires_on: Some(time::macros::date!(2020 - 01 - 31)),
+        groups: account.groups,
+        password_hash: None,
+        status: account.status,
+    };
+    f.store
+        .import_accounts(&[upsert], f.clock.now())
+        .await
+        .unwrap();
+    let page = b.get(&path).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(
+        page.body.contains("此帳號已過期") && page.body.contains("This account has expired"),
+        "{}",
+        page.body
+    );
+    assert!(enroll_starts(&f).await.is_empty(), "nothing was started");
+    assert_eq!(
+        invitations.open(&path["/invite/".len()..]).await.unwrap(),
+        LinkState::AccountExpired
+    );
+}
+
+#[tokio::test]
+async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
+    let (f, state, _invitations, path) = invited("frank").await;
+    // A mail scanner fetches the link first, from its own address.
+    let scanner = Browser::new(&state, "198.51.100.7:40000").get(&path).await;
+    assert_eq!(scanner.status, StatusCode::OK);
+    let mut b = Browser::new(&state, OUTSIDE);
+    let page = b.get(&path).await;
+    assert_eq!(page.field("device"), scanner.field("device"));
+    assert_eq!(page.initial_key(), scanner.initial_key());
+    assert_eq!(decode_qr(&page.body), decode_qr(&scanner.body));
+    assert!(
+        page.body.contains("重新開啟連結會顯示同一個 QR 碼"),
+        "the page says so: {}",
+        page.body
+    );
+    let starts = enroll_starts(&f).await;
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(!starts[0].contains("shown_again") && starts[1].contains("\"shown_again\":true"));
+
+    // Still valid an hour later (an invitation's seed lives as long as the link, not 10 minutes).
+    f.clock.advance(3600);
+    let seed = otp::parse_base32_seed(&page.initial_key()).unwrap();
+    let later = b.get(&path).await;
+    assert_eq!(later.field("device"), page.field("device"));
+    let form = [
+        ("csrf", later.field("csrf")),
+        ("device", later.field("device")),
+        ("code", code_at(&seed, f.clock.now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = b.post(&format!("{path}/confirm"), &pairs).await;
+    assert!(done.body.contains(ZH_BOUND), "{}", done.body);
+    assert_eq!(b.get(&path).await.status, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn invitation_pages_are_rate_limited_per_address() {
+    let (_f, state, _invitations, path) = invited("grace").await;
+    let mut b = Browser::new(&state, OUTSIDE);
+    for n in 0..20 {
+        assert_eq!(b.get(&path).await.status, StatusCode::OK, "request {n}");
+    }
+    let limited = b.get(&path).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.body.contains("嘗試次數過多") && limited.body.contains("Too many attempts"),
+        "{}",
+        limited.body
+    );
+    let post = b
+        .post(
+            &format!("{path}/confirm"),
+            &[("csrf", "x"), ("device", "y"), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::TOO_MANY_REQUESTS);
+    let unknown = b.get(&format!("/invite/{}", "ab".repeat(32))).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "guessing links is limited too"
+    );
+    // Another address is not affected.
+    let other = Browser::new(&state, "198.51.100.8:40000").get(&path).await;
+    assert_eq!(other.status, StatusCode::OK);
 }

@@ -1328,6 +1328,241 @@ async fn invitations_are_single_use_expire_and_are_replaced(store: &dyn Store) {
     assert!(store.invitation(&second).await.unwrap().is_none());
 }
 
+async fn invitations_with_a_mailed_seed_activate_once_while_valid(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store.create_account(&account("bob"), NOW).await.unwrap();
+    // An earlier pending device (flow A) is replaced by the mailed one.
+    store
+        .begin_enrollment(&device("flow-a", "alice"), NOW)
+        .await
+        .unwrap();
+    store
+        .create_invitation_with_seed(&[1; 32], NOW + 100, &device("mailed", "alice"), NOW)
+        .await
+        .unwrap();
+    assert!(store.device("flow-a").await.unwrap().is_none());
+    let stored = store.invitation(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(stored.device_id.as_deref(), Some("mailed"));
+    assert!(stored.seed_in_mail);
+    let mailed = store
+        .mailed_pending_device("alice", NOW + 99)
+        .await
+        .unwrap();
+    assert_eq!(
+        mailed.map(|d| (d.id, d.state)),
+        Some(("mailed".into(), DeviceState::Pending))
+    );
+    // Useless at the expiry time, and for other accounts.
+    assert!(
+        store
+            .mailed_pending_device("alice", NOW + 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .mailed_pending_device("bob", NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !store
+            .confirm_invited_device("mailed", 7, NOW + 100)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.device("mailed").await.unwrap().unwrap().state,
+        DeviceState::Pending
+    );
+    // Before: activates once, uses the invitation up, with the step used.
+    assert!(
+        store
+            .confirm_invited_device("mailed", 7, NOW + 50)
+            .await
+            .unwrap()
+    );
+    let active = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!((active.id.as_str(), active.last_step), ("mailed", Some(7)));
+    assert_eq!(
+        store.invitation(&[1; 32]).await.unwrap().unwrap().used_at,
+        Some(NOW + 50)
+    );
+    assert!(
+        store
+            .mailed_pending_device("alice", NOW + 51)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.confirm_invited_device("mailed", 8, NOW + 51).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Not for an account with an active device, nor one that does not exist.
+    let refused = store
+        .create_invitation_with_seed(&[2; 32], NOW + 100, &device("again", "alice"), NOW)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(
+        store.invitation(&[2; 32]).await.unwrap().is_none(),
+        "nothing written"
+    );
+    let ghost = store
+        .create_invitation_with_seed(&[3; 32], NOW + 100, &device("ghost-d", "ghost"), NOW)
+        .await;
+    assert!(matches!(ghost, Err(StoreError::NotFound(_))), "{ghost:?}");
+    // A pending device that no invitation shows is not confirmed through one.
+    store
+        .begin_enrollment(&device("plain", "bob"), NOW)
+        .await
+        .unwrap();
+    assert!(!store.confirm_invited_device("plain", 1, NOW).await.unwrap());
+    assert!(store.active_device("bob").await.unwrap().is_none());
+}
+
+async fn an_invitation_shows_one_pending_device_at_a_time(store: &dyn Store) {
+    store.create_account(&account("carol"), NOW).await.unwrap();
+    store
+        .create_invitation("carol", &[4; 32], NOW + 100, NOW)
+        .await
+        .unwrap();
+    let plain = store.invitation(&[4; 32]).await.unwrap().unwrap();
+    assert_eq!((plain.device_id, plain.seed_in_mail), (None, false));
+    // Compare-and-set: attached only while the invitation still shows what the caller saw.
+    assert!(
+        store
+            .attach_invitation_device(&[4; 32], None, &device("first", "carol"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .attach_invitation_device(&[4; 32], None, &device("racer", "carol"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.device("racer").await.unwrap().is_none(),
+        "the loser wrote nothing"
+    );
+    assert_eq!(
+        store
+            .invitation(&[4; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .device_id
+            .as_deref(),
+        Some("first")
+    );
+    assert!(
+        store
+            .attach_invitation_device(&[4; 32], Some("first"), &device("second", "carol"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(store.device("first").await.unwrap().is_none(), "replaced");
+    // Not mailed: no VPN activation.
+    assert!(
+        store
+            .mailed_pending_device("carol", NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A newer flow A start removes the invitation's device; the invitation forgets it.
+    store
+        .begin_enrollment(&device("flow-a", "carol"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.invitation(&[4; 32]).await.unwrap().unwrap().device_id,
+        None
+    );
+    assert!(
+        !store
+            .confirm_invited_device("flow-a", 1, NOW)
+            .await
+            .unwrap()
+    );
+    // Not for an expired or used invitation, nor another account's.
+    store.create_account(&account("dave"), NOW).await.unwrap();
+    assert!(
+        !store
+            .attach_invitation_device(&[4; 32], None, &device("dave-d", "dave"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .attach_invitation_device(&[4; 32], None, &device("late", "carol"), NOW + 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .attach_invitation_device(&[4; 32], None, &device("third", "carol"), NOW + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .confirm_invited_device("third", 3, NOW + 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .attach_invitation_device(&[4; 32], Some("third"), &device("after", "carol"), NOW + 3)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.active_device("carol").await.unwrap().unwrap().id,
+        "third"
+    );
+}
+
+/// Two nodes confirm the same mailed device at once (the link page and a VPN login): one activates it.
+async fn racing_invited_confirmations_activate_once(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    for round in 0..10 {
+        let id = format!("inv{round}");
+        a.create_account(&account(&id), NOW).await.unwrap();
+        let device_id = format!("{id}-mailed");
+        a.create_invitation_with_seed(&[round; 32], NOW + 100, &device(&device_id, &id), NOW)
+            .await
+            .unwrap();
+        let outcomes = race(&a, &b, move |node, store| {
+            let device_id = device_id.clone();
+            async move {
+                let step = i64::try_from(node).unwrap() + 1;
+                store
+                    .confirm_invited_device(&device_id, step, NOW + 1)
+                    .await
+            }
+        })
+        .await;
+        let wins = outcomes.iter().filter(|o| matches!(o, Ok(true))).count();
+        assert_eq!(wins, 1, "{}: {outcomes:?}", backend.name);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Ok(_) | Err(StoreError::NotFound(_)))),
+            "{}: {outcomes:?}",
+            backend.name
+        );
+        assert!(a.active_device(&id).await.unwrap().is_some());
+    }
+    b.close().await;
+}
+
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -1373,7 +1608,9 @@ contract!(
         accounting_is_recorded,
         web_sessions_expire_move_and_end,
         web_sessions_end_with_their_account,
-        invitations_are_single_use_expire_and_are_replaced;
+        invitations_are_single_use_expire_and_are_replaced,
+        invitations_with_a_mailed_seed_activate_once_while_valid,
+        an_invitation_shows_one_pending_device_at_a_time;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,
@@ -1383,6 +1620,7 @@ contract!(
         racing_device_imports_do_not_interleave,
         concurrent_audit_appends_keep_one_chain,
         tampering_is_detected,
+        racing_invited_confirmations_activate_once,
 );
 
 #[tokio::test]

@@ -1,15 +1,19 @@
-//! Flow A's pages as a real browser renders them: headless Chromium, driven only through its command line (no
-//! driver crate), against a real node's enrollment web server on 127.0.0.1:0.
+//! Flow A's pages as a real browser renders them and a person uses them: headless Chromium against a real
+//! node's enrollment web server on 127.0.0.1:0.
 //!
-//! Chromium's command line can take a screenshot (`--screenshot`) or print the DOM after scripts ran
-//! (`--dump-dom`), but it cannot fill in forms or set cookies. So this covers the pages reached by GET: the login
-//! page in zh-TW and English, the outside-the-network page (a second node whose `enroll_networks` excludes
-//! loopback), and the logged-in device page (a session created through the web module's public `SessionStore`,
-//! its cookie added by a test-side layer in front of a second router over the same store — nothing in the
-//! product). The form posts themselves are covered at the HTTP level by `web_enroll.rs`.
+//! Two drivers. Chromium's own command line (`--screenshot`, `--dump-dom`; no driver crate) renders the pages
+//! reached by GET: the login page in zh-TW and English, the outside-the-network page (a second node whose
+//! `enroll_networks` excludes loopback), and the logged-in device page (a session created through the web
+//! module's public `SessionStore`, its cookie added by a test-side layer in front of a second router over the
+//! same store — nothing in the product). And a whole enrollment through the browser, once per language, at
+//! phone size: `tests/clients/browser/enroll.mjs` (npm `playwright-core`, pinned, installed by `npm ci` in that
+//! folder) drives the same Chromium with JavaScript switched off in the page — log in, press "register software
+//! token", read the initial key from the page, type the TOTP code it computes, submit — and prints what it saw;
+//! then a RADIUS decision with a later code from that key is accepted, so the device really is bound.
 //!
-//! Screenshots go to `test-output/screenshots/` (gitignored). Every Chromium run is killed after 30 s. A missing
-//! Chromium is a loud skip, or a failure when `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1` (CI sets it).
+//! Screenshots go to `test-output/screenshots/` (gitignored). Every Chromium run is killed after 30 s, every
+//! Node run after 90 s (by PID). A missing Chromium, Node or `playwright-core` is a loud skip, or a failure
+//! when `MOTPD_REQUIRE_EXTERNAL_CLIENTS=1` (CI sets it).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,12 +28,20 @@ use motpd::server::web::session::{SessionData, SessionStore, StoreSessions};
 use motpd::server::web::{WebState, router};
 use tokio_util::sync::CancellationToken;
 
+use motpd::clock::Clock;
+use motpd::config::AuthMode;
+use motpd::engine::Decision;
+use motpd::otp;
+
 use crate::common::NOW;
 use crate::common::fixture::EngineFixture;
 use crate::external_clients::available;
+use crate::web_enroll::code_at;
 
 /// How long one Chromium run may take before it is killed.
 const CHROMIUM_PATIENCE: Duration = Duration::from_secs(30);
+/// How long one browser-driven enrollment (Node + Chromium, four pages) may take before it is killed.
+const ENROLLMENT_PATIENCE: Duration = Duration::from_secs(90);
 /// A phone-sized window.
 const WINDOW: &str = "--window-size=390,844";
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -95,12 +107,11 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Runs headless Chromium with a fresh profile and `action` (`--dump-dom` or `--screenshot=FILE`) on `url`;
-/// returns its stdout. Killed (by PID) after [`CHROMIUM_PATIENCE`]. Blocking: call from `spawn_blocking`
-/// (which is why sleeping while polling is fine here: this is never a runtime thread).
-#[allow(clippy::disallowed_methods)]
+/// returns its stdout. Killed (by PID) after [`CHROMIUM_PATIENCE`]. Blocking: call from `spawn_blocking`.
 fn chromium(action: &str, url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new("chromium")
+    let mut command = Command::new("chromium");
+    command
         .args([
             "--headless",
             "--no-sandbox",
@@ -117,32 +128,50 @@ fn chromium(action: &str, url: &str) -> String {
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(action)
         .arg(url)
+        .stderr(Stdio::null());
+    let (status, out, _) = run_bounded(command, CHROMIUM_PATIENCE);
+    assert!(status.success(), "chromium {action} {url}: {status}");
+    out
+}
+
+/// Runs `command` (stdin closed, stdout and stderr read concurrently so a full pipe cannot stall it); kills it
+/// by PID after `patience`. Returns its status, stdout and stderr. Blocking: call from `spawn_blocking` (which
+/// is why sleeping while polling is fine here: this is never a runtime thread).
+#[allow(clippy::disallowed_methods)]
+fn run_bounded(
+    mut command: Command,
+    patience: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    let what = format!("{command:?}");
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    // Read concurrently so a large DOM cannot fill the pipe and stall Chromium.
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut out).map(|_| out)
-    });
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            if let Some(mut pipe) = pipe {
+                std::io::Read::read_to_string(&mut pipe, &mut out).unwrap();
+            }
+            out
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > CHROMIUM_PATIENCE {
+        if started.elapsed() > patience {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium {action} {url} did not finish in {CHROMIUM_PATIENCE:?}; killed");
+            panic!("{what} did not finish in {patience:?}; killed");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let out = reader.join().unwrap().unwrap();
-    assert!(status.success(), "chromium {action} {url}: {status}");
-    out
+    (status, stdout.join().unwrap(), stderr.join().unwrap())
 }
 
 /// The DOM of `url` after Chromium rendered it.
@@ -160,7 +189,13 @@ async fn screenshot(url: String, name: &str) -> PathBuf {
     tokio::task::spawn_blocking(move || chromium(&action, &url))
         .await
         .unwrap();
-    let png = std::fs::read(&file).unwrap();
+    assert_eq!(png_size(&file), (390, 844), "{}", file.display());
+    file
+}
+
+/// Width and height of a PNG file that is a real screenshot (signature, more than 5 KiB).
+fn png_size(file: &Path) -> (u32, u32) {
+    let png = std::fs::read(file).unwrap();
     assert!(
         png.starts_with(PNG_SIGNATURE),
         "{} is not a PNG",
@@ -174,8 +209,7 @@ async fn screenshot(url: String, name: &str) -> PathBuf {
     );
     // IHDR: width and height, big-endian, right after the signature, chunk length and type.
     let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
-    assert_eq!((size(16), size(20)), (390, 844), "{}", file.display());
-    file
+    (size(16), size(20))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,4 +295,137 @@ async fn chromium_renders_the_device_page_of_a_logged_in_session() {
     .await;
     server.abort();
     node.stop().await;
+}
+
+/// The browser driver's folder: `package.json`, `package-lock.json` (playwright-core, pinned) and `enroll.mjs`.
+fn browser_client_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/browser")
+}
+
+fn playwright_available() -> bool {
+    chromium_available()
+        && available(
+            "Node.js with playwright-core",
+            Command::new("node")
+                .args(["--input-type=module", "-e", "import 'playwright-core'"])
+                .current_dir(browser_client_dir()),
+            "apt-get install nodejs npm && (cd tests/clients/browser && npm ci)",
+        )
+}
+
+/// What `enroll.mjs` saw on the pages.
+#[derive(Debug, serde::Deserialize)]
+struct BrowserEnrollment {
+    login_button: String,
+    start_button: String,
+    initial_key_grouped: String,
+    qr_svgs: u32,
+    code: String,
+    notice: String,
+    bound: String,
+    html_lang: String,
+    screenshots: Vec<PathBuf>,
+}
+
+/// Runs `enroll.mjs` against `node` for alice in `lang`, naming the device `label`; the TOTP code is computed
+/// for the node's (manual) clock.
+async fn enroll_in_browser(node: &WebNode, lang: &str, label: &str) -> BrowserEnrollment {
+    let mut command = Command::new("node");
+    command
+        .arg(browser_client_dir().join("enroll.mjs"))
+        .args(["--base", &node.base, "--lang", lang, "--account", "alice"])
+        .args(["--password", "Nurse2024pw", "--label", label])
+        .arg("--time")
+        .arg(node.f.clock.now().to_string())
+        .arg("--shots")
+        .arg(screenshot_dir())
+        .current_dir(browser_client_dir())
+        .stderr(Stdio::piped());
+    let (status, out, err) =
+        tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
+            .await
+            .unwrap();
+    assert!(
+        status.success(),
+        "enroll.mjs {lang}: {status}\n{out}\n{err}"
+    );
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("enroll.mjs printed {out:?}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_completes_an_enrollment_and_the_vpn_accepts_the_phone() {
+    if !playwright_available() {
+        return;
+    }
+    for (lang, html_lang, start, done, bound, label) in [
+        (
+            "zh-TW",
+            "zh-Hant-TW",
+            "註冊軟體憑證",
+            "綁定完成",
+            "已綁定驗證器",
+            "我的手機",
+        ),
+        (
+            "en",
+            "en",
+            "Register a software token",
+            "Done!",
+            "Authenticator registered",
+            "Alice's phone",
+        ),
+    ] {
+        let node = WebNode::start("127.0.0.1/32").await;
+        let seen = enroll_in_browser(&node, lang, label).await;
+        assert_eq!(seen.html_lang, html_lang, "{seen:?}");
+        assert_eq!(seen.start_button, start, "{seen:?}");
+        assert!(!seen.login_button.is_empty(), "{seen:?}");
+        assert_eq!(seen.qr_svgs, 1, "one QR code on the page: {seen:?}");
+        assert!(seen.notice.starts_with(done), "{seen:?}");
+        assert!(seen.bound.contains(bound), "{seen:?}");
+        // The key as the page shows it: groups of four.
+        let groups: Vec<&str> = seen.initial_key_grouped.split(' ').collect();
+        assert!(groups.len() >= 8, "{seen:?}");
+        assert!(
+            groups.iter().rev().skip(1).all(|g| g.len() == 4),
+            "{seen:?}"
+        );
+        let key = otp::parse_base32_seed(&groups.concat()).unwrap();
+        assert_eq!(
+            seen.code,
+            code_at(&key, node.f.clock.now()),
+            "the script's TOTP agrees with motpd's"
+        );
+
+        // Bound, with the name typed in the browser; the code typed there is used up.
+        let device = node.f.store.active_device("alice").await.unwrap().unwrap();
+        assert_eq!(device.label.as_deref(), Some(label));
+        let password = |code: &str| format!("Nurse2024pw{code}");
+        let replay = node
+            .f
+            .ask(
+                "alice",
+                password(&seen.code).as_bytes(),
+                AuthMode::PasswordOtp,
+            )
+            .await;
+        assert!(matches!(replay, Decision::Reject { .. }), "{replay:?}");
+        // A later code from the key read in the browser logs in over the VPN.
+        node.f.clock.advance(30);
+        let later = code_at(&key, node.f.clock.now());
+        let login = node
+            .f
+            .ask("alice", password(&later).as_bytes(), AuthMode::PasswordOtp)
+            .await;
+        assert!(matches!(login, Decision::Accept { .. }), "{login:?}");
+
+        assert_eq!(seen.screenshots.len(), 4, "{seen:?}");
+        for shot in &seen.screenshots {
+            let (width, height) = png_size(shot);
+            assert_eq!(width, 390, "{}", shot.display());
+            assert!(height >= 844, "{}", shot.display());
+        }
+        node.stop().await;
+    }
 }

@@ -1,6 +1,6 @@
 //! The invitation pages (flow B): `GET /invite/{token}` and `POST /invite/{token}/confirm`, from any network
-//! (the link is the credential). Forms carry a CSRF token of a session created by the GET. Every decision is
-//! [`crate::engine::invitations::Invitations`]'s.
+//! (the link is the credential), rate-limited per client address. Forms carry a CSRF token of a session created
+//! by the GET. Every decision is [`crate::engine::invitations::Invitations`]'s.
 
 use std::sync::Arc;
 
@@ -19,12 +19,18 @@ use crate::engine::invitations::LinkState;
 use crate::engine::self_service::{ConfirmOutcome, StartOutcome};
 use crate::otp::group_in_fours;
 
-/// `GET /invite/{token}`: a fresh pending seed for a valid link, else why the link does not work.
+/// `GET /invite/{token}`: the link's pending seed for a valid link (the same one on every visit while it is
+/// pending), else why the link does not work.
 pub(crate) async fn open(
     State(state): State<Arc<WebState>>,
     AnyNetwork(v): AnyNetwork,
     Path(token): Path<String>,
 ) -> Page {
+    if !state.invite_limiter.allow(v.ip, state.service.now()) {
+        return Ok(state_page(StatusCode::TOO_MANY_REQUESTS, |t| {
+            t.rate_limited
+        }));
+    }
     let started = state
         .invitations
         .start(&token, v.ip)
@@ -67,6 +73,11 @@ pub(crate) async fn confirm(
     Path(token): Path<String>,
     Form(form): Form<DeviceForm>,
 ) -> Page {
+    if !state.invite_limiter.allow(v.ip, state.service.now()) {
+        return Ok(state_page(StatusCode::TOO_MANY_REQUESTS, |t| {
+            t.rate_limited
+        }));
+    }
     let (_, data) = checked_session(&state, &v, &form.csrf).await?;
     let outcome = state
         .invitations
@@ -118,6 +129,8 @@ fn link_page(link: &LinkState) -> Response {
     let (status, pick): (StatusCode, fn(&Texts) -> &'static str) = match link {
         LinkState::Used => (StatusCode::GONE, |t| t.invite_used),
         LinkState::Expired => (StatusCode::GONE, |t| t.invite_expired),
+        LinkState::AccountDisabled => (StatusCode::FORBIDDEN, |t| t.invite_account_disabled),
+        LinkState::AccountExpired => (StatusCode::FORBIDDEN, |t| t.invite_account_expired),
         LinkState::Unknown | LinkState::Valid { .. } => {
             (StatusCode::NOT_FOUND, |t| t.invite_unknown)
         }

@@ -1,11 +1,12 @@
-//! Per-address login rate limit of the enrollment pages (fixed one-minute windows, in memory). The account
-//! lockout (shared with RADIUS) is the engine's; this only slows down one address trying many accounts.
+//! Per-address rate limits of the enrollment pages (fixed one-minute windows, in memory): logins, and requests
+//! to invitation links. The account lockout (shared with RADIUS) is the engine's; this only slows down one
+//! address trying many accounts or many links.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Counts login attempts per address.
+/// Counts attempts per address.
 #[derive(Debug)]
 pub(crate) struct LoginLimiter {
     per_minute: u32,

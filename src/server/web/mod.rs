@@ -1,10 +1,11 @@
 //! The enrollment web pages over HTTP with axum: flow A (self-service from the hospital network) and flow B
 //! (e-mail invitation links, from any network).
 //!
-//! Owns routing, the network allow-list, server-side sessions with CSRF tokens, the per-address login rate
-//! limit, response security headers and the zh-TW/English templates. It decides nothing about accounts or
-//! devices: every login and binding goes through [`crate::engine::self_service::SelfService`] (flow B:
-//! [`crate::engine::invitations::Invitations`]). No SQL here.
+//! Owns routing, the network allow-list, server-side sessions with CSRF tokens, the per-address rate limits
+//! (logins; invitation links), response security headers and the zh-TW/English templates. It decides nothing
+//! about accounts or devices: every login and binding goes through
+//! [`crate::engine::self_service::SelfService`] (flow B: [`crate::engine::invitations::Invitations`]). No SQL
+//! here.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
@@ -37,6 +38,8 @@ use session::{SessionStore, StoreSessions};
 
 /// Login attempts per address and minute.
 const LOGINS_PER_MINUTE: u32 = 10;
+/// Invitation page requests (GET and POST) per address and minute.
+const INVITE_REQUESTS_PER_MINUTE: u32 = 20;
 /// The Content-Security-Policy of every response.
 const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -62,6 +65,7 @@ pub struct WebState {
     invitations: Invitations,
     sessions: Arc<dyn SessionStore>,
     limiter: limit::LoginLimiter,
+    invite_limiter: limit::LoginLimiter,
     web: WebConfig,
     otp: OtpConfig,
     utc_offset: time::UtcOffset,
@@ -101,6 +105,7 @@ impl WebState {
             service: SelfService::new(store, key, clock, settings, threads),
             sessions,
             limiter: limit::LoginLimiter::new(LOGINS_PER_MINUTE),
+            invite_limiter: limit::LoginLimiter::new(INVITE_REQUESTS_PER_MINUTE),
             web: config.web.clone(),
             otp: config.otp.clone(),
             utc_offset: config.policy.utc_offset,

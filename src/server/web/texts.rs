@@ -37,6 +37,7 @@ pub(crate) struct Texts {
     pub(crate) start_button: &'static str,
     pub(crate) scan_heading: &'static str,
     pub(crate) scan_intro: &'static str,
+    pub(crate) invite_scan_intro: &'static str,
     pub(crate) manual_heading: &'static str,
     pub(crate) initial_key: &'static str,
     pub(crate) manual_type: &'static str,
@@ -64,6 +65,8 @@ pub(crate) struct Texts {
     pub(crate) invite_bound: &'static str,
     pub(crate) invite_already_bound: &'static str,
     pub(crate) invite_pending_expired: &'static str,
+    pub(crate) invite_account_disabled: &'static str,
+    pub(crate) invite_account_expired: &'static str,
 }
 
 /// Traditional Chinese (Taiwan).
@@ -96,6 +99,7 @@ pub(crate) static ZH_TW: Texts = Texts {
     start_button: "註冊軟體憑證",
     scan_heading: "以驗證器 App 掃描 QR 碼",
     scan_intro: "在 App 中選擇「新增帳戶」→「掃描 QR 碼」。此畫面只顯示一次,10 分鐘內有效。",
+    invite_scan_intro: "在 App 中選擇「新增帳戶」→「掃描 QR 碼」。邀請連結有效期間內,重新開啟連結會顯示同一個 QR 碼;綁定後即失效。",
     manual_heading: "無法掃描?請手動輸入",
     initial_key: "初始金鑰",
     manual_type: "類型:以時間為準(TOTP)",
@@ -123,6 +127,8 @@ pub(crate) static ZH_TW: Texts = Texts {
     invite_bound: "綁定完成!之後登入 VPN 時,請在密碼後面接著輸入 App 顯示的驗證碼。此邀請連結已失效。",
     invite_already_bound: "此帳號已綁定驗證器。若手機遺失或更換,請洽資訊室重設。",
     invite_pending_expired: "此畫面已逾時或已被新的畫面取代,請重新開啟邀請連結。",
+    invite_account_disabled: "此帳號已停用,邀請連結無法使用。請洽資訊室。",
+    invite_account_expired: "此帳號已過期,邀請連結無法使用。請洽資訊室。",
 };
 
 /// English.
@@ -155,6 +161,7 @@ pub(crate) static EN: Texts = Texts {
     start_button: "Register a software token",
     scan_heading: "Scan the QR code with your authenticator app",
     scan_intro: "In the app choose \"Add account\" → \"Scan a QR code\". This is shown only once and is valid for 10 minutes.",
+    invite_scan_intro: "In the app choose \"Add account\" → \"Scan a QR code\". While the invitation link is valid, opening it again shows the same QR code; it stops working once bound.",
     manual_heading: "Cannot scan? Enter it by hand",
     initial_key: "Initial key",
     manual_type: "Type: time based (TOTP)",
@@ -182,6 +189,8 @@ pub(crate) static EN: Texts = Texts {
     invite_bound: "Done! From now on, when you log in to the VPN, type the app's code right after your password. This invitation link no longer works.",
     invite_already_bound: "This account already has an authenticator. If your phone was lost or replaced, contact IT to reset it.",
     invite_pending_expired: "This page timed out or was replaced by a newer one. Open the invitation link again.",
+    invite_account_disabled: "This account is disabled, so the invitation link cannot be used. Please contact IT.",
+    invite_account_expired: "This account has expired, so the invitation link cannot be used. Please contact IT.",
 };
 
 /// The texts of `language`.

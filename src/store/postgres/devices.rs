@@ -21,7 +21,7 @@ use crate::store::{Device, DeviceState, NewDevice, StoreError};
 type PgTx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 /// A transaction holding the lock on the account row (`NotFound` if there is no such account).
-async fn lock_account_row(pool: &PgPool, account_id: &str) -> Result<PgTx, StoreError> {
+pub(super) async fn lock_account_row(pool: &PgPool, account_id: &str) -> Result<PgTx, StoreError> {
     let mut tx = pool.begin().await?;
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
         .bind(account_id)
@@ -172,10 +172,22 @@ pub(super) async fn begin_enrollment(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = lock_account_row(pool, &device.account_id).await?;
+    replace_pending(&mut tx, device, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inside a transaction holding the account row's lock: stores `device` as the account's one pending device
+/// (its earlier pending devices go). `Conflict` if the account has an active device.
+pub(super) async fn replace_pending(
+    conn: &mut PgConnection,
+    device: &NewDevice,
+    now: i64,
+) -> Result<(), StoreError> {
     let active: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM devices WHERE account_id = $1 AND state = 'active'")
             .bind(&device.account_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     if active.is_some() {
         return Err(StoreError::Conflict(active_device_conflict(
@@ -184,11 +196,9 @@ pub(super) async fn begin_enrollment(
     }
     sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
         .bind(&device.account_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    insert_device(&mut tx, device, DeviceState::Pending, now).await?;
-    tx.commit().await?;
-    Ok(())
+    insert_device(conn, device, DeviceState::Pending, now).await
 }
 
 /// [`Store::confirm_enrollment`](crate::store::Store::confirm_enrollment): activates the device and drops the
@@ -199,14 +209,35 @@ pub(super) async fn confirm_enrollment(
     step: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    let not_pending = || StoreError::NotFound(format!("pending device {device_id}"));
-    let account_id: String =
-        sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1 AND state = 'pending'")
-            .bind(device_id)
-            .fetch_optional(pool)
-            .await?
-            .ok_or_else(not_pending)?;
+    let account_id = pending_device_account(pool, device_id).await?;
     let mut tx = lock_account_row(pool, &account_id).await?;
+    activate_pending(&mut tx, &account_id, device_id, step, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The account of a pending device (`NotFound` if it is not pending).
+pub(super) async fn pending_device_account(
+    pool: &PgPool,
+    device_id: &str,
+) -> Result<String, StoreError> {
+    sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1 AND state = 'pending'")
+        .bind(device_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("pending device {device_id}")))
+}
+
+/// Inside a transaction holding the account row's lock: the pending device becomes active with `step` used
+/// up, the account's other pending devices go. `Conflict` if the account has an active device; `NotFound` if
+/// the device is not pending (any more).
+pub(super) async fn activate_pending(
+    conn: &mut PgConnection,
+    account_id: &str,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, \
          last_used_at = $3 WHERE id = $1 AND state = 'pending'",
@@ -214,17 +245,16 @@ pub(super) async fn confirm_enrollment(
     .bind(device_id)
     .bind(step)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
-    .map_err(|e| conflict_or(e, || active_device_conflict(&account_id)))?;
+    .map_err(|e| conflict_or(e, || active_device_conflict(account_id)))?;
     if done.rows_affected() == 0 {
-        return Err(not_pending());
+        return Err(StoreError::NotFound(format!("pending device {device_id}")));
     }
     sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
-        .bind(&account_id)
-        .execute(&mut *tx)
+        .bind(account_id)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -206,19 +206,29 @@ pub(super) async fn begin_enrollment(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
-    require_account(&mut tx, &device.account_id).await?;
-    if has_active_device(&mut tx, &device.account_id).await? {
+    replace_pending(&mut tx, device, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inside a write transaction: stores `device` as the account's one pending device (its earlier pending devices
+/// go). `Conflict` if the account has an active device; `NotFound` if there is no such account.
+pub(super) async fn replace_pending(
+    conn: &mut sqlx::SqliteConnection,
+    device: &NewDevice,
+    now: i64,
+) -> Result<(), StoreError> {
+    require_account(conn, &device.account_id).await?;
+    if has_active_device(conn, &device.account_id).await? {
         return Err(StoreError::Conflict(active_device_conflict(
             &device.account_id,
         )));
     }
     sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
         .bind(&device.account_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    insert_device(&mut tx, device, DeviceState::Pending, now).await?;
-    tx.commit().await?;
-    Ok(())
+    insert_device(conn, device, DeviceState::Pending, now).await
 }
 
 /// [`Store::confirm_enrollment`](crate::store::Store::confirm_enrollment): activates the device and drops the
@@ -230,10 +240,23 @@ pub(super) async fn confirm_enrollment(
     now: i64,
 ) -> Result<(), StoreError> {
     let mut tx = begin_write(pool).await?;
+    activate_pending(&mut tx, device_id, step, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Inside a write transaction: the pending device becomes active with `step` used up, the account's other
+/// pending devices go. `Conflict` if the account has an active device; `NotFound` if the device is not pending.
+pub(super) async fn activate_pending(
+    conn: &mut sqlx::SqliteConnection,
+    device_id: &str,
+    step: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let account_id: String =
         sqlx::query_scalar("SELECT account_id FROM devices WHERE id = $1 AND state = 'pending'")
             .bind(device_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("pending device {device_id}")))?;
     sqlx::query(
@@ -243,14 +266,13 @@ pub(super) async fn confirm_enrollment(
     .bind(device_id)
     .bind(step)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(|e| conflict_or(e, || active_device_conflict(&account_id)))?;
     sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
         .bind(&account_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -1,0 +1,76 @@
+//! The VPN side of `motpd invite --qr-in-mail`: a seed mailed as a QR code is a pending device that also
+//! activates on its first VPN login with a correct code, while its invitation is unused and unexpired.
+//!
+//! [`Engine::login_device`] gives the login its device (the active one, else such a mailed pending one); a
+//! correct code from a pending device goes to [`Engine::activate_mailed_seed`] instead of the replay guard: one
+//! store transaction activates the device (at most one active device per account, the code's step used up) and
+//! uses the invitation up. After the link expires (or is used, or replaced) the pending seed is useless.
+//! Audited `enroll.confirm` with actor `radius:<client>`, never the code.
+
+use super::access::Outcome;
+use super::messages::Message;
+use super::{AccessRequest, Decision, Engine, EngineError, RejectReason};
+use crate::audit::AuditEvent;
+use crate::store::{Account, Device, StoreError};
+
+impl Engine {
+    /// The device a login is checked against: the account's active device, else the pending device whose seed
+    /// was mailed with a still-valid invitation.
+    pub(super) async fn login_device(
+        &self,
+        account_id: &str,
+        now: i64,
+    ) -> Result<Option<Device>, EngineError> {
+        if let Some(device) = self.store.active_device(account_id).await? {
+            return Ok(Some(device));
+        }
+        Ok(self.store.mailed_pending_device(account_id, now).await?)
+    }
+
+    /// The password and a code of the mailed pending `device` (time step `step`) were right: activate it and
+    /// let the user in. If another request activated it first, or the link ran out meanwhile, the code counts
+    /// as used (Reject, like a replay).
+    pub(super) async fn activate_mailed_seed(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        device: &Device,
+        step: i64,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let result = match self
+            .store
+            .confirm_invited_device(&device.id, step, now)
+            .await
+        {
+            Ok(true) => "bound",
+            Ok(false) => "expired",
+            Err(StoreError::Conflict(_)) => "already_bound",
+            Err(StoreError::NotFound(_)) => "gone",
+            Err(e) => return Err(e.into()),
+        };
+        let bound = result == "bound";
+        let detail =
+            serde_json::json!({ "device": device.id, "result": result, "via": "vpn_login" });
+        let event = AuditEvent::new(
+            now,
+            "enroll.confirm",
+            &format!("radius:{}", request.client),
+            Some(&account.id),
+            if bound { "ok" } else { "reject" },
+            detail,
+        );
+        self.store.append_audit(&[event]).await?;
+        if !bound {
+            return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
+        }
+        self.store.record_success(&account.id, now).await?;
+        Ok(Outcome {
+            decision: Decision::Accept {
+                groups: account.groups.clone(),
+                message: None,
+            },
+            account: Some(account.id.clone()),
+        })
+    }
+}

@@ -1,0 +1,126 @@
+// Completes a flow A enrollment in headless Chromium, as a person on a phone would, for
+// tests/integration/web_browser.rs.
+//
+//   node enroll.mjs --base URL --lang zh-TW|en --account ID --password PW --time UNIX --label NAME --shots DIR
+//
+// Opens /enroll, logs in, presses "register software token" (after typing a device name), reads the initial key
+// from the page (the text in groups of four), computes the TOTP code for --time (the server's manual clock) with
+// its own RFC 6238 code below, types it and submits. JavaScript is switched off in the page: the script only
+// types and clicks, so the pages must work without it. Saves a screenshot of each step as
+// DIR/enroll-flow-LANG-N-STEP.png and prints one JSON line with what it saw; the Rust test asserts on it.
+// Exits non-zero on any failure.
+
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { chromium } from 'playwright-core';
+
+const { values: args } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    lang: { type: 'string' },
+    account: { type: 'string' },
+    password: { type: 'string' },
+    time: { type: 'string' },
+    label: { type: 'string' },
+    shots: { type: 'string' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+  },
+});
+for (const name of ['base', 'lang', 'account', 'password', 'time', 'label', 'shots']) {
+  if (!args[name]) throw new Error(`--${name} is required`);
+}
+
+/** RFC 4648 base32 (upper case, no padding needed) to bytes. */
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, '')) {
+    const index = alphabet.indexOf(c);
+    if (index < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) at unix time `time`. */
+function totp(key, time) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const number = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(number % 1_000_000).padStart(6, '0');
+}
+
+const shots = [];
+async function shot(page, step) {
+  const file = join(args.shots, `enroll-flow-${args.lang}-${shots.length + 1}-${step}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  shots.push(file);
+}
+
+const browser = await chromium.launch({
+  executablePath: args.chromium,
+  args: ['--no-sandbox', '--disable-gpu', '--no-proxy-server', '--disable-background-networking'],
+});
+try {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 1,
+    isMobile: true,
+    hasTouch: true,
+    javaScriptEnabled: false,
+  });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+
+  await page.goto(`${args.base}/enroll?lang=${args.lang}`);
+  await shot(page, 'login');
+  const loginButton = page.locator('form[action="/enroll/login"] button[type=submit]');
+  const loginText = (await loginButton.innerText()).trim();
+  await page.fill('#account', args.account);
+  await page.fill('#password', args.password);
+  await Promise.all([page.waitForURL('**/enroll/device'), loginButton.click()]);
+  await shot(page, 'device');
+
+  const startButton = page.locator('form[action="/enroll/device/start"] button[type=submit]');
+  const startText = (await startButton.innerText()).trim();
+  await page.fill('#label', args.label);
+  await Promise.all([page.waitForURL('**/enroll/device/start'), startButton.click()]);
+  const grouped = (await page.locator('#initial-key').innerText()).trim();
+  const qrSvgs = await page.locator('.qr svg').count();
+  await shot(page, 'qr');
+
+  const key = grouped.replace(/\s+/g, '');
+  const code = totp(base32Decode(key), Number(args.time));
+  await page.fill('#code', code);
+  const confirmButton = page.locator('form[action="/enroll/device/confirm"] button[type=submit]');
+  await Promise.all([page.waitForURL('**/enroll/device/confirm'), confirmButton.click()]);
+  await shot(page, 'done');
+  const notice = (await page.locator('p.ok[role=status]').innerText()).trim();
+  const bound = (await page.locator('#bound').innerText()).trim();
+  const html_lang = await page.locator('html').getAttribute('lang');
+
+  console.log(JSON.stringify({
+    login_button: loginText,
+    start_button: startText,
+    initial_key_grouped: grouped,
+    qr_svgs: qrSvgs,
+    code,
+    notice,
+    bound,
+    html_lang,
+    screenshots: shots,
+  }));
+} finally {
+  await browser.close();
+}
