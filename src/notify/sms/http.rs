@@ -269,3 +269,73 @@ impl SmsSender for HttpSmsSender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(url: &str) -> SmsConfig {
+        SmsConfig {
+            provider: crate::config::SmsProvider::Http,
+            url: url.to_owned(),
+            ..SmsConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_authorization_value_never_shows_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth");
+        std::fs::write(&path, "Bearer s3cret-gateway-token\r\n").unwrap();
+        let mut c = config("https://sms.example.org:8443/api/send?x=1");
+        c.auth_header_file = Some(path);
+        let sender = HttpSmsSender::new(&c).unwrap();
+        let shown = format!("{sender:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert_eq!(
+            sender.authorization.as_ref().unwrap().to_str().unwrap(),
+            "Bearer s3cret-gateway-token"
+        );
+        assert!(sender.https && sender.port == 8443 && sender.host == "sms.example.org");
+    }
+
+    #[test]
+    fn requests_carry_the_body_or_the_query() {
+        let sender = HttpSmsSender::new(&config("http://127.0.0.1/send?key=k")).unwrap();
+        let request = sender.request("0912345678", "碼 1").unwrap();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "/send?key=k");
+        assert_eq!(request.headers()[HOST], "127.0.0.1");
+        let mut c = config("http://[::1]:8080/send?key=k");
+        c.method = SmsMethod::Get;
+        let sender = HttpSmsSender::new(&c).unwrap();
+        assert_eq!(sender.host, "::1");
+        let request = sender.request("0912345678", "碼 1").unwrap();
+        assert_eq!(
+            request.uri(),
+            "/send?key=k&phone=0912345678&message=%E7%A2%BC+1"
+        );
+        assert!(!request.headers().contains_key(CONTENT_TYPE));
+    }
+
+    #[test]
+    fn unusable_settings_are_refused() {
+        for url in ["ftp://x/", "not a url", "http:///nohost"] {
+            assert!(
+                matches!(
+                    HttpSmsSender::new(&config(url)),
+                    Err(SmsSendError::Config(_))
+                ),
+                "{url}"
+            );
+        }
+        let mut c = config("http://127.0.0.1/");
+        c.auth_header_file = Some("/nonexistent/motpd-sms-auth".into());
+        assert!(matches!(
+            HttpSmsSender::new(&c),
+            Err(SmsSendError::AuthHeaderFile { .. })
+        ));
+    }
+}
