@@ -1,5 +1,5 @@
 //! [`HttpSmsSender`]: one HTTP/1.1 request per message to the gateway (`http://` or `https://` with rustls and
-//! the Mozilla root certificates), with the Authorization header value read from `sms.auth_header_file` (never
+//! the Mozilla root certificates, or those of `sms.ca_file`), with the Authorization header value read from `sms.auth_header_file` (never
 //! logged), a time-out per attempt, and bounded retries: only when the gateway could not be reached or answered
 //! 5xx — never after a time-out once the request was sent, where the message may already be on its way.
 
@@ -15,7 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::template::render_body;
 use super::{SmsSendError, SmsSender};
@@ -107,8 +109,11 @@ impl HttpSmsSender {
                 Some(value)
             }
         };
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let roots = match &config.ca_file {
+            None => RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+            Some(path) => private_roots(path)?,
         };
         let tls =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -239,6 +244,26 @@ impl HttpSmsSender {
             _ => Ok(()),
         }
     }
+}
+
+/// The root certificates in the PEM file at `path` (an internal CA).
+fn private_roots(path: &std::path::Path) -> Result<RootCertStore, SmsSendError> {
+    let fail = |reason: String| SmsSendError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("not PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("not a usable certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(fail("holds no certificate".into()));
+    }
+    Ok(roots)
 }
 
 /// A byte stream to the gateway, plain or TLS.
