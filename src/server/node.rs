@@ -13,7 +13,9 @@ use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, S
 use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::sms::SmsService;
 use crate::engine::{AuditSink, Engine, EngineSettings};
+use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 
@@ -21,6 +23,8 @@ use crate::store::{Store, StoreError};
 const CLIENT_RELOAD: Duration = Duration::from_secs(10);
 /// How often expired challenges are deleted.
 const CHALLENGE_SWEEP: Duration = Duration::from_secs(60);
+/// How often the SMS counters are logged (when they changed).
+const SMS_SUMMARY: Duration = Duration::from_secs(300);
 /// Receive buffer for RADIUS sockets: bursts of thousands of logins must not overflow the kernel queue.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
@@ -47,6 +51,9 @@ pub enum NodeError {
     /// The web server failed.
     #[error("enrollment web server failed: {0}")]
     Web(#[source] std::io::Error),
+    /// The SMS gateway settings cannot be used.
+    #[error("cannot set up SMS: {0}")]
+    Sms(#[from] SmsSendError),
 }
 
 /// Binds the TCP listener of the enrollment pages.
@@ -102,6 +109,8 @@ pub struct Node {
     pub stats: Arc<RadiusStats>,
     /// The client table (tests reload it).
     pub clients: SharedClientTable,
+    /// The SMS code service (tests read its counters).
+    pub sms: Arc<SmsService>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -123,14 +132,24 @@ impl Node {
     ) -> Result<Self, NodeError> {
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        let engine = Arc::new(Engine::new(
+        let sms = Arc::new(SmsService::new(
             store.clone(),
             key.clone(),
-            clock.clone(),
-            EngineSettings::from_config(config),
-            sink,
-            threads,
+            sender_from_config(&config.sms)?,
+            config.sms.clone(),
+            sink.clone(),
         ));
+        let engine = Arc::new(
+            Engine::new(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                EngineSettings::from_config(config),
+                sink,
+                threads,
+            )
+            .with_sms(sms.clone()),
+        );
         let web = web.map(|listener| {
             let state = Arc::new(WebState::new(
                 config,
@@ -156,6 +175,7 @@ impl Node {
                 token.clone(),
             ),
             spawn_challenge_sweep(store, clock, token.clone()),
+            spawn_sms_summary(sms.clone(), token.clone()),
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
@@ -165,6 +185,7 @@ impl Node {
             engine,
             stats,
             clients,
+            sms,
             radius,
             web,
             background,
@@ -196,6 +217,31 @@ impl Node {
     }
 }
 
+/// Logs the SMS counters every [`SMS_SUMMARY`] when they changed (sends, refusals, gateway failures).
+fn spawn_sms_summary(
+    sms: Arc<SmsService>,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SMS_SUMMARY);
+        let mut last = sms.stats();
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                _ = tick.tick() => {
+                    let now = sms.stats();
+                    if now != last {
+                        tracing::info!(sent = now.sent, rate_limited = now.rate_limited,
+                            gateway_failures = now.gateway_failures, refused = now.refused,
+                            verified = now.verified, not_verified = now.wrong, "SMS totals");
+                        last = now;
+                    }
+                }
+            }
+        }
+    })
+}
+
 fn spawn_challenge_sweep(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -213,6 +259,10 @@ fn spawn_challenge_sweep(
                     }
                     if let Err(error) = store.purge_expired_web_sessions(now).await {
                         tracing::warn!(%error, "could not delete expired web sessions");
+                    }
+                    // SMS sends older than the longest rate-limit window (24 hours) no longer count.
+                    if let Err(error) = store.purge_sms(now, now - 2 * 86_400).await {
+                        tracing::warn!(%error, "could not delete expired SMS codes");
                     }
                 }
             }
