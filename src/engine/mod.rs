@@ -9,6 +9,7 @@
 //! the transport answers with no reply or a Reject, never an Accept.
 
 mod access;
+pub mod account_recovery;
 mod audit_sink;
 mod challenge;
 mod codes;

@@ -7,5 +7,6 @@ mod external_clients;
 mod invite_mail;
 mod radius_flow;
 mod store_contract;
+mod web_account;
 mod web_browser;
 mod web_enroll;
