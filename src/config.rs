@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 mod values;
 
 pub use values::{
-    AuthMode, GroupAttribute, Language, LogFormat, SmsProvider, SmtpTls, StoreErrorAction,
-    serialize_opt_date,
+    AuthMode, GroupAttribute, Language, LogFormat, SmsBodyType, SmsMethod, SmsProvider, SmtpTls,
+    StoreErrorAction, serialize_opt_date,
 };
 
 /// The configuration file `motpd init` writes (also the documentation of every key).
@@ -279,11 +279,11 @@ pub struct SmsConfig {
     pub provider: SmsProvider,
     /// Validity of a code.
     pub code_ttl_seconds: u32,
-    /// Wrong tries per code.
+    /// Wrong tries per code (the next try is refused even with the right code).
     pub max_attempts: u32,
     /// Minimum seconds between two codes to one account or number.
     pub min_interval_seconds: u32,
-    /// Codes per account or number per day.
+    /// Codes per account or number within any 24 hours (a rolling window, not a calendar day).
     pub max_per_day: u32,
     /// Whether SMS may replace the app at VPN login (per-account switch too).
     pub allow_vpn_fallback: bool,
@@ -293,10 +293,19 @@ pub struct SmsConfig {
     pub url: String,
     /// File holding the gateway's Authorization header value.
     pub auth_header_file: Option<PathBuf>,
+    /// HTTP method: `POST`, `PUT`, or `GET` (the rendered form template becomes the query string).
+    pub method: SmsMethod,
+    /// How `body_template` is filled in: `form` (URL-encoded values) or `json` (JSON string escapes; put the
+    /// placeholders inside quotes).
+    pub body_type: SmsBodyType,
     /// Body template with `{phone}` and `{message}`.
     pub body_template: String,
-    /// Gateway time-out.
+    /// Text the gateway's answer must contain to count as sent (besides a 2xx status); `None`: status only.
+    pub success_match: Option<String>,
+    /// Gateway time-out per attempt.
     pub timeout_seconds: u32,
+    /// Further attempts after a connection failure or a 5xx answer (never after a time-out or a 2xx).
+    pub retries: u32,
 }
 
 impl Default for SmsConfig {
@@ -311,8 +320,12 @@ impl Default for SmsConfig {
             keyword: "sms".into(),
             url: String::new(),
             auth_header_file: None,
+            method: SmsMethod::Post,
+            body_type: SmsBodyType::Form,
             body_template: "phone={phone}&message={message}".into(),
+            success_match: None,
             timeout_seconds: 10,
+            retries: 1,
         }
     }
 }

@@ -185,6 +185,10 @@ pub enum UserCommand {
         /// Enable or disable the account.
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
+        /// Whether SMS may replace the app at VPN login for this account (`default`: follow
+        /// `sms.allow_vpn_fallback`).
+        #[arg(long, value_enum)]
+        sms_fallback: Option<SmsFallbackArg>,
     },
     /// Lock the account (refused until unlocked).
     Lock {
@@ -218,6 +222,28 @@ pub enum StatusArg {
     Active,
     /// Refused everywhere.
     Disabled,
+}
+
+/// `--sms-fallback` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmsFallbackArg {
+    /// Allowed for this account.
+    On,
+    /// Never for this account.
+    Off,
+    /// Follow `sms.allow_vpn_fallback`.
+    Default,
+}
+
+impl SmsFallbackArg {
+    /// The stored value (`None`: follow the configuration).
+    pub fn stored(self) -> Option<bool> {
+        match self {
+            Self::On => Some(true),
+            Self::Off => Some(false),
+            Self::Default => None,
+        }
+    }
 }
 
 /// `--kind` values.

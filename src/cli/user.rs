@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::args::{AccountFields, StatusArg, UserCommand};
+use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
 use super::{CliError, format_time, print_table, read_stdin_secret};
 use crate::accounts::ADMIN_LOCK_UNTIL;
@@ -33,7 +33,12 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         } => import(ctx, &file, skip_invalid, dry_run).await,
         UserCommand::List { unenrolled, json } => list(ctx, unenrolled, json).await,
         UserCommand::Show { id, json } => show(ctx, &id, json).await,
-        UserCommand::Set { id, fields, status } => set(ctx, &id, fields, status).await,
+        UserCommand::Set {
+            id,
+            fields,
+            status,
+            sms_fallback,
+        } => set(ctx, &id, fields, status, sms_fallback).await,
         UserCommand::Lock { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store
@@ -165,6 +170,7 @@ async fn set(
     raw_id: &str,
     fields: AccountFields,
     status: Option<StatusArg>,
+    sms_fallback: Option<SmsFallbackArg>,
 ) -> anyhow::Result<()> {
     let current = existing(ctx, raw_id).await?;
     let mut account = AccountUpsert {
@@ -190,10 +196,18 @@ async fn set(
             .set_account_status(&account.id, status, ctx.now())
             .await?;
     }
+    if let Some(choice) = sms_fallback {
+        ctx.store
+            .set_sms_fallback(&account.id, choice.stored(), ctx.now())
+            .await?;
+    }
     ctx.audit(
         "admin.user.set",
         Some(&account.id),
-        serde_json::json!({ "status": status.map(|s| format!("{s:?}").to_lowercase()) }),
+        serde_json::json!({
+            "status": status.map(|s| format!("{s:?}").to_lowercase()),
+            "sms_fallback": sms_fallback.map(|s| format!("{s:?}").to_lowercase()),
+        }),
     )
     .await?;
     println!("updated {}", account.id);
@@ -363,6 +377,14 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     println!(
         "phone       {}",
         dash(account.phone.as_deref().map(accounts::mask_phone))
+    );
+    println!(
+        "sms login   {}",
+        match account.sms_fallback {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "default (sms.allow_vpn_fallback)",
+        }
     );
     println!("email       {}", dash(account.email.clone()));
     println!(

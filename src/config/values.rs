@@ -72,6 +72,39 @@ pub enum SmsProvider {
     Http,
 }
 
+/// The HTTP method of SMS gateway requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SmsMethod {
+    /// The template is the request body.
+    Post,
+    /// The template is the request body.
+    Put,
+    /// The rendered (form) template is the query string; no body.
+    Get,
+}
+
+impl SmsMethod {
+    /// The HTTP method name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Get => "GET",
+        }
+    }
+}
+
+/// How an SMS gateway body template is filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsBodyType {
+    /// `application/x-www-form-urlencoded`: values are percent-encoded.
+    Form,
+    /// `application/json`: values are escaped as JSON string contents.
+    Json,
+}
+
 /// How the SMTP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -391,5 +424,57 @@ fn sms_problems(c: &Config, p: &mut Vec<Problem>) {
         (1..=120).contains(&s.timeout_seconds),
         "sms.timeout_seconds",
         || "use 1 to 120 seconds".into(),
+    );
+    check(
+        p,
+        (1..=86_400).contains(&s.min_interval_seconds),
+        "sms.min_interval_seconds",
+        || "use 1 to 86400 seconds".into(),
+    );
+    check(p, s.max_per_day <= 1000, "sms.max_per_day", || {
+        "use 1 to 1000 codes per 24 hours".into()
+    });
+    check(p, s.retries <= 3, "sms.retries", || "use 0 to 3".into());
+    check(
+        p,
+        !s.keyword
+            .chars()
+            .any(|c| c.is_ascii_digit() || c.is_whitespace()),
+        "sms.keyword",
+        || {
+            "must contain no digits and no spaces (it is typed after the password instead of a code)".into()
+        },
+    );
+    check(
+        p,
+        s.provider != SmsProvider::Http
+            || s.method != SmsMethod::Get
+            || s.body_type == SmsBodyType::Form,
+        "sms.body_type",
+        || {
+            "method = \"GET\" sends the template as the query string: use body_type = \"form\""
+                .into()
+        },
+    );
+    check(
+        p,
+        s.provider != SmsProvider::Http
+            || s.body_type != SmsBodyType::Json
+            || serde_json::from_str::<serde_json::Value>(
+                &s.body_template
+                    .replace("{phone}", "0")
+                    .replace("{message}", "m"),
+            )
+            .is_ok(),
+        "sms.body_template",
+        || {
+            "body_type = \"json\" needs a JSON template with {phone} and {message} inside quotes, e.g. {\"to\": \"{phone}\", \"text\": \"{message}\"}".into()
+        },
+    );
+    check(
+        p,
+        s.success_match.as_deref().is_none_or(|m| !m.is_empty()),
+        "sms.success_match",
+        || "must not be empty (leave it out to check the status code only)".into(),
     );
 }

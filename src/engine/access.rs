@@ -8,6 +8,7 @@ use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
 use super::passwords::PasswordChecker;
+use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
 use crate::accounts::normalize_id;
 use crate::audit::AuditEvent;
@@ -53,8 +54,10 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     pub(super) settings: EngineSettings,
     audit: AuditSink,
-    passwords: PasswordChecker,
+    pub(super) passwords: PasswordChecker,
     reuse_key: SecretBytes,
+    /// SMS instead of the app (see `sms_login.rs`); `None`: never offered.
+    pub(super) sms: Option<Arc<SmsService>>,
 }
 
 /// What [`Engine::decide`] found, for the audit record.
@@ -82,7 +85,14 @@ impl Engine {
             settings,
             audit,
             reuse_key,
+            sms: None,
         }
+    }
+
+    /// The engine with SMS login offered through `sms` (when allowed for the account).
+    pub fn with_sms(mut self, sms: Arc<SmsService>) -> Self {
+        self.sms = Some(sms);
+        self
     }
 
     pub(super) fn text(&self, message: &Message) -> String {
@@ -178,7 +188,7 @@ impl Engine {
                     return Ok(refusal);
                 }
                 match device {
-                    None => Ok(self.without_device(&account, now)),
+                    None => self.without_device_at_vpn(request, &account, now).await,
                     Some(device) => {
                         self.challenge(request, &account, ChallengePurpose::Otp, None, &device, now)
                             .await
@@ -197,6 +207,12 @@ impl Engine {
         now: i64,
     ) -> Result<Outcome, EngineError> {
         let typed = typed.expose();
+        if let Some(outcome) = self
+            .password_then_keyword(request, account, typed, now)
+            .await?
+        {
+            return Ok(outcome);
+        }
         let split = device
             .as_ref()
             .map(|d| typed.len().saturating_sub(codes::code_len(d)));
@@ -219,7 +235,7 @@ impl Engine {
             return Ok(refusal);
         }
         match (device, code) {
-            (None, _) => Ok(self.without_device(account, now)),
+            (None, _) => self.without_device_at_vpn(request, account, now).await,
             (Some(_), None) => {
                 self.fail(account, RejectReason::BadCode, Message::BadCode, now)
                     .await

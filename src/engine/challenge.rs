@@ -28,7 +28,7 @@ impl Engine {
                     state_hash: Sha256::digest(&state).to_vec(),
                     account_id: account.id.clone(),
                     client: request.client.clone(),
-                    device_id: device.id.clone(),
+                    device_id: Some(device.id.clone()),
                     purpose,
                     counter,
                     expires_at: now + self.settings.challenge_ttl_seconds,
@@ -37,13 +37,15 @@ impl Engine {
             )
             .await?;
         let prompt = match purpose {
-            ChallengePurpose::HotpResync => Message::EnterNextCode,
-            ChallengePurpose::Otp => Message::EnterCode,
+            ChallengePurpose::HotpResync => self.text(&Message::EnterNextCode),
+            ChallengePurpose::Otp | ChallengePurpose::Sms => self
+                .code_prompt(account)
+                .unwrap_or_else(|| self.text(&Message::EnterCode)),
         };
         Ok(Outcome {
             decision: Decision::Challenge {
                 state,
-                message: self.text(&prompt),
+                message: prompt,
             },
             account: Some(account.id.clone()),
         })
@@ -78,11 +80,17 @@ impl Engine {
         if let Some(refusal) = self.account_refusal(&account, now) {
             return Ok(refusal);
         }
+        if let Some(outcome) = self
+            .sms_challenge_answer(request, &account, &challenge, answer.expose(), now)
+            .await?
+        {
+            return Ok(outcome);
+        }
         let device = self
             .store
             .active_device(id)
             .await?
-            .filter(|d| d.id == challenge.device_id);
+            .filter(|d| challenge.device_id.as_deref() == Some(d.id.as_str()));
         let Some(device) = device else {
             return Ok(expired());
         };

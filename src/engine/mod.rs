@@ -19,6 +19,9 @@ mod invite_mail;
 mod messages;
 mod passwords;
 pub mod self_service;
+pub mod sms;
+mod sms_login;
+mod sms_texts;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;
@@ -77,6 +80,8 @@ pub enum RejectReason {
     BadState,
     /// The request lacks what the mode needs (no User-Password...).
     Malformed,
+    /// An SMS code was asked for but not sent (SMS off for the account, no number, rate limit, gateway).
+    SmsUnavailable,
 }
 
 impl RejectReason {
@@ -94,6 +99,7 @@ impl RejectReason {
             Self::NotEnrolled => "not_enrolled",
             Self::BadState => "bad_state",
             Self::Malformed => "malformed",
+            Self::SmsUnavailable => "sms_unavailable",
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Outgoing notifications: the [`Mailer`] trait and the [`Mail`] it sends (invitations). The SMTP
+//! Outgoing notifications: the [`Mailer`] trait and the [`Mail`] it sends (invitations), and SMS delivery
+//! ([`sms`]: the [`sms::SmsSender`] trait and its HTTP gateway and development log senders). The SMTP
 //! implementation is in `mail.rs`. This module composes no texts and makes no decisions; the engine says what
 //! to send, the CLI says through which mailer.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod mail;
+pub mod sms;
 
 pub use mail::SmtpMailer;
 

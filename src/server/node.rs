@@ -13,7 +13,9 @@ use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, S
 use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::sms::SmsService;
 use crate::engine::{AuditSink, Engine, EngineSettings};
+use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 
@@ -47,6 +49,9 @@ pub enum NodeError {
     /// The web server failed.
     #[error("enrollment web server failed: {0}")]
     Web(#[source] std::io::Error),
+    /// The SMS gateway settings cannot be used.
+    #[error("cannot set up SMS: {0}")]
+    Sms(#[from] SmsSendError),
 }
 
 /// Binds the TCP listener of the enrollment pages.
@@ -102,6 +107,8 @@ pub struct Node {
     pub stats: Arc<RadiusStats>,
     /// The client table (tests reload it).
     pub clients: SharedClientTable,
+    /// The SMS code service (tests read its counters).
+    pub sms: Arc<SmsService>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -123,14 +130,24 @@ impl Node {
     ) -> Result<Self, NodeError> {
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        let engine = Arc::new(Engine::new(
+        let sms = Arc::new(SmsService::new(
             store.clone(),
             key.clone(),
-            clock.clone(),
-            EngineSettings::from_config(config),
-            sink,
-            threads,
+            sender_from_config(&config.sms)?,
+            config.sms.clone(),
+            sink.clone(),
         ));
+        let engine = Arc::new(
+            Engine::new(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                EngineSettings::from_config(config),
+                sink,
+                threads,
+            )
+            .with_sms(sms.clone()),
+        );
         let web = web.map(|listener| {
             let state = Arc::new(WebState::new(
                 config,
@@ -165,6 +182,7 @@ impl Node {
             engine,
             stats,
             clients,
+            sms,
             radius,
             web,
             background,
@@ -213,6 +231,10 @@ fn spawn_challenge_sweep(
                     }
                     if let Err(error) = store.purge_expired_web_sessions(now).await {
                         tracing::warn!(%error, "could not delete expired web sessions");
+                    }
+                    // SMS sends older than the longest rate-limit window (24 hours) no longer count.
+                    if let Err(error) = store.purge_sms(now, now - 2 * 86_400).await {
+                        tracing::warn!(%error, "could not delete expired SMS codes");
                     }
                 }
             }

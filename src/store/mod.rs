@@ -17,6 +17,7 @@ mod owner_passwords;
 mod postgres;
 mod rows;
 mod sessions;
+mod sms;
 mod sqlite;
 mod types;
 mod web_sessions;
@@ -132,6 +133,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         keep_locks_from: i64,
         now: i64,
     ) -> Result<Option<u64>, StoreError>;
+    /// Sets the account's SMS fallback switch (`None`: follow the configuration). `NotFound` if absent.
+    async fn set_sms_fallback(
+        &self,
+        id: &str,
+        allowed: Option<bool>,
+        now: i64,
+    ) -> Result<(), StoreError>;
 
     // ---- devices -------------------------------------------------------------------------------------------
     /// Binds an active device directly (admin enrollment or seed import). With `replace`, the account's other
@@ -251,6 +259,45 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks the invitation used, atomically: `true` only for the one caller that found it unused and
     /// unexpired at `now` (on any node).
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    // ---- SMS codes -----------------------------------------------------------------------------------------
+    /// One SMS send, atomically across nodes: if the account's and the number's sends within
+    /// `limits.window_seconds` before `now` allow another (see [`SmsLimits`]), records the send and stores the
+    /// code, replacing the account's earlier code of the same purpose (which stops working). Otherwise writes
+    /// nothing and says when the next send is allowed. `NotFound` if the account does not exist.
+    async fn issue_sms_code(
+        &self,
+        code: &NewSmsCode,
+        limits: &SmsLimits,
+        now: i64,
+    ) -> Result<SmsIssue, StoreError>;
+    /// Deletes the account's code of `purpose` if it is still the one with `code_hash` (its SMS could not be
+    /// delivered); `false` if it was already replaced, used or gone. The recorded send stays (it counts).
+    async fn discard_sms_code(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+    ) -> Result<bool, StoreError>;
+    /// Counts one more try at the account's code of `purpose` (in one atomic statement, before the caller
+    /// compares) and returns the code's hash, tries so far and expiry; `None` if there is no code.
+    async fn count_sms_attempt(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+    ) -> Result<Option<SmsCodeAttempt>, StoreError>;
+    /// Uses the code up, atomically: `true` only for the one caller (on any node) that found it still stored
+    /// with this hash, unexpired at `now` and with at most `max_attempts` tries counted.
+    async fn consume_sms_code(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes expired codes and sends at or before `sends_before`; returns how many rows.
+    async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

@@ -191,6 +191,7 @@ pub(super) struct AccountRow {
     status: String,
     expires_on: Option<String>,
     groups: String,
+    sms_fallback: Option<bool>,
     failures: i64,
     locked_until: Option<i64>,
     last_login_at: Option<i64>,
@@ -209,6 +210,7 @@ impl TryFrom<AccountRow> for Account {
             groups: serde_json::from_str(&row.groups)
                 .map_err(|_| corrupt("account groups", &row.groups))?,
             failures: to_u32("failure count", row.failures)?,
+            sms_fallback: row.sms_fallback,
             id: row.id,
             name: row.name,
             phone: row.phone,
@@ -411,6 +413,55 @@ pub(super) fn link_batch(
     Ok(records)
 }
 
+/// When the next SMS may go out under `limits`, given the sends of the last window (`sent`: account ID, number,
+/// time); `None` if one may go out now. The account's sends and the number's sends are limited separately.
+pub(super) fn sms_next_allowed(
+    sent: &[(String, String, i64)],
+    account_id: &str,
+    phone: &str,
+    limits: &super::SmsLimits,
+    now: i64,
+) -> Option<i64> {
+    let window_start = now - limits.window_seconds;
+    let next_for = |times: Vec<i64>| -> Option<i64> {
+        let mut times: Vec<i64> = times.into_iter().filter(|&t| t > window_start).collect();
+        times.sort_unstable();
+        let mut next = None::<i64>;
+        if let Some(&last) = times.last() {
+            let after_interval = last + limits.min_interval_seconds;
+            if after_interval > now {
+                next = Some(after_interval);
+            }
+        }
+        let max = usize::try_from(limits.max_per_window).unwrap_or(usize::MAX);
+        if times.len() >= max {
+            // The oldest sends must leave the window until only max - 1 remain.
+            let index = times.len() - max;
+            if let Some(&oldest) = times.get(index) {
+                let after_window = oldest + limits.window_seconds;
+                next = Some(next.map_or(after_window, |n| n.max(after_window)));
+            }
+        }
+        next
+    };
+    let by_account = next_for(
+        sent.iter()
+            .filter(|(a, _, _)| a == account_id)
+            .map(|&(_, _, t)| t)
+            .collect(),
+    );
+    let by_phone = next_for(
+        sent.iter()
+            .filter(|(_, p, _)| p == phone)
+            .map(|&(_, _, t)| t)
+            .collect(),
+    );
+    match (by_account, by_phone) {
+        (Some(a), Some(p)) => Some(a.max(p)),
+        (a, p) => a.or(p),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
@@ -427,12 +478,49 @@ mod tests {
             status: "active".into(),
             expires_on: Some("2026-12-31".into()),
             groups: r#"["vpn","staff"]"#.into(),
+            sms_fallback: None,
             failures: 2,
             locked_until: None,
             last_login_at: None,
             created_at: 1,
             updated_at: 2,
         }
+    }
+
+    #[test]
+    fn sms_limits_count_account_and_number_separately() {
+        let limits = crate::store::SmsLimits {
+            min_interval_seconds: 60,
+            max_per_window: 3,
+            window_seconds: 86_400,
+        };
+        let send = |a: &str, p: &str, t: i64| (a.to_owned(), p.to_owned(), t);
+        assert_eq!(sms_next_allowed(&[], "a", "0912", &limits, 1000), None);
+        // The interval, by account and by number.
+        let sent = [send("a", "0912", 950)];
+        assert_eq!(
+            sms_next_allowed(&sent, "a", "0999", &limits, 1000),
+            Some(1010)
+        );
+        assert_eq!(
+            sms_next_allowed(&sent, "b", "0912", &limits, 1000),
+            Some(1010)
+        );
+        assert_eq!(sms_next_allowed(&sent, "b", "0999", &limits, 1000), None);
+        assert_eq!(sms_next_allowed(&sent, "a", "0912", &limits, 1010), None);
+        // The daily maximum: the oldest of the last three must leave the rolling window.
+        let sent = [
+            send("a", "1", 100),
+            send("a", "2", 5000),
+            send("a", "3", 9000),
+        ];
+        assert_eq!(
+            sms_next_allowed(&sent, "a", "4", &limits, 20_000),
+            Some(86_500)
+        );
+        assert_eq!(sms_next_allowed(&sent, "a", "4", &limits, 86_500), None);
+        // Sends outside the window do not count.
+        assert_eq!(sms_next_allowed(&sent, "a", "4", &limits, 86_500 + 1), None);
     }
 
     #[test]
@@ -510,7 +598,7 @@ mod tests {
 pub(super) struct ChallengeRow {
     account_id: String,
     client: String,
-    device_id: String,
+    device_id: Option<String>,
     purpose: String,
     counter: Option<i64>,
     expires_at: i64,

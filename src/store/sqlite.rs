@@ -29,7 +29,8 @@ use super::rows::{
 use super::{
     Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
     Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
-    NewWebSession, RadiusClient, Store, StoreError, WebSession,
+    NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose,
+    Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
@@ -38,6 +39,7 @@ mod import;
 mod invitations;
 mod owner_passwords;
 mod sessions;
+mod sms;
 mod web_sessions;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -343,6 +345,64 @@ impl Store for SqliteStore {
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
         devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
+    }
+
+    async fn set_sms_fallback(
+        &self,
+        id: &str,
+        allowed: Option<bool>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sms::set_sms_fallback(&self.pool, id, allowed, now).await
+    }
+
+    async fn issue_sms_code(
+        &self,
+        code: &NewSmsCode,
+        limits: &SmsLimits,
+        now: i64,
+    ) -> Result<SmsIssue, StoreError> {
+        sms::issue_sms_code(&self.pool, code, limits, now).await
+    }
+
+    async fn discard_sms_code(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        sms::discard_sms_code(&self.pool, account_id, purpose, code_hash).await
+    }
+
+    async fn count_sms_attempt(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+    ) -> Result<Option<SmsCodeAttempt>, StoreError> {
+        sms::count_sms_attempt(&self.pool, account_id, purpose).await
+    }
+
+    async fn consume_sms_code(
+        &self,
+        account_id: &str,
+        purpose: SmsPurpose,
+        code_hash: &[u8],
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        sms::consume_sms_code(
+            &self.pool,
+            account_id,
+            purpose,
+            code_hash,
+            max_attempts,
+            now,
+        )
+        .await
+    }
+
+    async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
+        sms::purge_sms(&self.pool, now, sends_before).await
     }
 
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {

@@ -63,6 +63,8 @@ pub struct Account {
     pub expires_on: Option<time::Date>,
     /// Groups sent to NetScaler in the Accept.
     pub groups: Vec<String>,
+    /// Whether SMS may replace the app at VPN login for this account: `None` follows `sms.allow_vpn_fallback`.
+    pub sms_fallback: Option<bool>,
     /// Consecutive failed logins.
     pub failures: u32,
     /// Refused until this time, if locked.
@@ -274,6 +276,8 @@ pub enum ChallengePurpose {
     Otp,
     /// The next HOTP code, to resynchronise a token that ran ahead.
     HotpResync,
+    /// A code sent by SMS (no device involved).
+    Sms,
 }
 
 impl ChallengePurpose {
@@ -282,6 +286,7 @@ impl ChallengePurpose {
         match self {
             Self::Otp => "otp",
             Self::HotpResync => "hotp_resync",
+            Self::Sms => "sms",
         }
     }
 
@@ -290,6 +295,7 @@ impl ChallengePurpose {
         match s {
             "otp" => Some(Self::Otp),
             "hotp_resync" => Some(Self::HotpResync),
+            "sms" => Some(Self::Sms),
             _ => None,
         }
     }
@@ -304,8 +310,8 @@ pub struct NewChallenge {
     pub account_id: String,
     /// The RADIUS client that must send the answer.
     pub client: String,
-    /// The device whose code is expected.
-    pub device_id: String,
+    /// The device whose code is expected (`None` for an SMS code).
+    pub device_id: Option<String>,
     /// What the answer must be.
     pub purpose: ChallengePurpose,
     /// HOTP resynchronisation: the counter the first code matched.
@@ -347,8 +353,8 @@ pub struct Challenge {
     pub account_id: String,
     /// The RADIUS client that must send the answer.
     pub client: String,
-    /// The device whose code is expected.
-    pub device_id: String,
+    /// The device whose code is expected (`None` for an SMS code).
+    pub device_id: Option<String>,
     /// What the answer must be.
     pub purpose: ChallengePurpose,
     /// HOTP resynchronisation counter.
@@ -385,4 +391,86 @@ pub struct Invitation {
     pub expires_at: i64,
     /// When it bound a device (single use), if it did.
     pub used_at: Option<i64>,
+}
+
+/// What an SMS code proves (each purpose has its own outstanding code per account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsPurpose {
+    /// The second factor of a VPN login.
+    Login,
+    /// First-time account activation on the web.
+    Activate,
+    /// Forgotten-password reset on the web.
+    Reset,
+}
+
+impl SmsPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Activate => "activate",
+            Self::Reset => "reset",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "login" => Some(Self::Login),
+            "activate" => Some(Self::Activate),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// A new SMS code to store (only its keyed hash), with the send it is part of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSmsCode {
+    /// The account the code is for.
+    pub account_id: String,
+    /// The number it is sent to (digits only), for the per-number rate limit.
+    pub phone: String,
+    /// What the code proves.
+    pub purpose: SmsPurpose,
+    /// Keyed hash (HMAC-SHA256) of the code; 32 bytes.
+    pub code_hash: Vec<u8>,
+    /// The code is refused from this time on.
+    pub expires_at: i64,
+}
+
+/// The SMS rate limits, applied to the account and to the number separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsLimits {
+    /// At least this many seconds between two sends.
+    pub min_interval_seconds: i64,
+    /// At most this many sends within `window_seconds`.
+    pub max_per_window: u32,
+    /// The rolling window of `max_per_window` (a day: 86 400).
+    pub window_seconds: i64,
+}
+
+/// What [`crate::store::Store::issue_sms_code`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsIssue {
+    /// The send is recorded and the code stored (replacing the earlier one of the same purpose).
+    Issued,
+    /// Nothing was recorded: a limit would be exceeded until this time.
+    RateLimited {
+        /// The earliest time a send to this account and number is allowed.
+        next_allowed_at: i64,
+    },
+}
+
+/// An outstanding SMS code after one more try was counted.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SmsCodeAttempt {
+    /// Keyed hash of the code.
+    pub code_hash: Vec<u8>,
+    /// Tries counted so far, including this one.
+    pub attempts: i64,
+    /// The code is refused from this time on.
+    pub expires_at: i64,
 }

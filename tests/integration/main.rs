@@ -6,6 +6,8 @@ mod engine_rules;
 mod external_clients;
 mod invite_mail;
 mod radius_flow;
+mod sms_codes;
+mod sms_store_contract;
 mod store_contract;
 mod web_account;
 mod web_browser;

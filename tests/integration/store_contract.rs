@@ -1017,7 +1017,7 @@ fn challenge(hash_byte: u8, account: &str, expires_at: i64) -> NewChallenge {
         state_hash: vec![hash_byte; 32],
         account_id: account.to_owned(),
         client: "netscaler".to_owned(),
-        device_id: "d1".to_owned(),
+        device_id: Some("d1".to_owned()),
         purpose: ChallengePurpose::Otp,
         counter: None,
         expires_at,

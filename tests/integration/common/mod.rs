@@ -9,6 +9,7 @@
 
 pub(crate) mod fixture;
 pub(crate) mod radius_client;
+pub(crate) mod sms_gateway;
 
 use std::sync::{Arc, Once};
 

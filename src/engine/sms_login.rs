@@ -1,0 +1,299 @@
+//! SMS instead of the app at VPN login (RADIUS). In `challenge` mode the code prompt offers the keyword
+//! (`sms.keyword`) when SMS is allowed for the account; answering it sends a code and returns a new
+//! Access-Challenge ("code sent to 0912-***-678, valid 2 minutes") whose answer is the SMS code. In
+//! `password+otp` mode the password followed by the keyword (`Nurse2024sms`) leads to the same challenge.
+//!
+//! SMS is allowed for an account when `sms.provider` is not `none`, the account has a mobile number, and its
+//! switch (`motpd user set ID --sms-fallback on|off|default`, default: `sms.allow_vpn_fallback`) is on. It is
+//! meant for VPN login without the phone app, so it also serves accounts that have no device bound: after the
+//! enforcement date such an account is not refused outright but offered SMS (and reminded to register). Before
+//! that date the password alone still suffices, as without SMS.
+//!
+//! A wrong SMS code counts as a failed login (lockout) and, while the code has tries left, is answered with a
+//! new challenge; the code completes exactly one login. A refused or failed send is a Reject saying why.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::access::{Engine, Outcome};
+use super::sms::{SmsCheck, SmsError, SmsPurpose, SmsService};
+use super::sms_texts;
+use super::{AccessRequest, Decision, EngineError, RejectReason};
+use crate::config::AuthMode;
+use crate::store::{Account, Challenge, ChallengePurpose, NewChallenge};
+
+impl Engine {
+    /// The SMS service if SMS may replace the app for `account` at the VPN.
+    pub(super) fn sms_for(&self, account: &Account) -> Option<&Arc<SmsService>> {
+        self.sms
+            .as_ref()
+            .filter(|sms| sms.vpn_fallback_allowed(account))
+    }
+
+    /// The code prompt in `challenge` mode, offering the keyword when SMS is allowed.
+    pub(super) fn code_prompt(&self, account: &Account) -> Option<String> {
+        let sms = self.sms_for(account)?;
+        Some(sms_texts::enter_code_or_keyword(
+            sms.config().keyword.trim(),
+            self.settings.language,
+        ))
+    }
+
+    /// `password+otp`: the typed text is the password followed by the keyword and the password is right → send
+    /// a code. `None` when this is not such a request (the caller goes on as usual).
+    pub(super) async fn password_then_keyword(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        typed: &[u8],
+        now: i64,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let Some(sms) = self.sms_for(account) else {
+            return Ok(None);
+        };
+        let keyword = sms.config().keyword.trim().as_bytes();
+        let Some(at) = typed.len().checked_sub(keyword.len()).filter(|&at| at > 0) else {
+            return Ok(None);
+        };
+        let (password, tail) = typed.split_at(at);
+        if !tail.eq_ignore_ascii_case(keyword)
+            || !self.passwords.check(account, password, now).await?
+        {
+            return Ok(None);
+        }
+        if let Some(refusal) = self.account_refusal(account, now) {
+            return Ok(Some(refusal));
+        }
+        self.send_login_code(request, account, now).await.map(Some)
+    }
+
+    /// No device bound. Before the enforcement date: the usual password-only Accept. After it, with SMS allowed:
+    /// `challenge` mode asks for the keyword; `password+otp` mode refuses, telling to type password + keyword.
+    pub(super) async fn without_device_at_vpn(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let sms = match self.sms_for(account) {
+            Some(sms) if self.enforced(now) => sms,
+            _ => return Ok(self.without_device(account, now)),
+        };
+        let keyword = sms.config().keyword.trim().to_owned();
+        let url = self.enroll_url();
+        if request.mode == AuthMode::Challenge {
+            let prompt = sms_texts::keyword_only(&keyword, &url, self.settings.language);
+            return self
+                .sms_challenge(request, account, ChallengePurpose::Otp, prompt, now)
+                .await;
+        }
+        Ok(self.sms_reject(
+            RejectReason::NotEnrolled,
+            sms_texts::password_then_keyword(&keyword, &url, self.settings.language),
+            account,
+        ))
+    }
+
+    /// Answers a challenge that involves SMS: the keyword at a code prompt, or the SMS code itself. `None` when
+    /// the challenge is the app's alone (the caller goes on as usual).
+    pub(super) async fn sms_challenge_answer(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        challenge: &Challenge,
+        answer: &[u8],
+        now: i64,
+    ) -> Result<Option<Outcome>, EngineError> {
+        match challenge.purpose {
+            ChallengePurpose::Sms => self
+                .check_login_code(request, account, answer, now)
+                .await
+                .map(Some),
+            ChallengePurpose::Otp => {
+                let keyword = self
+                    .sms_for(account)
+                    .is_some_and(|sms| sms.is_keyword(answer));
+                if keyword {
+                    return self.send_login_code(request, account, now).await.map(Some);
+                }
+                if challenge.device_id.is_none() {
+                    // A keyword-only prompt (no device) answered with something else.
+                    let outcome = self
+                        .fail(
+                            account,
+                            RejectReason::BadCode,
+                            super::messages::Message::BadCode,
+                            now,
+                        )
+                        .await?;
+                    return Ok(Some(outcome));
+                }
+                Ok(None)
+            }
+            ChallengePurpose::HotpResync => Ok(None),
+        }
+    }
+
+    /// Sends a login code and asks for it; a refused or failed send is a Reject saying why.
+    async fn send_login_code(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let Some(sms) = self.sms_for(account) else {
+            return Ok(self.sms_reject(
+                RejectReason::SmsUnavailable,
+                sms_texts::disabled_text(self.settings.language),
+                account,
+            ));
+        };
+        let language = self.settings.language;
+        match sms
+            .send_code(account, SmsPurpose::Login, language, now)
+            .await
+        {
+            Ok(sent) => {
+                let prompt =
+                    sms_texts::code_sent(&sent.masked_phone, sms.code_ttl_seconds(), language);
+                self.sms_challenge(request, account, ChallengePurpose::Sms, prompt, now)
+                    .await
+            }
+            Err(SmsError::Store(error)) => Err(error.into()),
+            Err(error) => Ok(self.sms_reject(
+                RejectReason::SmsUnavailable,
+                error.user_message(language, now, self.settings.policy.utc_offset),
+                account,
+            )),
+        }
+    }
+
+    /// Checks the SMS code answering an SMS challenge.
+    async fn check_login_code(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        answer: &[u8],
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let Some(sms) = self.sms.as_ref() else {
+            return Ok(self.sms_reject(
+                RejectReason::SmsUnavailable,
+                sms_texts::disabled_text(self.settings.language),
+                account,
+            ));
+        };
+        let code = String::from_utf8_lossy(answer);
+        let check = match sms
+            .verify_code(&account.id, SmsPurpose::Login, &code, now)
+            .await
+        {
+            Ok(check) => check,
+            Err(SmsError::Store(error)) => return Err(error.into()),
+            Err(_) => SmsCheck::NoCode,
+        };
+        let language = self.settings.language;
+        match check {
+            SmsCheck::Valid => {
+                self.store.record_success(&account.id, now).await?;
+                Ok(Outcome {
+                    decision: Decision::Accept {
+                        groups: account.groups.clone(),
+                        message: None,
+                    },
+                    account: Some(account.id.clone()),
+                })
+            }
+            SmsCheck::Wrong { remaining } if remaining > 0 => {
+                let policy = &self.settings.policy;
+                let state = self
+                    .store
+                    .record_failure(
+                        &account.id,
+                        now,
+                        policy.lockout_failures,
+                        i64::from(policy.lockout_minutes) * 60,
+                    )
+                    .await?;
+                if let Some(until) = state.locked_until.filter(|&until| until > now) {
+                    return Ok(self.reject(
+                        RejectReason::Locked,
+                        &self.locked(until, now),
+                        Some(account),
+                    ));
+                }
+                let prompt = sms_texts::wrong_sms_code(remaining, language);
+                self.sms_challenge(request, account, ChallengePurpose::Sms, prompt, now)
+                    .await
+            }
+            SmsCheck::Wrong { .. }
+            | SmsCheck::Expired
+            | SmsCheck::TooManyTries
+            | SmsCheck::NoCode => {
+                let failed = self
+                    .fail(
+                        account,
+                        RejectReason::BadCode,
+                        super::messages::Message::BadCode,
+                        now,
+                    )
+                    .await?;
+                // Keep a lock message if this failure locked the account; otherwise say the code is unusable.
+                Ok(match failed.decision {
+                    Decision::Reject {
+                        reason: RejectReason::Locked,
+                        ..
+                    } => failed,
+                    _ => self.sms_reject(
+                        RejectReason::BadCode,
+                        sms_texts::sms_code_unusable(language),
+                        account,
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Issues a challenge without a device: SMS code (or keyword) expected, valid as long as the code.
+    async fn sms_challenge(
+        &self,
+        request: &AccessRequest,
+        account: &Account,
+        purpose: ChallengePurpose,
+        prompt: String,
+        now: i64,
+    ) -> Result<Outcome, EngineError> {
+        let mut state = vec![0u8; 32];
+        getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
+        let code_ttl = self.sms.as_ref().map_or(0, |sms| sms.code_ttl_seconds());
+        self.store
+            .create_challenge(
+                &NewChallenge {
+                    state_hash: Sha256::digest(&state).to_vec(),
+                    account_id: account.id.clone(),
+                    client: request.client.clone(),
+                    device_id: None,
+                    purpose,
+                    counter: None,
+                    expires_at: now + self.settings.challenge_ttl_seconds.max(code_ttl),
+                },
+                now,
+            )
+            .await?;
+        Ok(Outcome {
+            decision: Decision::Challenge {
+                state,
+                message: prompt,
+            },
+            account: Some(account.id.clone()),
+        })
+    }
+
+    fn sms_reject(&self, reason: RejectReason, message: String, account: &Account) -> Outcome {
+        Outcome {
+            decision: Decision::Reject { reason, message },
+            account: Some(account.id.clone()),
+        }
+    }
+}
