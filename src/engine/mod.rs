@@ -18,6 +18,7 @@ pub mod invitations;
 mod invite_mail;
 mod messages;
 mod passwords;
+mod recovery_sms;
 pub mod self_service;
 pub mod sms;
 mod sms_login;
