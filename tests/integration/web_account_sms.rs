@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use motpd::clock::Clock;
-use motpd::config::{Config, SmsProvider};
+use motpd::config::{AuthMode, Config, SmsProvider};
 use motpd::engine::AuditSink;
+use motpd::engine::Decision;
 use motpd::engine::sms::SmsService;
 use motpd::notify::sms::sender_from_config;
 use motpd::server::web::WebState;
@@ -110,6 +111,16 @@ async fn activation_by_sms_code_read_from_the_gateway() {
     let gateway = SmsGateway::start(GatewayMode::Ok).await;
     let (f, state) = setup(&gateway).await;
     let base = "/account/activate";
+    // The VPN sends a not-yet-activated account here.
+    let refused = f
+        .ask("intern", b"anything123456", AuthMode::PasswordOtp)
+        .await;
+    match refused {
+        Decision::Reject { message, .. } => {
+            assert!(message.contains("/account/activate"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     let mut b = Browser::new(&state, PEER);
     let method = identify(&mut b, base, "intern").await;
     let sent = ask_for_code(&mut b, base, &method, "+886 912-345-678").await;
