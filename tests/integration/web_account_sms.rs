@@ -304,3 +304,27 @@ async fn a_failing_gateway_reads_the_same_leaves_no_code_and_is_audited() {
         AccountStatus::Pending
     );
 }
+
+#[tokio::test]
+async fn a_hanging_gateway_does_not_slow_the_answer() {
+    let gateway = SmsGateway::start(GatewayMode::Hang).await;
+    let (_f, state) = setup(&gateway).await;
+    let base = "/account/reset";
+    let mut b = Browser::new(&state, PEER);
+    let method = identify(&mut b, base, "alice").await;
+    // The language switch keeps the step.
+    assert!(
+        method
+            .body
+            .contains("href=\"/account/reset/method?lang=en\""),
+        "{}",
+        method.body
+    );
+    let started = std::time::Instant::now();
+    let sent = ask_for_code(&mut b, base, &method, "0912345678").await;
+    let elapsed = started.elapsed();
+    assert!(sent.body.contains(ZH_SENT));
+    // The gateway got the request and holds it for its 2 s time-out; the page did not wait for it.
+    wait_for_messages(&gateway, 1).await;
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+}

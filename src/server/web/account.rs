@@ -83,8 +83,14 @@ fn page<'a>(
         RecoveryPurpose::Reset => RecoveryPurpose::Activate,
     };
     let min = state.min_password_length;
+    // The language switch stays on this step (a GET of it).
+    let here = match step {
+        AccountStep::Start | AccountStep::Outcome => base.to_owned(),
+        AccountStep::Method | AccountStep::SmsCode => format!("{base}/method"),
+        AccountStep::Password => format!("{base}/password"),
+    };
     AccountPage {
-        f: v.frame(base),
+        f: v.frame(&here),
         step,
         csrf,
         base,
