@@ -293,6 +293,9 @@ pub struct SmsConfig {
     pub url: String,
     /// File holding the gateway's Authorization header value.
     pub auth_header_file: Option<PathBuf>,
+    /// PEM file of the root certificates that an `https://` gateway's certificate must chain to (an internal
+    /// CA); `None`: the public (Mozilla) roots.
+    pub ca_file: Option<PathBuf>,
     /// HTTP method: `POST`, `PUT`, or `GET` (the rendered form template becomes the query string).
     pub method: SmsMethod,
     /// How `body_template` is filled in: `form` (URL-encoded values) or `json` (JSON string escapes; put the
@@ -320,6 +323,7 @@ impl Default for SmsConfig {
             keyword: "sms".into(),
             url: String::new(),
             auth_header_file: None,
+            ca_file: None,
             method: SmsMethod::Post,
             body_type: SmsBodyType::Form,
             body_template: "phone={phone}&message={message}".into(),

@@ -105,6 +105,48 @@ fn validate_reports_every_problem_with_its_key() {
 }
 
 #[test]
+fn sms_gateway_settings_are_checked() {
+    let toml = r#"
+        [sms]
+        provider = "http"
+        url = "https://sms.example.org/send"
+        method = "GET"
+        body_type = "json"
+        body_template = '{"to": {phone}, "text": "{message}"'
+        success_match = ""
+        retries = 4
+        keyword = "sms 1"
+        min_interval_seconds = 0
+    "#;
+    let c = Config::from_toml_str(toml).unwrap();
+    let Err(ConfigError::Invalid(problems)) = c.validate() else {
+        panic!("expected problems");
+    };
+    let keys: Vec<&str> = problems.iter().map(|p| p.key).collect();
+    for key in [
+        "sms.body_type",
+        "sms.body_template",
+        "sms.success_match",
+        "sms.retries",
+        "sms.keyword",
+        "sms.min_interval_seconds",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let good = r#"
+        [sms]
+        provider = "http"
+        url = "https://sms.example.org/send"
+        method = "PUT"
+        body_type = "json"
+        body_template = '{"to": "{phone}", "text": "{message}"}'
+        success_match = "ok"
+    "#;
+    Config::from_toml_str(good).unwrap().validate().unwrap();
+    assert!(Config::from_toml_str("[sms]\nmethod = \"DELETE\"").is_err());
+}
+
+#[test]
 fn load_reports_the_missing_file() {
     let err = Config::load(Path::new("/nonexistent/motpd.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/motpd.toml"));

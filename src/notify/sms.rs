@@ -24,6 +24,14 @@ pub enum SmsSendError {
     /// The configuration cannot be used (bad URL, unreadable header value...).
     #[error("SMS gateway configuration: {0}")]
     Config(String),
+    /// The CA file could not be read or holds no certificate.
+    #[error("cannot use sms.ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The Authorization header file could not be read.
     #[error("cannot read sms.auth_header_file {path}: {source}")]
     AuthHeaderFile {

@@ -23,6 +23,8 @@ use crate::store::{Store, StoreError};
 const CLIENT_RELOAD: Duration = Duration::from_secs(10);
 /// How often expired challenges are deleted.
 const CHALLENGE_SWEEP: Duration = Duration::from_secs(60);
+/// How often the SMS counters are logged (when they changed).
+const SMS_SUMMARY: Duration = Duration::from_secs(300);
 /// Receive buffer for RADIUS sockets: bursts of thousands of logins must not overflow the kernel queue.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
@@ -171,6 +173,7 @@ impl Node {
                 token.clone(),
             ),
             spawn_challenge_sweep(store, clock, token.clone()),
+            spawn_sms_summary(sms.clone(), token.clone()),
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
@@ -210,6 +213,31 @@ impl Node {
         self.audit_writer.abort();
         result
     }
+}
+
+/// Logs the SMS counters every [`SMS_SUMMARY`] when they changed (sends, refusals, gateway failures).
+fn spawn_sms_summary(
+    sms: Arc<SmsService>,
+    token: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SMS_SUMMARY);
+        let mut last = sms.stats();
+        loop {
+            tokio::select! {
+                () = token.cancelled() => return,
+                _ = tick.tick() => {
+                    let now = sms.stats();
+                    if now != last {
+                        tracing::info!(sent = now.sent, rate_limited = now.rate_limited,
+                            gateway_failures = now.gateway_failures, refused = now.refused,
+                            verified = now.verified, not_verified = now.wrong, "SMS totals");
+                        last = now;
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn spawn_challenge_sweep(

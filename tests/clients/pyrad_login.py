@@ -12,6 +12,8 @@ Authenticator and Message-Authenticator (required, and first, against BlastRADIU
 
 With --answer CODE it answers an Access-Challenge like NetScaler does: a new Access-Request with the code as
 User-Password and the challenge's State; that reply is printed the same way, each line prefixed by "answer ".
+--answer may be given twice (answer the first reply, then the second, e.g. "sms" and then the SMS code); "-"
+reads that answer as one line from standard input after the previous reply was printed (a code sent by SMS).
 
 Exit status: 0 the replies were the expected ones, 1 a reply was not the expected one, 2 no valid reply (timeout,
 or a reply that failed verification), 3 bad arguments or dictionary.
@@ -57,7 +59,8 @@ def parse_args():
     p.add_argument("expect", choices=sorted(CODES), help="the expected reply")
     p.add_argument("--dictionary", required=True,
                    help="a FreeRADIUS dictionary file, or a directory whose dictionary.* files are all loaded")
-    p.add_argument("--answer", help="answer the expected Access-Challenge with this code")
+    p.add_argument("--answer", action="append",
+                   help="answer the expected Access-Challenge with this code (twice: two rounds; - : read stdin)")
     p.add_argument("--answer-expect", choices=sorted(CODES), default="accept",
                    help="the expected reply to the answer (default accept)")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for a reply (sent once)")
@@ -130,18 +133,22 @@ def main():
         show(reply)
         if reply.code != CODES[args.expect]:
             return 1
-        if args.answer is None:
+        for round_, text in enumerate(args.answer or []):
+            if reply.code != packet.AccessChallenge:
+                print("--answer needs an Access-Challenge", file=sys.stderr)
+                return 1 if round_ else 3
+            state = (reply.get("State") or [None])[0]
+            if state is None:
+                print("the Access-Challenge has no State", file=sys.stderr)
+                return 1
+            if text == "-":
+                sys.stdout.flush()
+                text = sys.stdin.readline().strip()
+            req, reply = access(client, args.user, text, state=state, previous_id=req.id)
+            show(reply, prefix="answer " * (round_ + 1))
+        if not args.answer:
             return 0
-        if reply.code != packet.AccessChallenge:
-            print("--answer needs an Access-Challenge", file=sys.stderr)
-            return 3
-        state = (reply.get("State") or [None])[0]
-        if state is None:
-            print("the Access-Challenge has no State", file=sys.stderr)
-            return 1
-        _, answer = access(client, args.user, args.answer, state=state, previous_id=req.id)
-        show(answer, prefix="answer ")
-        return 0 if answer.code == CODES[args.answer_expect] else 1
+        return 0 if reply.code == CODES[args.answer_expect] else 1
     except Timeout:
         print("no valid reply (timeout, or the reply failed verification)")
         return 2

@@ -602,3 +602,38 @@ fn device_import_of_ten_thousand_rows_takes_seconds() {
     );
     assert_eq!(stored_seed(&site, "staff09997").0, "hotp");
 }
+
+#[test]
+fn the_sms_fallback_switch_is_set_shown_and_audited() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice", "--phone", "0912345678"], None);
+    assert!(
+        site.ok(&["user", "show", "alice"], None)
+            .contains("sms login   default")
+    );
+    site.ok(&["user", "set", "alice", "--sms-fallback", "off"], None);
+    assert!(
+        site.ok(&["user", "show", "alice"], None)
+            .contains("sms login   off")
+    );
+    assert_eq!(site.users_json()[0]["sms_fallback"], false);
+    site.ok(&["user", "set", "alice", "--sms-fallback", "on"], None);
+    assert_eq!(site.users_json()[0]["sms_fallback"], true);
+    site.ok(&["user", "set", "alice", "--sms-fallback", "default"], None);
+    assert_eq!(
+        site.users_json()[0]["sms_fallback"],
+        serde_json::Value::Null
+    );
+    site.fails(
+        &["user", "set", "alice", "--sms-fallback", "maybe"],
+        None,
+        2,
+    );
+    let details = audit_details(&site, "admin.user.set");
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("\"sms_fallback\":\"off\"")),
+        "{details:?}"
+    );
+}

@@ -45,6 +45,11 @@ struct Server {
 
 impl Server {
     fn start(setup: &Setup) -> Self {
+        Self::start_with(setup, |_| {})
+    }
+
+    /// Like [`Server::start`], with `prepare` run on the provisioned site before `motpd serve` starts.
+    fn start_with(setup: &Setup, prepare: impl FnOnce(&Server)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (auth, accounting) = free_ports();
         let web = std::net::TcpListener::bind("127.0.0.1:0")
@@ -59,6 +64,7 @@ impl Server {
             web,
         };
         server.provision(setup);
+        prepare(&server);
         let log = std::fs::File::create(server.log_path()).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_motpd"))
             .arg("serve")
@@ -565,4 +571,80 @@ fn pyrad_answers_a_challenge_from_a_challenge_mode_client() {
     let wrong = pyrad(&server, SECRET, "Nurse2025", "reject", &[]);
     assert!(wrong.status.success(), "{}", text(&wrong));
     server.stop();
+}
+
+#[test]
+fn pyrad_logs_in_with_a_code_sent_by_sms() {
+    use crate::common::sms_gateway::{GatewayMode, SmsGateway};
+
+    if !pyrad_available() {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let gateway = runtime.block_on(SmsGateway::start(GatewayMode::Ok));
+    let server = Server::start_with(
+        &Setup {
+            language: Some("en"),
+            client_mode: None,
+        },
+        |site| {
+            site.motpd(&["user", "set", "alice", "--phone", "0912345678"], None);
+            let config = site.dir.path().join("motpd.toml");
+            let mut table: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+            let sms = table["sms"].as_table_mut().unwrap();
+            sms.insert("provider".into(), "http".into());
+            sms.insert("url".into(), gateway.url.clone().into());
+            std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+        },
+    );
+    // password+otp mode: the password followed by the keyword, then the code from the SMS.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(root.join("tests/clients/pyrad_login.py"))
+        .args([
+            &server.auth.ip().to_string(),
+            &server.auth.port().to_string(),
+            SECRET,
+        ])
+        .args([
+            "alice",
+            &format!("{PASSWORD}sms"),
+            "challenge",
+            "--answer",
+            "-",
+            "--dictionary",
+        ])
+        .arg(root.join("dictionaries"))
+        .env("PYTHONIOENCODING", "utf-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while gateway.received().is_empty() && started.elapsed() < PATIENCE {
+        pause(Duration::from_millis(50));
+    }
+    let code = gateway.last_code();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{code}").unwrap();
+    drop(stdin);
+    if wait_bounded(&mut child, PATIENCE).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("pyrad did not finish within {PATIENCE:?}");
+    }
+    let out = child.wait_with_output().unwrap();
+    let printed = stdout(&out);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        printed.contains(
+            "code Access-Challenge\nreply-message A code was sent by SMS to 0912-***-678"
+        ) && printed
+            .contains("answer code Access-Accept\nanswer attribute Citrix-User-Groups vpn,nurses"),
+        "{printed}"
+    );
+    let log = server.stop();
+    assert!(log.contains("SMS code sent"), "{log}");
+    assert!(!log.contains(&code), "the code is never logged");
 }

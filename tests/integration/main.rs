@@ -7,6 +7,7 @@ mod external_clients;
 mod invite_mail;
 mod radius_flow;
 mod sms_codes;
+mod sms_radius;
 mod sms_store_contract;
 mod store_contract;
 mod web_account;

@@ -461,3 +461,44 @@ async fn two_racing_right_answers_are_valid_once() {
     );
     assert!(results.contains(&SmsCheck::NoCode), "{results:?}");
 }
+
+#[tokio::test]
+async fn an_https_gateway_is_trusted_through_the_configured_ca_only() {
+    use crate::common::sms_gateway::tls_dir;
+
+    let tls = SmsGateway::start_tls(GatewayMode::Ok).await;
+    let url = tls.url.clone();
+    // With the test CA as sms.ca_file: delivered over TLS.
+    let s = setup(GatewayMode::Ok, |c| {
+        c.url = url.clone();
+        c.ca_file = Some(tls_dir().join("ca.pem"));
+    })
+    .await;
+    let alice = s.account("alice", Some("0912345678")).await;
+    s.send(&alice, NOW).await.unwrap();
+    let got = tls.received().pop().unwrap();
+    assert_eq!(
+        got.authorization.as_deref(),
+        Some("Bearer gateway-token-123")
+    );
+    assert_eq!(
+        s.verify("alice", &got.code(), NOW + 1).await,
+        SmsCheck::Valid
+    );
+    // With the public roots the test CA is unknown: refused before anything is sent.
+    let s = setup(GatewayMode::Ok, |c| c.url = url.clone()).await;
+    let alice = s.account("alice", Some("0912345678")).await;
+    let error = s.send(&alice, NOW).await.unwrap_err();
+    assert!(
+        matches!(&error, SmsError::Gateway(m) if m.contains("TLS")),
+        "{error:?}"
+    );
+    assert_eq!(tls.received().len(), 1);
+    // A CA file without certificates is a configuration error.
+    let mut config = config(&url);
+    config.ca_file = Some(tls_dir().join("gateway.key"));
+    assert!(matches!(
+        sender_from_config(&config),
+        Err(motpd::notify::sms::SmsSendError::CaFile { .. })
+    ));
+}

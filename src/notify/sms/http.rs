@@ -1,5 +1,5 @@
 //! [`HttpSmsSender`]: one HTTP/1.1 request per message to the gateway (`http://` or `https://` with rustls and
-//! the Mozilla root certificates), with the Authorization header value read from `sms.auth_header_file` (never
+//! the Mozilla root certificates, or those of `sms.ca_file`), with the Authorization header value read from `sms.auth_header_file` (never
 //! logged), a time-out per attempt, and bounded retries: only when the gateway could not be reached or answered
 //! 5xx — never after a time-out once the request was sent, where the message may already be on its way.
 
@@ -15,7 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::template::render_body;
 use super::{SmsSendError, SmsSender};
@@ -107,8 +109,11 @@ impl HttpSmsSender {
                 Some(value)
             }
         };
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let roots = match &config.ca_file {
+            None => RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+            Some(path) => private_roots(path)?,
         };
         let tls =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -241,6 +246,26 @@ impl HttpSmsSender {
     }
 }
 
+/// The root certificates in the PEM file at `path` (an internal CA).
+fn private_roots(path: &std::path::Path) -> Result<RootCertStore, SmsSendError> {
+    let fail = |reason: String| SmsSendError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("not PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("not a usable certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(fail("holds no certificate".into()));
+    }
+    Ok(roots)
+}
+
 /// A byte stream to the gateway, plain or TLS.
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
@@ -267,5 +292,75 @@ impl SmsSender for HttpSmsSender {
             tracing::info!(to = %mask_phone(phone), error = %final_error, "SMS gateway failed; retrying");
             tokio::time::sleep(RETRY_PAUSE).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(url: &str) -> SmsConfig {
+        SmsConfig {
+            provider: crate::config::SmsProvider::Http,
+            url: url.to_owned(),
+            ..SmsConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_authorization_value_never_shows_in_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth");
+        std::fs::write(&path, "Bearer s3cret-gateway-token\r\n").unwrap();
+        let mut c = config("https://sms.example.org:8443/api/send?x=1");
+        c.auth_header_file = Some(path);
+        let sender = HttpSmsSender::new(&c).unwrap();
+        let shown = format!("{sender:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert_eq!(
+            sender.authorization.as_ref().unwrap().to_str().unwrap(),
+            "Bearer s3cret-gateway-token"
+        );
+        assert!(sender.https && sender.port == 8443 && sender.host == "sms.example.org");
+    }
+
+    #[test]
+    fn requests_carry_the_body_or_the_query() {
+        let sender = HttpSmsSender::new(&config("http://127.0.0.1/send?key=k")).unwrap();
+        let request = sender.request("0912345678", "碼 1").unwrap();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "/send?key=k");
+        assert_eq!(request.headers()[HOST], "127.0.0.1");
+        let mut c = config("http://[::1]:8080/send?key=k");
+        c.method = SmsMethod::Get;
+        let sender = HttpSmsSender::new(&c).unwrap();
+        assert_eq!(sender.host, "::1");
+        let request = sender.request("0912345678", "碼 1").unwrap();
+        assert_eq!(
+            request.uri(),
+            "/send?key=k&phone=0912345678&message=%E7%A2%BC+1"
+        );
+        assert!(!request.headers().contains_key(CONTENT_TYPE));
+    }
+
+    #[test]
+    fn unusable_settings_are_refused() {
+        for url in ["ftp://x/", "not a url", "http:///nohost"] {
+            assert!(
+                matches!(
+                    HttpSmsSender::new(&config(url)),
+                    Err(SmsSendError::Config(_))
+                ),
+                "{url}"
+            );
+        }
+        let mut c = config("http://127.0.0.1/");
+        c.auth_header_file = Some("/nonexistent/motpd-sms-auth".into());
+        assert!(matches!(
+            HttpSmsSender::new(&c),
+            Err(SmsSendError::AuthHeaderFile { .. })
+        ));
     }
 }

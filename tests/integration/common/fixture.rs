@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use motpd::clock::ManualClock;
-use motpd::config::{AuthMode, Config};
+use motpd::config::{AuthMode, Config, SmsProvider};
 use motpd::engine::enrollment::{self, ImportedSeed};
+use motpd::engine::sms::SmsService;
 use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings};
+use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
 use motpd::secrets::{MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert, Store};
@@ -25,6 +27,8 @@ pub(crate) struct EngineFixture {
     pub(crate) clock: ManualClock,
     pub(crate) engine: Arc<Engine>,
     pub(crate) config: Config,
+    /// The SMS service, when `sms.provider` is not `none`.
+    pub(crate) sms: Option<Arc<SmsService>>,
 }
 
 impl EngineFixture {
@@ -47,20 +51,33 @@ impl EngineFixture {
         let key = Arc::new(test_key());
         let clock = ManualClock::new(NOW);
         let (sink, _task) = AuditSink::spawn(store.clone());
-        let engine = Arc::new(Engine::new(
+        let sms = (config.sms.provider != SmsProvider::None).then(|| {
+            Arc::new(SmsService::new(
+                store.clone(),
+                key.clone(),
+                sender_from_config(&config.sms).unwrap(),
+                config.sms.clone(),
+                sink.clone(),
+            ))
+        });
+        let mut engine = Engine::new(
             store.clone(),
             key.clone(),
             Arc::new(clock.clone()),
             EngineSettings::from_config(&config),
             sink,
             2,
-        ));
+        );
+        if let Some(sms) = &sms {
+            engine = engine.with_sms(sms.clone());
+        }
         Self {
             store,
             key,
             clock,
-            engine,
+            engine: Arc::new(engine),
             config,
+            sms,
         }
     }
 

@@ -1,6 +1,7 @@
 //! A real HTTP SMS gateway for tests: an axum server on 127.0.0.1:0 that records every request (headers and
 //! body) and answers as told — 200 with a body, 500, or never (to test time-outs). Tests read the codes from
-//! the recorded messages.
+//! the recorded messages. [`SmsGateway::start_tls`] serves the same over HTTPS with the certificate in
+//! `tests/data/sms-tls` (issued for 127.0.0.1 by the test CA `ca.pem` there).
 
 use std::sync::{Arc, Mutex};
 
@@ -112,6 +113,62 @@ impl SmsGateway {
         Self { url, shared, token }
     }
 
+    /// The same gateway over HTTPS: `https://127.0.0.1:PORT/send`.
+    pub(crate) async fn start_tls(mode: GatewayMode) -> Self {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio_rustls::rustls::{self, ServerConfig};
+
+        let dir = tls_dir();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("gateway.pem"))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_file(dir.join("gateway.key")).unwrap();
+        let config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let shared = Shared {
+            mode: Arc::new(Mutex::new(mode)),
+            received: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .route("/send", any(answer))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/send", listener.local_addr().unwrap());
+        let token = CancellationToken::new();
+        let stop = token.clone();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to serve.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        tower::ServiceExt::oneshot(app.clone(), request)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Self { url, shared, token }
+    }
+
     /// Changes how it answers from now on.
     pub(crate) fn set_mode(&self, mode: GatewayMode) {
         *self.shared.mode.lock().unwrap() = mode;
@@ -126,6 +183,11 @@ impl SmsGateway {
     pub(crate) fn last_code(&self) -> String {
         self.received().last().expect("no SMS received").code()
     }
+}
+
+/// `tests/data/sms-tls`: the test CA and the gateway's certificate and key.
+pub(crate) fn tls_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sms-tls")
 }
 
 impl Drop for SmsGateway {
