@@ -12,6 +12,10 @@ use crate::store::{AccountStatus, AccountUpsert};
 use crate::csv_table::{Cells, field_error, keep, read_table};
 pub use crate::csv_table::{CsvFileError as ImportFileError, FieldError, RowError};
 
+/// The end of an admin lock (`motpd user lock`): far enough in the future to mean "until an admin unlocks it".
+/// A lock running until this time is never cleared by the owner's activation or password reset.
+pub const ADMIN_LOCK_UNTIL: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
 /// Normalises and checks an account ID: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
 pub fn normalize_id(raw: &str) -> Result<String, FieldError> {
     let id = raw.trim().to_lowercase();

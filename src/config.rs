@@ -156,6 +156,9 @@ pub struct WebConfig {
     pub listen: SocketAddr,
     /// Self-service enrollment (flow A) is offered only to these networks.
     pub enroll_networks: Vec<IpNet>,
+    /// Account activation and forgotten-password reset (`/account/...`) are offered only to these networks;
+    /// empty: from any network.
+    pub account_networks: Vec<IpNet>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The address users reach the pages at (links in e-mails).
@@ -174,6 +177,7 @@ impl Default for WebConfig {
                 std::net::Ipv4Addr::LOCALHOST,
                 32,
             ))],
+            account_networks: Vec::new(),
             trusted_proxies: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             invite_ttl_hours: 72,

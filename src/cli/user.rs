@@ -7,12 +7,10 @@ use anyhow::Context as _;
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
 use super::{CliError, format_time, print_table, read_stdin_secret};
+use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
 use crate::password;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
-
-/// Far enough in the future to mean "until an admin unlocks it".
-const ADMIN_LOCK_UNTIL: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;

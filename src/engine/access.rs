@@ -153,7 +153,8 @@ impl Engine {
             ));
         }
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
-            let message = Message::NotActivated(self.settings.public_url.clone());
+            let message =
+                Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
             return Ok(self.reject(RejectReason::NotActivated, &message, Some(&account)));
         }
         let device = self.login_device(&account.id, now).await?;

@@ -9,6 +9,7 @@
 //! the transport answers with no reply or a Reject, never an Accept.
 
 mod access;
+pub mod account_recovery;
 mod audit_sink;
 mod challenge;
 mod codes;
@@ -18,6 +19,7 @@ mod invite_mail;
 mod mailed_seed;
 mod messages;
 mod passwords;
+mod recovery_sms;
 pub mod self_service;
 pub mod sms;
 mod sms_login;

@@ -63,6 +63,25 @@ impl PasswordChecker {
         }
     }
 
+    /// Whether `candidate` matches a stored hash, with no side effect (no re-hash): for refusing a new password
+    /// equal to the one it replaces. An unusable stored hash matches nothing.
+    pub(super) async fn matches(&self, stored: &str, candidate: &str) -> Result<bool, EngineError> {
+        let stored = stored.to_owned();
+        let candidate = SecretBytes::new(candidate.as_bytes().to_vec());
+        let verified = self
+            .blocking(move || password::verify_password(candidate.expose(), &stored))
+            .await?;
+        Ok(matches!(verified, Ok(Verified::Match { .. })))
+    }
+
+    /// An Argon2id hash of a new password, on the blocking pool.
+    pub(super) async fn hash(&self, new_password: &str) -> Result<String, EngineError> {
+        let candidate = SecretBytes::new(new_password.as_bytes().to_vec());
+        self.blocking(move || password::hash_password(candidate.expose()))
+            .await?
+            .map_err(|e| EngineError::Hashing(e.to_string()))
+    }
+
     /// Spends the time of one verification, so unknown accounts answer as slowly as known ones.
     pub(super) async fn burn_time(&self, password: &SecretBytes) {
         static DUMMY: LazyLock<String> = LazyLock::new(|| {

@@ -151,12 +151,10 @@ impl Node {
             .with_sms(sms.clone()),
         );
         let web = web.map(|listener| {
-            let state = Arc::new(WebState::new(
-                config,
-                store.clone(),
-                key.clone(),
-                clock.clone(),
-            ));
+            let state = Arc::new(
+                WebState::new(config, store.clone(), key.clone(), clock.clone())
+                    .with_sms(sms.clone()),
+            );
             tokio::spawn(super::web::serve(listener, state, token.clone()))
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));

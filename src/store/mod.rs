@@ -13,6 +13,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod invitations;
+mod owner_passwords;
 mod postgres;
 mod rows;
 mod sessions;
@@ -110,6 +111,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<FailureState, StoreError>;
     /// A successful login: failures to 0, lock cleared, last login time set.
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Account activation by its owner, in one transaction: only if the account is `Pending`, sets `hash`, makes
+    /// it `Active`, clears the failure counter and a lock ending before `keep_locks_from` (a lock running until
+    /// then or later is an admin's and stays), and ends the account's web sessions. `None` (nothing changed) if
+    /// the account does not exist or is not pending; else how many web sessions ended.
+    async fn activate_with_password(
+        &self,
+        id: &str,
+        hash: &str,
+        keep_locks_from: i64,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Forgotten-password reset by the owner, in one transaction: only if the account is `Active` (never a
+    /// disabled one), sets `hash`, clears failures and a lock ending before `keep_locks_from`, and ends every
+    /// web session of the account. `None` (nothing changed) if it does not exist or is not active; else how
+    /// many web sessions ended.
+    async fn reset_password(
+        &self,
+        id: &str,
+        hash: &str,
+        keep_locks_from: i64,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError>;
     /// Sets the account's SMS fallback switch (`None`: follow the configuration). `NotFound` if absent.
     async fn set_sms_fallback(
         &self,
@@ -198,6 +221,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
         expires_at: i64,
     ) -> Result<Option<WebSession>, StoreError>;
+    /// Replaces the state of the account pages kept in an unexpired session (`None` clears it); `false` if
+    /// there is no such session.
+    async fn set_web_session_flow(
+        &self,
+        id_hash: &[u8],
+        flow: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Clears the session's flow state only if it is exactly `flow`, atomically: `true` for the one caller
+    /// that took it (single use across requests and nodes).
+    async fn take_web_session_flow(
+        &self,
+        id_hash: &[u8],
+        flow: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Ends a session; `false` if there was none.
     async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError>;
     /// Ends every session logged in as `account_id` (password reset, disabled account); returns how many.

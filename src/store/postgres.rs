@@ -33,6 +33,7 @@ use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 mod devices;
 mod import;
 mod invitations;
+mod owner_passwords;
 mod sessions;
 mod sms;
 mod web_sessions;
@@ -265,6 +266,28 @@ impl Store for PgStore {
         self.update_account(q, id).await
     }
 
+    async fn activate_with_password(
+        &self,
+        id: &str,
+        hash: &str,
+        keep_locks_from: i64,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let from = AccountStatus::Pending;
+        owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
+    }
+
+    async fn reset_password(
+        &self,
+        id: &str,
+        hash: &str,
+        keep_locks_from: i64,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let from = AccountStatus::Active;
+        owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
+    }
+
     async fn bind_device(
         &self,
         device: &NewDevice,
@@ -411,6 +434,24 @@ impl Store for PgStore {
         expires_at: i64,
     ) -> Result<Option<WebSession>, StoreError> {
         web_sessions::touch_web_session(&self.pool, id_hash, now, expires_at).await
+    }
+
+    async fn set_web_session_flow(
+        &self,
+        id_hash: &[u8],
+        flow: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        web_sessions::set_web_session_flow(&self.pool, id_hash, flow, now).await
+    }
+
+    async fn take_web_session_flow(
+        &self,
+        id_hash: &[u8],
+        flow: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        web_sessions::take_web_session_flow(&self.pool, id_hash, flow, now).await
     }
 
     async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {

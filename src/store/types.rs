@@ -342,6 +342,8 @@ pub struct WebSession {
     pub csrf: String,
     /// When it ends unless used again.
     pub expires_at: i64,
+    /// The web layer's state of the account activation / reset pages (opaque to the store).
+    pub flow: Option<String>,
 }
 
 /// A stored challenge.

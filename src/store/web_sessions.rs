@@ -34,20 +34,57 @@ macro_rules! web_session_queries {
             now: i64,
             expires_at: i64,
         ) -> Result<Option<WebSession>, StoreError> {
-            let row: Option<(Option<String>, String, i64)> = sqlx::query_as(
+            let row: Option<(Option<String>, String, i64, Option<String>)> = sqlx::query_as(
                 "UPDATE web_sessions SET expires_at = $3 WHERE id_hash = $1 AND expires_at > $2 \
-                 RETURNING account_id, csrf, expires_at",
+                 RETURNING account_id, csrf, expires_at, flow",
             )
             .bind(id_hash)
             .bind(now)
             .bind(expires_at)
             .fetch_optional(pool)
             .await?;
-            Ok(row.map(|(account_id, csrf, expires_at)| WebSession {
+            Ok(row.map(|(account_id, csrf, expires_at, flow)| WebSession {
                 account_id,
                 csrf,
                 expires_at,
+                flow,
             }))
+        }
+
+        pub(in crate::store) async fn set_web_session_flow(
+            pool: &$pool,
+            id_hash: &[u8],
+            flow: Option<&str>,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE web_sessions SET flow = $2 WHERE id_hash = $1 AND expires_at > $3",
+            )
+            .bind(id_hash)
+            .bind(flow)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// Compare-and-clear in one statement: only one caller can take a given flow.
+        pub(in crate::store) async fn take_web_session_flow(
+            pool: &$pool,
+            id_hash: &[u8],
+            flow: &str,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE web_sessions SET flow = NULL \
+                 WHERE id_hash = $1 AND flow = $2 AND expires_at > $3",
+            )
+            .bind(id_hash)
+            .bind(flow)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
         }
 
         pub(in crate::store) async fn remove_web_session(

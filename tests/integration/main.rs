@@ -10,5 +10,7 @@ mod sms_codes;
 mod sms_radius;
 mod sms_store_contract;
 mod store_contract;
+mod web_account;
+mod web_account_sms;
 mod web_browser;
 mod web_enroll;

@@ -1563,6 +1563,166 @@ async fn racing_invited_confirmations_activate_once(backend: &Backend) {
     b.close().await;
 }
 
+async fn web_session_flows_are_taken_once(store: &dyn Store) {
+    store
+        .create_web_session(&web_session(4, None, NOW + 60), NOW)
+        .await
+        .unwrap();
+    let flow = |now| store.touch_web_session(&[4; 32], now, NOW + 60);
+    assert_eq!(flow(NOW).await.unwrap().unwrap().flow, None);
+    assert!(
+        store
+            .set_web_session_flow(&[4; 32], Some("grant-a"), NOW)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        flow(NOW).await.unwrap().unwrap().flow.as_deref(),
+        Some("grant-a")
+    );
+    assert!(
+        !store
+            .take_web_session_flow(&[4; 32], "grant-b", NOW)
+            .await
+            .unwrap()
+    );
+    let (one, two) = tokio::join!(
+        store.take_web_session_flow(&[4; 32], "grant-a", NOW),
+        store.take_web_session_flow(&[4; 32], "grant-a", NOW)
+    );
+    assert!(one.unwrap() ^ two.unwrap(), "taken exactly once");
+    assert_eq!(flow(NOW).await.unwrap().unwrap().flow, None);
+    // Replacing and clearing; an expired or unknown session has no flow to set or take.
+    store
+        .set_web_session_flow(&[4; 32], Some("step"), NOW)
+        .await
+        .unwrap();
+    store
+        .set_web_session_flow(&[4; 32], None, NOW)
+        .await
+        .unwrap();
+    assert_eq!(flow(NOW).await.unwrap().unwrap().flow, None);
+    store
+        .set_web_session_flow(&[4; 32], Some("late"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .take_web_session_flow(&[4; 32], "late", NOW + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_web_session_flow(&[4; 32], Some("x"), NOW + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_web_session_flow(&[8; 32], Some("x"), NOW)
+            .await
+            .unwrap()
+    );
+}
+
+async fn owner_passwords_activate_and_reset_in_one_step(store: &dyn Store) {
+    const ADMIN: i64 = motpd::accounts::ADMIN_LOCK_UNTIL;
+    let mut intern = account("intern");
+    intern.status = AccountStatus::Pending;
+    intern.password_hash = None;
+    store.create_account(&intern, NOW).await.unwrap();
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    let mut dave = account("dave");
+    dave.status = AccountStatus::Disabled;
+    store.create_account(&dave, NOW).await.unwrap();
+    for (byte, id) in [(5, "intern"), (6, "alice"), (7, "alice"), (8, "dave")] {
+        store
+            .create_web_session(&web_session(byte, Some(id), NOW + 600), NOW)
+            .await
+            .unwrap();
+    }
+    // A failure lock on the pending account: activation clears it and makes the account active.
+    store.record_failure("intern", NOW, 1, 900).await.unwrap();
+    assert_eq!(
+        store
+            .reset_password("intern", "$new", ADMIN, NOW)
+            .await
+            .unwrap(),
+        None,
+        "a pending account is activated, not reset"
+    );
+    assert_eq!(
+        store
+            .activate_with_password("intern", "$argon2id$intern", ADMIN, NOW + 1)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    let a = store.account("intern").await.unwrap().unwrap();
+    assert_eq!(a.status, AccountStatus::Active);
+    assert_eq!(a.password_hash.as_deref(), Some("$argon2id$intern"));
+    assert_eq!((a.failures, a.locked_until), (0, None));
+    assert!(
+        store
+            .touch_web_session(&[5; 32], NOW + 1, NOW + 600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .activate_with_password("intern", "$again", ADMIN, NOW + 2)
+            .await
+            .unwrap(),
+        None,
+        "activation happens once"
+    );
+
+    // An admin lock survives a reset; the failures and the account's sessions do not.
+    store.lock_account("alice", ADMIN, NOW).await.unwrap();
+    store.record_failure("alice", NOW, 0, 0).await.unwrap();
+    assert_eq!(
+        store
+            .reset_password("alice", "$argon2id$alice-new", ADMIN, NOW + 3)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(a.password_hash.as_deref(), Some("$argon2id$alice-new"));
+    assert_eq!((a.failures, a.locked_until), (0, Some(ADMIN)));
+    assert_eq!(
+        store
+            .activate_with_password("alice", "$x", ADMIN, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A disabled account is neither reset nor activated; unknown accounts change nothing.
+    for result in [
+        store.reset_password("dave", "$x", ADMIN, NOW).await,
+        store.activate_with_password("dave", "$x", ADMIN, NOW).await,
+        store.reset_password("nobody", "$x", ADMIN, NOW).await,
+        store
+            .activate_with_password("nobody", "$x", ADMIN, NOW)
+            .await,
+    ] {
+        assert_eq!(result.unwrap(), None);
+    }
+    let d = store.account("dave").await.unwrap().unwrap();
+    assert_eq!(d.status, AccountStatus::Disabled);
+    assert_eq!(d.password_hash, dave.password_hash);
+    assert!(
+        store
+            .touch_web_session(&[8; 32], NOW, NOW + 600)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -1610,7 +1770,9 @@ contract!(
         web_sessions_end_with_their_account,
         invitations_are_single_use_expire_and_are_replaced,
         invitations_with_a_mailed_seed_activate_once_while_valid,
-        an_invitation_shows_one_pending_device_at_a_time;
+        an_invitation_shows_one_pending_device_at_a_time,
+        web_session_flows_are_taken_once,
+        owner_passwords_activate_and_reset_in_one_step;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,

@@ -429,3 +429,29 @@ async fn chromium_completes_an_enrollment_and_the_vpn_accepts_the_phone() {
         node.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_renders_the_account_activation_page_in_both_languages() {
+    if !chromium_available() {
+        return;
+    }
+    // The account pages work from any network by default: here the enrollment network excludes loopback.
+    let node = WebNode::start("10.0.0.0/8").await;
+    let zh = dump_dom(format!("{}/account/activate?lang=zh-TW", node.base)).await;
+    assert!(
+        zh.contains("啟用帳號") && zh.contains("lang=\"zh-Hant-TW\""),
+        "{zh}"
+    );
+    assert!(zh.contains("name=\"account\"") && zh.contains("name=\"csrf\""));
+    assert!(zh.contains("href=\"/account/reset\""), "{zh}");
+    let en = dump_dom(format!("{}/account/activate?lang=en", node.base)).await;
+    assert!(en.contains("Activate your account"), "{en}");
+    assert!(!en.contains("啟用帳號"), "{en}");
+    for (lang, name) in [
+        ("zh-TW", "account-activate-zh-TW"),
+        ("en", "account-activate-en"),
+    ] {
+        screenshot(format!("{}/account/activate?lang={lang}", node.base), name).await;
+    }
+    node.stop().await;
+}

@@ -60,7 +60,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .map_or("", |v| v.to_str().unwrap())
@@ -103,7 +103,7 @@ impl Browser {
         }
     }
 
-    fn with_header(mut self, name: &'static str, value: &str) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: &str) -> Self {
         self.headers.push((name, value.to_owned()));
         self
     }
@@ -165,7 +165,7 @@ impl Browser {
     }
 
     /// Login form, then a successful login; returns the device page.
-    async fn log_in(&mut self) -> Reply {
+    pub(crate) async fn log_in(&mut self) -> Reply {
         let form = self.get("/enroll").await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         let csrf = form.field("csrf");

@@ -1,14 +1,16 @@
-//! The enrollment web pages over HTTP with axum: flow A (self-service from the hospital network) and flow B
-//! (e-mail invitation links, from any network).
+//! The enrollment web pages over HTTP with axum: flow A (self-service from the hospital network), flow B
+//! (e-mail invitation links, from any network), and the account pages (activation and forgotten password).
 //!
-//! Owns routing, the network allow-list, server-side sessions with CSRF tokens, the per-address rate limits
-//! (logins; invitation links), response security headers and the zh-TW/English templates. It decides nothing
-//! about accounts or devices: every login and binding goes through
-//! [`crate::engine::self_service::SelfService`] (flow B: [`crate::engine::invitations::Invitations`]). No SQL
-//! here.
+//! Owns routing, the network allow-lists, server-side sessions with CSRF tokens, the rate limits (logins; invitation links; the account pages), response
+//! security headers and the zh-TW/English templates. It decides nothing about accounts or devices: every
+//! login and binding goes through [`crate::engine::self_service::SelfService`] (flow B:
+//! [`crate::engine::invitations::Invitations`]; the account pages:
+//! [`crate::engine::account_recovery::AccountRecovery`]). No SQL here.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod account;
+mod account_flow;
 mod handlers;
 mod invite;
 mod limit;
@@ -18,7 +20,7 @@ pub mod session;
 mod texts;
 mod visitor;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
 use crate::engine::EngineSettings;
+use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::secrets::MasterKey;
@@ -40,6 +43,12 @@ use session::{SessionStore, StoreSessions};
 const LOGINS_PER_MINUTE: u32 = 10;
 /// Invitation page requests (GET and POST) per address and minute.
 const INVITE_REQUESTS_PER_MINUTE: u32 = 20;
+/// Code requests and checks of the account pages per address and minute.
+const ACCOUNT_TRIES_PER_MINUTE: u32 = 10;
+/// Code requests and checks of the account pages per typed account ID and [`ACCOUNT_WINDOW_SECONDS`].
+const ACCOUNT_TRIES_PER_ID: u32 = 10;
+/// The window of [`ACCOUNT_TRIES_PER_ID`].
+const ACCOUNT_WINDOW_SECONDS: i64 = 15 * 60;
 /// The Content-Security-Policy of every response.
 const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -63,9 +72,14 @@ pub enum WebError {
 pub struct WebState {
     service: SelfService,
     invitations: Invitations,
+    recovery: AccountRecovery,
     sessions: Arc<dyn SessionStore>,
-    limiter: limit::LoginLimiter,
-    invite_limiter: limit::LoginLimiter,
+    limiter: limit::RateLimiter<IpAddr>,
+    invite_limiter: limit::RateLimiter<IpAddr>,
+    account_tries_by_address: limit::RateLimiter<IpAddr>,
+    account_tries_by_id: limit::RateLimiter<String>,
+    min_password_length: usize,
+    sms_code_minutes: u32,
     web: WebConfig,
     otp: OtpConfig,
     utc_offset: time::UtcOffset,
@@ -102,15 +116,38 @@ impl WebState {
                 settings.clone(),
                 config.web.invite_ttl_hours,
             ),
+            recovery: AccountRecovery::new(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                settings.clone(),
+                threads,
+            ),
             service: SelfService::new(store, key, clock, settings, threads),
             sessions,
-            limiter: limit::LoginLimiter::new(LOGINS_PER_MINUTE),
-            invite_limiter: limit::LoginLimiter::new(INVITE_REQUESTS_PER_MINUTE),
+            limiter: limit::RateLimiter::new(LOGINS_PER_MINUTE, 60),
+            invite_limiter: limit::RateLimiter::new(INVITE_REQUESTS_PER_MINUTE, 60),
+            account_tries_by_address: limit::RateLimiter::new(ACCOUNT_TRIES_PER_MINUTE, 60),
+            account_tries_by_id: limit::RateLimiter::new(
+                ACCOUNT_TRIES_PER_ID,
+                ACCOUNT_WINDOW_SECONDS,
+            ),
+            min_password_length: config.policy.min_password_length,
+            sms_code_minutes: config.sms.code_ttl_seconds.div_ceil(60).max(1),
             web: config.web.clone(),
             otp: config.otp.clone(),
             utc_offset: config.policy.utc_offset,
             secure_cookies: config.web.public_url.starts_with("https://"),
         }
+    }
+}
+
+impl WebState {
+    /// The same state, with SMS codes for the account pages.
+    #[must_use]
+    pub fn with_sms(mut self, sms: Arc<dyn RecoverySms>) -> Self {
+        self.recovery.set_sms(sms);
+        self
     }
 }
 
@@ -123,6 +160,18 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/enroll/device/start", post(handlers::start))
         .route("/enroll/device/confirm", post(handlers::confirm))
         .route("/enroll/logout", post(handlers::logout))
+        .route(
+            "/account/{purpose}",
+            get(account::start_form).post(account::identify),
+        )
+        .route("/account/{purpose}/method", get(account::method_form))
+        .route("/account/{purpose}/sms", post(account::send_sms))
+        .route("/account/{purpose}/sms/verify", post(account::verify_sms))
+        .route("/account/{purpose}/app", post(account::verify_app))
+        .route(
+            "/account/{purpose}/password",
+            get(account::password_form).post(account::set_password),
+        )
         .route("/invite/{token}", get(invite::open))
         .route("/invite/{token}/confirm", post(invite::confirm))
         .route("/healthz", get(|| async { "ok" }))

@@ -86,6 +86,43 @@ pub(crate) struct InviteStatePage {
     pub(crate) en_message: &'static str,
 }
 
+/// Which step of the account activation / reset pages to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountStep {
+    /// The account ID form.
+    Start,
+    /// SMS (number) or app code.
+    Method,
+    /// The SMS code form.
+    SmsCode,
+    /// The new password form.
+    Password,
+    /// An outcome: only the notice or error and the links.
+    Outcome,
+}
+
+/// The account activation / reset pages (one template, one step at a time).
+#[derive(Debug, Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage<'a> {
+    pub(crate) f: Frame,
+    pub(crate) step: AccountStep,
+    pub(crate) csrf: &'a str,
+    /// `/account/activate` or `/account/reset`.
+    pub(crate) base: &'static str,
+    pub(crate) heading: &'static str,
+    pub(crate) intro: &'static str,
+    /// The other flow's path and link text.
+    pub(crate) other_base: &'static str,
+    pub(crate) other_label: &'static str,
+    pub(crate) account: &'a str,
+    pub(crate) sms: bool,
+    pub(crate) min_password: usize,
+    pub(crate) password_intro: String,
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+}
+
 /// A message (forbidden, rate limited, error).
 #[derive(Debug, Template)]
 #[template(path = "message.html")]
@@ -99,8 +136,10 @@ pub(crate) struct MessagePage<'a> {
 #[derive(Debug, Template)]
 #[template(path = "outside.html")]
 pub(crate) struct OutsidePage {
-    pub(crate) zh: &'static Texts,
-    pub(crate) en: &'static Texts,
+    pub(crate) zh_heading: &'static str,
+    pub(crate) zh_text: &'static str,
+    pub(crate) en_heading: &'static str,
+    pub(crate) en_text: &'static str,
 }
 
 /// A time in the site's offset, `YYYY-MM-DD HH:MM`.

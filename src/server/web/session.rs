@@ -1,8 +1,9 @@
 //! Server-side sessions of the enrollment pages: a random 32-byte ID in a cookie, the data (logged-in account,
-//! CSRF token) kept behind the [`SessionStore`] trait. [`StoreSessions`] keeps them in the database, so every
-//! node serving the pages sees every session (what `motpd serve` uses); only the SHA-256 of the cookie value is
-//! stored. [`MemorySessions`] is the single-node implementation (lost on restart, not shared) for tests.
-//! Sessions expire after [`IDLE_SECONDS`] without use. Times are parameters. No SQL here: the store owns it.
+//! CSRF token, the step of the account activation / reset pages) kept behind the [`SessionStore`] trait.
+//! [`StoreSessions`] keeps them in the database, so every node serving the pages sees every session (what
+//! `motpd serve` uses); only the SHA-256 of the cookie value is stored. [`MemorySessions`] is the single-node
+//! implementation (lost on restart, not shared) for tests. Sessions expire after [`IDLE_SECONDS`] without
+//! use. Times are parameters. No SQL here: the store owns it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ pub struct SessionData {
     pub account_id: Option<String>,
     /// The token every form of this session must carry.
     pub csrf: String,
+    /// The state of the account activation / reset pages (their own JSON), if the session is in one.
+    pub flow: Option<String>,
 }
 
 impl SessionData {
@@ -33,6 +36,7 @@ impl SessionData {
         Ok(Self {
             account_id,
             csrf: random_token()?,
+            flow: None,
         })
     }
 
@@ -51,6 +55,11 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn touch(&self, id: &str, now: i64) -> Result<Option<SessionData>, WebError>;
     /// Ends a session.
     async fn remove(&self, id: &str) -> Result<(), WebError>;
+    /// Replaces the session's account-page state (`None` clears it); `false` if the session is gone.
+    async fn set_flow(&self, id: &str, flow: Option<&str>, now: i64) -> Result<bool, WebError>;
+    /// Clears the account-page state only if it is exactly `flow`, atomically: `true` for the one request
+    /// that took it.
+    async fn take_flow(&self, id: &str, flow: &str, now: i64) -> Result<bool, WebError>;
 }
 
 /// Sessions in this process's memory.
@@ -86,6 +95,28 @@ impl SessionStore for MemorySessions {
         let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
         sessions.remove(id);
         Ok(())
+    }
+
+    async fn set_flow(&self, id: &str, flow: Option<&str>, now: i64) -> Result<bool, WebError> {
+        let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
+        Ok(match sessions.get_mut(id) {
+            Some((data, expires)) if *expires > now => {
+                data.flow = flow.map(str::to_owned);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn take_flow(&self, id: &str, flow: &str, now: i64) -> Result<bool, WebError> {
+        let mut sessions = self.sessions.lock().map_err(|_| WebError::Poisoned)?;
+        Ok(match sessions.get_mut(id) {
+            Some((data, expires)) if *expires > now && data.flow.as_deref() == Some(flow) => {
+                data.flow = None;
+                true
+            }
+            _ => false,
+        })
     }
 }
 
@@ -130,12 +161,27 @@ impl SessionStore for StoreSessions {
         Ok(found.map(|s| SessionData {
             account_id: s.account_id,
             csrf: s.csrf,
+            flow: s.flow,
         }))
     }
 
     async fn remove(&self, id: &str) -> Result<(), WebError> {
         self.store.remove_web_session(&id_hash(id)).await?;
         Ok(())
+    }
+
+    async fn set_flow(&self, id: &str, flow: Option<&str>, now: i64) -> Result<bool, WebError> {
+        Ok(self
+            .store
+            .set_web_session_flow(&id_hash(id), flow, now)
+            .await?)
+    }
+
+    async fn take_flow(&self, id: &str, flow: &str, now: i64) -> Result<bool, WebError> {
+        Ok(self
+            .store
+            .take_web_session_flow(&id_hash(id), flow, now)
+            .await?)
     }
 }
 

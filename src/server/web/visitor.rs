@@ -30,6 +30,21 @@ pub(crate) struct Visitor {
 #[derive(Debug)]
 pub(crate) struct AnyNetwork(pub(crate) Visitor);
 
+/// A [`Visitor`] of the account activation / reset pages: from `web.account_networks` (any network if empty).
+#[derive(Debug)]
+pub(crate) struct AccountVisitor(pub(crate) Visitor);
+
+/// Which networks a page is for.
+#[derive(Debug, Clone, Copy)]
+enum Gate {
+    /// `web.enroll_networks` (flow A).
+    Enroll,
+    /// `web.account_networks`, or any if empty.
+    Account,
+    /// Any network.
+    Open,
+}
+
 impl FromRequestParts<Arc<WebState>> for Visitor {
     type Rejection = Response;
 
@@ -37,7 +52,7 @@ impl FromRequestParts<Arc<WebState>> for Visitor {
         parts: &mut Parts,
         state: &Arc<WebState>,
     ) -> Result<Self, Self::Rejection> {
-        Visitor::extract(parts, state, true).await
+        Visitor::extract(parts, state, Gate::Enroll).await
     }
 }
 
@@ -48,16 +63,31 @@ impl FromRequestParts<Arc<WebState>> for AnyNetwork {
         parts: &mut Parts,
         state: &Arc<WebState>,
     ) -> Result<Self, Self::Rejection> {
-        Visitor::extract(parts, state, false).await.map(AnyNetwork)
+        Visitor::extract(parts, state, Gate::Open)
+            .await
+            .map(AnyNetwork)
+    }
+}
+
+impl FromRequestParts<Arc<WebState>> for AccountVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Self, Self::Rejection> {
+        Visitor::extract(parts, state, Gate::Account)
+            .await
+            .map(AccountVisitor)
     }
 }
 
 impl Visitor {
-    /// The visitor of a request; with `restricted`, only from `web.enroll_networks`.
+    /// The visitor of a request, if its address may use pages behind `gate`.
     async fn extract(
         parts: &mut Parts,
         state: &Arc<WebState>,
-        restricted: bool,
+        gate: Gate,
     ) -> Result<Self, Response> {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
@@ -70,8 +100,17 @@ impl Visitor {
             .collect();
         let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
         let ip = net::client_ip(peer.ip(), forwarded.as_deref(), &state.web.trusted_proxies);
-        if restricted && !net::allowed(ip, &state.web.enroll_networks) {
-            return Err(outside());
+        let web = &state.web;
+        match gate {
+            Gate::Enroll if !net::allowed(ip, &web.enroll_networks) => {
+                return Err(outside(|t| (t.outside_heading, t.outside)));
+            }
+            Gate::Account
+                if !web.account_networks.is_empty() && !net::allowed(ip, &web.account_networks) =>
+            {
+                return Err(outside(|t| (t.account_outside_heading, t.account_outside)));
+            }
+            Gate::Enroll | Gate::Account | Gate::Open => {}
         }
         let cookies = cookie_header(&parts.headers);
         let query = parts.uri.query().and_then(|q| {
@@ -171,10 +210,15 @@ fn cookie_header(headers: &HeaderMap) -> String {
         .join("; ")
 }
 
-fn outside() -> Response {
+/// The bilingual 403 page with the heading and text `pick` chooses.
+fn outside(pick: fn(&Texts) -> (&'static str, &'static str)) -> Response {
+    let (zh_heading, zh_text) = pick(&ZH_TW);
+    let (en_heading, en_text) = pick(&EN);
     let page = OutsidePage {
-        zh: &ZH_TW,
-        en: &EN,
+        zh_heading,
+        zh_text,
+        en_heading,
+        en_text,
     };
     match page.render() {
         Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),

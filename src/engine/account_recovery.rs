@@ -1,0 +1,585 @@
+//! Account activation (first use) and forgotten-password reset without HTTP: the owner proves who they are
+//! with a code (by SMS to the registered number, or from the bound authenticator app), then sets a password.
+//!
+//! Until a code is verified nothing tells an unknown account, a wrong number or a missing phone apart from the
+//! normal case: [`AccountRecovery::send_sms_code`] answers `()` in every case and sends in the background (so
+//! the gateway's latency shows nowhere), and a failed verification is one [`Verification::Failed`]. The reasons
+//! go only to the audit trail (`account.code_request`, `account.verify`). An app code is checked like at the
+//! VPN: a used code is refused, and a wrong one counts towards the account's lockout. After a verified code the
+//! account's [`Standing`] decides whether the password may be set; the new password passes
+//! [`crate::password::check_policy`] and must differ from the current one; it is stored with the status change,
+//! the cleared lockout and the end of the account's web sessions in one store call (`account.activate`,
+//! `account.reset`). An admin lock ([`ADMIN_LOCK_UNTIL`]) and a disabled status are never lifted here.
+//! Never a password, code or phone number in the audit trail. This module knows no HTTP and no sessions.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+
+use super::codes::{self, CodeCheck};
+use super::passwords::PasswordChecker;
+use super::{EngineError, EngineSettings};
+use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
+use crate::audit::AuditEvent;
+use crate::clock::{Clock, local_date};
+use crate::config::Language;
+use crate::password::{PolicyViolation, check_policy};
+use crate::secrets::MasterKey;
+use crate::store::{Account, AccountStatus, Store};
+
+/// What the owner wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryPurpose {
+    /// First use: a pending account gets its password and becomes active.
+    Activate,
+    /// Forgotten password: an active account gets a new one.
+    Reset,
+}
+
+impl RecoveryPurpose {
+    /// The snake_case name (URLs, audit trail).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activate => "activate",
+            Self::Reset => "reset",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "activate" => Some(Self::Activate),
+            "reset" => Some(Self::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// How the owner proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofMethod {
+    /// A code sent by SMS to the registered number.
+    Sms,
+    /// The current code of the bound authenticator app.
+    App,
+}
+
+impl ProofMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::App => "app",
+        }
+    }
+}
+
+/// What an SMS code check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsCodeCheck {
+    /// The code is right; it is used up.
+    Valid,
+    /// Refused, with the reason for the audit trail (`wrong`, `expired`, `too_many_tries`, `no_code`...).
+    Refused(&'static str),
+}
+
+/// The SMS side the flows need: sending a code to an account's registered number and checking it. Implemented
+/// by the SMS service (`crate::engine::sms`); kept a trait so this module does not depend on its internals.
+#[async_trait::async_trait]
+pub trait RecoverySms: Send + Sync + std::fmt::Debug {
+    /// Whether SMS codes can be sent at all (`sms.provider` is not `none`).
+    fn enabled(&self) -> bool;
+    /// Sends a fresh code for `purpose` to the account's registered number. `Err` carries a short reason for
+    /// the log and the audit trail (rate limited, gateway failure...), never the code.
+    async fn send(
+        &self,
+        account: &Account,
+        purpose: RecoveryPurpose,
+        language: Language,
+        now: i64,
+    ) -> Result<(), String>;
+    /// Checks (and on success uses up) the account's code for `purpose`.
+    async fn verify(
+        &self,
+        account_id: &str,
+        purpose: RecoveryPurpose,
+        code: &str,
+        now: i64,
+    ) -> Result<SmsCodeCheck, EngineError>;
+}
+
+/// Where a verified owner's account stands for the purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The password may be set now.
+    MaySetPassword,
+    /// Activation asked for an account that is already active: use the forgotten-password flow.
+    AlreadyActive,
+    /// Reset asked for an account that was never activated: use the activation flow.
+    NotActivated,
+    /// Disabled by an admin.
+    Disabled,
+    /// Past its expiry date.
+    Expired,
+    /// Locked by an admin (`motpd user lock`).
+    AdminLocked,
+    /// Gone or changed meanwhile (removed, activated in another tab).
+    Unavailable,
+}
+
+impl Standing {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::MaySetPassword => "may_set_password",
+            Self::AlreadyActive => "already_active",
+            Self::NotActivated => "not_activated",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::AdminLocked => "admin_locked",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The result of checking a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The code proved ownership of this (normalised) account.
+    Verified {
+        /// The account.
+        account_id: String,
+        /// What may happen next.
+        standing: Standing,
+    },
+    /// Wrong, used or expired code, unknown account, no device, locked...: deliberately not told apart.
+    Failed,
+}
+
+/// A new password, checked and hashed, waiting for [`AccountRecovery::commit_password`]. No `Debug` of the
+/// hash.
+pub struct PreparedPassword {
+    purpose: RecoveryPurpose,
+    method: ProofMethod,
+    account_id: String,
+    hash: String,
+}
+
+impl std::fmt::Debug for PreparedPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPassword")
+            .field("purpose", &self.purpose)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of [`AccountRecovery::prepare_password`].
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// Acceptable: commit it.
+    Prepared(PreparedPassword),
+    /// Against the password policy (or equal to the current password).
+    Refused(PolicyViolation),
+    /// The account may not (any more) get a password this way.
+    NotAllowed(Standing),
+}
+
+/// The result of [`AccountRecovery::commit_password`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Stored; the account is active and this many web sessions of it ended.
+    Done {
+        /// Web sessions ended.
+        sessions_ended: u64,
+    },
+    /// The account's status changed meanwhile; nothing was stored.
+    Changed,
+}
+
+/// One verification attempt, for the audit trail.
+struct Attempt {
+    now: i64,
+    purpose: RecoveryPurpose,
+    method: ProofMethod,
+    client_ip: IpAddr,
+}
+
+/// The activation and reset service.
+#[derive(Debug)]
+pub struct AccountRecovery {
+    store: Arc<dyn Store>,
+    key: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
+    settings: EngineSettings,
+    passwords: PasswordChecker,
+    sms: Option<Arc<dyn RecoverySms>>,
+}
+
+impl AccountRecovery {
+    /// A service over `store`; password hashing runs at most `hashing_threads` at once. Without
+    /// [`Self::set_sms`] only the app code can prove ownership.
+    pub fn new(
+        store: Arc<dyn Store>,
+        key: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+        settings: EngineSettings,
+        hashing_threads: usize,
+    ) -> Self {
+        Self {
+            passwords: PasswordChecker::new(store.clone(), hashing_threads),
+            store,
+            key,
+            clock,
+            settings,
+            sms: None,
+        }
+    }
+
+    /// Offers SMS codes from now on.
+    pub fn set_sms(&mut self, sms: Arc<dyn RecoverySms>) {
+        self.sms = Some(sms);
+    }
+
+    /// Whether SMS is offered.
+    pub fn sms_enabled(&self) -> bool {
+        self.sms.as_ref().is_some_and(|s| s.enabled())
+    }
+
+    /// The current time of the service's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Sends a code to the account's registered number if the typed number is that number (compared in
+    /// constant time) and the account may use the flow. Answers the same in every case; the sending itself
+    /// runs in the background, its failure is logged and audited.
+    pub async fn send_sms_code(
+        &self,
+        purpose: RecoveryPurpose,
+        typed_account: &str,
+        typed_phone: &str,
+        language: Language,
+        client_ip: IpAddr,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let (account, reason) = self.sms_recipient(typed_account, typed_phone).await?;
+        let detail = serde_json::json!({
+            "user": shown(typed_account),
+            "purpose": purpose.as_str(),
+            "reason": reason,
+        });
+        let account_id = account.as_ref().map(|a| a.id.clone());
+        let outcome = if reason.is_none() { "ok" } else { "reject" };
+        self.audit(
+            now,
+            "account.code_request",
+            client_ip,
+            account_id.as_deref(),
+            outcome,
+            detail,
+        )
+        .await?;
+        if let (Some(account), None, Some(sms)) = (account, reason, self.sms.clone()) {
+            // In the background: the gateway's latency must not tell a match from a mismatch. The SMS
+            // service audits (`sms.send`) and counts every send, failed or not.
+            tokio::spawn(async move {
+                if let Err(reason) = sms.send(&account, purpose, language, now).await {
+                    tracing::warn!(account = %account.id, %reason, "SMS code for the account pages not sent");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The account to text, or why not (for the audit trail only).
+    async fn sms_recipient(
+        &self,
+        typed_account: &str,
+        typed_phone: &str,
+    ) -> Result<(Option<Account>, Option<&'static str>), EngineError> {
+        if !self.sms_enabled() {
+            return Ok((None, Some("sms_disabled")));
+        }
+        let Ok(id) = normalize_id(typed_account) else {
+            return Ok((None, Some("unknown_account")));
+        };
+        let Some(account) = self.store.account(&id).await? else {
+            return Ok((None, Some("unknown_account")));
+        };
+        let typed = normalize_phone(typed_phone).unwrap_or_default();
+        let reason = match account.phone.as_deref() {
+            None => Some("no_phone"),
+            Some(stored) if !bool::from(stored.as_bytes().ct_eq(typed.as_bytes())) => {
+                Some("phone_mismatch")
+            }
+            Some(_) if account.status == AccountStatus::Disabled => Some("disabled"),
+            Some(_) => None,
+        };
+        Ok((Some(account), reason))
+    }
+
+    /// Checks an SMS code sent by [`Self::send_sms_code`].
+    pub async fn verify_sms_code(
+        &self,
+        purpose: RecoveryPurpose,
+        typed_account: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<Verification, EngineError> {
+        let now = self.clock.now();
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let result = match (normalize_id(typed_account), self.sms.as_ref()) {
+            (Err(_), _) => Err("unknown_account"),
+            (Ok(_), None) => Err("sms_disabled"),
+            (Ok(_), Some(sms)) if !sms.enabled() => Err("sms_disabled"),
+            (Ok(id), Some(sms)) => match sms.verify(&id, purpose, &code, now).await? {
+                SmsCodeCheck::Valid => self.store.account(&id).await?.ok_or("unknown_account"),
+                SmsCodeCheck::Refused(reason) => Err(reason),
+            },
+        };
+        let attempt = Attempt {
+            now,
+            purpose,
+            method: ProofMethod::Sms,
+            client_ip,
+        };
+        self.verified(&attempt, typed_account, result).await
+    }
+
+    /// Checks the current code of the account's bound app, like at the VPN: the code is used up, a wrong one
+    /// counts towards the lockout, a locked account is refused whatever the code.
+    pub async fn verify_app_code(
+        &self,
+        purpose: RecoveryPurpose,
+        typed_account: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<Verification, EngineError> {
+        let now = self.clock.now();
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let result = self.check_app_code(typed_account, &code, now).await?;
+        let attempt = Attempt {
+            now,
+            purpose,
+            method: ProofMethod::App,
+            client_ip,
+        };
+        self.verified(&attempt, typed_account, result).await
+    }
+
+    /// The account if the code is right, else why not.
+    async fn check_app_code(
+        &self,
+        typed_account: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Result<Account, &'static str>, EngineError> {
+        let Ok(id) = normalize_id(typed_account) else {
+            return Ok(Err("unknown_account"));
+        };
+        let Some(account) = self.store.account(&id).await? else {
+            return Ok(Err("unknown_account"));
+        };
+        if account.locked_until.is_some_and(|until| until > now) {
+            return Ok(Err("locked"));
+        }
+        let Some(device) = self.store.active_device(&id).await? else {
+            return Ok(Err("no_device"));
+        };
+        let (seed, pin) = codes::open_seed(&self.key, &device)?;
+        let check = codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp);
+        let reason = match check {
+            CodeCheck::Valid(step) => {
+                if self
+                    .store
+                    .record_accepted_step(&device.id, step, now, None)
+                    .await?
+                {
+                    return Ok(Ok(account));
+                }
+                "replayed"
+            }
+            CodeCheck::Replayed(_) => "replayed",
+            CodeCheck::HotpOutOfStep(_) | CodeCheck::Invalid => "wrong_code",
+        };
+        let policy = &self.settings.policy;
+        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+        self.store
+            .record_failure(&id, now, policy.lockout_failures, lock_seconds)
+            .await?;
+        Ok(Err(reason))
+    }
+
+    /// Audits a verification and says where the account stands.
+    async fn verified(
+        &self,
+        attempt: &Attempt,
+        typed_account: &str,
+        result: Result<Account, &'static str>,
+    ) -> Result<Verification, EngineError> {
+        let (known, standing, reason) = match &result {
+            Ok(account) => (
+                Some(account.id.clone()),
+                Some(self.standing(attempt.purpose, account, attempt.now)),
+                None,
+            ),
+            Err(reason) => {
+                let known = match normalize_id(typed_account) {
+                    Ok(id) if self.store.account(&id).await?.is_some() => Some(id),
+                    _ => None,
+                };
+                (known, None, Some(*reason))
+            }
+        };
+        let detail = serde_json::json!({
+            "user": shown(typed_account),
+            "purpose": attempt.purpose.as_str(),
+            "method": attempt.method.as_str(),
+            "reason": reason,
+            "standing": standing.map(Standing::as_str),
+        });
+        let outcome = if result.is_ok() { "ok" } else { "reject" };
+        let event = AuditEvent::new(
+            attempt.now,
+            "account.verify",
+            &format!("web:{}", attempt.client_ip),
+            known.as_deref(),
+            outcome,
+            detail,
+        );
+        self.store.append_audit(&[event]).await?;
+        Ok(match (result, standing) {
+            (Ok(account), Some(standing)) => Verification::Verified {
+                account_id: account.id,
+                standing,
+            },
+            _ => Verification::Failed,
+        })
+    }
+
+    /// Where a verified account stands for `purpose` at `now`.
+    fn standing(&self, purpose: RecoveryPurpose, account: &Account, now: i64) -> Standing {
+        let today = local_date(now, self.settings.policy.utc_offset);
+        if account.status == AccountStatus::Disabled {
+            Standing::Disabled
+        } else if account.expires_on.is_some_and(|last_day| today > last_day) {
+            Standing::Expired
+        } else if account
+            .locked_until
+            .is_some_and(|until| until >= ADMIN_LOCK_UNTIL)
+        {
+            Standing::AdminLocked
+        } else {
+            match (purpose, account.status) {
+                (RecoveryPurpose::Activate, AccountStatus::Pending)
+                | (RecoveryPurpose::Reset, AccountStatus::Active) => Standing::MaySetPassword,
+                (RecoveryPurpose::Activate, _) => Standing::AlreadyActive,
+                (RecoveryPurpose::Reset, _) => Standing::NotActivated,
+            }
+        }
+    }
+
+    /// Checks a new password for a verified account (policy, not the current password) and hashes it. Changes
+    /// nothing.
+    pub async fn prepare_password(
+        &self,
+        purpose: RecoveryPurpose,
+        method: ProofMethod,
+        account_id: &str,
+        new_password: &str,
+    ) -> Result<PasswordCheck, EngineError> {
+        let now = self.clock.now();
+        let Some(account) = self.store.account(account_id).await? else {
+            return Ok(PasswordCheck::NotAllowed(Standing::Unavailable));
+        };
+        let standing = self.standing(purpose, &account, now);
+        if standing != Standing::MaySetPassword {
+            return Ok(PasswordCheck::NotAllowed(standing));
+        }
+        let min = self.settings.policy.min_password_length;
+        if let Err(violation) = check_policy(&account.id, new_password, min) {
+            return Ok(PasswordCheck::Refused(violation));
+        }
+        if let Some(current) = &account.password_hash
+            && self.passwords.matches(current, new_password).await?
+        {
+            return Ok(PasswordCheck::Refused(PolicyViolation::Unchanged));
+        }
+        let hash = self.passwords.hash(new_password).await?;
+        Ok(PasswordCheck::Prepared(PreparedPassword {
+            purpose,
+            method,
+            account_id: account.id,
+            hash,
+        }))
+    }
+
+    /// Stores a prepared password: activation or reset in one atomic store call, audited.
+    pub async fn commit_password(
+        &self,
+        prepared: PreparedPassword,
+        client_ip: IpAddr,
+    ) -> Result<Committed, EngineError> {
+        let now = self.clock.now();
+        let PreparedPassword {
+            purpose,
+            method,
+            account_id,
+            hash,
+        } = prepared;
+        let done = match purpose {
+            RecoveryPurpose::Activate => {
+                self.store
+                    .activate_with_password(&account_id, &hash, ADMIN_LOCK_UNTIL, now)
+                    .await?
+            }
+            RecoveryPurpose::Reset => {
+                self.store
+                    .reset_password(&account_id, &hash, ADMIN_LOCK_UNTIL, now)
+                    .await?
+            }
+        };
+        let kind = match purpose {
+            RecoveryPurpose::Activate => "account.activate",
+            RecoveryPurpose::Reset => "account.reset",
+        };
+        let (outcome, detail) = match done {
+            Some(ended) => (
+                "ok",
+                serde_json::json!({ "method": method.as_str(), "sessions_ended": ended }),
+            ),
+            None => (
+                "reject",
+                serde_json::json!({ "method": method.as_str(), "reason": "status_changed" }),
+            ),
+        };
+        self.audit(now, kind, client_ip, Some(&account_id), outcome, detail)
+            .await?;
+        Ok(match done {
+            Some(sessions_ended) => Committed::Done { sessions_ended },
+            None => Committed::Changed,
+        })
+    }
+
+    async fn audit(
+        &self,
+        now: i64,
+        kind: &str,
+        client_ip: IpAddr,
+        account_id: Option<&str>,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let actor = format!("web:{client_ip}");
+        let event = AuditEvent::new(now, kind, &actor, account_id, outcome, detail);
+        self.store.append_audit(&[event]).await?;
+        Ok(())
+    }
+}
+
+/// A typed account name as the audit trail shows it (bounded).
+fn shown(typed: &str) -> String {
+    typed.trim().chars().take(64).collect()
+}

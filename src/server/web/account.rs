@@ -1,0 +1,493 @@
+//! The account activation (`/account/activate`) and forgotten-password (`/account/reset`) pages: account ID,
+//! then a code (by SMS to the registered number, or from the bound app), then a new password.
+//!
+//! From `web.account_networks` (any network if empty). Every POST needs the session's CSRF token; code requests
+//! and checks are rate-limited per address and per typed account ID. Until a code is verified the pages are
+//! the same whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes
+//! every decision); the step is kept in the session ([`AccountFlow`]).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::WebState;
+use super::account_flow::AccountFlow;
+use super::handlers::{Page, checked_session, session_cookie};
+use super::pages::{AccountPage, AccountStep};
+use super::session::SessionData;
+use super::texts::Texts;
+use super::visitor::{AccountVisitor, Visitor};
+use crate::accounts::normalize_phone;
+use crate::engine::account_recovery::{
+    Committed, PasswordCheck, ProofMethod, RecoveryPurpose, Standing, Verification,
+};
+use crate::secrets::SecretString;
+
+/// Every field of the account pages' forms (all optional, so a missing CSRF token is a 403, not a 422). No
+/// `Debug`: it holds passwords and codes.
+#[derive(Deserialize)]
+pub(crate) struct AccountForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The purpose named in the path, else 404.
+macro_rules! purpose_or_404 {
+    ($raw:expr) => {
+        match RecoveryPurpose::parse($raw) {
+            Some(purpose) => purpose,
+            None => return Ok(StatusCode::NOT_FOUND.into_response()),
+        }
+    };
+}
+
+/// The path of a purpose's pages.
+fn base_of(purpose: RecoveryPurpose) -> &'static str {
+    match purpose {
+        RecoveryPurpose::Activate => "/account/activate",
+        RecoveryPurpose::Reset => "/account/reset",
+    }
+}
+
+/// A page of `purpose` at `step` (no notice, no error).
+fn page<'a>(
+    state: &WebState,
+    v: &Visitor,
+    purpose: RecoveryPurpose,
+    step: AccountStep,
+    csrf: &'a str,
+    account: &'a str,
+) -> AccountPage<'a> {
+    let t = v.texts();
+    let base = base_of(purpose);
+    let (heading, intro, other_label) = match purpose {
+        RecoveryPurpose::Activate => (t.activate_heading, t.activate_intro, t.reset_link),
+        RecoveryPurpose::Reset => (t.reset_heading, t.reset_intro, t.activate_link),
+    };
+    let other = match purpose {
+        RecoveryPurpose::Activate => RecoveryPurpose::Reset,
+        RecoveryPurpose::Reset => RecoveryPurpose::Activate,
+    };
+    let min = state.min_password_length;
+    // The language switch stays on this step (a GET of it).
+    let here = match step {
+        AccountStep::Start | AccountStep::Outcome => base.to_owned(),
+        AccountStep::Method | AccountStep::SmsCode => format!("{base}/method"),
+        AccountStep::Password => format!("{base}/password"),
+    };
+    AccountPage {
+        f: v.frame(&here),
+        step,
+        csrf,
+        base,
+        heading,
+        intro,
+        other_base: base_of(other),
+        other_label,
+        account,
+        sms: state.recovery.sms_enabled(),
+        min_password: min,
+        password_intro: t.password_intro.replace("{min}", &min.to_string()),
+        notice: None,
+        error: None,
+    }
+}
+
+/// The session of a GET, created if there is none (with its cookie).
+async fn open_session(
+    state: &WebState,
+    v: &Visitor,
+) -> Result<(String, SessionData, Vec<String>), Response> {
+    let now = state.recovery.now();
+    if let Some(id) = v.session_id.as_deref() {
+        let found = state
+            .sessions
+            .touch(id, now)
+            .await
+            .map_err(|e| v.failure(&e))?;
+        if let Some(data) = found {
+            return Ok((id.to_owned(), data, Vec::new()));
+        }
+    }
+    let data = SessionData::new(None).map_err(|e| v.failure(&e))?;
+    let id = state
+        .sessions
+        .create(data.clone(), now)
+        .await
+        .map_err(|e| v.failure(&e))?;
+    let cookie = session_cookie(state, &id, None);
+    Ok((id, data, vec![cookie]))
+}
+
+/// The session of a GET that needs one; `None` if there is none.
+async fn existing_session(state: &WebState, v: &Visitor) -> Result<Option<SessionData>, Response> {
+    let Some(id) = v.session_id.as_deref() else {
+        return Ok(None);
+    };
+    state
+        .sessions
+        .touch(id, state.recovery.now())
+        .await
+        .map_err(|e| v.failure(&e))
+}
+
+async fn set_flow(
+    state: &WebState,
+    v: &Visitor,
+    id: &str,
+    flow: Option<&AccountFlow>,
+) -> Result<(), Response> {
+    let json = flow.map(AccountFlow::to_json);
+    state
+        .sessions
+        .set_flow(id, json.as_deref(), state.recovery.now())
+        .await
+        .map_err(|e| v.failure(&e))?;
+    Ok(())
+}
+
+/// Counts one code request or check against the address and the typed account; `false` if over a limit.
+fn within_limits(state: &WebState, v: &Visitor, account: &str) -> bool {
+    let now = state.recovery.now();
+    let by_address = state.account_tries_by_address.allow(v.ip, now);
+    let by_account = state.account_tries_by_id.allow(account.to_owned(), now);
+    by_address && by_account
+}
+
+/// The typed account as kept in the flow: trimmed, lower case, at most 64 characters.
+fn typed_account(raw: &str) -> String {
+    raw.trim().to_lowercase().chars().take(64).collect()
+}
+
+fn to_start(purpose: RecoveryPurpose) -> Response {
+    Redirect::to(base_of(purpose)).into_response()
+}
+
+/// An outcome page: the step is over (done, refused, expired).
+fn outcome(
+    state: &WebState,
+    v: &Visitor,
+    purpose: RecoveryPurpose,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let mut p = page(state, v, purpose, AccountStep::Outcome, "", "");
+    p.notice = notice.map(str::to_owned);
+    p.error = error.map(str::to_owned);
+    v.page(StatusCode::OK, &p, &[])
+}
+
+/// What a verified owner whose account may not get a password this way is told.
+fn standing_text(t: &'static Texts, standing: Standing) -> &'static str {
+    match standing {
+        Standing::AlreadyActive => t.use_reset,
+        Standing::NotActivated => t.use_activation,
+        Standing::Disabled => t.disabled,
+        Standing::Expired => t.expired_account,
+        Standing::AdminLocked => t.admin_locked,
+        Standing::Unavailable | Standing::MaySetPassword => t.flow_expired,
+    }
+}
+
+/// `GET /account/{purpose}`: the account ID form.
+pub(crate) async fn start_form(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let (_, data, cookies) = open_session(&state, &v).await?;
+    let p = page(&state, &v, purpose, AccountStep::Start, &data.csrf, "");
+    Ok(v.page(StatusCode::OK, &p, &cookies))
+}
+
+/// `POST /account/{purpose}`: remembers the typed account (without looking it up) and goes on to the methods.
+pub(crate) async fn identify(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let (id, data) = checked_session(&state, &v, &form.csrf).await?;
+    let account = typed_account(&form.account);
+    if account.is_empty() {
+        let p = page(&state, &v, purpose, AccountStep::Start, &data.csrf, "");
+        return Ok(v.page(StatusCode::OK, &p, &[]));
+    }
+    let flow = AccountFlow::Identified { purpose, account };
+    set_flow(&state, &v, &id, Some(&flow)).await?;
+    Ok(Redirect::to(&format!("{}/method", base_of(purpose))).into_response())
+}
+
+/// `GET /account/{purpose}/method`: SMS (the registered number) or the app's code.
+pub(crate) async fn method_form(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let Some(data) = existing_session(&state, &v).await? else {
+        return Ok(to_start(purpose));
+    };
+    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
+        return Ok(to_start(purpose));
+    };
+    let p = page(
+        &state,
+        &v,
+        purpose,
+        AccountStep::Method,
+        &data.csrf,
+        &account,
+    );
+    Ok(v.page(StatusCode::OK, &p, &[]))
+}
+
+/// `POST /account/{purpose}/sms`: a code to the registered number if the typed number is it; the same answer
+/// in every case.
+pub(crate) async fn send_sms(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let (_, data) = checked_session(&state, &v, &form.csrf).await?;
+    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
+        return Ok(to_start(purpose));
+    };
+    let t = v.texts();
+    let mut p = page(
+        &state,
+        &v,
+        purpose,
+        AccountStep::Method,
+        &data.csrf,
+        &account,
+    );
+    if !state.recovery.sms_enabled() {
+        return Ok(v.page(StatusCode::OK, &p, &[]));
+    }
+    if normalize_phone(&form.phone).is_err() {
+        p.error = Some(t.bad_phone.to_owned());
+        return Ok(v.page(StatusCode::OK, &p, &[]));
+    }
+    if !within_limits(&state, &v, &account) {
+        p.error = Some(t.rate_limited.to_owned());
+        return Ok(v.page(StatusCode::TOO_MANY_REQUESTS, &p, &[]));
+    }
+    state
+        .recovery
+        .send_sms_code(purpose, &account, &form.phone, v.language, v.ip)
+        .await
+        .map_err(|e| v.failure(&e))?;
+    p.step = AccountStep::SmsCode;
+    let minutes = state.sms_code_minutes.to_string();
+    p.notice = Some(t.code_sent.replace("{minutes}", &minutes));
+    Ok(v.page(StatusCode::OK, &p, &[]))
+}
+
+/// `POST /account/{purpose}/sms/verify`: the code from the SMS.
+pub(crate) async fn verify_sms(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    verify(&state, &v, &purpose, &form, ProofMethod::Sms).await
+}
+
+/// `POST /account/{purpose}/app`: the app's current code.
+pub(crate) async fn verify_app(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    verify(&state, &v, &purpose, &form, ProofMethod::App).await
+}
+
+async fn verify(
+    state: &WebState,
+    v: &Visitor,
+    purpose: &str,
+    form: &AccountForm,
+    method: ProofMethod,
+) -> Page {
+    let purpose = purpose_or_404!(purpose);
+    let (id, data) = checked_session(state, v, &form.csrf).await?;
+    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
+        return Ok(to_start(purpose));
+    };
+    let t = v.texts();
+    let step = match method {
+        ProofMethod::Sms => AccountStep::SmsCode,
+        ProofMethod::App => AccountStep::Method,
+    };
+    let mut p = page(state, v, purpose, step, &data.csrf, &account);
+    if !within_limits(state, v, &account) {
+        p.error = Some(t.rate_limited.to_owned());
+        return Ok(v.page(StatusCode::TOO_MANY_REQUESTS, &p, &[]));
+    }
+    let recovery = &state.recovery;
+    let verification = match method {
+        ProofMethod::Sms => {
+            recovery
+                .verify_sms_code(purpose, &account, &form.code, v.ip)
+                .await
+        }
+        ProofMethod::App => {
+            recovery
+                .verify_app_code(purpose, &account, &form.code, v.ip)
+                .await
+        }
+    }
+    .map_err(|e| v.failure(&e))?;
+    let Verification::Verified {
+        account_id,
+        standing,
+    } = verification
+    else {
+        p.error = Some(t.verify_failed.to_owned());
+        return Ok(v.page(StatusCode::OK, &p, &[]));
+    };
+    if standing != Standing::MaySetPassword {
+        set_flow(state, v, &id, None).await?;
+        return Ok(outcome(
+            state,
+            v,
+            purpose,
+            None,
+            Some(standing_text(t, standing)),
+        ));
+    }
+    let grant = AccountFlow::verified(purpose, account_id, method, recovery.now())
+        .map_err(|e| v.failure(&e))?;
+    set_flow(state, v, &id, Some(&grant)).await?;
+    Ok(Redirect::to(&format!("{}/password", base_of(purpose))).into_response())
+}
+
+/// `GET /account/{purpose}/password`: the new password form, while the verified code's grant lasts.
+pub(crate) async fn password_form(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let now = state.recovery.now();
+    let data = existing_session(&state, &v).await?;
+    let granted = data
+        .as_ref()
+        .and_then(|d| AccountFlow::granted(d.flow.as_deref(), purpose, now));
+    let (Some(data), Some((account, _))) = (data.as_ref(), granted) else {
+        return Ok(outcome(
+            &state,
+            &v,
+            purpose,
+            None,
+            Some(v.texts().flow_expired),
+        ));
+    };
+    let p = page(
+        &state,
+        &v,
+        purpose,
+        AccountStep::Password,
+        &data.csrf,
+        &account,
+    );
+    Ok(v.page(StatusCode::OK, &p, &[]))
+}
+
+/// `POST /account/{purpose}/password`: checks the new password, takes the grant (once), stores it.
+pub(crate) async fn set_password(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    let purpose = purpose_or_404!(&purpose);
+    let (id, data) = checked_session(&state, &v, &form.csrf).await?;
+    let password = SecretString::new(form.password);
+    let confirm = SecretString::new(form.confirm);
+    let t = v.texts();
+    let recovery = &state.recovery;
+    let Some((account, method)) =
+        AccountFlow::granted(data.flow.as_deref(), purpose, recovery.now())
+    else {
+        return Ok(outcome(&state, &v, purpose, None, Some(t.flow_expired)));
+    };
+    let mut p = page(
+        &state,
+        &v,
+        purpose,
+        AccountStep::Password,
+        &data.csrf,
+        &account,
+    );
+    if password.expose() != confirm.expose() {
+        p.error = Some(t.passwords_differ.to_owned());
+        return Ok(v.page(StatusCode::OK, &p, &[]));
+    }
+    let check = recovery
+        .prepare_password(purpose, method, &account, password.expose())
+        .await
+        .map_err(|e| v.failure(&e))?;
+    let prepared = match check {
+        PasswordCheck::Prepared(prepared) => prepared,
+        PasswordCheck::Refused(violation) => {
+            p.error = Some(violation.message(v.language));
+            return Ok(v.page(StatusCode::OK, &p, &[]));
+        }
+        PasswordCheck::NotAllowed(standing) => {
+            set_flow(&state, &v, &id, None).await?;
+            return Ok(outcome(
+                &state,
+                &v,
+                purpose,
+                None,
+                Some(standing_text(t, standing)),
+            ));
+        }
+    };
+    let Some(grant) = data.flow.as_deref() else {
+        return Ok(outcome(&state, &v, purpose, None, Some(t.flow_expired)));
+    };
+    let taken = state
+        .sessions
+        .take_flow(&id, grant, recovery.now())
+        .await
+        .map_err(|e| v.failure(&e))?;
+    if !taken {
+        return Ok(outcome(&state, &v, purpose, None, Some(t.flow_expired)));
+    }
+    let committed = recovery
+        .commit_password(prepared, v.ip)
+        .await
+        .map_err(|e| v.failure(&e))?;
+    Ok(match committed {
+        Committed::Done { .. } => {
+            let done = match purpose {
+                RecoveryPurpose::Activate => t.activated,
+                RecoveryPurpose::Reset => t.reset_done,
+            };
+            outcome(&state, &v, purpose, Some(done), None)
+        }
+        Committed::Changed => outcome(&state, &v, purpose, None, Some(t.flow_expired)),
+    })
+}
