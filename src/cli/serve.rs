@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{Context, KeyMode};
 use crate::clock::SystemClock;
 use crate::server::node::{self, Node};
-use crate::store::{AccountFilter, redact_url};
+use crate::store::{AccountFilter, CacheSettings, CachedStore, Store, redact_url};
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
@@ -21,9 +21,18 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let sockets = node::bind_configured(&ctx.config)?;
     let web = node::bind_web(ctx.config.web.listen).await?;
     let token = CancellationToken::new();
+    let cache = CacheSettings {
+        ttl_seconds: ctx.config.database.cache_seconds,
+        capacity: ctx.config.database.cache_entries,
+    };
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(
+        ctx.store.clone(),
+        Arc::new(SystemClock),
+        cache,
+    ));
     let node = Node::start(
         &ctx.config,
-        ctx.store.clone(),
+        store.clone(),
         ctx.key.clone(),
         Arc::new(SystemClock),
         sockets,
@@ -46,7 +55,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining requests in flight");
     token.cancel();
     let result = node.finish().await;
-    ctx.store.close().await;
+    store.close().await;
     tracing::info!("stopped");
     result.map_err(Into::into)
 }

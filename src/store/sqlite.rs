@@ -27,15 +27,16 @@ use super::rows::{
     account_not_found, conflict_or, link_batch,
 };
 use super::{
-    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
-    Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
-    NewWebSession, RadiusClient, Store, StoreError, WebSession,
+    AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
+    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
+    NewChallenge, NewClient, NewDevice, NewWebSession, RadiusClient, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
 mod invitations;
+mod logins;
 mod sessions;
 mod web_sessions;
 
@@ -322,6 +323,17 @@ impl Store for SqliteStore {
         devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
     }
 
+    async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError> {
+        logins::record_accepted_logins(&self.pool, logins).await
+    }
+
+    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+        logins::login_records(&self.pool, ids).await
+    }
+
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {
         sessions::create_challenge(&self.pool, challenge, now).await
     }
@@ -432,22 +444,32 @@ impl Store for SqliteStore {
             sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-        for r in link_batch(&self.chain, head, events)? {
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(r.seq)
-            .bind(r.event.at)
-            .bind(&r.event.kind)
-            .bind(&r.event.actor)
-            .bind(&r.event.account_id)
-            .bind(&r.event.outcome)
-            .bind(&r.event.detail)
-            .bind(&r.mac[..])
-            .execute(&mut *tx)
-            .await?;
-        }
+        // The whole batch in one statement (one JSON array; the MAC as hex): a statement per row would cost a
+        // round trip to the connection's thread each, while the write lock is held.
+        let rows: Vec<serde_json::Value> = link_batch(&self.chain, head, events)?
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.seq,
+                    r.event.at,
+                    r.event.kind,
+                    r.event.actor,
+                    r.event.account_id,
+                    r.event.outcome,
+                    r.event.detail,
+                    hex::encode(r.mac),
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+                    value ->> 6, unhex(value ->> 7) \
+             FROM json_each($1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
