@@ -181,8 +181,8 @@ fn parse_kind(text: &str) -> Result<Kind, StoreError> {
     Kind::from_str(text).map_err(|_| corrupt("device kind", text))
 }
 
-/// An `accounts` row.
-#[derive(Debug, sqlx::FromRow)]
+/// An `accounts` row (from a query, or from the JSON a batched SQLite read builds).
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct AccountRow {
     id: String,
     name: String,
@@ -256,8 +256,8 @@ impl TryFrom<OverviewRow> for AccountOverview {
     }
 }
 
-/// A `devices` row.
-#[derive(Debug, sqlx::FromRow)]
+/// A `devices` row (from a query, or from the JSON a batched SQLite read builds, blobs in hex).
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct DeviceRow {
     id: String,
     account_id: String,
@@ -265,7 +265,9 @@ pub(super) struct DeviceRow {
     algorithm: String,
     digits: i64,
     period: i64,
+    #[serde(deserialize_with = "hex_blob")]
     sealed_seed: Vec<u8>,
+    #[serde(deserialize_with = "optional_hex_blob")]
     sealed_pin: Option<Vec<u8>>,
     last_step: Option<i64>,
     state: String,
@@ -273,7 +275,39 @@ pub(super) struct DeviceRow {
     created_at: i64,
     confirmed_at: Option<i64>,
     last_used_at: Option<i64>,
+    #[serde(deserialize_with = "optional_hex_blob")]
     last_use_fingerprint: Option<Vec<u8>>,
+}
+
+fn hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text: &str = serde::Deserialize::deserialize(d)?;
+    hex::decode(text).map_err(serde::de::Error::custom)
+}
+
+fn optional_hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    let text: Option<&str> = serde::Deserialize::deserialize(d)?;
+    text.map(hex::decode)
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+/// An account with its active device, as the batched SQLite read returns it (one JSON object each).
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct LoginRow {
+    #[serde(flatten)]
+    account: AccountRow,
+    device: Option<DeviceRow>,
+}
+
+impl TryFrom<LoginRow> for LoginRecord {
+    type Error = StoreError;
+
+    fn try_from(row: LoginRow) -> Result<Self, StoreError> {
+        Ok(LoginRecord {
+            account: row.account.try_into()?,
+            device: row.device.map(Device::try_from).transpose()?,
+        })
+    }
 }
 
 impl TryFrom<DeviceRow> for Device {

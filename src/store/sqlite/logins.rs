@@ -11,10 +11,45 @@ use serde_json::json;
 use sqlx::sqlite::SqlitePool;
 
 use super::begin_write;
-use crate::store::rows::{AccountRow, DeviceRow, join_records, rounds};
+use crate::store::rows::{LoginRow, rounds};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
 
-/// [`Store::login_records`](crate::store::Store::login_records): two statements for the whole batch.
+/// A blob column as hex, or JSON null.
+macro_rules! hex_or_null {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $column,
+            " IS NULL THEN NULL ELSE hex(",
+            $column,
+            ") END"
+        )
+    };
+}
+
+/// The batched read: ONE result row holding a JSON array of accounts, each with its active device. (The
+/// driver hands every result row over from its connection thread separately, at a context switch each; one
+/// row for the batch costs one.)
+const LOGIN_RECORDS: &str = concat!(
+    "SELECT json_group_array(json_object(",
+    "'id', a.id, 'name', a.name, 'phone', a.phone, 'email', a.email, 'password_hash', a.password_hash, ",
+    "'status', a.status, 'expires_on', a.expires_on, 'groups', a.groups, 'failures', a.failures, ",
+    "'locked_until', a.locked_until, 'last_login_at', a.last_login_at, 'created_at', a.created_at, ",
+    "'updated_at', a.updated_at, 'device', json((SELECT json_object(",
+    "'id', d.id, 'account_id', d.account_id, 'kind', d.kind, 'algorithm', d.algorithm, 'digits', d.digits, ",
+    "'period', d.period, 'sealed_seed', hex(d.sealed_seed), 'sealed_pin', ",
+    hex_or_null!("d.sealed_pin"),
+    ", ",
+    "'last_step', d.last_step, 'state', d.state, 'label', d.label, 'created_at', d.created_at, ",
+    "'confirmed_at', d.confirmed_at, 'last_used_at', d.last_used_at, ",
+    "'last_use_fingerprint', ",
+    hex_or_null!("d.last_use_fingerprint"),
+    ") ",
+    "FROM devices AS d WHERE d.account_id = a.id AND d.state = 'active')))) ",
+    "FROM accounts AS a WHERE a.id IN (SELECT value FROM json_each($1))"
+);
+
+/// [`Store::login_records`](crate::store::Store::login_records): one statement, one result row.
 pub(super) async fn login_records(
     pool: &SqlitePool,
     ids: &[String],
@@ -24,24 +59,13 @@ pub(super) async fn login_records(
     }
     let ids_json = serde_json::to_string(ids)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode account IDs: {e}")))?;
-    let mut conn = pool.acquire().await?;
-    let accounts = sqlx::query_as::<_, AccountRow>(
-        "SELECT * FROM accounts WHERE id IN (SELECT value FROM json_each($1))",
-    )
-    .bind(&ids_json)
-    .fetch_all(&mut *conn)
-    .await?;
-    if accounts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let devices = sqlx::query_as::<_, DeviceRow>(
-        "SELECT * FROM devices WHERE state = 'active' AND account_id IN (SELECT value FROM json_each($1))",
-    )
-    .bind(&ids_json)
-    .fetch_all(&mut *conn)
-    .await?;
-    drop(conn);
-    join_records(accounts, devices)
+    let rows: String = sqlx::query_scalar(LOGIN_RECORDS)
+        .bind(&ids_json)
+        .fetch_one(pool)
+        .await?;
+    let rows: Vec<LoginRow> = serde_json::from_str(&rows)
+        .map_err(|e| StoreError::Corrupt(format!("accounts or devices: {e}")))?;
+    rows.into_iter().map(LoginRecord::try_from).collect()
 }
 
 /// [`Store::record_accepted_logins`](crate::store::Store::record_accepted_logins): one `BEGIN IMMEDIATE`
@@ -68,18 +92,38 @@ pub(super) async fn record_accepted_logins(
                 })
             })
             .collect();
-        let updated: Vec<String> = sqlx::query_scalar(
+        // Which devices this round wins, then the update itself: the transaction holds the write lock, so
+        // nothing can change between the two (and no row crosses from the connection's thread one by one).
+        let round_json = serde_json::Value::Array(rows).to_string();
+        let winners: String = sqlx::query_scalar(
+            "SELECT json_group_array(d.id) FROM devices AS d \
+             JOIN (SELECT json_extract(value, '$.d') AS id, json_extract(value, '$.s') AS step \
+                   FROM json_each($1)) AS v ON d.id = v.id \
+             WHERE d.state = 'active' AND (d.last_step IS NULL OR d.last_step < v.step)",
+        )
+        .bind(&round_json)
+        .fetch_one(&mut *tx)
+        .await?;
+        let updated: Vec<String> = serde_json::from_str(&winners)
+            .map_err(|e| StoreError::Corrupt(format!("device IDs: {e}")))?;
+        let done = sqlx::query(
             "UPDATE devices SET last_step = v.step, last_used_at = v.now, last_use_fingerprint = unhex(v.fp) \
              FROM (SELECT json_extract(value, '$.d') AS id, json_extract(value, '$.s') AS step, \
                           json_extract(value, '$.n') AS now, json_extract(value, '$.f') AS fp \
                    FROM json_each($1)) AS v \
              WHERE devices.id = v.id AND devices.state = 'active' \
-               AND (devices.last_step IS NULL OR devices.last_step < v.step) \
-             RETURNING devices.id",
+               AND (devices.last_step IS NULL OR devices.last_step < v.step)",
         )
-        .bind(serde_json::Value::Array(rows).to_string())
-        .fetch_all(&mut *tx)
+        .bind(&round_json)
+        .execute(&mut *tx)
         .await?;
+        if usize::try_from(done.rows_affected()).ok() != Some(updated.len()) {
+            return Err(StoreError::Corrupt(format!(
+                "replay guard: {} devices were due, {} updated",
+                updated.len(),
+                done.rows_affected()
+            )));
+        }
         let updated: HashSet<String> = updated.into_iter().collect();
         for i in round {
             if let (Some(flag), Some(login)) = (won.get_mut(i), logins.get(i)) {
