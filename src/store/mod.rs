@@ -180,12 +180,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .await?;
         Ok(won.first().copied().unwrap_or(false))
     }
-    /// Many accepted logins in ONE transaction, in order, as if each were recorded alone one after the
+    /// Many accepted logins with a few statements, in order, as if each were recorded alone one after the
     /// other: per login the compare-and-set `last_step := step WHERE last_step < step` on the active device,
     /// and for each winner the success bookkeeping of [`Store::record_success`] (an account that no longer
     /// exists is skipped). The same device may appear more than once (a later, higher step can win after an
-    /// earlier one). Returns one `bool` per login, in order; everything is committed when it returns, and
-    /// nothing is when it fails.
+    /// earlier one). Returns one `bool` per login, in order, once everything is committed (durable). On an
+    /// error some steps may already be used up — never accepted twice — and the caller answers none of the
+    /// logins with an Accept (fail closed).
     async fn record_accepted_logins(
         &self,
         logins: &[AcceptedLogin],

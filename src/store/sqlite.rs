@@ -52,6 +52,10 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::Sqlite
 pub(super) struct SqliteStore {
     pool: SqlitePool,
     chain: AuditChain,
+    /// Taken by the writers of the serving hot path (group-committed logins, audit batches, failure counts)
+    /// around their write, so that they queue here instead of colliding on SQLite's write lock: a collision
+    /// is `SQLITE_BUSY`, and SQLite's busy handler retries after sleeping 1, 2, 5, 10... ms.
+    write_gate: tokio::sync::Mutex<()>,
 }
 
 /// A transaction holding the write lock from its first statement.
@@ -92,12 +96,19 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal);
             SqlitePoolOptions::new().max_connections(max_connections.max(1))
         };
+        // The connection lives in this process: a ping before every acquire would only add a round trip to
+        // the connection's thread (and a wake-up) to every operation.
         let pool = pool_options
+            .test_before_acquire(false)
             .acquire_timeout(BUSY_TIMEOUT * 2)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, chain })
+        Ok(Self {
+            pool,
+            chain,
+            write_gate: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Runs an `UPDATE accounts ... WHERE id = $1`-style statement; `NotFound` when no row matched.
@@ -240,6 +251,7 @@ impl Store for SqliteStore {
     ) -> Result<FailureState, StoreError> {
         // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
         // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
+        let _gate = self.write_gate.lock().await;
         let row: Option<(i64, Option<i64>)> = sqlx::query_as(
             "UPDATE accounts SET \
                failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
@@ -327,6 +339,7 @@ impl Store for SqliteStore {
         &self,
         logins: &[AcceptedLogin],
     ) -> Result<Vec<bool>, StoreError> {
+        let _gate = self.write_gate.lock().await;
         logins::record_accepted_logins(&self.pool, logins).await
     }
 
@@ -439,6 +452,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
+        let _gate = self.write_gate.lock().await;
         let mut tx = begin_write(&self.pool).await?;
         let head: Option<AuditHead> =
             sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use serde_json::json;
 use sqlx::sqlite::SqlitePool;
 
-use super::begin_write;
 use crate::store::rows::{LoginRow, rounds};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
 
@@ -68,8 +67,12 @@ pub(super) async fn login_records(
     rows.into_iter().map(LoginRecord::try_from).collect()
 }
 
-/// [`Store::record_accepted_logins`](crate::store::Store::record_accepted_logins): one `BEGIN IMMEDIATE`
-/// transaction with one compare-and-set statement per round and one success update.
+/// [`Store::record_accepted_logins`](crate::store::Store::record_accepted_logins): per round ONE
+/// compare-and-set statement (atomic and committed on its own, before anyone is answered), then one statement
+/// for the winners' success bookkeeping. No explicit transaction: each `BEGIN`/`COMMIT` would be one more
+/// round trip to the connection's thread, and the rounds need none (a later round only ever sees what the
+/// earlier one committed, exactly as sequential logins would). If the bookkeeping fails after a round
+/// committed, the error is returned: the code is used up, and the login is not answered (fail closed).
 pub(super) async fn record_accepted_logins(
     pool: &SqlitePool,
     logins: &[AcceptedLogin],
@@ -78,7 +81,7 @@ pub(super) async fn record_accepted_logins(
     if logins.is_empty() {
         return Ok(won);
     }
-    let mut tx = begin_write(pool).await?;
+    let mut conn = pool.acquire().await?;
     for round in rounds(logins) {
         let rows: Vec<serde_json::Value> = round
             .iter()
@@ -92,38 +95,18 @@ pub(super) async fn record_accepted_logins(
                 })
             })
             .collect();
-        // Which devices this round wins, then the update itself: the transaction holds the write lock, so
-        // nothing can change between the two (and no row crosses from the connection's thread one by one).
-        let round_json = serde_json::Value::Array(rows).to_string();
-        let winners: String = sqlx::query_scalar(
-            "SELECT json_group_array(d.id) FROM devices AS d \
-             JOIN (SELECT json_extract(value, '$.d') AS id, json_extract(value, '$.s') AS step \
-                   FROM json_each($1)) AS v ON d.id = v.id \
-             WHERE d.state = 'active' AND (d.last_step IS NULL OR d.last_step < v.step)",
-        )
-        .bind(&round_json)
-        .fetch_one(&mut *tx)
-        .await?;
-        let updated: Vec<String> = serde_json::from_str(&winners)
-            .map_err(|e| StoreError::Corrupt(format!("device IDs: {e}")))?;
-        let done = sqlx::query(
+        let updated: Vec<String> = sqlx::query_scalar(
             "UPDATE devices SET last_step = v.step, last_used_at = v.now, last_use_fingerprint = unhex(v.fp) \
              FROM (SELECT json_extract(value, '$.d') AS id, json_extract(value, '$.s') AS step, \
                           json_extract(value, '$.n') AS now, json_extract(value, '$.f') AS fp \
                    FROM json_each($1)) AS v \
              WHERE devices.id = v.id AND devices.state = 'active' \
-               AND (devices.last_step IS NULL OR devices.last_step < v.step)",
+               AND (devices.last_step IS NULL OR devices.last_step < v.step) \
+             RETURNING devices.id",
         )
-        .bind(&round_json)
-        .execute(&mut *tx)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .fetch_all(&mut *conn)
         .await?;
-        if usize::try_from(done.rows_affected()).ok() != Some(updated.len()) {
-            return Err(StoreError::Corrupt(format!(
-                "replay guard: {} devices were due, {} updated",
-                updated.len(),
-                done.rows_affected()
-            )));
-        }
         let updated: HashSet<String> = updated.into_iter().collect();
         for i in round {
             if let (Some(flag), Some(login)) = (won.get_mut(i), logins.get(i)) {
@@ -145,9 +128,8 @@ pub(super) async fn record_accepted_logins(
              WHERE accounts.id = v.id",
         )
         .bind(serde_json::Value::Array(successes).to_string())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(won)
 }
