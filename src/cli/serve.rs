@@ -57,6 +57,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let result = node.finish().await;
     store.close().await;
     tracing::info!("stopped");
+    crate::telemetry::flush();
     result.map_err(Into::into)
 }
 
