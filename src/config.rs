@@ -107,7 +107,7 @@ impl Default for DatabaseConfig {
             url: "sqlite://motpd.db".into(),
             max_connections: 8,
             cache_seconds: 2,
-            cache_entries: 10_000,
+            cache_entries: 4096,
         }
     }
 }

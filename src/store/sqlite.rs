@@ -83,7 +83,10 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): in WAL mode a connection drops
+            // its cache whenever another one has written, so more buys little and costs resident memory.
+            .pragma("cache_size", "-1024");
         let pool_options = if is_memory(url) {
             SqlitePoolOptions::new()
                 .max_connections(1)
