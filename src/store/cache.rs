@@ -338,6 +338,10 @@ impl Store for CachedStore {
         Ok(self.record(id).await?.map(|record| record.account))
     }
 
+    async fn any_account(&self) -> Result<bool, StoreError> {
+        self.inner.any_account().await
+    }
+
     async fn list_accounts(
         &self,
         filter: AccountFilter,

@@ -83,6 +83,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<ImportSummary, StoreError>;
     /// One account.
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Whether any account exists (cheap: for the hints `motpd serve` prints on an empty database).
+    async fn any_account(&self) -> Result<bool, StoreError>;
     /// Accounts with their device state, ordered by ID.
     async fn list_accounts(
         &self,

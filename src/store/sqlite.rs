@@ -179,6 +179,12 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn any_account(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn list_accounts(
         &self,
         filter: AccountFilter,

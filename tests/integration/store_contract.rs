@@ -1384,9 +1384,11 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
 }
 
 async fn login_records_read_accounts_with_their_active_device(store: &dyn Store) {
+    assert!(!store.any_account().await.unwrap());
     for id in ["alice", "carol", "dave"] {
         store.create_account(&account(id), NOW).await.unwrap();
     }
+    assert!(store.any_account().await.unwrap());
     store
         .bind_device(&device("d1", "alice"), false, NOW)
         .await
