@@ -2,9 +2,10 @@
 //! and recording many accepted logins (replay guard + success bookkeeping) in one transaction.
 //!
 //! A batch travels as arrays (`= ANY($1)`, `UNNEST`), so every batch size uses the same prepared statement.
-//! Several nodes may record logins of the same devices at once: rows are sent sorted by device (and account)
-//! so that concurrent batches lock rows in the same order, and a batch that still loses a deadlock (or meets
-//! an admin transaction that locks account-then-devices) is retried as a whole; it committed nothing.
+//! Several nodes may record logins of the same devices at once: each batch locks its devices, then its
+//! winners' accounts, in ID order (`SELECT ... ORDER BY id FOR UPDATE`), so concurrent batches never wait on
+//! each other in a cycle; a batch that still loses a deadlock (against an admin transaction, which locks
+//! account-then-devices) is retried as a whole: it committed nothing.
 
 use std::collections::HashSet;
 
@@ -82,6 +83,13 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
         let nows: Vec<i64> = members.iter().map(|l| l.now).collect();
         let fingerprints: Vec<Option<&[u8]>> =
             members.iter().map(|l| l.fingerprint.as_deref()).collect();
+        // Lock the round's devices in ID order first: an UPDATE ... FROM locks rows in the order its join
+        // meets them, and two nodes' batches meeting the same devices in different orders would deadlock
+        // (PostgreSQL notices only after deadlock_timeout, 1 s by default).
+        sqlx::query("SELECT 1 FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         let updated: Vec<String> = sqlx::query_scalar(
             "UPDATE devices AS d SET last_step = v.step, last_used_at = v.now, last_use_fingerprint = v.fp \
              FROM (SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bytea[]) \
@@ -112,6 +120,10 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
         winners.sort_unstable();
         let ids: Vec<&str> = winners.iter().map(|w| w.0).collect();
         let nows: Vec<i64> = winners.iter().map(|w| w.1).collect();
+        sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE accounts AS a SET failures = 0, locked_until = NULL, last_login_at = v.now \
              FROM (SELECT id, max(now) AS now FROM UNNEST($1::text[], $2::int8[]) AS u(id, now) \
