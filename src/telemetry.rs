@@ -50,6 +50,8 @@ static BUFFER: OnceLock<Arc<LineBuffer>> = OnceLock::new();
 struct LineBuffer {
     lines: Mutex<Vec<u8>>,
     full: Condvar,
+    /// No background writer could be started: every line is written at once.
+    direct: std::sync::atomic::AtomicBool,
 }
 
 impl LineBuffer {
@@ -66,6 +68,10 @@ impl LineBuffer {
     }
 
     fn push(&self, line: &[u8]) {
+        if self.direct.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = std::io::stderr().lock().write_all(line);
+            return;
+        }
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         lines.extend_from_slice(line);
         if lines.len() >= FLUSH_AT {
@@ -106,7 +112,9 @@ impl BufferedStderr {
                     .name("motpd-log".into())
                     .spawn(move || writer.run());
                 if started.is_err() {
-                    eprintln!("warning: no log writer thread; INFO lines are written at shutdown");
+                    buffer
+                        .direct
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 buffer
             })
