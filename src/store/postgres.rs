@@ -23,16 +23,17 @@ use super::rows::{
     account_not_found, conflict_or, link_batch,
 };
 use super::{
-    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
-    Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
-    NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose,
-    Store, StoreError, WebSession,
+    AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
+    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
+    NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt,
+    SmsIssue, SmsLimits, SmsPurpose, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
 mod invitations;
+mod logins;
 mod owner_passwords;
 mod sessions;
 mod sms;
@@ -156,6 +157,12 @@ impl Store for PgStore {
             .await?
             .map(Account::try_from)
             .transpose()
+    }
+
+    async fn any_account(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn list_accounts(
@@ -397,6 +404,17 @@ impl Store for PgStore {
 
     async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
         sms::purge_sms(&self.pool, now, sends_before).await
+    }
+
+    async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError> {
+        logins::record_accepted_logins(&self.pool, logins).await
+    }
+
+    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+        logins::login_records(&self.pool, ids).await
     }
 
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {
