@@ -75,6 +75,7 @@ PROBE_FIRST=$((OTP_FIRST + USERS))
 TOTAL=$((PROBE_FIRST + PROBE_USERS - 1))
 FULL_COST=$((PWOTP_USERS + PWONLY_USERS)) # users 1..FULL_COST get motpd's own Argon2id cost
 
+fr_version() { freeradius -v 2>/dev/null | sed -nE '1s/.*Version ([0-9.]+).*/\1/p'; }
 say() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)" >&2; }
 die() { echo "compare.sh: $*" >&2; exit 1; }
 
@@ -185,14 +186,17 @@ ensure_step_room() {
 # ------------------------------------------------------------------------------------------ load runs
 RESULTS=$OUT/results.tsv
 # One load run against the server process $2: label $1, the rest are radius_load run arguments.
-# Appends a row: label, mode, replies/s, p50, p99, CPU µs/reply, accept, reject, timeouts, bad, double accepts.
+# Appends a row: label, mode, replies/s, p50, p99, server CPU µs/reply, accept, reject, timeouts, bad, double
+# accepts, load generator CPU µs/reply.
 load_run() {
     local label=$1 pid=$2
     shift 2
-    local before after status=0 json answered cpu_us
+    local before after status=0 json answered cpu_us load_us
     mkdir -p "$(dirname "$OUT/$label")"
     before=$(cpu_ticks "$pid")
-    timeout 300 "$LOAD" run --progress 0 "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" || status=$?
+    local TIMEFORMAT='%U %S'
+    { time timeout 300 "$LOAD" run --progress 0 "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" || status=$?; } \
+        2>"$OUT/$label.time"
     after=$(cpu_ticks "$pid")
     json=$(tail -n 1 "$OUT/$label.out")
     if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
@@ -204,11 +208,12 @@ load_run() {
     answered=$(jq '.accept + .reject + .challenge' <<<"$json")
     cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$answered" \
         'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
-    jq -r --arg label "$label" --arg cpu "$cpu_us" \
-        '[$label, .mode, .rps, .p50_ms, .p99_ms, $cpu, .accept, .reject, .timeouts, .bad, (.double_accepts // "-")]
+    load_us=$(awk -v n="$answered" '{ if (n > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "-" }' "$OUT/$label.time")
+    jq -r --arg name "$label" --arg cpu "$cpu_us" --arg load "$load_us" \
+        '[$name, .mode, .rps, .p50_ms, .p99_ms, $cpu, .accept, .reject, .timeouts, .bad, (.double_accepts // "-"), $load]
          | @tsv' <<<"$json" >>"$RESULTS"
-    jq -r --arg label "$label" --arg cpu "$cpu_us" \
-        '"  \($label): \(.rps) replies/s, accept \(.accept) reject \(.reject) timeouts \(.timeouts) bad \(.bad), p99 \(.p99_ms) ms, \($cpu) µs CPU/reply"' \
+    jq -r --arg name "$label" --arg cpu "$cpu_us" \
+        '"  \($name): \(.rps) replies/s, accept \(.accept) reject \(.reject) timeouts \(.timeouts) bad \(.bad), p99 \(.p99_ms) ms, \($cpu) µs CPU/reply"' \
         <<<"$json" >&2
     [ "$status" = 0 ] || echo "  $label: radius_load exited $status (4: a bad reply or a double accept)" >&2
 }
@@ -407,6 +412,8 @@ create_pg_database() {
 # ------------------------------------------------------------------------------------------- the run
 mkdir -p "$OUT"
 : >"$RESULTS"
+: >"$OUT/hash-bound.txt"
+: >"$OUT/rss.txt"
 install_missing
 cd "$REPO"
 say "building release binaries"
@@ -422,7 +429,7 @@ say "machine"
     echo "cpu:         $(nproc) × $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "memory:      $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "kernel:      $(uname -sr)"
-    echo "freeradius:  $(freeradius -v 2>/dev/null | awk '/Version/ { print $3; exit }' | tr -d ,)"
+    echo "freeradius:  $(fr_version)"
     echo "postgresql:  $(psql -tA "$PG_SERVER/postgres" -c 'SHOW server_version' 2>/dev/null || echo unreachable)"
     echo "motpd:       $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "rmem_max:    $(cat /proc/sys/net/core/rmem_max)"
@@ -432,9 +439,7 @@ say "machine"
 
 say "provisioning $TOTAL users ($FULL_COST at motpd's Argon2id cost)"
 "$LOAD" provision --users "$FULL_COST" --out "$TMP/full" 2>"$OUT/provision-full.err" >/dev/null
-HASH_SECONDS=$(sed -nE 's/.*hashed in ([0-9.]+) s.*/\1/p' "$OUT/provision-full.err")
-HASH_BOUND=$(awk -v n="$FULL_COST" -v s="$HASH_SECONDS" 'BEGIN { printf "%.1f", n / s }')
-echo "  hashing bound: $FULL_COST hashes in $HASH_SECONDS s on $(nproc) threads = $HASH_BOUND/s" >&2
+sed -nE 's/.*(hashed in .*)/  default-cost hashes: \1/p' "$OUT/provision-full.err" >&2
 "$LOAD" provision --users "$TOTAL" --hash-cost fast --out "$TMP/fast" 2>"$OUT/provision-fast.err" >/dev/null
 sed -nE 's/.*(hashed in .*)/  fast hashes: \1/p' "$OUT/provision-fast.err" >&2
 P=$TMP/population
@@ -478,12 +483,23 @@ half_peak() { # label pid server peak-label
     load_run "$1" "$2" --server "$3" --mode otp-only --users $((USERS - SMALL_USERS - 100)) \
         --first-user "$OTP_FIRST" --rate "$rate" --duration "${seconds}s" --align-step "${COMMON[@]}"
 }
+# The hashing bound now: Argon2id hashes at motpd's cost per second on every core (what one verify costs), timed
+# with radius_load provision on $(nproc) threads; appended to $OUT/hash-bound.txt.
+hash_bound() { # label
+    local n=$(($(nproc) * 8)) seconds
+    "$LOAD" provision --users "$n" --out "$TMP/bound" 2>"$TMP/bound.err" >/dev/null
+    seconds=$(sed -nE 's/.*hashed in ([0-9.]+) s.*/\1/p' "$TMP/bound.err")
+    rm -rf "$TMP/bound"
+    awk -v l="$1" -v n="$n" -v s="$seconds" 'BEGIN { printf "%s\t%.1f\n", l, n / s }' >>"$OUT/hash-bound.txt"
+}
 # password+otp from the password+otp client, with a Status-Server and an otp-only probe (from the otp-only client).
 pwotp_run() { # label pid server
+    hash_bound "$1/before"
     load_run "$1" "$2" --server "$3" --source 127.0.0.2 --mode password+otp --users "$PWOTP_USERS" \
         --first-user "$PWOTP_FIRST" --sustained --duration "${PWOTP_SECONDS}s" --concurrency 16 \
         --probe status-server --probe otp-only --probe-rate 20 --probe-source 127.0.0.1 \
         --probe-first-user "$PROBE_FIRST" --probe-users "$PROBE_USERS"
+    hash_bound "$1/after"
 }
 
 say "no-work responder (the ceiling)"
@@ -493,7 +509,7 @@ otp_burst null/otp-only "$NULL_PID" "127.0.0.1:$PORT"
 pap_run null/password-only "$NULL_PID" "127.0.0.1:$PORT"
 stop_pid "$NULL_PID"
 
-say "FreeRADIUS $(freeradius -v 2>/dev/null | awk '/Version/ { print $3; exit }' | tr -d ,) (rlm_totp, PAP)"
+say "FreeRADIUS $(fr_version) (rlm_totp, PAP)"
 PAP_PORT=$(free_port)
 TOTP_PORT=$(free_port)
 start_freeradius "$PAP_PORT" "$TOTP_PORT"
@@ -513,7 +529,7 @@ motpd_suite() { # name url
     echo "$name $(rss_kib "$MOTPD_PID" VmRSS) $(rss_kib "$MOTPD_PID" VmHWM)" >>"$OUT/rss.txt"
     half_peak "$name/otp-only-half-peak" "$MOTPD_PID" "127.0.0.1:$port" "$name/otp-only"
     # 1,000 fresh users of the large site (the end of the population), for the comparison with a small site.
-    load_run "$name/otp-only-1k-burst" "$MOTPD_PID" "127.0.0.1:$port" --mode otp-only --users "$SMALL_USERS" \
+    load_run "$name/otp-only-1k-burst" "$MOTPD_PID" --server "127.0.0.1:$port" --mode otp-only --users "$SMALL_USERS" \
         --first-user $((OTP_FIRST + USERS - SMALL_USERS)) --duration 10s "${COMMON[@]}"
     pap_run "$name/password-only" "$MOTPD_PID" "127.0.0.1:$port" 127.0.0.2
     pwotp_run "$name/password+otp" "$MOTPD_PID" "127.0.0.1:$port"
@@ -536,7 +552,7 @@ PORT=$(free_port)
 provision_motpd "$TMP/small" "sqlite://motpd.db" "$PORT" "$(free_port)" "$S"
 start_motpd "$TMP/small" "$PORT"
 ensure_step_room 5
-load_run small/otp-only-1k-burst "$MOTPD_PID" "127.0.0.1:$PORT" --mode otp-only --users "$SMALL_USERS" \
+load_run small/otp-only-1k-burst "$MOTPD_PID" --server "127.0.0.1:$PORT" --mode otp-only --users "$SMALL_USERS" \
     --first-user "$OTP_FIRST" --duration 10s "${COMMON[@]}"
 echo "small $(rss_kib "$MOTPD_PID" VmRSS) $(rss_kib "$MOTPD_PID" VmHWM)" >>"$OUT/rss.txt"
 stop_pid "$MOTPD_PID"
@@ -555,7 +571,7 @@ if [ "$PG_OK" = 1 ] && DUAL_URL=$(create_pg_database "motpd_compare_dual_$$"); t
     NODE_A=$MOTPD_PID
     start_motpd "$TMP/node-b" "$B"
     ensure_step_room $((BURST_SECONDS + 2))
-    load_run dual/otp-only "$NODE_A" "127.0.0.1:$A" --dual "127.0.0.1:$B" --mode otp-only --users "$DUAL_USERS" \
+    load_run dual/otp-only "$NODE_A" --server "127.0.0.1:$A" --dual "127.0.0.1:$B" --mode otp-only --users "$DUAL_USERS" \
         --first-user "$OTP_FIRST" --duration "${BURST_SECONDS}s" "${COMMON[@]}"
     stop_pid "$MOTPD_PID"
     stop_pid "$NODE_A"
@@ -566,11 +582,12 @@ report() {
     echo
     echo "Same load against each server: $CONCURRENCY outstanding requests; otp-only = a burst over $USERS accounts"
     echo "within one 30-s step; password-only over $PWONLY_USERS accounts for $RUN_SECONDS s. CPU = the server's"
-    echo "utime+stime per verified reply. Ratios: replies/s of the row ÷ FreeRADIUS and ÷ the no-work responder, same mode."
+    echo "utime+stime per verified reply (load µs: the load generator's). Ratios: replies/s of the row ÷ FreeRADIUS and"
+    echo "÷ the no-work responder, same mode."
     echo
-    printf '| %-10s | %-13s | %10s | %7s | %7s | %8s | %8s | %8s |\n' \
-        server mode replies/s "p50 ms" "p99 ms" "CPU µs" "÷ FR" "÷ ceil."
-    echo '|------------|---------------|-----------:|--------:|--------:|---------:|---------:|---------:|'
+    printf '| %-10s | %-13s | %10s | %7s | %7s | %8s | %8s | %8s | %8s |\n' \
+        server mode replies/s "p50 ms" "p99 ms" "CPU µs" "÷ FR" "÷ ceil." "load µs"
+    echo '|------------|---------------|-----------:|--------:|--------:|---------:|---------:|---------:|---------:|'
     local row mode fr ceiling
     for row in null/otp-only freeradius/otp-only sqlite/otp-only postgres/otp-only \
         null/password-only freeradius/password-only sqlite/password-only postgres/password-only \
@@ -585,14 +602,17 @@ report() {
                 name = p[1] == "null" ? "no-work" : p[1]
                 rfr = fr > 0 ? sprintf("%.2f", $3 / fr) : "-"
                 rce = ceil > 0 ? sprintf("%.3f", $3 / ceil) : "-"
-                printf "| %-10s | %-13s | %10.0f | %7.3f | %7.3f | %8s | %8s | %8s |\n", name, $2, $3, $4, $5, $6, rfr, rce
+                printf "| %-10s | %-13s | %10.0f | %7.3f | %7.3f | %8s | %8s | %8s | %8s |\n", name, $2, $3, $4, $5, $6, rfr, rce, $12
             }' "$RESULTS"
     done
     echo
-    local name
+    local name bound
     for name in sqlite postgres; do
         [ -n "$(field "$name/password+otp" 1)" ] || continue
-        jq -r --arg name "$name" --arg bound "$HASH_BOUND" '
+        # The bound: the mean of the timings just before and just after the run.
+        bound=$(awk -F'\t' -v n="$name" 'index($1, n "/") == 1 { s += $2; c++ } END { if (c) printf "%.1f", s / c }' \
+            "$OUT/hash-bound.txt")
+        jq -r --arg name "$name" --arg bound "$bound" '
             "motpd \($name) password+otp: \(.rps) replies/s = \(((.rps / ($bound | tonumber)) * 1000 | round) / 10) % of the hashing bound \($bound)/s (" +
             "accept \(.accept), reject \(.reject), timeouts \(.timeouts)); probes while hashing: " +
             ([.probes[] | "\(.mode) p99 \(.p99_ms) ms (max \(.max_ms), timeouts \(.timeouts))"] | join(", "))' \
