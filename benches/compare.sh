@@ -354,7 +354,7 @@ EOF
 
 start_freeradius() {
     write_raddb "$1" "$2"
-    freeradius -f -d "$TMP/freeradius/raddb" -l stderr >"$TMP/freeradius/log/stderr" 2>&1 &
+    freeradius -f -d "$TMP/freeradius/raddb" >"$TMP/freeradius/log/stderr" 2>&1 &
     FR_PID=$!
     PIDS+=("$FR_PID")
     wait_ready "127.0.0.1:$1" "$FR_PID"
