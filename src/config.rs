@@ -94,6 +94,11 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Pool size.
     pub max_connections: u32,
+    /// How long `motpd serve` reuses an account and its device read for a login (seconds; 0 = off). Changes
+    /// made by another node or the CLI are seen within this time.
+    pub cache_seconds: u64,
+    /// Most accounts that cache holds (memory bound; unknown account names count too).
+    pub cache_entries: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -101,6 +106,8 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://motpd.db".into(),
             max_connections: 8,
+            cache_seconds: 2,
+            cache_entries: 4096,
         }
     }
 }

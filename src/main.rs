@@ -16,7 +16,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(motpd::cli::run(cli)) {
+    let result = runtime.block_on(motpd::cli::run(cli));
+    motpd::telemetry::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

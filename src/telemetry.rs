@@ -1,9 +1,25 @@
 //! Logging: one `tracing` subscriber writing to stderr, as text or JSON, with a default filter that keeps the
 //! database driver quiet. `RUST_LOG` overrides the configured level.
+//!
+//! INFO and DEBUG lines (one per RADIUS decision, thousands per second at a login burst) are collected in a
+//! buffer that a background thread writes out every [`FLUSH_INTERVAL`] (or sooner when it fills): one
+//! `write` system call per batch of lines instead of one per line on the packet path. WARN and ERROR lines
+//! are written at once, after whatever is buffered, so nothing that needs attention waits or is lost in a
+//! crash. [`flush`] writes out the rest (at shutdown).
+
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
+
+/// The longest an INFO line waits in the buffer.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// A buffer this full is written out at once.
+const FLUSH_AT: usize = 64 * 1024;
 
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(config: &LogConfig) {
@@ -13,9 +29,156 @@ pub fn init(config: &LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(BufferedStderr::shared());
     let _ = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Writes out every buffered line now.
+pub fn flush() {
+    if let Some(buffer) = BUFFER.get() {
+        buffer.flush();
+    }
+}
+
+static BUFFER: OnceLock<Arc<LineBuffer>> = OnceLock::new();
+
+/// Lines waiting for the background writer.
+#[derive(Debug, Default)]
+struct LineBuffer {
+    lines: Mutex<Vec<u8>>,
+    full: Condvar,
+    /// No background writer could be started: every line is written at once.
+    direct: std::sync::atomic::AtomicBool,
+}
+
+impl LineBuffer {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.lines.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Writes out what is buffered (stderr errors cannot be reported anywhere: ignored).
+    fn flush(&self) {
+        let lines = self.take();
+        if !lines.is_empty() {
+            let _ = std::io::stderr().lock().write_all(&lines);
+        }
+    }
+
+    fn push(&self, line: &[u8]) {
+        if self.direct.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = std::io::stderr().lock().write_all(line);
+            return;
+        }
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.extend_from_slice(line);
+        if lines.len() >= FLUSH_AT {
+            self.full.notify_one();
+        }
+    }
+
+    /// The background writer: every interval, or when the buffer fills.
+    fn run(&self) {
+        loop {
+            let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+            let (mut lines, _) = self
+                .full
+                .wait_timeout_while(lines, FLUSH_INTERVAL, |l| l.len() < FLUSH_AT)
+                .unwrap_or_else(PoisonError::into_inner);
+            let batch = std::mem::take(&mut *lines);
+            drop(lines);
+            if !batch.is_empty() {
+                let _ = std::io::stderr().lock().write_all(&batch);
+            }
+        }
+    }
+}
+
+/// The subscriber's writer: buffered below WARN, direct from WARN up.
+#[derive(Debug, Clone)]
+struct BufferedStderr {
+    buffer: Arc<LineBuffer>,
+}
+
+impl BufferedStderr {
+    fn shared() -> Self {
+        let buffer = BUFFER
+            .get_or_init(|| {
+                let buffer = Arc::new(LineBuffer::default());
+                let writer = buffer.clone();
+                let started = std::thread::Builder::new()
+                    .name("motpd-log".into())
+                    .spawn(move || writer.run());
+                if started.is_err() {
+                    buffer
+                        .direct
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                buffer
+            })
+            .clone();
+        Self { buffer }
+    }
+}
+
+/// One event's writer.
+#[derive(Debug)]
+enum EventWriter<'a> {
+    Buffered(&'a LineBuffer),
+    Direct(&'a LineBuffer),
+}
+
+impl Write for EventWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Buffered(buffer) => {
+                buffer.push(bytes);
+                Ok(bytes.len())
+            }
+            Self::Direct(buffer) => {
+                // Keep the order: what is buffered goes first.
+                buffer.flush();
+                std::io::stderr().lock().write_all(bytes)?;
+                Ok(bytes.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BufferedStderr {
+    type Writer = EventWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EventWriter::Direct(&self.buffer)
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        if *meta.level() <= tracing::Level::WARN {
+            EventWriter::Direct(&self.buffer)
+        } else {
+            EventWriter::Buffered(&self.buffer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn info_lines_wait_in_the_buffer_and_warnings_flush_it() {
+        let buffer = LineBuffer::default();
+        EventWriter::Buffered(&buffer).write_all(b"one\n").unwrap();
+        EventWriter::Buffered(&buffer).write_all(b"two\n").unwrap();
+        assert_eq!(*buffer.lines.lock().unwrap(), b"one\ntwo\n");
+        EventWriter::Direct(&buffer).write_all(b"warn\n").unwrap();
+        assert!(buffer.lines.lock().unwrap().is_empty());
+    }
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{Context, KeyMode};
 use crate::clock::SystemClock;
 use crate::server::node::{self, Node};
-use crate::store::{AccountFilter, redact_url};
+use crate::store::{CacheSettings, CachedStore, Store, redact_url};
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
@@ -21,9 +21,18 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let sockets = node::bind_configured(&ctx.config)?;
     let web = node::bind_web(ctx.config.web.listen).await?;
     let token = CancellationToken::new();
+    let cache = CacheSettings {
+        ttl_seconds: ctx.config.database.cache_seconds,
+        capacity: ctx.config.database.cache_entries,
+    };
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(
+        ctx.store.clone(),
+        Arc::new(SystemClock),
+        cache,
+    ));
     let node = Node::start(
         &ctx.config,
-        ctx.store.clone(),
+        store.clone(),
         ctx.key.clone(),
         Arc::new(SystemClock),
         sockets,
@@ -46,15 +55,17 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining requests in flight");
     token.cancel();
     let result = node.finish().await;
-    ctx.store.close().await;
+    store.close().await;
     tracing::info!("stopped");
+    crate::telemetry::flush();
     result.map_err(Into::into)
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     let clients = ctx.store.clients().await?;
-    let accounts = ctx.store.list_accounts(AccountFilter::default()).await?;
-    if !clients.is_empty() && !accounts.is_empty() {
+    // Not `list_accounts`: with 100,000 accounts that alone would leave tens of MiB resident.
+    let has_accounts = ctx.store.any_account().await?;
+    if !clients.is_empty() && has_accounts {
         return Ok(());
     }
     let config = ctx
@@ -69,7 +80,7 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
             "     printf '%s' 'testing123-long-secret' | {motpd} client add local --address 127.0.0.1 --secret-stdin"
         );
     }
-    if accounts.is_empty() {
+    if !has_accounts {
         eprintln!("  2. an account and its phone app:");
         eprintln!(
             "     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin"

@@ -218,6 +218,28 @@ pub(super) fn problems(c: &Config) -> Vec<Problem> {
             )
         },
     );
+    check(
+        &mut p,
+        c.database.cache_seconds <= 3600,
+        "database.cache_seconds",
+        || {
+            format!(
+                "{} is out of range; use 0 (off) to 3600 (a few seconds is enough)",
+                c.database.cache_seconds
+            )
+        },
+    );
+    check(
+        &mut p,
+        (1..=10_000_000).contains(&c.database.cache_entries),
+        "database.cache_entries",
+        || {
+            format!(
+                "{} is out of range; use 1 to 10000000",
+                c.database.cache_entries
+            )
+        },
+    );
     check(&mut p, !c.radius.listen.is_empty(), "radius.listen", || {
         "needs at least one address, e.g. [\"0.0.0.0:1812\", \"[::]:1812\"]".into()
     });

@@ -14,7 +14,9 @@ use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
 use crate::secrets::{MasterKey, SecretBytes};
-use crate::store::{Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store};
+use crate::store::{
+    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store,
+};
 
 /// The settings the engine decides with.
 #[derive(Debug, Clone)]
@@ -327,16 +329,18 @@ impl Engine {
         code: &str,
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        let fingerprint = self.fingerprint(request, device, step, code);
-        if !self
-            .store
-            .record_accepted_step(&device.id, step, now, Some(&fingerprint))
-            .await?
-        {
+        let login = AcceptedLogin {
+            account_id: account.id.clone(),
+            device_id: device.id.clone(),
+            step,
+            now,
+            fingerprint: Some(self.fingerprint(request, device, step, code)),
+        };
+        // The step and the success are recorded together (group-committed by the serving store).
+        if !self.store.record_accepted_login(&login).await? {
             // Another request (or node) accepted this step first.
             return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
         }
-        self.store.record_success(&account.id, now).await?;
         Ok(self.accept(account))
     }
 

@@ -23,14 +23,14 @@ pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(super) struct PasswordChecker {
     store: Arc<dyn Store>,
-    hashing: Semaphore,
+    hashing: Arc<Semaphore>,
 }
 
 impl PasswordChecker {
     pub(super) fn new(store: Arc<dyn Store>, threads: usize) -> Self {
         Self {
             store,
-            hashing: Semaphore::new(threads.max(1)),
+            hashing: Arc::new(Semaphore::new(threads.max(1))),
         }
     }
 
@@ -87,9 +87,16 @@ impl PasswordChecker {
             .map_err(|e| EngineError::Hashing(e.to_string()))
     }
 
+    /// Stores a new hash at the current cost, in the background. It takes a hashing thread like every check
+    /// (waiting as long as it must: it is not on a request's path), so upgrades never oversubscribe the cores
+    /// that the checks and the packet loop share.
     fn rehash(&self, account: String, password: SecretBytes, now: i64) {
         let store = self.store.clone();
+        let hashing = self.hashing.clone();
         tokio::spawn(async move {
+            let Ok(_permit) = hashing.acquire_owned().await else {
+                return;
+            };
             let hashed =
                 tokio::task::spawn_blocking(move || password::hash_password(password.expose()))
                     .await;

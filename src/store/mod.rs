@@ -12,6 +12,8 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod batch;
+mod cache;
 mod invitations;
 mod postgres;
 mod rows;
@@ -22,6 +24,8 @@ mod web_sessions;
 
 use std::sync::Arc;
 
+pub use batch::BatchStats;
+pub use cache::{CacheSettings, CacheStats, CachedStore};
 pub use types::*;
 
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
@@ -41,6 +45,9 @@ pub enum StoreError {
         "unsupported database URL scheme in {0:?}: use sqlite://PATH (or sqlite::memory:) or postgres://USER@HOST/DB"
     )]
     UnsupportedUrl(String),
+    /// A batched operation failed; every request of the batch gets the same error.
+    #[error(transparent)]
+    Batched(Arc<StoreError>),
     /// Applying migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -76,6 +83,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<ImportSummary, StoreError>;
     /// One account.
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Whether any account exists (cheap: for the hints `motpd serve` prints on an empty database).
+    async fn any_account(&self) -> Result<bool, StoreError>;
     /// Accounts with their device state, ordered by ID.
     async fn list_accounts(
         &self,
@@ -162,6 +171,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
+
+    /// A login's whole write in one: [`Store::record_accepted_step`] and, when this caller won the step,
+    /// [`Store::record_success`] for the account. `true` means the step was this caller's and the login is
+    /// recorded; `false` means the code was already used. The backends take it as a batch of one of
+    /// [`Store::record_accepted_logins`]; the caching decorator (`cache.rs`) group-commits concurrent calls.
+    async fn record_accepted_login(&self, login: &AcceptedLogin) -> Result<bool, StoreError> {
+        let won = self
+            .record_accepted_logins(std::slice::from_ref(login))
+            .await?;
+        Ok(won.first().copied().unwrap_or(false))
+    }
+    /// Many accepted logins with a few statements, in order, as if each were recorded alone one after the
+    /// other: per login the compare-and-set `last_step := step WHERE last_step < step` on the active device,
+    /// and for each winner the success bookkeeping of [`Store::record_success`] (an account that no longer
+    /// exists is skipped). The same device may appear more than once (a later, higher step can win after an
+    /// earlier one). Returns one `bool` per login, in order, once everything is committed (durable). On an
+    /// error some steps may already be used up — never accepted twice — and the caller answers none of the
+    /// logins with an Accept (fail closed).
+    async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError>;
+    /// The accounts with these IDs and their active devices, read with a few statements for the whole batch
+    /// (the read side of the login path). IDs without an account are absent from the result; order is not
+    /// kept.
+    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError>;
 
     // ---- RADIUS sessions -----------------------------------------------------------------------------------
     /// Stores an outstanding Access-Challenge.

@@ -23,15 +23,16 @@ use super::rows::{
     account_not_found, conflict_or, link_batch,
 };
 use super::{
-    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
-    Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
-    NewWebSession, RadiusClient, Store, StoreError, WebSession,
+    AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
+    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
+    NewChallenge, NewClient, NewDevice, NewWebSession, RadiusClient, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
 mod invitations;
+mod logins;
 mod sessions;
 mod web_sessions;
 
@@ -153,6 +154,12 @@ impl Store for PgStore {
             .await?
             .map(Account::try_from)
             .transpose()
+    }
+
+    async fn any_account(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn list_accounts(
@@ -314,6 +321,17 @@ impl Store for PgStore {
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
         devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
+    }
+
+    async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError> {
+        logins::record_accepted_logins(&self.pool, logins).await
+    }
+
+    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+        logins::login_records(&self.pool, ids).await
     }
 
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {

@@ -14,8 +14,9 @@ use time::Date;
 use time::macros::format_description;
 
 use super::{
-    Account, AccountOverview, AccountStatus, AccountUpsert, Challenge, ChallengePurpose, Device,
-    DeviceState, DeviceSummary, NewDevice, RadiusClient, StoreError,
+    AcceptedLogin, Account, AccountOverview, AccountStatus, AccountUpsert, Challenge,
+    ChallengePurpose, Device, DeviceState, DeviceSummary, LoginRecord, NewDevice, RadiusClient,
+    StoreError,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord, GENESIS_MAC};
 use crate::config::AuthMode;
@@ -180,8 +181,8 @@ fn parse_kind(text: &str) -> Result<Kind, StoreError> {
     Kind::from_str(text).map_err(|_| corrupt("device kind", text))
 }
 
-/// An `accounts` row.
-#[derive(Debug, sqlx::FromRow)]
+/// An `accounts` row (from a query, or from the JSON a batched SQLite read builds).
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct AccountRow {
     id: String,
     name: String,
@@ -255,8 +256,8 @@ impl TryFrom<OverviewRow> for AccountOverview {
     }
 }
 
-/// A `devices` row.
-#[derive(Debug, sqlx::FromRow)]
+/// A `devices` row (from a query, or from the JSON a batched SQLite read builds, blobs in hex).
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct DeviceRow {
     id: String,
     account_id: String,
@@ -264,7 +265,9 @@ pub(super) struct DeviceRow {
     algorithm: String,
     digits: i64,
     period: i64,
+    #[serde(deserialize_with = "hex_blob")]
     sealed_seed: Vec<u8>,
+    #[serde(deserialize_with = "optional_hex_blob")]
     sealed_pin: Option<Vec<u8>>,
     last_step: Option<i64>,
     state: String,
@@ -272,7 +275,39 @@ pub(super) struct DeviceRow {
     created_at: i64,
     confirmed_at: Option<i64>,
     last_used_at: Option<i64>,
+    #[serde(deserialize_with = "optional_hex_blob")]
     last_use_fingerprint: Option<Vec<u8>>,
+}
+
+fn hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text: &str = serde::Deserialize::deserialize(d)?;
+    hex::decode(text).map_err(serde::de::Error::custom)
+}
+
+fn optional_hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    let text: Option<&str> = serde::Deserialize::deserialize(d)?;
+    text.map(hex::decode)
+        .transpose()
+        .map_err(serde::de::Error::custom)
+}
+
+/// An account with its active device, as the batched SQLite read returns it (one JSON object each).
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct LoginRow {
+    #[serde(flatten)]
+    account: AccountRow,
+    device: Option<DeviceRow>,
+}
+
+impl TryFrom<LoginRow> for LoginRecord {
+    type Error = StoreError;
+
+    fn try_from(row: LoginRow) -> Result<Self, StoreError> {
+        Ok(LoginRecord {
+            account: row.account.try_into()?,
+            device: row.device.map(Device::try_from).transpose()?,
+        })
+    }
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -411,11 +446,73 @@ pub(super) fn link_batch(
     Ok(records)
 }
 
+/// Pairs each account with its active device.
+pub(super) fn join_records(
+    accounts: Vec<AccountRow>,
+    devices: Vec<DeviceRow>,
+) -> Result<Vec<LoginRecord>, StoreError> {
+    let mut by_account: HashMap<String, Device> = HashMap::with_capacity(devices.len());
+    for row in devices {
+        let device = Device::try_from(row)?;
+        by_account.insert(device.account_id.clone(), device);
+    }
+    accounts
+        .into_iter()
+        .map(|row| {
+            let account = Account::try_from(row)?;
+            let device = by_account.remove(&account.id);
+            Ok(LoginRecord { account, device })
+        })
+        .collect()
+}
+
+/// Splits `logins` into rounds in which every device appears at most once, keeping batch order: a device's
+/// second login goes into the next round, so it sees the first one's step (as if recorded one after the
+/// other).
+pub(super) fn rounds(logins: &[AcceptedLogin]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut next_round: HashMap<&str, usize> = HashMap::new();
+    for (index, login) in logins.iter().enumerate() {
+        let round = next_round.entry(&login.device_id).or_insert(0);
+        if *round == rounds.len() {
+            rounds.push(Vec::new());
+        }
+        if let Some(members) = rounds.get_mut(*round) {
+            members.push(index);
+        }
+        *round += 1;
+    }
+    rounds
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::secrets::SecretBytes;
+
+    fn login(device: &str, step: i64) -> AcceptedLogin {
+        AcceptedLogin {
+            account_id: format!("a-{device}"),
+            device_id: device.to_owned(),
+            step,
+            now: 0,
+            fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn a_device_appears_once_per_round_in_batch_order() {
+        let batch = [
+            login("x", 1),
+            login("y", 1),
+            login("x", 2),
+            login("x", 3),
+            login("z", 1),
+        ];
+        assert_eq!(rounds(&batch), vec![vec![0, 1, 4], vec![2], vec![3]]);
+        assert!(rounds(&[]).is_empty());
+    }
 
     fn account_row() -> AccountRow {
         AccountRow {

@@ -27,15 +27,16 @@ use super::rows::{
     account_not_found, conflict_or, link_batch,
 };
 use super::{
-    Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry,
-    Challenge, Device, FailureState, ImportSummary, Invitation, NewChallenge, NewClient, NewDevice,
-    NewWebSession, RadiusClient, Store, StoreError, WebSession,
+    AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
+    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
+    NewChallenge, NewClient, NewDevice, NewWebSession, RadiusClient, Store, StoreError, WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
 mod import;
 mod invitations;
+mod logins;
 mod sessions;
 mod web_sessions;
 
@@ -51,6 +52,10 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::Sqlite
 pub(super) struct SqliteStore {
     pool: SqlitePool,
     chain: AuditChain,
+    /// Taken by the writers of the serving hot path (group-committed logins, audit batches, failure counts)
+    /// around their write, so that they queue here instead of colliding on SQLite's write lock: a collision
+    /// is `SQLITE_BUSY`, and SQLite's busy handler retries after sleeping 1, 2, 5, 10... ms.
+    write_gate: tokio::sync::Mutex<()>,
 }
 
 /// A transaction holding the write lock from its first statement.
@@ -78,7 +83,10 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): in WAL mode a connection drops
+            // its cache whenever another one has written, so more buys little and costs resident memory.
+            .pragma("cache_size", "-1024");
         let pool_options = if is_memory(url) {
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -91,12 +99,19 @@ impl SqliteStore {
                 .synchronous(SqliteSynchronous::Normal);
             SqlitePoolOptions::new().max_connections(max_connections.max(1))
         };
+        // The connection lives in this process: a ping before every acquire would only add a round trip to
+        // the connection's thread (and a wake-up) to every operation.
         let pool = pool_options
+            .test_before_acquire(false)
             .acquire_timeout(BUSY_TIMEOUT * 2)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, chain })
+        Ok(Self {
+            pool,
+            chain,
+            write_gate: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Runs an `UPDATE accounts ... WHERE id = $1`-style statement; `NotFound` when no row matched.
@@ -162,6 +177,12 @@ impl Store for SqliteStore {
             .await?
             .map(Account::try_from)
             .transpose()
+    }
+
+    async fn any_account(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn list_accounts(
@@ -239,6 +260,7 @@ impl Store for SqliteStore {
     ) -> Result<FailureState, StoreError> {
         // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
         // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
+        let _gate = self.write_gate.lock().await;
         let row: Option<(i64, Option<i64>)> = sqlx::query_as(
             "UPDATE accounts SET \
                failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
@@ -320,6 +342,18 @@ impl Store for SqliteStore {
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
         devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
+    }
+
+    async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError> {
+        let _gate = self.write_gate.lock().await;
+        logins::record_accepted_logins(&self.pool, logins).await
+    }
+
+    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+        logins::login_records(&self.pool, ids).await
     }
 
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {
@@ -427,27 +461,38 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
+        let _gate = self.write_gate.lock().await;
         let mut tx = begin_write(&self.pool).await?;
         let head: Option<AuditHead> =
             sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;
-        for r in link_batch(&self.chain, head, events)? {
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(r.seq)
-            .bind(r.event.at)
-            .bind(&r.event.kind)
-            .bind(&r.event.actor)
-            .bind(&r.event.account_id)
-            .bind(&r.event.outcome)
-            .bind(&r.event.detail)
-            .bind(&r.mac[..])
-            .execute(&mut *tx)
-            .await?;
-        }
+        // The whole batch in one statement (one JSON array; the MAC as hex): a statement per row would cost a
+        // round trip to the connection's thread each, while the write lock is held.
+        let rows: Vec<serde_json::Value> = link_batch(&self.chain, head, events)?
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.seq,
+                    r.event.at,
+                    r.event.kind,
+                    r.event.actor,
+                    r.event.account_id,
+                    r.event.outcome,
+                    r.event.detail,
+                    hex::encode(r.mac),
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+                    value ->> 6, unhex(value ->> 7) \
+             FROM json_each($1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

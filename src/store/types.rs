@@ -384,3 +384,29 @@ pub struct Invitation {
     /// When it bound a device (single use), if it did.
     pub used_at: Option<i64>,
 }
+
+/// An account with its active device: what one login needs from the store, read in one batch
+/// ([`crate::store::Store::login_records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// The account.
+    pub account: Account,
+    /// Its active device, if it has one.
+    pub device: Option<Device>,
+}
+
+/// A code accepted for a login, to be recorded: the replay guard's compare-and-set on the device and, if
+/// it wins, the account's success bookkeeping ([`crate::store::Store::record_accepted_logins`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedLogin {
+    /// The account that logs in.
+    pub account_id: String,
+    /// Its active device.
+    pub device_id: String,
+    /// The matched time step (TOTP/mOTP) or counter (HOTP).
+    pub step: i64,
+    /// When.
+    pub now: i64,
+    /// Keyed fingerprint of this use (for `otp.reuse_seconds`).
+    pub fingerprint: Option<Vec<u8>>,
+}

@@ -11,8 +11,9 @@ use motpd::audit::{AuditBreak, AuditEvent, AuditRecord, ChainVerifier};
 use motpd::config::AuthMode;
 use motpd::otp::Kind;
 use motpd::store::{
-    self, AccountFilter, AccountStatus, AccountUpsert, AccountingEntry, ChallengePurpose,
-    DeviceState, ImportSummary, NewChallenge, NewWebSession, RadiusClient, Store, StoreError,
+    self, AcceptedLogin, AccountFilter, AccountStatus, AccountUpsert, AccountingEntry,
+    ChallengePurpose, DeviceState, ImportSummary, NewChallenge, NewWebSession, RadiusClient, Store,
+    StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1328,6 +1329,131 @@ async fn invitations_are_single_use_expire_and_are_replaced(store: &dyn Store) {
     assert!(store.invitation(&second).await.unwrap().is_none());
 }
 
+fn accepted(account: &str, device: &str, step: i64, now: i64) -> AcceptedLogin {
+    AcceptedLogin {
+        account_id: account.to_owned(),
+        device_id: device.to_owned(),
+        step,
+        now,
+        fingerprint: Some(vec![step as u8; 32]),
+    }
+}
+
+async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
+    for (id, dev) in [("alice", "d1"), ("bob", "d2")] {
+        store.create_account(&account(id), NOW).await.unwrap();
+        store
+            .bind_device(&device(dev, id), false, NOW)
+            .await
+            .unwrap();
+    }
+    store.record_failure("alice", NOW, 5, 60).await.unwrap();
+    let batch = [
+        accepted("alice", "d1", 10, NOW + 1),
+        accepted("bob", "d2", 5, NOW + 1),
+        accepted("alice", "d1", 10, NOW + 2), // the same code again
+        accepted("alice", "d1", 11, NOW + 3), // the next step, after the first
+        accepted("ghost", "nope", 1, NOW + 3),
+    ];
+    let won = store.record_accepted_logins(&batch).await.unwrap();
+    assert_eq!(won, [true, true, false, true, false]);
+    let d1 = store.device("d1").await.unwrap().unwrap();
+    assert_eq!((d1.last_step, d1.last_used_at), (Some(11), Some(NOW + 3)));
+    assert_eq!(d1.last_use_fingerprint, Some(vec![11; 32]));
+    let alice = store.account("alice").await.unwrap().unwrap();
+    assert_eq!((alice.failures, alice.last_login_at), (0, Some(NOW + 3)));
+    assert!(store.record_accepted_logins(&[]).await.unwrap().is_empty());
+    // The single form: the same rules.
+    assert!(!store.record_accepted_login(&batch[3]).await.unwrap());
+    assert!(
+        store
+            .record_accepted_login(&accepted("bob", "d2", 6, NOW + 4))
+            .await
+            .unwrap()
+    );
+    let bob = store.account("bob").await.unwrap().unwrap();
+    assert_eq!(bob.last_login_at, Some(NOW + 4));
+    // A device reset elsewhere: nothing to accept any more.
+    store.reset_devices("bob").await.unwrap();
+    assert!(
+        !store
+            .record_accepted_login(&accepted("bob", "d2", 7, NOW + 5))
+            .await
+            .unwrap()
+    );
+}
+
+async fn login_records_read_accounts_with_their_active_device(store: &dyn Store) {
+    assert!(!store.any_account().await.unwrap());
+    for id in ["alice", "carol", "dave"] {
+        store.create_account(&account(id), NOW).await.unwrap();
+    }
+    assert!(store.any_account().await.unwrap());
+    store
+        .bind_device(&device("d1", "alice"), false, NOW)
+        .await
+        .unwrap();
+    store
+        .begin_enrollment(&device("d3", "dave"), NOW)
+        .await
+        .unwrap();
+    let ids = ["alice", "carol", "dave", "ghost", "alice"].map(String::from);
+    let mut records = store.login_records(&ids).await.unwrap();
+    records.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    let got: Vec<(&str, Option<&str>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.account.id.as_str(),
+                r.device.as_ref().map(|d| d.id.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("alice", Some("d1")), ("carol", None), ("dave", None)]
+    );
+    assert_eq!(
+        records[0].account,
+        store.account("alice").await.unwrap().unwrap()
+    );
+    assert_eq!(
+        records[0].device,
+        store.active_device("alice").await.unwrap()
+    );
+    assert!(store.login_records(&[]).await.unwrap().is_empty());
+}
+
+async fn racing_accepted_logins_win_once(backend: &Backend) {
+    let (a, b) = backend.nodes().await;
+    for n in 0..20 {
+        let id = format!("user{n}");
+        a.create_account(&account(&id), NOW).await.unwrap();
+        a.bind_device(&device(&format!("dev{n}"), &id), false, NOW)
+            .await
+            .unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for node in [a, b] {
+        for copy in 0..3 {
+            let node = node.clone();
+            tasks.spawn(async move {
+                let batch: Vec<AcceptedLogin> = (0..20)
+                    .map(|n| accepted(&format!("user{n}"), &format!("dev{n}"), 9, NOW + copy))
+                    .collect();
+                node.record_accepted_logins(&batch).await.unwrap()
+            });
+        }
+    }
+    let mut wins = vec![0; 20];
+    while let Some(done) = tasks.join_next().await {
+        for (n, won) in done.unwrap().into_iter().enumerate() {
+            wins[n] += usize::from(won);
+        }
+    }
+    assert!(wins.iter().all(|&w| w == 1), "{}: {wins:?}", backend.name);
+}
+
 macro_rules! contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -1373,10 +1499,13 @@ contract!(
         accounting_is_recorded,
         web_sessions_expire_move_and_end,
         web_sessions_end_with_their_account,
-        invitations_are_single_use_expire_and_are_replaced;
+        invitations_are_single_use_expire_and_are_replaced,
+        accepted_logins_are_recorded_in_order,
+        login_records_read_accounts_with_their_active_device;
     backend:
         import_of_ten_thousand_accounts,
         racing_replays_accept_exactly_once,
+        racing_accepted_logins_win_once,
         racing_challenge_answers_win_once,
         racing_bindings_leave_one_active_device,
         bind_devices_of_ten_thousand,

@@ -117,7 +117,11 @@ impl Backend {
 
 /// Every backend to run a contract test on, each with an empty database.
 pub(crate) async fn store_backends() -> Vec<Backend> {
-    let mut backends = vec![sqlite_memory().await, sqlite_file().await];
+    let mut backends = vec![
+        sqlite_memory().await,
+        sqlite_file().await,
+        cached_sqlite_file().await,
+    ];
     match std::env::var(PG_ENV) {
         Ok(url) if !url.is_empty() => backends.push(postgres(&url).await),
         _ => {
@@ -154,6 +158,22 @@ pub(crate) async fn sqlite_file() -> Backend {
         _dir: Some(dir),
         _pg: None,
     }
+}
+
+/// A SQLite file store behind the serving node's caching, batching decorator ([`store::CachedStore`]).
+pub(crate) async fn cached_sqlite_file() -> Backend {
+    let mut backend = sqlite_file().await;
+    let settings = store::CacheSettings {
+        ttl_seconds: 2,
+        capacity: 1000,
+    };
+    backend.name = "cached-sqlite-file";
+    backend.store = Arc::new(store::CachedStore::new(
+        backend.store,
+        Arc::new(motpd::clock::SystemClock),
+        settings,
+    ));
+    backend
 }
 
 /// The URL of `motpd.db` inside `dir`.
