@@ -1,7 +1,7 @@
 //! The command line of `radius_load`: subcommands, their options and the duration syntax (`500ms`, `10s`,
 //! `2m`, `1h`, or plain seconds). Parsing only: no I/O beyond what clap does.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ pub(crate) enum Command {
     /// Write users.csv (motpd user import), devices.csv (motpd device import) and freeradius-users.
     Provision(ProvisionArgs),
     /// Send Access-Requests with a fixed number outstanding; print a table and one JSON line.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Cost of the Argon2id password hashes written to users.csv.
@@ -67,18 +67,28 @@ pub(crate) struct RunArgs {
     /// The shared secret (or the environment variable RADIUS_LOAD_SECRET, which keeps it out of `ps`).
     #[arg(long, env = "RADIUS_LOAD_SECRET", hide_env_values = true)]
     pub(crate) secret: String,
-    /// Users to cycle through, in order from load000001 (at most the number provisioned).
+    /// Users to cycle through, in order from `--first-user` (at most the number provisioned).
     #[arg(long)]
     pub(crate) users: u64,
+    /// Number of the first user: 1 is load000001 (several runs on one server can take disjoint users).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) first_user: u64,
     /// The key given to `provision`.
     #[arg(long, env = "RADIUS_LOAD_SEED_KEY", hide_env_values = true)]
     pub(crate) seed_key: String,
     /// What User-Password carries: the code, password followed by the code, or the password.
     #[arg(long, value_enum)]
     pub(crate) mode: Mode,
-    /// Requests kept outstanding.
+    /// Requests kept outstanding (with `--rate`: the most outstanding at once).
     #[arg(long, default_value_t = 256)]
     pub(crate) concurrency: usize,
+    /// Open loop: send this many requests per second in total instead of keeping `--concurrency` outstanding
+    /// (e.g. half of a measured peak, for the latency at that load).
+    #[arg(long)]
+    pub(crate) rate: Option<f64>,
+    /// Source address of the sockets (default: any; e.g. 127.0.0.2 to be another RADIUS client).
+    #[arg(long)]
+    pub(crate) source: Option<IpAddr>,
     /// UDP sockets (each owns 256 Identifiers; default: one per 128 outstanding requests, at least 4).
     #[arg(long)]
     pub(crate) sockets: Option<usize>,
@@ -101,6 +111,22 @@ pub(crate) struct RunArgs {
     /// Count replies without Message-Authenticator as good (old servers); by default they are `bad`.
     #[arg(long)]
     pub(crate) allow_missing_message_authenticator: bool,
+    /// A probe: a second stream of this mode at `--probe-rate`, with its own counts and latency histogram
+    /// (repeat for several), e.g. Status-Server and otp-only p99 while password+otp saturates the cores.
+    #[arg(long, value_enum)]
+    pub(crate) probe: Vec<Mode>,
+    /// Requests per second of each probe.
+    #[arg(long, default_value_t = 20.0)]
+    pub(crate) probe_rate: f64,
+    /// Source address of the probes' sockets (e.g. 127.0.0.2, a RADIUS client of another mode).
+    #[arg(long)]
+    pub(crate) probe_source: Option<IpAddr>,
+    /// Number of the probes' first user (default: the one after the main stream's users).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) probe_first_user: Option<u64>,
+    /// Users of each probe (each used at most once per step in the OTP modes).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) probe_users: u64,
     /// Progress line on stderr this often (0 = none).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub(crate) progress: Duration,
@@ -166,6 +192,72 @@ mod tests {
         assert_eq!(run.mode, Mode::PasswordOtp);
         assert_eq!(run.concurrency, 256);
         assert_eq!(run.timeout, Duration::from_secs(3));
+        assert_eq!(run.first_user, 1);
+        assert_eq!((run.rate, run.source), (None, None));
+        assert!(run.probe.is_empty());
         assert!(Args::try_parse_from(["radius_load", "run", "--mode", "pap"]).is_err());
+    }
+
+    #[test]
+    fn probe_arguments_parse() {
+        let args = Args::try_parse_from([
+            "radius_load",
+            "run",
+            "--server",
+            "127.0.0.1:1812",
+            "--secret",
+            "s3cret",
+            "--users",
+            "10",
+            "--first-user",
+            "101",
+            "--seed-key",
+            "k",
+            "--mode",
+            "password+otp",
+            "--probe",
+            "status-server",
+            "--probe",
+            "otp-only",
+            "--probe-rate",
+            "50",
+            "--probe-source",
+            "127.0.0.2",
+            "--probe-first-user",
+            "5001",
+            "--rate",
+            "1500.5",
+            "--source",
+            "127.0.0.3",
+        ])
+        .unwrap();
+        let Command::Run(run) = args.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.first_user, 101);
+        assert_eq!(run.probe, vec![Mode::StatusServer, Mode::OtpOnly]);
+        assert_eq!(run.probe_rate, 50.0);
+        assert_eq!(run.probe_source, Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(run.probe_first_user, Some(5001));
+        assert_eq!(run.probe_users, 2000);
+        assert_eq!(run.rate, Some(1500.5));
+        assert_eq!(run.source, Some("127.0.0.3".parse().unwrap()));
+        let zero = Args::try_parse_from([
+            "radius_load",
+            "run",
+            "--server",
+            "127.0.0.1:1812",
+            "--secret",
+            "s",
+            "--users",
+            "1",
+            "--seed-key",
+            "k",
+            "--mode",
+            "otp-only",
+            "--first-user",
+            "0",
+        ]);
+        assert!(zero.is_err(), "users are numbered from 1");
     }
 }

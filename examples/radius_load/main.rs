@@ -26,6 +26,16 @@
 //! cargo run --release --example radius_load -- run --server 127.0.0.1:1812 --secret S --users 2000 \
 //!     --seed-key k1 --mode otp-only --align-step
 //!
+//! # Open loop at a fixed rate (e.g. half of a measured peak) over users load050001..load060000:
+//! cargo run --release --example radius_load -- run --server 127.0.0.1:1812 --secret S --users 10000 \
+//!     --first-user 50001 --seed-key k1 --mode otp-only --rate 5000 --duration 5s
+//!
+//! # password+otp from 127.0.0.2 (a client in that mode) while two probes at 20 req/s from 127.0.0.1 (an
+//! # otp-only client) measure Status-Server and otp-only latency, each with its own histogram:
+//! cargo run --release --example radius_load -- run --server 127.0.0.1:1812 --secret S --users 1500 \
+//!     --seed-key k1 --mode password+otp --source 127.0.0.2 --concurrency 16 --sustained --duration 15s \
+//!     --probe status-server --probe otp-only --probe-source 127.0.0.1 --probe-first-user 100001
+//!
 //! # Two motpd nodes on one PostgreSQL: every request goes to both, a code must never be accepted twice:
 //! cargo run --release --example radius_load -- run --server 127.0.0.1:1812 --dual 127.0.0.1:1912 \
 //!     --secret S --users 2000 --seed-key k1 --mode otp-only --sustained --duration 60s
@@ -35,7 +45,9 @@
 //! measures the peak (a burst of at most `--users` requests within one step) unless `--sustained` waits for
 //! the next step (then the rate is at most users / 30 s). The budget is per run: a second run within the same
 //! step re-sends codes the first one used (use `--align-step`). With `--dual`, `sent`, the outcomes and the
-//! timeouts count datagrams and replies (two per request). Replies that arrive after `--timeout` but verify
+//! timeouts count datagrams and replies (two per request). Probes send to `--server` only, each user at most
+//! once per step (waiting for the next step when its `--probe-users` are used), and are reported under
+//! `probes` in the JSON line. Replies that arrive after `--timeout` but verify
 //! against the timed-out request count as `late`, not `bad`. The last line printed is one JSON object; the exit
 //! status is 0, or 4 when a reply failed verification (`bad`) or a code was accepted by both `--dual` servers.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
@@ -97,7 +109,7 @@ fn main() -> ExitCode {
         cli::Command::Provision(provision_args) => {
             provision::provision(&provision_args).map(|()| true)
         }
-        cli::Command::Run(run_args) => run::run_blocking(run_args),
+        cli::Command::Run(run_args) => run::run_blocking(*run_args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -20,6 +20,8 @@ pub(crate) enum Mode {
     PasswordOtp,
     /// The password alone (motpd: accounts without a device before the enforcement date; FreeRADIUS PAP).
     PasswordOnly,
+    /// Status-Server (RFC 5997) instead of an Access-Request: the server's packet path without a login.
+    StatusServer,
 }
 
 impl Mode {
@@ -29,12 +31,13 @@ impl Mode {
             Self::OtpOnly => "otp-only",
             Self::PasswordOtp => "password+otp",
             Self::PasswordOnly => "password-only",
+            Self::StatusServer => "status-server",
         }
     }
 
     /// Whether requests carry a code, so a user may be used only once per step.
     pub(crate) const fn uses_otp(self) -> bool {
-        !matches!(self, Self::PasswordOnly)
+        matches!(self, Self::OtpOnly | Self::PasswordOtp)
     }
 }
 
@@ -88,6 +91,7 @@ impl Population {
             Mode::OtpOnly => self.code(name, step),
             Mode::PasswordOtp => format!("{}{}", Self::password(name), self.code(name, step)),
             Mode::PasswordOnly => Self::password(name),
+            Mode::StatusServer => String::new(),
         }
     }
 }

@@ -94,6 +94,8 @@ pub(crate) struct Summary {
     pub(crate) seconds: f64,
     pub(crate) latency: Histogram<u64>,
     pub(crate) dual: bool,
+    /// The `--probe` streams, each with its own counts and histogram.
+    pub(crate) probes: Vec<Summary>,
 }
 
 fn round3(value: f64) -> f64 {
@@ -121,9 +123,11 @@ impl Summary {
         self.latency.max() as f64 / 1000.0
     }
 
-    /// True when every reply verified and no code was accepted twice.
+    /// True when every reply verified and no code was accepted twice, in the main stream and every probe.
     pub(crate) fn passed(&self) -> bool {
-        self.counts.bad == 0 && self.counts.double_accepts == 0
+        self.counts.bad == 0
+            && self.counts.double_accepts == 0
+            && self.probes.iter().all(Self::passed)
     }
 
     /// The human-readable table.
@@ -153,6 +157,22 @@ impl Summary {
         if self.dual {
             let _ = writeln!(out, "{:<24} {:>14}", "double accepts", c.double_accepts);
         }
+        for probe in &self.probes {
+            let p = &probe.counts;
+            let _ = writeln!(
+                out,
+                "probe {:<18} sent {} answered {} timeouts {} bad {}; {:.1}/s; p50 {:.3} p99 {:.3} max {:.3} ms",
+                probe.mode.as_str(),
+                p.sent,
+                p.answered(),
+                p.timeouts,
+                p.bad,
+                probe.rps(),
+                probe.quantile_ms(0.50),
+                probe.quantile_ms(0.99),
+                probe.max_ms(),
+            );
+        }
         out
     }
 
@@ -176,6 +196,7 @@ impl Summary {
             "p99_ms": round3(self.quantile_ms(0.99)),
             "max_ms": round3(self.max_ms()),
             "double_accepts": if self.dual { Some(c.double_accepts) } else { None },
+            "probes": self.probes.iter().map(Self::json).collect::<Vec<_>>(),
         })
     }
 }
@@ -202,6 +223,7 @@ mod tests {
             seconds: 2.0,
             latency,
             dual: false,
+            probes: Vec::new(),
         }
     }
 
@@ -224,6 +246,7 @@ mod tests {
         close("p99_ms", 99.0);
         close("max_ms", 100.0);
         assert!(json["double_accepts"].is_null());
+        assert_eq!(json["probes"], serde_json::json!([]));
         let line = json.to_string();
         assert!(!line.contains('\n'));
     }
@@ -239,5 +262,27 @@ mod tests {
         assert!(!s.passed());
         assert!(s.table().contains("double accepts"));
         assert_eq!(s.json()["double_accepts"], 1);
+    }
+
+    #[test]
+    fn probes_have_their_own_figures_and_fail_the_run_on_a_bad_reply() {
+        let mut s = summary(&[1000]);
+        let mut probe = summary(&[2000, 4000]);
+        probe.mode = Mode::StatusServer;
+        s.probes.push(probe);
+        let json = s.json();
+        assert_eq!(json["probes"][0]["mode"], "status-server");
+        // 3 significant figures: HDR reports the top of the value's bucket.
+        let probe_max = json["probes"][0]["max_ms"].as_f64().unwrap();
+        assert!((4.0..4.01).contains(&probe_max), "{probe_max}");
+        let main_max = json["max_ms"].as_f64().unwrap();
+        assert!(
+            (1.0..1.01).contains(&main_max),
+            "the main stream's own: {main_max}"
+        );
+        assert!(s.table().contains("probe status-server"));
+        assert!(s.passed());
+        s.probes[0].counts.bad = 1;
+        assert!(!s.passed());
     }
 }

@@ -58,6 +58,33 @@ fn check(args: &RunArgs) -> Result<Vec<SocketAddr>, LoadError> {
     if args.users == 0 {
         return Err(LoadError::Usage("--users must be at least 1".into()));
     }
+    if args
+        .rate
+        .is_some_and(|rate| !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0))
+    {
+        return Err(LoadError::Usage(
+            "--rate must be a number of requests per second in (0, 10000000]".into(),
+        ));
+    }
+    if !args.probe.is_empty() {
+        if !(args.probe_rate.is_finite() && args.probe_rate > 0.0 && args.probe_rate <= 100_000.0) {
+            return Err(LoadError::Usage(
+                "--probe-rate must be a number of requests per second in (0, 100000]".into(),
+            ));
+        }
+        if args.probe_users == 0 {
+            return Err(LoadError::Usage("--probe-users must be at least 1".into()));
+        }
+    }
+    if [args.source, args.probe_source]
+        .into_iter()
+        .flatten()
+        .any(|source| source.is_ipv4() != args.server.is_ipv4())
+    {
+        return Err(LoadError::Usage(
+            "--source and --probe-source must be of the same IP family as --server".into(),
+        ));
+    }
     if args.secret.is_empty() {
         return Err(LoadError::Usage("the shared secret is empty".into()));
     }
@@ -73,8 +100,12 @@ fn check(args: &RunArgs) -> Result<Vec<SocketAddr>, LoadError> {
     Ok(servers)
 }
 
-/// A UDP socket of the server's family on an ephemeral port, with large buffers, registered with tokio.
-fn bind_socket(server: SocketAddr) -> Result<(UdpSocket, usize), LoadError> {
+/// A UDP socket of the server's family on an ephemeral port of `source` (default: any address), with large
+/// buffers, registered with tokio.
+fn bind_socket(
+    server: SocketAddr,
+    source: Option<IpAddr>,
+) -> Result<(UdpSocket, usize), LoadError> {
     let socket = Socket::new(
         Domain::for_address(server),
         Type::DGRAM,
@@ -84,10 +115,10 @@ fn bind_socket(server: SocketAddr) -> Result<(UdpSocket, usize), LoadError> {
     // The kernel caps the size at net.core.rmem_max / wmem_max; the effective size is reported.
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    let any: IpAddr = if server.is_ipv4() {
-        Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        Ipv6Addr::UNSPECIFIED.into()
+    let any: IpAddr = match source {
+        Some(address) => address,
+        None if server.is_ipv4() => Ipv4Addr::UNSPECIFIED.into(),
+        None => Ipv6Addr::UNSPECIFIED.into(),
     };
     socket
         .bind(&SocketAddr::new(any, 0).into())
@@ -103,17 +134,32 @@ fn explain(args: &RunArgs, shares: &[usize], recv_buffer: usize) {
         || args.server.to_string(),
         |dual| format!("{} and {dual}", args.server),
     );
+    let pacing = args.rate.map_or_else(
+        || format!("{} outstanding", args.concurrency),
+        |rate| format!("{rate} req/s (at most {} outstanding)", args.concurrency),
+    );
     eprintln!(
-        "radius_load: {} to {servers}: {} users, {} outstanding over {} sockets (receive buffer {} KiB), \
-         {:?} of sending, timeout {:?}",
+        "radius_load: {} to {servers}: {} users from load{:06}, {pacing} over {} sockets (receive buffer \
+         {} KiB), {:?} of sending, timeout {:?}",
         args.mode.as_str(),
         args.users,
-        args.concurrency,
+        args.first_user,
         shares.len(),
         recv_buffer / 1024,
         args.duration,
         args.timeout,
     );
+    for probe in &args.probe {
+        eprintln!(
+            "radius_load: probe {} at {} req/s from {} over users {}..+{}, its own histogram",
+            probe.as_str(),
+            args.probe_rate,
+            args.probe_source
+                .map_or_else(|| "any address".to_owned(), |a| a.to_string()),
+            probe_first_index(args) + 1,
+            args.probe_users,
+        );
+    }
     if args.mode.uses_otp() {
         eprintln!(
             "radius_load: each user is used at most once per {PERIOD} s step: peak = burst within one step \
@@ -159,7 +205,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
     let shares = socket_shares(&args)?;
     let mut sockets = Vec::with_capacity(shares.len());
     for _ in &shares {
-        sockets.push(bind_socket(args.server)?);
+        sockets.push(bind_socket(args.server, args.source)?);
     }
     let recv_buffer = sockets.first().map_or(0, |(_, size)| *size);
     explain(&args, &shares, recv_buffer);
@@ -167,11 +213,13 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         wait_for_next_step().await;
     }
     let start = Instant::now();
+    let probes = spawn_probes(&args, start)?;
     let shared = Arc::new(Shared {
         servers,
         secret: args.secret.as_bytes().to_vec(),
         mode: args.mode,
         population: Population::new(&args.seed_key, args.users),
+        first_index: args.first_user - 1,
         schedule: Schedule::new(
             args.users,
             args.mode.uses_otp(),
@@ -186,7 +234,10 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
     let workers: Vec<_> = sockets
         .into_iter()
         .zip(shares)
-        .map(|((socket, _), slots)| tokio::spawn(run_worker(socket, Arc::clone(&shared), slots)))
+        .map(|((socket, _), slots)| {
+            let pace = worker_pace(args.rate, slots, args.concurrency);
+            tokio::spawn(run_worker(socket, Arc::clone(&shared), slots, pace))
+        })
         .collect();
     let progress = spawn_progress(Arc::clone(&shared), start, args.progress);
     let mut results = Vec::with_capacity(workers.len());
@@ -196,15 +247,64 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
     if let Some(progress) = progress {
         progress.abort();
     }
-    finish(&args, &shared, start, results)
+    let mut probe_summaries = Vec::with_capacity(probes.len());
+    for (probe, handle) in probes {
+        let result = handle.await??;
+        probe_summaries.push(summarize(&probe, start, vec![result], false)?);
+    }
+    finish(&args, &shared, start, results, probe_summaries)
 }
 
-fn finish(
-    args: &RunArgs,
+/// The interval between requests of a worker owning `slots` of `concurrency`, for a total of `rate`
+/// requests per second (`None`: closed loop).
+fn worker_pace(rate: Option<f64>, slots: usize, concurrency: usize) -> Option<Duration> {
+    let share = rate? * slots as f64 / concurrency.max(1) as f64;
+    Duration::try_from_secs_f64(1.0 / share).ok()
+}
+
+/// 0-based index of the probes' first user.
+fn probe_first_index(args: &RunArgs) -> u64 {
+    args.probe_first_user.map_or_else(
+        || (args.first_user - 1).saturating_add(args.users),
+        |first| first - 1,
+    )
+}
+
+/// A running probe: its shared state (counts, mode) and its worker.
+type Probe = (Arc<Shared>, JoinHandle<Result<WorkerResult, LoadError>>);
+
+/// Starts one paced worker per `--probe`, on its own socket, sending to `--server` only.
+fn spawn_probes(args: &RunArgs, start: Instant) -> Result<Vec<Probe>, LoadError> {
+    let pace = Duration::from_secs_f64(1.0 / args.probe_rate.max(f64::MIN_POSITIVE));
+    let mut probes = Vec::with_capacity(args.probe.len());
+    for &mode in &args.probe {
+        let (socket, _) = bind_socket(args.server, args.probe_source)?;
+        let shared = Arc::new(Shared {
+            servers: vec![args.server],
+            secret: args.secret.as_bytes().to_vec(),
+            mode,
+            population: Population::new(&args.seed_key, args.probe_users),
+            first_index: probe_first_index(args),
+            // A probe never stops for want of users: in the OTP modes it waits for the next step.
+            schedule: Schedule::new(args.probe_users, mode.uses_otp(), true, None),
+            totals: Totals::default(),
+            timeout: args.timeout,
+            stop_sending_at: start + args.duration,
+            require_message_authenticator: !args.allow_missing_message_authenticator,
+        });
+        let handle = tokio::spawn(run_worker(socket, Arc::clone(&shared), IDS, Some(pace)));
+        probes.push((shared, handle));
+    }
+    Ok(probes)
+}
+
+/// The summary of one stream: its workers' histograms merged, its time from `start` to its last activity.
+fn summarize(
     shared: &Shared,
     start: Instant,
     results: Vec<WorkerResult>,
-) -> Result<bool, LoadError> {
+    dual: bool,
+) -> Result<Summary, LoadError> {
     let mut latency = new_histogram()?;
     let mut end = None;
     for result in results {
@@ -214,21 +314,206 @@ fn finish(
         end = end.max(result.last_activity);
     }
     let end = end.unwrap_or_else(Instant::now);
-    if let Some(StopReason::Exhausted { step }) = shared.schedule.stop_reason() {
-        eprintln!(
-            "radius_load: all {} users were used within TOTP step {step}: stopped after {:.3} s (peak burst)",
-            args.users,
-            end.duration_since(start).as_secs_f64()
-        );
-    }
-    let summary = Summary {
-        mode: args.mode,
+    Ok(Summary {
+        mode: shared.mode,
         counts: shared.totals.snapshot(),
         seconds: end.duration_since(start).as_secs_f64(),
         latency,
-        dual: args.dual.is_some(),
-    };
+        dual,
+        probes: Vec::new(),
+    })
+}
+
+fn finish(
+    args: &RunArgs,
+    shared: &Shared,
+    start: Instant,
+    results: Vec<WorkerResult>,
+    probes: Vec<Summary>,
+) -> Result<bool, LoadError> {
+    let mut summary = summarize(shared, start, results, args.dual.is_some())?;
+    summary.probes = probes;
+    if let Some(StopReason::Exhausted { step }) = shared.schedule.stop_reason() {
+        eprintln!(
+            "radius_load: all {} users were used within TOTP step {step}: stopped after {:.3} s (peak burst)",
+            args.users, summary.seconds
+        );
+    }
     print!("{}", summary.table());
     println!("{}", summary.json());
     Ok(summary.passed())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket as StdUdpSocket;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use clap::Parser;
+    use motpd::radius::{Code, Packet, encode_response, types};
+
+    use super::*;
+    use crate::cli::{Args, Command};
+
+    const SECRET: &str = "testing123-long-secret";
+
+    fn run_args(extra: &[&str], server: SocketAddr) -> RunArgs {
+        let server = server.to_string();
+        let mut argv = vec![
+            "radius_load",
+            "run",
+            "--server",
+            &server,
+            "--secret",
+            SECRET,
+            "--seed-key",
+            "k",
+            "--progress",
+            "0",
+            "--timeout",
+            "1s",
+        ];
+        argv.extend_from_slice(extra);
+        match Args::try_parse_from(argv).unwrap().command {
+            Command::Run(run) => *run,
+            Command::Provision(_) => panic!("not run"),
+        }
+    }
+
+    /// What the loopback responder saw: (code, User-Name, source address) per datagram.
+    type Seen = Mutex<Vec<(Code, String, IpAddr)>>;
+
+    /// Answers every request with a signed Access-Accept until `until` or `done`, recording what it saw.
+    fn responder(socket: &StdUdpSocket, seen: &Seen, until: std::time::Instant, done: &AtomicBool) {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0_u8; 4096];
+        while std::time::Instant::now() < until && !done.load(Ordering::Relaxed) {
+            let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let request = Packet::decode(&buf[..len]).unwrap();
+            let name = request
+                .first(types::USER_NAME)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
+            seen.lock().unwrap().push((request.code(), name, from.ip()));
+            let reply = encode_response(
+                Code::AccessAccept,
+                request.identifier(),
+                request.authenticator(),
+                &[],
+                SECRET.as_bytes(),
+            )
+            .unwrap();
+            socket.send_to(&reply, from).unwrap();
+        }
+    }
+
+    #[test]
+    fn worker_pace_splits_the_rate_by_share() {
+        assert_eq!(worker_pace(None, 64, 256), None);
+        assert_eq!(
+            worker_pace(Some(1000.0), 64, 256),
+            Some(Duration::from_millis(4))
+        );
+        assert_eq!(
+            worker_pace(Some(100.0), 1, 1),
+            Some(Duration::from_millis(10))
+        );
+    }
+
+    #[test]
+    fn rate_first_user_source_and_probes_over_loopback() {
+        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = socket.local_addr().unwrap();
+        let seen = Seen::default();
+        let until = std::time::Instant::now() + Duration::from_secs(8);
+        let args = run_args(
+            &[
+                "--mode",
+                "password-only",
+                "--users",
+                "5",
+                "--first-user",
+                "11",
+                "--rate",
+                "200",
+                "--concurrency",
+                "8",
+                "--duration",
+                "1s",
+                "--source",
+                "127.0.0.1",
+                "--probe",
+                "status-server",
+                "--probe",
+                "otp-only",
+                "--probe-rate",
+                "20",
+                "--probe-source",
+                "127.0.0.3",
+                "--probe-first-user",
+                "101",
+                "--probe-users",
+                "3",
+            ],
+            server,
+        );
+        let done = AtomicBool::new(false);
+        let passed = std::thread::scope(|scope| {
+            scope.spawn(|| responder(&socket, &seen, until, &done));
+            let passed = run_blocking(args).unwrap();
+            done.store(true, Ordering::Relaxed);
+            passed
+        });
+        assert!(passed);
+        let seen = seen.into_inner().unwrap();
+        let main: Vec<_> = seen
+            .iter()
+            .filter(|(code, name, _)| *code == Code::AccessRequest && name.as_str() < "load000100")
+            .collect();
+        // 200/s for 1 s, open loop: not the thousands a closed loop of 8 would send to a local responder.
+        assert!(
+            (150..=250).contains(&main.len()),
+            "{} main requests",
+            main.len()
+        );
+        assert!(main.iter().all(|(_, _, ip)| ip.to_string() == "127.0.0.1"));
+        let names: std::collections::BTreeSet<&str> =
+            main.iter().map(|(_, name, _)| name.as_str()).collect();
+        let expected: std::collections::BTreeSet<&str> = [
+            "load000011",
+            "load000012",
+            "load000013",
+            "load000014",
+            "load000015",
+        ]
+        .into();
+        assert_eq!(names, expected, "users 11..=15");
+        let status = seen
+            .iter()
+            .filter(|(code, _, _)| *code == Code::StatusServer)
+            .count();
+        let probe_otp: Vec<_> = seen
+            .iter()
+            .filter(|(code, name, _)| *code == Code::AccessRequest && name.as_str() >= "load000100")
+            .collect();
+        assert!(
+            (15..=25).contains(&status),
+            "Status-Server: {status} at 20/s for 1 s"
+        );
+        // The otp-only probe waits for the next step once its 3 users are used: at most 3 per step.
+        assert!((1..=6).contains(&probe_otp.len()), "{}", probe_otp.len());
+        assert!(
+            seen.iter()
+                .filter(
+                    |(code, name, _)| *code == Code::StatusServer || name.as_str() >= "load000100"
+                )
+                .all(|(_, _, ip)| ip.to_string() == "127.0.0.3"),
+            "probes come from --probe-source"
+        );
+    }
 }

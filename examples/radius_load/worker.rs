@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use motpd::radius::{
-    Attribute, Code, MAX_PACKET_LEN, MessageAuthenticator, encode_access_request,
+    Attribute, Code, MAX_PACKET_LEN, MessageAuthenticator, encode_access_request, encode_request,
     random_authenticator, types, verify_response,
 };
 use tokio::net::UdpSocket;
@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) secret: Vec<u8>,
     pub(crate) mode: Mode,
     pub(crate) population: Population,
+    /// 0-based index of the user the schedule's user 0 stands for.
+    pub(crate) first_index: u64,
     pub(crate) schedule: Schedule,
     pub(crate) totals: Totals,
     pub(crate) timeout: Duration,
@@ -79,6 +81,50 @@ pub(crate) fn classify(
     }
 }
 
+/// The request for `name` at TOTP `step`: a PAP Access-Request, or a Status-Server in that mode.
+fn encode(
+    shared: &Shared,
+    id: u8,
+    authenticator: &[u8; 16],
+    name: &str,
+    step: u64,
+) -> Result<Vec<u8>, LoadError> {
+    let extra = [Attribute::new(types::NAS_IDENTIFIER, NAS_IDENTIFIER)];
+    if shared.mode == Mode::StatusServer {
+        return Ok(encode_request(
+            Code::StatusServer,
+            id,
+            authenticator,
+            &extra,
+            &shared.secret,
+        )?);
+    }
+    let password = shared.population.user_password(shared.mode, name, step);
+    Ok(encode_access_request(
+        id,
+        authenticator,
+        name.as_bytes(),
+        password.as_bytes(),
+        &extra,
+        &shared.secret,
+    )?)
+}
+
+/// How far a paced stream may fall behind and still catch up: timers fire with millisecond resolution, so
+/// sub-millisecond intervals are sent in small bursts, but a stall is not followed by a flood.
+const CATCH_UP: Duration = Duration::from_millis(20);
+
+/// When a paced stream's next request is due, `pace` after the previous one; a stream more than
+/// [`CATCH_UP`] behind (a stalled sender) starts again from `now` instead of catching up in a burst.
+pub(crate) fn next_due(previous: Option<Instant>, pace: Duration, now: Instant) -> Instant {
+    let due = previous.unwrap_or(now) + pace;
+    if due + CATCH_UP < now {
+        now + pace
+    } else {
+        due
+    }
+}
+
 /// Wall-clock time since the Unix epoch: TOTP steps follow the servers' wall clocks, to the millisecond.
 #[allow(clippy::disallowed_methods)] // a client tool: motpd's Clock has whole seconds only
 pub(crate) fn unix_now() -> Duration {
@@ -93,19 +139,24 @@ pub(crate) fn instant_at_unix(unix_secs: u64) -> Instant {
     Instant::now() + wait + STEP_MARGIN
 }
 
-/// Runs one socket with `slots` requests outstanding until the schedule stops and every request is done.
+/// Runs one socket with up to `slots` requests outstanding until the schedule stops and every request is
+/// done. `pace`: open loop, one request per interval (never more than `slots` outstanding); `None`: closed
+/// loop, the slots are kept full.
 pub(crate) async fn run_worker(
     socket: UdpSocket,
     shared: Arc<Shared>,
     slots: usize,
+    pace: Option<Duration>,
 ) -> Result<WorkerResult, LoadError> {
     let worker = Worker {
         socket,
         shared,
         slots,
+        pace,
         table: IdTable::new(),
         latency: new_histogram()?,
         wake: None,
+        next_paced: None,
         stopping: false,
         last_activity: None,
     };
@@ -117,9 +168,12 @@ struct Worker {
     socket: UdpSocket,
     shared: Arc<Shared>,
     slots: usize,
+    pace: Option<Duration>,
     table: IdTable,
     latency: Histogram<u64>,
     wake: Option<Instant>,
+    /// Paced workers: when the next request is due.
+    next_paced: Option<Instant>,
     stopping: bool,
     last_activity: Option<Instant>,
 }
@@ -154,6 +208,7 @@ impl Worker {
             self.table.next_deadline(),
             sending.then_some(self.shared.stop_sending_at),
             self.wake.filter(|_| sending),
+            self.next_paced.filter(|_| sending),
         ]
         .into_iter()
         .flatten()
@@ -169,12 +224,17 @@ impl Worker {
                 self.stopping = true;
                 break;
             }
-            if self.wake.is_some_and(|wake| now < wake) {
+            if self.wake.is_some_and(|wake| now < wake)
+                || self.next_paced.is_some_and(|due| now < due)
+            {
                 break;
             }
             self.wake = None;
             match self.shared.schedule.next(unix_now().as_secs()) {
-                Next::Send { user, step } => self.send(user, step).await?,
+                Next::Send { user, step } => {
+                    self.send(user, step).await?;
+                    self.next_paced = self.pace.map(|pace| next_due(self.next_paced, pace, now));
+                }
                 Next::WaitUntil { unix_secs } => self.wake = Some(instant_at_unix(unix_secs)),
                 Next::Stop(_) => self.stopping = true,
             }
@@ -184,8 +244,7 @@ impl Worker {
 
     async fn send(&mut self, user: u64, step: u64) -> Result<(), LoadError> {
         let shared = Arc::clone(&self.shared);
-        let name = Population::name(user);
-        let password = shared.population.user_password(shared.mode, &name, step);
+        let name = Population::name(shared.first_index.saturating_add(user));
         let authenticator = random_authenticator()?;
         let now = Instant::now();
         let request = Pending {
@@ -197,15 +256,7 @@ impl Worker {
         let Some(id) = self.table.start(request, now + shared.timeout) else {
             return Ok(());
         };
-        let extra = [Attribute::new(types::NAS_IDENTIFIER, NAS_IDENTIFIER)];
-        let packet = encode_access_request(
-            id,
-            &authenticator,
-            name.as_bytes(),
-            password.as_bytes(),
-            &extra,
-            &shared.secret,
-        )?;
+        let packet = encode(&shared, id, &authenticator, &name, step)?;
         for (index, server) in shared.servers.iter().enumerate() {
             if self.socket.send_to(&packet, server).await.is_ok() {
                 bump(&shared.totals.sent, 1);
@@ -336,6 +387,25 @@ mod tests {
         tampered[0] = 2; // Reject turned into Accept
         assert_eq!(classify(&tampered, &REQUEST, SECRET, true), None);
         assert_eq!(classify(b"short", &REQUEST, SECRET, true), None);
+    }
+
+    #[test]
+    fn paced_requests_keep_their_rate_without_bursting_after_a_stall() {
+        let t0 = Instant::now();
+        let pace = Duration::from_millis(50);
+        assert_eq!(next_due(None, pace, t0), t0 + pace);
+        // Sent a little late: the next one is still due one interval after the previous due time.
+        assert_eq!(
+            next_due(Some(t0 + pace), pace, t0 + Duration::from_millis(60)),
+            t0 + 2 * pace
+        );
+        // Sub-millisecond intervals woken by a millisecond timer: the due times stay on the schedule.
+        let fine = Duration::from_micros(100);
+        let woken = t0 + Duration::from_millis(1);
+        assert_eq!(next_due(Some(t0 + fine), fine, woken), t0 + 2 * fine);
+        // A stall of a second: no burst of 20 requests, one interval from now.
+        let late = t0 + Duration::from_secs(1);
+        assert_eq!(next_due(Some(t0 + pace), pace, late), late + pace);
     }
 
     #[test]
