@@ -177,7 +177,8 @@ impl Engine {
         answer: &[u8],
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        let Some(sms) = self.sms.as_ref() else {
+        // The account's switch or number may have changed since the code was sent: it must still allow SMS.
+        let Some(sms) = self.sms_for(account) else {
             return Ok(self.sms_reject(
                 RejectReason::SmsUnavailable,
                 sms_texts::disabled_text(self.settings.language),

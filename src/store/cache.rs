@@ -13,7 +13,8 @@
 //! - **Group commit.** [`Store::record_accepted_login`] calls arriving together are recorded in one
 //!   transaction; each caller is answered after `COMMIT`.
 //!
-//! A read that was in flight while an entry was invalidated is not cached (it may predate the write).
+//! A read that was in flight while an entry was invalidated is not cached (it may predate the write), even when
+//! a later read or an eviction replaced the write's marker.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,9 +46,11 @@ pub struct CacheSettings {
 /// One account's slot.
 #[derive(Debug)]
 enum Slot {
-    /// Read at `at`; `None`: no such account. Boxed: many slots of a busy cache are small tombstones.
+    /// Read at `at`, by a read that started after this node's write number `seen`; `None`: no such account.
+    /// Boxed: many slots of a busy cache are small tombstones.
     Loaded {
         at: i64,
+        seen: u64,
         record: Option<Box<LoginRecord>>,
     },
     /// Written by this node at write number `seq` (and time `at`): reads that started earlier are not cached.
@@ -159,7 +162,7 @@ impl CachedStore {
     async fn record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
         let now = self.clock.now();
         if self.settings.ttl_seconds > 0
-            && let Some(Slot::Loaded { at, record }) = self.lock().get(id)
+            && let Some(Slot::Loaded { at, record, .. }) = self.lock().get(id)
             && self.fresh(*at, now)
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -181,14 +184,27 @@ impl CachedStore {
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
         }
-        if let Some(Slot::Written { seq, .. }) = slots.get(id)
-            && *seq > seen
-        {
-            return;
+        match slots.get(id) {
+            // A write (or a read that started after one) overtook this read: it may predate the write.
+            Some(Slot::Written { seq: newer, .. } | Slot::Loaded { seen: newer, .. })
+                if *newer > seen =>
+            {
+                return;
+            }
+            // The write's marker may have been evicted to make room: only a read no write overtook is kept.
+            None if self.writes_seen.load(Ordering::SeqCst) != seen => return,
+            _ => {}
         }
         self.make_room(&mut slots, now);
         let record = record.map(Box::new);
-        slots.insert(id.to_owned(), Slot::Loaded { at: now, record });
+        slots.insert(
+            id.to_owned(),
+            Slot::Loaded {
+                at: now,
+                seen,
+                record,
+            },
+        );
     }
 
     /// Keeps the map under its capacity: expired slots go first, then arbitrary ones.
@@ -248,7 +264,8 @@ impl CachedStore {
         }) = slots.get_mut(&login.account_id)
         {
             record.account.failures = 0;
-            record.account.locked_until = None;
+            // As the store does: a lock still running at the login's time is kept.
+            record.account.locked_until = record.account.locked_until.filter(|&u| u > login.now);
             record.account.last_login_at = Some(login.now);
             if let Some(device) = record.device.as_mut().filter(|d| d.id == login.device_id) {
                 device.last_step = Some(login.step);
@@ -842,6 +859,28 @@ mod tests {
         };
         let store = CachedStore::new(inner.clone(), Arc::new(clock.clone()), settings);
         (inner, store, clock)
+    }
+
+    #[tokio::test]
+    async fn a_read_overtaken_by_a_write_is_not_cached_even_when_its_marker_is_gone() {
+        let (inner, store, _clock) = cached(2, 100).await;
+        let before = inner.login_records(&["alice".to_owned()]).await.unwrap();
+        let stale = before.into_iter().next();
+        let seen = store.writes_seen.load(Ordering::SeqCst);
+        let epoch = store.epoch.load(Ordering::SeqCst);
+        // A write on this node while that read was in flight, then a newer read that replaced the marker.
+        store.lock_account("alice", NOW + 600, NOW).await.unwrap();
+        let fresh = store.account("alice").await.unwrap().unwrap();
+        assert_eq!(fresh.locked_until, Some(NOW + 600));
+        store.remember("alice", stale.clone(), NOW, epoch, seen);
+        let cached = store.account("alice").await.unwrap().unwrap();
+        assert_eq!(cached.locked_until, Some(NOW + 600), "the stale read won");
+        // The marker evicted (here: removed) before the old read lands: still not cached.
+        store.lock_account("alice", NOW + 900, NOW).await.unwrap();
+        let seen_before = seen;
+        store.lock().remove("alice");
+        store.remember("alice", stale, NOW, epoch, seen_before);
+        assert!(store.lock().get("alice").is_none());
     }
 
     #[tokio::test]

@@ -118,7 +118,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         threshold: u32,
         lock_seconds: i64,
     ) -> Result<FailureState, StoreError>;
-    /// A successful login: failures to 0, lock cleared, last login time set.
+    /// A successful login: failures to 0, an expired lock cleared, last login time set. A lock still running
+    /// at `now` was set after the login checked it (an admin's `user lock`, another node's lockout) and is kept.
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Account activation by its owner, in one transaction: only if the account is `Pending`, sets `hash`, makes
     /// it `Active`, clears the failure counter and a lock ending before `keep_locks_from` (a lock running until

@@ -266,7 +266,9 @@ impl Store for PgStore {
 
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
         let q = sqlx::query(
-            "UPDATE accounts SET failures = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1",
+            "UPDATE accounts SET failures = 0, \
+             locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
+             last_login_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(now);

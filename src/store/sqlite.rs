@@ -288,9 +288,13 @@ impl Store for SqliteStore {
     }
 
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        let q = sqlx::query("UPDATE accounts SET failures = 0, locked_until = NULL, last_login_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now);
+        let q = sqlx::query(
+            "UPDATE accounts SET failures = 0, \
+             locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
+             last_login_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now);
         self.update_account(q, id).await
     }
 

@@ -302,6 +302,19 @@ async fn failures_count_lock_and_restart(store: &dyn Store) {
         (a.failures, a.locked_until, a.last_login_at),
         (0, None, Some(NOW + 1000))
     );
+    // A lock still running at the success (an admin's, set after the login checked) is kept; an expired one
+    // is cleared.
+    store
+        .lock_account("alice", NOW + 5000, NOW + 1000)
+        .await
+        .unwrap();
+    store.record_success("alice", NOW + 1001).await.unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!((a.failures, a.locked_until), (0, Some(NOW + 5000)));
+    store.record_success("alice", NOW + 5000).await.unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(a.locked_until, None);
+    store.unlock_account("alice", NOW + 1000).await.unwrap();
 
     // A threshold of 1 locks at the first failure; 0 never locks.
     let one = store
@@ -1768,6 +1781,19 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
     );
     let bob = store.account("bob").await.unwrap().unwrap();
     assert_eq!(bob.last_login_at, Some(NOW + 4));
+    // An admin lock set while the login was in flight survives its success.
+    store
+        .lock_account("bob", i64::MAX / 2, NOW + 4)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .record_accepted_logins(&[accepted("bob", "d2", 8, NOW + 5)])
+            .await
+            .unwrap()[0]
+    );
+    let bob = store.account("bob").await.unwrap().unwrap();
+    assert_eq!(bob.locked_until, Some(i64::MAX / 2));
     // A device reset elsewhere: nothing to accept any more.
     store.reset_devices("bob").await.unwrap();
     assert!(

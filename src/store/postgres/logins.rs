@@ -125,7 +125,9 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE accounts AS a SET failures = 0, locked_until = NULL, last_login_at = v.now \
+            "UPDATE accounts AS a SET failures = 0, \
+             locked_until = CASE WHEN a.locked_until > v.now THEN a.locked_until ELSE NULL END, \
+             last_login_at = v.now \
              FROM (SELECT id, max(now) AS now FROM UNNEST($1::text[], $2::int8[]) AS u(id, now) \
                    GROUP BY id ORDER BY id) AS v \
              WHERE a.id = v.id",

@@ -123,7 +123,9 @@ pub(super) async fn record_accepted_logins(
         .collect();
     if !successes.is_empty() {
         sqlx::query(
-            "UPDATE accounts SET failures = 0, locked_until = NULL, last_login_at = v.now \
+            "UPDATE accounts SET failures = 0, \
+             locked_until = CASE WHEN locked_until > v.now THEN locked_until ELSE NULL END, \
+             last_login_at = v.now \
              FROM (SELECT json_extract(value, '$.a') AS id, max(json_extract(value, '$.n')) AS now \
                    FROM json_each($1) GROUP BY 1) AS v \
              WHERE accounts.id = v.id",
