@@ -14,7 +14,9 @@ use motpd::audit::AuditChain;
 use motpd::clock::{Clock, ManualClock};
 use motpd::config::{AuthMode, Config};
 use motpd::engine::enrollment::{self, ImportedSeed};
-use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings};
+use motpd::engine::{
+    AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings, HashingPool,
+};
 use motpd::otp::{Algorithm, Kind, totp_at};
 use motpd::secrets::{MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert};
@@ -66,7 +68,7 @@ async fn engine_with_account(clock: &ManualClock) -> Arc<Engine> {
         Arc::new(clock.clone()),
         EngineSettings::from_config(&config),
         sink,
-        2,
+        HashingPool::new(2),
     ))
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
-use super::passwords::PasswordChecker;
+use super::passwords::{HashingPool, PasswordChecker};
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
 use crate::accounts::normalize_id;
@@ -69,18 +69,18 @@ pub(super) struct Outcome {
 }
 
 impl Engine {
-    /// An engine over `store`. Password hashing runs on the blocking pool, at most `hashing_threads` at once.
+    /// An engine over `store`. Password hashing runs on the blocking pool, within `hashing`.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
         audit: AuditSink,
-        hashing_threads: usize,
+        hashing: HashingPool,
     ) -> Self {
         let reuse_key = key.derive(b"motpd reuse fingerprint v1");
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing_threads),
+            passwords: PasswordChecker::new(store.clone(), hashing),
             store,
             key,
             clock,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::codes::{self, CodeCheck};
-use super::passwords::PasswordChecker;
+use super::passwords::{HashingPool, PasswordChecker};
 use super::{EngineError, EngineSettings};
 use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
@@ -218,17 +218,17 @@ pub struct AccountRecovery {
 }
 
 impl AccountRecovery {
-    /// A service over `store`; password hashing runs at most `hashing_threads` at once. Without
+    /// A service over `store`; password hashing runs within `hashing`. Without
     /// [`Self::set_sms`] only the app code can prove ownership.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
-        hashing_threads: usize,
+        hashing: HashingPool,
     ) -> Self {
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing_threads),
+            passwords: PasswordChecker::new(store.clone(), hashing),
             store,
             key,
             clock,

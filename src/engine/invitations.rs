@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::codes;
 use super::enrollment::{self, TokenSettings};
 use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
-use super::{EngineError, EngineSettings};
+use super::{EngineError, EngineSettings, HashingPool};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::secrets::{MasterKey, SecretError, SecretString};
@@ -113,7 +113,8 @@ impl Invitations {
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
-                1,
+                // Starting and confirming a link never checks a password.
+                HashingPool::new(1),
             ),
             settings,
             store,

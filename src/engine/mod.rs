@@ -27,6 +27,7 @@ mod sms_texts;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;
+pub use passwords::HashingPool;
 
 use std::net::IpAddr;
 

@@ -19,7 +19,28 @@ use crate::store::{Account, Store};
 /// The longest a password check waits for a hashing thread before the request is shed.
 pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
-/// Runs password verifications, at most `threads` at once, off the async workers.
+/// The password-hashing capacity: at most this many verifications (or re-hashes) at once. Hashing is bound by
+/// the machine's cores, so everything in one process that checks passwords (RADIUS, the enrollment pages, the
+/// account pages, invitations) shares one pool — [`HashingPool::process`] — rather than each taking its own.
+#[derive(Debug, Clone)]
+pub struct HashingPool(Arc<Semaphore>);
+
+impl HashingPool {
+    /// A pool of `threads` (at least 1).
+    pub fn new(threads: usize) -> Self {
+        Self(Arc::new(Semaphore::new(threads.max(1))))
+    }
+
+    /// This process's pool: one thread per core.
+    pub fn process() -> Self {
+        static POOL: LazyLock<HashingPool> = LazyLock::new(|| {
+            HashingPool::new(std::thread::available_parallelism().map_or(2, usize::from))
+        });
+        POOL.clone()
+    }
+}
+
+/// Runs password verifications off the async workers, within a [`HashingPool`].
 #[derive(Debug)]
 pub(super) struct PasswordChecker {
     store: Arc<dyn Store>,
@@ -27,10 +48,10 @@ pub(super) struct PasswordChecker {
 }
 
 impl PasswordChecker {
-    pub(super) fn new(store: Arc<dyn Store>, threads: usize) -> Self {
+    pub(super) fn new(store: Arc<dyn Store>, pool: HashingPool) -> Self {
         Self {
             store,
-            hashing: Arc::new(Semaphore::new(threads.max(1))),
+            hashing: pool.0,
         }
     }
 
@@ -125,5 +146,19 @@ impl PasswordChecker {
                 tracing::warn!(%account, %error, "could not store the upgraded password hash");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_pool_is_one_pool_sized_by_the_cores() {
+        let (a, b) = (HashingPool::process(), HashingPool::process());
+        assert!(Arc::ptr_eq(&a.0, &b.0), "every caller shares one pool");
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(a.0.available_permits(), cores);
+        assert_eq!(HashingPool::new(0).0.available_permits(), 1);
     }
 }

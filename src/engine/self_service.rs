@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::codes::{self, CodeCheck};
 use super::enrollment::{self, EnrollError};
-use super::passwords::PasswordChecker;
+use super::passwords::{HashingPool, PasswordChecker};
 use super::{EngineError, EngineSettings};
 use crate::accounts::normalize_id;
 use crate::audit::AuditEvent;
@@ -119,16 +119,16 @@ pub struct SelfService {
 }
 
 impl SelfService {
-    /// A service over `store`; password hashing runs at most `hashing_threads` at once.
+    /// A service over `store`; password hashing runs within `hashing`.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
-        hashing_threads: usize,
+        hashing: HashingPool,
     ) -> Self {
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing_threads),
+            passwords: PasswordChecker::new(store.clone(), hashing),
             store,
             key,
             clock,

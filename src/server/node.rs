@@ -14,7 +14,7 @@ use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::sms::SmsService;
-use crate::engine::{AuditSink, Engine, EngineSettings};
+use crate::engine::{AuditSink, Engine, EngineSettings, HashingPool};
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
@@ -131,7 +131,6 @@ impl Node {
         token: CancellationToken,
     ) -> Result<Self, NodeError> {
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
         let sms = Arc::new(SmsService::new(
             store.clone(),
             key.clone(),
@@ -146,7 +145,7 @@ impl Node {
                 clock.clone(),
                 EngineSettings::from_config(config),
                 sink,
-                threads,
+                HashingPool::process(),
             )
             .with_sms(sms.clone()),
         );

@@ -31,10 +31,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
-use crate::engine::EngineSettings;
 use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
+use crate::engine::{EngineSettings, HashingPool};
 use crate::secrets::MasterKey;
 use crate::store::Store;
 use session::{SessionStore, StoreSessions};
@@ -106,7 +106,8 @@ impl WebState {
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionStore>,
     ) -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        // One hashing pool for the pages and the RADIUS engine of this process.
+        let hashing = HashingPool::process();
         let settings = EngineSettings::from_config(config);
         Self {
             invitations: Invitations::new(
@@ -121,9 +122,9 @@ impl WebState {
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
-                threads,
+                hashing.clone(),
             ),
-            service: SelfService::new(store, key, clock, settings, threads),
+            service: SelfService::new(store, key, clock, settings, hashing),
             sessions,
             limiter: limit::RateLimiter::new(LOGINS_PER_MINUTE, 60),
             invite_limiter: limit::RateLimiter::new(INVITE_REQUESTS_PER_MINUTE, 60),

@@ -7,7 +7,9 @@ use motpd::clock::ManualClock;
 use motpd::config::{AuthMode, Config, SmsProvider};
 use motpd::engine::enrollment::{self, ImportedSeed};
 use motpd::engine::sms::SmsService;
-use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings};
+use motpd::engine::{
+    AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings, HashingPool,
+};
 use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
 use motpd::secrets::{MasterKey, SecretBytes};
@@ -66,7 +68,7 @@ impl EngineFixture {
             Arc::new(clock.clone()),
             EngineSettings::from_config(&config),
             sink,
-            2,
+            HashingPool::new(2),
         );
         if let Some(sms) = &sms {
             engine = engine.with_sms(sms.clone());
