@@ -154,11 +154,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_process_pool_is_one_pool_sized_by_the_cores() {
+    fn the_process_pool_is_one_pool() {
+        // (Other tests may hold permits of the process pool meanwhile, so its size is not asserted here.)
         let (a, b) = (HashingPool::process(), HashingPool::process());
         assert!(Arc::ptr_eq(&a.0, &b.0), "every caller shares one pool");
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        assert_eq!(a.0.available_permits(), cores);
+        assert_eq!(HashingPool::new(3).0.available_permits(), 3);
         assert_eq!(HashingPool::new(0).0.available_permits(), 1);
     }
 }
