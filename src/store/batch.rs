@@ -160,7 +160,6 @@ async fn run_batches<Req, Resp, F, Fut>(
             }
             Err(error) => answer_all(&mut replies, error),
         }
-        requests.reserve(max_batch);
     }
 }
 

@@ -171,7 +171,12 @@ impl CachedStore {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::SeqCst);
         let seen = self.writes_seen.load(Ordering::SeqCst);
-        let record = self.reads.call(id.to_owned()).await??;
+        let record = if self.inner.groups_concurrent_calls() {
+            let mut answers = read_batch(self.inner.as_ref(), vec![id.to_owned()]).await?;
+            answers.pop().unwrap_or(Ok(None))?
+        } else {
+            self.reads.call(id.to_owned()).await??
+        };
         if self.settings.ttl_seconds > 0 {
             self.remember(id, record.clone(), now, epoch, seen);
         }
@@ -330,6 +335,10 @@ async fn read_one(store: &dyn Store, id: &str) -> ReadAnswer {
 impl Store for CachedStore {
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+
+    fn groups_concurrent_calls(&self) -> bool {
+        true
     }
 
     async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -495,7 +504,16 @@ impl Store for CachedStore {
     }
 
     async fn record_accepted_login(&self, login: &AcceptedLogin) -> Result<bool, StoreError> {
-        match self.writes.call(login.clone()).await {
+        let recorded = if self.inner.groups_concurrent_calls() {
+            let won = self
+                .inner
+                .record_accepted_logins(std::slice::from_ref(login))
+                .await;
+            won.map(|won| won.first().copied().unwrap_or(false))
+        } else {
+            self.writes.call(login.clone()).await
+        };
+        match recorded {
             Ok(true) => {
                 self.accepted(login);
                 Ok(true)

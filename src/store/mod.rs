@@ -59,6 +59,12 @@ pub enum StoreError {
     /// The database driver reported an error (unreachable server, I/O, SQL).
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),
+    /// SQLite reported an error on the serving hot path's own connection (`sqlite/hot.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The thread of the SQLite hot path could not be started.
+    #[error("cannot start the database thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// The storage contract. Both backends pass the same test suite (`tests/integration/store_contract.rs`).
@@ -66,6 +72,13 @@ pub enum StoreError {
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which backend this is (`sqlite` or `postgres`), for logs.
     fn backend(&self) -> &'static str;
+
+    /// Whether this store already runs concurrent [`Store::login_records`] and
+    /// [`Store::record_accepted_logins`] calls together in batches (the SQLite hot-path thread does); a caching
+    /// layer then calls it directly instead of batching in front of it.
+    fn groups_concurrent_calls(&self) -> bool {
+        false
+    }
 
     // ---- key check -----------------------------------------------------------------------------------------
     /// Stores `candidate` as the key check value if none is stored yet; returns the value now stored.

@@ -184,20 +184,20 @@ fn parse_kind(text: &str) -> Result<Kind, StoreError> {
 /// An `accounts` row (from a query, or from the JSON a batched SQLite read builds).
 #[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct AccountRow {
-    id: String,
-    name: String,
-    phone: Option<String>,
-    email: Option<String>,
-    password_hash: Option<String>,
-    status: String,
-    expires_on: Option<String>,
-    groups: String,
-    sms_fallback: Option<bool>,
-    failures: i64,
-    locked_until: Option<i64>,
-    last_login_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) phone: Option<String>,
+    pub(super) email: Option<String>,
+    pub(super) password_hash: Option<String>,
+    pub(super) status: String,
+    pub(super) expires_on: Option<String>,
+    pub(super) groups: String,
+    pub(super) sms_fallback: Option<bool>,
+    pub(super) failures: i64,
+    pub(super) locked_until: Option<i64>,
+    pub(super) last_login_at: Option<i64>,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -261,24 +261,24 @@ impl TryFrom<OverviewRow> for AccountOverview {
 /// A `devices` row (from a query, or from the JSON a batched SQLite read builds, blobs in hex).
 #[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct DeviceRow {
-    id: String,
-    account_id: String,
-    kind: String,
-    algorithm: String,
-    digits: i64,
-    period: i64,
+    pub(super) id: String,
+    pub(super) account_id: String,
+    pub(super) kind: String,
+    pub(super) algorithm: String,
+    pub(super) digits: i64,
+    pub(super) period: i64,
     #[serde(deserialize_with = "hex_blob")]
-    sealed_seed: Vec<u8>,
+    pub(super) sealed_seed: Vec<u8>,
     #[serde(deserialize_with = "optional_hex_blob")]
-    sealed_pin: Option<Vec<u8>>,
-    last_step: Option<i64>,
-    state: String,
-    label: Option<String>,
-    created_at: i64,
-    confirmed_at: Option<i64>,
-    last_used_at: Option<i64>,
+    pub(super) sealed_pin: Option<Vec<u8>>,
+    pub(super) last_step: Option<i64>,
+    pub(super) state: String,
+    pub(super) label: Option<String>,
+    pub(super) created_at: i64,
+    pub(super) confirmed_at: Option<i64>,
+    pub(super) last_used_at: Option<i64>,
     #[serde(deserialize_with = "optional_hex_blob")]
-    last_use_fingerprint: Option<Vec<u8>>,
+    pub(super) last_use_fingerprint: Option<Vec<u8>>,
 }
 
 fn hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -297,8 +297,8 @@ fn optional_hex_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Ve
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct LoginRow {
     #[serde(flatten)]
-    account: AccountRow,
-    device: Option<DeviceRow>,
+    pub(super) account: AccountRow,
+    pub(super) device: Option<DeviceRow>,
 }
 
 impl TryFrom<LoginRow> for LoginRecord {

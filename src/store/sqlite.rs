@@ -2,7 +2,9 @@
 //!
 //! Owns the SQLite connection settings and the SQLite dialect of every [`Store`] operation (devices in
 //! `sqlite/devices.rs`, the bulk import in `sqlite/import.rs`). It makes no policy decisions and sees
-//! secrets only sealed.
+//! secrets only sealed. For a database file, the serving hot path — login reads, accepted logins, audit
+//! appends — runs on a thread of its own with its own connection (`sqlite/hot.rs`); everything else uses the
+//! sqlx pool.
 //!
 //! Concurrency: SQLite has one writer at a time. Single statements (the replay guard, the failure counter) are
 //! atomic on their own. Every transaction that reads and then writes starts with `BEGIN IMMEDIATE`, taking the
@@ -16,6 +18,7 @@
 //! a power loss or OS crash the last few transactions may be rolled back (the database stays consistent).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -35,6 +38,7 @@ use super::{
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
 mod devices;
+mod hot;
 mod import;
 mod invitations;
 mod logins;
@@ -58,7 +62,10 @@ pub(super) struct SqliteStore {
     /// Taken by the writers of the serving hot path (group-committed logins, audit batches, failure counts)
     /// around their write, so that they queue here instead of colliding on SQLite's write lock: a collision
     /// is `SQLITE_BUSY`, and SQLite's busy handler retries after sleeping 1, 2, 5, 10... ms.
-    write_gate: tokio::sync::Mutex<()>,
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// The login reads, accepted logins and audit appends, on a thread of their own (`sqlite/hot.rs`); `None`
+    /// for an in-memory database (private to the pool's one connection), which uses the pool for them too.
+    hot: Option<hot::HotPath>,
 }
 
 /// A transaction holding the write lock from its first statement.
@@ -107,13 +114,27 @@ impl SqliteStore {
         let pool = pool_options
             .test_before_acquire(false)
             .acquire_timeout(BUSY_TIMEOUT * 2)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
+        let write_gate = Arc::new(tokio::sync::Mutex::new(()));
+        let hot = if is_memory(url) {
+            None
+        } else {
+            let path = options.get_filename();
+            let gate = write_gate.clone();
+            Some(hot::HotPath::start(
+                path,
+                BUSY_TIMEOUT,
+                chain.clone(),
+                gate,
+            )?)
+        };
         Ok(Self {
             pool,
             chain,
-            write_gate: tokio::sync::Mutex::new(()),
+            write_gate,
+            hot,
         })
     }
 
@@ -130,6 +151,10 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn groups_concurrent_calls(&self) -> bool {
+        self.hot.is_some()
     }
 
     async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -435,11 +460,17 @@ impl Store for SqliteStore {
         &self,
         logins: &[AcceptedLogin],
     ) -> Result<Vec<bool>, StoreError> {
+        if let Some(hot) = &self.hot {
+            return hot.record_accepted_logins(logins).await;
+        }
         let _gate = self.write_gate.lock().await;
         logins::record_accepted_logins(&self.pool, logins).await
     }
 
     async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+        if let Some(hot) = &self.hot {
+            return hot.login_records(ids).await;
+        }
         logins::login_records(&self.pool, ids).await
     }
 
@@ -603,6 +634,9 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
+        if let Some(hot) = &self.hot {
+            return hot.append_audit(events).await;
+        }
         let _gate = self.write_gate.lock().await;
         let mut tx = begin_write(&self.pool).await?;
         let head: Option<AuditHead> =
@@ -653,6 +687,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.close().await;
+        }
         self.pool.close().await;
     }
 }

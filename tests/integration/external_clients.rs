@@ -180,6 +180,29 @@ impl Server {
         );
     }
 
+    /// SIGKILL (no shutdown, nothing flushed by motpd), then `motpd serve` again on the same site and ports.
+    fn kill_and_restart(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_motpd"))
+            .arg("serve")
+            .current_dir(self.dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_until_ready();
+    }
+
     /// SIGTERM, bounded wait, exit status 0 (graceful shutdown). Returns the server's log.
     fn stop(mut self) -> String {
         let mut child = self.child.take().unwrap();
@@ -474,6 +497,39 @@ fn radclient_logs_in_against_motpd_serve() {
         log.contains("bad_authenticator=1"),
         "the wrong secret was counted:\n{log}"
     );
+}
+
+/// The replay protection survives `kill -9`: the step of an accepted code is committed before the
+/// Access-Accept leaves, so the same code is refused by the restarted server.
+#[test]
+fn an_accepted_code_stays_used_after_kill_9() {
+    if !radclient_available() {
+        return;
+    }
+    let mut server = Server::start(&Setup {
+        language: Some("en"),
+        client_mode: None,
+    });
+    let login = format!(
+        "User-Name=alice,User-Password={PASSWORD}{},Message-Authenticator=0x00",
+        code_now()
+    );
+    let (status, out) = radclient(server.auth, &login, "auth", SECRET, 3);
+    assert!(
+        status.success() && out.contains("Received Access-Accept"),
+        "{out}"
+    );
+    server.kill_and_restart();
+    let (status, out) = radclient(server.auth, &login, "auth", SECRET, 3);
+    assert!(
+        !status.success() && out.contains("Received Access-Reject"),
+        "the same code after kill -9: {out}"
+    );
+    assert!(
+        out.contains(r#"Reply-Message = "This code was already used."#),
+        "the same code after kill -9: {out}"
+    );
+    server.stop();
 }
 
 /// `python3 tests/clients/pyrad_login.py SERVER PORT SECRET USER PASSWORD EXPECT [extra...]`.

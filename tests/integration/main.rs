@@ -9,6 +9,7 @@ mod radius_flow;
 mod sms_codes;
 mod sms_radius;
 mod sms_store_contract;
+mod sqlite_hot_path;
 mod store_contract;
 mod web_account;
 mod web_account_sms;

@@ -1,0 +1,479 @@
+//! SQLite: the serving hot path — the login reads, the accepted logins (the replay guard and the success
+//! bookkeeping) and the audit appends — on ONE thread that owns a connection of its own (rusqlite), beside the
+//! sqlx pool that serves everything else.
+//!
+//! Why a thread of its own: through sqlx every statement is a hand-off to the connection's worker thread and
+//! back (a wake-up each way), and a batch had to travel as JSON for SQLite to unpack. Here the thread takes
+//! every request that arrived while it was busy and runs them together with prepared statements: the reads as
+//! point lookups in one read transaction, and every write of the batch — accepted steps, success bookkeeping,
+//! audit rows — in ONE write transaction (group commit). Callers are answered only after `COMMIT`, so an
+//! Access-Accept never precedes the durable record of its step (WAL, `synchronous=NORMAL`: a committed step
+//! survives `kill -9`, see `sqlite.rs`).
+//!
+//! If the batch's transaction fails, nothing of it is stored and every request is run again in a transaction
+//! of its own, so one that cannot be stored fails alone (no `SAVEPOINT`s on the way that succeeds: each would
+//! copy the pages it touches to a sub-journal). The thread holds the store's write gate around its
+//! transaction, so the sqlx writers of this process queue behind it instead of meeting `SQLITE_BUSY`; other
+//! processes (the admin CLI) are waited for by the busy timeout.
+//!
+//! Only for database files: an in-memory database is private to the connection that made it.
+
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::audit::{AuditChain, AuditEvent, GENESIS_MAC};
+use crate::store::rows::{AccountRow, DeviceRow, LoginRow};
+use crate::store::{AcceptedLogin, LoginRecord, StoreError};
+
+/// Most requests taken into one batch (the rest wait for the next one).
+const MAX_BATCH: usize = 1024;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// What the thread is asked to do.
+enum Request {
+    Read(Vec<String>, Reply<Vec<LoginRecord>>),
+    Accept(Vec<AcceptedLogin>, Reply<Vec<bool>>),
+    Audit(Vec<AuditEvent>, Reply<()>),
+    Close(oneshot::Sender<()>),
+}
+
+/// The caller's side of the hot-path thread. Dropping it (or [`HotPath::close`]) ends the thread after the
+/// requests already handed in.
+#[derive(Debug)]
+pub(super) struct HotPath {
+    sender: mpsc::Sender<Request>,
+}
+
+/// The account and its active device, in one row (the device columns are NULL when it has none).
+const LOGIN_RECORD: &str = "\
+    SELECT a.id, a.name, a.phone, a.email, a.password_hash, a.status, a.expires_on, a.groups, a.sms_fallback, \
+           a.failures, a.locked_until, a.last_login_at, a.created_at, a.updated_at, \
+           d.id, d.account_id, d.kind, d.algorithm, d.digits, d.period, d.sealed_seed, d.sealed_pin, \
+           d.last_step, d.state, d.label, d.created_at, d.confirmed_at, d.last_used_at, d.last_use_fingerprint \
+    FROM accounts AS a LEFT JOIN devices AS d ON d.account_id = a.id AND d.state = 'active' \
+    WHERE a.id = ?1";
+
+/// The replay guard: the step is recorded only if it is after the last accepted one (compare-and-set).
+const ACCEPT_STEP: &str = "\
+    UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
+    WHERE id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+
+/// A successful login clears the failure count and an expired lock (a lock set meanwhile stays).
+const RECORD_SUCCESS: &str = "\
+    UPDATE accounts SET failures = 0, \
+           locked_until = CASE WHEN locked_until > ?2 THEN locked_until ELSE NULL END, \
+           last_login_at = ?2 \
+    WHERE id = ?1";
+
+const AUDIT_HEAD: &str = "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+const AUDIT_INSERT: &str = "\
+    INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+impl HotPath {
+    /// Opens a connection to the database file at `path` (already created and migrated through sqlx) and
+    /// starts the thread.
+    pub(super) fn start(
+        path: &Path,
+        busy_timeout: Duration,
+        chain: AuditChain,
+        gate: Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<Self, StoreError> {
+        let conn = open(path, busy_timeout)?;
+        let (sender, receiver) = mpsc::channel();
+        let worker = Worker {
+            conn,
+            chain,
+            gate,
+            counts: Counts::default(),
+        };
+        std::thread::Builder::new()
+            .name("motpd-sqlite".to_owned())
+            .spawn(move || worker.run(&receiver))
+            .map_err(StoreError::Thread)?;
+        Ok(Self { sender })
+    }
+
+    /// The accounts among `ids` that exist, each with its active device.
+    pub(super) async fn login_records(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<LoginRecord>, StoreError> {
+        self.call(|reply| Request::Read(ids.to_vec(), reply)).await
+    }
+
+    /// Records accepted logins in order; `true` for each whose step was after the device's last one.
+    pub(super) async fn record_accepted_logins(
+        &self,
+        logins: &[AcceptedLogin],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.call(|reply| Request::Accept(logins.to_vec(), reply))
+            .await
+    }
+
+    /// Appends `events` to the audit chain.
+    pub(super) async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.call(|reply| Request::Audit(events.to_vec(), reply))
+            .await
+    }
+
+    /// Finishes the requests handed in so far and ends the thread.
+    pub(super) async fn close(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Request::Close(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    async fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(request(reply)).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend(sqlx::Error::PoolClosed)
+}
+
+/// The connection settings of `sqlite.rs`, for this connection: WAL with `synchronous=NORMAL`, foreign keys,
+/// the busy timeout, and a page cache of 4 MiB (every login touches pages all over the tables; a cache that is
+/// too small re-reads and re-allocates pages all the time).
+fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "the database at {} cannot use WAL mode (it is in {mode} mode)",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "cache_size", -4096)?;
+    Ok(conn)
+}
+
+/// The thread's side: the connection and what the writes need.
+struct Worker {
+    conn: Connection,
+    chain: AuditChain,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    counts: Counts,
+}
+
+/// What the thread did, logged when it stops (logins per transaction show how well group commit works).
+#[derive(Debug, Default)]
+struct Counts {
+    batches: u64,
+    reads: u64,
+    transactions: u64,
+    logins: u64,
+    events: u64,
+}
+
+impl Worker {
+    fn run(mut self, receiver: &mpsc::Receiver<Request>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Ok(first) = receiver.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.counts.batches += 1;
+            if let Some(done) = self.serve(&mut batch) {
+                self.log_counts();
+                let _ = done.send(());
+                return;
+            }
+        }
+        self.log_counts();
+    }
+
+    fn log_counts(&self) {
+        let Counts {
+            batches,
+            reads,
+            transactions,
+            logins,
+            events,
+        } = self.counts;
+        tracing::info!(
+            batches,
+            reads,
+            transactions,
+            logins,
+            events,
+            "SQLite hot path stopped"
+        );
+    }
+
+    /// One batch: the reads, then the writes in one transaction. Returns the close request, if there was one.
+    fn serve(&mut self, batch: &mut Vec<Request>) -> Option<oneshot::Sender<()>> {
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        let mut close = None;
+        for request in batch.drain(..) {
+            match request {
+                Request::Read(ids, reply) => reads.push((ids, reply)),
+                Request::Close(done) => close = Some(done),
+                write => writes.push(write),
+            }
+        }
+        if !reads.is_empty() {
+            self.read(reads);
+        }
+        if !writes.is_empty() {
+            self.write(writes);
+        }
+        close
+    }
+
+    /// Every read of the batch in one read transaction (one snapshot).
+    fn read(&mut self, reads: Vec<(Vec<String>, Reply<Vec<LoginRecord>>)>) {
+        let tx = match self.conn.transaction() {
+            Ok(tx) => tx,
+            Err(error) => return fail_all(reads.into_iter().map(|(_, r)| r), error.into()),
+        };
+        for (ids, reply) in reads {
+            self.counts.reads += u64::try_from(ids.len()).unwrap_or(u64::MAX);
+            let _ = reply.send(login_records(&tx, &ids));
+        }
+        // Read-only: ending it cannot lose anything.
+        let _ = tx.finish();
+    }
+
+    /// Every write of the batch in one write transaction (group commit); answers after `COMMIT`. If the
+    /// transaction fails, nothing of it is stored and each request is run again in a transaction of its own,
+    /// so a request that cannot be stored fails alone.
+    fn write(&mut self, writes: Vec<Request>) {
+        let gate = self.gate.clone();
+        let _gate = gate.blocking_lock();
+        let (accepts, audits) = split_writes(writes);
+        let logins: Vec<&[AcceptedLogin]> = accepts.iter().map(|(l, _)| l.as_slice()).collect();
+        let events: Vec<&[AuditEvent]> = audits.iter().map(|(e, _)| e.as_slice()).collect();
+        match self.transaction(&logins, &events) {
+            Ok(won) => {
+                for ((_, reply), won) in accepts.into_iter().zip(won) {
+                    let _ = reply.send(Ok(won));
+                }
+                for (_, reply) in audits {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(_) if accepts.len() + audits.len() > 1 => {
+                for (logins, reply) in accepts {
+                    let outcome = self.transaction(&[&logins], &[]);
+                    let _ = reply.send(outcome.map(|mut won| won.pop().unwrap_or_default()));
+                }
+                for (events, reply) in audits {
+                    let outcome = self.transaction(&[], &[&events]);
+                    let _ = reply.send(outcome.map(|_| ()));
+                }
+            }
+            Err(error) => {
+                let replies = accepts.into_iter().map(|(_, r)| Answer::Accept(r));
+                let replies = replies.chain(audits.into_iter().map(|(_, r)| Answer::Audit(r)));
+                let shared = Arc::new(error);
+                for reply in replies {
+                    reply.fail(StoreError::Batched(shared.clone()));
+                }
+            }
+        }
+    }
+
+    /// One write transaction: the accepted logins of every request (in order), then the audit events.
+    fn transaction(
+        &mut self,
+        accepts: &[&[AcceptedLogin]],
+        audits: &[&[AuditEvent]],
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut won = Vec::with_capacity(accepts.len());
+        for logins in accepts {
+            won.push(accept(&tx, logins)?);
+        }
+        if !audits.is_empty() {
+            let mut head = audit_head(&tx)?;
+            for events in audits {
+                head = append(&tx, &self.chain, head, events)?;
+            }
+        }
+        tx.commit()?;
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        self.counts.transactions += 1;
+        self.counts.logins += count(accepts.iter().map(|l| l.len()).sum());
+        self.counts.events += count(audits.iter().map(|e| e.len()).sum());
+        Ok(won)
+    }
+}
+
+type Pending<T, R> = Vec<(Vec<T>, Reply<R>)>;
+
+/// The write requests of a batch by kind, each in arrival order.
+fn split_writes(
+    writes: Vec<Request>,
+) -> (Pending<AcceptedLogin, Vec<bool>>, Pending<AuditEvent, ()>) {
+    let mut accepts = Vec::new();
+    let mut audits = Vec::new();
+    for request in writes {
+        match request {
+            Request::Accept(logins, reply) => accepts.push((logins, reply)),
+            Request::Audit(events, reply) => audits.push((events, reply)),
+            Request::Read(..) | Request::Close(_) => {}
+        }
+    }
+    (accepts, audits)
+}
+
+/// A write request's reply, whatever it answers.
+enum Answer {
+    Accept(Reply<Vec<bool>>),
+    Audit(Reply<()>),
+}
+
+impl Answer {
+    fn fail(self, error: StoreError) {
+        match self {
+            Self::Accept(reply) => drop(reply.send(Err(error))),
+            Self::Audit(reply) => drop(reply.send(Err(error))),
+        }
+    }
+}
+
+/// Answers every reply with the same error.
+fn fail_all<T>(replies: impl Iterator<Item = Reply<T>>, error: StoreError) {
+    let shared = Arc::new(error);
+    for reply in replies {
+        let _ = reply.send(Err(StoreError::Batched(shared.clone())));
+    }
+}
+
+fn login_records(conn: &Connection, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(LOGIN_RECORD)?;
+    let mut records = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            continue; // each account once, however often it is asked for
+        }
+        if let Some(row) = statement.query_row([id], login_row).optional()? {
+            records.push(LoginRecord::try_from(row)?);
+        }
+    }
+    Ok(records)
+}
+
+fn login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoginRow> {
+    let account = AccountRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        phone: row.get(2)?,
+        email: row.get(3)?,
+        password_hash: row.get(4)?,
+        status: row.get(5)?,
+        expires_on: row.get(6)?,
+        groups: row.get(7)?,
+        sms_fallback: row.get(8)?,
+        failures: row.get(9)?,
+        locked_until: row.get(10)?,
+        last_login_at: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+    };
+    let device = match row.get::<_, Option<String>>(14)? {
+        None => None,
+        Some(id) => Some(DeviceRow {
+            id,
+            account_id: row.get(15)?,
+            kind: row.get(16)?,
+            algorithm: row.get(17)?,
+            digits: row.get(18)?,
+            period: row.get(19)?,
+            sealed_seed: row.get(20)?,
+            sealed_pin: row.get(21)?,
+            last_step: row.get(22)?,
+            state: row.get(23)?,
+            label: row.get(24)?,
+            created_at: row.get(25)?,
+            confirmed_at: row.get(26)?,
+            last_used_at: row.get(27)?,
+            last_use_fingerprint: row.get(28)?,
+        }),
+    };
+    Ok(LoginRow { account, device })
+}
+
+/// The logins in order: the compare-and-set per device (a second login of the same device in the batch sees the
+/// first one's step), then the success bookkeeping of the winners.
+fn accept(conn: &Connection, logins: &[AcceptedLogin]) -> Result<Vec<bool>, StoreError> {
+    let mut guard = conn.prepare_cached(ACCEPT_STEP)?;
+    let mut success = conn.prepare_cached(RECORD_SUCCESS)?;
+    let mut won = Vec::with_capacity(logins.len());
+    for login in logins {
+        let fingerprint = login.fingerprint.as_deref();
+        let changed =
+            guard.execute(params![login.device_id, login.step, login.now, fingerprint])?;
+        if changed == 1 {
+            success.execute(params![login.account_id, login.now])?;
+        }
+        won.push(changed == 1);
+    }
+    Ok(won)
+}
+
+/// Appends `events` after `head`; returns the new head.
+fn append(
+    conn: &Connection,
+    chain: &AuditChain,
+    (mut seq, mut prev): (i64, [u8; 32]),
+    events: &[AuditEvent],
+) -> Result<(i64, [u8; 32]), StoreError> {
+    let mut insert = conn.prepare_cached(AUDIT_INSERT)?;
+    for event in events {
+        seq += 1;
+        let mac = chain.link(&prev, seq, event);
+        insert.execute(params![
+            seq,
+            event.at,
+            event.kind,
+            event.actor,
+            event.account_id,
+            event.outcome,
+            event.detail,
+            &mac[..]
+        ])?;
+        prev = mac;
+    }
+    Ok((seq, prev))
+}
+
+fn audit_head(conn: &Connection) -> Result<(i64, [u8; 32]), StoreError> {
+    let head: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached(AUDIT_HEAD)?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    match head {
+        None => Ok((0, GENESIS_MAC)),
+        Some((seq, mac)) => {
+            let mac = <[u8; 32]>::try_from(mac.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!("audit row {seq} has a MAC of {} bytes", mac.len()))
+            })?;
+            Ok((seq, mac))
+        }
+    }
+}
