@@ -78,7 +78,7 @@ impl HashingPool {
         *PROCESS_PRIORITY.get_or_init(|| priority) == priority
     }
 
-    /// How many jobs run at once at most.
+    /// How many jobs run at once at most (the threads, started at the first job).
     pub fn threads(&self) -> usize {
         self.0.threads
     }
@@ -89,29 +89,35 @@ impl HashingPool {
     }
 
     fn build(threads: usize, priority: HashingPriority, wait: Duration, capacity: usize) -> Self {
-        let threads = threads.max(1);
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            ready: Condvar::new(),
-            capacity: capacity.max(1),
-        });
-        let mut started = 0;
-        for index in 1..=threads {
-            let worker = shared.clone();
-            match std::thread::Builder::new()
-                .name(format!("motpd-hash-{index}"))
-                .spawn(move || work(&worker, priority))
-            {
-                Ok(_) => started += 1,
-                Err(error) => tracing::error!(%error, "cannot start a password-hashing thread"),
-            }
-        }
         Self(Arc::new(Pool {
-            shared,
-            threads: started,
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue::default()),
+                ready: Condvar::new(),
+                capacity: capacity.max(1),
+            }),
+            threads: threads.max(1),
             priority,
             wait,
+            started: std::sync::Once::new(),
         }))
+    }
+
+    /// Queues `job`, starting the threads at the first one (a pool that never hashes costs no thread).
+    fn push(&self, job: Job) -> Result<(), HashingError> {
+        let pool = &self.0;
+        pool.started.call_once(|| {
+            for index in 1..=pool.threads {
+                let shared = pool.shared.clone();
+                let priority = pool.priority;
+                if let Err(error) = std::thread::Builder::new()
+                    .name(format!("motpd-hash-{index}"))
+                    .spawn(move || work(&shared, priority))
+                {
+                    tracing::error!(%error, "cannot start a password-hashing thread");
+                }
+            }
+        });
+        pool.shared.push(job)
     }
 
     /// Runs `work` on a hashing thread if one starts it within the queue wait; otherwise it is never run and
@@ -124,7 +130,7 @@ impl HashingPool {
         // Dropped early (the caller went away) or at the end: a job not started by then never runs.
         let _abandon = Abandon(claim.clone());
         let (tx, mut rx) = oneshot::channel();
-        self.0.shared.push(Job {
+        self.push(Job {
             deadline: Some(Instant::now() + self.0.wait),
             claim: Some(claim.clone()),
             run: Box::new(move || {
@@ -153,16 +159,14 @@ impl HashingPool {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<oneshot::Receiver<T>> {
         let (tx, rx) = oneshot::channel();
-        self.0
-            .shared
-            .push(Job {
-                deadline: None,
-                claim: None,
-                run: Box::new(move || {
-                    let _ = tx.send(work());
-                }),
-            })
-            .ok()?;
+        self.push(Job {
+            deadline: None,
+            claim: None,
+            run: Box::new(move || {
+                let _ = tx.send(work());
+            }),
+        })
+        .ok()?;
         Some(rx)
     }
 }
@@ -173,6 +177,7 @@ struct Pool {
     threads: usize,
     priority: HashingPriority,
     wait: Duration,
+    started: std::sync::Once,
 }
 
 impl std::fmt::Debug for Pool {

@@ -95,14 +95,12 @@ async fn a_thread_does_not_start_a_job_queued_past_its_deadline() {
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
     let claim = Arc::new(Claim::default());
-    pool.0
-        .shared
-        .push(Job {
-            deadline: Some(Instant::now()),
-            claim: Some(claim.clone()),
-            run: Box::new(move || flag.store(true, Ordering::SeqCst)),
-        })
-        .expect("queued");
+    pool.push(Job {
+        deadline: Some(Instant::now()),
+        claim: Some(claim.clone()),
+        run: Box::new(move || flag.store(true, Ordering::SeqCst)),
+    })
+    .expect("queued");
     drop(release);
     blocker.await.expect("the blocking job finished");
     pool.run_later(|| ()).expect("queued").await.expect("ran");
@@ -197,4 +195,13 @@ async fn threads_run_at_the_configured_priority() {
     assert_eq!(normal.run(sched::policy).await, Ok(libc::SCHED_OTHER));
     // The caller's own thread is untouched.
     assert_eq!(sched::policy(), libc::SCHED_OTHER);
+}
+
+#[tokio::test]
+async fn threads_start_at_the_first_job() {
+    let pool = pool(2, Duration::from_secs(30), 16);
+    // Each thread holds the queue: only the pool does until a job comes.
+    assert_eq!(Arc::strong_count(&pool.0.shared), 1);
+    assert_eq!(pool.run(|| 1).await, Ok(1));
+    assert_eq!(Arc::strong_count(&pool.0.shared), 3);
 }
