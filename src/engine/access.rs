@@ -70,7 +70,7 @@ pub(super) struct Outcome {
 }
 
 impl Engine {
-    /// An engine over `store`. Password hashing runs on the blocking pool, within `hashing`.
+    /// An engine over `store`. Password hashing runs on the threads of `hashing`.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
