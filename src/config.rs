@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 mod values;
 
 pub use values::{
-    AuthMode, GroupAttribute, Language, LogFormat, SmsBodyType, SmsMethod, SmsProvider, SmtpTls,
-    StoreErrorAction, serialize_opt_date,
+    AuthMode, GroupAttribute, HashingPriority, Language, LogFormat, SmsBodyType, SmsMethod,
+    SmsProvider, SmtpTls, StoreErrorAction, serialize_opt_date,
 };
 
 /// The configuration file `motpd init` writes (also the documentation of every key).
@@ -136,6 +136,8 @@ pub struct RadiusConfig {
     pub group_attribute: GroupAttribute,
     /// Session-Timeout in the Accept; 0 leaves it out.
     pub session_timeout_seconds: u32,
+    /// Priority of the password-hashing threads: `idle` (below the packet loop) or `normal`.
+    pub hashing_priority: HashingPriority,
 }
 
 impl Default for RadiusConfig {
@@ -151,6 +153,7 @@ impl Default for RadiusConfig {
             challenge_ttl_seconds: 120,
             group_attribute: GroupAttribute::default(),
             session_timeout_seconds: 0,
+            hashing_priority: HashingPriority::Idle,
         }
     }
 }

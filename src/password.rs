@@ -4,7 +4,8 @@
 //! New hashes are Argon2id PHC strings (m = 19 MiB, t = 2, p = 1, the OWASP baseline). Hashes imported from a
 //! previous system may be sha-crypt (`$5$`, `$6$`) or bcrypt (`$2a$`, `$2b$`, `$2y$`); they verify, and
 //! [`Verified::needs_rehash`] tells the caller to store a fresh Argon2id hash after the successful login.
-//! Hashing is slow on purpose: callers on an async runtime run it on the blocking pool.
+//! Hashing is slow on purpose: callers on an async runtime run it off the async workers (the server: on
+//! the engine's hashing threads).
 //! Pure: no I/O, no logging.
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

@@ -218,6 +218,11 @@ impl Worker {
 
     /// Sends until `slots` requests are outstanding, the schedule says wait or stop, or sending time is up.
     async fn fill(&mut self) -> Result<(), LoadError> {
+        // Also with every slot in use: otherwise the past end of sending stays a wake-up time and the worker
+        // spins (a core of CPU, taken from the server under test) until a reply frees a slot.
+        if Instant::now() >= self.shared.stop_sending_at {
+            self.stopping = true;
+        }
         while !self.stopping && self.table.outstanding() < self.slots {
             let now = Instant::now();
             if now >= self.shared.stop_sending_at {
@@ -406,6 +411,30 @@ mod tests {
         // A stall of a second: no burst of 20 requests, one interval from now.
         let late = t0 + Duration::from_secs(1);
         assert_eq!(next_due(Some(t0 + pace), pace, late), late + pace);
+    }
+
+    #[tokio::test]
+    async fn a_worker_with_every_slot_in_use_stops_when_sending_time_is_over() {
+        // No slot (as if all were in use) and the end of sending already past: the worker must finish (before
+        // the fix it woke up for the past end of sending again and again, never stopping).
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server = socket.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            servers: vec![server],
+            secret: SECRET.to_vec(),
+            mode: Mode::OtpOnly,
+            population: Population::new("k", 1),
+            first_index: 0,
+            schedule: Schedule::new(1, true, false, None),
+            totals: Totals::default(),
+            timeout: Duration::from_secs(1),
+            stop_sending_at: Instant::now(),
+            require_message_authenticator: true,
+        });
+        let finished =
+            tokio::time::timeout(Duration::from_secs(10), run_worker(socket, shared, 0, None))
+                .await;
+        assert!(finished.is_ok(), "the worker never stopped");
     }
 
     #[test]

@@ -117,6 +117,17 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// The scheduling priority of the password-hashing threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashingPriority {
+    /// Linux `SCHED_IDLE`: hashing gets a core only while the packet loop does not want it.
+    #[default]
+    Idle,
+    /// The same priority as the rest of the process (for machines that run other busy work).
+    Normal,
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::HashingPool;
 use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
-use super::passwords::{HashingPool, PasswordChecker};
+use super::passwords::PasswordChecker;
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
 use crate::accounts::normalize_id;
@@ -69,7 +70,7 @@ pub(super) struct Outcome {
 }
 
 impl Engine {
-    /// An engine over `store`. Password hashing runs on the blocking pool, within `hashing`.
+    /// An engine over `store`. Password hashing runs on the threads of `hashing`.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,

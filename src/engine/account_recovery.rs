@@ -17,8 +17,9 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
+use super::HashingPool;
 use super::codes::{self, CodeCheck};
-use super::passwords::{HashingPool, PasswordChecker};
+use super::passwords::PasswordChecker;
 use super::{EngineError, EngineSettings};
 use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;

@@ -14,6 +14,7 @@ mod audit_sink;
 mod challenge;
 mod codes;
 pub mod enrollment;
+mod hashing;
 pub mod invitations;
 mod invite_mail;
 mod mailed_seed;
@@ -27,7 +28,7 @@ mod sms_texts;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;
-pub use passwords::HashingPool;
+pub use hashing::HashingPool;
 
 use std::net::IpAddr;
 
@@ -164,7 +165,7 @@ pub enum EngineError {
         "overloaded: password checks queued for more than 2 s; request shed (nothing recorded)"
     )]
     Overloaded,
-    /// Hashing on the blocking pool failed.
+    /// Hashing on a hashing thread failed.
     #[error("password check failed: {0}")]
     Hashing(String),
     /// A new device could not be generated (bad `[otp]` settings, no randomness).

@@ -1,58 +1,29 @@
-//! Password checks for the engine: Argon2id (and legacy hashes) on the blocking pool with bounded parallelism,
-//! the same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
+//! Password checks for the engine: Argon2id (and legacy hashes) on the hashing threads ([`HashingPool`]), the
+//! same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
 //!
-//! The queue in front of the hashing threads is bounded in time: a request that waited [`QUEUE_WAIT`] for a
-//! thread is shed ([`EngineError::Overloaded`]) instead of being checked after NetScaler has given up on it (3 s).
-//! A shed request changes nothing: no failure is counted and no code is used, so NetScaler's retry or the
-//! user's next attempt still works.
+//! The queue in front of the hashing threads is bounded in time: a request whose check no thread started within
+//! [`super::hashing::QUEUE_WAIT`] is shed ([`EngineError::Overloaded`]) instead of being checked after NetScaler
+//! has given up on it (3 s). A shed request changes nothing: no failure is counted and no code is used, so
+//! NetScaler's retry or the user's next attempt still works.
 
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use super::EngineError;
+use super::hashing::{HashingError, HashingPool};
 use crate::password::{self, Verified};
 use crate::secrets::SecretBytes;
 use crate::store::{Account, Store};
 
-/// The longest a password check waits for a hashing thread before the request is shed.
-pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
-
-/// The password-hashing capacity: at most this many verifications (or re-hashes) at once. Hashing is bound by
-/// the machine's cores, so everything in one process that checks passwords (RADIUS, the enrollment pages, the
-/// account pages, invitations) shares one pool — [`HashingPool::process`] — rather than each taking its own.
-#[derive(Debug, Clone)]
-pub struct HashingPool(Arc<Semaphore>);
-
-impl HashingPool {
-    /// A pool of `threads` (at least 1).
-    pub fn new(threads: usize) -> Self {
-        Self(Arc::new(Semaphore::new(threads.max(1))))
-    }
-
-    /// This process's pool: one thread per core.
-    pub fn process() -> Self {
-        static POOL: LazyLock<HashingPool> = LazyLock::new(|| {
-            HashingPool::new(std::thread::available_parallelism().map_or(2, usize::from))
-        });
-        POOL.clone()
-    }
-}
-
-/// Runs password verifications off the async workers, within a [`HashingPool`].
+/// Runs password verifications off the async workers, on the threads of a [`HashingPool`].
 #[derive(Debug)]
 pub(super) struct PasswordChecker {
     store: Arc<dyn Store>,
-    hashing: Arc<Semaphore>,
+    hashing: HashingPool,
 }
 
 impl PasswordChecker {
-    pub(super) fn new(store: Arc<dyn Store>, pool: HashingPool) -> Self {
-        Self {
-            store,
-            hashing: pool.0,
-        }
+    pub(super) fn new(store: Arc<dyn Store>, hashing: HashingPool) -> Self {
+        Self { store, hashing }
     }
 
     /// Whether `password` matches the account's hash; schedules a re-hash of legacy or weaker hashes.
@@ -95,7 +66,7 @@ impl PasswordChecker {
         Ok(matches!(verified, Ok(Verified::Match { .. })))
     }
 
-    /// An Argon2id hash of a new password, on the blocking pool.
+    /// An Argon2id hash of a new password, on a hashing thread.
     pub(super) async fn hash(&self, new_password: &str) -> Result<String, EngineError> {
         let candidate = SecretBytes::new(new_password.as_bytes().to_vec());
         self.blocking(move || password::hash_password(candidate.expose()))
@@ -118,47 +89,30 @@ impl PasswordChecker {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, EngineError> {
-        let permit = tokio::time::timeout(QUEUE_WAIT, self.hashing.acquire())
-            .await
-            .map_err(|_| EngineError::Overloaded)?;
-        let _permit = permit.map_err(|e| EngineError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| EngineError::Hashing(e.to_string()))
+        self.hashing.run(work).await.map_err(|error| match error {
+            HashingError::Shed => EngineError::Overloaded,
+            HashingError::Failed => EngineError::Hashing(error.to_string()),
+        })
     }
 
     /// Stores a new hash at the current cost, in the background. It takes a hashing thread like every check
     /// (waiting as long as it must: it is not on a request's path), so upgrades never oversubscribe the cores
-    /// that the checks and the packet loop share.
+    /// that the checks and the packet loop share. With the queue full it is skipped: the next login upgrades.
     fn rehash(&self, account: String, password: SecretBytes, now: i64) {
+        let Some(hashed) = self
+            .hashing
+            .run_later(move || password::hash_password(password.expose()))
+        else {
+            tracing::warn!(%account, "password hash upgrade skipped: the hashing queue is full");
+            return;
+        };
         let store = self.store.clone();
-        let hashing = self.hashing.clone();
         tokio::spawn(async move {
-            let Ok(_permit) = hashing.acquire_owned().await else {
-                return;
-            };
-            let hashed =
-                tokio::task::spawn_blocking(move || password::hash_password(password.expose()))
-                    .await;
-            if let Ok(Ok(hash)) = hashed
+            if let Ok(Ok(hash)) = hashed.await
                 && let Err(error) = store.set_password_hash(&account, &hash, now).await
             {
                 tracing::warn!(%account, %error, "could not store the upgraded password hash");
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_process_pool_is_one_pool() {
-        // (Other tests may hold permits of the process pool meanwhile, so its size is not asserted here.)
-        let (a, b) = (HashingPool::process(), HashingPool::process());
-        assert!(Arc::ptr_eq(&a.0, &b.0), "every caller shares one pool");
-        assert_eq!(HashingPool::new(3).0.available_permits(), 3);
-        assert_eq!(HashingPool::new(0).0.available_permits(), 1);
     }
 }

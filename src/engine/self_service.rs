@@ -10,9 +10,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::HashingPool;
 use super::codes::{self, CodeCheck};
 use super::enrollment::{self, EnrollError};
-use super::passwords::{HashingPool, PasswordChecker};
+use super::passwords::PasswordChecker;
 use super::{EngineError, EngineSettings};
 use crate::accounts::normalize_id;
 use crate::audit::AuditEvent;

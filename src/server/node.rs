@@ -130,6 +130,11 @@ impl Node {
         web: Option<tokio::net::TcpListener>,
         token: CancellationToken,
     ) -> Result<Self, NodeError> {
+        if !HashingPool::set_process_priority(config.radius.hashing_priority) {
+            tracing::warn!(
+                "radius.hashing_priority not applied: this process's hashing threads already run at another priority"
+            );
+        }
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let sms = Arc::new(SmsService::new(
             store.clone(),
