@@ -172,8 +172,7 @@ impl CachedStore {
         let epoch = self.epoch.load(Ordering::SeqCst);
         let seen = self.writes_seen.load(Ordering::SeqCst);
         let record = if self.inner.groups_concurrent_calls() {
-            let mut answers = read_batch(self.inner.as_ref(), vec![id.to_owned()]).await?;
-            answers.pop().unwrap_or(Ok(None))?
+            read_alone(self.inner.as_ref(), id).await?
         } else {
             self.reads.call(id.to_owned()).await??
         };
@@ -323,6 +322,15 @@ async fn read_batch(store: &dyn Store, ids: Vec<String>) -> Result<Vec<ReadAnswe
 }
 
 /// The unbatched read of one account and its device.
+/// One account's record from a store that batches by itself (as [`read_batch`] does for one ID).
+async fn read_alone(store: &dyn Store, id: &str) -> ReadAnswer {
+    match store.login_records(&[id.to_owned()]).await {
+        Ok(mut records) => Ok(records.pop()),
+        Err(StoreError::Corrupt(_)) => read_one(store, id).await,
+        Err(error) => Err(error),
+    }
+}
+
 async fn read_one(store: &dyn Store, id: &str) -> ReadAnswer {
     let Some(account) = store.account(id).await? else {
         return Ok(None);
