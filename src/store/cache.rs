@@ -1060,9 +1060,9 @@ mod tests {
             winners[n] += usize::from(won);
         }
         assert!(winners.iter().all(|&w| w == 1), "{winners:?}");
-        let writes = store.stats().writes;
-        assert_eq!(writes.requests, 400);
-        assert!(writes.batches < 400, "no group commit: {writes:?}");
+        // A SQLite file groups the commits on its own thread (`sqlite/hot.rs`): the cache calls it directly.
+        assert!(inner.groups_concurrent_calls());
+        assert_eq!(store.stats().writes.requests, 0);
         store.close().await;
         observer.close().await;
     }

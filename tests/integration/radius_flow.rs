@@ -217,7 +217,7 @@ async fn two_nodes_on_one_database_accept_a_code_once() {
     // Two nodes over one SQLite file (PostgreSQL is covered by the store race tests and the external-client
     // test below when MOTPD_TEST_DATABASE_URL is set).
     let backends = crate::common::store_backends().await;
-    for backend in backends.iter().filter(|b| b.name != "sqlite-memory") {
+    for backend in backends.iter().filter(|b| b.url.is_some()) {
         let f =
             EngineFixture::with_store(backend.store.clone(), |c| c.radius.language = Language::En)
                 .await;

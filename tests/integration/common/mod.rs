@@ -122,6 +122,7 @@ pub(crate) async fn store_backends() -> Vec<Backend> {
         sqlite_memory().await,
         sqlite_file().await,
         cached_sqlite_file().await,
+        cached_sqlite_memory().await,
     ];
     match std::env::var(PG_ENV) {
         Ok(url) if !url.is_empty() => backends.push(postgres(&url).await),
@@ -161,14 +162,24 @@ pub(crate) async fn sqlite_file() -> Backend {
     }
 }
 
-/// A SQLite file store behind the serving node's caching, batching decorator ([`store::CachedStore`]).
+/// A SQLite file store behind the serving node's caching decorator ([`store::CachedStore`]); the file's own
+/// hot-path thread groups the login reads and commits.
 pub(crate) async fn cached_sqlite_file() -> Backend {
-    let mut backend = sqlite_file().await;
+    cached(sqlite_file().await, "cached-sqlite-file")
+}
+
+/// An in-memory SQLite store behind [`store::CachedStore`]: this store does not group calls itself, so the
+/// decorator's own batching (what a PostgreSQL node uses) runs the contract.
+pub(crate) async fn cached_sqlite_memory() -> Backend {
+    cached(sqlite_memory().await, "cached-sqlite-memory")
+}
+
+fn cached(mut backend: Backend, name: &'static str) -> Backend {
     let settings = store::CacheSettings {
         ttl_seconds: 2,
         capacity: 1000,
     };
-    backend.name = "cached-sqlite-file";
+    backend.name = name;
     backend.store = Arc::new(store::CachedStore::new(
         backend.store,
         Arc::new(motpd::clock::SystemClock),
