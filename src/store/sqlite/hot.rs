@@ -47,12 +47,7 @@ enum Request {
 #[derive(Debug)]
 pub(super) struct HotPath {
     sender: mpsc::Sender<Request>,
-    /// Dropping it stops the checkpointer thread.
-    _checkpointer: mpsc::Sender<()>,
 }
-
-/// How often the checkpointer copies the WAL back into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The account and its active device, in one row (the device columns are NULL when it has none).
 const LOGIN_RECORD: &str = "\
@@ -91,8 +86,6 @@ impl HotPath {
         gate: Arc<tokio::sync::Mutex<()>>,
     ) -> Result<Self, StoreError> {
         let conn = open(path, busy_timeout)?;
-        // Checkpoints are the checkpointer thread's (below), never a commit's.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (sender, receiver) = mpsc::channel();
         let worker = Worker {
             conn,
@@ -100,20 +93,11 @@ impl HotPath {
             gate,
             counts: Counts::default(),
         };
-        let checkpoints = open(path, busy_timeout)?;
         std::thread::Builder::new()
             .name("motpd-sqlite".to_owned())
             .spawn(move || worker.run(&receiver))
             .map_err(StoreError::Thread)?;
-        let (checkpointer, stop) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("motpd-checkpoint".to_owned())
-            .spawn(move || checkpoint_until_stopped(&checkpoints, &stop))
-            .map_err(StoreError::Thread)?;
-        Ok(Self {
-            sender,
-            _checkpointer: checkpointer,
-        })
+        Ok(Self { sender })
     }
 
     /// The accounts among `ids` that exist, each with its active device.
@@ -156,22 +140,6 @@ impl HotPath {
 
 fn closed() -> StoreError {
     StoreError::Backend(sqlx::Error::PoolClosed)
-}
-
-/// Copies committed WAL frames back into the database file every [`CHECKPOINT_INTERVAL`] (`PASSIVE`: it never
-/// waits for, nor blocks, the writer), until `stop` is dropped. The hot-path connection does not checkpoint
-/// itself, so a commit never pays for writing back and syncing the pages of earlier commits (that was the
-/// long tail of a login's latency).
-fn checkpoint_until_stopped(conn: &Connection, stop: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
-        });
-        match done {
-            Ok((frames, copied)) => tracing::trace!(frames, copied, "WAL checkpoint"),
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; will try again"),
-        }
-    }
 }
 
 /// The connection settings of `sqlite.rs`, for this connection: WAL with `synchronous=NORMAL`, foreign keys,
