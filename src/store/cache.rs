@@ -321,7 +321,6 @@ async fn read_batch(store: &dyn Store, ids: Vec<String>) -> Result<Vec<ReadAnswe
     Ok(answers)
 }
 
-/// The unbatched read of one account and its device.
 /// One account's record from a store that batches by itself (as [`read_batch`] does for one ID).
 async fn read_alone(store: &dyn Store, id: &str) -> ReadAnswer {
     match store.login_records(&[id.to_owned()]).await {
@@ -331,6 +330,7 @@ async fn read_alone(store: &dyn Store, id: &str) -> ReadAnswer {
     }
 }
 
+/// The unbatched read of one account and its device.
 async fn read_one(store: &dyn Store, id: &str) -> ReadAnswer {
     let Some(account) = store.account(id).await? else {
         return Ok(None);
