@@ -257,7 +257,9 @@ impl Worker {
 
     /// Every write of the batch in one write transaction (group commit); answers after `COMMIT`. If the
     /// transaction fails, nothing of it is stored and each request is run again in a transaction of its own,
-    /// so a request that cannot be stored fails alone.
+    /// so a request that cannot be stored fails alone — unless the database was locked past the busy timeout
+    /// (another process holds the write lock): then every request fails at once, rather than each waiting out
+    /// the timeout again while the logins behind them queue.
     fn write(&mut self, writes: Vec<Request>) {
         let gate = self.gate.clone();
         let _gate = gate.blocking_lock();
@@ -273,7 +275,7 @@ impl Worker {
                     let _ = reply.send(Ok(()));
                 }
             }
-            Err(_) if accepts.len() + audits.len() > 1 => {
+            Err(error) if accepts.len() + audits.len() > 1 && !is_busy(&error) => {
                 for (logins, reply) in accepts {
                     let outcome = self.transaction(&[&logins], &[]);
                     let _ = reply.send(outcome.map(|mut won| won.pop().unwrap_or_default()));
@@ -353,6 +355,18 @@ impl Answer {
             Self::Audit(reply) => drop(reply.send(Err(error))),
         }
     }
+}
+
+/// Whether `error` is SQLite's "database is busy / locked" (the busy timeout ran out).
+fn is_busy(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
 }
 
 /// Answers every reply with the same error.
