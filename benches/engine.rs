@@ -95,7 +95,7 @@ fn next_request(clock: &ManualClock, mode: AuthMode) -> AccessRequest {
 }
 
 async fn accept(engine: &Engine, request: AccessRequest) {
-    let decision = engine.access(request).await.expect("decision");
+    let decision = engine.access(&request).await.expect("decision");
     assert!(
         matches!(decision, Decision::Accept { .. }),
         "not an Accept: {decision:?}"

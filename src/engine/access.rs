@@ -17,7 +17,7 @@ use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
 use crate::secrets::{MasterKey, SecretBytes};
 use crate::store::{
-    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store,
+    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord, Store,
 };
 
 /// The settings the engine decides with.
@@ -142,7 +142,11 @@ impl Engine {
                 .continue_challenge(request, &id, state, password, now)
                 .await;
         }
-        let Some(account) = self.store.account(&id).await? else {
+        let Some(LoginRecord {
+            account,
+            device: active,
+        }) = self.store.login_record(&id).await?
+        else {
             if request.mode != AuthMode::OtpOnly {
                 self.passwords.burn_time(password).await;
             }
@@ -160,7 +164,7 @@ impl Engine {
                 Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
             return Ok(self.reject(RejectReason::NotActivated, &message, Some(&account)));
         }
-        let device = self.login_device(&account.id, now).await?;
+        let device = self.login_device(active, &account.id, now).await?;
         match request.mode {
             AuthMode::PasswordOtp => {
                 self.password_and_code(request, &account, device, password, now)
@@ -517,11 +521,11 @@ struct AuthDetail<'a> {
 
 #[async_trait::async_trait]
 impl AccessHandler for Engine {
-    async fn access(&self, request: AccessRequest) -> Result<Decision, EngineError> {
+    async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError> {
         let started = Instant::now();
         let now = self.clock.now();
-        let outcome = self.decide(&request, now).await?;
-        self.audit_decision(&request, &outcome, now, started).await;
+        let outcome = self.decide(request, now).await?;
+        self.audit_decision(request, &outcome, now, started).await;
         Ok(outcome.decision)
     }
 

@@ -12,7 +12,9 @@ use crate::audit::AuditEvent;
 use crate::store::Store;
 
 const CHANNEL: usize = 8192;
-const BATCH: usize = 512;
+/// Most events per append. Bounded so that one append stays short (a few hundred microseconds): on SQLite the
+/// appends share a writer with the logins, and a login that arrives during an append waits for its end.
+const BATCH: usize = 128;
 const RETRIES: u32 = 5;
 
 enum Message {

@@ -8,7 +8,7 @@ use super::codes;
 use super::messages::Message;
 use super::{AccessRequest, Decision, EngineError, RejectReason};
 use crate::secrets::SecretBytes;
-use crate::store::{Account, ChallengePurpose, Device, NewChallenge};
+use crate::store::{Account, ChallengePurpose, Device, LoginRecord, NewChallenge};
 
 impl Engine {
     pub(super) async fn challenge(
@@ -67,7 +67,11 @@ impl Engine {
         if challenge.account_id != id || challenge.client != request.client {
             return Ok(expired());
         }
-        let Some(account) = self.store.account(id).await? else {
+        let Some(LoginRecord {
+            account,
+            device: active,
+        }) = self.store.login_record(id).await?
+        else {
             return Ok(expired());
         };
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
@@ -87,7 +91,7 @@ impl Engine {
             return Ok(outcome);
         }
         let device = self
-            .login_device(id, now)
+            .login_device(active, id, now)
             .await?
             .filter(|d| challenge.device_id.as_deref() == Some(d.id.as_str()));
         let Some(device) = device else {

@@ -1,7 +1,8 @@
 //! The VPN side of `motpd invite --qr-in-mail`: a seed mailed as a QR code is a pending device that also
 //! activates on its first VPN login with a correct code, while its invitation is unused and unexpired.
 //!
-//! [`Engine::login_device`] gives the login its device (the active one, else such a mailed pending one); a
+//! [`Engine::login_device`] gives the login its device (the active one read with the account, else such a mailed
+//! pending one); a
 //! correct code from a pending device goes to [`Engine::activate_mailed_seed`] instead of the replay guard: one
 //! store transaction activates the device (at most one active device per account, the code's step used up) and
 //! uses the invitation up. After the link expires (or is used, or replaced) the pending seed is useless.
@@ -14,15 +15,16 @@ use crate::audit::AuditEvent;
 use crate::store::{Account, Device, StoreError};
 
 impl Engine {
-    /// The device a login is checked against: the account's active device, else the pending device whose seed
-    /// was mailed with a still-valid invitation.
+    /// The device a login is checked against: the account's `active` device (read with the account), else the
+    /// pending device whose seed was mailed with a still-valid invitation.
     pub(super) async fn login_device(
         &self,
+        active: Option<Device>,
         account_id: &str,
         now: i64,
     ) -> Result<Option<Device>, EngineError> {
-        if let Some(device) = self.store.active_device(account_id).await? {
-            return Ok(Some(device));
+        if active.is_some() {
+            return Ok(active);
         }
         Ok(self.store.mailed_pending_device(account_id, now).await?)
     }

@@ -178,7 +178,7 @@ pub enum EngineError {
 #[async_trait::async_trait]
 pub trait AccessHandler: Send + Sync + std::fmt::Debug {
     /// Decides an Access-Request.
-    async fn access(&self, request: AccessRequest) -> Result<Decision, EngineError>;
+    async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError>;
     /// Records an Accounting-Request (the transport answers only after this succeeds).
     async fn accounting(&self, record: AccountingRecord) -> Result<(), EngineError>;
 }

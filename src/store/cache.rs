@@ -332,11 +332,7 @@ async fn read_alone(store: &dyn Store, id: &str) -> ReadAnswer {
 
 /// The unbatched read of one account and its device.
 async fn read_one(store: &dyn Store, id: &str) -> ReadAnswer {
-    let Some(account) = store.account(id).await? else {
-        return Ok(None);
-    };
-    let device = store.active_device(id).await?;
-    Ok(Some(LoginRecord { account, device }))
+    store.login_record(id).await
 }
 
 #[async_trait::async_trait]
@@ -484,6 +480,10 @@ impl Store for CachedStore {
             .record(account_id)
             .await?
             .and_then(|record| record.device))
+    }
+
+    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+        self.record(id).await
     }
 
     async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {

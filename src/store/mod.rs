@@ -200,6 +200,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// The account's active device.
     async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError>;
+    /// The account with its active device: what a login reads. By default [`Store::account`], then
+    /// [`Store::active_device`]; the login cache answers both from one entry.
+    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+        let Some(account) = self.account(id).await? else {
+            return Ok(None);
+        };
+        let device = self.active_device(id).await?;
+        Ok(Some(LoginRecord { account, device }))
+    }
     /// A device by ID, in any state.
     async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError>;
     /// Removes all the account's devices (lost phone); returns how many (0 for an unknown account).

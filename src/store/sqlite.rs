@@ -37,6 +37,7 @@ use super::{
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
+mod checkpoint;
 mod devices;
 mod hot;
 mod import;

@@ -493,7 +493,7 @@ async fn a_store_failure_is_an_error_never_an_accept() {
     f.store.close().await;
     let result = f
         .engine
-        .access(request("alice", &typed(&f.code_now()), MODE))
+        .access(&request("alice", &typed(&f.code_now()), MODE))
         .await;
     assert!(result.is_err(), "{result:?}");
 }
@@ -506,7 +506,7 @@ async fn overload_sheds_password_checks_without_side_effects() {
         let engine = f.engine.clone();
         tokio::spawn(async move {
             engine
-                .access(request("alice", b"Wrong99999123456", MODE))
+                .access(&request("alice", b"Wrong99999123456", MODE))
                 .await
         })
     });

@@ -33,7 +33,7 @@ impl Inner {
         } = job;
         let secret = client.secret.expose();
         let bytes = match work {
-            Work::Access(request) => match self.decide(request, key.source.ip()).await {
+            Work::Access(request) => match self.decide(&request, &client.name, &key).await {
                 Some(Outcome::Decision(decision)) => {
                     self.encode_decision(&decision, &key, &proxy_states, secret)
                 }
@@ -46,7 +46,7 @@ impl Inner {
                 None => None,
             },
             Work::Accounting(record) => {
-                let recorded = self.record(record).await;
+                let recorded = self.record(record, &client.name, &key).await;
                 let attributes = proxy_attributes(&proxy_states);
                 recorded
                     .then(|| self.encode(Code::AccountingResponse, &key, &attributes, secret))
@@ -63,16 +63,19 @@ impl Inner {
         send(&socket, &bytes, key.source, &self).await;
     }
 
-    /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply).
-    async fn decide(&self, request: AccessRequest, source: std::net::IpAddr) -> Option<Outcome> {
+    /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply). The log
+    /// lines name the client, the source, the packet's Identifier and the user (the datagram's span is only
+    /// recorded at debug level).
+    async fn decide(&self, request: &AccessRequest, client: &str, key: &CacheKey) -> Option<Outcome> {
         let failure =
             match tokio::time::timeout(self.request_timeout, self.handler.access(request)).await {
                 Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
                 Ok(Err(EngineError::Overloaded)) => {
                     // Not a failure of the database: too much work. No reply, whatever on_store_error says.
                     self.stats.shed();
-                    if self.limiter.allow(LogKind::Shed, source, Instant::now()) {
+                    if self.limiter.allow(LogKind::Shed, key.source.ip(), Instant::now()) {
                         tracing::warn!(
+                            client, src = %key.source, user = ?request.user_name,
                             "request shed: every password-hashing thread stayed busy for 2 s"
                         );
                     }
@@ -82,30 +85,36 @@ impl Inner {
                 Err(_) => format!("no decision within {:?}", self.request_timeout),
             };
         self.stats.error();
+        let (src, id, user) = (key.source, key.identifier, &request.user_name);
         match self.on_store_error {
             StoreErrorAction::Drop => {
-                tracing::error!(error = %failure, "engine failed; no reply (radius.on_store_error = \"drop\")");
+                tracing::error!(client, %src, id, ?user, error = %failure,
+                    "engine failed; no reply (radius.on_store_error = \"drop\")");
                 None
             }
             StoreErrorAction::Reject => {
-                tracing::error!(error = %failure, "engine failed; rejecting (radius.on_store_error = \"reject\")");
+                tracing::error!(client, %src, id, ?user, error = %failure,
+                    "engine failed; rejecting (radius.on_store_error = \"reject\")");
                 Some(Outcome::Unavailable)
             }
         }
     }
 
     /// Whether the engine recorded the accounting record (if not, no reply: the NAS retries).
-    async fn record(&self, record: AccountingRecord) -> bool {
+    async fn record(&self, record: AccountingRecord, client: &str, key: &CacheKey) -> bool {
+        let (src, id) = (key.source, key.identifier);
         match tokio::time::timeout(self.request_timeout, self.handler.accounting(record)).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
                 self.stats.error();
-                tracing::error!(%error, "accounting not recorded; no reply so the NAS retries");
+                tracing::error!(client, %src, id, %error,
+                    "accounting not recorded; no reply so the NAS retries");
                 false
             }
             Err(_) => {
                 self.stats.error();
-                tracing::error!(timeout = ?self.request_timeout, "accounting not recorded in time; no reply");
+                tracing::error!(client, %src, id, timeout = ?self.request_timeout,
+                    "accounting not recorded in time; no reply");
                 false
             }
         }
@@ -122,7 +131,8 @@ impl Inner {
             Ok((code, attributes)) => self.encode(code, key, &attributes, secret),
             Err(error) => {
                 self.stats.error();
-                tracing::error!(%error, "cannot build the reply attributes; no reply");
+                tracing::error!(src = %key.source, id = key.identifier, %error,
+                    "cannot build the reply attributes; no reply");
                 None
             }
         }
@@ -149,7 +159,8 @@ impl Inner {
             }
             Err(error) => {
                 self.stats.error();
-                tracing::error!(%error, "cannot encode the reply; no reply");
+                tracing::error!(src = %key.source, id = key.identifier, %error,
+                    "cannot encode the reply; no reply");
                 None
             }
         }
@@ -175,6 +186,6 @@ fn proxy_attributes(proxy_states: &[Vec<u8>]) -> Vec<Attribute<'_>> {
 pub(crate) async fn send(socket: &UdpSocket, bytes: &[u8], target: SocketAddr, inner: &Inner) {
     if let Err(error) = socket.send_to(bytes, target).await {
         inner.stats.send_error();
-        tracing::warn!(%error, "cannot send the reply");
+        tracing::warn!(%target, %error, "cannot send the reply");
     }
 }

@@ -169,7 +169,10 @@ impl Inner {
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             self.stats.shed();
             if self.limiter.allow(LogKind::Shed, src.ip(), now) {
-                tracing::warn!("request shed: radius.max_in_flight requests are being evaluated");
+                tracing::warn!(
+                    client = %client.name, %src,
+                    "request shed: radius.max_in_flight requests are being evaluated"
+                );
             }
             return Action::Drop;
         };
@@ -202,9 +205,9 @@ impl Inner {
     ) -> Action {
         self.stats.dropped(reason);
         if reason.needs_attention() && self.limiter.allow(LogKind::Drop(reason), src.ip(), now) {
-            tracing::warn!(?reason, "dropped: {detail}");
+            tracing::warn!(?reason, %src, "dropped: {detail}");
         } else {
-            tracing::debug!(?reason, "dropped: {detail}");
+            tracing::debug!(?reason, %src, "dropped: {detail}");
         }
         Action::Drop
     }
@@ -270,7 +273,7 @@ impl Inner {
             }
             Err(error) => {
                 self.stats.error();
-                tracing::error!(%error, "cannot encode the Status-Server answer");
+                tracing::error!(client = %client.name, %error, "cannot encode the Status-Server answer");
                 Action::Drop
             }
         }

@@ -42,7 +42,7 @@ impl FakeEngine {
 
 #[async_trait::async_trait]
 impl AccessHandler for FakeEngine {
-    async fn access(&self, request: AccessRequest) -> Result<Decision, EngineError> {
+    async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.requests.lock().unwrap().push(request.clone());
         match request.user_name.as_str() {

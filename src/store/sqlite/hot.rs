@@ -25,6 +25,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use crate::audit::{AuditChain, AuditEvent, GENESIS_MAC};
 use crate::store::rows::{AccountRow, DeviceRow, LoginRow};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
@@ -47,6 +48,8 @@ enum Request {
 #[derive(Debug)]
 pub(super) struct HotPath {
     sender: mpsc::Sender<Request>,
+    /// Copies the WAL back into the database file beside the writer (`checkpoint.rs`).
+    checkpointer: Checkpointer,
 }
 
 /// The account and its active device, in one row (the device columns are NULL when it has none).
@@ -86,6 +89,8 @@ impl HotPath {
         gate: Arc<tokio::sync::Mutex<()>>,
     ) -> Result<Self, StoreError> {
         let conn = open(path, busy_timeout)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        let checkpointer = Checkpointer::start(open(path, busy_timeout)?, path)?;
         let (sender, receiver) = mpsc::channel();
         let worker = Worker {
             conn,
@@ -97,7 +102,10 @@ impl HotPath {
             .name("motpd-sqlite".to_owned())
             .spawn(move || worker.run(&receiver))
             .map_err(StoreError::Thread)?;
-        Ok(Self { sender })
+        Ok(Self {
+            sender,
+            checkpointer,
+        })
     }
 
     /// The accounts among `ids` that exist, each with its active device.
@@ -129,6 +137,7 @@ impl HotPath {
         if self.sender.send(Request::Close(done)).is_ok() {
             let _ = wait.await;
         }
+        self.checkpointer.stop();
     }
 
     async fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
@@ -220,23 +229,30 @@ impl Worker {
         );
     }
 
-    /// One batch: the reads, then the writes in one transaction. Returns the close request, if there was one.
+    /// One batch: the reads, then the accepted logins in one transaction (answered at its `COMMIT`), then the
+    /// audit appends in another. A login's answer never waits for audit rows: an audit batch of a few hundred
+    /// rows takes milliseconds, and the Access-Accepts behind it would wait for all of it. Returns the close
+    /// request, if there was one.
     fn serve(&mut self, batch: &mut Vec<Request>) -> Option<oneshot::Sender<()>> {
         let mut reads = Vec::new();
-        let mut writes = Vec::new();
+        let mut accepts = Vec::new();
+        let mut audits = Vec::new();
         let mut close = None;
         for request in batch.drain(..) {
             match request {
                 Request::Read(ids, reply) => reads.push((ids, reply)),
                 Request::Close(done) => close = Some(done),
-                write => writes.push(write),
+                accept @ Request::Accept(..) => accepts.push(accept),
+                audit @ Request::Audit(..) => audits.push(audit),
             }
         }
         if !reads.is_empty() {
             self.read(reads);
         }
-        if !writes.is_empty() {
-            self.write(writes);
+        for writes in [accepts, audits] {
+            if !writes.is_empty() {
+                self.write(writes);
+            }
         }
         close
     }
@@ -255,7 +271,7 @@ impl Worker {
         let _ = tx.finish();
     }
 
-    /// Every write of the batch in one write transaction (group commit); answers after `COMMIT`. If the
+    /// Every write of `writes` in one write transaction (group commit); answers after `COMMIT`. If the
     /// transaction fails, nothing of it is stored and each request is run again in a transaction of its own,
     /// so a request that cannot be stored fails alone — unless the database was locked past the busy timeout
     /// (another process holds the write lock): then every request fails at once, rather than each waiting out

@@ -159,7 +159,7 @@ impl EngineFixture {
 
     /// Sends a prepared request.
     pub(crate) async fn ask_with(&self, request: AccessRequest) -> Decision {
-        self.engine.access(request).await.unwrap()
+        self.engine.access(&request).await.unwrap()
     }
 }
 
