@@ -17,7 +17,8 @@ use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
 use crate::secrets::{MasterKey, SecretBytes};
 use crate::store::{
-    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord, Store,
+    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord,
+    Store,
 };
 
 /// The settings the engine decides with.

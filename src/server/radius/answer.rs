@@ -66,14 +66,22 @@ impl Inner {
     /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply). The log
     /// lines name the client, the source, the packet's Identifier and the user (the datagram's span is only
     /// recorded at debug level).
-    async fn decide(&self, request: &AccessRequest, client: &str, key: &CacheKey) -> Option<Outcome> {
+    async fn decide(
+        &self,
+        request: &AccessRequest,
+        client: &str,
+        key: &CacheKey,
+    ) -> Option<Outcome> {
         let failure =
             match tokio::time::timeout(self.request_timeout, self.handler.access(request)).await {
                 Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
                 Ok(Err(EngineError::Overloaded)) => {
                     // Not a failure of the database: too much work. No reply, whatever on_store_error says.
                     self.stats.shed();
-                    if self.limiter.allow(LogKind::Shed, key.source.ip(), Instant::now()) {
+                    if self
+                        .limiter
+                        .allow(LogKind::Shed, key.source.ip(), Instant::now())
+                    {
                         tracing::warn!(
                             client, src = %key.source, user = ?request.user_name,
                             "request shed: every password-hashing thread stayed busy for 2 s"
