@@ -86,3 +86,62 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, path: &str) {
 fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn connection(path: &Path) -> Connection {
+        let conn = Connection::open(path).expect("open");
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .expect("WAL");
+        assert_eq!(mode, "wal");
+        conn
+    }
+
+    /// Commits ~1 MiB that only the WAL holds (the writer itself never checkpoints here).
+    fn write_to_wal(conn: &Connection) {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .expect("pragma");
+        conn.execute_batch("CREATE TABLE t (v BLOB)").expect("table");
+        for _ in 0..1000 {
+            conn.execute("INSERT INTO t VALUES (zeroblob(1024))", [])
+                .expect("insert");
+        }
+    }
+
+    fn file_len(path: &Path) -> u64 {
+        std::fs::metadata(path).map_or(0, |m| m.len())
+    }
+
+    #[test]
+    fn committed_pages_reach_the_database_file_without_the_writer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let writer = connection(&path);
+        write_to_wal(&writer);
+        assert!(file_len(&path) < 100_000, "the pages are still in the WAL");
+
+        let checkpointer = Checkpointer::start(connection(&path), &path).expect("start");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while file_len(&path) < 1_000_000 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        checkpointer.stop();
+        assert!(
+            file_len(&path) >= 1_000_000,
+            "the checkpointer copied the WAL into the database file ({} bytes)",
+            file_len(&path)
+        );
+        // The writer's next commit may start the WAL over: everything in it is in the database file.
+        let (log, copied): (i64, i64) = writer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .expect("checkpoint");
+        assert_eq!(log, copied);
+    }
+}
