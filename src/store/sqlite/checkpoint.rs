@@ -106,7 +106,8 @@ mod tests {
     fn write_to_wal(conn: &Connection) {
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .expect("pragma");
-        conn.execute_batch("CREATE TABLE t (v BLOB)").expect("table");
+        conn.execute_batch("CREATE TABLE t (v BLOB)")
+            .expect("table");
         for _ in 0..1000 {
             conn.execute("INSERT INTO t VALUES (zeroblob(1024))", [])
                 .expect("insert");
@@ -118,6 +119,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a plain test thread polls a file; no runtime here"
+    )]
     fn committed_pages_reach_the_database_file_without_the_writer() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("t.db");
