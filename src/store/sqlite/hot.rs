@@ -5,10 +5,11 @@
 //! Why a thread of its own: through sqlx every statement is a hand-off to the connection's worker thread and
 //! back (a wake-up each way), and a batch had to travel as JSON for SQLite to unpack. Here the thread takes
 //! every request that arrived while it was busy and runs them together with prepared statements: the reads as
-//! point lookups in one read transaction, and every write of the batch — accepted steps, success bookkeeping,
-//! audit rows — in ONE write transaction (group commit). Callers are answered only after `COMMIT`, so an
-//! Access-Accept never precedes the durable record of its step (WAL, `synchronous=NORMAL`: a committed step
-//! survives `kill -9`, see `sqlite.rs`).
+//! point lookups in one read transaction, every accepted step of the batch with its success bookkeeping in ONE
+//! write transaction (group commit), then the batch's audit rows in another (an Accept never waits for audit
+//! rows). Callers are answered only after `COMMIT`, so an Access-Accept never precedes the durable record of
+//! its step (WAL, `synchronous=NORMAL`: a committed step survives `kill -9`, see `sqlite.rs`). WAL checkpoints
+//! run beside it, on a connection of their own (`checkpoint.rs`).
 //!
 //! If the batch's transaction fails, nothing of it is stored and every request is run again in a transaction
 //! of its own, so one that cannot be stored fails alone (no `SAVEPOINT`s on the way that succeeds: each would
