@@ -68,6 +68,9 @@ pub struct Engine {
 pub(super) struct Outcome {
     pub(super) decision: Decision,
     pub(super) account: Option<String>,
+    /// An Accept's code step, still to be recorded by the replay guard ([`Engine::commit_accept`]): with its
+    /// audit row, when the store writes that in the same transaction.
+    pub(super) commit: Option<AcceptedLogin>,
 }
 
 impl Engine {
@@ -115,6 +118,7 @@ impl Engine {
                 message: self.text(message),
             },
             account: account.map(|a| a.id.clone()),
+            commit: None,
         }
     }
 
@@ -298,6 +302,7 @@ impl Engine {
                 message: Some(self.text(&reminder)),
             },
             account: Some(account.id.clone()),
+            commit: None,
         }
     }
 
@@ -363,13 +368,38 @@ impl Engine {
             step,
             now,
             fingerprint: Some(self.fingerprint(request, device, step, code)),
+            audit: None,
         };
-        // The step and the success are recorded together (group-committed by the serving store).
-        if !self.store.record_accepted_login(&login).await? {
-            // Another request (or node) accepted this step first.
-            return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
+        // Recorded by `commit_accept` once the decision is complete, so that its audit row can go with it.
+        Ok(Outcome {
+            commit: Some(login),
+            ..self.accept(account)
+        })
+    }
+
+    /// Records the step of an Accept with the replay guard: the step and the success bookkeeping together
+    /// (group-committed by the serving store), and the Accept's audit row in the same transaction when the
+    /// store writes it there. If another request (or node) accepted this step first, the outcome becomes a
+    /// "code already used" Reject. Returns whether the outcome's audit row is stored.
+    async fn commit_accept(
+        &self,
+        request: &AccessRequest,
+        outcome: &mut Outcome,
+        mut login: AcceptedLogin,
+        now: i64,
+        started: Instant,
+    ) -> Result<bool, EngineError> {
+        if self.store.stores_login_audit() {
+            login.audit = Some(self.decision_event(request, outcome, now, elapsed_us(started)));
         }
-        Ok(self.accept(account))
+        if self.store.record_accepted_login(&login).await? {
+            return Ok(login.audit.is_some());
+        }
+        outcome.decision = Decision::Reject {
+            reason: RejectReason::Replayed,
+            message: self.text(&Message::Replayed),
+        };
+        Ok(false)
     }
 
     fn accept(&self, account: &Account) -> Outcome {
@@ -379,6 +409,7 @@ impl Engine {
                 message: None,
             },
             account: Some(account.id.clone()),
+            commit: None,
         }
     }
 
@@ -460,23 +491,24 @@ impl Engine {
         Message::Locked(text)
     }
 
-    async fn audit_decision(
-        &self,
-        request: &AccessRequest,
-        outcome: &Outcome,
-        now: i64,
-        started: Instant,
-    ) {
-        let (label, reason) = match &outcome.decision {
-            Decision::Accept { .. } => ("accept", None),
-            Decision::Reject { reason, .. } => ("reject", Some(reason.as_str())),
-            Decision::Challenge { .. } => ("challenge", None),
-        };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    /// The log line of a decision (once per request, with its final outcome).
+    fn log_decision(&self, request: &AccessRequest, outcome: &Outcome, micros: u64) {
+        let (label, reason) = labels(&outcome.decision);
         tracing::info!(
             client = %request.client, user = %request.user_name, outcome = label,
             reason = reason.unwrap_or("-"), latency_us = micros, "access decision"
         );
+    }
+
+    /// The audit row of a decision taken in `micros` microseconds.
+    fn decision_event(
+        &self,
+        request: &AccessRequest,
+        outcome: &Outcome,
+        now: i64,
+        micros: u64,
+    ) -> AuditEvent {
+        let (label, reason) = labels(&outcome.decision);
         let user: std::borrow::Cow<'_, str> = match request.user_name.char_indices().nth(64) {
             Some((end, _)) => request.user_name.get(..end).unwrap_or_default().into(),
             None => request.user_name.as_str().into(),
@@ -491,21 +523,33 @@ impl Engine {
             reason,
             user: &user,
         };
-        let event = AuditEvent {
+        AuditEvent {
             at: now,
             kind: "radius.auth".to_owned(),
             actor: format!("radius:{}", request.client),
             account_id: outcome.account.clone(),
             outcome: label.to_owned(),
             detail: serde_json::to_string(&detail).unwrap_or_else(|_| "{}".to_owned()),
-        };
-        self.audit.record(event).await;
+        }
     }
 
     /// Waits until every audit event so far is stored (tests, shutdown).
     pub async fn flush_audit(&self) {
         self.audit.flush().await;
     }
+}
+
+/// The outcome and the reason of a decision, as the log and the audit trail name them.
+fn labels(decision: &Decision) -> (&'static str, Option<&'static str>) {
+    match decision {
+        Decision::Accept { .. } => ("accept", None),
+        Decision::Reject { reason, .. } => ("reject", Some(reason.as_str())),
+        Decision::Challenge { .. } => ("challenge", None),
+    }
+}
+
+fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The audit detail of one decision (written straight from borrowed fields: one allocation for the JSON).
@@ -525,8 +569,20 @@ impl AccessHandler for Engine {
     async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError> {
         let started = Instant::now();
         let now = self.clock.now();
-        let outcome = self.decide(request, now).await?;
-        self.audit_decision(request, &outcome, now, started).await;
+        let mut outcome = self.decide(request, now).await?;
+        let audited = match outcome.commit.take() {
+            Some(login) => {
+                self.commit_accept(request, &mut outcome, login, now, started)
+                    .await?
+            }
+            None => false,
+        };
+        let micros = elapsed_us(started);
+        self.log_decision(request, &outcome, micros);
+        if !audited {
+            let event = self.decision_event(request, &outcome, now, micros);
+            self.audit.record(event).await;
+        }
         Ok(outcome.decision)
     }
 

@@ -48,6 +48,7 @@ impl Engine {
                 message: prompt,
             },
             account: Some(account.id.clone()),
+            commit: None,
         })
     }
 

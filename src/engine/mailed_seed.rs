@@ -73,6 +73,7 @@ impl Engine {
                 message: None,
             },
             account: Some(account.id.clone()),
+            commit: None,
         })
     }
 }

@@ -204,6 +204,7 @@ impl Engine {
                         message: None,
                     },
                     account: Some(account.id.clone()),
+                    commit: None,
                 })
             }
             SmsCheck::Wrong { remaining } if remaining > 0 => {
@@ -288,6 +289,7 @@ impl Engine {
                 message: prompt,
             },
             account: Some(account.id.clone()),
+            commit: None,
         })
     }
 
@@ -295,6 +297,7 @@ impl Engine {
         Outcome {
             decision: Decision::Reject { reason, message },
             account: Some(account.id.clone()),
+            commit: None,
         }
     }
 }

@@ -345,6 +345,11 @@ impl Store for CachedStore {
         true
     }
 
+    fn stores_login_audit(&self) -> bool {
+        // The logins reach the backend unchanged, batched or not.
+        self.inner.stores_login_audit()
+    }
+
     async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.inner.ensure_key_check(candidate).await
     }
@@ -862,6 +867,7 @@ mod tests {
             step,
             now: NOW,
             fingerprint: Some(vec![9; 16]),
+            audit: None,
         }
     }
 

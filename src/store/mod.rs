@@ -80,6 +80,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether [`Store::record_accepted_logins`] writes an accepted login's [`AcceptedLogin::audit`] row in
+    /// the transaction of its step (the SQLite hot path does): an Accept is then never sent before its audit
+    /// row is stored. Other stores ignore the field; their callers audit through [`Store::append_audit`].
+    fn stores_login_audit(&self) -> bool {
+        false
+    }
+
     // ---- key check -----------------------------------------------------------------------------------------
     /// Stores `candidate` as the key check value if none is stored yet; returns the value now stored.
     async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;

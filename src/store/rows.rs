@@ -549,6 +549,7 @@ mod tests {
             step,
             now: 0,
             fingerprint: None,
+            audit: None,
         }
     }
 

@@ -158,6 +158,10 @@ impl Store for SqliteStore {
         self.hot.is_some()
     }
 
+    fn stores_login_audit(&self) -> bool {
+        self.hot.is_some()
+    }
+
     async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
         sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(KEY_CHECK)

@@ -491,7 +491,8 @@ pub struct LoginRecord {
 }
 
 /// A code accepted for a login, to be recorded: the replay guard's compare-and-set on the device and, if
-/// it wins, the account's success bookkeeping ([`crate::store::Store::record_accepted_logins`]).
+/// it wins, the account's success bookkeeping ([`crate::store::Store::record_accepted_logins`]) and, for a
+/// store that [`stores_login_audit`](crate::store::Store::stores_login_audit), the Accept's audit row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedLogin {
     /// The account that logs in.
@@ -504,4 +505,8 @@ pub struct AcceptedLogin {
     pub now: i64,
     /// Keyed fingerprint of this use (for `otp.reuse_seconds`).
     pub fingerprint: Option<Vec<u8>>,
+    /// The audit row of the Accept, written in the transaction of the step if (and only if) the step is
+    /// accepted; only given to a store that [`stores_login_audit`](crate::store::Store::stores_login_audit).
+    /// `None`: the caller audits the decision itself.
+    pub audit: Option<crate::audit::AuditEvent>,
 }

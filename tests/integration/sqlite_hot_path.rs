@@ -1,7 +1,8 @@
 //! The SQLite serving hot path (`src/store/sqlite/hot.rs`: one thread, its own connection, group commit) beyond
 //! the store contract, which every SQLite-file test already runs through it: a write that cannot be stored fails
-//! alone instead of taking the other requests of its batch with it, and many concurrent logins of the same
-//! device are accepted exactly once.
+//! alone instead of taking the other requests of its batch with it, many concurrent logins of the same device
+//! are accepted exactly once, and an accepted login's audit row is stored in the transaction of its step (or
+//! neither is).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ fn accepted(step: i64) -> AcceptedLogin {
         step,
         now: NOW,
         fingerprint: Some(vec![0xab; 32]),
+        audit: None,
     }
 }
 
@@ -100,4 +102,92 @@ async fn concurrent_logins_of_one_device_are_accepted_once_per_step() {
         .unwrap()
         .last_step;
     assert_eq!(last, accepted_steps.last().copied());
+}
+
+/// A login that carries its audit row: the row is appended in the transaction of the step, only if the step
+/// wins, and the chain stays intact with other appends between.
+#[tokio::test]
+async fn an_accepted_logins_audit_row_is_stored_with_its_step_and_only_if_it_wins() {
+    let backend = site().await;
+    let store = &backend.store;
+    assert!(store.stores_login_audit());
+    let with_audit = |step: i64| AcceptedLogin {
+        audit: Some(AuditEvent::new(
+            NOW,
+            "radius.auth",
+            "radius:test",
+            Some("alice"),
+            "accept",
+            serde_json::json!({ "step": step }),
+        )),
+        ..accepted(step)
+    };
+    let other = AuditEvent::new(
+        NOW,
+        "admin.user.set",
+        "cli",
+        Some("bob"),
+        "ok",
+        serde_json::json!({}),
+    );
+    let logins = [
+        with_audit(100),
+        with_audit(100),
+        with_audit(99),
+        with_audit(101),
+    ];
+    let (won, appended) = tokio::join!(
+        store.record_accepted_logins(&logins),
+        store.append_audit(std::slice::from_ref(&other))
+    );
+    assert_eq!(won.unwrap(), vec![true, false, false, true]);
+    appended.unwrap();
+    let rows = store.audit_page(0, 100).await.unwrap();
+    let steps: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.event.kind == "radius.auth")
+        .map(|r| r.event.detail.as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [r#"{"step":100}"#, r#"{"step":101}"#],
+        "one row per winning login"
+    );
+    assert_eq!(rows.len(), 3);
+    let chain = common::test_chain();
+    let mut verifier = motpd::audit::ChainVerifier::new(&chain);
+    for row in &rows {
+        verifier.check(row).unwrap();
+    }
+}
+
+/// The audit row is part of the login: if it cannot be stored, the step is not recorded either (no Accept
+/// goes out without its audit row), and the code stays unused.
+#[tokio::test]
+async fn a_login_whose_audit_row_cannot_be_stored_is_not_recorded() {
+    let backend = site().await;
+    let store = &backend.store;
+    assert!(backend.raw_execute("DROP TABLE audit_log").await);
+    let login = AcceptedLogin {
+        audit: Some(AuditEvent::new(
+            NOW,
+            "radius.auth",
+            "radius:test",
+            Some("alice"),
+            "accept",
+            serde_json::json!({}),
+        )),
+        ..accepted(100)
+    };
+    assert!(
+        store
+            .record_accepted_logins(std::slice::from_ref(&login))
+            .await
+            .is_err()
+    );
+    let device = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(
+        device.last_step, None,
+        "the step was rolled back with the audit row"
+    );
 }

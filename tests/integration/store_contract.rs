@@ -1744,6 +1744,7 @@ fn accepted(account: &str, device: &str, step: i64, now: i64) -> AcceptedLogin {
         step,
         now,
         fingerprint: Some(vec![step as u8; 32]),
+        audit: None,
     }
 }
 

@@ -117,7 +117,8 @@ impl HotPath {
         self.call(|reply| Request::Read(ids.to_vec(), reply)).await
     }
 
-    /// Records accepted logins in order; `true` for each whose step was after the device's last one.
+    /// Records accepted logins in order; `true` for each whose step was after the device's last one. The audit
+    /// row a winning login carries is appended in the same transaction.
     pub(super) async fn record_accepted_logins(
         &self,
         logins: &[AcceptedLogin],
@@ -323,20 +324,29 @@ impl Worker {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut won = Vec::with_capacity(accepts.len());
+        // The audit chain's head, read when the first row is appended.
+        let mut head = None;
+        let mut events = 0;
         for logins in accepts {
-            won.push(accept(&tx, logins)?);
+            let (request_won, audited) = accept(&tx, &self.chain, &mut head, logins)?;
+            won.push(request_won);
+            events += audited;
         }
         if !audits.is_empty() {
-            let mut head = audit_head(&tx)?;
-            for events in audits {
-                head = append(&tx, &self.chain, head, events)?;
+            let mut at = match head {
+                Some(head) => head,
+                None => audit_head(&tx)?,
+            };
+            for batch in audits {
+                at = append(&tx, &self.chain, at, batch)?;
+                events += batch.len();
             }
         }
         tx.commit()?;
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         self.counts.transactions += 1;
         self.counts.logins += count(accepts.iter().map(|l| l.len()).sum());
-        self.counts.events += count(audits.iter().map(|e| e.len()).sum());
+        self.counts.events += count(events);
         Ok(won)
     }
 }
@@ -451,20 +461,36 @@ fn login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoginRow> {
 
 /// The logins in order: the compare-and-set per device (a second login of the same device in the batch sees the
 /// first one's step), then the success bookkeeping of the winners.
-fn accept(conn: &Connection, logins: &[AcceptedLogin]) -> Result<Vec<bool>, StoreError> {
+/// The replay guard for each login, and for each that wins its success bookkeeping and its audit row (appended
+/// after `head`, read first if `None`). Returns which won, and how many audit rows were appended.
+fn accept(
+    conn: &Connection,
+    chain: &AuditChain,
+    head: &mut Option<(i64, [u8; 32])>,
+    logins: &[AcceptedLogin],
+) -> Result<(Vec<bool>, usize), StoreError> {
     let mut guard = conn.prepare_cached(ACCEPT_STEP)?;
     let mut success = conn.prepare_cached(RECORD_SUCCESS)?;
     let mut won = Vec::with_capacity(logins.len());
+    let mut audited = 0;
     for login in logins {
         let fingerprint = login.fingerprint.as_deref();
         let changed =
             guard.execute(params![login.device_id, login.step, login.now, fingerprint])?;
         if changed == 1 {
             success.execute(params![login.account_id, login.now])?;
+            if let Some(event) = &login.audit {
+                let after = match *head {
+                    Some(at) => at,
+                    None => audit_head(conn)?,
+                };
+                *head = Some(append(conn, chain, after, std::slice::from_ref(event))?);
+                audited += 1;
+            }
         }
         won.push(changed == 1);
     }
-    Ok(won)
+    Ok((won, audited))
 }
 
 /// Appends `events` after `head`; returns the new head.
