@@ -22,6 +22,26 @@ fn accepted(step: i64) -> AcceptedLogin {
     }
 }
 
+/// The audit row of an Accept for alice.
+fn accept_event(detail: serde_json::Value) -> AuditEvent {
+    AuditEvent::new(
+        NOW,
+        "radius.auth",
+        "radius:test",
+        Some("alice"),
+        "accept",
+        detail,
+    )
+}
+
+/// A login of `step` that carries its audit row (the step in the row's detail).
+fn audited(step: i64) -> AcceptedLogin {
+    AcceptedLogin {
+        audit: Some(accept_event(serde_json::json!({ "step": step }))),
+        ..accepted(step)
+    }
+}
+
 async fn site() -> common::Backend {
     let backend = common::sqlite_file().await;
     let store = &backend.store;
@@ -42,14 +62,7 @@ async fn a_write_that_cannot_be_stored_fails_alone() {
     let store = backend.store.clone();
     // The audit table is gone (a hand edit, a broken restore): every audit append fails from now on.
     assert!(backend.raw_execute("DROP TABLE audit_log").await);
-    let event = AuditEvent::new(
-        NOW,
-        "radius.auth",
-        "radius:test",
-        Some("alice"),
-        "accept",
-        serde_json::json!({}),
-    );
+    let event = accept_event(serde_json::json!({}));
     // Handed in together, so they usually share a batch; the outcome must not depend on it.
     let login = [accepted(100)];
     let (won, audited) = tokio::join!(
@@ -111,17 +124,6 @@ async fn an_accepted_logins_audit_row_is_stored_with_its_step_and_only_if_it_win
     let backend = site().await;
     let store = &backend.store;
     assert!(store.stores_login_audit());
-    let with_audit = |step: i64| AcceptedLogin {
-        audit: Some(AuditEvent::new(
-            NOW,
-            "radius.auth",
-            "radius:test",
-            Some("alice"),
-            "accept",
-            serde_json::json!({ "step": step }),
-        )),
-        ..accepted(step)
-    };
     let other = AuditEvent::new(
         NOW,
         "admin.user.set",
@@ -130,12 +132,7 @@ async fn an_accepted_logins_audit_row_is_stored_with_its_step_and_only_if_it_win
         "ok",
         serde_json::json!({}),
     );
-    let logins = [
-        with_audit(100),
-        with_audit(100),
-        with_audit(99),
-        with_audit(101),
-    ];
+    let logins = [audited(100), audited(100), audited(99), audited(101)];
     let (won, appended) = tokio::join!(
         store.record_accepted_logins(&logins),
         store.append_audit(std::slice::from_ref(&other))
@@ -168,17 +165,7 @@ async fn a_login_whose_audit_row_cannot_be_stored_is_not_recorded() {
     let backend = site().await;
     let store = &backend.store;
     assert!(backend.raw_execute("DROP TABLE audit_log").await);
-    let login = AcceptedLogin {
-        audit: Some(AuditEvent::new(
-            NOW,
-            "radius.auth",
-            "radius:test",
-            Some("alice"),
-            "accept",
-            serde_json::json!({}),
-        )),
-        ..accepted(100)
-    };
+    let login = audited(100);
     assert!(
         store
             .record_accepted_logins(std::slice::from_ref(&login))
