@@ -1,11 +1,10 @@
 //! The VPN side of `motpd invite --qr-in-mail`: a seed mailed as a QR code is a pending device that also
 //! activates on its first VPN login with a correct code, while its invitation is unused and unexpired.
 //!
-//! [`Engine::login_device`] gives the login its device (the active one read with the account, else such a mailed
-//! pending one); a
-//! correct code from a pending device goes to [`Engine::activate_mailed_seed`] instead of the replay guard: one
-//! store transaction activates the device (at most one active device per account, the code's step used up) and
-//! uses the invitation up. After the link expires (or is used, or replaced) the pending seed is useless.
+//! [`Engine::login_device`] gives the login its device (the active one, read with the account, else such a
+//! mailed pending one); a correct code from a pending device goes to [`Engine::activate_mailed_seed`] instead of
+//! the replay guard: one store transaction activates the device (at most one active device per account, the
+//! code's step used up) and uses the invitation up. After the link expires (or is used, or replaced) the pending seed is useless.
 //! Audited `enroll.confirm` with actor `radius:<client>`, never the code.
 
 use super::access::Outcome;
