@@ -333,10 +333,7 @@ impl Worker {
             events += audited;
         }
         if !audits.is_empty() {
-            let mut at = match head {
-                Some(head) => head,
-                None => audit_head(&tx)?,
-            };
+            let mut at = head.map_or_else(|| audit_head(&tx), Ok)?;
             for batch in audits {
                 at = append(&tx, &self.chain, at, batch)?;
                 events += batch.len();
@@ -460,9 +457,8 @@ fn login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoginRow> {
 }
 
 /// The logins in order: the compare-and-set per device (a second login of the same device in the batch sees the
-/// first one's step), then the success bookkeeping of the winners.
-/// The replay guard for each login, and for each that wins its success bookkeeping and its audit row (appended
-/// after `head`, read first if `None`). Returns which won, and how many audit rows were appended.
+/// first one's step), and for each winner its success bookkeeping and the audit row it carries (appended after
+/// `head`, which is read first if `None`). Returns which won, and how many audit rows were appended.
 fn accept(
     conn: &Connection,
     chain: &AuditChain,
@@ -480,10 +476,7 @@ fn accept(
         if changed == 1 {
             success.execute(params![login.account_id, login.now])?;
             if let Some(event) = &login.audit {
-                let after = match *head {
-                    Some(at) => at,
-                    None => audit_head(conn)?,
-                };
+                let after = head.map_or_else(|| audit_head(conn), Ok)?;
                 *head = Some(append(conn, chain, after, std::slice::from_ref(event))?);
                 audited += 1;
             }
