@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -40,6 +41,7 @@ pub(super) struct BatchCounters {
     batches: AtomicU64,
     requests: AtomicU64,
     largest: AtomicU64,
+    busy_micros: AtomicU64,
 }
 
 /// A reading of [`BatchCounters`].
@@ -51,6 +53,8 @@ pub struct BatchStats {
     pub requests: u64,
     /// The largest batch.
     pub largest: u64,
+    /// Time the batches took in all, from start to answered, in microseconds.
+    pub busy_micros: u64,
 }
 
 impl BatchStats {
@@ -64,6 +68,17 @@ impl BatchStats {
             mean
         }
     }
+
+    /// Milliseconds per batch, on average (a PostgreSQL round trip, a group commit).
+    pub fn mean_ms(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let mean = self.busy_micros as f64 / self.batches as f64 / 1000.0;
+            mean
+        }
+    }
 }
 
 impl BatchCounters {
@@ -74,11 +89,17 @@ impl BatchCounters {
         self.largest.fetch_max(size, Ordering::Relaxed);
     }
 
+    fn busy(&self, since: Instant) {
+        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.busy_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> BatchStats {
         BatchStats {
             batches: self.batches.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
+            busy_micros: self.busy_micros.load(Ordering::Relaxed),
         }
     }
 }
@@ -145,7 +166,10 @@ async fn run_batches<Req, Resp, F, Fut>(
         }
         counters.record(requests.len());
         let expected = requests.len();
-        match run(std::mem::take(&mut requests)).await {
+        let started = Instant::now();
+        let outcome = run(std::mem::take(&mut requests)).await;
+        counters.busy(started);
+        match outcome {
             Ok(answers) if answers.len() == expected => {
                 for (reply, answer) in replies.drain(..).zip(answers) {
                     let _ = reply.send(Ok(answer));

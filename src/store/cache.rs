@@ -809,9 +809,11 @@ impl Store for CachedStore {
             read_batches = stats.reads.batches,
             read_batch_mean = format_args!("{:.1}", stats.reads.mean()),
             read_batch_max = stats.reads.largest,
+            read_batch_ms = format_args!("{:.2}", stats.reads.mean_ms()),
             write_batches = stats.writes.batches,
             write_batch_mean = format_args!("{:.1}", stats.writes.mean()),
             write_batch_max = stats.writes.largest,
+            write_batch_ms = format_args!("{:.2}", stats.writes.mean_ms()),
             "login cache and batches"
         );
         self.inner.close().await;
