@@ -44,6 +44,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How long to wait for the server when connecting, and for a free pooled connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Imports of at least this many rows refresh the planner statistics of their table.
+const BULK_ROWS: usize = 100;
+
 /// The advisory lock key that serialises audit appends ("motpdaud").
 const AUDIT_LOCK: i64 = 0x6d6f_7470_6461_7564;
 
@@ -86,6 +89,22 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool, chain })
+    }
+
+    /// After a bulk import of `rows` rows, refreshes the planner's statistics (`ANALYZE`) instead
+    /// of waiting for autovacuum: with statistics from before the import, PostgreSQL planned the login path's
+    /// batched `UPDATE devices` as a scan of every active device (17 ms per batch at 20,000 accounts, against
+    /// 2.5 ms with fresh statistics). The import has committed by then, so a failure is only logged.
+    async fn refresh_statistics(&self, analyze: &'static str, rows: usize) {
+        if rows < BULK_ROWS {
+            return;
+        }
+        if let Err(error) = sqlx::query(analyze).execute(&self.pool).await {
+            tracing::warn!(
+                statement = analyze, %error,
+                "cannot refresh the planner statistics after an import; autovacuum will"
+            );
+        }
     }
 
     /// Runs an `UPDATE accounts ... WHERE id = $1`-style statement; `NotFound` when no row matched.
@@ -147,7 +166,10 @@ impl Store for PgStore {
         accounts: &[AccountUpsert],
         now: i64,
     ) -> Result<ImportSummary, StoreError> {
-        import::import_accounts(&self.pool, accounts, now).await
+        let summary = import::import_accounts(&self.pool, accounts, now).await?;
+        self.refresh_statistics("ANALYZE accounts", accounts.len())
+            .await;
+        Ok(summary)
     }
 
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
@@ -312,7 +334,10 @@ impl Store for PgStore {
         replace: bool,
         now: i64,
     ) -> Result<u64, StoreError> {
-        devices::bind_many(&self.pool, devices, replace, now).await
+        let bound = devices::bind_many(&self.pool, devices, replace, now).await?;
+        self.refresh_statistics("ANALYZE devices", devices.len())
+            .await;
+        Ok(bound)
     }
 
     async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
