@@ -54,6 +54,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// How many async worker threads the command should run with, when the default (one per core) is not the
+/// best: `motpd serve` on an SQLite file leaves one core to the store's writer thread (on 2 cores, one worker
+/// cut the CPU per login by about 10 % in the benchmark, BENCHMARKS.md). `None`: the default, or
+/// `TOKIO_WORKER_THREADS` when set. A configuration that cannot be read also gives `None`: the command
+/// itself then reports it.
+pub fn worker_threads(cli: &Cli) -> Option<usize> {
+    if !matches!(cli.command, Command::Serve) || std::env::var_os("TOKIO_WORKER_THREADS").is_some()
+    {
+        return None;
+    }
+    let (config, _) = context::load_config(cli.config.as_deref()).ok()?;
+    if !crate::store::has_writer_thread(&config.database.url) {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    Some(cores.saturating_sub(1).max(1))
+}
+
 /// The documented exit code for an error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {

@@ -422,6 +422,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn close(&self);
 }
 
+/// Whether the store at `url` runs its login path on a thread of its own (an SQLite file: the hot-path writer,
+/// `sqlite/hot.rs`). That thread is the one part of a login that cannot run in parallel, so `motpd serve`
+/// leaves it a core: it should never wait for one behind the async workers.
+pub fn has_writer_thread(url: &str) -> bool {
+    url.starts_with("sqlite:") && !sqlite::is_memory(url)
+}
+
 /// Opens the database named by `url`, applying pending migrations. `sqlite://PATH` creates the file if needed;
 /// `sqlite::memory:` is a private in-memory database; `postgres://` / `postgresql://` need an existing database.
 pub async fn connect(
@@ -472,6 +479,15 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact_url("sqlite://motpd.db"), "sqlite://motpd.db");
+    }
+
+    #[test]
+    fn only_an_sqlite_file_has_a_writer_thread() {
+        assert!(has_writer_thread("sqlite://motpd.db"));
+        assert!(has_writer_thread("sqlite:///var/lib/motpd/motpd.db"));
+        assert!(!has_writer_thread("sqlite::memory:"));
+        assert!(!has_writer_thread("sqlite://x.db?mode=memory"));
+        assert!(!has_writer_thread("postgres://postgres@127.0.0.1/test"));
     }
 
     #[test]

@@ -77,7 +77,7 @@ async fn begin_write(
 }
 
 /// `sqlite::memory:` and `?mode=memory` URLs name a database that lives only as long as its connections.
-fn is_memory(url: &str) -> bool {
+pub(super) fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
