@@ -5,6 +5,7 @@ mod common;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;
+mod pg_transport;
 mod radius_flow;
 mod sms_codes;
 mod sms_radius;

@@ -136,6 +136,14 @@ pub(crate) async fn store_backends() -> Vec<Backend> {
     backends
 }
 
+/// A PostgreSQL store on a new database, when `MOTPD_TEST_DATABASE_URL` is set.
+pub(crate) async fn postgres_backend() -> Option<Backend> {
+    match std::env::var(PG_ENV) {
+        Ok(url) if !url.is_empty() => Some(postgres(&url).await),
+        _ => None,
+    }
+}
+
 /// A private in-memory SQLite store.
 pub(crate) async fn sqlite_memory() -> Backend {
     Backend {
