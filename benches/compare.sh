@@ -383,8 +383,9 @@ listen = "127.0.0.1:$web"
 # Accounts without a device log in with their password alone (password-only) until this date.
 enforce_after = "2099-01-01"
 [log]
-# Quiet like the FreeRADIUS side (auth logging off): no line per decision; the RADIUS counters (with shed=) stay.
-level = "warn,motpd::server::radius=info"
+# Quiet like the FreeRADIUS side (auth logging off): no line per decision; the RADIUS counters (with shed=) and the
+# store's summary at shutdown (batch sizes and times) stay.
+level = "warn,motpd::server::radius=info,motpd::store=info"
 EOF
     (
         cd "$dir"
@@ -642,6 +643,11 @@ report() {
             ([.probes[] | "\(.mode) p99 \(.p99_ms) ms (max \(.max_ms), timeouts \(.timeouts))"] | join(", "))' \
             "$OUT/$name/password+otp.json"
         echo "  requests shed by motpd in the whole $name run (its counters at shutdown): $(cat "$OUT/$name-shed.txt" 2>/dev/null || echo '?')"
+        # The store's own summary at shutdown: batch sizes and times (PostgreSQL), the group commit (SQLite).
+        for summary in 'login cache and batches' 'SQLite hot path stopped'; do
+            grep -F "$summary" "$OUT/$name-serve.log" 2>/dev/null | tail -n 1 |
+                sed -E 's/.*(INFO|WARN) [^ ]+: //; s/^/  /' || true
+        done
         if [ -n "$(field "$name/otp-only-half-peak" 1)" ]; then
             jq -r --arg name "$name" '"motpd \($name) otp-only at half of the peak (\(.rps) replies/s): p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms"' \
                 "$OUT/$name/otp-only-half-peak.json"
