@@ -114,7 +114,7 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
     done
     for db in "${PG_DATABASES[@]}"; do
-        psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+        psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
     done
     if [ "$KEEP" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
@@ -410,11 +410,13 @@ start_motpd() { # dir port → MOTPD_PID
     wait_ready "127.0.0.1:$2" "$MOTPD_PID"
 }
 
+# Creates the database $1 and sets PG_DB_URL to it; cleanup drops it. (Not called as `$(...)`: in a subshell
+# the name would never reach PG_DATABASES, and every run used to leave its databases behind.)
 create_pg_database() {
     local name=$1
     psql -q "$PG_SERVER/postgres" -c "CREATE DATABASE $name" >/dev/null || return 1
     PG_DATABASES+=("$name")
-    echo "$PG_SERVER/$name"
+    PG_DB_URL="$PG_SERVER/$name"
 }
 
 # ------------------------------------------------------------------------------------------- the run
@@ -557,7 +559,8 @@ motpd_suite() { # name url
 
 motpd_suite sqlite "sqlite://motpd.db"
 PG_OK=0
-if PG_URL=$(create_pg_database "motpd_compare_$$"); then
+if create_pg_database "motpd_compare_$$"; then
+    PG_URL=$PG_DB_URL
     PG_OK=1
     motpd_suite postgres "$PG_URL"
 else
@@ -580,7 +583,8 @@ done
 echo "small $(rss_kib "$MOTPD_PID" VmRSS) $(rss_kib "$MOTPD_PID" VmHWM)" >>"$OUT/rss.txt"
 stop_pid "$MOTPD_PID"
 
-if [ "$PG_OK" = 1 ] && DUAL_URL=$(create_pg_database "motpd_compare_dual_$$"); then
+if [ "$PG_OK" = 1 ] && create_pg_database "motpd_compare_dual_$$"; then
+    DUAL_URL=$PG_DB_URL
     say "two motpd nodes on one PostgreSQL database, every code sent to both ($DUAL_USERS accounts)"
     A=$(free_port)
     B=$(free_port)
