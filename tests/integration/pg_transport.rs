@@ -61,14 +61,11 @@ async fn postgres_connections_have_nagle_off() {
         eprintln!("skipped: set {}", common::PG_ENV);
         return;
     };
-    let url = backend.url.clone().unwrap();
+    let url = backend.url.as_deref().unwrap();
     let port = url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|host| host.rsplit(':').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(5432);
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .get_port();
     // A statement, so that the pool holds an open connection.
     backend.store.ensure_key_check(b"check").await.unwrap();
     let states: Vec<bool> = connections_to(port)

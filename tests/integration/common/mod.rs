@@ -124,9 +124,9 @@ pub(crate) async fn store_backends() -> Vec<Backend> {
         cached_sqlite_file().await,
         cached_sqlite_memory().await,
     ];
-    match std::env::var(PG_ENV) {
-        Ok(url) if !url.is_empty() => backends.push(postgres(&url).await),
-        _ => {
+    match postgres_backend().await {
+        Some(backend) => backends.push(backend),
+        None => {
             static SKIPPED: Once = Once::new();
             SKIPPED.call_once(|| {
                 eprintln!("PostgreSQL store tests skipped: set {PG_ENV}");
