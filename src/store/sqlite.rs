@@ -17,9 +17,9 @@
 //! in particular an accepted OTP step stays consumed. What NORMAL gives up is the fsync at every commit: after
 //! a power loss or OS crash the last few transactions may be rolled back (the database stays consistent).
 
-use std::str::FromStr;
 use std::future::Future;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -662,7 +662,6 @@ impl Store for SqliteStore {
         }
         cold(self.append_audit_pooled(events)).await
     }
-
 
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         sqlx::query_as::<_, AuditRow>(
