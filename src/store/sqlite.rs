@@ -79,8 +79,8 @@ async fn begin_write(
 }
 
 /// A store operation that a serving node does not take (it goes through the pool only for an in-memory
-/// database: tests, one-shot CLI commands), boxed so that it stays out of the future of the method that chooses
-/// between it and the hot path. `async_trait` allocates every call's future; one of 1 KiB or more takes
+/// database, in tests), boxed so that it stays out of the future of the method that chooses between it and the
+/// hot path. `async_trait` allocates every call's future; one of 1 KiB or more takes
 /// glibc's slow path (`malloc_consolidate` over every small block freed since), which cost a few percent of a
 /// login's CPU while the sqlx branch made `record_accepted_logins` 1,368 bytes.
 fn cold<'a, T>(
@@ -481,8 +481,6 @@ impl Store for SqliteStore {
         if let Some(hot) = &self.hot {
             return hot.record_accepted_logins(logins).await;
         }
-        // Boxed: kept out of this future, whose every call would otherwise allocate (and copy) room for the
-        // sqlx state machine too, past glibc's 1 KiB "large" size (see `cold`).
         cold(async {
             let _gate = self.write_gate.lock().await;
             logins::record_accepted_logins(&self.pool, logins).await

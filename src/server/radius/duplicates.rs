@@ -84,7 +84,8 @@ impl DuplicateCache {
     /// The map and the eviction queue get their full size up front: grown on demand, each doubling rehashed
     /// every entry under the lock, on the thread that receives datagrams — a stall of 15–25 ms at 28,000 and
     /// 57,000 entries that every request arriving meanwhile waited for (the tail of the latency at half of
-    /// the peak). Memory the entries have not reached yet is reserved, not resident.
+    /// the peak). The table's pages become resident as entries land in them: a busy server fills it to the size
+    /// it would have grown to; a quiet one touches a page per entry it holds.
     pub(crate) fn new(ttl: Duration, request_timeout: Duration, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let state = State {
