@@ -353,8 +353,10 @@ fn state_text(account: &Account, now: i64) -> String {
 }
 
 async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
-    let account = existing(ctx, raw_id).await?;
+    let mut account = existing(ctx, raw_id).await?;
     let device = ctx.store.active_device(&account.id).await?;
+    // As `user list` shows it: a login with the device's code is recorded on the device.
+    account.last_login_at = account.last_login(device.as_ref().and_then(|d| d.last_used_at));
     if json {
         let device = device.as_ref().map(|d| {
             serde_json::json!({

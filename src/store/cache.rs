@@ -270,7 +270,6 @@ impl CachedStore {
             record.account.failures = 0;
             // As the store does: a lock still running at the login's time is kept.
             record.account.locked_until = record.account.locked_until.filter(|&u| u > login.now);
-            record.account.last_login_at = Some(login.now);
             if let Some(device) = record.device.as_mut().filter(|d| d.id == login.device_id) {
                 device.last_step = Some(login.step);
                 device.last_used_at = Some(login.now);
@@ -1017,7 +1016,9 @@ mod tests {
         assert_eq!(device.last_step, Some(7));
         assert_eq!(device, inner.active_device("alice").await.unwrap().unwrap());
         let account = store.account("alice").await.unwrap().unwrap();
-        assert_eq!((account.failures, account.last_login_at), (0, Some(NOW)));
+        // The login's time is on the device; the account row is not written for it.
+        assert_eq!((account.failures, account.last_login_at), (0, None));
+        assert_eq!(account.last_login(device.last_used_at), Some(NOW));
         assert_eq!(account, inner.account("alice").await.unwrap().unwrap());
     }
 

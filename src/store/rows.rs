@@ -251,10 +251,9 @@ impl TryFrom<OverviewRow> for AccountOverview {
             }),
             _ => None,
         };
-        Ok(AccountOverview {
-            account: row.account.try_into()?,
-            device,
-        })
+        let mut account: Account = row.account.try_into()?;
+        account.last_login_at = account.last_login(device.as_ref().and_then(|d| d.last_used_at));
+        Ok(AccountOverview { account, device })
     }
 }
 

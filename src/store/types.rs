@@ -69,12 +69,23 @@ pub struct Account {
     pub failures: u32,
     /// Refused until this time, if locked.
     pub locked_until: Option<i64>,
-    /// Last successful login.
+    /// Last successful login recorded on the account: a login without a code step (password only, a re-sent
+    /// code), or the last use of a device that was since removed. A login with a code of the active device is
+    /// recorded on the device only (`Device::last_used_at`), so that a login writes one row, not two; see
+    /// [`Account::last_login`]. Lists ([`AccountOverview`]) hold the later of the two here already.
     pub last_login_at: Option<i64>,
     /// Created.
     pub created_at: i64,
     /// Last changed.
     pub updated_at: i64,
+}
+
+impl Account {
+    /// The account's last successful login: the later of [`Account::last_login_at`] and the last accepted code
+    /// of its active device (`device_last_used`).
+    pub fn last_login(&self, device_last_used: Option<i64>) -> Option<i64> {
+        self.last_login_at.max(device_last_used)
+    }
 }
 
 /// The fields an admin or an import sets.

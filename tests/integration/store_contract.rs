@@ -11,9 +11,9 @@ use motpd::audit::{AuditBreak, AuditEvent, AuditRecord, ChainVerifier};
 use motpd::config::AuthMode;
 use motpd::otp::Kind;
 use motpd::store::{
-    self, AcceptedLogin, AccountFilter, AccountStatus, AccountUpsert, AccountingEntry,
-    ChallengePurpose, DeviceState, ImportSummary, NewChallenge, NewWebSession, RadiusClient, Store,
-    StoreError,
+    self, AcceptedLogin, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
+    AccountingEntry, ChallengePurpose, DeviceState, ImportSummary, NewChallenge, NewWebSession,
+    RadiusClient, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1788,8 +1788,10 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
     let d1 = store.device("d1").await.unwrap().unwrap();
     assert_eq!((d1.last_step, d1.last_used_at), (Some(11), Some(NOW + 3)));
     assert_eq!(d1.last_use_fingerprint, Some(vec![11; 32]));
+    // The failures are cleared; the login's time is on the device, not written to the account row.
     let alice = store.account("alice").await.unwrap().unwrap();
-    assert_eq!((alice.failures, alice.last_login_at), (0, Some(NOW + 3)));
+    assert_eq!((alice.failures, alice.last_login_at), (0, None));
+    assert_eq!(alice.last_login(d1.last_used_at), Some(NOW + 3));
     assert!(store.record_accepted_logins(&[]).await.unwrap().is_empty());
     // The single form: the same rules.
     assert!(!store.record_accepted_login(&batch[3]).await.unwrap());
@@ -1799,8 +1801,24 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
             .await
             .unwrap()
     );
+    // A login without a code step (a re-sent code) is recorded on the account; a list shows the later one.
+    store.record_success("bob", NOW + 2).await.unwrap();
     let bob = store.account("bob").await.unwrap().unwrap();
-    assert_eq!(bob.last_login_at, Some(NOW + 4));
+    assert_eq!(bob.last_login_at, Some(NOW + 2));
+    let last_logins = |list: Vec<AccountOverview>| -> Vec<(String, Option<i64>)> {
+        let pairs = list
+            .into_iter()
+            .map(|o| (o.account.id, o.account.last_login_at));
+        pairs.collect()
+    };
+    let list = store.list_accounts(AccountFilter::default()).await.unwrap();
+    assert_eq!(
+        last_logins(list),
+        [
+            ("alice".into(), Some(NOW + 3)),
+            ("bob".into(), Some(NOW + 4))
+        ]
+    );
     // An admin lock set while the login was in flight survives its success.
     store
         .lock_account("bob", i64::MAX / 2, NOW + 4)
@@ -1814,7 +1832,7 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
     );
     let bob = store.account("bob").await.unwrap().unwrap();
     assert_eq!(bob.locked_until, Some(i64::MAX / 2));
-    // A device reset elsewhere: nothing to accept any more.
+    // A device reset elsewhere: nothing to accept any more, and its last use stays the account's last login.
     store.reset_devices("bob").await.unwrap();
     assert!(
         !store
@@ -1822,6 +1840,11 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
             .await
             .unwrap()
     );
+    let bob = store.account("bob").await.unwrap().unwrap();
+    assert_eq!(bob.last_login_at, Some(NOW + 5));
+    // An account deleted with its device (the fold has no account left to write).
+    assert!(store.remove_account("alice").await.unwrap());
+    assert!(store.account("alice").await.unwrap().is_none());
 }
 
 async fn login_records_read_accounts_with_their_active_device(store: &dyn Store) {

@@ -120,22 +120,31 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
         winners.sort_unstable();
         let ids: Vec<&str> = winners.iter().map(|w| w.0).collect();
         let nows: Vec<i64> = winners.iter().map(|w| w.1).collect();
-        sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE accounts AS a SET failures = 0, \
-             locked_until = CASE WHEN a.locked_until > v.now THEN a.locked_until ELSE NULL END, \
-             last_login_at = v.now \
-             FROM (SELECT id, max(now) AS now FROM UNNEST($1::text[], $2::int8[]) AS u(id, now) \
-                   GROUP BY id ORDER BY id) AS v \
-             WHERE a.id = v.id",
+        // Only accounts with failures or a lock to clear are locked and written: the login's time is on its
+        // device (`last_used_at`), so a login writes one row, not two. Locked in ID order first, as the
+        // devices are. (An account whose failure another node records meanwhile keeps its count.)
+        let dirty: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE id = ANY($1) \
+               AND (failures <> 0 OR locked_until IS NOT NULL) ORDER BY id FOR UPDATE",
         )
         .bind(&ids)
-        .bind(&nows)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        if !dirty.is_empty() {
+            sqlx::query(
+                "UPDATE accounts AS a SET failures = 0, \
+                 locked_until = CASE WHEN a.locked_until > v.now THEN a.locked_until ELSE NULL END \
+                 FROM (SELECT id, max(now) AS now FROM UNNEST($1::text[], $2::int8[]) AS u(id, now) \
+                       GROUP BY id ORDER BY id) AS v \
+                 WHERE a.id = v.id AND a.id = ANY($3) \
+                   AND (a.failures <> 0 OR a.locked_until <= v.now)",
+            )
+            .bind(&ids)
+            .bind(&nows)
+            .bind(&dirty)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     tx.commit().await?;
     Ok(won)

@@ -67,12 +67,13 @@ const ACCEPT_STEP: &str = "\
     UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
     WHERE id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
 
-/// A successful login clears the failure count and an expired lock (a lock set meanwhile stays).
+/// A successful login clears the failure count and an expired lock (a lock set meanwhile stays). Only an
+/// account that has something to clear is written: the login's time is on its device (`last_used_at`), so a
+/// login dirties one random page of the database, not two.
 const RECORD_SUCCESS: &str = "\
     UPDATE accounts SET failures = 0, \
-           locked_until = CASE WHEN locked_until > ?2 THEN locked_until ELSE NULL END, \
-           last_login_at = ?2 \
-    WHERE id = ?1";
+           locked_until = CASE WHEN locked_until > ?2 THEN locked_until ELSE NULL END \
+    WHERE id = ?1 AND (failures <> 0 OR (locked_until IS NOT NULL AND locked_until <= ?2))";
 
 const AUDIT_HEAD: &str = "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1";
 

@@ -122,13 +122,14 @@ pub(super) async fn record_accepted_logins(
         .map(|(l, _)| json!({ "a": l.account_id, "n": l.now }))
         .collect();
     if !successes.is_empty() {
+        // As the hot path does (`RECORD_SUCCESS`): only accounts with failures or an expired lock are written.
         sqlx::query(
             "UPDATE accounts SET failures = 0, \
-             locked_until = CASE WHEN locked_until > v.now THEN locked_until ELSE NULL END, \
-             last_login_at = v.now \
+             locked_until = CASE WHEN locked_until > v.now THEN locked_until ELSE NULL END \
              FROM (SELECT json_extract(value, '$.a') AS id, max(json_extract(value, '$.n')) AS now \
                    FROM json_each($1) GROUP BY 1) AS v \
-             WHERE accounts.id = v.id",
+             WHERE accounts.id = v.id \
+               AND (accounts.failures <> 0 OR accounts.locked_until <= v.now)",
         )
         .bind(serde_json::Value::Array(successes).to_string())
         .execute(&mut *conn)
