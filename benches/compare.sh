@@ -15,8 +15,9 @@
 #     is checked, fast ones for the rest) and writes a private FreeRADIUS raddb (4 threads, reject_delay 0,
 #     recv_buff 4 MiB, PAP cleartext and rlm_totp, Message-Authenticator in every reply, like motpd);
 #  3. starts, one after the other on free loopback ports, the no-work responder, FreeRADIUS, motpd on SQLite
-#     and motpd on PostgreSQL, runs the same load against each (same outstanding count, same users, the OTP peak
-#     as a burst within one 30-s step over the whole population), reads the server's CPU time from
+#     and motpd on PostgreSQL, runs the same load against each (same outstanding count, same users taken in a
+#     scattered order as logins reach a gateway, never load000001, load000002, ... in a row whose rows share
+#     database pages; the OTP peak as a burst within one 30-s step over the whole population), reads the server's CPU time from
 #     /proc/PID/stat before and after every run, and stops the server by its PID;
 #  4. also: password+otp against the hashing bound with Status-Server and otp-only probes, otp-only p99 at half
 #     of the peak rate, 1,000 vs all accounts (throughput and resident memory), two motpd nodes on one
@@ -189,7 +190,8 @@ ensure_step_room() {
 
 # ------------------------------------------------------------------------------------------ load runs
 RESULTS=$OUT/results.tsv
-# One load run against the server process $2: label $1, the rest are radius_load run arguments.
+# One load run against the server process $2: label $1, the rest are radius_load run arguments. Users come in
+# radius_load's scattered order (--scattered): in a row they would share database pages, which no gateway does.
 # Appends a row: label, mode, replies/s, p50, p99, server CPU µs/reply, accept, reject, timeouts, bad, double
 # accepts, load generator CPU µs/reply.
 load_run() {
@@ -199,7 +201,7 @@ load_run() {
     mkdir -p "$(dirname "$OUT/$label")"
     before=$(cpu_ticks "$pid")
     local TIMEFORMAT='%U %S'
-    { time timeout 300 "$LOAD" run --progress 0 "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" || status=$?; } \
+    { time timeout 300 "$LOAD" run --progress 0 --scattered "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" || status=$?; } \
         2>"$OUT/$label.time"
     after=$(cpu_ticks "$pid")
     json=$(tail -n 1 "$OUT/$label.out")

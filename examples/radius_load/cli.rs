@@ -104,6 +104,10 @@ pub(crate) struct RunArgs {
     /// OTP modes: when every user has been used in the current 30-s step, wait for the next (default: stop).
     #[arg(long)]
     pub(crate) sustained: bool,
+    /// Take the users in a fixed scattered order (every user once per round, neighbours far apart), as logins
+    /// reach a gateway, instead of load000001, load000002, ... in a row (whose rows share database pages).
+    #[arg(long)]
+    pub(crate) scattered: bool,
     /// OTP modes: wait for the start of the next 30-s step before sending, so the whole step is available and
     /// codes of an earlier run in the current step are not replayed.
     #[arg(long)]

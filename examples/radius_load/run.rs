@@ -139,11 +139,12 @@ fn explain(args: &RunArgs, shares: &[usize], recv_buffer: usize) {
         |rate| format!("{rate} req/s (at most {} outstanding)", args.concurrency),
     );
     eprintln!(
-        "radius_load: {} to {servers}: {} users from load{:06}, {pacing} over {} sockets (receive buffer \
+        "radius_load: {} to {servers}: {} users from load{:06}{}, {pacing} over {} sockets (receive buffer \
          {} KiB), {:?} of sending, timeout {:?}",
         args.mode.as_str(),
         args.users,
         args.first_user,
+        if args.scattered { " (scattered)" } else { "" },
         shares.len(),
         recv_buffer / 1024,
         args.duration,
@@ -220,12 +221,19 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         mode: args.mode,
         population: Population::new(&args.seed_key, args.users),
         first_index: args.first_user - 1,
-        schedule: Schedule::new(
-            args.users,
-            args.mode.uses_otp(),
-            args.sustained,
-            args.requests,
-        ),
+        schedule: {
+            let schedule = Schedule::new(
+                args.users,
+                args.mode.uses_otp(),
+                args.sustained,
+                args.requests,
+            );
+            if args.scattered {
+                schedule.scattered()
+            } else {
+                schedule
+            }
+        },
         totals: Totals::default(),
         timeout: args.timeout,
         stop_sending_at: start + args.duration,

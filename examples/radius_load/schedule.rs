@@ -1,6 +1,8 @@
 //! Which user the next request is for, shared by every socket worker.
 //!
-//! Users are taken in order, round robin. In the OTP modes a server accepts a code once, so each user is used
+//! Users are taken round robin, in order or (`--scattered`) in a fixed order that jumps across the population,
+//! as logins arrive at a gateway: no two neighbours in a row, so a server's rows are touched all over its
+//! tables rather than page after page. In the OTP modes a server accepts a code once, so each user is used
 //! at most once per TOTP step: when the population is exhausted within the current step the schedule either
 //! stops (a peak measurement) or, with `sustained`, tells the caller to wait for the next step. `--requests`
 //! caps the total. Pure: the current Unix time is a parameter; the state sits behind a mutex.
@@ -42,6 +44,9 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Schedule {
     users: u64,
+    /// Scattered order: the cursor's user is `cursor * stride % users` (`stride` coprime with `users`, so every
+    /// user comes once per round); 1 is in order.
+    stride: u64,
     once_per_step: bool,
     sustained: bool,
     max_requests: Option<u64>,
@@ -58,11 +63,24 @@ impl Schedule {
     ) -> Self {
         Self {
             users: users.max(1),
+            stride: 1,
             once_per_step,
             sustained,
             max_requests,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Takes the users in a scattered order: each once per round, neighbours far apart (a stride near the
+    /// golden ratio of the population, coprime with it).
+    pub(crate) fn scattered(mut self) -> Self {
+        let users = self.users;
+        let mut stride = ((users as f64) * 0.618_033_988_7) as u64 | 1;
+        while gcd(stride, users) != 1 {
+            stride += 1;
+        }
+        self.stride = stride.max(1);
+        self
     }
 
     /// The next request at `now_unix` (seconds).
@@ -89,7 +107,8 @@ impl Schedule {
             state.stopped = Some(StopReason::Exhausted { step });
             return Next::Stop(StopReason::Exhausted { step });
         }
-        let user = state.cursor % self.users;
+        let user = ((u128::from(state.cursor % self.users) * u128::from(self.stride))
+            % u128::from(self.users)) as u64;
         state.cursor += 1;
         state.used_in_step += 1;
         state.issued += 1;
@@ -105,9 +124,34 @@ impl Schedule {
     }
 }
 
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scattered_order_takes_every_user_once_per_round_and_jumps() {
+        for users in [1, 2, 10, 1000, 100_000] {
+            let schedule = Schedule::new(users, true, false, None).scattered();
+            let order = users_of(&schedule, 0, users as usize);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..users).collect::<Vec<_>>(), "{users} users");
+            if users >= 1000 {
+                let close = order
+                    .windows(2)
+                    .filter(|w| w[0].abs_diff(w[1]) < 100)
+                    .count();
+                assert_eq!(close, 0, "neighbours in a row among {users} users");
+            }
+        }
+    }
 
     fn users_of(schedule: &Schedule, now: u64, n: usize) -> Vec<u64> {
         (0..n)
