@@ -1847,6 +1847,58 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
     assert!(store.account("alice").await.unwrap().is_none());
 }
 
+/// A login's read and its accept are apart in time: the device may be replaced between them, and its old row's
+/// place taken by another account's device. The accept goes to the device it names, wherever that row is now
+/// (the SQLite hot path remembers where each read found the device).
+async fn an_accept_after_a_device_was_replaced_finds_its_row(store: &dyn Store) {
+    for (id, dev) in [("alice", "d1"), ("bob", "d2")] {
+        store.create_account(&account(id), NOW).await.unwrap();
+        store
+            .bind_device(&device(dev, id), false, NOW)
+            .await
+            .unwrap();
+    }
+    store.create_account(&account("carol"), NOW).await.unwrap();
+    let read = store.login_records(&["bob".to_owned()]).await.unwrap();
+    assert_eq!(read[0].device.as_ref().map(|d| d.id.as_str()), Some("d2"));
+    // Bob's device goes; carol's new device may take its row; bob's device comes back in another.
+    assert_eq!(store.reset_devices("bob").await.unwrap(), 1);
+    store
+        .bind_device(&device("d3", "carol"), false, NOW)
+        .await
+        .unwrap();
+    store
+        .bind_device(&device("d2", "bob"), false, NOW)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .record_accepted_login(&accepted("bob", "d2", 9, NOW + 1))
+            .await
+            .unwrap()
+    );
+    let d2 = store.device("d2").await.unwrap().unwrap();
+    let d3 = store.device("d3").await.unwrap().unwrap();
+    assert_eq!((d2.last_step, d3.last_step), (Some(9), None));
+    // A replay after the read still meets the guard.
+    store.login_records(&["bob".to_owned()]).await.unwrap();
+    assert!(
+        !store
+            .record_accepted_login(&accepted("bob", "d2", 9, NOW + 2))
+            .await
+            .unwrap()
+    );
+    // And a device removed after the read accepts nothing.
+    store.login_records(&["alice".to_owned()]).await.unwrap();
+    store.reset_devices("alice").await.unwrap();
+    assert!(
+        !store
+            .record_accepted_login(&accepted("alice", "d1", 9, NOW + 2))
+            .await
+            .unwrap()
+    );
+}
+
 async fn login_records_read_accounts_with_their_active_device(store: &dyn Store) {
     assert!(!store.any_account().await.unwrap());
     for id in ["alice", "carol", "dave"] {
@@ -1969,6 +2021,7 @@ contract!(
         web_session_flows_are_taken_once,
         owner_passwords_activate_and_reset_in_one_step,
         accepted_logins_are_recorded_in_order,
+        an_accept_after_a_device_was_replaced_finds_its_row,
         login_records_read_accounts_with_their_active_device;
     backend:
         import_of_ten_thousand_accounts,

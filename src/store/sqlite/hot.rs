@@ -58,7 +58,8 @@ const LOGIN_RECORD: &str = "\
     SELECT a.id, a.name, a.phone, a.email, a.password_hash, a.status, a.expires_on, a.groups, a.sms_fallback, \
            a.failures, a.locked_until, a.last_login_at, a.created_at, a.updated_at, \
            d.id, d.account_id, d.kind, d.algorithm, d.digits, d.period, d.sealed_seed, d.sealed_pin, \
-           d.last_step, d.state, d.label, d.created_at, d.confirmed_at, d.last_used_at, d.last_use_fingerprint \
+           d.last_step, d.state, d.label, d.created_at, d.confirmed_at, d.last_used_at, d.last_use_fingerprint, \
+           d.rowid \
     FROM accounts AS a LEFT JOIN devices AS d ON d.account_id = a.id AND d.state = 'active' \
     WHERE a.id = ?1";
 
@@ -66,6 +67,16 @@ const LOGIN_RECORD: &str = "\
 const ACCEPT_STEP: &str = "\
     UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
     WHERE id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+
+/// [`ACCEPT_STEP`] on the row where the login's read found the device (`?5`, a [`RowHints`] entry): one
+/// descent of the table instead of its ID index and then the table. The ID is checked all the same, so a
+/// stale hint changes nothing; then the guard runs again by ID.
+const ACCEPT_STEP_AT: &str = "\
+    UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
+    WHERE rowid = ?5 AND id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+
+/// Most device rows [`RowHints`] remembers (about 1 MiB); when full it starts again empty.
+const ROW_HINTS: usize = 16_384;
 
 /// A successful login clears the failure count and an expired lock (a lock set meanwhile stays). Only an
 /// account that has something to clear is written: the login's time is on its device (`last_used_at`), so a
@@ -98,6 +109,7 @@ impl HotPath {
             conn,
             chain,
             gate,
+            hints: RowHints::default(),
             counts: Counts::default(),
         };
         std::thread::Builder::new()
@@ -180,7 +192,28 @@ struct Worker {
     conn: Connection,
     chain: AuditChain,
     gate: Arc<tokio::sync::Mutex<()>>,
+    hints: RowHints,
     counts: Counts,
+}
+
+/// Where the login reads found each device row (device ID → rowid), for the accept that usually follows within
+/// milliseconds. The replay guard then goes to its row directly rather than through the device ID index: in a
+/// busy hour logins come in no order, and that index's page is one more random page read per login. A hint is
+/// taken once; a stale one (the row moved or was removed) costs a second statement, never a wrong answer.
+#[derive(Debug, Default)]
+struct RowHints(std::collections::HashMap<String, i64>);
+
+impl RowHints {
+    fn remember(&mut self, device_id: &str, rowid: i64) {
+        if self.0.len() >= ROW_HINTS {
+            self.0.clear();
+        }
+        self.0.insert(device_id.to_owned(), rowid);
+    }
+
+    fn take(&mut self, device_id: &str) -> Option<i64> {
+        self.0.remove(device_id)
+    }
 }
 
 /// What the thread did, logged when it stops (logins per transaction show how well group commit works).
@@ -268,7 +301,7 @@ impl Worker {
         };
         for (ids, reply) in reads {
             self.counts.reads += u64::try_from(ids.len()).unwrap_or(u64::MAX);
-            let _ = reply.send(login_records(&tx, &ids));
+            let _ = reply.send(login_records(&tx, &ids, &mut self.hints));
         }
         // Read-only: ending it cannot lose anything.
         let _ = tx.finish();
@@ -329,7 +362,8 @@ impl Worker {
         let mut head = None;
         let mut events = 0;
         for logins in accepts {
-            let (request_won, audited) = accept(&tx, &self.chain, &mut head, logins)?;
+            let (request_won, audited) =
+                accept(&tx, &self.chain, &mut head, &mut self.hints, logins)?;
             won.push(request_won);
             events += audited;
         }
@@ -402,7 +436,11 @@ fn fail_all<T>(replies: impl Iterator<Item = Reply<T>>, error: StoreError) {
     }
 }
 
-fn login_records(conn: &Connection, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
+fn login_records(
+    conn: &Connection,
+    ids: &[String],
+    hints: &mut RowHints,
+) -> Result<Vec<LoginRecord>, StoreError> {
     let mut statement = conn.prepare_cached(LOGIN_RECORD)?;
     let mut records = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
@@ -410,11 +448,19 @@ fn login_records(conn: &Connection, ids: &[String]) -> Result<Vec<LoginRecord>, 
         if !seen.insert(id.as_str()) {
             continue; // each account once, however often it is asked for
         }
-        if let Some(row) = statement.query_row([id], login_row).optional()? {
+        if let Some((row, rowid)) = statement.query_row([id], hinted_login_row).optional()? {
+            if let (Some(device), Some(rowid)) = (&row.device, rowid) {
+                hints.remember(&device.id, rowid);
+            }
             records.push(LoginRecord::try_from(row)?);
         }
     }
     Ok(records)
+}
+
+/// A [`LOGIN_RECORD`] row and its device's rowid.
+fn hinted_login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(LoginRow, Option<i64>)> {
+    Ok((login_row(row)?, row.get(29)?))
 }
 
 fn login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoginRow> {
@@ -464,16 +510,24 @@ fn accept(
     conn: &Connection,
     chain: &AuditChain,
     head: &mut Option<(i64, [u8; 32])>,
+    hints: &mut RowHints,
     logins: &[AcceptedLogin],
 ) -> Result<(Vec<bool>, usize), StoreError> {
     let mut guard = conn.prepare_cached(ACCEPT_STEP)?;
+    let mut guard_at = conn.prepare_cached(ACCEPT_STEP_AT)?;
     let mut success = conn.prepare_cached(RECORD_SUCCESS)?;
     let mut won = Vec::with_capacity(logins.len());
     let mut audited = 0;
     for login in logins {
         let fingerprint = login.fingerprint.as_deref();
-        let changed =
-            guard.execute(params![login.device_id, login.step, login.now, fingerprint])?;
+        let (id, step, now) = (&login.device_id, login.step, login.now);
+        let mut changed = 0;
+        if let Some(rowid) = hints.take(id) {
+            changed = guard_at.execute(params![id, step, now, fingerprint, rowid])?;
+        }
+        if changed == 0 {
+            changed = guard.execute(params![id, step, now, fingerprint])?;
+        }
         if changed == 1 {
             success.execute(params![login.account_id, login.now])?;
             if let Some(event) = &login.audit {
