@@ -233,8 +233,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
 
-    /// A login's whole write in one: [`Store::record_accepted_step`] and, when this caller won the step,
-    /// [`Store::record_success`] for the account. `true` means the step was this caller's and the login is
+    /// A login's whole write in one: [`Store::record_accepted_step`] and, when this caller won the step, the
+    /// account's failures and an expired lock cleared as [`Store::record_success`] does (the login's time is
+    /// the device's `last_used_at`; the account row is written only when it has something to clear). `true` means the step was this caller's and the login is
     /// recorded; `false` means the code was already used. The backends take it as a batch of one of
     /// [`Store::record_accepted_logins`]; the caching decorator (`cache.rs`) group-commits concurrent calls.
     async fn record_accepted_login(&self, login: &AcceptedLogin) -> Result<bool, StoreError> {
@@ -244,9 +245,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(won.first().copied().unwrap_or(false))
     }
     /// Many accepted logins with a few statements, in order, as if each were recorded alone one after the
-    /// other: per login the compare-and-set `last_step := step WHERE last_step < step` on the active device,
-    /// and for each winner the success bookkeeping of [`Store::record_success`] (an account that no longer
-    /// exists is skipped). The same device may appear more than once (a later, higher step can win after an
+    /// other: per login the compare-and-set `last_step := step WHERE last_step < step` on the active device
+    /// (with `last_used_at`), and for each winner the account's failures and an expired lock cleared, as
+    /// [`Store::record_success`] does but without the last login time, which is the device's (see
+    /// [`Account::last_login`]; an account that no longer exists is skipped). The same device may appear more than once (a later, higher step can win after an
     /// earlier one). Returns one `bool` per login, in order, once everything is committed (durable). On an
     /// error some steps may already be used up — never accepted twice — and the caller answers none of the
     /// logins with an Accept (fail closed).

@@ -1767,7 +1767,8 @@ fn accepted(account: &str, device: &str, step: i64, now: i64) -> AcceptedLogin {
     }
 }
 
-async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
+/// Accounts alice and bob, with active devices d1 and d2.
+async fn alice_and_bob_with_devices(store: &dyn Store) {
     for (id, dev) in [("alice", "d1"), ("bob", "d2")] {
         store.create_account(&account(id), NOW).await.unwrap();
         store
@@ -1775,6 +1776,10 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
             .await
             .unwrap();
     }
+}
+
+async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
+    alice_and_bob_with_devices(store).await;
     store.record_failure("alice", NOW, 5, 60).await.unwrap();
     let batch = [
         accepted("alice", "d1", 10, NOW + 1),
@@ -1851,13 +1856,7 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
 /// place taken by another account's device. The accept goes to the device it names, wherever that row is now
 /// (the SQLite hot path remembers where each read found the device).
 async fn an_accept_after_a_device_was_replaced_finds_its_row(store: &dyn Store) {
-    for (id, dev) in [("alice", "d1"), ("bob", "d2")] {
-        store.create_account(&account(id), NOW).await.unwrap();
-        store
-            .bind_device(&device(dev, id), false, NOW)
-            .await
-            .unwrap();
-    }
+    alice_and_bob_with_devices(store).await;
     store.create_account(&account("carol"), NOW).await.unwrap();
     let read = store.login_records(&["bob".to_owned()]).await.unwrap();
     assert_eq!(read[0].device.as_ref().map(|d| d.id.as_str()), Some("d2"));
