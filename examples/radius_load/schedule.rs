@@ -79,7 +79,7 @@ impl Schedule {
         while gcd(stride, users) != 1 {
             stride += 1;
         }
-        self.stride = stride.max(1);
+        self.stride = stride; // odd, so at least 1
         self
     }
 
