@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use motpd::password::{Verified, hash_password, verify_password};
+use motpd::password::{Verified, hash_password, verify_password, verify_password_reusing};
 
 fn password(c: &mut Criterion) {
     let hash = hash_password(b"Nurse.Chen2024!").expect("hashes");
@@ -21,6 +21,10 @@ fn password(c: &mut Criterion) {
     );
     c.bench_function("argon2id_verify_default", |b| {
         b.iter(|| verify_password(black_box(b"Nurse.Chen2024!"), black_box(&hash)));
+    });
+    // As the hashing threads verify: the working memory kept from the previous verify.
+    c.bench_function("argon2id_verify_reusing", |b| {
+        b.iter(|| verify_password_reusing(black_box(b"Nurse.Chen2024!"), black_box(&hash)));
     });
 }
 

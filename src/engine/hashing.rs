@@ -10,7 +10,9 @@
 //! is over (it also checks the time it was queued); the caller, when the wait is over, claims it for itself and
 //! is told [`HashingError::Shed`] — the job is then never run. A caller that goes away (its request was
 //! dropped) claims its job too. A full queue sheds at once. Background jobs (re-hashes) have no deadline.
-//! Each thread runs one job at a time, so no more hashes run at once than the pool has threads.
+//! Each thread runs one job at a time, so no more hashes run at once than the pool has threads. A thread keeps
+//! its Argon2 working memory from one verify to the next and unmaps it after [`RELEASE_AFTER_IDLE`] without
+//! work, so a quiet server holds none of it.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,9 +23,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::config::HashingPriority;
+use crate::password;
 
 /// The longest a password check waits for a hashing thread to start it before the request is shed.
 pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a hashing thread waits without a job before it gives back the Argon2 working memory it keeps
+/// between verifies ([`password::verify_password_reusing`]): kept through a busy minute, given back when quiet.
+const RELEASE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Jobs waiting at most (a bound on memory, far above what [`QUEUE_WAIT`] lets a pool start in time).
 const QUEUE_CAPACITY: usize = 4096;
@@ -227,8 +234,10 @@ impl Shared {
         Ok(())
     }
 
-    /// The next job; None once the pool is dropped and the queue is empty.
-    fn next(&self) -> Option<Job> {
+    /// The next job, waiting for one; `None` once the pool is closed and its queue empty. When no job came
+    /// for `idle`, calls `on_idle` (outside the lock) once before waiting on.
+    fn next(&self, idle: Duration, on_idle: impl FnOnce()) -> Option<Job> {
+        let mut on_idle = Some(on_idle);
         let mut queue = self.lock();
         loop {
             if let Some(job) = queue.jobs.pop_front() {
@@ -237,10 +246,25 @@ impl Shared {
             if queue.closed {
                 return None;
             }
-            queue = self
+            let Some(idle_hook) = on_idle.take() else {
+                queue = self
+                    .ready
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let (waited, timeout) = self
                 .ready
-                .wait(queue)
+                .wait_timeout(queue, idle)
                 .unwrap_or_else(PoisonError::into_inner);
+            queue = waited;
+            if timeout.timed_out() && queue.jobs.is_empty() {
+                drop(queue);
+                idle_hook();
+                queue = self.lock();
+            } else {
+                on_idle = Some(idle_hook);
+            }
         }
     }
 }
@@ -313,12 +337,13 @@ fn work(shared: &Shared, priority: HashingPriority) {
     if priority == HashingPriority::Idle {
         lower_priority();
     }
-    while let Some(job) = shared.next() {
+    while let Some(job) = shared.next(RELEASE_AFTER_IDLE, password::release_working_memory) {
         if job.start() {
             // A panicking job drops its sender (its caller is told); the thread carries on.
             let _ = catch_unwind(AssertUnwindSafe(job.run));
         }
     }
+    password::release_working_memory();
 }
 
 /// Moves the calling thread to `SCHED_IDLE`; on failure (or off Linux), one warning per process.

@@ -1,4 +1,5 @@
-//! Password checks for the engine: Argon2id (and legacy hashes) on the hashing threads ([`HashingPool`]), the
+//! Password checks for the engine: Argon2id (and legacy hashes) on the hashing threads ([`HashingPool`], each
+//! keeping its Argon2 working memory between checks: [`password::verify_password_reusing`]), the
 //! same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
 //!
 //! The queue in front of the hashing threads is bounded in time: a request whose check no thread started within
@@ -38,7 +39,7 @@ impl PasswordChecker {
         };
         let candidate = SecretBytes::new(password.to_vec());
         let verified = self
-            .blocking(move || password::verify_password(candidate.expose(), &stored))
+            .blocking(move || password::verify_password_reusing(candidate.expose(), &stored))
             .await?;
         match verified {
             Ok(Verified::Match { needs_rehash }) => {
@@ -61,7 +62,7 @@ impl PasswordChecker {
         let stored = stored.to_owned();
         let candidate = SecretBytes::new(candidate.as_bytes().to_vec());
         let verified = self
-            .blocking(move || password::verify_password(candidate.expose(), &stored))
+            .blocking(move || password::verify_password_reusing(candidate.expose(), &stored))
             .await?;
         Ok(matches!(verified, Ok(Verified::Match { .. })))
     }
@@ -81,7 +82,7 @@ impl PasswordChecker {
         });
         let candidate = password.clone();
         let _ = self
-            .blocking(move || password::verify_password(candidate.expose(), &DUMMY))
+            .blocking(move || password::verify_password_reusing(candidate.expose(), &DUMMY))
             .await;
     }
 

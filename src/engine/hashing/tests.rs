@@ -205,3 +205,21 @@ async fn threads_start_at_the_first_job() {
     assert_eq!(pool.run(|| 1).await, Ok(1));
     assert_eq!(Arc::strong_count(&pool.0.shared), 3);
 }
+
+#[tokio::test]
+async fn a_thread_keeps_argon2_memory_between_verifies_and_frees_it_when_idle() {
+    let pool = pool(1, Duration::from_secs(30), 16);
+    let hash = password::hash_password(b"Passw0rd1").expect("hashes");
+    let kept = pool
+        .run(move || {
+            let verified = password::verify_password_reusing(b"Passw0rd1", &hash);
+            (verified, password::kept_working_memory())
+        })
+        .await
+        .expect("ran");
+    assert!(matches!(kept.0, Ok(password::Verified::Match { .. })));
+    assert_eq!(kept.1, 19 << 20, "m = 19 MiB kept for the next verify");
+    tokio::time::sleep(RELEASE_AFTER_IDLE + Duration::from_millis(300)).await;
+    let after_idle = pool.run(password::kept_working_memory).await;
+    assert_eq!(after_idle, Ok(0), "freed after the thread sat idle");
+}
