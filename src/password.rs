@@ -315,7 +315,7 @@ mod tests {
             })
         ));
         assert_eq!(kept_working_memory(), 64 << 20);
-        // A hash with its output or salt cut off is malformed, not a mismatch.
+        // A hash without its output is malformed (logged as unusable), not a mismatch.
         let (without_output, _) = REFERENCE_HASHES[1].rsplit_once('$').unwrap();
         assert_eq!(
             verify_password_reusing(b"password", without_output),
