@@ -20,7 +20,8 @@
 #     database pages; the OTP peak as a burst within one 30-s step over the whole population), reads the server's CPU time from
 #     /proc/PID/stat before and after every run, and stops the server by its PID;
 #  4. also: password+otp against the hashing bound with Status-Server and otp-only probes, otp-only p99 at half
-#     of the peak rate, 1,000 vs all accounts (throughput and resident memory), two motpd nodes on one
+#     of the peak rate (and, as controls, the no-work responder's and FreeRADIUS's p99 at motpd SQLite's
+#     half-peak rate; every reply's latency in <label>.timeline.csv), 1,000 vs all accounts (throughput and resident memory), two motpd nodes on one
 #     PostgreSQL database with every code sent to both (double accepts must be 0);
 #  5. prints the machine, a table (replies/s, p50/p99, server CPU µs per reply, ratios to FreeRADIUS and to
 #     the no-work responder) and the extra figures; writes them with every JSON line and log under --out.
@@ -484,17 +485,29 @@ pap_run() { # label pid server [source]
     load_run "$1" "$2" --server "$3" --mode password-only --users "$PWONLY_USERS" --first-user "$PWONLY_FIRST" \
         --duration "${RUN_SECONDS}s" ${4:+--source "$4"} "${COMMON[@]}"
 }
-# otp-only at half of the peak of row $4, in a fresh step, for the p99 at that load.
-half_peak() { # label pid server peak-label
-    local peak rate seconds
-    peak=$(field "$4" 3)
-    [ -n "$peak" ] || return 0
-    rate=$(awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }')
+# Half of the replies/s of row $1 (nothing if that row is missing).
+half_rate() { # peak-label
+    local peak
+    peak=$(field "$1" 3)
+    [ -n "$peak" ] && awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }'
+}
+# otp-only at $4 requests/s (open loop), in a fresh step, for the p99 at that load; with --timeline, every
+# reply's send time and latency in $OUT/<label>.timeline.csv (are the slow ones clustered?).
+rate_run() { # label pid server rate
+    local seconds
     # Leave the last SMALL_BURSTS × SMALL_USERS users of the population fresh for the 1,000-account comparison.
-    seconds=$(awk -v r="$rate" -v u=$((USERS - SMALL_BURSTS * SMALL_USERS - 100)) -v s="$RUN_SECONDS" \
+    seconds=$(awk -v r="$4" -v u=$((USERS - SMALL_BURSTS * SMALL_USERS - 100)) -v s="$RUN_SECONDS" \
         'BEGIN { t = u / r; if (t > s) t = s; printf "%.1f", t }')
     load_run "$1" "$2" --server "$3" --mode otp-only --users $((USERS - SMALL_BURSTS * SMALL_USERS - 100)) \
-        --first-user "$OTP_FIRST" --rate "$rate" --duration "${seconds}s" --align-step "${COMMON[@]}"
+        --first-user "$OTP_FIRST" --rate "$4" --duration "${seconds}s" --align-step \
+        --timeline "$OUT/$1.timeline.csv" "${COMMON[@]}"
+}
+# otp-only at half of the peak of row $4.
+half_peak() { # label pid server peak-label
+    local rate
+    rate=$(half_rate "$4")
+    [ -n "$rate" ] || return 0
+    rate_run "$1" "$2" "$3" "$rate"
 }
 # The hashing bound now, as the issue defines it: cores ÷ the time of one verify, measured by the bench — the
 # criterion bench `password` (Argon2id verify at motpd's cost, alone on an otherwise idle machine: the server under
@@ -572,6 +585,23 @@ if create_pg_database "motpd_compare_$$"; then
     motpd_suite postgres "$PG_URL"
 else
     echo "compare.sh: PostgreSQL at $PG_SERVER is unreachable: the PostgreSQL rows are SKIPPED" >&2
+fi
+
+# The controls of the half-peak p99: the no-work responder and FreeRADIUS at the very rate of motpd SQLite's
+# half-peak run. Neither keeps state on disk, so their p99 at that rate is what this machine (its scheduler, the
+# hypervisor's steal, the load tool) gives any server; motpd's tail above it is motpd's own.
+CONTROL_RATE=$(half_rate sqlite/otp-only)
+if [ -n "$CONTROL_RATE" ]; then
+    say "the no-work responder and FreeRADIUS at motpd SQLite's half-peak rate ($CONTROL_RATE/s)"
+    PORT=$(free_port)
+    start_null "$PORT"
+    rate_run null/otp-only-half-peak "$NULL_PID" "127.0.0.1:$PORT" "$CONTROL_RATE"
+    stop_pid "$NULL_PID"
+    PAP_PORT=$(free_port)
+    TOTP_PORT=$(free_port)
+    start_freeradius "$PAP_PORT" "$TOTP_PORT"
+    rate_run freeradius/otp-only-half-peak "$FR_PID" "127.0.0.1:$TOTP_PORT" "$CONTROL_RATE"
+    stop_pid "$FR_PID"
 fi
 
 say "motpd on SQLite with $SMALL_USERS accounts"
@@ -664,6 +694,15 @@ report() {
         if [ -n "$(field "$name/otp-only-half-peak" 1)" ]; then
             jq -r --arg name "$name" '"motpd \($name) otp-only at half of the peak (\(.rps) replies/s): p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms"' \
                 "$OUT/$name/otp-only-half-peak.json"
+        fi
+        if [ "$name" = sqlite ]; then
+            local control
+            for control in null freeradius; do
+                [ -n "$(field "$control/otp-only-half-peak" 1)" ] || continue
+                jq -r --arg name "$([ "$control" = null ] && echo no-work || echo FreeRADIUS)" \
+                    '"  control, \($name) at the same rate (\(.rps) replies/s): p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, max \(.max_ms) ms"' \
+                    "$OUT/$control/otp-only-half-peak.json"
+            done
         fi
     done
     if [ -n "$(field small/otp-only-1k-burst-1 1)" ]; then

@@ -2,7 +2,9 @@
 //! worker per socket, prints progress, and at the end the table (stdout) and the one JSON line (stdout, last).
 //! Explanations go to stderr so that stdout stays machine-readable.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,6 +216,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         wait_for_next_step().await;
     }
     let start = Instant::now();
+    let start_unix = unix_now();
     let probes = spawn_probes(&args, start)?;
     let shared = Arc::new(Shared {
         servers,
@@ -238,6 +241,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         timeout: args.timeout,
         stop_sending_at: start + args.duration,
         require_message_authenticator: !args.allow_missing_message_authenticator,
+        timeline_start: args.timeline.is_some().then_some(start),
     });
     let workers: Vec<_> = sockets
         .into_iter()
@@ -252,6 +256,9 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
     for worker in workers {
         results.push(worker.await??);
     }
+    if let Some(path) = &args.timeline {
+        write_timeline(path, start_unix, &results)?;
+    }
     if let Some(progress) = progress {
         progress.abort();
     }
@@ -261,6 +268,36 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         probe_summaries.push(summarize(&probe, start, vec![result], false)?);
     }
     finish(&args, &shared, start, results, probe_summaries)
+}
+
+/// `--timeline`: `sent_unix_us,latency_us,socket` for every verified reply of the main stream, in the order
+/// sent (wall-clock microseconds, to line up with a server's log).
+fn write_timeline(
+    path: &Path,
+    start_unix: Duration,
+    results: &[WorkerResult],
+) -> Result<(), LoadError> {
+    let base = u64::try_from(start_unix.as_micros()).unwrap_or(u64::MAX);
+    let mut lines: Vec<(u64, u64, usize)> = results
+        .iter()
+        .enumerate()
+        .flat_map(|(socket, result)| {
+            result
+                .timeline
+                .iter()
+                .map(move |&(sent, latency)| (base.saturating_add(sent), latency, socket))
+        })
+        .collect();
+    lines.sort_unstable();
+    let mut text = String::with_capacity(lines.len() * 24 + 32);
+    text.push_str("sent_unix_us,latency_us,socket\n");
+    for (sent, latency, socket) in lines {
+        let _ = writeln!(text, "{sent},{latency},{socket}");
+    }
+    std::fs::write(path, text).map_err(|source| LoadError::File {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The interval between requests of a worker owning `slots` of `concurrency`, for a total of `rate`
@@ -299,6 +336,7 @@ fn spawn_probes(args: &RunArgs, start: Instant) -> Result<Vec<Probe>, LoadError>
             timeout: args.timeout,
             stop_sending_at: start + args.duration,
             require_message_authenticator: !args.allow_missing_message_authenticator,
+            timeline_start: None,
         });
         let handle = tokio::spawn(run_worker(socket, Arc::clone(&shared), IDS, Some(pace)));
         probes.push((shared, handle));
@@ -523,5 +561,80 @@ mod tests {
                 .all(|(_, _, ip)| ip.to_string() == "127.0.0.3"),
             "probes come from --probe-source"
         );
+    }
+
+    #[test]
+    fn the_timeline_has_one_line_per_verified_reply_in_the_order_sent() {
+        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = socket.local_addr().unwrap();
+        let seen = Seen::default();
+        let until = std::time::Instant::now() + Duration::from_secs(8);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.csv");
+        let path_arg = path.to_str().unwrap().to_owned();
+        let args = run_args(
+            &[
+                "--mode",
+                "password-only",
+                "--users",
+                "50",
+                "--rate",
+                "100",
+                "--concurrency",
+                "8",
+                "--duration",
+                "1s",
+                "--probe",
+                "status-server",
+                "--timeline",
+                &path_arg,
+            ],
+            server,
+        );
+        let before = unix_now();
+        let done = AtomicBool::new(false);
+        let passed = std::thread::scope(|scope| {
+            scope.spawn(|| responder(&socket, &seen, until, &done));
+            let passed = run_blocking(args).unwrap();
+            done.store(true, Ordering::Relaxed);
+            passed
+        });
+        let after = unix_now();
+        assert!(passed);
+        let main_requests = seen
+            .into_inner()
+            .unwrap()
+            .iter()
+            .filter(|(code, _, _)| *code == Code::AccessRequest)
+            .count();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("sent_unix_us,latency_us,socket"));
+        let rows: Vec<(u128, u128, usize)> = lines
+            .map(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                assert_eq!(fields.len(), 3, "{line}");
+                (
+                    fields[0].parse().unwrap(),
+                    fields[1].parse().unwrap(),
+                    fields[2].parse().unwrap(),
+                )
+            })
+            .collect();
+        // Every main request was answered (the probe's Status-Servers are not in it).
+        assert_eq!(rows.len(), main_requests);
+        assert!((50..=150).contains(&rows.len()), "{} rows", rows.len());
+        assert!(
+            rows.windows(2).all(|w| w[0].0 <= w[1].0),
+            "in the order sent"
+        );
+        for &(sent, latency, socket) in &rows {
+            assert!(
+                (before.as_micros()..=after.as_micros()).contains(&sent),
+                "sent at {sent}, a wall-clock time within the run"
+            );
+            assert!((1..1_000_000).contains(&latency), "latency {latency} µs");
+            assert!(socket < 4, "socket {socket}");
+        }
     }
 }

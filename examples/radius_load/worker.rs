@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) timeout: Duration,
     pub(crate) stop_sending_at: Instant,
     pub(crate) require_message_authenticator: bool,
+    /// `--timeline`: the instant the offsets count from; `None`: no timeline kept.
+    pub(crate) timeline_start: Option<Instant>,
 }
 
 /// What a worker hands back at the end.
@@ -50,6 +52,8 @@ pub(crate) struct WorkerResult {
     pub(crate) latency: Histogram<u64>,
     /// When the last request was sent and the last verified reply arrived.
     pub(crate) last_activity: Option<Instant>,
+    /// With `--timeline`: (sent, µs after the start; latency, µs) of every verified reply.
+    pub(crate) timeline: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +163,7 @@ pub(crate) async fn run_worker(
         next_paced: None,
         stopping: false,
         last_activity: None,
+        timeline: Vec::new(),
     };
     worker.run().await
 }
@@ -176,6 +181,7 @@ struct Worker {
     next_paced: Option<Instant>,
     stopping: bool,
     last_activity: Option<Instant>,
+    timeline: Vec<(u64, u64)>,
 }
 
 impl Worker {
@@ -198,6 +204,7 @@ impl Worker {
         Ok(WorkerResult {
             latency: self.latency,
             last_activity: self.last_activity,
+            timeline: self.timeline,
         })
     }
 
@@ -320,6 +327,11 @@ impl Worker {
         let now = Instant::now();
         let micros = u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
         self.latency.saturating_record(micros.max(1));
+        if let Some(start) = self.shared.timeline_start {
+            let offset = u64::try_from(sent.saturating_duration_since(start).as_micros());
+            self.timeline
+                .push((offset.unwrap_or(u64::MAX), micros.max(1)));
+        }
         self.last_activity = Some(now);
         let totals = Arc::clone(&self.shared);
         let totals = &totals.totals;
@@ -430,6 +442,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             stop_sending_at: Instant::now(),
             require_message_authenticator: true,
+            timeline_start: None,
         });
         let finished =
             tokio::time::timeout(Duration::from_secs(10), run_worker(socket, shared, 0, None))
