@@ -25,11 +25,19 @@ use crate::store::StoreError;
 /// syncs what this thread has not reached yet while every login waits for it (3–5 ms every ~110 ms at 20,000
 /// logins/s, the tail of the latency); the shorter the interval, the less is left for it. Measured at 20,000/s
 /// after a burst, alternating, p99 past the first 0.5 s: 3.4–5.0 ms at 10 ms, 4.6–15 ms at 25 ms, no more CPU
-/// per login; 5 ms was not better than 10. A larger backstop made it worse (each stall longer).
+/// per login; 5 ms was not better than 10.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000).
-pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 4_000;
+/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): at most 64 MiB of WAL.
+///
+/// Each backstop checkpoint stalls the writer for its two `fsync`s (2–50 ms on a virtual disk), so it sets how
+/// often the logins of a busy minute wait for one. At moderate load, where this thread keeps up and the stall
+/// is the `fsync`s alone, fewer are better: at 5,000 logins/s (scattered, half of the peak of a 2-core VM) the
+/// hot thread's commits over 1 ms added up to 185 / 209 ms per 8-s run at 4,000 pages (14 / 14 of them over
+/// 5 ms, the longest 22 / 31 ms) against 56 / 72 ms at 16,000 (4 / 5 over 5 ms, the longest 10 / 15 ms); p99
+/// was lower in 10 of 13 alternating pairs, the peak and the CPU per login within the noise. Where this thread
+/// falls behind (20,000/s on a faster machine, session 6) a larger backstop has more left to copy per stall.
+pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
 
 /// The running checkpointer; dropping it (or [`Checkpointer::stop`]) ends the thread after one last pass.
 #[derive(Debug)]
