@@ -21,8 +21,9 @@
 #     /proc/PID/stat before and after every run, and stops the server by its PID;
 #  4. also: password+otp against the hashing bound with Status-Server and otp-only probes, otp-only p99 at half
 #     of the peak rate (and, as controls, the no-work responder's and FreeRADIUS's p99 at motpd SQLite's
-#     half-peak rate; every reply's latency in <label>.timeline.csv), 1,000 vs all accounts (throughput and resident memory), two motpd nodes on one
-#     PostgreSQL database with every code sent to both (double accepts must be 0);
+#     half-peak rate; every reply's latency in <label>.timeline.csv), 1,000 vs all accounts (throughput and
+#     resident memory), two motpd nodes on one PostgreSQL database with every code sent to both (double
+#     accepts must be 0);
 #  5. prints the machine, a table (replies/s, p50/p99, server CPU µs per reply, ratios to FreeRADIUS and to
 #     the no-work responder) and the extra figures; writes them with every JSON line and log under --out.
 #

@@ -458,6 +458,23 @@ mod tests {
         }
     }
 
+    /// Runs `radius_load run` with `extra` against a loopback responder: whether the run passed, and what the
+    /// responder saw.
+    fn run_against_responder(extra: &[&str]) -> (bool, Vec<(Code, String, IpAddr)>) {
+        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        let args = run_args(extra, socket.local_addr().unwrap());
+        let seen = Seen::default();
+        let until = std::time::Instant::now() + Duration::from_secs(8);
+        let done = AtomicBool::new(false);
+        let passed = std::thread::scope(|scope| {
+            scope.spawn(|| responder(&socket, &seen, until, &done));
+            let passed = run_blocking(args).unwrap();
+            done.store(true, Ordering::Relaxed);
+            passed
+        });
+        (passed, seen.into_inner().unwrap())
+    }
+
     #[test]
     fn worker_pace_splits_the_rate_by_share() {
         assert_eq!(worker_pace(None, 64, 256), None);
@@ -473,50 +490,35 @@ mod tests {
 
     #[test]
     fn rate_first_user_source_and_probes_over_loopback() {
-        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        let server = socket.local_addr().unwrap();
-        let seen = Seen::default();
-        let until = std::time::Instant::now() + Duration::from_secs(8);
-        let args = run_args(
-            &[
-                "--mode",
-                "password-only",
-                "--users",
-                "5",
-                "--first-user",
-                "11",
-                "--rate",
-                "200",
-                "--concurrency",
-                "8",
-                "--duration",
-                "1s",
-                "--source",
-                "127.0.0.1",
-                "--probe",
-                "status-server",
-                "--probe",
-                "otp-only",
-                "--probe-rate",
-                "20",
-                "--probe-source",
-                "127.0.0.3",
-                "--probe-first-user",
-                "101",
-                "--probe-users",
-                "3",
-            ],
-            server,
-        );
-        let done = AtomicBool::new(false);
-        let passed = std::thread::scope(|scope| {
-            scope.spawn(|| responder(&socket, &seen, until, &done));
-            let passed = run_blocking(args).unwrap();
-            done.store(true, Ordering::Relaxed);
-            passed
-        });
+        let (passed, seen) = run_against_responder(&[
+            "--mode",
+            "password-only",
+            "--users",
+            "5",
+            "--first-user",
+            "11",
+            "--rate",
+            "200",
+            "--concurrency",
+            "8",
+            "--duration",
+            "1s",
+            "--source",
+            "127.0.0.1",
+            "--probe",
+            "status-server",
+            "--probe",
+            "otp-only",
+            "--probe-rate",
+            "20",
+            "--probe-source",
+            "127.0.0.3",
+            "--probe-first-user",
+            "101",
+            "--probe-users",
+            "3",
+        ]);
         assert!(passed);
-        let seen = seen.into_inner().unwrap();
         let main: Vec<_> = seen
             .iter()
             .filter(|(code, name, _)| *code == Code::AccessRequest && name.as_str() < "load000100")
@@ -565,45 +567,29 @@ mod tests {
 
     #[test]
     fn the_timeline_has_one_line_per_verified_reply_in_the_order_sent() {
-        let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        let server = socket.local_addr().unwrap();
-        let seen = Seen::default();
-        let until = std::time::Instant::now() + Duration::from_secs(8);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timeline.csv");
         let path_arg = path.to_str().unwrap().to_owned();
-        let args = run_args(
-            &[
-                "--mode",
-                "password-only",
-                "--users",
-                "50",
-                "--rate",
-                "100",
-                "--concurrency",
-                "8",
-                "--duration",
-                "1s",
-                "--probe",
-                "status-server",
-                "--timeline",
-                &path_arg,
-            ],
-            server,
-        );
         let before = unix_now();
-        let done = AtomicBool::new(false);
-        let passed = std::thread::scope(|scope| {
-            scope.spawn(|| responder(&socket, &seen, until, &done));
-            let passed = run_blocking(args).unwrap();
-            done.store(true, Ordering::Relaxed);
-            passed
-        });
+        let (passed, seen) = run_against_responder(&[
+            "--mode",
+            "password-only",
+            "--users",
+            "50",
+            "--rate",
+            "100",
+            "--concurrency",
+            "8",
+            "--duration",
+            "1s",
+            "--probe",
+            "status-server",
+            "--timeline",
+            &path_arg,
+        ]);
         let after = unix_now();
         assert!(passed);
         let main_requests = seen
-            .into_inner()
-            .unwrap()
             .iter()
             .filter(|(code, _, _)| *code == Code::AccessRequest)
             .count();

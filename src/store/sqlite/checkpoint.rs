@@ -28,7 +28,7 @@ use crate::store::StoreError;
 /// per login; 5 ms was not better than 10.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): at most 64 MiB of WAL.
+/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): about 64 MiB of WAL.
 ///
 /// Each backstop checkpoint stalls the writer for its two `fsync`s (2–50 ms on a virtual disk), so it sets how
 /// often the logins of a busy minute wait for one. At moderate load, where this thread keeps up and the stall
