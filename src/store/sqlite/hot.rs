@@ -21,7 +21,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
@@ -74,6 +74,11 @@ const ACCEPT_STEP: &str = "\
 const ACCEPT_STEP_AT: &str = "\
     UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
     WHERE rowid = ?5 AND id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+
+/// A batch of the thread that takes this long or longer is counted as a stall in the summary at shutdown: every
+/// login that arrived meanwhile waited for it (the writer's backstop checkpoint and its `fsync`s, a page read or
+/// a WAL write that waited for the disk or for a stolen CPU).
+const STALL: Duration = Duration::from_millis(5);
 
 /// Most device rows [`RowHints`] remembers (about 1 MiB); when full it starts again empty.
 const ROW_HINTS: usize = 16_384;
@@ -216,7 +221,8 @@ impl RowHints {
     }
 }
 
-/// What the thread did, logged when it stops (logins per transaction show how well group commit works).
+/// What the thread did, logged when it stops (logins per transaction show how well group commit works; the
+/// stalls and the longest batch and commit show what made the latency's tail).
 #[derive(Debug, Default)]
 struct Counts {
     batches: u64,
@@ -224,6 +230,25 @@ struct Counts {
     transactions: u64,
     logins: u64,
     events: u64,
+    stalls: u64,
+    longest_batch: Duration,
+    longest_commit: Duration,
+}
+
+impl Counts {
+    /// One batch (its reads and writes) took `took`.
+    fn batch_took(&mut self, took: Duration) {
+        self.batches += 1;
+        if took >= STALL {
+            self.stalls += 1;
+        }
+        self.longest_batch = self.longest_batch.max(took);
+    }
+
+    /// One `COMMIT` (with the automatic checkpoint it may run) took `took`.
+    fn commit_took(&mut self, took: Duration) {
+        self.longest_commit = self.longest_commit.max(took);
+    }
 }
 
 impl Worker {
@@ -237,8 +262,10 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            self.counts.batches += 1;
-            if let Some(done) = self.serve(&mut batch) {
+            let started = Instant::now();
+            let close = self.serve(&mut batch);
+            self.counts.batch_took(started.elapsed());
+            if let Some(done) = close {
                 self.log_counts();
                 let _ = done.send(());
                 return;
@@ -254,13 +281,20 @@ impl Worker {
             transactions,
             logins,
             events,
+            stalls,
+            longest_batch,
+            longest_commit,
         } = self.counts;
+        let millis = |took: Duration| format!("{:.1}", took.as_secs_f64() * 1000.0);
         tracing::info!(
             batches,
             reads,
             transactions,
             logins,
             events,
+            batches_over_5ms = stalls,
+            longest_batch_ms = %millis(longest_batch),
+            longest_commit_ms = %millis(longest_commit),
             "SQLite hot path stopped"
         );
     }
@@ -374,7 +408,9 @@ impl Worker {
                 events += batch.len();
             }
         }
+        let committing = Instant::now();
         tx.commit()?;
+        self.counts.commit_took(committing.elapsed());
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         self.counts.transactions += 1;
         self.counts.logins += count(accepts.iter().map(|l| l.len()).sum());
@@ -580,5 +616,25 @@ fn audit_head(conn: &Connection) -> Result<(i64, [u8; 32]), StoreError> {
             })?;
             Ok((seq, mac))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counts_keep_the_stalls_and_the_longest_batch_and_commit() {
+        let mut counts = Counts::default();
+        counts.batch_took(Duration::from_micros(300));
+        counts.batch_took(STALL);
+        counts.batch_took(Duration::from_millis(31));
+        counts.batch_took(Duration::from_millis(2));
+        counts.commit_took(Duration::from_millis(9));
+        counts.commit_took(Duration::from_millis(1));
+        assert_eq!(counts.batches, 4);
+        assert_eq!(counts.stalls, 2, "5 ms and 31 ms");
+        assert_eq!(counts.longest_batch, Duration::from_millis(31));
+        assert_eq!(counts.longest_commit, Duration::from_millis(9));
     }
 }
