@@ -131,9 +131,9 @@ pub(crate) struct RunArgs {
     /// Users of each probe (each used at most once per step in the OTP modes).
     #[arg(long, default_value_t = 2000)]
     pub(crate) probe_users: u64,
-    /// Write one CSV line per answered request of the main stream to this file: when it was sent (µs since
-    /// the Unix epoch, to line up with a server's log), its latency (µs) and its socket; it shows whether
-    /// slow replies come in clusters (a stall) or alone.
+    /// Write one CSV line per verified reply of the main stream to this file (with --dual, one per server):
+    /// when its request was sent (µs since the Unix epoch, to line up with a server's log), its latency (µs)
+    /// and its socket; it shows whether slow replies come in clusters (a stall) or alone.
     #[arg(long)]
     pub(crate) timeline: Option<PathBuf>,
     /// Progress line on stderr this often (0 = none).
