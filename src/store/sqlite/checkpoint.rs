@@ -22,22 +22,25 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// How often the checkpointer copies committed WAL frames back. The writer's backstop checkpoint copies and
-/// syncs what this thread has not reached yet while every login waits for it (3–5 ms every ~110 ms at 20,000
-/// logins/s, the tail of the latency); the shorter the interval, the less is left for it. Measured at 20,000/s
-/// after a burst, alternating, p99 past the first 0.5 s: 3.4–5.0 ms at 10 ms, 4.6–15 ms at 25 ms, no more CPU
-/// per login; 5 ms was not better than 10.
+/// syncs what this thread has not reached yet while every login waits for it (with a backstop of 4,000
+/// pages: 3–5 ms every ~110 ms at 20,000 logins/s, the tail of the latency); the shorter the interval, the
+/// less is left for it. Measured at 20,000/s after a burst, alternating, p99 past the first 0.5 s: 3.4–5.0 ms
+/// at 10 ms, 4.6–15 ms at 25 ms, no more CPU per login; 5 ms was not better than 10.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): about 64 MiB of WAL.
+/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): about 256 MiB of WAL.
 ///
-/// Each backstop checkpoint stalls the writer for its two `fsync`s (2–50 ms on a virtual disk), so it sets how
-/// often the logins of a busy minute wait for one. At moderate load, where this thread keeps up and the stall
-/// is the `fsync`s alone, fewer are better: at 5,000 logins/s (scattered, half of the peak of a 2-core VM) the
-/// hot thread's commits over 1 ms added up to 185 / 209 ms per 8-s run at 4,000 pages (14 / 14 of them over
-/// 5 ms, the longest 22 / 31 ms) against 56 / 72 ms at 16,000 (4 / 5 over 5 ms, the longest 10 / 15 ms); p99
-/// was lower in 10 of 13 alternating pairs, the peak and the CPU per login within the noise. Where this thread
-/// falls behind (20,000/s on a faster machine, session 6) a larger backstop has more left to copy per stall.
-pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
+/// Each backstop checkpoint stalls the writer for its two `fsync`s (2–50 ms on a virtual disk) and every login
+/// queued meanwhile waits: the clusters of slow replies at half of the peak come once per backstop (every
+/// ~0.8 s at 11,000 logins/s with 16,000 pages). Where this thread keeps up, the stall is the `fsync`s
+/// whatever the size, so fewer backstops are better. Alternating on one binary (an environment variable chose
+/// the value), p99 was lower with 64,000 pages than with 16,000 in 9 of 10 pairs: 5,000/s 2.08 / 1.64 against
+/// 2.28 / 2.37 ms; 11,000/s 3.3 / 4.8 / 4.6 against 6.8 / 13.3 / 12.4 ms; 12,000/s in a slower hour 28.0 /
+/// 23.9 / 42.4 against 32.4 / 34.6 / 20.4 ms; 20,000/s 3.8 / 6.6 against 24.9 / 15.8 ms. The CPU per login at
+/// the peak was the same (53.6 / 49.8 / 53.6 against 51.3 / 54.0 / 51.3 µs); 16,000 had won against 4,000 the
+/// same way. A larger WAL does not make reads dearer: a reader searches only the frames past what this thread
+/// has copied back. The cost is disk space: the WAL file keeps its largest size.
+pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 64_000;
 
 /// The running checkpointer; dropping it (or [`Checkpointer::stop`]) ends the thread after one last pass.
 #[derive(Debug)]
