@@ -38,8 +38,10 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 /// 2.28 / 2.37 ms; 11,000/s 3.3 / 4.8 / 4.6 against 6.8 / 13.3 / 12.4 ms; 12,000/s in a slower hour 28.0 /
 /// 23.9 / 42.4 against 32.4 / 34.6 / 20.4 ms; 20,000/s 3.8 / 6.6 against 24.9 / 15.8 ms. The CPU per login at
 /// the peak was the same (53.6 / 49.8 / 53.6 against 51.3 / 54.0 / 51.3 µs); 16,000 had won against 4,000 the
-/// same way. A larger WAL does not make reads dearer: a reader searches only the frames past what this thread
-/// has copied back. The cost is disk space: the WAL file keeps its largest size.
+/// same way. (Session 6 found the opposite at 20,000/s with the logins in order, where this thread fell
+/// behind and each stall had more to copy.) A larger WAL does not make reads dearer: a reader searches only
+/// the frames past what this thread has copied back. The cost is disk space: the WAL file keeps its largest
+/// size.
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 64_000;
 
 /// The running checkpointer; dropping it (or [`Checkpointer::stop`]) ends the thread after one last pass.
