@@ -54,8 +54,14 @@ impl Clock for ManualClock {
 
 /// The calendar date at `unix` in the site's offset (expiry and enforcement dates are site-local days).
 pub fn local_date(unix: i64, offset: time::UtcOffset) -> time::Date {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map_or(time::Date::MIN, |t| t.to_offset(offset).date())
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        // Past the calendar's end in this offset (an admin lock's 9999-12-31T23:59:59Z in +08:00).
+        Ok(t) => t
+            .checked_to_offset(offset)
+            .map_or(time::Date::MAX, |local| local.date()),
+        Err(_) if unix > 0 => time::Date::MAX,
+        Err(_) => time::Date::MIN,
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +77,14 @@ mod tests {
         other.set(5);
         assert_eq!(clock.now(), 5);
         assert!(SystemClock.now() > 1_700_000_000);
+    }
+
+    #[test]
+    fn local_date_is_total() {
+        let offset = time::macros::offset!(+8);
+        assert_eq!(local_date(253_402_300_799, offset), time::Date::MAX);
+        assert_eq!(local_date(i64::MAX, offset), time::Date::MAX);
+        assert_eq!(local_date(i64::MIN, offset), time::Date::MIN);
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub struct RadiusConfig {
     pub session_timeout_seconds: u32,
     /// Priority of the password-hashing threads: `idle` (below the packet loop) or `normal`.
     pub hashing_priority: HashingPriority,
+    /// Tell the user why a login failed before both factors are verified (wrong code, locked, disabled …).
+    /// Off by default: each such reason would confirm a guessed password or that an account exists.
+    pub detailed_reasons: bool,
 }
 
 impl Default for RadiusConfig {
@@ -154,6 +157,7 @@ impl Default for RadiusConfig {
             group_attribute: GroupAttribute::default(),
             session_timeout_seconds: 0,
             hashing_priority: HashingPriority::Idle,
+            detailed_reasons: false,
         }
     }
 }
@@ -417,6 +421,20 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string(),
         })
+    }
+
+    /// The settings that weaken a default of the security model (README, "Security model"), each as the
+    /// warning `serve` logs at start.
+    pub fn relaxations(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.radius.detailed_reasons {
+            found.push(
+                "radius.detailed_reasons = true: a VPN login failure tells its reason before both factors are \
+                 verified, so a guessed password or an existing account is confirmed to whoever tries"
+                    .to_owned(),
+            );
+        }
+        found
     }
 
     /// Checks values that parse but cannot work; reports every problem at once.

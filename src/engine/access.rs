@@ -34,6 +34,8 @@ pub struct EngineSettings {
     pub challenge_ttl_seconds: i64,
     /// Where users register and activate (in messages).
     pub public_url: String,
+    /// `radius.detailed_reasons`: tell why before both factors are verified.
+    pub detailed_reasons: bool,
 }
 
 impl EngineSettings {
@@ -46,6 +48,7 @@ impl EngineSettings {
             challenge_ttl_seconds: i64::try_from(config.radius.challenge_ttl_seconds)
                 .unwrap_or(120),
             public_url: config.web.public_url.trim_end_matches('/').to_owned(),
+            detailed_reasons: config.radius.detailed_reasons,
         }
     }
 }
@@ -122,6 +125,30 @@ impl Engine {
         }
     }
 
+    /// A refusal before both factors are verified: its own text only with `radius.detailed_reasons`, else the
+    /// one text every such failure shares, so the reply confirms neither a password nor an account (the log
+    /// and the audit trail keep `reason`).
+    pub(super) fn refuse(
+        &self,
+        reason: RejectReason,
+        message: &Message,
+        account: Option<&Account>,
+    ) -> Outcome {
+        if self.settings.detailed_reasons {
+            return self.reject(reason, message, account);
+        }
+        let base = self.settings.public_url.clone();
+        self.reject(reason, &Message::LoginFailed(base), account)
+    }
+
+    /// Spends one password hash on a refusal that needs none, so that it takes as long as a wrong password
+    /// (modes without a password at motpd hash nothing for anyone).
+    pub(super) async fn equalise_time(&self, request: &AccessRequest, password: &SecretBytes) {
+        if request.mode != AuthMode::OtpOnly {
+            self.passwords.burn_time(password).await;
+        }
+    }
+
     pub(super) fn enforced(&self, now: i64) -> bool {
         let today = local_date(now, self.settings.policy.utc_offset);
         self.settings
@@ -140,7 +167,8 @@ impl Engine {
             return Ok(self.reject(RejectReason::Malformed, &Message::Malformed, None));
         };
         let Ok(id) = normalize_id(&request.user_name) else {
-            return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
+            self.equalise_time(request, password).await;
+            return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         if let Some(state) = &request.state {
             return self
@@ -152,22 +180,19 @@ impl Engine {
             device: active,
         }) = self.store.login_record(&id).await?
         else {
-            if request.mode != AuthMode::OtpOnly {
-                self.passwords.burn_time(password).await;
-            }
-            return Ok(self.reject(RejectReason::UnknownAccount, &Message::BadCredentials, None));
+            self.equalise_time(request, password).await;
+            return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            return Ok(self.reject(
-                RejectReason::Locked,
-                &self.locked(until, now),
-                Some(&account),
-            ));
+            self.equalise_time(request, password).await;
+            let message = self.locked(until, now);
+            return Ok(self.refuse(RejectReason::Locked, &message, Some(&account)));
         }
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+            self.equalise_time(request, password).await;
             let message =
                 Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
-            return Ok(self.reject(RejectReason::NotActivated, &message, Some(&account)));
+            return Ok(self.refuse(RejectReason::NotActivated, &message, Some(&account)));
         }
         let device = self.login_device(active, &account.id, now).await?;
         match request.mode {
@@ -176,9 +201,6 @@ impl Engine {
                     .await
             }
             AuthMode::OtpOnly => {
-                if let Some(refusal) = self.account_refusal(&account, now) {
-                    return Ok(refusal);
-                }
                 let code = String::from_utf8_lossy(password.expose()).into_owned();
                 self.code_step(request, &account, device, &code, now).await
             }
@@ -197,7 +219,7 @@ impl Engine {
                         )
                         .await;
                 }
-                if let Some(refusal) = self.account_refusal(&account, now) {
+                if let Some(refusal) = self.account_refusal(&account, now, false) {
                     return Ok(refusal);
                 }
                 match device {
@@ -244,13 +266,11 @@ impl Engine {
                 )
                 .await;
         }
-        if let Some(refusal) = self.account_refusal(account, now) {
-            return Ok(refusal);
-        }
         match (device, code) {
             (None, _) => self.without_device_at_vpn(request, account, now).await,
-            (Some(_), None) => {
-                self.fail(account, RejectReason::BadCode, Message::BadCode, now)
+            (Some(device), None) => {
+                let message = self.bad_code(request, &device);
+                self.fail(account, RejectReason::BadCode, message, now)
                     .await
             }
             (Some(device), Some(code)) => {
@@ -261,19 +281,39 @@ impl Engine {
         }
     }
 
-    /// Refusals that need no secret: disabled, expired.
-    pub(super) fn account_refusal(&self, account: &Account, now: i64) -> Option<Outcome> {
+    /// Refusals of the account itself: disabled, expired. Told as such once every factor this login needs is
+    /// `verified`; before that like any other failure ([`Engine::refuse`]).
+    pub(super) fn account_refusal(
+        &self,
+        account: &Account,
+        now: i64,
+        verified: bool,
+    ) -> Option<Outcome> {
+        let tell = |reason, message: &Message| {
+            if verified {
+                self.reject(reason, message, Some(account))
+            } else {
+                self.refuse(reason, message, Some(account))
+            }
+        };
         if account.status == AccountStatus::Disabled {
-            return Some(self.reject(RejectReason::Disabled, &Message::Disabled, Some(account)));
+            return Some(tell(RejectReason::Disabled, &Message::Disabled));
         }
         let today = local_date(now, self.settings.policy.utc_offset);
         match account.expires_on {
-            Some(last_day) if today > last_day => Some(self.reject(
+            Some(last_day) if today > last_day => Some(tell(
                 RejectReason::Expired,
                 &Message::Expired(last_day.to_string()),
-                Some(account),
             )),
             _ => None,
+        }
+    }
+
+    /// The text for a wrong code from `device` (detailed reasons only: see [`Engine::refuse`]).
+    pub(super) fn bad_code(&self, request: &AccessRequest, device: &Device) -> Message {
+        Message::BadCode {
+            shape: codes::code_shape(device),
+            after_password: request.mode == AuthMode::PasswordOtp,
         }
     }
 
@@ -315,15 +355,24 @@ impl Engine {
         now: i64,
     ) -> Result<Outcome, EngineError> {
         let Some(device) = device else {
+            if let Some(refusal) = self.account_refusal(account, now, false) {
+                return Ok(refusal);
+            }
             return Ok(self.without_device(account, now));
         };
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
         match codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
             CodeCheck::Valid(step) => {
+                if let Some(refusal) = self.account_refusal(account, now, true) {
+                    return Ok(refusal);
+                }
                 self.accept_step(request, account, &device, step, code, now)
                     .await
             }
             CodeCheck::Replayed(step) => {
+                if let Some(refusal) = self.account_refusal(account, now, true) {
+                    return Ok(refusal);
+                }
                 if self.reuse_allowed(request, &device, step, code, now) {
                     self.store.record_success(&account.id, now).await?;
                     return Ok(self.accept(account));
@@ -342,7 +391,8 @@ impl Engine {
                 .await
             }
             CodeCheck::Invalid => {
-                self.fail(account, RejectReason::BadCode, Message::BadCode, now)
+                let message = self.bad_code(request, &device);
+                self.fail(account, RejectReason::BadCode, message, now)
                     .await
             }
         }
@@ -471,22 +521,26 @@ impl Engine {
             Some(until) => self.locked(until, now),
             None => message,
         };
-        Ok(self.reject(reason, &message, Some(account)))
+        Ok(self.refuse(reason, &message, Some(account)))
     }
 
     pub(super) fn locked(&self, until: i64, now: i64) -> Message {
         let offset = self.settings.policy.utc_offset;
-        let at = time::OffsetDateTime::from_unix_timestamp(until).map(|t| t.to_offset(offset));
+        // An admin lock ends at the last second of year 9999, which +08:00 would carry past the calendar:
+        // every conversion is checked.
+        let at = time::OffsetDateTime::from_unix_timestamp(until)
+            .ok()
+            .and_then(|t| t.checked_to_offset(offset));
         let text = match at {
-            Ok(_) if until - now > 366 * 86_400 => match self.settings.language {
+            _ if until.saturating_sub(now) > 366 * 86_400 => match self.settings.language {
                 Language::ZhTw => "資訊室解除鎖定為止".to_owned(),
                 Language::En => "IT unlocks it".to_owned(),
             },
-            Ok(t) if t.date() == local_date(now, offset) => {
+            Some(t) if t.date() == local_date(now, offset) => {
                 format!("{:02}:{:02}", t.hour(), t.minute())
             }
-            Ok(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
-            Err(_) => "-".to_owned(),
+            Some(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
+            None => "-".to_owned(),
         };
         Message::Locked(text)
     }
@@ -494,9 +548,13 @@ impl Engine {
     /// The log line of a decision (once per request, with its final outcome).
     fn log_decision(&self, request: &AccessRequest, outcome: &Outcome, micros: u64) {
         let (label, reason) = labels(&outcome.decision);
+        let nas_ip = request.nas_ip.map(|ip| ip.to_string());
         tracing::info!(
             client = %request.client, user = %request.user_name, outcome = label,
-            reason = reason.unwrap_or("-"), latency_us = micros, "access decision"
+            reason = reason.unwrap_or("-"), latency_us = micros,
+            nas_ip = nas_ip.as_deref().unwrap_or("-"),
+            calling_station = request.calling_station_id.as_deref().unwrap_or("-"),
+            "access decision"
         );
     }
 

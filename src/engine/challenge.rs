@@ -39,8 +39,8 @@ impl Engine {
         let prompt = match purpose {
             ChallengePurpose::HotpResync => self.text(&Message::EnterNextCode),
             ChallengePurpose::Otp | ChallengePurpose::Sms => self
-                .code_prompt(account)
-                .unwrap_or_else(|| self.text(&Message::EnterCode)),
+                .code_prompt(account, device)
+                .unwrap_or_else(|| self.text(&Message::EnterCode(codes::code_shape(device)))),
         };
         Ok(Outcome {
             decision: Decision::Challenge {
@@ -76,13 +76,10 @@ impl Engine {
             return Ok(expired());
         };
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            return Ok(self.reject(
-                RejectReason::Locked,
-                &self.locked(until, now),
-                Some(&account),
-            ));
+            let message = self.locked(until, now);
+            return Ok(self.refuse(RejectReason::Locked, &message, Some(&account)));
         }
-        if let Some(refusal) = self.account_refusal(&account, now) {
+        if let Some(refusal) = self.account_refusal(&account, now, false) {
             return Ok(refusal);
         }
         if let Some(outcome) = self
@@ -108,7 +105,8 @@ impl Engine {
                         .accept_step(request, &account, &device, next, &code, now)
                         .await;
                 }
-                self.fail(&account, RejectReason::BadCode, Message::BadCode, now)
+                let message = self.bad_code(request, &device);
+                self.fail(&account, RejectReason::BadCode, message, now)
                     .await
             }
             _ => {

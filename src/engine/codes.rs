@@ -11,6 +11,8 @@ use crate::otp::{self, Kind, TotpParams, Verification};
 use crate::secrets::{Aad, MasterKey, SecretBytes, SecretError};
 use crate::store::Device;
 
+use super::messages::CodeShape;
+
 /// How many counters beyond the look-ahead an HOTP code may be for a resynchronisation offer.
 const HOTP_RESYNC_FACTOR: u32 = 10;
 
@@ -25,6 +27,14 @@ pub(crate) enum CodeCheck {
     HotpOutOfStep(i64),
     /// Matches nothing.
     Invalid,
+}
+
+/// What a device's code looks like, for the texts that ask for one.
+pub(crate) fn code_shape(device: &Device) -> CodeShape {
+    CodeShape {
+        len: code_len(device),
+        hex: device.kind == Kind::Motp,
+    }
 }
 
 /// The code length a device expects (mOTP: 6 hex characters).

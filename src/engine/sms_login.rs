@@ -21,7 +21,7 @@ use super::sms::{SmsCheck, SmsError, SmsPurpose, SmsService};
 use super::sms_texts;
 use super::{AccessRequest, Decision, EngineError, RejectReason};
 use crate::config::AuthMode;
-use crate::store::{Account, Challenge, ChallengePurpose, NewChallenge};
+use crate::store::{Account, Challenge, ChallengePurpose, Device, NewChallenge};
 
 impl Engine {
     /// The SMS service if SMS may replace the app for `account` at the VPN.
@@ -32,16 +32,19 @@ impl Engine {
     }
 
     /// The code prompt in `challenge` mode, offering the keyword when SMS is allowed.
-    pub(super) fn code_prompt(&self, account: &Account) -> Option<String> {
+    pub(super) fn code_prompt(&self, account: &Account, device: &Device) -> Option<String> {
         let sms = self.sms_for(account)?;
         Some(sms_texts::enter_code_or_keyword(
             sms.config().keyword.trim(),
+            super::codes::code_shape(device),
             self.settings.language,
         ))
     }
 
     /// `password+otp`: the typed text is the password followed by the keyword and the password is right → send
-    /// a code. `None` when this is not such a request (the caller goes on as usual).
+    /// a code. `None` when the text does not end with the keyword (the caller goes on as usual). A text that
+    /// ends with it is checked as password + keyword only: one hash, like every other login, so a password
+    /// of its own ending in the keyword cannot be typed alone here.
     pub(super) async fn password_then_keyword(
         &self,
         request: &AccessRequest,
@@ -57,12 +60,21 @@ impl Engine {
             return Ok(None);
         };
         let (password, tail) = typed.split_at(at);
-        if !tail.eq_ignore_ascii_case(keyword)
-            || !self.passwords.check(account, password, now).await?
-        {
+        if !tail.eq_ignore_ascii_case(keyword) {
             return Ok(None);
         }
-        if let Some(refusal) = self.account_refusal(account, now) {
+        if !self.passwords.check(account, password, now).await? {
+            let outcome = self
+                .fail(
+                    account,
+                    RejectReason::BadPassword,
+                    super::messages::Message::BadCredentials,
+                    now,
+                )
+                .await?;
+            return Ok(Some(outcome));
+        }
+        if let Some(refusal) = self.account_refusal(account, now, false) {
             return Ok(Some(refusal));
         }
         self.send_login_code(request, account, now).await.map(Some)
@@ -123,7 +135,10 @@ impl Engine {
                         .fail(
                             account,
                             RejectReason::BadCode,
-                            super::messages::Message::BadCode,
+                            super::messages::Message::BadCode {
+                                shape: super::messages::SMS_CODE,
+                                after_password: false,
+                            },
                             now,
                         )
                         .await?;
@@ -237,7 +252,10 @@ impl Engine {
                     .fail(
                         account,
                         RejectReason::BadCode,
-                        super::messages::Message::BadCode,
+                        super::messages::Message::BadCode {
+                            shape: super::messages::SMS_CODE,
+                            after_password: false,
+                        },
                         now,
                     )
                     .await?;

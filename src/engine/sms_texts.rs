@@ -1,6 +1,7 @@
 //! The texts of the SMS feature, in Traditional Chinese and English: the text message itself (with the code),
 //! why a code was not sent, and the RADIUS prompts of an SMS login. Times are shown in the site's time zone.
 
+use super::messages::CodeShape;
 use crate::config::Language;
 
 /// "2 分鐘" / "2 minutes" (or seconds when the time is not whole minutes).
@@ -77,13 +78,15 @@ pub(crate) fn no_phone_text(language: Language) -> String {
 }
 
 /// The challenge prompt after a correct password when SMS is offered next to the app (`keyword`).
-pub(crate) fn enter_code_or_keyword(keyword: &str, language: Language) -> String {
+pub(crate) fn enter_code_or_keyword(keyword: &str, shape: CodeShape, language: Language) -> String {
     match language {
         Language::ZhTw => format!(
-            "請輸入手機 App 上的 6 位數動態密碼；沒有 App 時請輸入 {keyword} 以簡訊取得驗證碼。"
+            "請輸入手機 App 上的{}；沒有 App 時請輸入 {keyword} 以簡訊取得驗證碼。",
+            shape.zh_tw()
         ),
         Language::En => format!(
-            "Enter the 6-digit code from your authenticator app, or type {keyword} to get a code by SMS."
+            "Enter the {} from your authenticator app, or type {keyword} to get a code by SMS.",
+            shape.en()
         ),
     }
 }
@@ -155,7 +158,7 @@ mod tests {
                 gateway_failed_text(language),
                 disabled_text(language),
                 no_phone_text(language),
-                enter_code_or_keyword("sms", language),
+                enter_code_or_keyword("sms", super::super::messages::SMS_CODE, language),
                 keyword_only("sms", "https://x/enroll", language),
                 password_then_keyword("sms", "https://x/enroll", language),
                 code_sent("0912-***-678", 120, language),

@@ -135,6 +135,9 @@ impl Node {
                 "radius.hashing_priority not applied: this process's hashing threads already run at another priority"
             );
         }
+        for relaxation in config.relaxations() {
+            tracing::warn!("{relaxation}");
+        }
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let sms = Arc::new(SmsService::new(
             store.clone(),

@@ -56,13 +56,57 @@ async fn password_plus_code_accepts_and_carries_groups() {
 }
 
 #[tokio::test]
-async fn wrong_code_wrong_password_and_unknown_account() {
+async fn before_both_factors_every_failure_reads_the_same() {
     let f = alice(|c| c.radius.language = Language::En).await;
+    f.account_with_hash("newbie", None, AccountStatus::Pending)
+        .await;
+    let code = f.code_now();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let answers = [
+        f.ask("alice", &typed(wrong), MODE).await,
+        f.ask("alice", format!("Nurse2025{code}").as_bytes(), MODE)
+            .await,
+        f.ask("mallory", &typed(&code), MODE).await,
+        f.ask("newbie", &typed(&code), MODE).await,
+        f.ask("alice", &typed(wrong), AuthMode::OtpOnly).await,
+    ];
+    let reasons: Vec<_> = answers.iter().map(reason).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some(RejectReason::BadCode),
+            Some(RejectReason::BadPassword),
+            Some(RejectReason::UnknownAccount),
+            Some(RejectReason::NotActivated),
+            Some(RejectReason::BadCode),
+        ]
+    );
+    for answer in &answers {
+        assert_eq!(message(answer), message(&answers[0]));
+    }
+    assert!(message(&answers[0]).starts_with("Login failed"));
+}
+
+#[tokio::test]
+async fn wrong_code_wrong_password_and_unknown_account() {
+    let f = alice(|c| {
+        c.radius.language = Language::En;
+        c.radius.detailed_reasons = true;
+    })
+    .await;
     let code = f.code_now();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let bad_code = f.ask("alice", &typed(wrong), MODE).await;
     assert_eq!(reason(&bad_code), Some(RejectReason::BadCode));
     assert!(message(&bad_code).contains("Wrong code"));
+    assert!(message(&bad_code).contains("right after your password"));
+    let otp_only = f.ask("alice", wrong.as_bytes(), AuthMode::OtpOnly).await;
+    assert!(message(&otp_only).contains("6-digit code"));
+    assert!(
+        !message(&otp_only).contains("password"),
+        "{}",
+        message(&otp_only)
+    );
 
     let bad_pw = f
         .ask("alice", format!("Nurse2025{code}").as_bytes(), MODE)
@@ -191,6 +235,7 @@ async fn lockout_after_failures_and_its_expiry() {
         c.policy.lockout_failures = 3;
         c.policy.lockout_minutes = 15;
         c.radius.language = Language::En;
+        c.radius.detailed_reasons = true;
     })
     .await;
     for _ in 0..2 {

@@ -153,6 +153,7 @@ async fn lockout_over_udp_and_expiry() {
     let s = server(|c| {
         c.policy.lockout_failures = 3;
         c.policy.lockout_minutes = 1;
+        c.radius.detailed_reasons = true;
     })
     .await;
     let mut client = s.client().await;
