@@ -88,6 +88,23 @@ pub enum ClientCommand {
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
     },
+    /// Change a client in place: its address, secret (--secret-stdin), Message-Authenticator rule or mode.
+    Set {
+        /// The client's name.
+        name: String,
+        /// New source address or network.
+        #[arg(long)]
+        address: Option<String>,
+        /// Read a new shared secret from standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Whether requests must carry Message-Authenticator (`off`: old NAS firmware only).
+        #[arg(long, value_enum)]
+        require_message_authenticator: Option<Switch>,
+        /// Override radius.mode for this client (`default`: follow radius.mode).
+        #[arg(long, value_enum)]
+        mode: Option<ClientModeArg>,
+    },
     /// List clients.
     List(ListArgs),
     /// Remove a client.
@@ -95,6 +112,30 @@ pub enum ClientCommand {
         /// The client's name.
         name: String,
     },
+}
+
+/// `on` / `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
+}
+
+/// `client set --mode` values: a mode, or the configured default.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientModeArg {
+    /// Password followed by the code in one field.
+    #[value(name = "password+otp")]
+    PasswordOtp,
+    /// The code alone.
+    #[value(name = "otp-only")]
+    OtpOnly,
+    /// Password, then a challenge for the code.
+    Challenge,
+    /// Follow radius.mode.
+    Default,
 }
 
 /// `--mode` values.

@@ -1,15 +1,16 @@
-//! `motpd client add|list|remove`: RADIUS clients and their sealed shared secrets.
+//! `motpd client add|set|list|remove`: RADIUS clients and their sealed shared secrets. Two clients never share
+//! an address: the second one's secret would take over the first one's requests (dropped as forged).
 
 use std::path::Path;
 
 use ipnet::IpNet;
 
-use super::args::{ClientCommand, ModeArg};
+use super::args::{ClientCommand, ClientModeArg, ModeArg, Switch};
 use super::context::{Context, KeyMode};
 use super::{CliError, print_table, read_stdin_secret};
 use crate::config::AuthMode;
 use crate::secrets::{Aad, SecretString};
-use crate::store::NewClient;
+use crate::store::{NewClient, RadiusClient};
 
 pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -30,6 +31,21 @@ pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> a
                 mode,
             )
             .await
+        }
+        ClientCommand::Set {
+            name,
+            address,
+            secret_stdin,
+            require_message_authenticator,
+            mode,
+        } => {
+            let change = ClientChange {
+                address,
+                secret_stdin,
+                require_ma: require_message_authenticator.map(|s| s == Switch::On),
+                mode,
+            };
+            set(&ctx, &name, change).await
         }
         ClientCommand::List(list) => self::list(&ctx, list.json).await,
         ClientCommand::Remove { name } => remove(&ctx, &name).await,
@@ -80,6 +96,14 @@ async fn add(
         .into());
     }
     let address = parse_address(address)?;
+    let clients = ctx.store.clients().await?;
+    if clients.iter().any(|c| c.name == name) {
+        return Err(crate::store::StoreError::Conflict(format!(
+            "RADIUS client {name:?} already exists; change it with `motpd client set {name} ...`"
+        ))
+        .into());
+    }
+    refuse_shared_address(&clients, &name, address)?;
     let (secret, generated) = if secret_stdin {
         (read_stdin_secret("shared secret")?, false)
     } else {
@@ -128,8 +152,8 @@ async fn add(
     }
     if !require_ma {
         eprintln!(
-            "warning: {} may send requests without Message-Authenticator; turn it on in NetScaler and re-add the client without --no-require-message-authenticator as soon as the firmware allows",
-            client.name
+            "warning: {} may send requests without Message-Authenticator; turn it on in NetScaler and then `motpd client set {} --require-message-authenticator on` as soon as the firmware allows",
+            client.name, client.name
         );
     }
     Ok(())
@@ -184,6 +208,132 @@ async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
         ],
         &rows,
     );
+    Ok(())
+}
+
+/// Another client already has exactly this address (a typo would otherwise be an outage).
+fn refuse_shared_address(
+    clients: &[RadiusClient],
+    name: &str,
+    address: IpNet,
+) -> Result<(), crate::store::StoreError> {
+    match clients
+        .iter()
+        .find(|c| c.address == address && c.name != name)
+    {
+        Some(other) => Err(crate::store::StoreError::Conflict(format!(
+            "client {:?} already has the address {address}; two clients with one address would make one \
+             of them fail (check the address, or change {:?} with `motpd client set`)",
+            other.name, other.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What `client set` changes (`None`: keep).
+struct ClientChange {
+    address: Option<String>,
+    secret_stdin: bool,
+    require_ma: Option<bool>,
+    mode: Option<ClientModeArg>,
+}
+
+async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<()> {
+    if change.address.is_none()
+        && !change.secret_stdin
+        && change.require_ma.is_none()
+        && change.mode.is_none()
+    {
+        return Err(CliError::Input(
+            "nothing to change: give --address, --secret-stdin, --require-message-authenticator or --mode"
+                .into(),
+        )
+        .into());
+    }
+    let clients = ctx.store.clients().await?;
+    let Some(current) = clients.iter().find(|c| c.name == name) else {
+        return Err(CliError::NotFound(format!(
+            "no RADIUS client named {name:?} (see `motpd client list`)"
+        ))
+        .into());
+    };
+    let address = match &change.address {
+        Some(text) => parse_address(text)?,
+        None => current.address,
+    };
+    refuse_shared_address(&clients, name, address)?;
+    let sealed_secret = if change.secret_stdin {
+        let secret = read_stdin_secret("shared secret")?;
+        if secret.expose().len() > 128 {
+            return Err(
+                CliError::Input("the shared secret is longer than 128 bytes".into()).into(),
+            );
+        }
+        ctx.key
+            .seal(&Aad::client_secret(name), secret.expose().as_bytes())?
+    } else {
+        current.sealed_secret.clone()
+    };
+    let mode = match change.mode {
+        None => current.mode,
+        Some(ClientModeArg::Default) => None,
+        Some(ClientModeArg::PasswordOtp) => Some(AuthMode::PasswordOtp),
+        Some(ClientModeArg::OtpOnly) => Some(AuthMode::OtpOnly),
+        Some(ClientModeArg::Challenge) => Some(AuthMode::Challenge),
+    };
+    let require_ma = change
+        .require_ma
+        .unwrap_or(current.require_message_authenticator);
+    let updated = NewClient {
+        name: name.to_owned(),
+        address,
+        sealed_secret,
+        require_message_authenticator: require_ma,
+        mode,
+    };
+    if !ctx.store.update_client(&updated).await? {
+        return Err(
+            CliError::NotFound(format!("RADIUS client {name:?} was removed meanwhile")).into(),
+        );
+    }
+    // Old → new for what changed; the secret only as "changed".
+    let mut changes = serde_json::Map::new();
+    if address != current.address {
+        changes.insert(
+            "address".into(),
+            serde_json::json!([current.address.to_string(), address.to_string()]),
+        );
+    }
+    if change.secret_stdin {
+        changes.insert("secret".into(), serde_json::json!("changed"));
+    }
+    if require_ma != current.require_message_authenticator {
+        changes.insert(
+            "require_message_authenticator".into(),
+            serde_json::json!([current.require_message_authenticator, require_ma]),
+        );
+    }
+    if mode != current.mode {
+        changes.insert(
+            "mode".into(),
+            serde_json::json!([
+                current.mode.map(AuthMode::as_str),
+                mode.map(AuthMode::as_str)
+            ]),
+        );
+    }
+    ctx.audit(
+        "admin.client.set",
+        None,
+        serde_json::json!({ "client": name, "changes": changes }),
+    )
+    .await?;
+    println!("changed client {name} (a running server picks it up within 10 seconds)");
+    if !require_ma {
+        eprintln!(
+            "warning: {name} may send requests without Message-Authenticator (weakens BlastRADIUS protection)"
+        );
+    }
     Ok(())
 }
 

@@ -67,6 +67,9 @@ impl Context {
             }
             Err(e) => return Err(e.into()),
         };
+        if key_mode == KeyMode::MustExist {
+            missing_database(&config.database.url)?;
+        }
         let store = match open_store(&config, &key).await {
             Ok(store) => store,
             Err(e) => {
@@ -91,12 +94,10 @@ impl Context {
         SystemClock.now()
     }
 
-    /// Who is acting, for the audit trail: `cli:<login name>`.
+    /// Who is acting, for the audit trail: `cli:<login name>(uid N)`, from the kernel, never from the
+    /// environment (which the caller sets as they like). See [`os_actor`].
     pub(crate) fn actor(&self) -> String {
-        let user = std::env::var("SUDO_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        format!("cli:{user}")
+        os_actor()
     }
 
     /// Records one admin action.
@@ -112,6 +113,77 @@ impl Context {
             .await
             .context("while writing the audit trail")
     }
+}
+
+/// An admin command names an SQLite file that does not exist: a typo in `database.url` (or the wrong working
+/// directory) would otherwise create a new, empty database and answer from it.
+fn missing_database(url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    Err(anyhow::Error::new(crate::config::ConfigError::Invalid(
+        vec![crate::config::Problem {
+            key: "database.url",
+            message: format!(
+                "the database file {} does not exist (check database.url and the working directory; \
+                 `motpd init` or `motpd serve` creates a new one)",
+                path.display()
+            ),
+        }],
+    )))
+}
+
+/// The file of an `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for an in-memory or non-SQLite database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The operating-system user behind this command: the login user the kernel recorded for the session
+/// (`/proc/self/loginuid`, which `sudo` and `su` keep), else the real user id; named from `/etc/passwd`.
+pub(crate) fn os_actor() -> String {
+    let login_uid = std::fs::read_to_string("/proc/self/loginuid")
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .filter(|&uid| uid != u32::MAX);
+    let uid = login_uid.or_else(real_uid);
+    match uid {
+        Some(uid) => format!(
+            "cli:{}(uid {uid})",
+            user_name(uid).unwrap_or_else(|| "-".to_owned())
+        ),
+        None => "cli:unknown".to_owned(),
+    }
+}
+
+/// The real user id, from `/proc/self/status` (`Uid: real effective saved fs`).
+fn real_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// The name of `uid` in `/etc/passwd`.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
 }
 
 async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Arc<dyn Store>> {
@@ -135,6 +207,35 @@ async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Arc<dyn 
         });
     }
     Ok(store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_files_are_found_in_urls() {
+        assert_eq!(
+            sqlite_file("sqlite://motpd.db"),
+            Some(PathBuf::from("motpd.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/motpd/motpd.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/motpd/motpd.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://x.db?mode=memory"), None);
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn the_actor_comes_from_the_kernel_not_the_environment() {
+        let actor = os_actor();
+        assert!(
+            actor.starts_with("cli:") && actor.contains("(uid "),
+            "{actor}"
+        );
+    }
 }
 
 /// The key file is not the one the database was set up with.

@@ -41,6 +41,9 @@ pub enum CliError {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Serve) {
+        end_quietly_on_closed_output();
+    }
     let config_path = cli.config.as_deref();
     match cli.command {
         Command::Serve => serve::run(config_path).await,
@@ -51,6 +54,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+    }
+}
+
+/// An admin command whose output is piped into `head` (or a closed terminal) ends as a Unix tool does, by
+/// SIGPIPE, instead of panicking in `println!`. Not for `serve`, whose sockets must never raise it.
+#[allow(unsafe_code)]
+fn end_quietly_on_closed_output() {
+    // SAFETY: restores the default disposition of one signal before any thread of ours writes to a pipe; no
+    // handler is installed, so nothing runs in signal context.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

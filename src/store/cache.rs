@@ -792,6 +792,10 @@ impl Store for CachedStore {
         self.inner.remove_client(name).await
     }
 
+    async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError> {
+        self.inner.update_client(client).await
+    }
+
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.inner.append_audit(events).await
     }

@@ -413,6 +413,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError>;
     /// Removes a client; `false` if it did not exist.
     async fn remove_client(&self, name: &str) -> Result<bool, StoreError>;
+    /// Replaces the address, sealed secret, Message-Authenticator rule and mode of the client named
+    /// `client.name`; `false` if there is no such client.
+    async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError>;
 
     // ---- audit ---------------------------------------------------------------------------------------------
     /// Appends events to the chain, in order, in one transaction serialised against every other writer.

@@ -689,6 +689,21 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE radius_clients SET address = $2, sealed_secret = $3, \
+             require_message_authenticator = $4, mode = $5 WHERE name = $1",
+        )
+        .bind(&client.name)
+        .bind(client.address.to_string())
+        .bind(&client.sealed_secret)
+        .bind(client.require_message_authenticator)
+        .bind(client.mode.map(|m| m.as_str()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());

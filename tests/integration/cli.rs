@@ -658,3 +658,154 @@ fn the_sms_fallback_switch_is_set_shown_and_audited() {
         "{details:?}"
     );
 }
+
+/// The actors of `kind`'s audit rows.
+fn audit_actors(site: &Site, kind: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT actor FROM audit_log WHERE kind = $1 ORDER BY seq")
+            .bind(kind)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_second_client_on_one_address_is_refused_and_set_changes_in_place() {
+    let site = Site::new();
+    let secret = Some("a-long-shared-secret-1234\n");
+    let add = |name: &str, address: &str| {
+        site.run(
+            &[
+                "client",
+                "add",
+                name,
+                "--address",
+                address,
+                "--secret-stdin",
+            ],
+            secret,
+        )
+    };
+    assert!(add("netscaler", "10.0.0.10").status.success());
+    // The same address under another name (a typo, say) would take the first client's requests over.
+    let out = add("netscaler2", "10.0.0.10/32");
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        text(&out).contains("already has the address"),
+        "{}",
+        text(&out)
+    );
+    let out = add("netscaler", "10.0.0.11");
+    assert_eq!(out.status.code(), Some(7));
+    assert!(text(&out).contains("client set"), "{}", text(&out));
+
+    site.ok(
+        &[
+            "client",
+            "set",
+            "netscaler",
+            "--require-message-authenticator",
+            "off",
+            "--mode",
+            "challenge",
+        ],
+        None,
+    );
+    let clients: serde_json::Value =
+        serde_json::from_str(&site.ok(&["client", "list", "--json"], None)).unwrap();
+    assert_eq!(clients[0]["require_message_authenticator"], false);
+    assert_eq!(clients[0]["mode"], "challenge");
+    assert_eq!(clients[0]["address"], "10.0.0.10/32");
+    site.ok(
+        &[
+            "client",
+            "set",
+            "netscaler",
+            "--mode",
+            "default",
+            "--address",
+            "10.0.0.12",
+        ],
+        None,
+    );
+    let clients: serde_json::Value =
+        serde_json::from_str(&site.ok(&["client", "list", "--json"], None)).unwrap();
+    assert_eq!(clients[0]["mode"], serde_json::Value::Null);
+    assert_eq!(clients[0]["address"], "10.0.0.12/32");
+    let details = audit_details(&site, "admin.client.set");
+    assert!(
+        details[1].contains("10.0.0.10/32") && details[1].contains("10.0.0.12/32"),
+        "{details:?}"
+    );
+    site.fails(&["client", "set", "netscaler"], None, 8);
+    site.fails(&["client", "set", "nobody", "--mode", "default"], None, 6);
+}
+
+#[test]
+fn a_typo_in_the_database_url_creates_nothing() {
+    let site = Site::new();
+    std::fs::write(
+        site.path("typo.toml"),
+        "[database]\nurl = \"sqlite://motdp.db\"\n",
+    )
+    .unwrap();
+    let err = site.fails(&["--config", "typo.toml", "user", "list"], None, 3);
+    assert!(
+        err.contains("motdp.db") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!site.path("motdp.db").exists());
+}
+
+#[test]
+fn the_audit_actor_is_the_os_user_not_an_environment_variable() {
+    let site = Site::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_motpd"))
+        .args(["user", "add", "alice"])
+        .current_dir(site.dir.path())
+        .env("USER", "mallory")
+        .env("SUDO_USER", "mallory")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let actors = audit_actors(&site, "admin.user.add");
+    assert_eq!(actors.len(), 1, "{actors:?}");
+    assert!(!actors[0].contains("mallory"), "{actors:?}");
+    assert!(actors[0].contains("(uid "), "{actors:?}");
+}
+
+#[test]
+fn a_long_list_into_a_closed_pipe_ends_without_a_panic() {
+    use std::io::Read;
+    let site = Site::new();
+    let mut csv = String::from("id,name\n");
+    for i in 0..3000 {
+        csv.push_str(&format!("n{i:05},Nurse {i}\n"));
+    }
+    let file = write_csv(&site, "many.csv", &csv);
+    site.ok(&["user", "import", &file], None);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_motpd"))
+        .args(["user", "list"])
+        .current_dir(site.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout); // like `| head`
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
