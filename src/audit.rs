@@ -158,6 +158,13 @@ impl<'a> ChainVerifier<'a> {
         Ok(())
     }
 
+    /// Goes on after a break as if `record` were intact, so that a report can name every break, not only the
+    /// first (everything after a break is suspect until compared with a backup).
+    pub fn resync(&mut self, record: &AuditRecord) {
+        self.prev = record.mac;
+        self.next_seq = record.seq.saturating_add(1);
+    }
+
     /// Rows verified so far.
     pub fn verified(&self) -> i64 {
         self.next_seq - 1

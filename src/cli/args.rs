@@ -376,9 +376,33 @@ pub enum ReportCommand {
 /// `motpd audit ...`
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check every link of the audit chain; prints the head to record elsewhere.
+    /// Check every link of the audit chain; reports every break and prints the head to record elsewhere.
     Verify {
+        /// A head printed by an earlier verify: the trail must still contain it (nothing before it rewritten).
+        #[arg(long, value_name = "HEX")]
+        head: Option<String>,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show audit rows, newest first.
+    List {
+        /// Only rows about this account.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+        /// Only rows since this local date (YYYY-MM-DD, in policy.utc_offset) or this long ago (30m, 12h, 7d).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only rows with this outcome (accept, reject, challenge, ok, failed, ...).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only rows whose kind starts with this (radius., enroll., account., admin.).
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON (one array).
         #[arg(long)]
         json: bool,
     },

@@ -804,6 +804,13 @@ impl Store for CachedStore {
         self.inner.audit_page(after, limit).await
     }
 
+    async fn search_audit(
+        &self,
+        filter: &super::AuditFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.inner.search_audit(filter).await
+    }
+
     async fn close(&self) {
         let stats = self.stats();
         tracing::info!(

@@ -12,6 +12,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod audit_search;
 mod batch;
 mod cache;
 mod invitations;
@@ -26,6 +27,7 @@ mod web_sessions;
 
 use std::sync::Arc;
 
+pub use audit_search::AuditFilter;
 pub use batch::BatchStats;
 pub use cache::{CacheSettings, CacheStats, CachedStore};
 pub use types::*;
@@ -422,6 +424,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// Up to `limit` rows with `seq > after`, in order.
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest audit rows matching `filter` (newest first).
+    async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Closes the pool (last step of shutdown).
     async fn close(&self);

@@ -714,6 +714,13 @@ impl Store for SqliteStore {
         cold(self.append_audit_pooled(events)).await
     }
 
+    async fn search_audit(
+        &self,
+        filter: &super::AuditFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        search_audit(&self.pool, filter).await
+    }
+
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         sqlx::query_as::<_, AuditRow>(
             "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -734,3 +741,5 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 }
+
+crate::store::audit_search::audit_search_query!(sqlx::sqlite::SqlitePool);

@@ -809,3 +809,69 @@ fn a_long_list_into_a_closed_pipe_ends_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
 }
+
+#[test]
+fn audit_list_filters_and_verify_reports_every_break_and_the_recorded_head() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["user", "add", "bob"], None);
+    site.ok(&["user", "lock", "alice"], None);
+    site.ok(&["user", "unlock", "alice"], None);
+    let rows: serde_json::Value = serde_json::from_str(&site.ok(
+        &[
+            "audit",
+            "list",
+            "--account",
+            "alice",
+            "--since",
+            "1h",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let kinds: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["admin.user.unlock", "admin.user.lock", "admin.user.add"]
+    );
+    assert!(rows[0]["time"].as_str().unwrap().ends_with("+08:00"));
+    let locks = site.ok(&["audit", "list", "--kind", "admin.user.lock"], None);
+    assert!(
+        locks.contains("admin.user.lock") && !locks.contains("unlock"),
+        "{locks}"
+    );
+    let none = site.ok(&["audit", "list", "--since", "2999-01-01"], None);
+    assert_eq!(none.lines().count(), 1, "only the header: {none}");
+    site.fails(&["audit", "list", "--since", "yesterday"], None, 8);
+
+    let verified: serde_json::Value =
+        serde_json::from_str(&site.ok(&["audit", "verify", "--json"], None)).unwrap();
+    let head = verified["head"].as_str().unwrap().to_owned();
+    site.ok(&["user", "add", "carol"], None);
+    let out = site.ok(&["audit", "verify", "--head", &head], None);
+    assert!(out.contains("the recorded head is in the trail"), "{out}");
+    site.fails(&["audit", "verify", "--head", &"ab".repeat(32)], None, 1);
+
+    // Two rows altered: both are reported, not only the first.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_log SET outcome = 'error' WHERE seq IN (2, 4)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let err = site.fails(&["audit", "verify"], None, 1);
+    assert!(
+        err.contains("audit row 2 was altered") && err.contains("audit row 4 was altered"),
+        "{err}"
+    );
+}
