@@ -5,7 +5,11 @@
 //! - a User-Name with a line break and terminal escapes stays on one log line, escaped;
 //! - the database files are private (0600), and a database others can read is refused.
 
-use std::time::Duration;
+use std::io::Write as _;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use motpd::config::Language;
 use motpd::otp::Kind;
@@ -128,4 +132,301 @@ async fn a_request_whose_reply_cannot_fit_is_refused_before_its_code_is_used() {
         .packet;
     assert_eq!(packet.proxy_states().collect::<Vec<_>>(), [&b"hop-1"[..]]);
     s.stop().await;
+}
+
+// ---- the real binary: logs and files ---------------------------------------------------------------------------
+
+/// Bound on starting and stopping `motpd serve`.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A site provisioned with `motpd init` and `motpd client add` in a temporary directory, on free loopback ports.
+/// Dropping it kills a server that still runs.
+struct Site {
+    dir: tempfile::TempDir,
+    auth: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Site {
+    fn provision() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let udp = |_| UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sockets: Vec<UdpSocket> = (0..2).map(udp).collect();
+        let (auth, accounting) = (
+            sockets[0].local_addr().unwrap(),
+            sockets[1].local_addr().unwrap(),
+        );
+        let web = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        drop(sockets);
+        let site = Self {
+            dir,
+            auth,
+            child: None,
+        };
+        site.motpd(&["init"], "").success();
+        let config = site.path("motpd.toml");
+        let mut table: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+        let radius = table["radius"].as_table_mut().unwrap();
+        radius.insert("listen".into(), vec![auth.to_string()].into());
+        radius.insert(
+            "accounting_listen".into(),
+            vec![accounting.to_string()].into(),
+        );
+        table["web"]
+            .as_table_mut()
+            .unwrap()
+            .insert("listen".into(), web.to_string().into());
+        std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+        let add = [
+            "client",
+            "add",
+            "local",
+            "--address",
+            "127.0.0.1",
+            "--secret-stdin",
+        ];
+        site.motpd(&add, std::str::from_utf8(SECRET).unwrap())
+            .success();
+        site
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_motpd"));
+        command
+            .current_dir(self.dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    /// Runs an admin command to the end with `stdin`.
+    fn motpd(&self, args: &[&str], stdin: &str) -> Ran {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Ran(args.join(" "), child.wait_with_output().unwrap())
+    }
+
+    /// Starts `motpd serve` (its log in `serve.log`) and waits until it answers a Status-Server.
+    fn serve(&mut self) {
+        let log = std::fs::File::create(self.path("serve.log")).unwrap();
+        let child = self
+            .command()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("motpd serve exited with {status}:\n{}", self.log());
+            }
+            if status_server(self.auth) {
+                return;
+            }
+            pause(Duration::from_millis(50));
+        }
+        panic!(
+            "motpd serve did not answer within {PATIENCE:?}:\n{}",
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.path("serve.log")).unwrap_or_default())
+            .into_owned()
+    }
+
+    /// Waits (bounded) until the log holds `needle`.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            pause(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM and a bounded wait for a graceful exit.
+    fn stop(&mut self) {
+        let mut child = self.child.take().unwrap();
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let deadline = Instant::now() + PATIENCE;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("motpd serve did not stop:\n{}", self.log());
+            }
+            pause(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A finished admin command.
+struct Ran(String, Output);
+
+impl Ran {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.1.stderr).into_owned()
+    }
+
+    fn success(&self) {
+        assert!(
+            self.1.status.success(),
+            "motpd {}: {}",
+            self.0,
+            self.stderr()
+        );
+    }
+}
+
+/// Whether the server at `server` answers a Status-Server with an Access-Accept.
+fn status_server(server: SocketAddr) -> bool {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let authenticator = radius::random_authenticator().unwrap();
+    let request =
+        radius::encode_request(Code::StatusServer, 1, &authenticator, &[], SECRET).unwrap();
+    socket.send_to(&request, server).unwrap();
+    let mut buf = [0u8; 4096];
+    let Ok((n, _)) = socket.recv_from(&mut buf) else {
+        return false;
+    };
+    radius::verify_response(&buf[..n], &authenticator, SECRET)
+        .is_ok_and(|r| r.packet.code() == Code::AccessAccept)
+}
+
+/// A short pause between polls (plain threads, no runtime to block).
+#[allow(clippy::disallowed_methods)]
+fn pause(duration: Duration) {
+    std::thread::sleep(duration);
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn a_user_name_with_a_line_break_and_terminal_escapes_stays_on_one_escaped_log_line() {
+    let mut site = Site::provision();
+    site.serve();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let hostile = "mallory\nFAKE accept line\x1b[2J";
+    let authenticator = radius::random_authenticator().unwrap();
+    let request = radius::encode_access_request(
+        3,
+        &authenticator,
+        hostile.as_bytes(),
+        b"Guess123456789",
+        &[],
+        SECRET,
+    )
+    .unwrap();
+    socket.send_to(&request, site.auth).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    let reply = radius::verify_response(&buf[..n], &authenticator, SECRET).unwrap();
+    assert_eq!(reply.packet.code(), Code::AccessReject);
+
+    let log = site.wait_for_log("FAKE accept line");
+    site.stop();
+    let log = format!("{log}{}", site.log());
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("FAKE accept line"))
+        .collect();
+    assert!(!lines.is_empty(), "the decision is logged:\n{log}");
+    for line in &lines {
+        assert!(
+            line.contains("mallory\\nFAKE accept line\\u{1b}[2J"),
+            "one line, escaped: {line:?}"
+        );
+    }
+    assert!(!log.contains('\x1b'), "no raw ESC in the log: {log:?}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("FAKE")),
+        "no forged line:\n{log}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn database_files_are_private_and_a_database_others_can_read_is_refused() {
+    let mut site = Site::provision();
+    for name in ["motpd.db", "motpd.key", "motpd.toml"] {
+        assert_eq!(mode(&site.path(name)), 0o600, "{name} after init");
+    }
+    site.serve();
+    for name in ["motpd.db", "motpd.db-wal", "motpd.db-shm"] {
+        assert_eq!(mode(&site.path(name)), 0o600, "{name} while serving");
+    }
+    site.stop();
+
+    let db = site.path("motpd.db");
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    for args in [&["serve"][..], &["user", "list"][..]] {
+        let ran = site.motpd(args, "");
+        assert_eq!(
+            ran.1.status.code(),
+            Some(5),
+            "motpd {args:?}: {}",
+            ran.stderr()
+        );
+        let message = ran.stderr();
+        assert!(
+            message.contains("has mode 0644")
+                && message.contains("chmod 600 ")
+                && message.contains("motpd.db"),
+            "motpd {args:?}: {message}"
+        );
+    }
+    assert_eq!(
+        mode(&db),
+        0o644,
+        "motpd never chmods behind the admin's back"
+    );
 }
