@@ -1,6 +1,6 @@
 //! The receive path of one datagram, top to bottom: client lookup, header, authenticators, duplicate cache,
-//! Status-Server, the reply size bound, the request in domain terms, and the in-flight bound. It returns an [`Action`] for the loop:
-//! drop, send these bytes, or evaluate this job (see `answer.rs`).
+//! Status-Server, the reply size bound, the request in domain terms, and the in-flight bound. It returns an
+//! [`Action`] for the loop: drop, send these bytes, or evaluate this job (see `answer.rs`).
 //!
 //! Synchronous and free of socket calls so that the whole policy reads in one place and runs inside the
 //! datagram's span. It decides nothing about the user: that is the engine's. It never logs a password, a
