@@ -12,6 +12,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    private_files();
     let cli = motpd::cli::Cli::parse();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = motpd::cli::worker_threads(&cli) {
@@ -34,3 +35,18 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Every file motpd creates is for its own user only: the database and its `-wal`/`-shm` (password hashes, phone
+/// numbers, the audit trail), the key file, the configuration, exports. Set before anything opens a file or
+/// starts a thread, so no file is ever created readable by others, whatever umask the service manager left.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn private_files() {
+    // SAFETY: umask only replaces the process's file mode mask; it cannot fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+#[cfg(not(unix))]
+fn private_files() {}

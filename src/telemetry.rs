@@ -6,6 +6,9 @@
 //! `write` system call per batch of lines instead of one per line on the packet path. WARN and ERROR lines
 //! are written at once, after whatever is buffered, so nothing that needs attention waits or is lost in a
 //! crash. [`flush`] writes out the rest (at shutdown).
+//!
+//! Text lines carry values sent by anyone (User-Name, NAS-Identifier, form fields): the text format writes every
+//! field and message through `escape.rs`, so one event is one line and holds no terminal escape sequence.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -15,6 +18,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
+
+mod escape;
 
 /// The longest an INFO line waits in the buffer.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -31,7 +36,7 @@ pub fn init(config: &LogConfig) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(BufferedStderr::shared());
     let _ = match config.format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(escape::EscapedFields).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }

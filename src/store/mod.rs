@@ -67,6 +67,27 @@ pub enum StoreError {
     /// The thread of the SQLite hot path could not be started.
     #[error("cannot start the database thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An SQLite database file (or its `-wal`/`-shm`) is readable or writable by group or others.
+    #[error(
+        "database file {path} has mode {mode:04o}: group or others can access it (password hashes, phone numbers, the audit trail); run `{fix}` (motpd refuses to use a database others can read)",
+        path = path.display()
+    )]
+    FilePermissions {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that makes the database's files private.
+        fix: String,
+    },
+    /// The SQLite database file could not be created or inspected.
+    #[error("database file {path}: {source}", path = path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 /// The storage contract. Both backends pass the same test suite (`tests/integration/store_contract.rs`).
@@ -438,7 +459,8 @@ pub fn has_writer_thread(url: &str) -> bool {
     url.starts_with("sqlite:") && !sqlite::is_memory(url)
 }
 
-/// Opens the database named by `url`, applying pending migrations. `sqlite://PATH` creates the file if needed;
+/// Opens the database named by `url`, applying pending migrations. `sqlite://PATH` creates the file if needed
+/// (mode 0600) and refuses one that group or others can access;
 /// `sqlite::memory:` is a private in-memory database; `postgres://` / `postgresql://` need an existing database.
 pub async fn connect(
     url: &str,

@@ -46,6 +46,7 @@ mod import;
 mod invitations;
 mod logins;
 mod owner_passwords;
+mod private_file;
 mod sessions;
 mod sms;
 mod web_sessions;
@@ -95,7 +96,8 @@ pub(super) fn is_memory(url: &str) -> bool {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database and applies pending migrations.
+    /// Opens (creating if missing, mode 0600) the database and applies pending migrations. A database file that
+    /// group or others can access is refused.
     ///
     /// An in-memory database gets exactly one connection that is never closed while the pool lives, so every
     /// caller sees the same database.
@@ -111,6 +113,9 @@ impl SqliteStore {
             // 1 MiB of page cache per connection (SQLite's default is 2 MiB): in WAL mode a connection drops
             // its cache whenever another one has written, so more buys little and costs resident memory.
             .pragma("cache_size", "-1024");
+        if !is_memory(url) {
+            private_file::prepare(options.get_filename())?;
+        }
         let pool_options = if is_memory(url) {
             SqlitePoolOptions::new()
                 .max_connections(1)

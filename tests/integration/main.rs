@@ -1,6 +1,7 @@
 //! The one integration test binary (see `common` for the shared helpers).
 
 mod attacks_oracles;
+mod attacks_radius;
 mod cli;
 mod common;
 mod engine_rules;

@@ -18,7 +18,9 @@ use crate::radius::{Attribute, Code, encode_response, types};
 use super::duplicates::CacheKey;
 use super::handle::{Inner, Job, Work};
 use super::limiter::LogKind;
-use super::reply::response_attributes;
+use super::reply::{
+    Answer, MAX_GROUP_OCTETS, MAX_REPLY_MESSAGES, reply_messages, response_attributes,
+};
 use crate::engine::unavailable_message;
 
 impl Inner {
@@ -35,11 +37,10 @@ impl Inner {
         let bytes = match work {
             Work::Access(request) => match self.decide(&request, &client.name, &key).await {
                 Some(Outcome::Decision(decision)) => {
-                    self.encode_decision(&decision, &key, &proxy_states, secret)
+                    self.encode_decision(&decision, &request, &key, &proxy_states, secret)
                 }
                 Some(Outcome::Unavailable) => {
-                    let mut attributes =
-                        Attribute::reply_messages(&unavailable_message(self.language));
+                    let (mut attributes, _) = reply_messages(&unavailable_message(self.language));
                     attributes.extend(proxy_attributes(&proxy_states));
                     self.encode(Code::AccessReject, &key, &attributes, secret)
                 }
@@ -131,18 +132,46 @@ impl Inner {
     fn encode_decision(
         &self,
         decision: &Decision,
+        request: &AccessRequest,
         key: &CacheKey,
         proxy_states: &[Vec<u8>],
         secret: &[u8],
     ) -> Option<Vec<u8>> {
         match response_attributes(decision, &self.shape, proxy_states) {
-            Ok((code, attributes)) => self.encode(code, key, &attributes, secret),
+            Ok(answer) => {
+                self.report_trimmed(&answer, request, key);
+                self.encode(answer.code, key, &answer.attributes, secret)
+            }
             Err(error) => {
                 self.stats.error();
                 tracing::error!(src = %key.source, id = key.identifier, %error,
                     "cannot build the reply attributes; no reply");
                 None
             }
+        }
+    }
+
+    /// Logs (rate-limited per source) what the reply bounds left out: an admin should shorten the group list
+    /// or the configured texts.
+    fn report_trimmed(&self, answer: &Answer<'_>, request: &AccessRequest, key: &CacheKey) {
+        if answer.groups_left_out == 0 && !answer.message_cut {
+            return;
+        }
+        if !self
+            .limiter
+            .allow(LogKind::Trimmed, key.source.ip(), Instant::now())
+        {
+            return;
+        }
+        let (src, user) = (key.source, &request.user_name);
+        if answer.groups_left_out > 0 {
+            tracing::warn!(%src, ?user, left_out = answer.groups_left_out, limit = MAX_GROUP_OCTETS,
+                "group attributes left out of the Accept: the account's groups take more octets than a reply \
+                 keeps for them; shorten the group list");
+        }
+        if answer.message_cut {
+            tracing::warn!(%src, ?user, limit = MAX_REPLY_MESSAGES,
+                "Reply-Message cut: the text is longer than the Reply-Message attributes a reply keeps for it");
         }
     }
 

@@ -1,6 +1,6 @@
-//! The receive path of one datagram, top to bottom: client lookup, header, duplicate cache, authenticators,
-//! Status-Server, the request in domain terms, and the in-flight bound. It returns an [`Action`] for the loop:
-//! drop, send these bytes, or evaluate this job (see `answer.rs`).
+//! The receive path of one datagram, top to bottom: client lookup, header, authenticators, duplicate cache,
+//! Status-Server, the reply size bound, the request in domain terms, and the in-flight bound. It returns an
+//! [`Action`] for the loop: drop, send these bytes, or evaluate this job (see `answer.rs`).
 //!
 //! Synchronous and free of socket calls so that the whole policy reads in one place and runs inside the
 //! datagram's span. It decides nothing about the user: that is the engine's. It never logs a password, a
@@ -17,7 +17,8 @@ use tracing::Span;
 use crate::config::{AuthMode, Language, StoreErrorAction};
 use crate::engine::{AccessHandler, AccessRequest, AccountingRecord};
 use crate::radius::{
-    Attribute, Code, MessageAuthenticator, Packet, RadiusError, encode_response, types,
+    Attribute, Code, MAX_PACKET_LEN, MessageAuthenticator, Packet, RadiusError, encode_response,
+    types,
 };
 use crate::secrets::SecretBytes;
 
@@ -120,7 +121,12 @@ impl Inner {
             let code = packet.code().as_u8();
             return self.dropped(reason, src, now, format_args!("code {code}"));
         }
-        // 3. A retransmission gets the answer already sent, byte for byte.
+        // 3. Message-Authenticator, and the accounting Request Authenticator. Before the cache: the cache key
+        //    does not cover the attributes, so only a verified copy may count as a retransmission.
+        if let Err(action) = self.verify(&packet, &client, src, now) {
+            return action;
+        }
+        // 4. A retransmission gets the answer already sent, byte for byte.
         let key = CacheKey::of(&client.name, src, &packet);
         match self.cache.lookup(&key, now) {
             Lookup::Ready(bytes) => {
@@ -131,24 +137,32 @@ impl Inner {
             Lookup::InProgress => return self.in_progress(src, now),
             Lookup::Miss => {}
         }
-        // 4. Message-Authenticator, and the accounting Request Authenticator.
-        if let Err(action) = self.verify(&packet, &client, src, now) {
-            return action;
-        }
         // 5. Status-Server is answered here, without the engine.
         if packet.code() == Code::StatusServer {
             return self.status_server(&packet, &client, role);
         }
-        // 6. The request in domain terms.
+        // 6. A reply that could not be sent is refused before the engine uses anything up (a code, a State):
+        //    the NAS's retry would otherwise be refused as a replay.
+        if packet.code() == Code::AccessRequest
+            && let Err(largest) = self.shape.check_fits(packet.proxy_states())
+        {
+            let count = packet.proxy_states().count();
+            let detail = format_args!(
+                "its reply could reach {largest} octets with the {count} Proxy-State attributes it carries \
+                 (RADIUS allows {MAX_PACKET_LEN}); is a proxy between the NAS and motpd looping?"
+            );
+            return self.dropped(ReplyTooLarge, src, now, detail);
+        }
+        // 7. The request in domain terms.
         let work = match self.work(&packet, &client) {
             Ok(work) => work,
             Err(what) => return self.dropped(Malformed, src, now, format_args!("{what}")),
         };
-        // 7. Bounded work: shed rather than queue, then claim the cache entry.
+        // 8. Bounded work: shed rather than queue, then claim the cache entry.
         self.start(work, key, client, &packet, src, now)
     }
 
-    /// Step 6: the Access-Request or Accounting-Request in domain terms.
+    /// Step 7: the Access-Request or Accounting-Request in domain terms.
     fn work(&self, packet: &Packet<'_>, client: &Client) -> Result<Work, &'static str> {
         match packet.code() {
             Code::AccessRequest => self.access_request(packet, client).map(Work::Access),
@@ -156,7 +170,7 @@ impl Inner {
         }
     }
 
-    /// Step 7: takes an in-flight permit (or sheds) and marks the request as being evaluated.
+    /// Step 8: takes an in-flight permit (or sheds) and marks the request as being evaluated.
     fn start(
         &self,
         work: Work,
@@ -212,7 +226,7 @@ impl Inner {
         Action::Drop
     }
 
-    /// Step 4. `Err` carries the drop.
+    /// Step 3. `Err` carries the drop.
     fn verify(
         &self,
         packet: &Packet<'_>,
@@ -279,7 +293,7 @@ impl Inner {
         }
     }
 
-    /// Step 6 for an Access-Request. `Err` names what is malformed (RFC 2865: silently discarded).
+    /// Step 7 for an Access-Request. `Err` names what is malformed (RFC 2865: silently discarded).
     fn access_request(
         &self,
         packet: &Packet<'_>,
@@ -314,7 +328,7 @@ impl Inner {
     }
 }
 
-/// Step 6 for an Accounting-Request: informational, so malformed optional values are left out.
+/// Step 7 for an Accounting-Request: informational, so malformed optional values are left out.
 fn accounting_record(packet: &Packet<'_>, client: &Client) -> AccountingRecord {
     let user_name = packet.user_name().ok().flatten().map(lossy);
     if let Some(user) = &user_name {

@@ -16,6 +16,8 @@ use super::stats::DropReason;
 pub(crate) enum LogKind {
     Drop(DropReason),
     Shed,
+    /// A reply had groups or text left out to stay within its bounds.
+    Trimmed,
 }
 
 #[derive(Debug)]

@@ -6,16 +6,18 @@
 //! `select!`s on `recv_from` and the token. Per datagram (`handle.rs`, top to bottom):
 //! 1. look up the client by source address (unknown: dropped, logged at most once per source per 10 s);
 //! 2. decode the header; anything but a request this port serves is dropped (never reflected);
-//! 3. the duplicate cache (RFC 5080): a retransmission gets the cached bytes again, or is dropped while the
-//!    first copy is still being evaluated;
-//! 4. verify Message-Authenticator (bad: dropped; absent where the client requires it, or on Status-Server:
-//!    dropped) and the Accounting-Request Request Authenticator;
+//! 3. verify Message-Authenticator (bad: dropped; absent where the client requires it, or on Status-Server:
+//!    dropped) and the Accounting-Request Request Authenticator, before anything is answered from the cache;
+//! 4. the duplicate cache (RFC 5080): a verified retransmission gets the cached bytes again, or is dropped while
+//!    the first copy is still being evaluated;
 //! 5. Status-Server (RFC 5997) is answered without the engine;
-//! 6. build the [`crate::engine::AccessRequest`] / [`crate::engine::AccountingRecord`] and hand it to a task, within `max_in_flight`
+//! 6. an Access-Request whose largest possible reply (the bounded worst case of what a decision adds, plus the
+//!    Proxy-States echoed back) exceeds 4096 octets is dropped before the engine runs, so nothing is used up;
+//! 7. build the [`crate::engine::AccessRequest`] / [`crate::engine::AccountingRecord`] and hand it to a task, within `max_in_flight`
 //!    (beyond it packets are shed, not queued) and a per-request timeout;
-//! 7. (`answer.rs`) encode Accept/Reject/Challenge (Message-Authenticator first) or, on an engine failure,
+//! 8. (`answer.rs`) encode Accept/Reject/Challenge (Message-Authenticator first) or, on an engine failure,
 //!    nothing or a Reject as `on_store_error` says; Accounting-Response only once recorded;
-//! 8. cache the bytes, then send them.
+//! 9. cache the bytes, then send them.
 //!
 //! On cancellation the loops stop receiving, wait for the requests in flight up to a deadline, and [`serve`]
 //! returns. It decides nothing about users (that is [`crate::engine`]) and knows no SQL (the client table is

@@ -2,24 +2,45 @@
 //! attribute list out. Pure: no I/O, no logging; signing and the Message-Authenticator are the codec's job
 //! (`radius::encode_response` puts it first).
 //!
-//! - Reply-Message: the decision's text, split over several attributes when longer than 253 octets.
-//! - State: on an Access-Challenge.
+//! - Reply-Message: the decision's text, split over several attributes when longer than 253 octets, at most
+//!   [`MAX_REPLY_MESSAGES`] of them (a longer text is cut at a character boundary).
+//! - State: on an Access-Challenge (one attribute: at most 253 octets).
 //! - Groups (Accept only), where `radius.group_attribute` says: a Vendor-Specific attribute (vendor_id,
 //!   vendor_type; NetScaler group extraction), Class (25) or Filter-Id (11), each value `prefix` + groups
 //!   joined by `separator`, packed into as few attributes as the 253-octet limit allows (247 inside a VSA)
 //!   without cutting a group; or one attribute per group when the separator is empty. A single group too long
-//!   for one attribute is cut at character boundaries (group names are short; this only keeps us valid).
+//!   for one attribute is cut at character boundaries (group names are short; this only keeps us valid). The
+//!   group attributes take at most [`MAX_GROUP_OCTETS`]; the groups past them are left out (and counted).
 //! - Session-Timeout (27) on an Accept when configured above 0.
 //! - Proxy-State (33): every one of the request's, in order, last (RFC 2865 §5.33).
+//!
+//! Because everything the decision adds is bounded, [`ReplyShape::largest_reply`] knows before the engine runs
+//! whether the reply to a request can fit in a RADIUS packet: one that cannot is refused unevaluated, so that no
+//! code is used up for an answer that could never be sent.
 
 use crate::config::RadiusConfig;
 use crate::engine::Decision;
-use crate::radius::{Attribute, Code, MAX_ATTRIBUTE_VALUE_LEN, RadiusError, types};
+use crate::radius::{
+    Attribute, Code, HEADER_LEN, MAX_ATTRIBUTE_VALUE_LEN, MAX_PACKET_LEN, RadiusError, types,
+};
 
 use super::RadiusServerError;
 
 /// Largest value of one vendor sub-attribute: 253 - 4 (Vendor-Id) - 2 (vendor type and length).
 const MAX_VENDOR_VALUE_LEN: usize = MAX_ATTRIBUTE_VALUE_LEN - 6;
+/// One attribute with the largest value, header included.
+const FULL_ATTRIBUTE: usize = 2 + MAX_ATTRIBUTE_VALUE_LEN;
+/// The Message-Authenticator every Access-* reply carries first.
+const MESSAGE_AUTHENTICATOR_LEN: usize = 18;
+/// Session-Timeout: type, length, 4 octets.
+const SESSION_TIMEOUT_LEN: usize = 6;
+
+/// Most Reply-Message attributes in one reply (1,012 octets of text, several times the longest message).
+pub(crate) const MAX_REPLY_MESSAGES: usize = 4;
+/// Most octets, attribute headers included, that the group attributes of one Accept take (eight full
+/// attributes: dozens of groups). With the messages and Session-Timeout that leaves room for the Proxy-States
+/// of any real proxy chain.
+pub(crate) const MAX_GROUP_OCTETS: usize = 8 * FULL_ATTRIBUTE;
 
 /// Which attribute carries the account's groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,42 +82,120 @@ impl ReplyShape {
     }
 }
 
+impl ReplyShape {
+    /// The most octets a decision can add to a reply of this shape: the largest of an Accept (messages,
+    /// groups, Session-Timeout), a Challenge (messages, State) and a Reject (messages).
+    pub(crate) fn decision_octets(&self) -> usize {
+        let messages = MAX_REPLY_MESSAGES * FULL_ATTRIBUTE;
+        let groups = match self.groups {
+            GroupPlacement::None => 0,
+            _ => MAX_GROUP_OCTETS,
+        };
+        let timeout = if self.session_timeout > 0 {
+            SESSION_TIMEOUT_LEN
+        } else {
+            0
+        };
+        let accept = messages + groups + timeout;
+        let challenge = messages + FULL_ATTRIBUTE;
+        accept.max(challenge)
+    }
+
+    /// The largest reply an Access-Request carrying `proxy_states` can get: header, Message-Authenticator, the
+    /// most a decision adds, and the Proxy-States echoed back.
+    pub(crate) fn largest_reply<'p>(&self, proxy_states: impl Iterator<Item = &'p [u8]>) -> usize {
+        let echoed: usize = proxy_states.map(|value| 2 + value.len()).sum();
+        HEADER_LEN + MESSAGE_AUTHENTICATOR_LEN + self.decision_octets() + echoed
+    }
+
+    /// Whether every reply to a request carrying `proxy_states` fits in one RADIUS packet; `Err` gives the
+    /// largest it could be.
+    pub(crate) fn check_fits<'p>(
+        &self,
+        proxy_states: impl Iterator<Item = &'p [u8]>,
+    ) -> Result<(), usize> {
+        match self.largest_reply(proxy_states) {
+            len if len <= MAX_PACKET_LEN => Ok(()),
+            len => Err(len),
+        }
+    }
+}
+
+/// A reply's code and attributes, and what had to be left out to keep it within its bounds.
+#[derive(Debug)]
+pub(crate) struct Answer<'a> {
+    pub(crate) code: Code,
+    pub(crate) attributes: Vec<Attribute<'a>>,
+    /// Group attributes past [`MAX_GROUP_OCTETS`], not sent.
+    pub(crate) groups_left_out: usize,
+    /// The Reply-Message text was longer than [`MAX_REPLY_MESSAGES`] attributes and was cut.
+    pub(crate) message_cut: bool,
+}
+
 /// The response code and attributes for `decision`, with `proxy_states` echoed last, in order.
 pub(crate) fn response_attributes<'a>(
     decision: &Decision,
     shape: &ReplyShape,
     proxy_states: &'a [Vec<u8>],
-) -> Result<(Code, Vec<Attribute<'a>>), RadiusError> {
-    let (code, mut attributes) = match decision {
-        Decision::Accept { groups, message } => {
-            let mut attributes = message
-                .as_deref()
-                .map(Attribute::reply_messages)
-                .unwrap_or_default();
-            attributes.extend(group_attributes(groups, shape)?);
+) -> Result<Answer<'a>, RadiusError> {
+    let mut groups_left_out = 0;
+    let (code, message) = match decision {
+        Decision::Accept { message, .. } => (Code::AccessAccept, message.as_deref()),
+        Decision::Reject { message, .. } => (Code::AccessReject, Some(message.as_str())),
+        Decision::Challenge { message, .. } => (Code::AccessChallenge, Some(message.as_str())),
+    };
+    let (mut attributes, message_cut) = message.map(reply_messages).unwrap_or_default();
+    match decision {
+        Decision::Accept { groups, .. } => {
+            let (kept, left_out) = within(group_attributes(groups, shape)?, MAX_GROUP_OCTETS);
+            attributes.extend(kept);
+            groups_left_out = left_out;
             if shape.session_timeout > 0 {
                 attributes.push(Attribute::from_u32(
                     types::SESSION_TIMEOUT,
                     shape.session_timeout,
                 ));
             }
-            (Code::AccessAccept, attributes)
         }
-        Decision::Reject { message, .. } => {
-            (Code::AccessReject, Attribute::reply_messages(message))
-        }
-        Decision::Challenge { state, message } => {
-            let mut attributes = Attribute::reply_messages(message);
+        Decision::Challenge { state, .. } => {
             attributes.push(Attribute::new(types::STATE, state.clone()));
-            (Code::AccessChallenge, attributes)
         }
-    };
+        Decision::Reject { .. } => {}
+    }
     attributes.extend(
         proxy_states
             .iter()
             .map(|value| Attribute::borrowed(types::PROXY_STATE, value)),
     );
-    Ok((code, attributes))
+    Ok(Answer {
+        code,
+        attributes,
+        groups_left_out,
+        message_cut,
+    })
+}
+
+/// `text` as Reply-Message attributes, at most [`MAX_REPLY_MESSAGES`] of them; `true` when the text was cut.
+pub(crate) fn reply_messages(text: &str) -> (Vec<Attribute<'static>>, bool) {
+    let mut attributes = Attribute::reply_messages(text);
+    let cut = attributes.len() > MAX_REPLY_MESSAGES;
+    attributes.truncate(MAX_REPLY_MESSAGES);
+    (attributes, cut)
+}
+
+/// The leading `attributes` that take at most `budget` octets, and how many did not fit.
+fn within(attributes: Vec<Attribute<'static>>, budget: usize) -> (Vec<Attribute<'static>>, usize) {
+    let total = attributes.len();
+    let mut used = 0;
+    let kept: Vec<_> = attributes
+        .into_iter()
+        .take_while(|attribute| {
+            used += 2 + attribute.value.len();
+            used <= budget
+        })
+        .collect();
+    let left_out = total - kept.len();
+    (kept, left_out)
 }
 
 /// The attributes that carry `groups` (empty names are skipped).

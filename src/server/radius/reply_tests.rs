@@ -48,7 +48,9 @@ fn accept_carries_message_groups_timeout_then_proxy_states_in_order() {
         message: Some("welcome".into()),
     };
     let proxy = vec![b"p1".to_vec(), b"p2".to_vec()];
-    let (code, attributes) = response_attributes(&decision, &shape, &proxy).unwrap();
+    let Answer {
+        code, attributes, ..
+    } = response_attributes(&decision, &shape, &proxy).unwrap();
     assert_eq!(code, Code::AccessAccept);
     let kinds: Vec<u8> = attributes.iter().map(|a| a.typ).collect();
     assert_eq!(
@@ -74,8 +76,9 @@ fn accept_without_message_groups_or_timeout_is_bare() {
         groups: vec![],
         message: None,
     };
-    let (code, attributes) =
-        response_attributes(&decision, &shape("vendor", "", ","), &[]).unwrap();
+    let Answer {
+        code, attributes, ..
+    } = response_attributes(&decision, &shape("vendor", "", ","), &[]).unwrap();
     assert_eq!(code, Code::AccessAccept);
     assert!(attributes.is_empty());
 }
@@ -87,7 +90,9 @@ fn reject_and_challenge() {
         reason: RejectReason::BadCode,
         message: "wrong code".into(),
     };
-    let (code, attributes) = response_attributes(&reject, &shape, &[]).unwrap();
+    let Answer {
+        code, attributes, ..
+    } = response_attributes(&reject, &shape, &[]).unwrap();
     assert_eq!(code, Code::AccessReject);
     assert_eq!(
         attributes,
@@ -99,7 +104,9 @@ fn reject_and_challenge() {
         message: "code?".into(),
     };
     let proxy = [b"px".to_vec()];
-    let (code, attributes) = response_attributes(&challenge, &shape, &proxy).unwrap();
+    let Answer {
+        code, attributes, ..
+    } = response_attributes(&challenge, &shape, &proxy).unwrap();
     assert_eq!(code, Code::AccessChallenge);
     assert_eq!(
         attributes,
@@ -118,7 +125,8 @@ fn long_reply_message_is_split_over_attributes() {
         reason: RejectReason::Locked,
         message: text.clone(),
     };
-    let (_, attributes) = response_attributes(&reject, &shape("none", "", ""), &[]).unwrap();
+    let Answer { attributes, .. } =
+        response_attributes(&reject, &shape("none", "", ""), &[]).unwrap();
     assert_eq!(attributes.len(), 3);
     assert!(
         attributes
@@ -217,4 +225,117 @@ fn unavailable_message_fits_one_attribute_in_every_language() {
         let text = unavailable_message(language);
         assert!(!text.is_empty() && text.len() <= 253);
     }
+}
+
+#[test]
+fn a_text_past_the_reply_message_bound_is_cut_at_a_character_boundary() {
+    let text = "請".repeat(400); // 1,200 octets: five attributes' worth
+    let reject = Decision::Reject {
+        reason: RejectReason::Locked,
+        message: text.clone(),
+    };
+    let answer = response_attributes(&reject, &shape("none", "", ""), &[]).unwrap();
+    assert_eq!(answer.attributes.len(), MAX_REPLY_MESSAGES);
+    assert!(answer.message_cut);
+    let sent = values(&answer.attributes).concat();
+    assert!(text.starts_with(&sent) && sent.len() < text.len());
+
+    let fits = Decision::Reject {
+        reason: RejectReason::Locked,
+        message: "請".repeat(300),
+    };
+    let answer = response_attributes(&fits, &shape("none", "", ""), &[]).unwrap();
+    assert!(!answer.message_cut);
+}
+
+#[test]
+fn groups_past_their_octet_bound_are_left_out_whole_and_counted() {
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("{i:03}-{}", "g".repeat(120)))
+        .collect();
+    let accept = Decision::Accept {
+        groups: names.clone(),
+        message: None,
+    };
+    for separator in ["", ","] {
+        let shape = shape("class", "", separator);
+        let answer = response_attributes(&accept, &shape, &[]).unwrap();
+        let octets: usize = answer.attributes.iter().map(|a| 2 + a.value.len()).sum();
+        assert!(octets <= MAX_GROUP_OCTETS, "{separator:?}: {octets}");
+        assert!(answer.groups_left_out > 0, "{separator:?}");
+        let sent: Vec<String> = values(&answer.attributes)
+            .iter()
+            .flat_map(|v| v.split(',').map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(
+            sent,
+            names[..sent.len()],
+            "{separator:?}: whole groups, in order"
+        );
+    }
+    let few = Decision::Accept {
+        groups: groups(&["vpn", "nurses"]),
+        message: None,
+    };
+    let answer = response_attributes(&few, &shape("class", "", ","), &[]).unwrap();
+    assert_eq!(answer.groups_left_out, 0);
+}
+
+/// The worst case of every decision, encoded for real: never past `decision_octets`.
+#[test]
+fn no_decision_outgrows_the_octets_reserved_for_it() {
+    let mut shape = shape("vendor", "", "");
+    shape.session_timeout = 3600;
+    let long_text = "請".repeat(2000);
+    let many: Vec<String> = (0..200)
+        .map(|i| format!("{i:03}{}", "x".repeat(125)))
+        .collect();
+    let decisions = [
+        Decision::Accept {
+            groups: many,
+            message: Some(long_text.clone()),
+        },
+        Decision::Challenge {
+            state: vec![7; 253],
+            message: long_text.clone(),
+        },
+        Decision::Reject {
+            reason: RejectReason::Locked,
+            message: long_text,
+        },
+    ];
+    for decision in &decisions {
+        let answer = response_attributes(decision, &shape, &[]).unwrap();
+        let octets: usize = answer.attributes.iter().map(|a| 2 + a.value.len()).sum();
+        assert!(octets <= shape.decision_octets(), "{decision:?}: {octets}");
+        let bytes =
+            crate::radius::encode_response(answer.code, 1, &[0; 16], &answer.attributes, b"s")
+                .unwrap();
+        assert!(bytes.len() <= shape.largest_reply(std::iter::empty()));
+    }
+}
+
+#[test]
+fn the_largest_reply_counts_every_proxy_state_and_leaves_room_for_a_proxy_chain() {
+    let mut shape = shape("vendor", "", ",");
+    shape.session_timeout = 3600;
+    let bare = shape.largest_reply(std::iter::empty());
+    assert_eq!(bare, 20 + 18 + 4 * 255 + MAX_GROUP_OCTETS + 6);
+    let three = [[1u8; 253]; 3];
+    assert!(
+        shape.check_fits(three.iter().map(|v| &v[..])).is_ok(),
+        "three full Proxy-States fit"
+    );
+    let many = [[1u8; 253]; 4];
+    assert_eq!(
+        shape.check_fits(many.iter().map(|v| &v[..])),
+        Err(bare + 4 * 255)
+    );
+    assert!(shape.largest_reply(std::iter::empty()) <= crate::radius::MAX_PACKET_LEN);
+    let plain = self::shape("none", "", "");
+    assert_eq!(
+        plain.decision_octets(),
+        4 * 255 + 255,
+        "a Challenge's State"
+    );
 }

@@ -20,6 +20,8 @@ pub(crate) enum DropReason {
     MissingMessageAuthenticator,
     /// A copy of a request still being evaluated.
     InProgressDuplicate,
+    /// An Access-Request whose reply could exceed 4096 octets (too many Proxy-States): refused unevaluated.
+    ReplyTooLarge,
 }
 
 impl DropReason {
@@ -40,6 +42,7 @@ pub struct RadiusStats {
     bad_authenticator: AtomicU64,
     missing_message_authenticator: AtomicU64,
     in_progress_duplicates: AtomicU64,
+    reply_too_large: AtomicU64,
     duplicates_resent: AtomicU64,
     accepted: AtomicU64,
     rejected: AtomicU64,
@@ -70,6 +73,8 @@ pub struct StatsSnapshot {
     pub missing_message_authenticator: u64,
     /// Dropped: a retransmission of a request still being evaluated.
     pub in_progress_duplicates: u64,
+    /// Dropped unevaluated: an Access-Request whose reply could exceed 4096 octets.
+    pub reply_too_large: u64,
     /// Retransmissions answered from the duplicate cache.
     pub duplicates_resent: u64,
     /// Access-Accepts sent for an engine decision.
@@ -108,6 +113,7 @@ impl RadiusStats {
             DropReason::BadAuthenticator => &self.bad_authenticator,
             DropReason::MissingMessageAuthenticator => &self.missing_message_authenticator,
             DropReason::InProgressDuplicate => &self.in_progress_duplicates,
+            DropReason::ReplyTooLarge => &self.reply_too_large,
         });
     }
 
@@ -159,6 +165,7 @@ impl RadiusStats {
             bad_authenticator: get(&self.bad_authenticator),
             missing_message_authenticator: get(&self.missing_message_authenticator),
             in_progress_duplicates: get(&self.in_progress_duplicates),
+            reply_too_large: get(&self.reply_too_large),
             duplicates_resent: get(&self.duplicates_resent),
             accepted: get(&self.accepted),
             rejected: get(&self.rejected),
@@ -182,6 +189,7 @@ impl StatsSnapshot {
             + self.bad_authenticator
             + self.missing_message_authenticator
             + self.in_progress_duplicates
+            + self.reply_too_large
     }
 
     /// Writes the counters as one `info` line.
@@ -200,6 +208,7 @@ impl StatsSnapshot {
             missing_message_authenticator = self.missing_message_authenticator,
             malformed = self.malformed,
             wrong_port = self.wrong_port,
+            reply_too_large = self.reply_too_large,
             shed = self.shed,
             errors = self.errors,
             send_errors = self.send_errors,
