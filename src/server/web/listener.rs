@@ -34,6 +34,9 @@ const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// What a client whose body did not arrive in time reads.
 const BODY_TIMEOUT_TEXT: &str = "要求逾時,請重新整理頁面後再試一次。\nThe request timed out. Please reload the page and try again.\n";
+/// What a client whose body broke off reads.
+const BODY_UNREADABLE_TEXT: &str =
+    "無法讀取要求內容,請再試一次。\nThe request could not be read. Please try again.\n";
 /// What a client whose body is too large reads.
 const BODY_TOO_LARGE_TEXT: &str = "要求內容過大。\nThe request is too large.\n";
 
@@ -52,6 +55,8 @@ struct OpenConnections {
     total: usize,
     /// Refused since the last log line.
     refused: u64,
+    /// Refused since the server started.
+    refused_total: u64,
     last_report: Option<Instant>,
 }
 
@@ -84,12 +89,14 @@ impl ConnectionLimits {
         let from_ip = open.by_address.get(&ip).copied().unwrap_or(0);
         if open.total >= self.total || (!exempt && from_ip >= self.per_address) {
             open.refused = open.refused.saturating_add(1);
+            open.refused_total = open.refused_total.saturating_add(1);
             let due = open
                 .last_report
                 .is_none_or(|at| now.saturating_duration_since(at) >= REFUSAL_LOG_INTERVAL);
             if due {
                 tracing::warn!(
                     refused = open.refused,
+                    refused_total = open.refused_total,
                     client = %ip,
                     open = open.total,
                     "web connections refused: over web.max_connections_per_address or web.max_connections"
@@ -105,6 +112,11 @@ impl ConnectionLimits {
             limits: self.clone(),
             ip,
         })
+    }
+
+    /// Connections refused since the start.
+    pub(super) fn refused_total(&self) -> u64 {
+        self.open.lock().map_or(0, |open| open.refused_total)
     }
 
     /// Open connections from `ip`.
@@ -188,6 +200,13 @@ pub(super) async fn serve(
     drop(listener);
     tracker.close();
     tracker.wait().await;
+    let refused = limits.refused_total();
+    if refused > 0 {
+        tracing::info!(
+            refused,
+            "web connections refused over the connection caps since the start"
+        );
+    }
     Ok(())
 }
 
@@ -208,7 +227,7 @@ async fn handle(
         }
         Ok(Err(error)) => {
             tracing::debug!(%error, client = %peer, "web request body unreadable");
-            return Ok(plain(StatusCode::BAD_REQUEST, BODY_TIMEOUT_TEXT));
+            return Ok(plain(StatusCode::BAD_REQUEST, BODY_UNREADABLE_TEXT));
         }
         Err(_) => {
             tracing::debug!(client = %peer, "web request body not received in time");
@@ -272,6 +291,7 @@ mod tests {
         let _fourth = l.admit(mapped, now).unwrap();
         assert_eq!(l.open_from(a), 2);
         assert!(l.admit(a, now).is_none());
+        assert_eq!(l.refused_total(), 3);
     }
 
     #[test]
