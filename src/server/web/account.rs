@@ -3,9 +3,10 @@
 //!
 //! From `web.account_networks` (any network if empty). Every POST needs a CSRF token: the signed form cookie's
 //! until a code is requested (no session, no store write before), then the session's; code requests and checks
-//! are rate-limited per address and per typed account ID. A verified code moves the grant to a new session ID. Until a code is verified the pages are
-//! the same whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes
-//! every decision); the step is kept in the session ([`AccountFlow`]).
+//! are rate-limited per address and per typed account ID. Until a code is verified the pages are the same
+//! whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes every
+//! decision). The step is kept in the form cookie, then in the session ([`AccountFlow`]); a verified code moves
+//! it to a session with a new ID.
 
 use std::sync::Arc;
 
@@ -109,8 +110,9 @@ fn page<'a>(
     }
 }
 
-/// The CSRF token and account-page state of a GET: the visitor's session if it is in the account pages, else the signed
-/// form cookie (new if there is none, with its `Set-Cookie`). Writes nothing for a visitor without a session.
+/// The CSRF token and account-page state of a GET: the visitor's session if it is in the account pages, else
+/// the signed form cookie (new if there is none, with its `Set-Cookie`). Writes nothing for a visitor without a
+/// session.
 async fn form_state(
     state: &WebState,
     v: &Visitor,
@@ -226,7 +228,8 @@ pub(crate) async fn start_form(
 }
 
 /// `POST /account/{purpose}`: remembers the typed account (without looking it up) in the form cookie and goes on
-/// to the methods; a session from an earlier attempt ends.
+/// to the methods; the browser's session from before (an earlier attempt, an enrollment login) ends, so no stale
+/// step shadows the new one.
 pub(crate) async fn identify(
     State(state): State<Arc<WebState>>,
     AccountVisitor(v): AccountVisitor,
