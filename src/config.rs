@@ -181,6 +181,15 @@ pub struct WebConfig {
     pub invite_ttl_hours: u32,
     /// Page language when the browser expresses no preference.
     pub default_language: Language,
+    /// A connection must deliver a request's complete headers within this many seconds of the first byte (and
+    /// an idle kept-alive connection is closed after it).
+    pub header_timeout_seconds: u32,
+    /// A request's body must arrive completely within this many seconds of its headers.
+    pub body_timeout_seconds: u32,
+    /// Open connections per client socket address (trusted proxies excepted); further ones are closed at once.
+    pub max_connections_per_address: u32,
+    /// Open connections in all.
+    pub max_connections: u32,
 }
 
 impl Default for WebConfig {
@@ -196,6 +205,10 @@ impl Default for WebConfig {
             public_url: "http://127.0.0.1:8080".into(),
             invite_ttl_hours: 72,
             default_language: Language::ZhTw,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 10,
+            max_connections_per_address: 32,
+            max_connections: 1024,
         }
     }
 }

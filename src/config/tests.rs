@@ -151,3 +151,25 @@ fn load_reports_the_missing_file() {
     let err = Config::load(Path::new("/nonexistent/motpd.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/motpd.toml"));
 }
+
+#[test]
+fn web_time_outs_and_connection_caps_are_checked() {
+    let toml = "[web]\nheader_timeout_seconds = 0\nbody_timeout_seconds = 301\n\
+                max_connections_per_address = 2000\nmax_connections = 1000\n";
+    let c = Config::from_toml_str(toml).unwrap();
+    let Err(ConfigError::Invalid(problems)) = c.validate() else {
+        panic!("expected problems");
+    };
+    let keys: Vec<&str> = problems.iter().map(|p| p.key).collect();
+    for key in [
+        "web.header_timeout_seconds",
+        "web.body_timeout_seconds",
+        "web.max_connections_per_address",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let good = "[web]\nheader_timeout_seconds = 5\nmax_connections_per_address = 8\n";
+    let c = Config::from_toml_str(good).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.web.max_connections, 1024);
+}

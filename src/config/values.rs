@@ -336,6 +336,26 @@ pub(super) fn problems(c: &Config) -> Vec<Problem> {
         "web.invite_ttl_hours",
         || "use 1 to 720 hours".into(),
     );
+    for (value, key) in [
+        (w.header_timeout_seconds, "web.header_timeout_seconds"),
+        (w.body_timeout_seconds, "web.body_timeout_seconds"),
+    ] {
+        check(&mut p, (1..=300).contains(&value), key, || {
+            "use 1 to 300 seconds".into()
+        });
+    }
+    check(
+        &mut p,
+        (1..=w.max_connections).contains(&w.max_connections_per_address),
+        "web.max_connections_per_address",
+        || "use 1 to web.max_connections".into(),
+    );
+    check(
+        &mut p,
+        (1..=1_000_000).contains(&w.max_connections),
+        "web.max_connections",
+        || "use 1 to 1000000".into(),
+    );
     otp_problems(c, &mut p);
     let pol = &c.policy;
     check(

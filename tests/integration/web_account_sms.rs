@@ -184,7 +184,10 @@ async fn a_wrong_number_an_unknown_account_and_no_number_read_like_a_sent_code()
         let mut b = Browser::new(&state, PEER);
         let method = identify(&mut b, base, account).await;
         let sent = ask_for_code(&mut b, base, &method, phone).await;
-        assert!(sent.headers.get("set-cookie").is_none());
+        // The session starts at the code request, the same way whatever was typed.
+        let cookies: Vec<_> = sent.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies.len(), 1, "{cookies:?}");
+        assert!(cookies[0].to_str().unwrap().starts_with("motpd_session="));
         sent_pages.push(normalised(&sent, account));
         let reply = type_code(&mut b, base, &sent, "123456").await;
         failed_pages.push(normalised(&reply, account));

@@ -262,15 +262,16 @@ async fn flow_a_binds_a_device_whose_later_codes_log_in_over_radius() {
         .unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     let cookie = form.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("motpd_form="), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
     assert!(!cookie.contains("Secure"), "public_url is http");
-    let anonymous = b.cookies["motpd_session"].clone();
+    assert!(
+        !b.cookies.contains_key("motpd_session"),
+        "no session before login"
+    );
 
     let (qr, device, seed) = b.start().await;
-    assert_ne!(
-        b.cookies["motpd_session"], anonymous,
-        "new session ID at login"
-    );
+    assert_eq!(b.cookies["motpd_session"].len(), 64, "a session at login");
     assert!(qr.body.contains("<svg"));
     assert!(qr.body.contains("TOTP") && qr.body.contains("SHA1"));
     let pending = f.store.device(&device).await.unwrap().unwrap();

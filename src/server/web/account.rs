@@ -1,21 +1,24 @@
 //! The account activation (`/account/activate`) and forgotten-password (`/account/reset`) pages: account ID,
 //! then a code (by SMS to the registered number, or from the bound app), then a new password.
 //!
-//! From `web.account_networks` (any network if empty). Every POST needs the session's CSRF token; code requests
-//! and checks are rate-limited per address and per typed account ID. Until a code is verified the pages are
-//! the same whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes
-//! every decision); the step is kept in the session ([`AccountFlow`]).
+//! From `web.account_networks` (any network if empty). Every POST needs a CSRF token: the signed form cookie's
+//! until a code is requested (no session, no store write before), then the session's; code requests and checks
+//! are rate-limited per address and per typed account ID. Until a code is verified the pages are the same
+//! whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes every
+//! decision). The step is kept in the form cookie, then in the session ([`AccountFlow`]); a verified code moves
+//! it to a session with a new ID.
 
 use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::WebState;
 use super::account_flow::AccountFlow;
+use super::guard::{Poster, anonymous_form, checked_anonymous, checked_poster, form_cookie};
 use super::handlers::{Page, checked_session, session_cookie};
 use super::pages::{AccountPage, AccountStep};
 use super::session::SessionData;
@@ -107,30 +110,39 @@ fn page<'a>(
     }
 }
 
-/// The session of a GET, created if there is none (with its cookie).
-async fn open_session(
+/// The CSRF token and account-page state of a GET: the visitor's session if it is in the account pages, else
+/// the signed form cookie (new if there is none, with its `Set-Cookie`). Writes nothing for a visitor without a
+/// session.
+async fn form_state(
     state: &WebState,
     v: &Visitor,
-) -> Result<(String, SessionData, Vec<String>), Response> {
-    let now = state.recovery.now();
-    if let Some(id) = v.session_id.as_deref() {
-        let found = state
-            .sessions
-            .touch(id, now)
-            .await
-            .map_err(|e| v.failure(&e))?;
-        if let Some(data) = found {
-            return Ok((id.to_owned(), data, Vec::new()));
-        }
+) -> Result<(String, Option<String>, Vec<String>), Response> {
+    if let Some(data) = existing_session(state, v)
+        .await?
+        .filter(|d| d.flow.is_some())
+    {
+        return Ok((data.csrf, data.flow, Vec::new()));
     }
-    let data = SessionData::new(None).map_err(|e| v.failure(&e))?;
+    let (token, cookies) = anonymous_form(state, v)?;
+    Ok((token.csrf().to_owned(), token.state, cookies))
+}
+
+/// Stores the verified proof's grant under a new session ID (the old session, if any, ends): the step that lets
+/// the password be set is a privilege change.
+async fn grant_session(
+    state: &WebState,
+    v: &Visitor,
+    grant: &AccountFlow,
+) -> Result<String, Response> {
+    let data = SessionData::new(None)
+        .map_err(|e| v.failure(&e))?
+        .with_flow(Some(grant.to_json()));
     let id = state
         .sessions
-        .create(data.clone(), now)
+        .rotate(v.session_id.as_deref(), data, state.recovery.now())
         .await
         .map_err(|e| v.failure(&e))?;
-    let cookie = session_cookie(state, &id, None);
-    Ok((id, data, vec![cookie]))
+    Ok(session_cookie(state, &id, None))
 }
 
 /// The session of a GET that needs one; `None` if there is none.
@@ -210,12 +222,14 @@ pub(crate) async fn start_form(
     Path(purpose): Path<String>,
 ) -> Page {
     let purpose = purpose_or_404!(&purpose);
-    let (_, data, cookies) = open_session(&state, &v).await?;
-    let p = page(&state, &v, purpose, AccountStep::Start, &data.csrf, "");
+    let (token, cookies) = anonymous_form(&state, &v)?;
+    let p = page(&state, &v, purpose, AccountStep::Start, token.csrf(), "");
     Ok(v.page(StatusCode::OK, &p, &cookies))
 }
 
-/// `POST /account/{purpose}`: remembers the typed account (without looking it up) and goes on to the methods.
+/// `POST /account/{purpose}`: remembers the typed account (without looking it up) in the form cookie and goes on
+/// to the methods; the browser's session from before (an earlier attempt, an enrollment login) ends, so no stale
+/// step shadows the new one.
 pub(crate) async fn identify(
     State(state): State<Arc<WebState>>,
     AccountVisitor(v): AccountVisitor,
@@ -223,15 +237,32 @@ pub(crate) async fn identify(
     Form(form): Form<AccountForm>,
 ) -> Page {
     let purpose = purpose_or_404!(&purpose);
-    let (id, data) = checked_session(&state, &v, &form.csrf).await?;
+    let token = checked_anonymous(&state, &v, &form.csrf)?;
     let account = typed_account(&form.account);
     if account.is_empty() {
-        let p = page(&state, &v, purpose, AccountStep::Start, &data.csrf, "");
+        let p = page(&state, &v, purpose, AccountStep::Start, token.csrf(), "");
         return Ok(v.page(StatusCode::OK, &p, &[]));
     }
     let flow = AccountFlow::Identified { purpose, account };
-    set_flow(&state, &v, &id, Some(&flow)).await?;
-    Ok(Redirect::to(&format!("{}/method", base_of(purpose))).into_response())
+    let mut cookies = vec![form_cookie(
+        &state,
+        &token.with_state(Some(flow.to_json()), state.recovery.now()),
+    )];
+    if let Some(old) = v.session_id.as_deref() {
+        state
+            .sessions
+            .remove(old)
+            .await
+            .map_err(|e| v.failure(&e))?;
+        cookies.push(session_cookie(&state, "", Some(0)));
+    }
+    let mut response = Redirect::to(&format!("{}/method", base_of(purpose))).into_response();
+    for cookie in cookies {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// `GET /account/{purpose}/method`: SMS (the registered number) or the app's code.
@@ -241,25 +272,16 @@ pub(crate) async fn method_form(
     Path(purpose): Path<String>,
 ) -> Page {
     let purpose = purpose_or_404!(&purpose);
-    let Some(data) = existing_session(&state, &v).await? else {
+    let (csrf, flow, cookies) = form_state(&state, &v).await?;
+    let Some(account) = AccountFlow::identified(flow.as_deref(), purpose) else {
         return Ok(to_start(purpose));
     };
-    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
-        return Ok(to_start(purpose));
-    };
-    let p = page(
-        &state,
-        &v,
-        purpose,
-        AccountStep::Method,
-        &data.csrf,
-        &account,
-    );
-    Ok(v.page(StatusCode::OK, &p, &[]))
+    let p = page(&state, &v, purpose, AccountStep::Method, &csrf, &account);
+    Ok(v.page(StatusCode::OK, &p, &cookies))
 }
 
 /// `POST /account/{purpose}/sms`: a code to the registered number if the typed number is it; the same answer
-/// in every case.
+/// in every case. The session starts here (within the rate limits), to count the code's checks.
 pub(crate) async fn send_sms(
     State(state): State<Arc<WebState>>,
     AccountVisitor(v): AccountVisitor,
@@ -267,8 +289,8 @@ pub(crate) async fn send_sms(
     Form(form): Form<AccountForm>,
 ) -> Page {
     let purpose = purpose_or_404!(&purpose);
-    let (_, data) = checked_session(&state, &v, &form.csrf).await?;
-    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
+    let poster = checked_poster(&state, &v, &form.csrf).await?;
+    let Some(account) = AccountFlow::identified(poster.flow(), purpose) else {
         return Ok(to_start(purpose));
     };
     let t = v.texts();
@@ -277,7 +299,7 @@ pub(crate) async fn send_sms(
         &v,
         purpose,
         AccountStep::Method,
-        &data.csrf,
+        poster.csrf(),
         &account,
     );
     if !state.recovery.sms_enabled() {
@@ -296,10 +318,35 @@ pub(crate) async fn send_sms(
         .send_sms_code(purpose, &account, &form.phone, v.language, v.ip)
         .await
         .map_err(|e| v.failure(&e))?;
-    p.step = AccountStep::SmsCode;
+    let flow = AccountFlow::Identified {
+        purpose,
+        account: account.clone(),
+    };
+    let (session, cookies) = match poster {
+        Poster::Session { data, .. } => (data, Vec::new()),
+        Poster::Anonymous(_) => {
+            let data = SessionData::new(None)
+                .map_err(|e| v.failure(&e))?
+                .with_flow(Some(flow.to_json()));
+            let id = state
+                .sessions
+                .rotate(v.session_id.as_deref(), data.clone(), state.recovery.now())
+                .await
+                .map_err(|e| v.failure(&e))?;
+            (data, vec![session_cookie(&state, &id, None)])
+        }
+    };
+    let mut p = page(
+        &state,
+        &v,
+        purpose,
+        AccountStep::SmsCode,
+        &session.csrf,
+        &account,
+    );
     let minutes = state.sms_code_minutes.to_string();
     p.notice = Some(t.code_sent.replace("{minutes}", &minutes));
-    Ok(v.page(StatusCode::OK, &p, &[]))
+    Ok(v.page(StatusCode::OK, &p, &cookies))
 }
 
 /// `POST /account/{purpose}/sms/verify`: the code from the SMS.
@@ -330,8 +377,8 @@ async fn verify(
     method: ProofMethod,
 ) -> Page {
     let purpose = purpose_or_404!(purpose);
-    let (id, data) = checked_session(state, v, &form.csrf).await?;
-    let Some(account) = AccountFlow::identified(data.flow.as_deref(), purpose) else {
+    let poster = checked_poster(state, v, &form.csrf).await?;
+    let Some(account) = AccountFlow::identified(poster.flow(), purpose) else {
         return Ok(to_start(purpose));
     };
     let t = v.texts();
@@ -339,7 +386,7 @@ async fn verify(
         ProofMethod::Sms => AccountStep::SmsCode,
         ProofMethod::App => AccountStep::Method,
     };
-    let mut p = page(state, v, purpose, step, &data.csrf, &account);
+    let mut p = page(state, v, purpose, step, poster.csrf(), &account);
     if !within_limits(state, v, &account) {
         p.error = Some(t.rate_limited.to_owned());
         return Ok(v.page(StatusCode::TOO_MANY_REQUESTS, &p, &[]));
@@ -367,7 +414,9 @@ async fn verify(
         return Ok(v.page(StatusCode::OK, &p, &[]));
     };
     if standing != Standing::MaySetPassword {
-        set_flow(state, v, &id, None).await?;
+        if let Poster::Session { id, .. } = &poster {
+            set_flow(state, v, id, None).await?;
+        }
         return Ok(outcome(
             state,
             v,
@@ -378,8 +427,12 @@ async fn verify(
     }
     let grant = AccountFlow::verified(purpose, account_id, method, recovery.now())
         .map_err(|e| v.failure(&e))?;
-    set_flow(state, v, &id, Some(&grant)).await?;
-    Ok(Redirect::to(&format!("{}/password", base_of(purpose))).into_response())
+    let cookie = grant_session(state, v, &grant).await?;
+    let mut response = Redirect::to(&format!("{}/password", base_of(purpose))).into_response();
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 /// `GET /account/{purpose}/password`: the new password form, while the verified code's grant lasts.

@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::WebState;
+use super::guard::{anonymous_form, checked_anonymous};
 use super::pages::{Bound, DevicePage, EnrollPage, LoginPage, SeedView, format_time, qr_svg};
 use super::session::{COOKIE, SessionData};
 use super::visitor::Visitor;
+use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::engine::self_service::{ConfirmOutcome, LoginOutcome, LoginRefusal, StartOutcome};
 use crate::otp::group_in_fours;
 use crate::secrets::SecretString;
@@ -83,48 +85,36 @@ pub(super) fn session_cookie(state: &WebState, id: &str, max_age: Option<i64>) -
     format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}{age}")
 }
 
-/// `GET /enroll`: the login form (logged-in sessions go on to their device page).
+/// `GET /enroll`: the login form (logged-in sessions go on to their device page). Writes nothing: the form is
+/// protected by the signed form cookie.
 pub(crate) async fn login_form(State(state): State<Arc<WebState>>, v: Visitor) -> Page {
-    let now = state.service.now();
-    let existing = match v.session_id.as_deref() {
-        Some(id) => state
+    if let Some(id) = v.session_id.as_deref() {
+        let existing = state
             .sessions
-            .touch(id, now)
+            .touch(id, state.service.now())
             .await
-            .map_err(|e| v.failure(&e))?,
-        None => None,
-    };
-    if existing.as_ref().is_some_and(|s| s.account_id.is_some()) {
-        return Ok(Redirect::to("/enroll/device").into_response());
-    }
-    let (data, cookies) = match existing {
-        Some(data) => (data, Vec::new()),
-        None => {
-            let data = SessionData::new(None).map_err(|e| v.failure(&e))?;
-            let id = state
-                .sessions
-                .create(data.clone(), now)
-                .await
-                .map_err(|e| v.failure(&e))?;
-            (data, vec![session_cookie(&state, &id, None)])
+            .map_err(|e| v.failure(&e))?;
+        if existing.is_some_and(|s| s.account_id.is_some()) {
+            return Ok(Redirect::to("/enroll/device").into_response());
         }
-    };
+    }
+    let (token, cookies) = anonymous_form(&state, &v)?;
     let page = LoginPage {
         f: v.frame("/enroll"),
-        csrf: &data.csrf,
+        csrf: token.csrf(),
         account: "",
         error: None,
     };
     Ok(v.page(StatusCode::OK, &page, &cookies))
 }
 
-/// `POST /enroll/login`.
+/// `POST /enroll/login`: the session is created here, at the first successful login.
 pub(crate) async fn login(
     State(state): State<Arc<WebState>>,
     v: Visitor,
     Form(form): Form<LoginForm>,
 ) -> Page {
-    let (old_id, data) = checked_session(&state, &v, &form.csrf).await?;
+    let token = checked_anonymous(&state, &v, &form.csrf)?;
     let password = SecretString::new(form.password);
     let t = v.texts();
     let now = state.service.now();
@@ -139,14 +129,14 @@ pub(crate) async fn login(
             .map_err(|e| v.failure(&e))?;
         match outcome {
             LoginOutcome::LoggedIn { account_id } => {
-                return logged_in(&state, &v, &old_id, account_id, now).await;
+                return logged_in(&state, &v, account_id, now).await;
             }
             LoginOutcome::Refused(refusal) => refusal_text(&state, &v, refusal),
         }
     };
     let page = LoginPage {
         f: v.frame("/enroll"),
-        csrf: &data.csrf,
+        csrf: token.csrf(),
         account: &form.account,
         error: Some(error),
     };
@@ -158,19 +148,13 @@ pub(crate) async fn login(
     Ok(v.page(status, &page, &[]))
 }
 
-/// A new session ID after login (no fixation), with a new CSRF token; on to the device page.
-async fn logged_in(
-    state: &WebState,
-    v: &Visitor,
-    old_id: &str,
-    account_id: String,
-    now: i64,
-) -> Page {
-    let sessions = &state.sessions;
-    sessions.remove(old_id).await.map_err(|e| v.failure(&e))?;
+/// A new session ID at login, with a new CSRF token (any session the browser had ends: no fixation); on to
+/// the device page.
+async fn logged_in(state: &WebState, v: &Visitor, account_id: String, now: i64) -> Page {
     let fresh = SessionData::new(Some(account_id)).map_err(|e| v.failure(&e))?;
-    let id = sessions
-        .create(fresh, now)
+    let id = state
+        .sessions
+        .rotate(v.session_id.as_deref(), fresh, now)
         .await
         .map_err(|e| v.failure(&e))?;
     let mut response = Redirect::to("/enroll/device").into_response();
@@ -184,6 +168,8 @@ fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String 
     let t = v.texts();
     match refusal {
         LoginRefusal::BadCredentials => t.bad_credentials.to_owned(),
+        // An admin lock has no end a person could wait for.
+        LoginRefusal::Locked { until } if until >= ADMIN_LOCK_UNTIL => t.admin_locked.to_owned(),
         LoginRefusal::Locked { until } => {
             format!(
                 "{} {}",

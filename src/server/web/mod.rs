@@ -1,26 +1,30 @@
 //! The enrollment web pages over HTTP with axum: flow A (self-service from the hospital network), flow B
 //! (e-mail invitation links, from any network), and the account pages (activation and forgotten password).
 //!
-//! Owns routing, the network allow-lists, server-side sessions with CSRF tokens, the rate limits (logins; invitation links; the account pages), response
-//! security headers and the zh-TW/English templates. It decides nothing about accounts or devices: every
-//! login and binding goes through [`crate::engine::self_service::SelfService`] (flow B:
-//! [`crate::engine::invitations::Invitations`]; the account pages:
-//! [`crate::engine::account_recovery::AccountRecovery`]). No SQL here.
+//! Owns routing, the network allow-lists, sessions (created only by a successful POST that needs one; anonymous
+//! forms carry a signed form cookie instead), CSRF tokens, the rate limits (logins; invitation links; the account
+//! pages), the connection limits and time-outs, response security headers and the zh-TW/English templates. It
+//! decides nothing about accounts or devices: every login and binding goes through
+//! [`crate::engine::self_service::SelfService`] (flow B: [`crate::engine::invitations::Invitations`]; the account
+//! pages: [`crate::engine::account_recovery::AccountRecovery`]). No SQL here.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod account;
 mod account_flow;
+mod form_token;
+mod guard;
 mod handlers;
 mod invite;
 mod limit;
+mod listener;
 mod net;
 mod pages;
 pub mod session;
 mod texts;
 mod visitor;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -84,6 +88,7 @@ pub struct WebState {
     otp: OtpConfig,
     utc_offset: time::UtcOffset,
     secure_cookies: bool,
+    form_key: form_token::FormKey,
 }
 
 impl WebState {
@@ -109,6 +114,7 @@ impl WebState {
         // One hashing pool for the pages and the RADIUS engine of this process.
         let hashing = HashingPool::process();
         let settings = EngineSettings::from_config(config);
+        let form_key = form_token::FormKey::derive(&key);
         Self {
             invitations: Invitations::new(
                 store.clone(),
@@ -139,6 +145,7 @@ impl WebState {
             otp: config.otp.clone(),
             utc_offset: config.policy.utc_offset,
             secure_cookies: config.web.public_url.starts_with("https://"),
+            form_key,
         }
     }
 }
@@ -152,7 +159,8 @@ impl WebState {
     }
 }
 
-/// The routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()` (the handlers need the peer).
+/// The routes. The handlers need the peer: [`serve`] gives it; elsewhere serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
         .route("/enroll", get(handlers::login_form))
@@ -180,16 +188,15 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the pages on `listener` until `token` is cancelled (then finishes the requests in flight).
+/// Serves the pages on `listener` until `token` is cancelled (then finishes the requests in flight), with the
+/// time-outs and connection caps of `web` (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<WebState>,
     token: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(token.cancelled_owned())
-        .await
+    let web = state.web.clone();
+    listener::serve(listener, router(state), &web, token).await
 }
 
 async fn security_headers(mut response: Response) -> Response {

@@ -36,7 +36,7 @@ pub(crate) fn allowed(ip: IpAddr, networks: &[IpNet]) -> bool {
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, from dual-stack sockets) as plain IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,

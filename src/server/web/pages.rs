@@ -142,14 +142,15 @@ pub(crate) struct OutsidePage {
     pub(crate) en_text: &'static str,
 }
 
-/// A time in the site's offset, `YYYY-MM-DD HH:MM`.
+/// A time in the site's offset, `YYYY-MM-DD HH:MM`; total for every `unix`: a time the offset would push out of
+/// the representable range (the far-future admin lock) is shown in UTC, one outside it as "-".
 pub(crate) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => {
-            let t = t.to_offset(offset);
-            format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute())
-        }
-        Err(_) => "-".to_owned(),
+    let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return "-".to_owned();
+    };
+    match utc.checked_to_offset(offset) {
+        Some(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
+        None => format!("{} {:02}:{:02} UTC", utc.date(), utc.hour(), utc.minute()),
     }
 }
 
@@ -159,4 +160,24 @@ pub(crate) fn qr_svg(uri: &str) -> Result<String, qrcode::types::QrError> {
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn formatting_a_time_never_panics() {
+        let taipei = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+        let west = time::UtcOffset::from_hms(-8, 0, 0).unwrap();
+        assert_eq!(format_time(0, taipei), "1970-01-01 08:00");
+        let admin_lock = crate::accounts::ADMIN_LOCK_UNTIL;
+        assert_eq!(format_time(admin_lock, taipei), "9999-12-31 23:59 UTC");
+        assert_eq!(format_time(admin_lock, west), "9999-12-31 15:59");
+        for unix in [i64::MIN, i64::MAX, -377_705_116_800 - 1, admin_lock + 1] {
+            assert_eq!(format_time(unix, taipei), "-", "{unix}");
+        }
+        assert!(format_time(-377_705_116_800, west).ends_with("UTC"));
+    }
 }

@@ -1,5 +1,8 @@
 //! Server-side sessions of the enrollment pages: a random 32-byte ID in a cookie, the data (logged-in account,
-//! CSRF token, the step of the account activation / reset pages) kept behind the [`SessionStore`] trait.
+//! CSRF token, the step of the account activation / reset pages) kept behind the [`SessionStore`] trait. A
+//! session is created only by a successful POST that needs one (a login, a code request or check: anonymous
+//! forms are protected by [`super::form_token`] instead), and gets a new ID at every privilege change
+//! ([`SessionStore::rotate`]).
 //! [`StoreSessions`] keeps them in the database, so every node serving the pages sees every session (what
 //! `motpd serve` uses); only the SHA-256 of the cookie value is stored. [`MemorySessions`] is the single-node
 //! implementation (lost on restart, not shared) for tests. Sessions expire after [`IDLE_SECONDS`] without
@@ -40,6 +43,13 @@ impl SessionData {
         })
     }
 
+    /// The same session holding the account pages' state `flow`.
+    #[must_use]
+    pub fn with_flow(mut self, flow: Option<String>) -> Self {
+        self.flow = flow;
+        self
+    }
+
     /// Whether `token` is this session's CSRF token (constant time).
     pub fn csrf_matches(&self, token: &str) -> bool {
         !token.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes()))
@@ -60,6 +70,20 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Clears the account-page state only if it is exactly `flow`, atomically: `true` for the one request
     /// that took it.
     async fn take_flow(&self, id: &str, flow: &str, now: i64) -> Result<bool, WebError>;
+
+    /// Ends session `old` (if any) and stores `data` under a new ID, which it returns: every change of what a
+    /// session may do gets a new ID, so a cookie seen or planted before it is worth nothing after it.
+    async fn rotate(
+        &self,
+        old: Option<&str>,
+        data: SessionData,
+        now: i64,
+    ) -> Result<String, WebError> {
+        if let Some(old) = old {
+            self.remove(old).await?;
+        }
+        self.create(data, now).await
+    }
 }
 
 /// Sessions in this process's memory.
@@ -142,13 +166,20 @@ fn id_hash(id: &str) -> Vec<u8> {
 impl SessionStore for StoreSessions {
     async fn create(&self, data: SessionData, now: i64) -> Result<String, WebError> {
         let id = random_token()?;
+        let hash = id_hash(&id);
         let session = NewWebSession {
-            id_hash: id_hash(&id),
+            id_hash: hash.clone(),
             account_id: data.account_id,
             csrf: data.csrf,
             expires_at: now.saturating_add(IDLE_SECONDS),
         };
         self.store.create_web_session(&session, now).await?;
+        // The cookie is not out yet, so nobody can see the row between the two statements.
+        if let Some(flow) = data.flow.as_deref() {
+            self.store
+                .set_web_session_flow(&hash, Some(flow), now)
+                .await?;
+        }
         Ok(id)
     }
 

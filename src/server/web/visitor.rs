@@ -1,5 +1,5 @@
 //! The [`Visitor`] extractor: the client address (allow-listed, else the bilingual "hospital network only"
-//! page, HTTP 403), the page language, and the session cookie. Also how every page response is assembled.
+//! page, HTTP 403), the page language, the session cookie and the form cookie. Also how every page response is assembled.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::pages::{Frame, MessagePage, OutsidePage};
 use super::session::{self, COOKIE};
 use super::texts::{self, EN, LANG_COOKIE, Texts, ZH_TW};
-use super::{WebState, net};
+use super::{WebState, form_token, net};
 use crate::config::Language;
 
 /// Who is asking, in which language, with which session.
@@ -24,6 +24,8 @@ pub(crate) struct Visitor {
     /// `?lang=` was given: remember it in a cookie.
     remember_language: bool,
     pub(crate) session_id: Option<String>,
+    /// The signed form cookie of the anonymous forms, unverified.
+    pub(crate) form_cookie: Option<String>,
 }
 
 /// A [`Visitor`] from any network (the invitation pages: the link itself is the credential).
@@ -130,6 +132,7 @@ impl Visitor {
             language,
             remember_language: query.is_some(),
             session_id: session::cookie(&cookies, COOKIE).map(str::to_owned),
+            form_cookie: session::cookie(&cookies, form_token::COOKIE).map(str::to_owned),
         })
     }
 }
@@ -187,10 +190,10 @@ impl Visitor {
         self.page(status, &page, &[])
     }
 
-    /// 403: the form's CSRF token is missing or wrong, or its session is gone.
+    /// 403, in both languages (a forged form may come with any language): the form's CSRF token is missing
+    /// or wrong, or its session or form cookie is gone.
     pub(crate) fn forbidden(&self) -> Response {
-        let t = self.texts();
-        self.message(StatusCode::FORBIDDEN, t.forbidden_heading, t.forbidden)
+        outside(|t| (t.forbidden_heading, t.forbidden))
     }
 
     /// 500: the decision could not be made.
@@ -210,7 +213,8 @@ fn cookie_header(headers: &HeaderMap) -> String {
         .join("; ")
 }
 
-/// The bilingual 403 page with the heading and text `pick` chooses.
+/// The bilingual 403 page with the heading and text `pick` chooses (outside the allowed networks, or a refused
+/// form).
 fn outside(pick: fn(&Texts) -> (&'static str, &'static str)) -> Response {
     let (zh_heading, zh_text) = pick(&ZH_TW);
     let (en_heading, en_text) = pick(&EN);
