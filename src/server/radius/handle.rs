@@ -255,8 +255,8 @@ impl Inner {
                 now,
                 format_args!(
                     "client {} sent no Message-Authenticator; NetScaler: enable it in the RADIUS action, or \
-                     add the client again with `motpd client add --no-require-message-authenticator`",
-                    client.name
+                     (old firmware only) `motpd client set {} --require-message-authenticator off`",
+                    client.name, client.name
                 ),
             )),
             _ => Ok(()),
