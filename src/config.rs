@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod relaxations;
 mod values;
 
 pub use values::{
@@ -167,8 +168,9 @@ pub struct WebConfig {
     /// Self-service enrollment (flow A) is offered only to these networks.
     pub enroll_networks: Vec<IpNet>,
     /// Account activation and forgotten-password reset (`/account/...`) are offered only to these networks;
-    /// empty: from any network.
-    pub account_networks: Vec<IpNet>,
+    /// unset: the same networks as `enroll_networks` (see [`WebConfig::account_networks`]).
+    #[serde(rename = "account_networks", skip_serializing_if = "Option::is_none")]
+    pub account_networks_set: Option<Vec<IpNet>>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The address users reach the pages at (links in e-mails).
@@ -187,12 +189,35 @@ impl Default for WebConfig {
                 std::net::Ipv4Addr::LOCALHOST,
                 32,
             ))],
-            account_networks: Vec::new(),
+            account_networks_set: None,
             trusted_proxies: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             invite_ttl_hours: 72,
             default_language: Language::ZhTw,
         }
+    }
+}
+
+impl WebConfig {
+    /// The networks the account pages are offered to: `account_networks`, or `enroll_networks` when unset.
+    pub fn account_networks(&self) -> &[IpNet] {
+        self.account_networks_set
+            .as_deref()
+            .unwrap_or(&self.enroll_networks)
+    }
+
+    /// The networks of `account_networks` that lie outside every `enroll_networks` network (a relaxation).
+    pub fn account_networks_beyond_enroll(&self) -> Vec<IpNet> {
+        self.account_networks()
+            .iter()
+            .filter(|net| {
+                !self
+                    .enroll_networks
+                    .iter()
+                    .any(|inner| inner.contains(*net))
+            })
+            .copied()
+            .collect()
     }
 }
 
@@ -251,6 +276,9 @@ pub struct PolicyConfig {
     pub utc_offset: time::UtcOffset,
     /// Minimum password length for new passwords.
     pub min_password_length: usize,
+    /// After an account's password is reset or first set on the account pages, SMS at the VPN is refused for
+    /// this many hours (0: no pause, a relaxation warned about at start).
+    pub sms_pause_hours_after_reset: u32,
 }
 
 impl Default for PolicyConfig {
@@ -261,6 +289,7 @@ impl Default for PolicyConfig {
             lockout_minutes: 15,
             utc_offset: time::macros::offset!(+8),
             min_password_length: 8,
+            sms_pause_hours_after_reset: 24,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `motpd user ...`: accounts.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -9,7 +10,10 @@ use super::context::{Context, KeyMode};
 use super::{CliError, format_time, print_table, read_stdin_secret};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
+use crate::engine::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
+use crate::engine::identity::IdentityKey;
 use crate::password;
+use crate::secrets::SecretString;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
@@ -38,7 +42,15 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             fields,
             status,
             sms_fallback,
-        } => set(ctx, &id, fields, status, sms_fallback).await,
+            identity_stdin,
+        } => {
+            set(ctx, &id, fields, status, sms_fallback).await?;
+            if identity_stdin {
+                set_identity(ctx, &id).await?;
+            }
+            Ok(())
+        }
+        UserCommand::ResetPassword { id } => reset_password(ctx, &id).await,
         UserCommand::Lock { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store
@@ -214,6 +226,70 @@ async fn set(
     Ok(())
 }
 
+/// Reads the identity from standard input (an empty input clears it) and stores its keyed hash.
+async fn set_identity(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("while reading the identity from standard input")?;
+    let typed = SecretString::new(text);
+    let hash = match typed.expose().trim() {
+        "" => None,
+        raw => {
+            let normalized = SecretString::new(accounts::normalize_identity(raw).map_err(input)?);
+            Some(IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()))
+        }
+    };
+    ctx.store
+        .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
+        .await?;
+    ctx.audit(
+        "admin.user.identity",
+        Some(&account.id),
+        serde_json::json!({ "identity": if hash.is_some() { "set" } else { "cleared" } }),
+    )
+    .await?;
+    match hash {
+        Some(_) => println!("identity of {} stored (as a keyed hash)", account.id),
+        None => println!(
+            "identity of {} cleared: it can reset its password only with a helpdesk code",
+            account.id
+        ),
+    }
+    Ok(())
+}
+
+/// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
+async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let code = HelpdeskCodes::generate().context("while making the code")?;
+    let now = ctx.now();
+    let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
+    let hash = HelpdeskCodes::new(&ctx.key).hash(&account.id, code.expose());
+    ctx.store
+        .set_helpdesk_code(&account.id, &hash, expires_at, now)
+        .await?;
+    ctx.audit(
+        "admin.user.reset-password",
+        Some(&account.id),
+        serde_json::json!({ "expires_at": expires_at }),
+    )
+    .await?;
+    let page = match account.status {
+        AccountStatus::Pending => "/account/activate",
+        _ => "/account/reset",
+    };
+    let base = ctx.config.web.public_url.trim_end_matches('/');
+    println!("one-time code for {}: {}", account.id, code.expose());
+    println!(
+        "valid until {}, usable once, at {base}{page} (from the hospital network)",
+        format_time(Some(expires_at))
+    );
+    println!("give it only to the person, after checking their ID card");
+    Ok(())
+}
+
 async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyhow::Result<()> {
     if !password_stdin {
         return Err(CliError::Input(
@@ -289,6 +365,15 @@ async fn import(
         return Ok(());
     }
     let summary = ctx.store.import_accounts(&rows, ctx.now()).await?;
+    let identities = IdentityKey::new(&ctx.key);
+    for (id, identity) in &plan.identities {
+        let hash = identity
+            .as_ref()
+            .map(|normalized| identities.hash(id, normalized.expose()));
+        ctx.store
+            .set_identity_hash(id, hash.as_deref(), ctx.now())
+            .await?;
+    }
     ctx.audit(
         "admin.user.import",
         None,
@@ -297,6 +382,7 @@ async fn import(
             "created": summary.created,
             "updated": summary.updated,
             "skipped": plan.errors.len(),
+            "identities": plan.identities.len(),
         }),
     )
     .await?;
@@ -400,6 +486,15 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
             "set"
         } else {
             "not set"
+        }
+    );
+    let identity = ctx.store.identity_hash(&account.id).await?.is_some();
+    println!(
+        "identity    {}",
+        if identity {
+            "on file (keyed hash)"
+        } else {
+            "none (password reset only with `motpd user reset-password`)"
         }
     );
     println!("failures    {}", account.failures);

@@ -1,5 +1,10 @@
 //! Account activation (first use) and forgotten-password reset without HTTP: the owner proves who they are
-//! with a code (by SMS to the registered number, or from the bound authenticator app), then sets a password.
+//! with two independent proofs, then sets a password. Either a possession proof (a code by SMS to the
+//! registered number, or the bound authenticator app's code) AND the identity the hospital holds (national ID
+//! number or birth date, kept as a keyed hash, see [`super::identity`]), or alone a one-time helpdesk code
+//! given in person (`motpd user reset-password`, see [`super::helpdesk_codes`]). Never the phone alone: its
+//! app and its SMS are one factor. An account without an identity on file can only use the helpdesk code. A
+//! wrong identity counts towards the account's lockout, like a wrong app code.
 //!
 //! Until a code is verified nothing tells an unknown account, a wrong number or a missing phone apart from the
 //! normal case: [`AccountRecovery::send_sms_code`] answers `()` in every case and sends in the background (so
@@ -9,7 +14,9 @@
 //! account's [`Standing`] decides whether the password may be set; the new password passes
 //! [`crate::password::check_policy`] and must differ from the current one; it is stored with the status change,
 //! the cleared lockout and the end of the account's web sessions in one store call (`account.activate`,
-//! `account.reset`). An admin lock ([`ADMIN_LOCK_UNTIL`]) and a disabled status are never lifted here.
+//! `account.reset`). An admin lock ([`ADMIN_LOCK_UNTIL`]) and a disabled status are never lifted here. Before
+//! the password is stored, SMS at the VPN is paused for `policy.sms_pause_hours_after_reset`; after it, the
+//! owner gets a notice by mail and SMS ([`super::recovery_notice`]).
 //! Never a password, code or phone number in the audit trail. This module knows no HTTP and no sessions.
 
 use std::net::IpAddr;
@@ -19,12 +26,16 @@ use subtle::ConstantTimeEq;
 
 use super::HashingPool;
 use super::codes::{self, CodeCheck};
+use super::helpdesk_codes::HelpdeskCodes;
+use super::identity::IdentityKey;
 use super::passwords::PasswordChecker;
+use super::recovery_notice;
 use super::{EngineError, EngineSettings};
 use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::Language;
+use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
@@ -62,17 +73,20 @@ impl RecoveryPurpose {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofMethod {
-    /// A code sent by SMS to the registered number.
+    /// A code sent by SMS to the registered number, and the identity on file.
     Sms,
-    /// The current code of the bound authenticator app.
+    /// The current code of the bound authenticator app, and the identity on file.
     App,
+    /// A one-time code from the helpdesk, which checked the person's ID card.
+    Helpdesk,
 }
 
 impl ProofMethod {
     fn as_str(self) -> &'static str {
         match self {
-            Self::Sms => "sms",
-            Self::App => "app",
+            Self::Sms => "sms+identity",
+            Self::App => "app+identity",
+            Self::Helpdesk => "helpdesk",
         }
     }
 }
@@ -101,6 +115,8 @@ pub trait RecoverySms: Send + Sync + std::fmt::Debug {
         language: Language,
         now: i64,
     ) -> Result<(), String>;
+    /// Sends a notice (no code) to the account's registered number; `Err` carries a short reason for the log.
+    async fn notify(&self, account: &Account, text: &str, now: i64) -> Result<(), String>;
     /// Checks (and on success uses up) the account's code for `purpose`.
     async fn verify(
         &self,
@@ -154,7 +170,8 @@ pub enum Verification {
         /// What may happen next.
         standing: Standing,
     },
-    /// Wrong, used or expired code, unknown account, no device, locked...: deliberately not told apart.
+    /// Wrong, used or expired code, wrong or missing identity, unknown account, no device, locked...:
+    /// deliberately not told apart.
     Failed,
 }
 
@@ -216,6 +233,9 @@ pub struct AccountRecovery {
     settings: EngineSettings,
     passwords: PasswordChecker,
     sms: Option<Arc<dyn RecoverySms>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    identity: IdentityKey,
+    helpdesk: HelpdeskCodes,
 }
 
 impl AccountRecovery {
@@ -230,17 +250,25 @@ impl AccountRecovery {
     ) -> Self {
         Self {
             passwords: PasswordChecker::new(store.clone(), hashing),
+            identity: IdentityKey::new(&key),
+            helpdesk: HelpdeskCodes::new(&key),
             store,
             key,
             clock,
             settings,
             sms: None,
+            mailer: None,
         }
     }
 
-    /// Offers SMS codes from now on.
+    /// Offers SMS codes (and sends SMS notices) from now on.
     pub fn set_sms(&mut self, sms: Arc<dyn RecoverySms>) {
         self.sms = Some(sms);
+    }
+
+    /// Sends the notice mail after a password change through `mailer` from now on.
+    pub fn set_mailer(&mut self, mailer: Arc<dyn Mailer>) {
+        self.mailer = Some(mailer);
     }
 
     /// Whether SMS is offered.
@@ -321,12 +349,13 @@ impl AccountRecovery {
         Ok((Some(account), reason))
     }
 
-    /// Checks an SMS code sent by [`Self::send_sms_code`].
+    /// Checks an SMS code sent by [`Self::send_sms_code`], then the identity.
     pub async fn verify_sms_code(
         &self,
         purpose: RecoveryPurpose,
         typed_account: &str,
         code: &str,
+        typed_identity: &str,
         client_ip: IpAddr,
     ) -> Result<Verification, EngineError> {
         let now = self.clock.now();
@@ -336,7 +365,10 @@ impl AccountRecovery {
             (Ok(_), None) => Err("sms_disabled"),
             (Ok(_), Some(sms)) if !sms.enabled() => Err("sms_disabled"),
             (Ok(id), Some(sms)) => match sms.verify(&id, purpose, &code, now).await? {
-                SmsCodeCheck::Valid => self.store.account(&id).await?.ok_or("unknown_account"),
+                SmsCodeCheck::Valid => match self.store.account(&id).await? {
+                    Some(account) => self.check_identity(account, typed_identity, now).await?,
+                    None => Err("unknown_account"),
+                },
                 SmsCodeCheck::Refused(reason) => Err(reason),
             },
         };
@@ -349,18 +381,22 @@ impl AccountRecovery {
         self.verified(&attempt, typed_account, result).await
     }
 
-    /// Checks the current code of the account's bound app, like at the VPN: the code is used up, a wrong one
-    /// counts towards the lockout, a locked account is refused whatever the code.
+    /// Checks the current code of the account's bound app, like at the VPN (the code is used up, a wrong one
+    /// counts towards the lockout, a locked account is refused whatever the code), then the identity.
     pub async fn verify_app_code(
         &self,
         purpose: RecoveryPurpose,
         typed_account: &str,
         code: &str,
+        typed_identity: &str,
         client_ip: IpAddr,
     ) -> Result<Verification, EngineError> {
         let now = self.clock.now();
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let result = self.check_app_code(typed_account, &code, now).await?;
+        let result = match self.check_app_code(typed_account, &code, now).await? {
+            Ok(account) => self.check_identity(account, typed_identity, now).await?,
+            Err(reason) => Err(reason),
+        };
         let attempt = Attempt {
             now,
             purpose,
@@ -368,6 +404,60 @@ impl AccountRecovery {
             client_ip,
         };
         self.verified(&attempt, typed_account, result).await
+    }
+
+    /// Checks a one-time helpdesk code (`motpd user reset-password`): alone enough, used up on success.
+    pub async fn verify_helpdesk_code(
+        &self,
+        purpose: RecoveryPurpose,
+        typed_account: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<Verification, EngineError> {
+        let now = self.clock.now();
+        let result = match normalize_id(typed_account) {
+            Err(_) => Err("unknown_account"),
+            Ok(id) => {
+                let hash = self.helpdesk.hash(&id, code);
+                if self.store.take_helpdesk_code(&id, &hash, now).await? {
+                    self.store.account(&id).await?.ok_or("unknown_account")
+                } else {
+                    Err("wrong_helpdesk_code")
+                }
+            }
+        };
+        let attempt = Attempt {
+            now,
+            purpose,
+            method: ProofMethod::Helpdesk,
+            client_ip,
+        };
+        self.verified(&attempt, typed_account, result).await
+    }
+
+    /// The second proof after a possession proof: the identity on file, compared in constant time. A wrong
+    /// answer counts towards the lockout; a locked account, or one without an identity on file, is refused.
+    async fn check_identity(
+        &self,
+        account: Account,
+        typed_identity: &str,
+        now: i64,
+    ) -> Result<Result<Account, &'static str>, EngineError> {
+        if account.locked_until.is_some_and(|until| until > now) {
+            return Ok(Err("locked"));
+        }
+        let Some(stored) = self.store.identity_hash(&account.id).await? else {
+            return Ok(Err("no_identity"));
+        };
+        if self.identity.matches(&account.id, &stored, typed_identity) {
+            return Ok(Ok(account));
+        }
+        let policy = &self.settings.policy;
+        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+        self.store
+            .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
+            .await?;
+        Ok(Err("wrong_identity"))
     }
 
     /// The account if the code is right, else why not.
@@ -530,6 +620,15 @@ impl AccountRecovery {
             account_id,
             hash,
         } = prepared;
+        // Paused before the password changes, so no moment exists in which the new password and an SMS code
+        // would be enough at the VPN.
+        let pause_hours = self.settings.policy.sms_pause_hours_after_reset;
+        if pause_hours > 0 {
+            let until = now.saturating_add(i64::from(pause_hours) * 3600);
+            self.store
+                .pause_sms_fallback(&account_id, until, now)
+                .await?;
+        }
         let done = match purpose {
             RecoveryPurpose::Activate => {
                 self.store
@@ -558,6 +657,18 @@ impl AccountRecovery {
         };
         self.audit(now, kind, client_ip, Some(&account_id), outcome, detail)
             .await?;
+        if done.is_some()
+            && let Some(account) = self.store.account(&account_id).await?
+        {
+            recovery_notice::send_in_background(
+                account,
+                purpose,
+                pause_hours,
+                self.mailer.clone(),
+                self.sms.clone(),
+                now,
+            );
+        }
         Ok(match done {
             Some(sessions_ended) => Committed::Done { sessions_ended },
             None => Committed::Changed,
