@@ -669,10 +669,7 @@ fn stored_proofs(site: &Site, helpdesk_code: &str) -> (Option<Vec<u8>>, Vec<u8>,
         let store = motpd::store::connect(&url, 1, chain).await.unwrap();
         let stored = store.identity_hash("alice").await.unwrap();
         let expected = motpd::engine::identity::IdentityKey::new(&key).hash("alice", "A123456789");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = motpd::clock::Clock::now(&motpd::clock::SystemClock);
         let hash =
             motpd::engine::helpdesk_codes::HelpdeskCodes::new(&key).hash("alice", helpdesk_code);
         let taken = store.take_helpdesk_code("alice", &hash, now).await.unwrap();
