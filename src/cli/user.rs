@@ -44,11 +44,17 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             sms_fallback,
             identity_stdin,
         } => {
+            // Read and checked first: a bad identity changes nothing.
+            let identity = if identity_stdin {
+                Some(read_identity()?)
+            } else {
+                None
+            };
             set(ctx, &id, fields, status, sms_fallback).await?;
-            if identity_stdin {
-                set_identity(ctx, &id).await?;
+            match identity {
+                Some(identity) => set_identity(ctx, &id, identity).await,
+                None => Ok(()),
             }
-            Ok(())
         }
         UserCommand::ResetPassword { id } => reset_password(ctx, &id).await,
         UserCommand::Lock { id } => {
@@ -226,21 +232,30 @@ async fn set(
     Ok(())
 }
 
-/// Reads the identity from standard input (an empty input clears it) and stores its keyed hash.
-async fn set_identity(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
-    let account = existing(ctx, raw_id).await?;
+/// The normalised identity from standard input; `None` for an empty input (clears it).
+fn read_identity() -> anyhow::Result<Option<SecretString>> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
         .context("while reading the identity from standard input")?;
     let typed = SecretString::new(text);
-    let hash = match typed.expose().trim() {
-        "" => None,
-        raw => {
-            let normalized = SecretString::new(accounts::normalize_identity(raw).map_err(input)?);
-            Some(IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()))
-        }
-    };
+    match typed.expose().trim() {
+        "" => Ok(None),
+        raw => Ok(Some(SecretString::new(
+            accounts::normalize_identity(raw).map_err(input)?,
+        ))),
+    }
+}
+
+/// Stores the keyed hash of the identity (or clears it).
+async fn set_identity(
+    ctx: &Context,
+    raw_id: &str,
+    identity: Option<SecretString>,
+) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let hash = identity
+        .map(|normalized| IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()));
     ctx.store
         .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
         .await?;
