@@ -24,6 +24,7 @@ mod messages;
 mod passwords;
 mod recovery_notice;
 mod recovery_sms;
+mod recovery_types;
 pub mod self_service;
 pub mod sms;
 mod sms_login;
