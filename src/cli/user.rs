@@ -1,19 +1,17 @@
 //! `motpd user ...`: accounts.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
+use super::user_proofs;
 use super::{CliError, format_time, print_table, read_stdin_secret};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
-use crate::engine::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
 use crate::engine::identity::IdentityKey;
 use crate::password;
-use crate::secrets::SecretString;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
@@ -46,17 +44,17 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         } => {
             // Read and checked first: a bad identity changes nothing.
             let identity = if identity_stdin {
-                Some(read_identity()?)
+                Some(user_proofs::read_identity()?)
             } else {
                 None
             };
             set(ctx, &id, fields, status, sms_fallback).await?;
             match identity {
-                Some(identity) => set_identity(ctx, &id, identity).await,
+                Some(identity) => user_proofs::set_identity(ctx, &id, identity).await,
                 None => Ok(()),
             }
         }
-        UserCommand::ResetPassword { id } => reset_password(ctx, &id).await,
+        UserCommand::ResetPassword { id } => user_proofs::reset_password(ctx, &id).await,
         UserCommand::Lock { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store
@@ -89,11 +87,11 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
     }
 }
 
-fn input(e: FieldError) -> anyhow::Error {
+pub(super) fn input(e: FieldError) -> anyhow::Error {
     CliError::Input(format!("--{e}")).into()
 }
 
-async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
+pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
     let id = accounts::normalize_id(raw_id).map_err(input)?;
     ctx.store.account(&id).await?.ok_or_else(|| {
         CliError::NotFound(format!("no account {id:?} (see `motpd user list`)")).into()
@@ -229,79 +227,6 @@ async fn set(
     )
     .await?;
     println!("updated {}", account.id);
-    Ok(())
-}
-
-/// The normalised identity from standard input; `None` for an empty input (clears it).
-fn read_identity() -> anyhow::Result<Option<SecretString>> {
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .context("while reading the identity from standard input")?;
-    let typed = SecretString::new(text);
-    match typed.expose().trim() {
-        "" => Ok(None),
-        raw => Ok(Some(SecretString::new(
-            accounts::normalize_identity(raw).map_err(input)?,
-        ))),
-    }
-}
-
-/// Stores the keyed hash of the identity (or clears it).
-async fn set_identity(
-    ctx: &Context,
-    raw_id: &str,
-    identity: Option<SecretString>,
-) -> anyhow::Result<()> {
-    let account = existing(ctx, raw_id).await?;
-    let hash = identity
-        .map(|normalized| IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()));
-    ctx.store
-        .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
-        .await?;
-    ctx.audit(
-        "admin.user.identity",
-        Some(&account.id),
-        serde_json::json!({ "identity": if hash.is_some() { "set" } else { "cleared" } }),
-    )
-    .await?;
-    match hash {
-        Some(_) => println!("identity of {} stored (as a keyed hash)", account.id),
-        None => println!(
-            "identity of {} cleared: it can reset its password only with a helpdesk code",
-            account.id
-        ),
-    }
-    Ok(())
-}
-
-/// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
-async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
-    let account = existing(ctx, raw_id).await?;
-    let code = HelpdeskCodes::generate().context("while making the code")?;
-    let now = ctx.now();
-    let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
-    let hash = HelpdeskCodes::new(&ctx.key).hash(&account.id, code.expose());
-    ctx.store
-        .set_helpdesk_code(&account.id, &hash, expires_at, now)
-        .await?;
-    ctx.audit(
-        "admin.user.reset-password",
-        Some(&account.id),
-        serde_json::json!({ "expires_at": expires_at }),
-    )
-    .await?;
-    let page = match account.status {
-        AccountStatus::Pending => "/account/activate",
-        _ => "/account/reset",
-    };
-    let base = ctx.config.web.public_url.trim_end_matches('/');
-    println!("one-time code for {}: {}", account.id, code.expose());
-    println!(
-        "valid until {}, usable once, at {base}{page} (from the hospital network)",
-        format_time(Some(expires_at))
-    );
-    println!("give it only to the person, after checking their ID card");
     Ok(())
 }
 
