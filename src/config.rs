@@ -168,7 +168,7 @@ pub struct WebConfig {
     /// Self-service enrollment (flow A) is offered only to these networks.
     pub enroll_networks: Vec<IpNet>,
     /// Account activation and forgotten-password reset (`/account/...`) are offered only to these networks;
-    /// unset: the same networks as `enroll_networks` (see [`WebConfig::account_networks`]).
+    /// unset or empty: the same networks as `enroll_networks` (see [`WebConfig::account_networks`]).
     #[serde(rename = "account_networks", skip_serializing_if = "Option::is_none")]
     pub account_networks_set: Option<Vec<IpNet>>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -199,11 +199,13 @@ impl Default for WebConfig {
 }
 
 impl WebConfig {
-    /// The networks the account pages are offered to: `account_networks`, or `enroll_networks` when unset.
+    /// The networks the account pages are offered to: `account_networks`, or `enroll_networks` when it is
+    /// unset or empty (an empty list once meant "any network"; now it falls back to the safe default).
     pub fn account_networks(&self) -> &[IpNet] {
-        self.account_networks_set
-            .as_deref()
-            .unwrap_or(&self.enroll_networks)
+        match self.account_networks_set.as_deref() {
+            Some(networks) if !networks.is_empty() => networks,
+            _ => &self.enroll_networks,
+        }
     }
 
     /// The networks of `account_networks` that lie outside every `enroll_networks` network (a relaxation).

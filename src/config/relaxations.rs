@@ -36,6 +36,8 @@ mod tests {
         let mut c = Config::default();
         assert!(c.relaxations().is_empty());
         assert_eq!(c.web.account_networks(), c.web.enroll_networks.as_slice());
+        c.web.account_networks_set = Some(Vec::new());
+        assert_eq!(c.web.account_networks(), c.web.enroll_networks.as_slice());
         c.web.enroll_networks = vec!["10.0.0.0/8".parse().unwrap()];
         c.web.account_networks_set = Some(vec!["10.1.0.0/16".parse().unwrap()]);
         assert!(c.relaxations().is_empty(), "inside enroll_networks");
