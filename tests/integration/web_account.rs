@@ -557,3 +557,27 @@ async fn the_pages_work_from_the_configured_networks_and_are_linked_from_enroll(
             .contains("Account activation and password reset work only from the hospital network")
     );
 }
+
+#[tokio::test]
+async fn the_method_page_asks_for_the_identity_and_offers_the_helpdesk_code_in_both_languages() {
+    let (_f, state) = setup(|_| {}).await;
+    let mut b = Browser::new(&state, PEER);
+    let zh = identify(&mut b, "/account/reset", "nobody").await;
+    for text in [
+        "身分證字號或出生日期",
+        "資訊室核發的一次性代碼",
+        "醫院沒有您的身分資料",
+        "name=\"identity\"",
+        "action=\"/account/reset/helpdesk\"",
+    ] {
+        assert!(zh.body.contains(text), "{text}: {}", zh.body);
+    }
+    let en = b.get("/account/reset/method?lang=en").await;
+    for text in [
+        "National ID number or date of birth",
+        "A one-time code from the IT helpdesk",
+        "If the hospital has no identity data on file for you",
+    ] {
+        assert!(en.body.contains(text), "{text}: {}", en.body);
+    }
+}
