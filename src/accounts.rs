@@ -2,11 +2,14 @@
 //!
 //! Account IDs are compared case-insensitively, so they are stored in lower case. Mobile numbers are Taiwan
 //! mobile numbers, normalised to ten digits (`0912345678`); `+886 912 345 678` and `0912-345-678` are accepted.
-//! Import validates every row before anything is written and reports each bad row with its line number.
+//! Import validates every row before anything is written and reports each bad row with its line number. The
+//! optional `identity` column (national ID number or birth date, see [`normalize_identity`]) is secret: it is
+//! normalised here and hashed by the caller, never echoed in an error.
 //! Pure: parsing and validation only.
 
 use std::io::Read;
 
+use crate::secrets::SecretString;
 use crate::store::{AccountStatus, AccountUpsert};
 
 use crate::csv_table::{Cells, field_error, keep, read_table};
@@ -99,6 +102,47 @@ pub fn parse_date(raw: &str) -> Result<time::Date, FieldError> {
     })
 }
 
+/// Normalises the identity the hospital holds for a person (a national ID number or a birth date), so that the
+/// way it is typed does not matter: spaces removed; a date (`YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD` or
+/// `YYYYMMDD`) in ISO form; anything else upper case, 4–32 letters and digits. The value is secret: the error
+/// never repeats it.
+pub fn normalize_identity(raw: &str) -> Result<String, FieldError> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(date) = identity_date(&compact) {
+        return Ok(format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        ));
+    }
+    let upper = compact.to_ascii_uppercase();
+    if !(4..=32).contains(&upper.len()) || !upper.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(field_error(
+            "identity",
+            "must be a national ID number (4 to 32 letters and digits) or a birth date (YYYY-MM-DD)",
+        ));
+    }
+    Ok(upper)
+}
+
+/// A date in one of the forms [`normalize_identity`] accepts.
+fn identity_date(compact: &str) -> Option<time::Date> {
+    let parts: Vec<&str> = if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_digit()) {
+        vec![compact.get(..4)?, compact.get(4..6)?, compact.get(6..)?]
+    } else {
+        compact.split(['-', '/', '.']).collect()
+    };
+    let [year, month, day] = parts.as_slice() else {
+        return None;
+    };
+    if year.len() != 4 || !(1..=2).contains(&month.len()) || !(1..=2).contains(&day.len()) {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
+}
+
 /// Splits a group list (`a;b` or `a,b`), dropping empty entries and duplicates.
 pub fn parse_groups(raw: &str) -> Result<Vec<String>, FieldError> {
     let mut groups: Vec<String> = Vec::new();
@@ -129,6 +173,9 @@ pub struct ImportPlan {
     pub errors: Vec<RowError>,
     /// The optional columns the file has; the others keep their stored values on update.
     pub columns: Vec<&'static str>,
+    /// With an `identity` column: each valid row's account and its normalised identity (`None`: an empty
+    /// cell, which clears the identity on file).
+    pub identities: Vec<(String, Option<SecretString>)>,
 }
 
 impl ImportPlan {
@@ -151,7 +198,7 @@ impl ImportPlan {
     }
 }
 
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 8] = [
     "id",
     "name",
     "phone",
@@ -159,23 +206,38 @@ const COLUMNS: [&str; 7] = [
     "expires",
     "groups",
     "password_hash",
+    "identity",
 ];
 
 /// Reads a CSV import (a header row naming the columns, in any order; `id` and `name` are required) and
 /// validates every row. Duplicate IDs within the file are errors on each later line.
 pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
     let table = read_table(input, &COLUMNS, &["id", "name"], |cells| {
-        account_from_cells(cells).map(|account| (account.id.clone(), account))
+        let identity = Some(cells.get("identity"))
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| normalize_identity(raw).map(SecretString::new));
+        match (account_from_cells(cells), identity.transpose()) {
+            (Ok(account), Ok(identity)) => Ok((account.id.clone(), (account, identity))),
+            (Ok(_), Err(e)) => Err(vec![e]),
+            (Err(mut errors), identity) => {
+                errors.extend(identity.err());
+                Err(errors)
+            }
+        }
     })?;
-    Ok(ImportPlan {
-        rows: table
-            .rows
-            .into_iter()
-            .map(|(line, _, account)| (line, account))
-            .collect(),
+    let with_identity = table.columns.contains(&"identity");
+    let mut plan = ImportPlan {
         errors: table.errors,
         columns: table.columns,
-    })
+        ..ImportPlan::default()
+    };
+    for (line, _, (account, identity)) in table.rows {
+        if with_identity {
+            plan.identities.push((account.id.clone(), identity));
+        }
+        plan.rows.push((line, account));
+    }
+    Ok(plan)
 }
 
 fn account_from_cells(cells: &Cells<'_>) -> Result<AccountUpsert, Vec<FieldError>> {
@@ -224,6 +286,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identities_normalise_and_never_echo() {
+        assert_eq!(normalize_identity(" a123 456 789 ").unwrap(), "A123456789");
+        for date in ["1990-03-07", "1990/3/7", "1990.03.07", "19900307"] {
+            assert_eq!(normalize_identity(date).unwrap(), "1990-03-07", "{date}");
+        }
+        assert!(normalize_identity("1990-02-30").is_err());
+        assert!(normalize_identity("abc").is_err());
+        let error = normalize_identity("A12345678-9!").unwrap_err().to_string();
+        assert!(!error.contains("A12345678"), "{error}");
+    }
+
+    #[test]
     fn ids_phones_emails() {
         assert_eq!(normalize_id(" Nurse.Chen ").unwrap(), "nurse.chen");
         assert!(normalize_id("a b").is_err());
@@ -267,6 +341,37 @@ mod tests {
         assert!(plan.errors[0].reason.contains("expires"));
         assert!(plan.errors[1].reason.contains("line 2"));
         assert!(plan.errors[2].reason.contains("name"));
+    }
+
+    #[test]
+    fn import_identity_column_is_normalised_and_never_echoed() {
+        let csv = "id,name,identity\na,A, a123456789 \nb,B,\nc,C,1990/3/7\nd,D,X9!SECRET\n";
+        let plan = read_import(csv.as_bytes()).unwrap();
+        assert_eq!(plan.rows.len(), 3);
+        let shown: Vec<(String, Option<String>)> = plan
+            .identities
+            .iter()
+            .map(|(id, i)| (id.clone(), i.as_ref().map(|s| s.expose().to_owned())))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("a".to_owned(), Some("A123456789".to_owned())),
+                ("b".to_owned(), None),
+                ("c".to_owned(), Some("1990-03-07".to_owned())),
+            ]
+        );
+        assert_eq!(plan.errors.len(), 1);
+        assert!(
+            !plan.errors[0].reason.contains("SECRET"),
+            "{}",
+            plan.errors[0].reason
+        );
+        let plan = read_import("id,name\na,A\n".as_bytes()).unwrap();
+        assert!(
+            plan.identities.is_empty(),
+            "no column: identities stay as they are"
+        );
     }
 
     #[test]

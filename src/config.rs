@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod relaxations;
 mod values;
 
 pub use values::{
@@ -171,8 +172,9 @@ pub struct WebConfig {
     /// Self-service enrollment (flow A) is offered only to these networks.
     pub enroll_networks: Vec<IpNet>,
     /// Account activation and forgotten-password reset (`/account/...`) are offered only to these networks;
-    /// empty: from any network.
-    pub account_networks: Vec<IpNet>,
+    /// unset or empty: the same networks as `enroll_networks` (see [`WebConfig::account_networks`]).
+    #[serde(rename = "account_networks", skip_serializing_if = "Option::is_none")]
+    pub account_networks_set: Option<Vec<IpNet>>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// The address users reach the pages at (links in e-mails).
@@ -200,7 +202,7 @@ impl Default for WebConfig {
                 std::net::Ipv4Addr::LOCALHOST,
                 32,
             ))],
-            account_networks: Vec::new(),
+            account_networks_set: None,
             trusted_proxies: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             invite_ttl_hours: 72,
@@ -210,6 +212,31 @@ impl Default for WebConfig {
             max_connections_per_address: 32,
             max_connections: 1024,
         }
+    }
+}
+
+impl WebConfig {
+    /// The networks the account pages are offered to: `account_networks`, or `enroll_networks` when it is
+    /// unset or empty (an empty list once meant "any network"; now it falls back to the safe default).
+    pub fn account_networks(&self) -> &[IpNet] {
+        match self.account_networks_set.as_deref() {
+            Some(networks) if !networks.is_empty() => networks,
+            _ => &self.enroll_networks,
+        }
+    }
+
+    /// The networks of `account_networks` that lie outside every `enroll_networks` network (a relaxation).
+    pub fn account_networks_beyond_enroll(&self) -> Vec<IpNet> {
+        self.account_networks()
+            .iter()
+            .filter(|net| {
+                !self
+                    .enroll_networks
+                    .iter()
+                    .any(|inner| inner.contains(*net))
+            })
+            .copied()
+            .collect()
     }
 }
 
@@ -268,6 +295,9 @@ pub struct PolicyConfig {
     pub utc_offset: time::UtcOffset,
     /// Minimum password length for new passwords.
     pub min_password_length: usize,
+    /// After an account's password is reset or first set on the account pages, SMS at the VPN is refused for
+    /// this many hours (0: no pause, a relaxation warned about at start).
+    pub sms_pause_hours_after_reset: u32,
 }
 
 impl Default for PolicyConfig {
@@ -278,6 +308,7 @@ impl Default for PolicyConfig {
             lockout_minutes: 15,
             utc_offset: time::macros::offset!(+8),
             min_password_length: 8,
+            sms_pause_hours_after_reset: 24,
         }
     }
 }
@@ -434,20 +465,6 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string(),
         })
-    }
-
-    /// The settings that weaken a default of the security model (README, "Security model"), each as the
-    /// warning `serve` logs at start.
-    pub fn relaxations(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        if self.radius.detailed_reasons {
-            found.push(
-                "radius.detailed_reasons = true: a VPN login failure tells its reason before both factors are \
-                 verified, so a guessed password or an existing account is confirmed to whoever tries"
-                    .to_owned(),
-            );
-        }
-        found
     }
 
     /// Checks values that parse but cannot work; reports every problem at once.

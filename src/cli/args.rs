@@ -193,7 +193,8 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Create or update accounts from a CSV file (id,name,phone,email,expires,groups[,password_hash]).
+    /// Create or update accounts from a CSV file (id,name,phone,email,expires,groups[,password_hash][,identity]).
+    /// `identity`: the national ID number or birth date the account pages ask for, stored as a keyed hash.
     Import {
         /// The CSV file.
         file: PathBuf,
@@ -235,6 +236,10 @@ pub enum UserCommand {
         /// `sms.allow_vpn_fallback`).
         #[arg(long, value_enum)]
         sms_fallback: Option<SmsFallbackArg>,
+        /// Read the identity the account pages ask for (national ID number or birth date YYYY-MM-DD) from
+        /// standard input; stored as a keyed hash. An empty line clears it.
+        #[arg(long)]
+        identity_stdin: bool,
     },
     /// Lock the account (refused until unlocked).
     Lock {
@@ -248,6 +253,12 @@ pub enum UserCommand {
     },
     /// Delete the account and its devices.
     Remove {
+        /// Account ID.
+        id: String,
+    },
+    /// Print a one-time code (valid 24 hours) that alone lets the person set a new password on
+    /// /account/reset (or /account/activate). Only after checking their ID card in person.
+    ResetPassword {
         /// Account ID.
         id: String,
     },

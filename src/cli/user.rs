@@ -6,9 +6,11 @@ use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
+use super::user_proofs;
 use super::{CliError, format_time, print_table, read_stdin_secret};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
+use crate::engine::identity::IdentityKey;
 use crate::password;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 
@@ -38,7 +40,21 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             fields,
             status,
             sms_fallback,
-        } => set(ctx, &id, fields, status, sms_fallback).await,
+            identity_stdin,
+        } => {
+            // Read and checked first: a bad identity changes nothing.
+            let identity = if identity_stdin {
+                Some(user_proofs::read_identity()?)
+            } else {
+                None
+            };
+            set(ctx, &id, fields, status, sms_fallback).await?;
+            match identity {
+                Some(identity) => user_proofs::set_identity(ctx, &id, identity).await,
+                None => Ok(()),
+            }
+        }
+        UserCommand::ResetPassword { id } => user_proofs::reset_password(ctx, &id).await,
         UserCommand::Lock { id } => {
             let id = existing(ctx, &id).await?.id;
             ctx.store
@@ -71,11 +87,11 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
     }
 }
 
-fn input(e: FieldError) -> anyhow::Error {
+pub(super) fn input(e: FieldError) -> anyhow::Error {
     CliError::Input(format!("--{e}")).into()
 }
 
-async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
+pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
     let id = accounts::normalize_id(raw_id).map_err(input)?;
     ctx.store.account(&id).await?.ok_or_else(|| {
         CliError::NotFound(format!("no account {id:?} (see `motpd user list`)")).into()
@@ -289,6 +305,15 @@ async fn import(
         return Ok(());
     }
     let summary = ctx.store.import_accounts(&rows, ctx.now()).await?;
+    let identities = IdentityKey::new(&ctx.key);
+    for (id, identity) in &plan.identities {
+        let hash = identity
+            .as_ref()
+            .map(|normalized| identities.hash(id, normalized.expose()));
+        ctx.store
+            .set_identity_hash(id, hash.as_deref(), ctx.now())
+            .await?;
+    }
     ctx.audit(
         "admin.user.import",
         None,
@@ -297,6 +322,7 @@ async fn import(
             "created": summary.created,
             "updated": summary.updated,
             "skipped": plan.errors.len(),
+            "identities": plan.identities.len(),
         }),
     )
     .await?;
@@ -400,6 +426,15 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
             "set"
         } else {
             "not set"
+        }
+    );
+    let identity = ctx.store.identity_hash(&account.id).await?.is_some();
+    println!(
+        "identity    {}",
+        if identity {
+            "on file (keyed hash)"
+        } else {
+            "none (password reset only with `motpd user reset-password`)"
         }
     );
     println!("failures    {}", account.failures);

@@ -378,6 +378,12 @@ pub(super) fn problems(c: &Config) -> Vec<Problem> {
     );
     check(
         &mut p,
+        pol.sms_pause_hours_after_reset <= 30 * 24,
+        "policy.sms_pause_hours_after_reset",
+        || "use 0 to 720 hours".into(),
+    );
+    check(
+        &mut p,
         !c.secrets.key_file.as_os_str().is_empty(),
         "secrets.key_file",
         || "must name the key file (e.g. \"motpd.key\", created by `motpd init`)".into(),

@@ -1,5 +1,10 @@
 //! Account activation (first use) and forgotten-password reset without HTTP: the owner proves who they are
-//! with a code (by SMS to the registered number, or from the bound authenticator app), then sets a password.
+//! with two independent proofs, then sets a password. Either a possession proof (a code by SMS to the
+//! registered number, or the bound authenticator app's code) AND the identity the hospital holds (national ID
+//! number or birth date, kept as a keyed hash, see [`super::identity`]), or alone a one-time helpdesk code
+//! given in person (`motpd user reset-password`, see [`super::helpdesk_codes`]). Never the phone alone: its
+//! app and its SMS are one factor. An account without an identity on file can only use the helpdesk code. A
+//! wrong identity counts towards the account's lockout, like a wrong app code.
 //!
 //! Until a code is verified nothing tells an unknown account, a wrong number or a missing phone apart from the
 //! normal case: [`AccountRecovery::send_sms_code`] answers `()` in every case and sends in the background (so
@@ -9,7 +14,9 @@
 //! account's [`Standing`] decides whether the password may be set; the new password passes
 //! [`crate::password::check_policy`] and must differ from the current one; it is stored with the status change,
 //! the cleared lockout and the end of the account's web sessions in one store call (`account.activate`,
-//! `account.reset`). An admin lock ([`ADMIN_LOCK_UNTIL`]) and a disabled status are never lifted here.
+//! `account.reset`). An admin lock ([`ADMIN_LOCK_UNTIL`]) and a disabled status are never lifted here. Before
+//! the password is stored, SMS at the VPN is paused for `policy.sms_pause_hours_after_reset`; after it, the
+//! owner gets a notice by mail and SMS ([`super::recovery_notice`]).
 //! Never a password, code or phone number in the audit trail. This module knows no HTTP and no sessions.
 
 use std::net::IpAddr;
@@ -19,185 +26,24 @@ use subtle::ConstantTimeEq;
 
 use super::HashingPool;
 use super::codes::{self, CodeCheck};
+use super::helpdesk_codes::HelpdeskCodes;
+use super::identity::IdentityKey;
 use super::passwords::PasswordChecker;
+use super::recovery_notice;
 use super::{EngineError, EngineSettings};
 use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::Language;
+use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
 
-/// What the owner wants to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecoveryPurpose {
-    /// First use: a pending account gets its password and becomes active.
-    Activate,
-    /// Forgotten password: an active account gets a new one.
-    Reset,
-}
-
-impl RecoveryPurpose {
-    /// The snake_case name (URLs, audit trail).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Activate => "activate",
-            Self::Reset => "reset",
-        }
-    }
-
-    /// Parses [`Self::as_str`].
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "activate" => Some(Self::Activate),
-            "reset" => Some(Self::Reset),
-            _ => None,
-        }
-    }
-}
-
-/// How the owner proved who they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProofMethod {
-    /// A code sent by SMS to the registered number.
-    Sms,
-    /// The current code of the bound authenticator app.
-    App,
-}
-
-impl ProofMethod {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Sms => "sms",
-            Self::App => "app",
-        }
-    }
-}
-
-/// What an SMS code check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsCodeCheck {
-    /// The code is right; it is used up.
-    Valid,
-    /// Refused, with the reason for the audit trail (`wrong`, `expired`, `too_many_tries`, `no_code`...).
-    Refused(&'static str),
-}
-
-/// The SMS side the flows need: sending a code to an account's registered number and checking it. Implemented
-/// by the SMS service (`crate::engine::sms`); kept a trait so this module does not depend on its internals.
-#[async_trait::async_trait]
-pub trait RecoverySms: Send + Sync + std::fmt::Debug {
-    /// Whether SMS codes can be sent at all (`sms.provider` is not `none`).
-    fn enabled(&self) -> bool;
-    /// Sends a fresh code for `purpose` to the account's registered number. `Err` carries a short reason for
-    /// the log and the audit trail (rate limited, gateway failure...), never the code.
-    async fn send(
-        &self,
-        account: &Account,
-        purpose: RecoveryPurpose,
-        language: Language,
-        now: i64,
-    ) -> Result<(), String>;
-    /// Checks (and on success uses up) the account's code for `purpose`.
-    async fn verify(
-        &self,
-        account_id: &str,
-        purpose: RecoveryPurpose,
-        code: &str,
-        now: i64,
-    ) -> Result<SmsCodeCheck, EngineError>;
-}
-
-/// Where a verified owner's account stands for the purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    /// The password may be set now.
-    MaySetPassword,
-    /// Activation asked for an account that is already active: use the forgotten-password flow.
-    AlreadyActive,
-    /// Reset asked for an account that was never activated: use the activation flow.
-    NotActivated,
-    /// Disabled by an admin.
-    Disabled,
-    /// Past its expiry date.
-    Expired,
-    /// Locked by an admin (`motpd user lock`).
-    AdminLocked,
-    /// Gone or changed meanwhile (removed, activated in another tab).
-    Unavailable,
-}
-
-impl Standing {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::MaySetPassword => "may_set_password",
-            Self::AlreadyActive => "already_active",
-            Self::NotActivated => "not_activated",
-            Self::Disabled => "disabled",
-            Self::Expired => "expired",
-            Self::AdminLocked => "admin_locked",
-            Self::Unavailable => "unavailable",
-        }
-    }
-}
-
-/// The result of checking a code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verification {
-    /// The code proved ownership of this (normalised) account.
-    Verified {
-        /// The account.
-        account_id: String,
-        /// What may happen next.
-        standing: Standing,
-    },
-    /// Wrong, used or expired code, unknown account, no device, locked...: deliberately not told apart.
-    Failed,
-}
-
-/// A new password, checked and hashed, waiting for [`AccountRecovery::commit_password`]. No `Debug` of the
-/// hash.
-pub struct PreparedPassword {
-    purpose: RecoveryPurpose,
-    method: ProofMethod,
-    account_id: String,
-    hash: String,
-}
-
-impl std::fmt::Debug for PreparedPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedPassword")
-            .field("purpose", &self.purpose)
-            .field("account_id", &self.account_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The result of [`AccountRecovery::prepare_password`].
-#[derive(Debug)]
-pub enum PasswordCheck {
-    /// Acceptable: commit it.
-    Prepared(PreparedPassword),
-    /// Against the password policy (or equal to the current password).
-    Refused(PolicyViolation),
-    /// The account may not (any more) get a password this way.
-    NotAllowed(Standing),
-}
-
-/// The result of [`AccountRecovery::commit_password`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Committed {
-    /// Stored; the account is active and this many web sessions of it ended.
-    Done {
-        /// Web sessions ended.
-        sessions_ended: u64,
-    },
-    /// The account's status changed meanwhile; nothing was stored.
-    Changed,
-}
+pub use super::recovery_types::{
+    Committed, PasswordCheck, PreparedPassword, ProofMethod, RecoveryPurpose, RecoverySms,
+    SmsCodeCheck, Standing, Verification,
+};
 
 /// One verification attempt, for the audit trail.
 struct Attempt {
@@ -216,6 +62,9 @@ pub struct AccountRecovery {
     settings: EngineSettings,
     passwords: PasswordChecker,
     sms: Option<Arc<dyn RecoverySms>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    identity: IdentityKey,
+    helpdesk: HelpdeskCodes,
 }
 
 impl AccountRecovery {
@@ -230,17 +79,25 @@ impl AccountRecovery {
     ) -> Self {
         Self {
             passwords: PasswordChecker::new(store.clone(), hashing),
+            identity: IdentityKey::new(&key),
+            helpdesk: HelpdeskCodes::new(&key),
             store,
             key,
             clock,
             settings,
             sms: None,
+            mailer: None,
         }
     }
 
-    /// Offers SMS codes from now on.
+    /// Offers SMS codes (and sends SMS notices) from now on.
     pub fn set_sms(&mut self, sms: Arc<dyn RecoverySms>) {
         self.sms = Some(sms);
+    }
+
+    /// Sends the notice mail after a password change through `mailer` from now on.
+    pub fn set_mailer(&mut self, mailer: Arc<dyn Mailer>) {
+        self.mailer = Some(mailer);
     }
 
     /// Whether SMS is offered.
@@ -321,12 +178,13 @@ impl AccountRecovery {
         Ok((Some(account), reason))
     }
 
-    /// Checks an SMS code sent by [`Self::send_sms_code`].
+    /// Checks an SMS code sent by [`Self::send_sms_code`], then the identity.
     pub async fn verify_sms_code(
         &self,
         purpose: RecoveryPurpose,
         typed_account: &str,
         code: &str,
+        typed_identity: &str,
         client_ip: IpAddr,
     ) -> Result<Verification, EngineError> {
         let now = self.clock.now();
@@ -336,7 +194,10 @@ impl AccountRecovery {
             (Ok(_), None) => Err("sms_disabled"),
             (Ok(_), Some(sms)) if !sms.enabled() => Err("sms_disabled"),
             (Ok(id), Some(sms)) => match sms.verify(&id, purpose, &code, now).await? {
-                SmsCodeCheck::Valid => self.store.account(&id).await?.ok_or("unknown_account"),
+                SmsCodeCheck::Valid => match self.store.account(&id).await? {
+                    Some(account) => self.check_identity(account, typed_identity, now).await?,
+                    None => Err("unknown_account"),
+                },
                 SmsCodeCheck::Refused(reason) => Err(reason),
             },
         };
@@ -349,18 +210,22 @@ impl AccountRecovery {
         self.verified(&attempt, typed_account, result).await
     }
 
-    /// Checks the current code of the account's bound app, like at the VPN: the code is used up, a wrong one
-    /// counts towards the lockout, a locked account is refused whatever the code.
+    /// Checks the current code of the account's bound app, like at the VPN (the code is used up, a wrong one
+    /// counts towards the lockout, a locked account is refused whatever the code), then the identity.
     pub async fn verify_app_code(
         &self,
         purpose: RecoveryPurpose,
         typed_account: &str,
         code: &str,
+        typed_identity: &str,
         client_ip: IpAddr,
     ) -> Result<Verification, EngineError> {
         let now = self.clock.now();
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let result = self.check_app_code(typed_account, &code, now).await?;
+        let result = match self.check_app_code(typed_account, &code, now).await? {
+            Ok(account) => self.check_identity(account, typed_identity, now).await?,
+            Err(reason) => Err(reason),
+        };
         let attempt = Attempt {
             now,
             purpose,
@@ -368,6 +233,60 @@ impl AccountRecovery {
             client_ip,
         };
         self.verified(&attempt, typed_account, result).await
+    }
+
+    /// Checks a one-time helpdesk code (`motpd user reset-password`): alone enough, used up on success.
+    pub async fn verify_helpdesk_code(
+        &self,
+        purpose: RecoveryPurpose,
+        typed_account: &str,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<Verification, EngineError> {
+        let now = self.clock.now();
+        let result = match normalize_id(typed_account) {
+            Err(_) => Err("unknown_account"),
+            Ok(id) => {
+                let hash = self.helpdesk.hash(&id, code);
+                if self.store.take_helpdesk_code(&id, &hash, now).await? {
+                    self.store.account(&id).await?.ok_or("unknown_account")
+                } else {
+                    Err("wrong_helpdesk_code")
+                }
+            }
+        };
+        let attempt = Attempt {
+            now,
+            purpose,
+            method: ProofMethod::Helpdesk,
+            client_ip,
+        };
+        self.verified(&attempt, typed_account, result).await
+    }
+
+    /// The second proof after a possession proof: the identity on file, compared in constant time. A wrong
+    /// answer counts towards the lockout; a locked account, or one without an identity on file, is refused.
+    async fn check_identity(
+        &self,
+        account: Account,
+        typed_identity: &str,
+        now: i64,
+    ) -> Result<Result<Account, &'static str>, EngineError> {
+        if account.locked_until.is_some_and(|until| until > now) {
+            return Ok(Err("locked"));
+        }
+        let Some(stored) = self.store.identity_hash(&account.id).await? else {
+            return Ok(Err("no_identity"));
+        };
+        if self.identity.matches(&account.id, &stored, typed_identity) {
+            return Ok(Ok(account));
+        }
+        let policy = &self.settings.policy;
+        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+        self.store
+            .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
+            .await?;
+        Ok(Err("wrong_identity"))
     }
 
     /// The account if the code is right, else why not.
@@ -530,6 +449,15 @@ impl AccountRecovery {
             account_id,
             hash,
         } = prepared;
+        // Paused before the password changes, so no moment exists in which the new password and an SMS code
+        // would be enough at the VPN.
+        let pause_hours = self.settings.policy.sms_pause_hours_after_reset;
+        if pause_hours > 0 {
+            let until = now.saturating_add(i64::from(pause_hours) * 3600);
+            self.store
+                .pause_sms_fallback(&account_id, until, now)
+                .await?;
+        }
         let done = match purpose {
             RecoveryPurpose::Activate => {
                 self.store
@@ -558,6 +486,18 @@ impl AccountRecovery {
         };
         self.audit(now, kind, client_ip, Some(&account_id), outcome, detail)
             .await?;
+        if done.is_some()
+            && let Some(account) = self.store.account(&account_id).await?
+        {
+            recovery_notice::send_in_background(
+                account,
+                purpose,
+                pause_hours,
+                self.mailer.clone(),
+                self.sms.clone(),
+                now,
+            );
+        }
         Ok(match done {
             Some(sessions_ended) => Committed::Done { sessions_ended },
             None => Committed::Changed,

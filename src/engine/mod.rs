@@ -15,12 +15,16 @@ mod challenge;
 mod codes;
 pub mod enrollment;
 mod hashing;
+pub mod helpdesk_codes;
+pub mod identity;
 pub mod invitations;
 mod invite_mail;
 mod mailed_seed;
 mod messages;
 mod passwords;
+mod recovery_notice;
 mod recovery_sms;
+mod recovery_types;
 pub mod self_service;
 pub mod sms;
 mod sms_login;
@@ -86,6 +90,9 @@ pub enum RejectReason {
     Malformed,
     /// An SMS code was asked for but not sent (SMS off for the account, no number, rate limit, gateway).
     SmsUnavailable,
+    /// SMS at the VPN is paused after the account's password was reset or first set on the account pages
+    /// (`policy.sms_pause_hours_after_reset`); the user is told SMS is unavailable.
+    SmsPaused,
 }
 
 impl RejectReason {
@@ -104,6 +111,7 @@ impl RejectReason {
             Self::BadState => "bad_state",
             Self::Malformed => "malformed",
             Self::SmsUnavailable => "sms_unavailable",
+            Self::SmsPaused => "sms_paused",
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The SMS code service as the proof of the account pages: [`RecoverySms`] for [`SmsService`], mapping the
-//! purposes and the check results (the reasons only reach the audit trail).
+//! The SMS code service as the proof of the account pages and the channel of their notices: [`RecoverySms`]
+//! for [`SmsService`], mapping the purposes and the check results (the reasons only reach the audit trail).
 
 use super::EngineError;
 use super::account_recovery::{RecoveryPurpose, RecoverySms, SmsCodeCheck};
@@ -30,6 +30,12 @@ impl RecoverySms for SmsService {
         self.send_code(account, sms_purpose(purpose), language, now)
             .await
             .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn notify(&self, account: &Account, text: &str, now: i64) -> Result<(), String> {
+        self.send_notice(account, text, now)
+            .await
             .map_err(|e| e.to_string())
     }
 

@@ -3,7 +3,8 @@
 //! `sms.max_attempts` tries (counted before comparing), a new code replacing the earlier one — with rate limits
 //! per account and per number (`sms.min_interval_seconds`, `sms.max_per_day` in any rolling 24 hours).
 //!
-//! Every rule that must hold across nodes is one atomic store operation. A send that the gateway refuses or
+//! The limits count per purpose (VPN login, activation, reset): the account pages cannot use up the VPN
+//! fallback's quota. Every rule that must hold across nodes is one atomic store operation. A send that the gateway refuses or
 //! does not confirm in time leaves no usable code (the stored code is discarded), but it does use its
 //! rate-limit slot: a gateway that times out may still deliver, and the limits exist to stop SMS flooding.
 //! Every send (sent, refused, failed) is audited as `sms.send` — never with the code — and counted.
@@ -305,6 +306,43 @@ impl SmsService {
             masked_phone,
             expires_at,
         })
+    }
+
+    /// Sends a notice (no code) to the account's number, outside the code quotas: notices follow a password
+    /// change, which the quotas of its own purpose already limit. Audited as `sms.notice`.
+    pub async fn send_notice(
+        &self,
+        account: &Account,
+        text: &str,
+        now: i64,
+    ) -> Result<(), SmsError> {
+        let phone = account.phone.as_deref().filter(|p| !p.is_empty());
+        let (outcome, reason, result) = match (self.enabled(), phone) {
+            (false, _) => ("refused", "disabled", Err(SmsError::Disabled)),
+            (true, None) => ("refused", "no_phone", Err(SmsError::NoPhone)),
+            (true, Some(phone)) => match self.sender.send(phone, text).await {
+                Ok(()) => ("sent", "-", Ok(())),
+                Err(error) => (
+                    "failed",
+                    "gateway",
+                    Err(SmsError::Gateway(error.to_string())),
+                ),
+            },
+        };
+        let detail = serde_json::json!({
+            "reason": reason,
+            "to": phone.map(mask_phone),
+        });
+        let event = AuditEvent::new(
+            now,
+            "sms.notice",
+            "sms:notice",
+            Some(&account.id),
+            outcome,
+            detail,
+        );
+        self.audit.record(event).await;
+        result
     }
 
     /// Checks `code` against the account's outstanding code for `purpose`. The try is counted first (so the

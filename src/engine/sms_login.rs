@@ -9,6 +9,10 @@
 //! enforcement date such an account is not refused outright but offered SMS (and reminded to register). Before
 //! that date the password alone still suffices, as without SMS.
 //!
+//! For `policy.sms_pause_hours_after_reset` after the account's password was reset or first set on the account
+//! pages, no code is sent or accepted here (the phone alone must not lead from a reset to a login): the user
+//! reads that SMS is unavailable, the audit trail `sms_paused`.
+//!
 //! A wrong SMS code counts as a failed login (lockout) and, while the code has tries left, is answered with a
 //! new challenge; the code completes exactly one login. A refused or failed send is a Reject saying why.
 
@@ -164,6 +168,9 @@ impl Engine {
                 account,
             ));
         };
+        if let Some(paused) = self.sms_pause(account, now).await? {
+            return Ok(paused);
+        }
         let language = self.settings.language;
         match sms
             .send_code(account, SmsPurpose::Login, language, now)
@@ -200,6 +207,9 @@ impl Engine {
                 account,
             ));
         };
+        if let Some(paused) = self.sms_pause(account, now).await? {
+            return Ok(paused);
+        }
         let code = String::from_utf8_lossy(answer);
         let check = match sms
             .verify_code(&account.id, SmsPurpose::Login, &code, now)
@@ -273,6 +283,23 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// A Reject while the account's SMS fallback is paused after a reset or an activation on the account pages:
+    /// the user is told SMS is unavailable, the audit trail says `sms_paused`.
+    async fn sms_pause(&self, account: &Account, now: i64) -> Result<Option<Outcome>, EngineError> {
+        let paused = self
+            .store
+            .sms_paused_until(&account.id)
+            .await?
+            .is_some_and(|until| until > now);
+        Ok(paused.then(|| {
+            self.sms_reject(
+                RejectReason::SmsPaused,
+                sms_texts::disabled_text(self.settings.language),
+                account,
+            )
+        }))
     }
 
     /// Issues a challenge without a device: SMS code (or keyword) expected, valid as long as the code.

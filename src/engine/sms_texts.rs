@@ -1,5 +1,6 @@
 //! The texts of the SMS feature, in Traditional Chinese and English: the text message itself (with the code),
-//! why a code was not sent, and the RADIUS prompts of an SMS login. Times are shown in the site's time zone.
+//! why a code was not sent, the RADIUS prompts of an SMS login, and the notice after a password was set on the
+//! account pages. Times are shown in the site's time zone.
 
 use super::messages::CodeShape;
 use crate::config::Language;
@@ -57,6 +58,24 @@ pub(crate) fn gateway_failed_text(language: Language) -> String {
             "The SMS could not be sent right now. Try again later or contact IT.".into()
         }
     }
+}
+
+/// The text message telling the owner that the account's password was set on the account pages (`activated`:
+/// the first password). Both languages in one message: the owner's language is not known. No code, no link.
+pub(crate) fn password_changed_notice(activated: bool) -> String {
+    let (zh, en) = if activated {
+        ("已啟用並設定密碼", "was activated and its password set")
+    } else {
+        ("密碼已變更", "password was changed")
+    };
+    let en_subject = if activated {
+        "Your VPN account"
+    } else {
+        "Your VPN"
+    };
+    format!(
+        "motpd：您的 VPN 帳號{zh}。若非本人操作，請立即聯絡資訊室。{en_subject} {en}. Not you? Call the IT helpdesk now."
+    )
 }
 
 /// SMS switched off (globally or for the account).

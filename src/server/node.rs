@@ -136,7 +136,7 @@ impl Node {
             );
         }
         for relaxation in config.relaxations() {
-            tracing::warn!("{relaxation}");
+            tracing::warn!("relaxed setting: {relaxation}");
         }
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let sms = Arc::new(SmsService::new(
@@ -158,10 +158,15 @@ impl Node {
             .with_sms(sms.clone()),
         );
         let web = web.map(|listener| {
-            let state = Arc::new(
-                WebState::new(config, store.clone(), key.clone(), clock.clone())
-                    .with_sms(sms.clone()),
-            );
+            let mut state = WebState::new(config, store.clone(), key.clone(), clock.clone())
+                .with_sms(sms.clone());
+            match crate::notify::SmtpMailer::new(&config.smtp) {
+                Ok(mailer) => state = state.with_mailer(Arc::new(mailer)),
+                Err(error) => {
+                    tracing::warn!(%error, "no mail notices after password changes: check the [smtp] settings");
+                }
+            }
+            let state = Arc::new(state);
             tokio::spawn(super::web::serve(listener, state, token.clone()))
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));

@@ -780,6 +780,48 @@ impl Store for CachedStore {
         self.inner.purge_sms(now, sends_before).await
     }
 
+    async fn set_identity_hash(
+        &self,
+        id: &str,
+        hash: Option<&[u8]>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.set_identity_hash(id, hash, now).await
+    }
+
+    async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.identity_hash(id).await
+    }
+
+    async fn set_helpdesk_code(
+        &self,
+        id: &str,
+        hash: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_helpdesk_code(id, hash, expires_at, now)
+            .await
+    }
+
+    async fn take_helpdesk_code(
+        &self,
+        id: &str,
+        hash: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.take_helpdesk_code(id, hash, now).await
+    }
+
+    async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
+        self.inner.pause_sms_fallback(id, until, now).await
+    }
+
+    async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        self.inner.sms_paused_until(id).await
+    }
+
     async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
         self.inner.add_client(client, now).await
     }

@@ -12,6 +12,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod account_proofs;
 mod audit_search;
 mod batch;
 mod cache;
@@ -391,8 +392,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
 
     // ---- SMS codes -----------------------------------------------------------------------------------------
-    /// One SMS send, atomically across nodes: if the account's and the number's sends within
-    /// `limits.window_seconds` before `now` allow another (see [`SmsLimits`]), records the send and stores the
+    /// One SMS send, atomically across nodes: if the account's and the number's sends of the same purpose
+    /// within `limits.window_seconds` before `now` allow another (each purpose has its own quota) (see [`SmsLimits`]), records the send and stores the
     /// code, replacing the account's earlier code of the same purpose (which stops working). Otherwise writes
     /// nothing and says when the next send is allowed. `NotFound` if the account does not exist.
     async fn issue_sms_code(
@@ -428,6 +429,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     /// Deletes expired codes and sends at or before `sends_before`; returns how many rows.
     async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError>;
+
+    // ---- Second proofs of activation and reset, the SMS pause after them ----------------------------------
+    /// Sets (`None`: clears) the keyed hash of the identity the hospital holds for the account. `NotFound` if
+    /// the account does not exist.
+    async fn set_identity_hash(
+        &self,
+        id: &str,
+        hash: Option<&[u8]>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The keyed hash of the account's identity, if one is on file.
+    async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the keyed hash of a one-time helpdesk code valid until `expires_at`, replacing an earlier one.
+    /// `NotFound` if the account does not exist.
+    async fn set_helpdesk_code(
+        &self,
+        id: &str,
+        hash: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Uses the helpdesk code up, atomically: `true` only for the one caller (on any node) that found it still
+    /// stored with this hash and unexpired at `now`.
+    async fn take_helpdesk_code(&self, id: &str, hash: &[u8], now: i64)
+    -> Result<bool, StoreError>;
+    /// Pauses the account's VPN SMS fallback until `until` (a longer running pause stays). `NotFound` if the
+    /// account does not exist.
+    async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError>;
+    /// Until when the account's VPN SMS fallback is paused (`None`: never paused).
+    async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError>;
 
     // ---- RADIUS clients ------------------------------------------------------------------------------------
     /// Adds a client; `Conflict` if the name exists.

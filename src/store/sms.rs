@@ -1,4 +1,4 @@
-//! SMS codes and their rate limits, for both backends. The SQL is the same text on SQLite and PostgreSQL
+//! SMS codes and their rate limits (per purpose: VPN login, activation, reset), for both backends. The SQL is the same text on SQLite and PostgreSQL
 //! (`$n` placeholders, `UPDATE ... RETURNING`), so it is written once and instantiated per pool type by
 //! [`sms_queries!`]. Each backend supplies `begin_sms`, a transaction that holds the lock serialising SMS sends
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory transaction lock), so two nodes cannot both pass a rate
@@ -28,8 +28,8 @@ macro_rules! sms_queries {
             }
         }
 
-        /// Checks the limits, records the send and replaces the account's code of this purpose, all under the
-        /// SMS lock; nothing is written when a limit refuses.
+        /// Checks the limits (counting the sends of this purpose only), records the send and replaces the
+        /// account's code of this purpose, all under the SMS lock; nothing is written when a limit refuses.
         pub(super) async fn issue_sms_code(
             pool: &$pool,
             code: &NewSmsCode,
@@ -39,11 +39,12 @@ macro_rules! sms_queries {
             let mut tx = begin_sms(pool).await?;
             let sent: Vec<(String, String, i64)> = sqlx::query_as(
                 "SELECT account_id, phone, sent_at FROM sms_sends \
-                 WHERE (account_id = $1 OR phone = $2) AND sent_at > $3",
+                 WHERE (account_id = $1 OR phone = $2) AND sent_at > $3 AND purpose = $4",
             )
             .bind(&code.account_id)
             .bind(&code.phone)
             .bind(now - limits.window_seconds)
+            .bind(code.purpose.as_str())
             .fetch_all(&mut *tx)
             .await?;
             if let Some(next_allowed_at) =
@@ -52,10 +53,13 @@ macro_rules! sms_queries {
                 tx.rollback().await?;
                 return Ok(SmsIssue::RateLimited { next_allowed_at });
             }
-            sqlx::query("INSERT INTO sms_sends (account_id, phone, sent_at) VALUES ($1, $2, $3)")
-                .bind(&code.account_id)
-                .bind(&code.phone)
-                .bind(now)
+            sqlx::query(
+                "INSERT INTO sms_sends (account_id, phone, sent_at, purpose) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&code.account_id)
+            .bind(&code.phone)
+            .bind(now)
+            .bind(code.purpose.as_str())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM sms_codes WHERE account_id = $1 AND purpose = $2")

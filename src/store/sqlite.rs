@@ -39,6 +39,7 @@ use super::{
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
+mod account_proofs;
 mod checkpoint;
 mod devices;
 mod hot;
@@ -515,6 +516,46 @@ impl Store for SqliteStore {
 
     async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
         sms::purge_sms(&self.pool, now, sends_before).await
+    }
+
+    async fn set_identity_hash(
+        &self,
+        id: &str,
+        hash: Option<&[u8]>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        account_proofs::set_identity_hash(&self.pool, id, hash, now).await
+    }
+
+    async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        account_proofs::identity_hash(&self.pool, id).await
+    }
+
+    async fn set_helpdesk_code(
+        &self,
+        id: &str,
+        hash: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        account_proofs::set_helpdesk_code(&self.pool, id, hash, expires_at, now).await
+    }
+
+    async fn take_helpdesk_code(
+        &self,
+        id: &str,
+        hash: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        account_proofs::take_helpdesk_code(&self.pool, id, hash, now).await
+    }
+
+    async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
+        account_proofs::pause_sms_fallback(&self.pool, id, until, now).await
+    }
+
+    async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        account_proofs::sms_paused_until(&self.pool, id).await
     }
 
     async fn record_accepted_logins(

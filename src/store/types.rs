@@ -457,7 +457,7 @@ pub struct NewSmsCode {
     pub expires_at: i64,
 }
 
-/// The SMS rate limits, applied to the account and to the number separately.
+/// The SMS rate limits, applied to the account and to the number separately, per purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SmsLimits {
     /// At least this many seconds between two sends.

@@ -875,3 +875,91 @@ fn audit_list_filters_and_verify_reports_every_break_and_the_recorded_head() {
         "{err}"
     );
 }
+
+/// The identity hash and whether `helpdesk_code` is alice's outstanding helpdesk code (taking it).
+fn stored_proofs(site: &Site, helpdesk_code: &str) -> (Option<Vec<u8>>, Vec<u8>, bool) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let key = motpd::secrets::MasterKey::load(&site.path("motpd.key")).unwrap();
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let chain = motpd::audit::AuditChain::new(key.audit_chain_key());
+        let store = motpd::store::connect(&url, 1, chain).await.unwrap();
+        let stored = store.identity_hash("alice").await.unwrap();
+        let expected = motpd::engine::identity::IdentityKey::new(&key).hash("alice", "A123456789");
+        let now = motpd::clock::Clock::now(&motpd::clock::SystemClock);
+        let hash =
+            motpd::engine::helpdesk_codes::HelpdeskCodes::new(&key).hash("alice", helpdesk_code);
+        let taken = store.take_helpdesk_code("alice", &hash, now).await.unwrap();
+        store.close().await;
+        (stored, expected, taken)
+    })
+}
+
+#[test]
+fn identities_and_helpdesk_codes_from_the_cli() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice", "--phone", "0912345678"], None);
+    assert!(
+        site.ok(&["user", "show", "alice"], None)
+            .contains("identity    none")
+    );
+    // A bad identity is refused without echoing it; a good one is stored as a keyed hash of its normal form.
+    let refused = site.fails(
+        &["user", "set", "alice", "--identity-stdin"],
+        Some("A1!SECRETVALUE"),
+        8,
+    );
+    assert!(!refused.contains("SECRETVALUE"), "{refused}");
+    site.ok(
+        &["user", "set", "alice", "--identity-stdin"],
+        Some(" a123 456 789\n"),
+    );
+    assert!(
+        site.ok(&["user", "show", "alice"], None)
+            .contains("identity    on file")
+    );
+    let (stored, expected, _) = stored_proofs(&site, "-");
+    assert_eq!(stored, Some(expected));
+    // Import: the identity column sets it, an empty cell clears it, no column keeps it.
+    let csv = write_csv(&site, "ids.csv", "id,name,identity\nalice,Alice,\n");
+    site.ok(&["user", "import", &csv], None);
+    assert_eq!(stored_proofs(&site, "-").0, None);
+    let csv = write_csv(
+        &site,
+        "ids.csv",
+        "id,name,identity\nalice,Alice,A123456789\n",
+    );
+    site.ok(&["user", "import", &csv], None);
+    let csv = write_csv(&site, "plain.csv", "id,name\nalice,Alice\n");
+    site.ok(&["user", "import", &csv], None);
+    let (stored, expected, _) = stored_proofs(&site, "-");
+    assert_eq!(stored, Some(expected));
+
+    // The helpdesk code: printed once, stored only as a keyed hash, a new one replaces the old.
+    let first = site.ok(&["user", "reset-password", "alice"], None);
+    let code_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("one-time code for alice: "))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_owned()
+    };
+    let first = code_of(&first);
+    assert_eq!(first.len(), 14, "{first}");
+    let second = code_of(&site.ok(&["user", "reset-password", "alice"], None));
+    assert!(!stored_proofs(&site, &first).2, "replaced");
+    assert!(stored_proofs(&site, &second).2);
+    site.fails(&["user", "reset-password", "nobody"], None, 6);
+    let details = [
+        audit_details(&site, "admin.user.identity"),
+        audit_details(&site, "admin.user.reset-password"),
+        audit_details(&site, "admin.user.import"),
+    ]
+    .concat();
+    assert!(details.len() >= 5, "{details:?}");
+    assert!(
+        details
+            .iter()
+            .all(|d| !d.contains("A123456789") && !d.contains(&first) && !d.contains(&second)),
+        "{details:?}"
+    );
+}

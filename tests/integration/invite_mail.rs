@@ -44,9 +44,9 @@ const ZH_BOUND: &str = "綁定完成";
 const EN_BOUND: &str = "Done!";
 
 /// The aiosmtpd process, killed on drop.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -61,7 +61,7 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
-async fn start_sink() -> Option<SmtpSink> {
+pub(crate) async fn start_sink() -> Option<SmtpSink> {
     if !available(
         "Python aiosmtpd",
         Command::new("python3").args(["-c", "import aiosmtpd"]),
@@ -99,7 +99,7 @@ async fn start_sink() -> Option<SmtpSink> {
 }
 
 /// Waits for the `n`th mail and returns it decoded by `smtp_sink.py show`.
-async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
+pub(crate) async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
     let path = sink.dir.path().join(format!("{n}.eml"));
     let started = Instant::now();
     while !path.exists() {

@@ -2,6 +2,7 @@
 
 mod attacks_oracles;
 mod attacks_radius;
+mod attacks_recovery;
 mod attacks_web;
 mod cli;
 mod common;

@@ -1,7 +1,8 @@
 //! The store contract of SMS codes and their rate limits, run on every backend (SQLite in memory, SQLite in a
 //! file, PostgreSQL when `MOTPD_TEST_DATABASE_URL` is set): limits checked and recorded atomically (two nodes
 //! racing for one slot: one wins), the try counter, expiry, single use (two racing uses: one wins), replacement,
-//! discarding after a failed send, and the per-account switch.
+//! discarding after a failed send, the per-account switch, the limits per purpose; and the identity hashes,
+//! helpdesk codes and SMS pauses of the account pages.
 
 use std::sync::Arc;
 
@@ -70,7 +71,7 @@ async fn rate_limits_per_account_and_number(store: &dyn Store) {
             next_allowed_at: NOW + 86_400
         }
     );
-    // Another purpose shares the limits.
+    // Another purpose has limits of its own: the account pages cannot use up the VPN login's quota.
     assert_eq!(
         issue(
             store,
@@ -78,8 +79,17 @@ async fn rate_limits_per_account_and_number(store: &dyn Store) {
             NOW + 1000
         )
         .await,
+        SmsIssue::Issued
+    );
+    assert_eq!(
+        issue(
+            store,
+            &code("alice", "0912000001", SmsPurpose::Reset, 6, NOW + 90_000),
+            NOW + 1001
+        )
+        .await,
         SmsIssue::RateLimited {
-            next_allowed_at: NOW + 86_400
+            next_allowed_at: NOW + 1060
         }
     );
     // Bob on his own number is not affected.
@@ -280,6 +290,106 @@ async fn the_fallback_switch_is_stored(store: &dyn Store) {
 }
 
 /// Runs `op` on both nodes at once; returns their results.
+async fn identities_helpdesk_codes_and_sms_pauses_are_stored(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    // Identity: none, set, replaced, cleared.
+    assert_eq!(store.identity_hash("alice").await.unwrap(), None);
+    store
+        .set_identity_hash("alice", Some(&[1; 32]), NOW)
+        .await
+        .unwrap();
+    store
+        .set_identity_hash("alice", Some(&[2; 32]), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.identity_hash("alice").await.unwrap(),
+        Some(vec![2; 32])
+    );
+    // The pause never shortens, and does not touch the identity.
+    assert_eq!(store.sms_paused_until("alice").await.unwrap(), None);
+    store
+        .pause_sms_fallback("alice", NOW + 100, NOW)
+        .await
+        .unwrap();
+    store
+        .pause_sms_fallback("alice", NOW + 50, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sms_paused_until("alice").await.unwrap(),
+        Some(NOW + 100)
+    );
+    store
+        .pause_sms_fallback("alice", NOW + 200, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.sms_paused_until("alice").await.unwrap(),
+        Some(NOW + 200)
+    );
+    assert_eq!(
+        store.identity_hash("alice").await.unwrap(),
+        Some(vec![2; 32])
+    );
+    // A helpdesk code: taken once with its hash, before it expires; a new one replaces the old.
+    store
+        .set_helpdesk_code("alice", &[3; 32], NOW + 10, NOW)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .take_helpdesk_code("alice", &[4; 32], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_helpdesk_code("alice", &[3; 32], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_helpdesk_code("alice", &[3; 32], NOW)
+            .await
+            .unwrap()
+    );
+    store
+        .set_helpdesk_code("alice", &[5; 32], NOW + 10, NOW)
+        .await
+        .unwrap();
+    store
+        .set_helpdesk_code("alice", &[6; 32], NOW + 10, NOW)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .take_helpdesk_code("alice", &[5; 32], NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_helpdesk_code("alice", &[6; 32], NOW + 10)
+            .await
+            .unwrap()
+    );
+    store.set_identity_hash("alice", None, NOW).await.unwrap();
+    assert_eq!(store.identity_hash("alice").await.unwrap(), None);
+    // Unknown accounts; removing the account removes its row.
+    for result in [
+        store.set_identity_hash("nobody", Some(&[1; 32]), NOW).await,
+        store.set_helpdesk_code("nobody", &[1; 32], NOW, NOW).await,
+        store.pause_sms_fallback("nobody", NOW, NOW).await,
+    ] {
+        assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+    }
+    assert!(store.remove_account("alice").await.unwrap());
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    assert_eq!(store.sms_paused_until("alice").await.unwrap(), None);
+}
+
 async fn race<T, F, Fut>(a: &Arc<dyn Store>, b: &Arc<dyn Store>, op: F) -> Vec<T>
 where
     T: Send + 'static,
@@ -405,7 +515,8 @@ mod on_every_backend {
             rate_limits_per_account_and_number,
             attempts_are_counted_before_use_and_codes_are_single_use,
             new_codes_replace_and_failed_sends_are_discarded,
-            the_fallback_switch_is_stored;
+            the_fallback_switch_is_stored,
+            identities_helpdesk_codes_and_sms_pauses_are_stored;
         backend:
             racing_sends_pass_a_limit_once,
             racing_right_codes_are_valid_once,

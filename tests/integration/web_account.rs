@@ -1,6 +1,7 @@
 //! Account activation (`/account/activate`) and forgotten-password reset (`/account/reset`) at the HTTP level:
 //! the router driven like a browser (see `web_enroll::Browser`) over the engine fixture's in-memory store and
-//! manual clock. Proof by the app's code here; by SMS through a real HTTP gateway in `web_account_sms`.
+//! manual clock. Proof by the app's code with the identity on file here; by SMS through a real HTTP gateway in
+//! `web_account_sms`; the attacks on these pages in `attacks_recovery`.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use axum::http::StatusCode;
 use motpd::clock::Clock;
 use motpd::config::{AuthMode, Config};
 use motpd::engine::Decision;
+use motpd::engine::identity::IdentityKey;
 use motpd::otp::Kind;
 use motpd::password::{Verified, verify_password};
 use motpd::server::web::WebState;
@@ -19,7 +21,9 @@ use crate::web_enroll::{Browser, PASSWORD, Reply};
 pub(crate) const INITIAL: &str = "Welcome2024";
 pub(crate) const NEW_PASSWORD: &str = "Sunrise2031x";
 pub(crate) const PEER: &str = "198.51.100.20:40000";
-const ZH_VERIFY_FAILED: &str = "驗證失敗:帳號或驗證碼不正確,或驗證碼已過期。";
+/// The identity on file for intern and alice (carol has none).
+pub(crate) const IDENTITY: &str = "A123456789";
+pub(crate) const ZH_VERIFY_FAILED: &str = "驗證失敗:帳號、驗證碼或身分資料不正確";
 const ZH_ACTIVATED: &str = "帳號已啟用";
 const ZH_RESET_DONE: &str = "密碼已變更";
 const ZH_FLOW_EXPIRED: &str = "此步驟已逾時或已完成";
@@ -27,8 +31,24 @@ const ZH_USE_RESET: &str = "此帳號已啟用。若忘記密碼";
 const ZH_USE_ACTIVATION: &str = "此帳號尚未啟用,請先啟用帳號";
 const ZH_RATE_LIMITED: &str = "嘗試次數過多";
 
+/// The enrollment test settings; the account pages also from the documentation network of [`PEER`] (an
+/// explicit `web.account_networks`: by default they follow `web.enroll_networks`).
 pub(crate) fn account_config(config: &mut Config) {
     crate::web_enroll::web_config(config);
+    config.web.account_networks_set = Some(vec![
+        "10.0.0.0/8".parse().unwrap(),
+        "198.51.100.0/24".parse().unwrap(),
+    ]);
+}
+
+/// Stores `identity` as the account's identity on file, as `motpd user set --identity-stdin` does.
+pub(crate) async fn give_identity(f: &EngineFixture, account: &str, identity: &str) {
+    let normalized = motpd::accounts::normalize_identity(identity).unwrap();
+    let hash = IdentityKey::new(&f.key).hash(account, &normalized);
+    f.store
+        .set_identity_hash(account, Some(&hash), f.clock.now())
+        .await
+        .unwrap();
 }
 
 /// A fixture with intern (pending, initial password, device), alice (active, device), carol (active, no
@@ -46,6 +66,8 @@ pub(crate) async fn setup(adjust: impl FnOnce(&mut Config)) -> (EngineFixture, A
     f.account("alice", PASSWORD).await;
     f.device("alice", Kind::Totp).await;
     f.account("carol", PASSWORD).await;
+    give_identity(&f, "intern", IDENTITY).await;
+    give_identity(&f, "alice", IDENTITY).await;
     let state = Arc::new(WebState::new(
         &f.config,
         f.store.clone(),
@@ -68,10 +90,24 @@ pub(crate) async fn identify(b: &mut Browser, base: &str, account: &str) -> Repl
     method
 }
 
+/// The app's code with the identity on file ([`IDENTITY`]).
 async fn app_code(b: &mut Browser, base: &str, page: &Reply, code: &str) -> Reply {
+    app_code_with(b, base, page, code, IDENTITY).await
+}
+
+pub(crate) async fn app_code_with(
+    b: &mut Browser,
+    base: &str,
+    page: &Reply,
+    code: &str,
+    identity: &str,
+) -> Reply {
     let csrf = page.field("csrf");
-    b.post(&format!("{base}/app"), &[("csrf", &csrf), ("code", code)])
-        .await
+    b.post(
+        &format!("{base}/app"),
+        &[("csrf", &csrf), ("code", code), ("identity", identity)],
+    )
+    .await
 }
 
 pub(crate) async fn set_password(
@@ -481,8 +517,11 @@ async fn code_checks_are_rate_limited_per_address_and_per_account() {
 }
 
 #[tokio::test]
-async fn the_pages_work_from_any_network_unless_configured_and_are_linked_from_enroll() {
-    let (_f, state) = setup(|_| {}).await;
+async fn the_pages_work_from_the_configured_networks_and_are_linked_from_enroll() {
+    let (_f, state) = setup(|c| {
+        c.web.account_networks_set = Some(vec!["0.0.0.0/0".parse().unwrap()]);
+    })
+    .await;
     let mut outside = Browser::new(&state, crate::web_enroll::OUTSIDE);
     let page = outside.get("/account/activate").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -504,7 +543,8 @@ async fn the_pages_work_from_any_network_unless_configured_and_are_linked_from_e
     let en = inside.get("/account/reset?lang=en").await;
     assert!(en.body.contains("Forgotten password"), "{}", en.body);
 
-    let (_f, state) = setup(|c| c.web.account_networks = vec!["10.0.0.0/8".parse().unwrap()]).await;
+    let (_f, state) =
+        setup(|c| c.web.account_networks_set = Some(vec!["10.0.0.0/8".parse().unwrap()])).await;
     let mut outside = Browser::new(&state, crate::web_enroll::OUTSIDE);
     let page = outside.get("/account/reset").await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
@@ -516,4 +556,28 @@ async fn the_pages_work_from_any_network_unless_configured_and_are_linked_from_e
         page.body
             .contains("Account activation and password reset work only from the hospital network")
     );
+}
+
+#[tokio::test]
+async fn the_method_page_asks_for_the_identity_and_offers_the_helpdesk_code_in_both_languages() {
+    let (_f, state) = setup(|_| {}).await;
+    let mut b = Browser::new(&state, PEER);
+    let zh = identify(&mut b, "/account/reset", "nobody").await;
+    for text in [
+        "身分證字號或出生日期",
+        "資訊室核發的一次性代碼",
+        "醫院沒有您的身分資料",
+        "name=\"identity\"",
+        "action=\"/account/reset/helpdesk\"",
+    ] {
+        assert!(zh.body.contains(text), "{text}: {}", zh.body);
+    }
+    let en = b.get("/account/reset/method?lang=en").await;
+    for text in [
+        "National ID number or date of birth",
+        "A one-time code from the IT helpdesk",
+        "If the hospital has no identity data on file for you",
+    ] {
+        assert!(en.body.contains(text), "{text}: {}", en.body);
+    }
 }

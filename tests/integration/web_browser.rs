@@ -435,8 +435,8 @@ async fn chromium_renders_the_account_activation_page_in_both_languages() {
     if !chromium_available() {
         return;
     }
-    // The account pages work from any network by default: here the enrollment network excludes loopback.
-    let node = WebNode::start("10.0.0.0/8").await;
+    // The account pages follow the enrollment networks by default: loopback is one of them here.
+    let node = WebNode::start("127.0.0.0/8").await;
     let zh = dump_dom(format!("{}/account/activate?lang=zh-TW", node.base)).await;
     assert!(
         zh.contains("啟用帳號") && zh.contains("lang=\"zh-Hant-TW\""),

@@ -1,10 +1,11 @@
 //! The account activation (`/account/activate`) and forgotten-password (`/account/reset`) pages: account ID,
-//! then a code (by SMS to the registered number, or from the bound app), then a new password.
+//! then two proofs — a code (by SMS to the registered number, or from the bound app) together with the identity
+//! on file (national ID number or birth date), or alone a one-time code from the helpdesk — then a new password.
 //!
-//! From `web.account_networks` (any network if empty). Every POST needs a CSRF token: the signed form cookie's
-//! until a code is requested (no session, no store write before), then the session's; code requests and checks
-//! are rate-limited per address and per typed account ID. Until a code is verified the pages are the same
-//! whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes every
+//! From `web.account_networks` (default: `web.enroll_networks`). Every POST needs a CSRF token: the signed form
+//! cookie's until a code is requested (no session, no store write before), then the session's; code requests
+//! and checks are rate-limited per address and per typed account ID. Until a code is verified the pages are the
+//! same whatever the typed account and number are (see [`crate::engine::account_recovery`], which makes every
 //! decision). The step is kept in the form cookie, then in the session ([`AccountFlow`]); a verified code moves
 //! it to a session with a new ID.
 
@@ -42,6 +43,8 @@ pub(crate) struct AccountForm {
     phone: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    identity: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
@@ -359,6 +362,16 @@ pub(crate) async fn verify_sms(
     verify(&state, &v, &purpose, &form, ProofMethod::Sms).await
 }
 
+/// `POST /account/{purpose}/helpdesk`: the one-time code from the helpdesk.
+pub(crate) async fn verify_helpdesk(
+    State(state): State<Arc<WebState>>,
+    AccountVisitor(v): AccountVisitor,
+    Path(purpose): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Page {
+    verify(&state, &v, &purpose, &form, ProofMethod::Helpdesk).await
+}
+
 /// `POST /account/{purpose}/app`: the app's current code.
 pub(crate) async fn verify_app(
     State(state): State<Arc<WebState>>,
@@ -384,7 +397,7 @@ async fn verify(
     let t = v.texts();
     let step = match method {
         ProofMethod::Sms => AccountStep::SmsCode,
-        ProofMethod::App => AccountStep::Method,
+        ProofMethod::App | ProofMethod::Helpdesk => AccountStep::Method,
     };
     let mut p = page(state, v, purpose, step, poster.csrf(), &account);
     if !within_limits(state, v, &account) {
@@ -395,12 +408,17 @@ async fn verify(
     let verification = match method {
         ProofMethod::Sms => {
             recovery
-                .verify_sms_code(purpose, &account, &form.code, v.ip)
+                .verify_sms_code(purpose, &account, &form.code, &form.identity, v.ip)
                 .await
         }
         ProofMethod::App => {
             recovery
-                .verify_app_code(purpose, &account, &form.code, v.ip)
+                .verify_app_code(purpose, &account, &form.code, &form.identity, v.ip)
+                .await
+        }
+        ProofMethod::Helpdesk => {
+            recovery
+                .verify_helpdesk_code(purpose, &account, &form.code, v.ip)
                 .await
         }
     }

@@ -157,6 +157,13 @@ impl WebState {
         self.recovery.set_sms(sms);
         self
     }
+
+    /// The same state, mailing the notice after a password change on the account pages through `mailer`.
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::notify::Mailer>) -> Self {
+        self.recovery.set_mailer(mailer);
+        self
+    }
 }
 
 /// The routes. The handlers need the peer: [`serve`] gives it; elsewhere serve with
@@ -177,6 +184,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/account/{purpose}/sms", post(account::send_sms))
         .route("/account/{purpose}/sms/verify", post(account::verify_sms))
         .route("/account/{purpose}/app", post(account::verify_app))
+        .route(
+            "/account/{purpose}/helpdesk",
+            post(account::verify_helpdesk),
+        )
         .route(
             "/account/{purpose}/password",
             get(account::password_form).post(account::set_password),

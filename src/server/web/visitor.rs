@@ -32,7 +32,7 @@ pub(crate) struct Visitor {
 #[derive(Debug)]
 pub(crate) struct AnyNetwork(pub(crate) Visitor);
 
-/// A [`Visitor`] of the account activation / reset pages: from `web.account_networks` (any network if empty).
+/// A [`Visitor`] of the account activation / reset pages: from `web.account_networks` (default: `web.enroll_networks`).
 #[derive(Debug)]
 pub(crate) struct AccountVisitor(pub(crate) Visitor);
 
@@ -41,7 +41,7 @@ pub(crate) struct AccountVisitor(pub(crate) Visitor);
 enum Gate {
     /// `web.enroll_networks` (flow A).
     Enroll,
-    /// `web.account_networks`, or any if empty.
+    /// `web.account_networks` (default: `web.enroll_networks`).
     Account,
     /// Any network.
     Open,
@@ -107,9 +107,7 @@ impl Visitor {
             Gate::Enroll if !net::allowed(ip, &web.enroll_networks) => {
                 return Err(outside(|t| (t.outside_heading, t.outside)));
             }
-            Gate::Account
-                if !web.account_networks.is_empty() && !net::allowed(ip, &web.account_networks) =>
-            {
+            Gate::Account if !net::allowed(ip, web.account_networks()) => {
                 return Err(outside(|t| (t.account_outside_heading, t.account_outside)));
             }
             Gate::Enroll | Gate::Account | Gate::Open => {}

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod fixture;
+pub(crate) mod http_client;
 pub(crate) mod radius_client;
 pub(crate) mod sms_gateway;
 

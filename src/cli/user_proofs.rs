@@ -1,0 +1,90 @@
+//! `motpd user set ID --identity-stdin` and `motpd user reset-password ID`: the second proofs of the account
+//! pages as an admin gives them. The identity (national ID number or birth date) is read from standard input,
+//! normalised and stored only as a keyed hash; the helpdesk code is printed once and stored only as a keyed
+//! hash. Neither ever reaches the audit trail or an error message.
+
+use std::io::Read as _;
+
+use anyhow::Context as _;
+
+use super::context::Context;
+use super::format_time;
+use super::user::{existing, input};
+use crate::accounts;
+use crate::engine::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
+use crate::engine::identity::IdentityKey;
+use crate::secrets::SecretString;
+use crate::store::AccountStatus;
+
+/// The normalised identity from standard input; `None` for an empty input (clears it).
+pub(super) fn read_identity() -> anyhow::Result<Option<SecretString>> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("while reading the identity from standard input")?;
+    let typed = SecretString::new(text);
+    match typed.expose().trim() {
+        "" => Ok(None),
+        raw => Ok(Some(SecretString::new(
+            accounts::normalize_identity(raw).map_err(input)?,
+        ))),
+    }
+}
+
+/// Stores the keyed hash of the identity (or clears it).
+pub(super) async fn set_identity(
+    ctx: &Context,
+    raw_id: &str,
+    identity: Option<SecretString>,
+) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let hash = identity
+        .map(|normalized| IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()));
+    ctx.store
+        .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
+        .await?;
+    ctx.audit(
+        "admin.user.identity",
+        Some(&account.id),
+        serde_json::json!({ "identity": if hash.is_some() { "set" } else { "cleared" } }),
+    )
+    .await?;
+    match hash {
+        Some(_) => println!("identity of {} stored (as a keyed hash)", account.id),
+        None => println!(
+            "identity of {} cleared: it can reset its password only with a helpdesk code",
+            account.id
+        ),
+    }
+    Ok(())
+}
+
+/// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
+pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let code = HelpdeskCodes::generate().context("while making the code")?;
+    let now = ctx.now();
+    let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
+    let hash = HelpdeskCodes::new(&ctx.key).hash(&account.id, code.expose());
+    ctx.store
+        .set_helpdesk_code(&account.id, &hash, expires_at, now)
+        .await?;
+    ctx.audit(
+        "admin.user.reset-password",
+        Some(&account.id),
+        serde_json::json!({ "expires_at": expires_at }),
+    )
+    .await?;
+    let page = match account.status {
+        AccountStatus::Pending => "/account/activate",
+        _ => "/account/reset",
+    };
+    let base = ctx.config.web.public_url.trim_end_matches('/');
+    println!("one-time code for {}: {}", account.id, code.expose());
+    println!(
+        "valid until {}, usable once, at {base}{page} (from the hospital network)",
+        format_time(Some(expires_at))
+    );
+    println!("give it only to the person, after checking their ID card");
+    Ok(())
+}
