@@ -13,8 +13,10 @@ use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, S
 use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::device_notice::DeviceNotices;
 use crate::engine::sms::SmsService;
 use crate::engine::{AuditSink, Engine, EngineSettings, HashingPool};
+use crate::notify::SmtpMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
@@ -143,23 +145,27 @@ impl Node {
             config.sms.clone(),
             sink.clone(),
         ));
-        let engine = Arc::new(
-            Engine::new(
-                store.clone(),
-                key.clone(),
-                clock.clone(),
-                EngineSettings::from_config(config),
-                sink,
-                HashingPool::process(),
-            )
-            .with_sms(sms.clone()),
-        );
+        let notices = device_notices(config);
+        let mut engine = Engine::new(
+            store.clone(),
+            key.clone(),
+            clock.clone(),
+            EngineSettings::from_config(config),
+            sink,
+            HashingPool::process(),
+        )
+        .with_sms(sms.clone());
+        if let Some(notices) = &notices {
+            engine = engine.with_notices(notices.clone());
+        }
+        let engine = Arc::new(engine);
         let web = web.map(|listener| {
-            let state = Arc::new(
-                WebState::new(config, store.clone(), key.clone(), clock.clone())
-                    .with_sms(sms.clone()),
-            );
-            tokio::spawn(super::web::serve(listener, state, token.clone()))
+            let mut state = WebState::new(config, store.clone(), key.clone(), clock.clone())
+                .with_sms(sms.clone());
+            if let Some(notices) = &notices {
+                state = state.with_notices(notices.clone());
+            }
+            tokio::spawn(super::web::serve(listener, Arc::new(state), token.clone()))
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
         let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
@@ -216,6 +222,21 @@ impl Node {
         self.engine.flush_audit().await;
         self.audit_writer.abort();
         result
+    }
+}
+
+/// The binding notices, mailed through `[smtp]`; `None` (with a warning) if those settings cannot be used, so
+/// that a broken relay setting never stops logins.
+fn device_notices(config: &Config) -> Option<Arc<DeviceNotices>> {
+    match SmtpMailer::new(&config.smtp) {
+        Ok(mailer) => Some(Arc::new(DeviceNotices::new(
+            Arc::new(mailer),
+            config.policy.utc_offset,
+        ))),
+        Err(error) => {
+            tracing::warn!(%error, "device binding notices are off: check the [smtp] settings");
+            None
+        }
     }
 }
 

@@ -33,7 +33,7 @@ use motpd::store::{AccountStatus, DeviceState};
 use crate::common::fixture::EngineFixture;
 use crate::common::radius_client::RadiusFixture;
 use crate::external_clients::available;
-use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, code_at, web_config};
+use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, Reply, code_at, web_config};
 
 const ZH_USED: &str = "此邀請連結已使用過";
 const EN_USED: &str = "This invitation link has already been used";
@@ -44,9 +44,9 @@ const ZH_BOUND: &str = "綁定完成";
 const EN_BOUND: &str = "Done!";
 
 /// The aiosmtpd process, killed on drop.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
 }
 
@@ -61,7 +61,7 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
-async fn start_sink() -> Option<SmtpSink> {
+pub(crate) async fn start_sink() -> Option<SmtpSink> {
     if !available(
         "Python aiosmtpd",
         Command::new("python3").args(["-c", "import aiosmtpd"]),
@@ -99,7 +99,7 @@ async fn start_sink() -> Option<SmtpSink> {
 }
 
 /// Waits for the `n`th mail and returns it decoded by `smtp_sink.py show`.
-async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
+pub(crate) async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
     let path = sink.dir.path().join(format!("{n}.eml"));
     let started = Instant::now();
     while !path.exists() {
@@ -121,7 +121,7 @@ async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
 }
 
 /// The invitation link's path (`/invite/<64 hex>`) in `text`.
-fn link_path(text: &str) -> String {
+pub(crate) fn link_path(text: &str) -> String {
     let prefix = "http://127.0.0.1:8080";
     let start = text
         .find(&format!("{prefix}/invite/"))
@@ -243,9 +243,9 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
         "{text}"
     );
 
-    // From outside the hospital network: the link itself is the credential.
+    // From outside the hospital network: the link names the account, its password unlocks the seed.
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
+    let page = unlock(&mut b, &path, "alice").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let uri = decode_qr(&page.body);
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
@@ -315,6 +315,29 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
     ));
 }
 
+/// Opens the link (the password form for its account), gives the account's password, and returns the seed page.
+pub(crate) async fn unlock(b: &mut Browser, path: &str, account: &str) -> Reply {
+    let form = b.get(path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(
+        form.body
+            .contains(&format!("id=\"invite-account\">{account}<")),
+        "the form names the link's account: {}",
+        form.body
+    );
+    assert!(!form.body.contains("initial-key") && !form.body.contains("<svg"));
+    let csrf = form.field("csrf");
+    let reply = b
+        .post(
+            &format!("{path}/unlock"),
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.location(), path);
+    b.get(path).await
+}
+
 async fn post(b: &mut Browser, path: &str, form: &[(String, String)]) -> (StatusCode, String) {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = b.post(path, &pairs).await;
@@ -344,6 +367,12 @@ async fn expired_replaced_and_impossible_invitations() {
     assert_eq!(old.status, StatusCode::NOT_FOUND);
     assert!(old.body.contains(ZH_UNKNOWN), "{}", old.body);
     assert_eq!(b.get(&second).await.status, StatusCode::OK);
+    // The grant of one link does not open another link of the same account.
+    unlock(&mut b, &second, "bob").await;
+    let third = link_path(send(&f, &invitations, "bob").await.expose());
+    let form = b.get(&third).await;
+    assert!(form.body.contains("/unlock") && !form.body.contains("initial-key"));
+    let second = third;
 
     // Expired after invite_ttl_hours (manual clock).
     f.clock.advance(72 * 3600);
@@ -499,7 +528,7 @@ async fn send_with_seed(f: &EngineFixture, invitations: &Invitations, id: &str) 
     invitation.link
 }
 
-fn seed_of(uri: &str) -> (Vec<u8>, String) {
+pub(crate) fn seed_of(uri: &str) -> (Vec<u8>, String) {
     let params = otp::parse_otpauth_uri(uri).unwrap();
     let key = params.secret_base32.to_string();
     (otp::parse_base32_seed(&key).unwrap(), key)
@@ -579,6 +608,15 @@ async fn a_qr_in_mail_invitation_activates_on_the_first_vpn_login() {
     assert_eq!(login.groups, ["vpn", "nurses"]);
     let active = f.store.active_device("alice").await.unwrap().unwrap();
     assert_eq!(active.id, pending.id);
+    // The owner hears of it by mail, in both languages, without the seed.
+    let notice = self::mail(&sink, 2).await;
+    assert_eq!(notice["to"], "alice@example.org");
+    let notice_text = notice["text"].as_str().unwrap();
+    assert!(
+        notice_text.contains("資訊室服務台") && notice_text.contains("call the IT helpdesk"),
+        "{notice_text}"
+    );
+    assert!(!notice_text.contains(&key[..16]) && !notice_text.contains("/invite/"));
     assert!(
         matches!(vpn(f, "alice", &first).await, Decision::Reject { .. }),
         "a code is used once"
@@ -629,7 +667,7 @@ async fn a_mailed_seed_binds_on_the_page_too_and_is_useless_after_expiry() {
     let mailed = decode_mailed_qr(&mail(&sink, 1).await);
     let (seed, _) = seed_of(&mailed);
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
+    let page = unlock(&mut b, &path, "carol").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(decode_qr(&page.body), mailed);
     let again = b.get(&path).await;
@@ -738,14 +776,19 @@ async fn links_of_disabled_or_expired_accounts_start_nothing() {
 #[tokio::test]
 async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
     let (f, state, _invitations, path) = invited("frank").await;
-    // A mail scanner fetches the link first, from its own address.
+    // A mail scanner fetches the link first, from its own address: it gets the password form, and nothing starts.
     let scanner = Browser::new(&state, "198.51.100.7:40000").get(&path).await;
     assert_eq!(scanner.status, StatusCode::OK);
+    assert!(!scanner.body.contains("initial-key") && !scanner.body.contains("<svg"));
+    assert!(enroll_starts(&f).await.is_empty());
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
-    assert_eq!(page.field("device"), scanner.field("device"));
-    assert_eq!(page.initial_key(), scanner.initial_key());
-    assert_eq!(decode_qr(&page.body), decode_qr(&scanner.body));
+    let page = unlock(&mut b, &path, "frank").await;
+    // On another device (the person's phone after the PC) the same password shows the same seed.
+    let mut phone = Browser::new(&state, "198.51.100.9:40000");
+    let other = unlock(&mut phone, &path, "frank").await;
+    assert_eq!(page.field("device"), other.field("device"));
+    assert_eq!(page.initial_key(), other.initial_key());
+    assert_eq!(decode_qr(&page.body), decode_qr(&other.body));
     assert!(
         page.body.contains("重新開啟連結會顯示同一個 QR 碼"),
         "the page says so: {}",
@@ -758,7 +801,7 @@ async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
     // Still valid an hour later (an invitation's seed lives as long as the link, not 10 minutes).
     f.clock.advance(3600);
     let seed = otp::parse_base32_seed(&page.initial_key()).unwrap();
-    let later = b.get(&path).await;
+    let later = unlock(&mut b, &path, "frank").await;
     assert_eq!(later.field("device"), page.field("device"));
     let form = [
         ("csrf", later.field("csrf")),

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
 use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
+use crate::engine::device_notice::DeviceNotices;
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::engine::{EngineSettings, HashingPool};
@@ -150,6 +151,13 @@ impl WebState {
         self.recovery.set_sms(sms);
         self
     }
+
+    /// The same state, mailing a notice after a device is bound through an invitation link.
+    #[must_use]
+    pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
+        self.invitations.set_notices(notices);
+        self
+    }
 }
 
 /// The routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()` (the handlers need the peer).
@@ -174,6 +182,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             get(account::password_form).post(account::set_password),
         )
         .route("/invite/{token}", get(invite::open))
+        .route("/invite/{token}/unlock", post(invite::unlock))
         .route("/invite/{token}/confirm", post(invite::confirm))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::map_response(security_headers))
