@@ -15,6 +15,8 @@ use crate::store::Account;
 /// How the device was bound (named in the notice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BoundVia {
+    /// On the self-service enrollment pages (flow A).
+    SelfService,
     /// On the invitation link's page.
     InvitationLink,
     /// At the first VPN login with a seed mailed as a QR code (`motpd invite --qr-in-mail`).
@@ -24,6 +26,10 @@ pub enum BoundVia {
 impl BoundVia {
     fn texts(self) -> (&'static str, &'static str) {
         match self {
+            Self::SelfService => (
+                "在醫院內部網路的自助註冊頁面",
+                "on the self-service registration page",
+            ),
             Self::InvitationLink => ("透過電子郵件邀請連結", "through an e-mail invitation link"),
             Self::MailedQrAtVpn => (
                 "透過邀請信中的 QR 碼，於第一次登入 VPN 時",

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::codes;
-use super::device_notice::{BoundVia, DeviceNotices};
+use super::device_notice::DeviceNotices;
 use super::enrollment::{self, TokenSettings};
 use super::invite_unlock::InviteGrant;
 use super::passwords::PasswordChecker;
@@ -110,7 +110,6 @@ pub struct Invitations {
     service: SelfService,
     pub(super) settings: EngineSettings,
     pub(super) passwords: PasswordChecker,
-    notices: Option<Arc<DeviceNotices>>,
     public_url: String,
     ttl_seconds: i64,
 }
@@ -137,7 +136,6 @@ impl Invitations {
                 HashingPool::new(1),
             ),
             passwords: PasswordChecker::new(store.clone(), HashingPool::process()),
-            notices: None,
             settings,
             store,
             key,
@@ -148,13 +146,13 @@ impl Invitations {
     /// The service, mailing a notice to the account after each binding through `notices`.
     #[must_use]
     pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
-        self.notices = Some(notices);
+        self.set_notices(notices);
         self
     }
 
     /// Sets where binding notices go (see [`Invitations::with_notices`]).
     pub fn set_notices(&mut self, notices: Arc<DeviceNotices>) {
-        self.notices = Some(notices);
+        self.service.set_notices(notices);
     }
 
     /// Creates an invitation for `account_id` (replacing its earlier ones), audited `admin.invite` by `actor`.
@@ -323,7 +321,7 @@ impl Invitations {
             Ok(usable) => usable,
             Err(state) => return Ok(Err(state)),
         };
-        if !grant.is_some_and(|g| g.admits(&hash, &invitation.account_id)) {
+        if !grant.is_some_and(|g| g.admits(&hash, &account)) {
             return Ok(Err(LinkState::PasswordNeeded {
                 account_id: invitation.account_id,
             }));
@@ -481,19 +479,14 @@ impl Invitations {
         code: &str,
         client_ip: IpAddr,
     ) -> Result<Result<ConfirmOutcome, LinkState>, EngineError> {
-        let (invitation, account) = match self.granted(token, grant).await? {
-            Ok((_, invitation, account)) => (invitation, account),
+        let invitation = match self.granted(token, grant).await? {
+            Ok((_, invitation, _)) => invitation,
             Err(state) => return Ok(Err(state)),
         };
         let outcome = self
             .service
             .confirm_invited(&invitation.account_id, device_id, code, client_ip)
             .await?;
-        if outcome == ConfirmOutcome::Bound
-            && let Some(notices) = &self.notices
-        {
-            notices.device_bound(&account, BoundVia::InvitationLink, self.clock.now());
-        }
         Ok(Ok(outcome))
     }
 }

@@ -9,26 +9,32 @@
 
 use std::net::IpAddr;
 
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::EngineError;
 use super::invitations::{Invitations, LinkState};
 use super::self_service::LoginRefusal;
 use crate::audit::AuditEvent;
+use crate::store::Account;
 
 /// What [`InviteGrant`]'s text starts with (it is kept as a session's state).
 const GRANT_PREFIX: &str = "invite-grant:";
 
 /// Proof that this session gave the password of the link's account: the SHA-256 of the link's token (never the
-/// token) and the account ID.
+/// token), the SHA-256 of the account's stored password hash (a new password voids the grant) and the account
+/// ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InviteGrant(String);
 
 impl InviteGrant {
-    fn new(token_hash: &[u8; 32], account_id: &str) -> Self {
+    fn new(token_hash: &[u8; 32], account: &Account) -> Self {
+        let password = Sha256::digest(account.password_hash.as_deref().unwrap_or_default());
         Self(format!(
-            "{GRANT_PREFIX}{}:{account_id}",
-            hex::encode(token_hash)
+            "{GRANT_PREFIX}{}:{}:{}",
+            hex::encode(token_hash),
+            hex::encode(password),
+            account.id
         ))
     }
 
@@ -44,9 +50,9 @@ impl InviteGrant {
         &self.0
     }
 
-    /// Whether it was given for the link with this token hash and account.
-    pub(super) fn admits(&self, token_hash: &[u8; 32], account_id: &str) -> bool {
-        let expected = Self::new(token_hash, account_id);
+    /// Whether it was given for the link with this token hash and this account, with its current password.
+    pub(super) fn admits(&self, token_hash: &[u8; 32], account: &Account) -> bool {
+        let expected = Self::new(token_hash, account);
         bool::from(self.0.as_bytes().ct_eq(expected.0.as_bytes()))
     }
 }
@@ -75,7 +81,7 @@ impl Invitations {
         password: &[u8],
         client_ip: IpAddr,
     ) -> Result<Unlock, EngineError> {
-        let (hash, invitation, account) = match self.usable(token).await? {
+        let (hash, _, account) = match self.usable(token).await? {
             Ok(usable) => usable,
             Err(state) => return Ok(Unlock::Link(state)),
         };
@@ -87,7 +93,7 @@ impl Invitations {
         let outcome = if let Some(until) = account.locked_until.filter(|&until| until > now) {
             refused(LoginRefusal::Locked { until })
         } else if self.passwords.check(&account, password, now).await? {
-            Unlock::Granted(InviteGrant::new(&hash, &invitation.account_id))
+            Unlock::Granted(InviteGrant::new(&hash, &account))
         } else {
             let policy = &self.settings.policy;
             let lock_seconds = i64::from(policy.lockout_minutes) * 60;
@@ -124,12 +130,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_grant_admits_only_its_link_and_account() {
+    fn a_grant_admits_only_its_link_account_and_password() {
+        let account = |id: &str, hash: &str| Account {
+            id: id.into(),
+            name: String::new(),
+            phone: None,
+            email: None,
+            password_hash: Some(hash.into()),
+            status: crate::store::AccountStatus::Active,
+            expires_on: None,
+            groups: Vec::new(),
+            sms_fallback: None,
+            failures: 0,
+            locked_until: None,
+            last_login_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
         let (a, b) = ([1u8; 32], [2u8; 32]);
-        let grant = InviteGrant::new(&a, "alice");
-        assert!(grant.admits(&a, "alice"));
-        assert!(!grant.admits(&b, "alice"));
-        assert!(!grant.admits(&a, "bob"));
+        let alice = account("alice", "$argon2id$one");
+        let grant = InviteGrant::new(&a, &alice);
+        assert!(grant.admits(&a, &alice));
+        assert!(!grant.admits(&b, &alice));
+        assert!(!grant.admits(&a, &account("bob", "$argon2id$one")));
+        assert!(
+            !grant.admits(&a, &account("alice", "$argon2id$two")),
+            "a new password voids it"
+        );
+        assert!(!grant.as_str().contains("argon2"));
         let kept = InviteGrant::parse(Some(grant.as_str()));
         assert_eq!(kept.as_ref(), Some(&grant));
         // The account pages' own state is not a grant.

@@ -22,6 +22,7 @@ use motpd::clock::Clock;
 use motpd::config::{AuthMode, SmtpTls};
 use motpd::engine::Decision;
 use motpd::engine::EngineSettings;
+use motpd::engine::device_notice::DeviceNotices;
 use motpd::engine::invitations::{Invitations, InviteError, LinkState};
 use motpd::notify::{Mailer, SmtpMailer};
 use motpd::otp;
@@ -844,4 +845,48 @@ async fn invitation_pages_are_rate_limited_per_address() {
     // Another address is not affected.
     let other = Browser::new(&state, "198.51.100.8:40000").get(&path).await;
     assert_eq!(other.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_binding_on_the_enrollment_pages_is_told_by_mail() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, _invitations) = setup(&sink).await;
+    f.account("alice", PASSWORD).await;
+    let mailer = Arc::new(SmtpMailer::new(&f.config.smtp).unwrap());
+    let notices = Arc::new(DeviceNotices::new(mailer, f.config.policy.utc_offset));
+    let state = Arc::new(Arc::into_inner(state).unwrap().with_notices(notices));
+
+    // Flow A from the hospital network: log in, start, confirm.
+    let mut b = Browser::new(&state, "10.1.2.3:50000");
+    let page = b.log_in().await;
+    let started = b
+        .post(
+            "/enroll/device/start",
+            &[("csrf", &page.field("csrf")), ("label", "iPhone")],
+        )
+        .await;
+    let seed = otp::parse_base32_seed(&started.initial_key()).unwrap();
+    let form = [
+        ("csrf", started.field("csrf")),
+        ("device", started.field("device")),
+        ("code", code_at(&seed, f.clock.now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = b.post("/enroll/device/confirm", &pairs).await;
+    assert!(done.body.contains(ZH_BOUND), "{}", done.body);
+
+    let notice = mail(&sink, 1).await;
+    assert_eq!(notice["to"], "alice@example.org");
+    assert!(notice["subject"].as_str().unwrap().contains("VPN"));
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("自助註冊") && text.contains("self-service registration page"),
+        "{text}"
+    );
+    assert!(text.contains("資訊室服務台") && text.contains("call the IT helpdesk"));
+    let html = notice["html"].as_str().unwrap();
+    let (zh, en) = (html.find("lang=\"zh-Hant-TW\""), html.find("lang=\"en\""));
+    assert!(zh.is_some() && zh < en, "Chinese first: {html}");
 }

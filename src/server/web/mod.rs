@@ -152,9 +152,10 @@ impl WebState {
         self
     }
 
-    /// The same state, mailing a notice after a device is bound through an invitation link.
+    /// The same state, mailing a notice after a device is bound on the pages (flow A or an invitation link).
     #[must_use]
     pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
+        self.service.set_notices(notices.clone());
         self.invitations.set_notices(notices);
         self
     }
