@@ -599,3 +599,41 @@ async fn an_invitation_with_the_password_binds_and_logs_in_and_tells_the_owner()
     }
     site.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_voids_the_links_grant() {
+    let site = Site::start(closed_port()).await;
+    let f = &site.f;
+    f.account("gina", PASSWORD).await;
+    let path = site.invite("gina").await;
+    let mut b = Http::new(site.web);
+    assert_eq!(unlock(&mut b, &path, PASSWORD).await.status, 303);
+    let page = b.get(&path).await;
+    assert!(page.shows_a_seed());
+
+    // The owner resets the password (she suspects it leaked): the session that gave the old one sees the
+    // password form again and cannot confirm.
+    let hash = motpd::password::hash_password(b"Another2024pw").unwrap();
+    let now = f.clock.now();
+    f.store
+        .reset_password("gina", &hash, now, now)
+        .await
+        .unwrap()
+        .unwrap();
+    let again = b.get(&path).await;
+    assert!(!again.shows_a_seed(), "{}", again.body);
+    assert!(again.body.contains(&format!("action=\"{path}/unlock\"")));
+    let seed = motpd::otp::parse_base32_seed(&page.initial_key()).unwrap();
+    let code = code_at(&seed, f.clock.now());
+    let forged = confirm(
+        &mut b,
+        &path,
+        &page.field("csrf"),
+        &page.field("device"),
+        &code,
+    )
+    .await;
+    assert!(!forged.body.contains(ZH_BOUND), "{}", forged.body);
+    assert!(f.store.active_device("gina").await.unwrap().is_none());
+    site.stop().await;
+}
