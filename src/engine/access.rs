@@ -65,6 +65,8 @@ pub struct Engine {
     reuse_key: SecretBytes,
     /// SMS instead of the app (see `sms_login.rs`); `None`: never offered.
     pub(super) sms: Option<Arc<SmsService>>,
+    /// Where the notice of a mailed seed's activation goes (see `mailed_seed.rs`); `None`: no notice.
+    pub(super) notices: Option<Arc<super::device_notice::DeviceNotices>>,
 }
 
 /// What [`Engine::decide`] found, for the audit record.
@@ -96,6 +98,7 @@ impl Engine {
             audit,
             reuse_key,
             sms: None,
+            notices: None,
         }
     }
 

@@ -1,15 +1,17 @@
 //! Enrollment flow B without HTTP or SMTP: e-mail invitations. An admin invites an account (a random 32-byte
-//! token, shown only in the link; the store keeps its SHA-256), the link opens from any network and shows a
-//! pending software token, which the app's first code binds; binding uses the invitation up in the same store
-//! transaction (single use, on any node).
+//! token, shown only in the link; the store keeps its SHA-256), the link opens from any network, asks for the
+//! account's password ([`Invitations::unlock`], `invite_unlock.rs`: the mailbox alone never binds a device) and
+//! then shows a pending software token, which the app's first code binds; binding uses the invitation up in the
+//! same store transaction (single use, on any node). A pending account (no password yet) activates first.
 //!
-//! The link's pending token is created on the first visit and shown again on later visits while the link is
-//! valid (mail scanners fetch links before the person does: a fetch must not replace the seed the person is
-//! about to scan). With [`Invitations::invite_with_seed`] (`motpd invite --qr-in-mail`) it is created at invite
+//! The link's pending token is created on the first unlocked visit and shown again on later unlocked visits
+//! while the link is valid (a reload, or a second try after a wrong code must not replace the seed the person
+//! has scanned). With [`Invitations::invite_with_seed`] (`motpd invite --qr-in-mail`) it is created at invite
 //! time and its QR code goes in the mail; it then also activates on its first successful VPN login (see
 //! `mailed_seed.rs`). Either way it is valid exactly as long as the link, and useless after. A link of a
-//! disabled or expired account starts nothing. Steps are audited: `admin.invite`, `enroll.start` (also when a
-//! pending seed is shown again), `enroll.confirm`; never a token, seed or code. No HTTP, no mail transport, no
+//! disabled or expired account starts nothing. Steps are audited: `admin.invite`, `invite.unlock`,
+//! `enroll.start` (also when a pending seed is shown again), `enroll.confirm`; never a token, password, seed or
+//! code. A binding is followed by a notice mail to the account (`device_notice.rs`). No HTTP, no mail transport, no
 //! clock reads outside the injected [`Clock`].
 
 use std::net::IpAddr;
@@ -18,13 +20,18 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::codes;
+use super::device_notice::DeviceNotices;
 use super::enrollment::{self, TokenSettings};
+use super::invite_unlock::InviteGrant;
+use super::passwords::PasswordChecker;
 use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
 use super::{EngineError, EngineSettings, HashingPool};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::secrets::{MasterKey, SecretError, SecretString};
-use crate::store::{Account, DeviceState, Invitation as StoredInvitation, Store, StoreError};
+use crate::store::{
+    Account, AccountStatus, DeviceState, Invitation as StoredInvitation, Store, StoreError,
+};
 
 /// The label of devices started from an invitation.
 const DEVICE_LABEL: &str = "invitation";
@@ -82,22 +89,34 @@ pub enum LinkState {
     AccountDisabled,
     /// The account is past its expiry date (`--expires`).
     AccountExpired,
+    /// The account has no password yet: activate it first, then come back to the same link while it is valid.
+    AccountNotActivated {
+        /// The invited account.
+        account_id: String,
+    },
+    /// Valid, but this visitor has not given the account's password (or gave it for another link).
+    PasswordNeeded {
+        /// The invited account (the only one this link can bind).
+        account_id: String,
+    },
 }
 
 /// The invitation service.
 #[derive(Debug)]
 pub struct Invitations {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     key: Arc<MasterKey>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     service: SelfService,
-    settings: EngineSettings,
+    pub(super) settings: EngineSettings,
+    pub(super) passwords: PasswordChecker,
     public_url: String,
     ttl_seconds: i64,
 }
 
 impl Invitations {
-    /// A service whose links start with `settings.public_url` and live `ttl_hours`.
+    /// A service whose links start with `settings.public_url` and live `ttl_hours`. The link's password check
+    /// runs on this process's hashing threads ([`HashingPool::process`]), like the RADIUS engine's.
     pub fn new(
         store: Arc<dyn Store>,
         key: Arc<MasterKey>,
@@ -113,14 +132,27 @@ impl Invitations {
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
-                // Starting and confirming a link never checks a password.
+                // Only starting and confirming go through it: they check no password.
                 HashingPool::new(1),
             ),
+            passwords: PasswordChecker::new(store.clone(), HashingPool::process()),
             settings,
             store,
             key,
             clock,
         }
+    }
+
+    /// The service, mailing a notice to the account after each binding through `notices`.
+    #[must_use]
+    pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
+        self.set_notices(notices);
+        self
+    }
+
+    /// Sets where binding notices go (see [`Invitations::with_notices`]).
+    pub fn set_notices(&mut self, notices: Arc<DeviceNotices>) {
+        self.service.set_notices(notices);
     }
 
     /// Creates an invitation for `account_id` (replacing its earlier ones), audited `admin.invite` by `actor`.
@@ -238,18 +270,18 @@ impl Invitations {
     /// The state of the link with this token (the last path segment of the link).
     pub async fn open(&self, token: &str) -> Result<LinkState, EngineError> {
         Ok(match self.usable(token).await? {
-            Ok((_, invitation)) => LinkState::Valid {
+            Ok((_, invitation, _)) => LinkState::Valid {
                 account_id: invitation.account_id,
             },
             Err(state) => state,
         })
     }
 
-    /// The link's invitation (and its token hash) if it can be used now, else why not.
-    async fn usable(
+    /// The link's invitation (its token hash, and the account) if it can be used now, else why not.
+    pub(super) async fn usable(
         &self,
         token: &str,
-    ) -> Result<Result<([u8; 32], StoredInvitation), LinkState>, EngineError> {
+    ) -> Result<Result<([u8; 32], StoredInvitation, Account), LinkState>, EngineError> {
         let Some(hash) = parse_token(token) else {
             return Ok(Err(LinkState::Unknown));
         };
@@ -266,21 +298,47 @@ impl Invitations {
         let Some(account) = self.store.account(&invitation.account_id).await? else {
             return Ok(Err(LinkState::Unknown));
         };
+        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+            return Ok(Err(LinkState::AccountNotActivated {
+                account_id: account.id,
+            }));
+        }
         Ok(match self.service.account_refusal(&account, now) {
             Some(LoginRefusal::Disabled) => Err(LinkState::AccountDisabled),
             Some(_) => Err(LinkState::AccountExpired),
-            None => Ok((hash, invitation)),
+            None => Ok((hash, invitation, account)),
         })
     }
 
-    /// The link's pending device for a valid link: the one it already shows if that is still pending, else a new
-    /// one. `Err(state)` if the link is not valid.
+    /// The link's invitation if it can be used now by the holder of `grant` (given by [`Invitations::unlock`]
+    /// for this link and account), else why not.
+    async fn granted(
+        &self,
+        token: &str,
+        grant: Option<&InviteGrant>,
+    ) -> Result<Result<([u8; 32], StoredInvitation, Account), LinkState>, EngineError> {
+        let (hash, invitation, account) = match self.usable(token).await? {
+            Ok(usable) => usable,
+            Err(state) => return Ok(Err(state)),
+        };
+        if !grant.is_some_and(|g| g.admits(&hash, &account)) {
+            return Ok(Err(LinkState::PasswordNeeded {
+                account_id: invitation.account_id,
+            }));
+        }
+        Ok(Ok((hash, invitation, account)))
+    }
+
+    /// The link's pending device for a valid link whose password `grant` proves: the one it already shows if
+    /// that is still pending, else a new one. `Err(state)` if the link is not valid, or
+    /// [`LinkState::PasswordNeeded`] without a matching grant.
     pub async fn start(
         &self,
         token: &str,
+        grant: Option<&InviteGrant>,
         client_ip: IpAddr,
     ) -> Result<Result<(String, StartOutcome), LinkState>, EngineError> {
-        let (hash, invitation) = match self.usable(token).await? {
+        let (hash, invitation, _) = match self.granted(token, grant).await? {
             Ok(usable) => usable,
             Err(state) => return Ok(Err(state)),
         };
@@ -304,7 +362,7 @@ impl Invitations {
             {
                 Some(pending) => return Ok(Ok((account_id, pending))),
                 None => match self.usable(token).await? {
-                    Ok((_, invitation)) => shown = invitation.device_id,
+                    Ok((_, invitation, _)) => shown = invitation.device_id,
                     Err(state) => return Ok(Err(state)),
                 },
             }
@@ -410,17 +468,19 @@ impl Invitations {
         Ok(())
     }
 
-    /// Binds the link's pending device with the app's code and uses the link up (one store transaction);
-    /// `Err(state)` if the link is not valid (any more).
+    /// Binds the link's pending device with the app's code and uses the link up (one store transaction), for
+    /// the holder of `grant` only; then a notice goes to the account's mailbox. `Err(state)` if the link is not
+    /// valid (any more), or [`LinkState::PasswordNeeded`] without a matching grant.
     pub async fn confirm(
         &self,
         token: &str,
+        grant: Option<&InviteGrant>,
         device_id: &str,
         code: &str,
         client_ip: IpAddr,
     ) -> Result<Result<ConfirmOutcome, LinkState>, EngineError> {
-        let invitation = match self.usable(token).await? {
-            Ok((_, invitation)) => invitation,
+        let invitation = match self.granted(token, grant).await? {
+            Ok((_, invitation, _)) => invitation,
             Err(state) => return Ok(Err(state)),
         };
         let outcome = self

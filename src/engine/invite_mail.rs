@@ -94,7 +94,7 @@ impl Invitation {
 }
 
 /// `YYYY-MM-DD HH:MM` in `offset`, with the offset.
-fn format_time(unix: i64, offset: time::UtcOffset) -> String {
+pub(super) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
     match time::OffsetDateTime::from_unix_timestamp(unix) {
         Ok(t) => {
             let t = t.to_offset(offset);
@@ -113,7 +113,7 @@ fn format_time(unix: i64, offset: time::UtcOffset) -> String {
 }
 
 /// HTML text escaping.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

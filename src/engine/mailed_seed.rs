@@ -5,15 +5,31 @@
 //! mailed pending one); a correct code from a pending device goes to [`Engine::activate_mailed_seed`] instead of
 //! the replay guard: one store transaction activates the device (at most one active device per account, the
 //! code's step used up) and uses the invitation up. After the link expires (or is used, or replaced) the pending seed is useless.
-//! Audited `enroll.confirm` with actor `radius:<client>`, never the code.
+//! Audited `enroll.confirm` with actor `radius:<client>`, never the code; then a notice is mailed to the account
+//! (`device_notice.rs`).
+//!
+//! The mailed seed is what the mailbox holds, so its first activation needs the password too: in
+//! `password+otp` and `challenge` modes the engine checks it before the code; in `otp-only` mode the gateway
+//! checked the directory password before asking motpd. An account without a password (pending) never
+//! activates one: it is refused before its device is looked up, and again here.
+
+use std::sync::Arc;
 
 use super::access::Outcome;
+use super::device_notice::{BoundVia, DeviceNotices};
 use super::messages::Message;
 use super::{AccessRequest, Decision, Engine, EngineError, RejectReason};
 use crate::audit::AuditEvent;
 use crate::store::{Account, Device, StoreError};
 
 impl Engine {
+    /// The engine, mailing a notice to the account when a mailed seed is activated at the VPN.
+    #[must_use]
+    pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
+        self.notices = Some(notices);
+        self
+    }
+
     /// The device a login is checked against: the account's `active` device (read with the account), else the
     /// pending device whose seed was mailed with a still-valid invitation.
     pub(super) async fn login_device(
@@ -39,6 +55,11 @@ impl Engine {
         step: i64,
         now: i64,
     ) -> Result<Outcome, EngineError> {
+        if account.password_hash.is_none() {
+            let message =
+                Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
+            return Ok(self.reject(RejectReason::NotActivated, &message, Some(account)));
+        }
         let result = match self
             .store
             .confirm_invited_device(&device.id, step, now)
@@ -66,6 +87,9 @@ impl Engine {
             return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
         }
         self.store.record_success(&account.id, now).await?;
+        if let Some(notices) = &self.notices {
+            notices.device_bound(account, BoundVia::MailedQrAtVpn, now);
+        }
         Ok(Outcome {
             decision: Decision::Accept {
                 groups: account.groups.clone(),

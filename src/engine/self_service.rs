@@ -4,14 +4,16 @@
 //! The login uses the same password check and the same failure counter as RADIUS (a password guessed on the
 //! pages counts towards the VPN lockout and the other way round). A pending seed is valid for
 //! [`PENDING_TTL_SECONDS`]; the one-device-per-account race is decided atomically by the store. Every step is
-//! audited (`enroll.login`, `enroll.start`, `enroll.confirm`), never with a password, seed or code. This module
-//! knows no HTTP, no cookies and no sessions: the web layer calls it.
+//! audited (`enroll.login`, `enroll.start`, `enroll.confirm`), never with a password, seed or code; a binding
+//! (here or through an invitation) is followed by a notice mail to the account (`device_notice.rs`). This
+//! module knows no HTTP, no cookies and no sessions: the web layer calls it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::HashingPool;
 use super::codes::{self, CodeCheck};
+use super::device_notice::{BoundVia, DeviceNotices};
 use super::enrollment::{self, EnrollError};
 use super::passwords::PasswordChecker;
 use super::{EngineError, EngineSettings};
@@ -117,6 +119,7 @@ pub struct SelfService {
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
     passwords: PasswordChecker,
+    notices: Option<Arc<DeviceNotices>>,
 }
 
 impl SelfService {
@@ -134,7 +137,13 @@ impl SelfService {
             key,
             clock,
             settings,
+            notices: None,
         }
+    }
+
+    /// Mails a notice to the account after each binding through `notices`.
+    pub fn set_notices(&mut self, notices: Arc<DeviceNotices>) {
+        self.notices = Some(notices);
     }
 
     /// The current time of the service's clock.
@@ -332,6 +341,16 @@ impl SelfService {
             detail,
         )
         .await?;
+        if outcome == ConfirmOutcome::Bound
+            && let Some(notices) = &self.notices
+            && let Some(account) = self.store.account(account_id).await?
+        {
+            let via = match pending {
+                Pending::SelfService => BoundVia::SelfService,
+                Pending::Invitation => BoundVia::InvitationLink,
+            };
+            notices.device_bound(&account, via, now);
+        }
         Ok(outcome)
     }
 

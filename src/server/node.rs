@@ -13,8 +13,10 @@ use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, S
 use super::web::WebState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::engine::device_notice::DeviceNotices;
 use crate::engine::sms::SmsService;
 use crate::engine::{AuditSink, Engine, EngineSettings, HashingPool};
+use crate::notify::SmtpMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
@@ -146,17 +148,20 @@ impl Node {
             config.sms.clone(),
             sink.clone(),
         ));
-        let engine = Arc::new(
-            Engine::new(
-                store.clone(),
-                key.clone(),
-                clock.clone(),
-                EngineSettings::from_config(config),
-                sink,
-                HashingPool::process(),
-            )
-            .with_sms(sms.clone()),
-        );
+        let notices = device_notices(config);
+        let mut engine = Engine::new(
+            store.clone(),
+            key.clone(),
+            clock.clone(),
+            EngineSettings::from_config(config),
+            sink,
+            HashingPool::process(),
+        )
+        .with_sms(sms.clone());
+        if let Some(notices) = &notices {
+            engine = engine.with_notices(notices.clone());
+        }
+        let engine = Arc::new(engine);
         let web = web.map(|listener| {
             let mut state = WebState::new(config, store.clone(), key.clone(), clock.clone())
                 .with_sms(sms.clone());
@@ -166,8 +171,10 @@ impl Node {
                     tracing::warn!(%error, "no mail notices after password changes: check the [smtp] settings");
                 }
             }
-            let state = Arc::new(state);
-            tokio::spawn(super::web::serve(listener, state, token.clone()))
+            if let Some(notices) = &notices {
+                state = state.with_notices(notices.clone());
+            }
+            tokio::spawn(super::web::serve(listener, Arc::new(state), token.clone()))
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
         let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
@@ -224,6 +231,21 @@ impl Node {
         self.engine.flush_audit().await;
         self.audit_writer.abort();
         result
+    }
+}
+
+/// The binding notices, mailed through `[smtp]`; `None` (with a warning) if those settings cannot be used, so
+/// that a broken relay setting never stops logins.
+fn device_notices(config: &Config) -> Option<Arc<DeviceNotices>> {
+    match SmtpMailer::new(&config.smtp) {
+        Ok(mailer) => Some(Arc::new(DeviceNotices::new(
+            Arc::new(mailer),
+            config.policy.utc_offset,
+        ))),
+        Err(error) => {
+            tracing::warn!(%error, "device binding notices are off: check the [smtp] settings");
+            None
+        }
     }
 }
 

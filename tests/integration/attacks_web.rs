@@ -541,6 +541,7 @@ async fn a_verified_code_gives_a_new_session_id_and_the_old_one_is_worthless() {
         .f
         .account_with_hash("intern", None, AccountStatus::Pending)
         .await;
+    crate::web_account::give_identity(&server.f, "intern", crate::web_account::IDENTITY).await;
     let base = "/account/activate";
     let mut b = Browser::new(server.addr);
     let csrf = b.get(base).await.field("csrf");
@@ -572,7 +573,11 @@ async fn a_verified_code_gives_a_new_session_id_and_the_old_one_is_worthless() {
     let verified = b
         .post(
             &format!("{base}/sms/verify"),
-            &[("csrf", &sent.field("csrf")), ("code", &code)],
+            &[
+                ("csrf", &sent.field("csrf")),
+                ("code", &code),
+                ("identity", crate::web_account::IDENTITY),
+            ],
         )
         .await;
     assert_eq!(verified.status, 303, "{}", verified.body);

@@ -22,6 +22,7 @@ use motpd::clock::Clock;
 use motpd::config::{AuthMode, SmtpTls};
 use motpd::engine::Decision;
 use motpd::engine::EngineSettings;
+use motpd::engine::device_notice::DeviceNotices;
 use motpd::engine::invitations::{Invitations, InviteError, LinkState};
 use motpd::notify::{Mailer, SmtpMailer};
 use motpd::otp;
@@ -33,7 +34,7 @@ use motpd::store::{AccountStatus, DeviceState};
 use crate::common::fixture::EngineFixture;
 use crate::common::radius_client::RadiusFixture;
 use crate::external_clients::available;
-use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, code_at, web_config};
+use crate::web_enroll::{Browser, OUTSIDE, PASSWORD, Reply, code_at, web_config};
 
 const ZH_USED: &str = "此邀請連結已使用過";
 const EN_USED: &str = "This invitation link has already been used";
@@ -121,7 +122,7 @@ pub(crate) async fn mail(sink: &SmtpSink, n: u32) -> serde_json::Value {
 }
 
 /// The invitation link's path (`/invite/<64 hex>`) in `text`.
-fn link_path(text: &str) -> String {
+pub(crate) fn link_path(text: &str) -> String {
     let prefix = "http://127.0.0.1:8080";
     let start = text
         .find(&format!("{prefix}/invite/"))
@@ -243,9 +244,9 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
         "{text}"
     );
 
-    // From outside the hospital network: the link itself is the credential.
+    // From outside the hospital network: the link names the account, its password unlocks the seed.
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
+    let page = unlock(&mut b, &path, "alice").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let uri = decode_qr(&page.body);
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
@@ -315,6 +316,29 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
     ));
 }
 
+/// Opens the link (the password form for its account), gives the account's password, and returns the seed page.
+pub(crate) async fn unlock(b: &mut Browser, path: &str, account: &str) -> Reply {
+    let form = b.get(path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(
+        form.body
+            .contains(&format!("id=\"invite-account\">{account}<")),
+        "the form names the link's account: {}",
+        form.body
+    );
+    assert!(!form.body.contains("initial-key") && !form.body.contains("<svg"));
+    let csrf = form.field("csrf");
+    let reply = b
+        .post(
+            &format!("{path}/unlock"),
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.location(), path);
+    b.get(path).await
+}
+
 async fn post(b: &mut Browser, path: &str, form: &[(String, String)]) -> (StatusCode, String) {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = b.post(path, &pairs).await;
@@ -344,6 +368,12 @@ async fn expired_replaced_and_impossible_invitations() {
     assert_eq!(old.status, StatusCode::NOT_FOUND);
     assert!(old.body.contains(ZH_UNKNOWN), "{}", old.body);
     assert_eq!(b.get(&second).await.status, StatusCode::OK);
+    // The grant of one link does not open another link of the same account.
+    unlock(&mut b, &second, "bob").await;
+    let third = link_path(send(&f, &invitations, "bob").await.expose());
+    let form = b.get(&third).await;
+    assert!(form.body.contains("/unlock") && !form.body.contains("initial-key"));
+    let second = third;
 
     // Expired after invite_ttl_hours (manual clock).
     f.clock.advance(72 * 3600);
@@ -499,7 +529,7 @@ async fn send_with_seed(f: &EngineFixture, invitations: &Invitations, id: &str) 
     invitation.link
 }
 
-fn seed_of(uri: &str) -> (Vec<u8>, String) {
+pub(crate) fn seed_of(uri: &str) -> (Vec<u8>, String) {
     let params = otp::parse_otpauth_uri(uri).unwrap();
     let key = params.secret_base32.to_string();
     (otp::parse_base32_seed(&key).unwrap(), key)
@@ -579,6 +609,15 @@ async fn a_qr_in_mail_invitation_activates_on_the_first_vpn_login() {
     assert_eq!(login.groups, ["vpn", "nurses"]);
     let active = f.store.active_device("alice").await.unwrap().unwrap();
     assert_eq!(active.id, pending.id);
+    // The owner hears of it by mail, in both languages, without the seed.
+    let notice = self::mail(&sink, 2).await;
+    assert_eq!(notice["to"], "alice@example.org");
+    let notice_text = notice["text"].as_str().unwrap();
+    assert!(
+        notice_text.contains("資訊室服務台") && notice_text.contains("call the IT helpdesk"),
+        "{notice_text}"
+    );
+    assert!(!notice_text.contains(&key[..16]) && !notice_text.contains("/invite/"));
     assert!(
         matches!(vpn(f, "alice", &first).await, Decision::Reject { .. }),
         "a code is used once"
@@ -629,7 +668,7 @@ async fn a_mailed_seed_binds_on_the_page_too_and_is_useless_after_expiry() {
     let mailed = decode_mailed_qr(&mail(&sink, 1).await);
     let (seed, _) = seed_of(&mailed);
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
+    let page = unlock(&mut b, &path, "carol").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(decode_qr(&page.body), mailed);
     let again = b.get(&path).await;
@@ -738,14 +777,19 @@ async fn links_of_disabled_or_expired_accounts_start_nothing() {
 #[tokio::test]
 async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
     let (f, state, _invitations, path) = invited("frank").await;
-    // A mail scanner fetches the link first, from its own address.
+    // A mail scanner fetches the link first, from its own address: it gets the password form, and nothing starts.
     let scanner = Browser::new(&state, "198.51.100.7:40000").get(&path).await;
     assert_eq!(scanner.status, StatusCode::OK);
+    assert!(!scanner.body.contains("initial-key") && !scanner.body.contains("<svg"));
+    assert!(enroll_starts(&f).await.is_empty());
     let mut b = Browser::new(&state, OUTSIDE);
-    let page = b.get(&path).await;
-    assert_eq!(page.field("device"), scanner.field("device"));
-    assert_eq!(page.initial_key(), scanner.initial_key());
-    assert_eq!(decode_qr(&page.body), decode_qr(&scanner.body));
+    let page = unlock(&mut b, &path, "frank").await;
+    // On another device (the person's phone after the PC) the same password shows the same seed.
+    let mut phone = Browser::new(&state, "198.51.100.9:40000");
+    let other = unlock(&mut phone, &path, "frank").await;
+    assert_eq!(page.field("device"), other.field("device"));
+    assert_eq!(page.initial_key(), other.initial_key());
+    assert_eq!(decode_qr(&page.body), decode_qr(&other.body));
     assert!(
         page.body.contains("重新開啟連結會顯示同一個 QR 碼"),
         "the page says so: {}",
@@ -758,7 +802,7 @@ async fn a_link_shows_the_same_pending_seed_until_it_is_used() {
     // Still valid an hour later (an invitation's seed lives as long as the link, not 10 minutes).
     f.clock.advance(3600);
     let seed = otp::parse_base32_seed(&page.initial_key()).unwrap();
-    let later = b.get(&path).await;
+    let later = unlock(&mut b, &path, "frank").await;
     assert_eq!(later.field("device"), page.field("device"));
     let form = [
         ("csrf", later.field("csrf")),
@@ -801,4 +845,48 @@ async fn invitation_pages_are_rate_limited_per_address() {
     // Another address is not affected.
     let other = Browser::new(&state, "198.51.100.8:40000").get(&path).await;
     assert_eq!(other.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_binding_on_the_enrollment_pages_is_told_by_mail() {
+    let Some(sink) = start_sink().await else {
+        return;
+    };
+    let (f, state, _invitations) = setup(&sink).await;
+    f.account("alice", PASSWORD).await;
+    let mailer = Arc::new(SmtpMailer::new(&f.config.smtp).unwrap());
+    let notices = Arc::new(DeviceNotices::new(mailer, f.config.policy.utc_offset));
+    let state = Arc::new(Arc::into_inner(state).unwrap().with_notices(notices));
+
+    // Flow A from the hospital network: log in, start, confirm.
+    let mut b = Browser::new(&state, "10.1.2.3:50000");
+    let page = b.log_in().await;
+    let started = b
+        .post(
+            "/enroll/device/start",
+            &[("csrf", &page.field("csrf")), ("label", "iPhone")],
+        )
+        .await;
+    let seed = otp::parse_base32_seed(&started.initial_key()).unwrap();
+    let form = [
+        ("csrf", started.field("csrf")),
+        ("device", started.field("device")),
+        ("code", code_at(&seed, f.clock.now())),
+    ];
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = b.post("/enroll/device/confirm", &pairs).await;
+    assert!(done.body.contains(ZH_BOUND), "{}", done.body);
+
+    let notice = mail(&sink, 1).await;
+    assert_eq!(notice["to"], "alice@example.org");
+    assert!(notice["subject"].as_str().unwrap().contains("VPN"));
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("自助註冊") && text.contains("self-service registration page"),
+        "{text}"
+    );
+    assert!(text.contains("資訊室服務台") && text.contains("call the IT helpdesk"));
+    let html = notice["html"].as_str().unwrap();
+    let (zh, en) = (html.find("lang=\"zh-Hant-TW\""), html.find("lang=\"en\""));
+    assert!(zh.is_some() && zh < en, "Chinese first: {html}");
 }

@@ -1,5 +1,6 @@
 //! The one integration test binary (see `common` for the shared helpers).
 
+mod attacks_invite;
 mod attacks_oracles;
 mod attacks_radius;
 mod attacks_recovery;

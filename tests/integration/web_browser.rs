@@ -9,7 +9,9 @@
 //! phone size: `tests/clients/browser/enroll.mjs` (npm `playwright-core`, pinned, installed by `npm ci` in that
 //! folder) drives the same Chromium with JavaScript switched off in the page — log in, press "register software
 //! token", read the initial key from the page, type the TOTP code it computes, submit — and prints what it saw;
-//! then a RADIUS decision with a later code from that key is accepted, so the device really is bound.
+//! then a RADIUS decision with a later code from that key is accepted, so the device really is bound. The same
+//! for an invitation link (`invite.mjs`): opened from outside the enrollment network, the account's password,
+//! the initial key, the code.
 //!
 //! Screenshots go to `test-output/screenshots/` (gitignored). Every Chromium run is killed after 30 s, every
 //! Node run after 90 s (by PID). A missing Chromium, Node or `playwright-core` is a loud skip, or a failure
@@ -425,6 +427,95 @@ async fn chromium_completes_an_enrollment_and_the_vpn_accepts_the_phone() {
             let (width, height) = png_size(shot);
             assert_eq!(width, 390, "{}", shot.display());
             assert!(height >= 844, "{}", shot.display());
+        }
+        node.stop().await;
+    }
+}
+
+/// What `invite.mjs` saw on the pages.
+#[derive(Debug, serde::Deserialize)]
+struct BrowserInvitation {
+    account: String,
+    seed_before_password: u32,
+    unlock_button: String,
+    initial_key_grouped: String,
+    qr_svgs: u32,
+    code: String,
+    bound_zh: String,
+    bound_en: String,
+    screenshots: Vec<PathBuf>,
+}
+
+/// An invitation for alice is opened in Chromium from outside the enrollment networks, unlocked with her
+/// password, scanned (the initial key read) and confirmed; then the VPN accepts a later code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_completes_an_invitation_with_the_password_and_the_vpn_accepts_the_phone() {
+    use motpd::engine::EngineSettings;
+    use motpd::engine::invitations::Invitations;
+
+    if !playwright_available() {
+        return;
+    }
+    for (lang, unlock) in [("zh-TW", "繼續"), ("en", "Continue")] {
+        // Loopback is outside this node's enrollment network: invitation links work from anywhere.
+        let node = WebNode::start("10.0.0.0/8").await;
+        let invitations = Invitations::new(
+            node.f.store.clone(),
+            node.f.key.clone(),
+            Arc::new(node.f.clock.clone()),
+            EngineSettings::from_config(&node.f.config),
+            72,
+        );
+        let invitation = invitations
+            .invite("alice", false, "cli:test")
+            .await
+            .unwrap();
+        let link = invitation.link.expose();
+        let path = link[link.find("/invite/").unwrap()..].to_owned();
+        let mut command = Command::new("node");
+        command
+            .arg(browser_client_dir().join("invite.mjs"))
+            .args(["--base", &node.base, "--path", &path, "--lang", lang])
+            .args(["--password", "Nurse2024pw", "--time"])
+            .arg(node.f.clock.now().to_string())
+            .arg("--shots")
+            .arg(screenshot_dir())
+            .current_dir(browser_client_dir())
+            .stderr(Stdio::piped());
+        let (status, out, err) =
+            tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
+                .await
+                .unwrap();
+        assert!(
+            status.success(),
+            "invite.mjs {lang}: {status}\n{out}\n{err}"
+        );
+        let line = out.lines().last().unwrap_or_default();
+        let seen: BrowserInvitation = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("invite.mjs printed {out:?}: {e}"));
+        assert_eq!(seen.account, "alice", "{seen:?}");
+        assert_eq!(
+            seen.seed_before_password, 0,
+            "no seed before the password: {seen:?}"
+        );
+        assert_eq!(seen.unlock_button, unlock, "{seen:?}");
+        assert_eq!(seen.qr_svgs, 1, "{seen:?}");
+        // The page of a used link is bilingual whatever the language chosen.
+        assert!(seen.bound_zh.starts_with("綁定完成"), "{seen:?}");
+        assert!(seen.bound_en.starts_with("Done!"), "{seen:?}");
+        let key = otp::parse_base32_seed(&seen.initial_key_grouped.replace(' ', "")).unwrap();
+        assert_eq!(seen.code, code_at(&key, node.f.clock.now()));
+        assert!(node.f.store.active_device("alice").await.unwrap().is_some());
+        node.f.clock.advance(30);
+        let later = format!("Nurse2024pw{}", code_at(&key, node.f.clock.now()));
+        let login = node
+            .f
+            .ask("alice", later.as_bytes(), AuthMode::PasswordOtp)
+            .await;
+        assert!(matches!(login, Decision::Accept { .. }), "{login:?}");
+        assert_eq!(seen.screenshots.len(), 3, "{seen:?}");
+        for shot in &seen.screenshots {
+            assert_eq!(png_size(shot).0, 390, "{}", shot.display());
         }
         node.stop().await;
     }

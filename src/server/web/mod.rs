@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
 use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
+use crate::engine::device_notice::DeviceNotices;
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::engine::{EngineSettings, HashingPool};
@@ -164,6 +165,14 @@ impl WebState {
         self.recovery.set_mailer(mailer);
         self
     }
+
+    /// The same state, mailing a notice after a device is bound on the pages (flow A or an invitation link).
+    #[must_use]
+    pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
+        self.service.set_notices(notices.clone());
+        self.invitations.set_notices(notices);
+        self
+    }
 }
 
 /// The routes. The handlers need the peer: [`serve`] gives it; elsewhere serve with
@@ -193,6 +202,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             get(account::password_form).post(account::set_password),
         )
         .route("/invite/{token}", get(invite::open))
+        .route("/invite/{token}/unlock", post(invite::unlock))
         .route("/invite/{token}/confirm", post(invite::confirm))
         .route("/healthz", get(|| async { "ok" }))
         .layer(axum::middleware::map_response(security_headers))

@@ -76,6 +76,17 @@ pub(crate) struct InvitePage<'a> {
     pub(crate) error: Option<&'static str>,
 }
 
+/// The invitation's password form: the link's account, fixed, and its password.
+#[derive(Debug, Template)]
+#[template(path = "invite_password.html")]
+pub(crate) struct InvitePasswordPage<'a> {
+    pub(crate) f: Frame,
+    pub(crate) csrf: &'a str,
+    pub(crate) token: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) error: Option<String>,
+}
+
 /// The bilingual page of an invitation that cannot be used (or was just used).
 #[derive(Debug, Template)]
 #[template(path = "invite_state.html")]
@@ -84,6 +95,8 @@ pub(crate) struct InviteStatePage {
     pub(crate) en: &'static Texts,
     pub(crate) zh_message: &'static str,
     pub(crate) en_message: &'static str,
+    /// Whether to link to the account activation page.
+    pub(crate) activate: bool,
 }
 
 /// Which step of the account activation / reset pages to show.

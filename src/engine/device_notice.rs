@@ -1,0 +1,160 @@
+//! The notice mailed to an account after a device was bound to it ("a device was registered for your VPN
+//! account; not you? call the helpdesk"), in Traditional Chinese first, then English: whoever bound it, the
+//! owner hears of it.
+//!
+//! Sent in the background: a binding never waits for the mail relay and never fails because of it (a failure
+//! is logged as a warning). An account without an e-mail address gets no notice. The text is pure and carries
+//! no secret (no seed, code, link or device ID).
+
+use std::sync::Arc;
+
+use super::invite_mail::{escape, format_time};
+use crate::notify::{Mail, Mailer};
+use crate::store::Account;
+
+/// How the device was bound (named in the notice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BoundVia {
+    /// On the self-service enrollment pages (flow A).
+    SelfService,
+    /// On the invitation link's page.
+    InvitationLink,
+    /// At the first VPN login with a seed mailed as a QR code (`motpd invite --qr-in-mail`).
+    MailedQrAtVpn,
+}
+
+impl BoundVia {
+    fn texts(self) -> (&'static str, &'static str) {
+        match self {
+            Self::SelfService => (
+                "在醫院內部網路的自助註冊頁面",
+                "on the self-service registration page",
+            ),
+            Self::InvitationLink => ("透過電子郵件邀請連結", "through an e-mail invitation link"),
+            Self::MailedQrAtVpn => (
+                "透過邀請信中的 QR 碼，於第一次登入 VPN 時",
+                "with the QR code of an invitation mail, at its first VPN login",
+            ),
+        }
+    }
+}
+
+/// Mails binding notices through a [`Mailer`].
+#[derive(Debug)]
+pub struct DeviceNotices {
+    mailer: Arc<dyn Mailer>,
+    utc_offset: time::UtcOffset,
+}
+
+impl DeviceNotices {
+    /// Notices sent through `mailer`, with times shown in `utc_offset`.
+    pub fn new(mailer: Arc<dyn Mailer>, utc_offset: time::UtcOffset) -> Self {
+        Self { mailer, utc_offset }
+    }
+
+    /// Sends the notice for `account` in the background (nothing if it has no e-mail address).
+    pub fn device_bound(&self, account: &Account, via: BoundVia, at: i64) {
+        let Some(mail) = notice_mail(account, via, at, self.utc_offset) else {
+            tracing::info!(account = %account.id, "device bound; no e-mail address for the notice");
+            return;
+        };
+        let mailer = self.mailer.clone();
+        let account_id = account.id.clone();
+        tokio::spawn(async move {
+            match mailer.send(mail).await {
+                Ok(()) => tracing::info!(account = %account_id, "device notice mailed"),
+                Err(error) => {
+                    tracing::warn!(account = %account_id, %error, "device notice could not be mailed");
+                }
+            }
+        });
+    }
+}
+
+/// The notice for `account` (bound `via`, at `at`), or `None` without an e-mail address.
+pub(super) fn notice_mail(
+    account: &Account,
+    via: BoundVia,
+    at: i64,
+    offset: time::UtcOffset,
+) -> Option<Mail> {
+    let to = account
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())?;
+    let (id, name, when) = (&account.id, &account.name, format_time(at, offset));
+    let (via_zh, via_en) = via.texts();
+    let text = format!(
+        "{name} 您好：\n\n您的 VPN 帳號 {id} 已於 {when} {via_zh}綁定了一台驗證器裝置。\n\n\
+         若這是您本人操作，不需要做任何事。若不是您本人，請立即致電資訊室服務台：可能有人取得了您的密碼與電子郵件。\n\n\
+         ----\n\nHello {name},\n\nAn authenticator device was registered for your VPN account {id} on {when}, \
+         {via_en}.\n\nIf this was you, there is nothing to do. If it was not you, call the IT helpdesk now: \
+         someone may have your password and your e-mail.\n"
+    );
+    let (name, id, when) = (escape(name), escape(id), escape(&when));
+    let html = format!(
+        "<!DOCTYPE html><html><body><div lang=\"zh-Hant-TW\"><p>{name} 您好：</p><p>您的 VPN 帳號 {id} 已於 {when} \
+         {via_zh}綁定了一台驗證器裝置。</p><p><strong>若不是您本人，請立即致電資訊室服務台</strong>：可能有人取得了您的\
+         密碼與電子郵件。若這是您本人操作，不需要做任何事。</p></div><hr><div lang=\"en\"><p>Hello {name},</p><p>An \
+         authenticator device was registered for your VPN account {id} on {when}, {via_en}.</p><p><strong>If it \
+         was not you, call the IT helpdesk now</strong>: someone may have your password and your e-mail. If this \
+         was you, there is nothing to do.</p></div></body></html>"
+    );
+    Some(Mail {
+        to: to.to_owned(),
+        subject: "VPN 驗證器已綁定 / A device was registered for your VPN account".to_owned(),
+        text,
+        html,
+        inline_image: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AccountStatus;
+
+    fn account(email: Option<&str>) -> Account {
+        Account {
+            id: "alice".into(),
+            name: "A <b>".into(),
+            phone: None,
+            email: email.map(str::to_owned),
+            expires_on: None,
+            groups: Vec::new(),
+            password_hash: None,
+            status: AccountStatus::Active,
+            sms_fallback: None,
+            failures: 0,
+            locked_until: None,
+            last_login_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_notice_is_bilingual_and_needs_an_address() {
+        let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+        assert!(notice_mail(&account(None), BoundVia::InvitationLink, 0, offset).is_none());
+        assert!(notice_mail(&account(Some(" ")), BoundVia::InvitationLink, 0, offset).is_none());
+        let mail = notice_mail(
+            &account(Some("alice@example.org")),
+            BoundVia::MailedQrAtVpn,
+            0,
+            offset,
+        );
+        let Some(mail) = mail else {
+            panic!("a notice for an account with an address");
+        };
+        assert_eq!(mail.to, "alice@example.org");
+        let (zh, en) = (
+            mail.text.find("資訊室服務台"),
+            mail.text.find("IT helpdesk"),
+        );
+        assert!(zh.is_some() && en.is_some() && zh < en, "{}", mail.text);
+        assert!(mail.text.contains("1970-01-01 08:00"), "{}", mail.text);
+        assert!(mail.html.contains("A &lt;b&gt;") && !mail.html.contains("A <b>"));
+    }
+}
