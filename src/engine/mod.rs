@@ -17,6 +17,7 @@ pub mod enrollment;
 mod hashing;
 pub mod invitations;
 mod invite_mail;
+mod lockout;
 mod mailed_seed;
 mod messages;
 mod passwords;
