@@ -5,6 +5,7 @@ mod common;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;
+mod lockout_store_contract;
 mod pg_transport;
 mod radius_flow;
 mod sms_codes;
