@@ -1,5 +1,6 @@
 //! The one integration test binary (see `common` for the shared helpers).
 
+mod attacks_lockout;
 mod cli;
 mod common;
 mod engine_rules;
