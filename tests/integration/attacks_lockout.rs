@@ -272,3 +272,47 @@ async fn two_nodes(backend: &Backend) {
         u32::try_from(THRESHOLD).unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_answers_to_many_challenges_evaluate_only_the_threshold() {
+    let backend = common::cached_sqlite_file().await;
+    let s = node(backend.store.clone(), AuthMode::Challenge).await;
+    // With the password, an attacker collects challenges one after the other: a right password is no failure.
+    let mut states = Vec::new();
+    let mut client = s.client().await;
+    for _ in 0..THRESHOLD + 4 {
+        let reply = client.access("alice", PASSWORD.as_bytes(), None).await;
+        let reply = reply.unwrap();
+        assert_eq!(reply.code, Code::AccessChallenge, "{}", reply.messages);
+        states.push(reply.state.unwrap());
+    }
+    assert_eq!(alice(backend.store.as_ref()).await.0, 0);
+    // Then answers them all at once with guesses.
+    let codes = wrong_codes(&s.f, states.len());
+    let tasks: Vec<_> = states
+        .into_iter()
+        .zip(codes)
+        .map(|(state, code)| {
+            let server = s.auth;
+            tokio::spawn(async move {
+                let mut client =
+                    TestClient::new(server, crate::common::radius_client::SECRET).await;
+                client
+                    .access("alice", code.as_bytes(), Some(&state))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().code, Code::AccessReject);
+    }
+    assert_eq!(
+        alice(backend.store.as_ref()).await.0,
+        u32::try_from(THRESHOLD).unwrap()
+    );
+    s.stop().await;
+    let reasons = audited_reasons(backend.store.as_ref()).await;
+    assert_eq!(count(&reasons, "bad_code"), THRESHOLD, "{reasons:?}");
+    assert_eq!(count(&reasons, "locked"), 4, "{reasons:?}");
+}
