@@ -198,6 +198,10 @@ impl Engine {
             return Ok(self.refuse(RejectReason::NotActivated, &message, Some(&account)));
         }
         let device = self.login_device(active, &account.id, now).await?;
+        if let Some(refused) = self.reserve_attempt(&account, now).await? {
+            self.equalise_time(request, password).await;
+            return Ok(refused);
+        }
         match request.mode {
             AuthMode::PasswordOtp => {
                 self.password_and_code(request, &account, device, password, now)
@@ -377,7 +381,9 @@ impl Engine {
                     return Ok(refusal);
                 }
                 if self.reuse_allowed(request, &device, step, code, now) {
-                    self.store.record_success(&account.id, now).await?;
+                    if let Some(locked) = self.verified_success(account, now).await? {
+                        return Ok(locked);
+                    }
                     return Ok(self.accept(account));
                 }
                 Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)))
@@ -446,12 +452,16 @@ impl Engine {
             login.audit = Some(self.decision_event(request, outcome, now, elapsed_us(started)));
         }
         if self.store.record_accepted_login(&login).await? {
+            self.settle_commit(outcome, &login.account_id, true, now)
+                .await?;
             return Ok(login.audit.is_some());
         }
         outcome.decision = Decision::Reject {
             reason: RejectReason::Replayed,
             message: self.text(&Message::Replayed),
         };
+        self.settle_commit(outcome, &login.account_id, false, now)
+            .await?;
         Ok(false)
     }
 
@@ -506,7 +516,8 @@ impl Engine {
                 .is_some_and(|stored| codes::same_fingerprint(stored, &expected))
     }
 
-    /// Counts a failure; the message becomes "locked until" when this failure locks the account.
+    /// Settles the decision's attempt as a failure (`lockout.rs`); the message becomes "locked until" when
+    /// this failure locks the account.
     pub(super) async fn fail(
         &self,
         account: &Account,
@@ -514,12 +525,7 @@ impl Engine {
         message: Message,
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        let policy = &self.settings.policy;
-        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
-        let state = self
-            .store
-            .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
-            .await?;
+        let state = self.settle_failure(account, now).await?;
         let message = match state.locked_until.filter(|&until| until > now) {
             Some(until) => self.locked(until, now),
             None => message,
@@ -630,14 +636,19 @@ impl AccessHandler for Engine {
     async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError> {
         let started = Instant::now();
         let now = self.clock.now();
-        let mut outcome = self.decide(request, now).await?;
-        let audited = match outcome.commit.take() {
-            Some(login) => {
-                self.commit_accept(request, &mut outcome, login, now, started)
-                    .await?
-            }
-            None => false,
-        };
+        let (outcome, audited) = self
+            .with_attempt(async {
+                let mut outcome = self.decide(request, now).await?;
+                let audited = match outcome.commit.take() {
+                    Some(login) => {
+                        self.commit_accept(request, &mut outcome, login, now, started)
+                            .await?
+                    }
+                    None => false,
+                };
+                Ok((outcome, audited))
+            })
+            .await?;
         let micros = elapsed_us(started);
         self.log_decision(request, &outcome, micros);
         if !audited {

@@ -82,6 +82,9 @@ impl Engine {
         if let Some(refusal) = self.account_refusal(&account, now, false) {
             return Ok(refusal);
         }
+        if let Some(refused) = self.reserve_attempt(&account, now).await? {
+            return Ok(refused);
+        }
         if let Some(outcome) = self
             .sms_challenge_answer(request, &account, &challenge, answer.expose(), now)
             .await?

@@ -3,9 +3,10 @@
 //! binds another.
 //!
 //! A right password yields an [`InviteGrant`] for this link and account, which the web layer keeps server-side
-//! in the visitor's session and hands back to [`Invitations::start`] and [`Invitations::confirm`]. A wrong one
-//! counts on the account's failure counter (the one RADIUS locks on) and leaves the link usable. A right one
-//! clears nothing: only a full two-factor success does. Audited `invite.unlock`, never with the password.
+//! in the visitor's session and hands back to [`Invitations::start`] and [`Invitations::confirm`]. The check is
+//! counted before comparing on the web pages' own counter (as `/enroll`'s login; a VPN or admin lock refuses it
+//! too); a wrong one leaves the link usable, a right one clears nothing. Audited `invite.unlock`, never with
+//! the password.
 
 use std::net::IpAddr;
 
@@ -92,21 +93,13 @@ impl Invitations {
         };
         let outcome = if let Some(until) = account.locked_until.filter(|&until| until > now) {
             refused(LoginRefusal::Locked { until })
-        } else if self.passwords.check(&account, password, now).await? {
-            Unlock::Granted(InviteGrant::new(&hash, &account))
         } else {
-            let policy = &self.settings.policy;
-            let lock_seconds = i64::from(policy.lockout_minutes) * 60;
-            // The web's password check will count on its own counter once the store has one; the RADIUS
-            // counter is the one that exists today.
-            let state = self
-                .store
-                .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
-                .await?;
-            match state.locked_until.filter(|&until| until > now) {
-                Some(until) => refused(LoginRefusal::Locked { until }),
-                None => refused(LoginRefusal::BadCredentials),
-            }
+            self.checked_on_the_web_counter(&account, password, now)
+                .await?
+                .map_or_else(
+                    || Unlock::Granted(InviteGrant::new(&hash, &account)),
+                    refused,
+                )
         };
         let (label, reason) = match &outcome {
             Unlock::Refused { refusal, .. } => ("reject", Some(refusal.as_str())),
@@ -163,5 +156,59 @@ mod tests {
         // The account pages' own state is not a grant.
         assert_eq!(InviteGrant::parse(Some("{\"purpose\":\"reset\"}")), None);
         assert_eq!(InviteGrant::parse(None), None);
+    }
+}
+
+impl Invitations {
+    /// The link's password check on the web pages' own counter (counted before comparing, like `/enroll`'s
+    /// login): `None` when the password is right, else why not.
+    async fn checked_on_the_web_counter(
+        &self,
+        account: &crate::store::Account,
+        password: &[u8],
+        now: i64,
+    ) -> Result<Option<LoginRefusal>, EngineError> {
+        use crate::store::{Counter, LockoutPolicy, Reservation};
+        let policy = &self.settings.policy;
+        let lockout = LockoutPolicy {
+            threshold: policy.lockout_failures,
+            lock_seconds: i64::from(policy.lockout_minutes) * 60,
+        };
+        let id = &account.id;
+        match self
+            .store
+            .reserve_attempt(Counter::Web, id, now, lockout)
+            .await?
+        {
+            Some(Reservation::Granted { .. }) => {}
+            Some(Reservation::Refused { until }) => {
+                return Ok(Some(LoginRefusal::Locked { until }));
+            }
+            None => return Ok(Some(LoginRefusal::BadCredentials)),
+        }
+        let matched = match self.passwords.check(account, password, now).await {
+            Ok(matched) => matched,
+            Err(error) => {
+                if matches!(error, EngineError::Overloaded) {
+                    self.store.release_attempt(Counter::Web, id).await?;
+                }
+                return Err(error);
+            }
+        };
+        if matched {
+            // The grant is not a login: the count goes back, nothing is cleared.
+            self.store.release_attempt(Counter::Web, id).await?;
+            return Ok(None);
+        }
+        let state = self
+            .store
+            .settle_failure(Counter::Web, id, now, lockout)
+            .await?;
+        Ok(Some(
+            match state.locked_until.filter(|&until| until > now) {
+                Some(until) => LoginRefusal::Locked { until },
+                None => LoginRefusal::BadCredentials,
+            },
+        ))
     }
 }

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod invitations;
 mod invite_mail;
 pub mod invite_unlock;
+mod lockout;
 mod mailed_seed;
 mod messages;
 mod passwords;

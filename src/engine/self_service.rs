@@ -1,8 +1,10 @@
 //! Self-service enrollment (flow A) without HTTP: the password login of the enrollment pages, starting a
 //! pending software token, and confirming it with the app's first code.
 //!
-//! The login uses the same password check and the same failure counter as RADIUS (a password guessed on the
-//! pages counts towards the VPN lockout and the other way round). A pending seed is valid for
+//! The login uses the same password check as RADIUS but a failure counter of its own (`Counter::Web`, with the
+//! policy's thresholds), counted before the password is compared (hashing is slow: concurrent guesses would
+//! otherwise all be evaluated). A password-only login here never clears the VPN counter, which guards the
+//! code; a running VPN lock (or an admin's lock) refuses the pages too. A pending seed is valid for
 //! [`PENDING_TTL_SECONDS`]; the one-device-per-account race is decided atomically by the store. Every step is
 //! audited (`enroll.login`, `enroll.start`, `enroll.confirm`), never with a password, seed or code; a binding
 //! (here or through an invitation) is followed by a notice mail to the account (`device_notice.rs`). This
@@ -21,7 +23,9 @@ use crate::accounts::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::secrets::{MasterKey, SecretString};
-use crate::store::{Account, AccountStatus, DeviceState, Store, StoreError};
+use crate::store::{
+    Account, AccountStatus, Counter, DeviceState, LockoutPolicy, Reservation, Store, StoreError,
+};
 
 /// How long a pending (scanned but not yet confirmed) seed may be confirmed.
 pub const PENDING_TTL_SECONDS: i64 = 600;
@@ -151,7 +155,7 @@ impl SelfService {
         self.clock.now()
     }
 
-    /// Checks account and password like RADIUS does (same lockout counter).
+    /// Checks account and password like RADIUS does, on the web counter (see the module documentation).
     pub async fn login(
         &self,
         account_id: &str,
@@ -202,12 +206,29 @@ impl SelfService {
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
             return known(LoginRefusal::NotActivated);
         }
-        if !self.passwords.check(&account, password, now).await? {
-            let policy = &self.settings.policy;
-            let lock_seconds = i64::from(policy.lockout_minutes) * 60;
+        let lockout = self.lockout_policy();
+        match self
+            .store
+            .reserve_attempt(Counter::Web, &id, now, lockout)
+            .await?
+        {
+            Some(Reservation::Granted { .. }) => {}
+            Some(Reservation::Refused { until }) => return known(LoginRefusal::Locked { until }),
+            None => return refused(LoginRefusal::BadCredentials),
+        }
+        let matched = match self.passwords.check(&account, password, now).await {
+            Ok(matched) => matched,
+            Err(error) => {
+                if matches!(error, EngineError::Overloaded) {
+                    self.store.release_attempt(Counter::Web, &id).await?;
+                }
+                return Err(error);
+            }
+        };
+        if !matched {
             let state = self
                 .store
-                .record_failure(&id, now, policy.lockout_failures, lock_seconds)
+                .settle_failure(Counter::Web, &id, now, lockout)
                 .await?;
             return match state.locked_until.filter(|&until| until > now) {
                 Some(until) => known(LoginRefusal::Locked { until }),
@@ -215,10 +236,29 @@ impl SelfService {
             };
         }
         if let Some(refusal) = self.account_refusal(&account, now) {
+            self.store.release_attempt(Counter::Web, &id).await?;
             return known(refusal);
         }
-        self.store.record_success(&id, now).await?;
+        if !self.store.settle_success(Counter::Web, &id, now).await? {
+            let until = self
+                .store
+                .account(&id)
+                .await?
+                .and_then(|a| a.locked_until)
+                .filter(|&until| until > now)
+                .unwrap_or(now + lockout.lock_seconds);
+            return known(LoginRefusal::Locked { until });
+        }
         Ok((Some(id.clone()), LoginOutcome::LoggedIn { account_id: id }))
+    }
+
+    /// The policy's thresholds for the web counter (the same numbers as the VPN's).
+    fn lockout_policy(&self) -> LockoutPolicy {
+        let policy = &self.settings.policy;
+        LockoutPolicy {
+            threshold: policy.lockout_failures,
+            lock_seconds: i64::from(policy.lockout_minutes) * 60,
+        }
     }
 
     /// Disabled, or past its expiry date (checked before anything is started for the account).

@@ -13,7 +13,8 @@
 //! pages, no code is sent or accepted here (the phone alone must not lead from a reset to a login): the user
 //! reads that SMS is unavailable, the audit trail `sms_paused`.
 //!
-//! A wrong SMS code counts as a failed login (lockout) and, while the code has tries left, is answered with a
+//! A wrong SMS code counts as a failed login (lockout, counted before the code is compared: `lockout.rs`) and,
+//! while the code has tries left, is answered with a
 //! new challenge; the code completes exactly one login. A refused or failed send is a Reject saying why.
 
 use std::sync::Arc;
@@ -222,7 +223,9 @@ impl Engine {
         let language = self.settings.language;
         match check {
             SmsCheck::Valid => {
-                self.store.record_success(&account.id, now).await?;
+                if let Some(locked) = self.verified_success(account, now).await? {
+                    return Ok(locked);
+                }
                 Ok(Outcome {
                     decision: Decision::Accept {
                         groups: account.groups.clone(),
@@ -233,18 +236,9 @@ impl Engine {
                 })
             }
             SmsCheck::Wrong { remaining } if remaining > 0 => {
-                let policy = &self.settings.policy;
-                let state = self
-                    .store
-                    .record_failure(
-                        &account.id,
-                        now,
-                        policy.lockout_failures,
-                        i64::from(policy.lockout_minutes) * 60,
-                    )
-                    .await?;
+                let state = self.settle_failure(account, now).await?;
                 if let Some(until) = state.locked_until.filter(|&until| until > now) {
-                    return Ok(self.reject(
+                    return Ok(self.refuse(
                         RejectReason::Locked,
                         &self.locked(until, now),
                         Some(account),

@@ -10,6 +10,10 @@
 //!   lock, device reset) — are seen when the entry expires, within `cache_seconds`. The replay guard does not
 //!   depend on the cache: the compare-and-set runs in the database, so a stale entry can only make a used code
 //!   look fresh until the database refuses it.
+//! - **Lockout.** A reservation (`reserve_attempt`) always goes to the database, the one place that can count
+//!   across requests and nodes; the entry only follows what it answered (the count in place, dropped on a
+//!   refusal or a settled failure). A cached count or lock is advisory: the engine never trusts it to let a
+//!   secret be evaluated.
 //! - **Group commit.** [`Store::record_accepted_login`] calls arriving together are recorded in one
 //!   transaction; each caller is answered after `COMMIT`.
 //!
@@ -24,9 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::batch::{BatchStats, Batcher};
 use super::{
     AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
-    NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt,
-    SmsIssue, SmsLimits, SmsPurpose, Store, StoreError, WebSession,
+    AccountingEntry, Challenge, Counter, Device, FailureState, ImportSummary, Invitation,
+    LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession,
+    RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, Store, StoreError,
+    WebSession,
 };
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Clock;
@@ -259,6 +264,18 @@ impl CachedStore {
         }
     }
 
+    /// A granted VPN reservation or a released one: the entry's count follows the database in place (an entry
+    /// that is not loaded is left alone).
+    fn count_changed(&self, id: &str, change: impl FnOnce(&mut Account)) {
+        if let Some(Slot::Loaded {
+            record: Some(record),
+            ..
+        }) = self.lock().get_mut(id)
+        {
+            change(&mut record.account);
+        }
+    }
+
     /// An accepted login: the entry now holds what the database holds after it.
     fn accepted(&self, login: &AcceptedLogin) {
         let mut slots = self.lock();
@@ -431,6 +448,65 @@ impl Store for CachedStore {
             .record_failure(id, now, threshold, lock_seconds)
             .await;
         self.invalidate(id);
+        result
+    }
+
+    async fn reserve_attempt(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let result = self.inner.reserve_attempt(counter, id, now, policy).await;
+        match (&result, counter) {
+            // Only the VPN counter is part of a cached record.
+            (Ok(Some(Reservation::Granted { failures })), Counter::Vpn) => {
+                self.count_changed(id, |account| {
+                    account.failures = *failures;
+                    account.locked_until = account.locked_until.filter(|&until| until > now);
+                });
+            }
+            (Ok(Some(Reservation::Granted { .. })), Counter::Web) => {}
+            _ => self.invalidate(id),
+        }
+        result
+    }
+
+    async fn settle_failure(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<FailureState, StoreError> {
+        let result = self.inner.settle_failure(counter, id, now, policy).await;
+        self.invalidate(id);
+        result
+    }
+
+    async fn settle_success(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.settle_success(counter, id, now).await;
+        if counter == Counter::Vpn {
+            self.invalidate(id);
+        }
+        result
+    }
+
+    async fn release_attempt(&self, counter: Counter, id: &str) -> Result<(), StoreError> {
+        let result = self.inner.release_attempt(counter, id).await;
+        match (&result, counter) {
+            (Ok(()), Counter::Vpn) => self.count_changed(id, |account| {
+                account.failures = account.failures.saturating_sub(1);
+            }),
+            (Ok(()), Counter::Web) => {}
+            (Err(_), _) => self.invalidate(id),
+        }
         result
     }
 

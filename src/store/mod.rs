@@ -17,6 +17,7 @@ mod audit_search;
 mod batch;
 mod cache;
 mod invitations;
+mod lockout;
 mod owner_passwords;
 mod postgres;
 mod rows;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub use audit_search::AuditFilter;
 pub use batch::BatchStats;
 pub use cache::{CacheSettings, CacheStats, CachedStore};
+pub use lockout::{Counter, LockoutPolicy, Reservation};
 pub use types::*;
 
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
@@ -147,11 +149,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError>;
     /// Locks the account until `until` (admin lock: a far-future time).
     async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError>;
-    /// Clears the lock and the failure counter.
+    /// Clears the lock and both failure counters (VPN and web).
     async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Removes the account and its devices; `false` if it did not exist.
     async fn remove_account(&self, id: &str) -> Result<bool, StoreError>;
-    /// Counts a failed login atomically. If the previous lock has expired the count starts again at 1. When the
+    /// Counts a failed login atomically, after the fact (the login path counts before comparing instead:
+    /// [`Store::reserve_attempt`]). If the previous lock has expired the count starts again at 1. When the
     /// count reaches `threshold` the account is locked until `now + lock_seconds`; a `threshold` of 0 never
     /// locks. A lock that is still running (an admin lock, say) is kept as it is, neither extended nor
     /// shortened. `NotFound` if the account does not exist.
@@ -162,6 +165,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         threshold: u32,
         lock_seconds: i64,
     ) -> Result<FailureState, StoreError>;
+    /// Reserves one attempt on `counter` BEFORE the caller evaluates any secret, in one atomic statement (see
+    /// `store/lockout.rs`): `Refused` while the account's lock runs (the VPN lock refuses both counters) or
+    /// while the count already reached `policy.threshold`; else the count goes up by one (an expired lock
+    /// restarts it) and the attempt's time is stored, so a count stuck at the threshold without a lock restarts
+    /// after `policy.lock_seconds`. The caller then settles the attempt once: [`Store::settle_failure`],
+    /// [`Store::settle_success`] (or, for the VPN, the conditional accept of [`Store::record_accepted_logins`]),
+    /// or [`Store::release_attempt`]. `None` if the account does not exist. Never answered from a cache.
+    async fn reserve_attempt(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Reservation>, StoreError>;
+    /// Settles a reserved attempt whose secret was wrong: locks the account until `now + lock_seconds` when
+    /// the count reached the threshold (the reservation already counted it: no second increment). A lock still
+    /// running is kept as it is. `NotFound` if the account does not exist.
+    async fn settle_failure(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<FailureState, StoreError>;
+    /// Settles a reserved attempt that was a success: the counter to 0 and its expired lock cleared, only if
+    /// the account is not locked at `now` (for the VPN counter also the last login time). `false` (nothing
+    /// written) when a lock runs or the account is gone: the caller must not accept. A web success never
+    /// touches the VPN counter.
+    async fn settle_success(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives back a reserved unit whose attempt was neither a failure nor a success (a right password leading
+    /// to a challenge, a request shed before its check). Never below 0.
+    async fn release_attempt(&self, counter: Counter, id: &str) -> Result<(), StoreError>;
     /// A successful login: failures to 0, an expired lock cleared, last login time set. A lock still running
     /// at `now` was set after the login checked it (an admin's `user lock`, another node's lockout) and is kept.
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError>;
@@ -270,7 +310,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Many accepted logins with a few statements, in order, as if each were recorded alone one after the
     /// other: per login the compare-and-set `last_step := step WHERE last_step < step` on the active device
-    /// (with `last_used_at`), and for each winner the account's failures and an expired lock cleared, as
+    /// (with `last_used_at`), which wins only while the device's account is not locked at the login's `now`
+    /// (the accept is conditional on "not locked" in the replay guard's own statement, so no code is accepted
+    /// once failures settled on any node have locked the account), and for each winner the account's failures and an expired lock cleared, as
     /// [`Store::record_success`] does but without the last login time, which is the device's (see
     /// [`Account::last_login`]; an account that no longer exists is skipped). The same device may appear more than once (a later, higher step can win after an
     /// earlier one). Returns one `bool` per login, in order, once everything is committed (durable). On an

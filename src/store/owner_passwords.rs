@@ -1,6 +1,6 @@
 //! Passwords set by the account's owner after proving who they are (account activation and forgotten-password
 //! reset, see `engine/account_recovery.rs`), for both backends. Each is one transaction: the status check,
-//! the new hash, the cleared failure counter and lockout, and the end of the account's web sessions happen
+//! the new hash, the cleared failure counters (VPN and web) and lockout, and the end of the account's web sessions happen
 //! together or not at all. The SQL is the same text on SQLite and PostgreSQL, so it is written once and
 //! instantiated per pool type by [`owner_password_queries!`]. No policy here: the caller says from which
 //! time on a lock counts as an admin's (kept).
@@ -23,8 +23,9 @@ macro_rules! owner_password_queries {
         ) -> Result<Option<u64>, StoreError> {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(
-                "UPDATE accounts SET password_hash = $2, status = 'active', failures = 0, \
+                "UPDATE accounts SET password_hash = $2, status = 'active', failures = 0, web_failures = 0, \
                  locked_until = CASE WHEN locked_until >= $4 THEN locked_until ELSE NULL END, \
+                 web_locked_until = NULL, \
                  updated_at = $5 WHERE id = $1 AND status = $3",
             )
             .bind(id)

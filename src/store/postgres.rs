@@ -24,9 +24,10 @@ use super::rows::{
 };
 use super::{
     AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
-    NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt,
-    SmsIssue, SmsLimits, SmsPurpose, Store, StoreError, WebSession,
+    AccountingEntry, Challenge, Counter, Device, FailureState, ImportSummary, Invitation,
+    LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession,
+    RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, Store, StoreError,
+    WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
@@ -34,6 +35,7 @@ mod account_proofs;
 mod devices;
 mod import;
 mod invitations;
+mod lockout;
 mod logins;
 mod owner_passwords;
 mod sessions;
@@ -239,7 +241,8 @@ impl Store for PgStore {
 
     async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
         let q = sqlx::query(
-            "UPDATE accounts SET locked_until = NULL, failures = 0, updated_at = $2 WHERE id = $1",
+            "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
+             updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(now);
@@ -285,6 +288,39 @@ impl Store for PgStore {
                 .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
             locked_until,
         })
+    }
+
+    async fn reserve_attempt(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Reservation>, StoreError> {
+        lockout::reserve(&self.pool, counter, id, now, policy).await
+    }
+
+    async fn settle_failure(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<FailureState, StoreError> {
+        lockout::settle_failure(&self.pool, counter, id, now, policy).await
+    }
+
+    async fn settle_success(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        lockout::settle_success(&self.pool, counter, id, now).await
+    }
+
+    async fn release_attempt(&self, counter: Counter, id: &str) -> Result<(), StoreError> {
+        lockout::release(&self.pool, counter, id).await
     }
 
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -33,9 +33,10 @@ use super::rows::{
 };
 use super::{
     AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, Challenge, Device, FailureState, ImportSummary, Invitation, LoginRecord,
-    NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt,
-    SmsIssue, SmsLimits, SmsPurpose, Store, StoreError, WebSession,
+    AccountingEntry, Challenge, Counter, Device, FailureState, ImportSummary, Invitation,
+    LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession,
+    RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, Store, StoreError,
+    WebSession,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
@@ -45,6 +46,7 @@ mod devices;
 mod hot;
 mod import;
 mod invitations;
+mod lockout;
 mod logins;
 mod owner_passwords;
 mod private_file;
@@ -326,7 +328,8 @@ impl Store for SqliteStore {
 
     async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
         let q = sqlx::query(
-            "UPDATE accounts SET locked_until = NULL, failures = 0, updated_at = $2 WHERE id = $1",
+            "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
+             updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(now);
@@ -372,6 +375,49 @@ impl Store for SqliteStore {
                 .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
             locked_until,
         })
+    }
+
+    async fn reserve_attempt(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Reservation>, StoreError> {
+        if let Some(hot) = &self.hot {
+            return hot.reserve_attempt(counter, id, now, policy).await;
+        }
+        cold(async {
+            let _gate = self.write_gate.lock().await;
+            lockout::reserve(&self.pool, counter, id, now, policy).await
+        })
+        .await
+    }
+
+    async fn settle_failure(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<FailureState, StoreError> {
+        let _gate = self.write_gate.lock().await;
+        lockout::settle_failure(&self.pool, counter, id, now, policy).await
+    }
+
+    async fn settle_success(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let _gate = self.write_gate.lock().await;
+        lockout::settle_success(&self.pool, counter, id, now).await
+    }
+
+    async fn release_attempt(&self, counter: Counter, id: &str) -> Result<(), StoreError> {
+        let _gate = self.write_gate.lock().await;
+        lockout::release(&self.pool, counter, id).await
     }
 
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -414,7 +414,6 @@ async fn a_mailed_seed_needs_the_password_on_the_page_and_at_the_vpn() {
     let refused = unlock(&mut attacker, &path, "Guess2024pw").await;
     assert!(refused.body.contains(ZH_WRONG_PASSWORD), "{}", refused.body);
     assert!(!refused.shows_a_seed());
-    assert_eq!(site.failures("bob").await, 1);
 
     // At the VPN the mailed code without the right password activates nothing either.
     let typed = format!("Guess2024pw{code}");
@@ -425,8 +424,8 @@ async fn a_mailed_seed_needs_the_password_on_the_page_and_at_the_vpn() {
 
     assert_eq!(
         site.failures("bob").await,
-        3,
-        "every try counted (and web_config locks at 3)"
+        2,
+        "every VPN try counted (the link's try counts on the web pages' own counter)"
     );
 
     // The owner, with the password, activates it at the VPN once the lock is over.
@@ -506,14 +505,15 @@ async fn a_wrong_password_on_the_link_counts_and_leaves_the_link_usable() {
     for n in 1..=2 {
         let refused = unlock(&mut attacker, &path, "Guess2024pw").await;
         assert_eq!(refused.status, 200);
-        assert!(refused.body.contains(ZH_WRONG_PASSWORD), "{}", refused.body);
-        assert_eq!(site.failures("erin").await, n);
+        assert!(
+            refused.body.contains(ZH_WRONG_PASSWORD),
+            "{n}: {}",
+            refused.body
+        );
     }
-    // web_config sets lockout_failures = 3: the third locks the account, the VPN's lock too.
+    // web_config sets lockout_failures = 3: the third locks the web pages' counter (the VPN keeps its own).
     let locked = unlock(&mut attacker, &path, "Guess2024pw").await;
     assert!(locked.body.contains(ZH_LOCKED), "{}", locked.body);
-    let account = f.store.account("erin").await.unwrap().unwrap();
-    assert!(account.locked_until.is_some_and(|t| t > f.clock.now()));
     // While locked even the right password shows nothing.
     let still = unlock(&mut attacker, &path, PASSWORD).await;
     assert!(

@@ -1,6 +1,7 @@
 //! The one integration test binary (see `common` for the shared helpers).
 
 mod attacks_invite;
+mod attacks_lockout;
 mod attacks_oracles;
 mod attacks_radius;
 mod attacks_recovery;
@@ -10,6 +11,7 @@ mod common;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;
+mod lockout_store_contract;
 mod pg_transport;
 mod radius_flow;
 mod sms_codes;

@@ -1824,19 +1824,22 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
             ("bob".into(), Some(NOW + 4))
         ]
     );
-    // An admin lock set while the login was in flight survives its success.
+    // A lock set while the login was in flight (an admin's, another node's lockout) refuses its accept: the
+    // step stays unused and the lock stays.
     store
         .lock_account("bob", i64::MAX / 2, NOW + 4)
         .await
         .unwrap();
     assert!(
-        store
+        !store
             .record_accepted_logins(&[accepted("bob", "d2", 8, NOW + 5)])
             .await
             .unwrap()[0]
     );
     let bob = store.account("bob").await.unwrap().unwrap();
     assert_eq!(bob.locked_until, Some(i64::MAX / 2));
+    let d2 = store.device("d2").await.unwrap().unwrap();
+    assert_eq!((d2.last_step, d2.last_used_at), (Some(6), Some(NOW + 4)));
     // A device reset elsewhere: nothing to accept any more, and its last use stays the account's last login.
     store.reset_devices("bob").await.unwrap();
     assert!(
@@ -1846,7 +1849,7 @@ async fn accepted_logins_are_recorded_in_order(store: &dyn Store) {
             .unwrap()
     );
     let bob = store.account("bob").await.unwrap().unwrap();
-    assert_eq!(bob.last_login_at, Some(NOW + 5));
+    assert_eq!(bob.last_login_at, Some(NOW + 4));
     // An account deleted with its device (the fold has no account left to write).
     assert!(store.remove_account("alice").await.unwrap());
     assert!(store.account("alice").await.unwrap().is_none());

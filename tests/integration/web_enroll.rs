@@ -469,38 +469,49 @@ async fn posts_without_the_sessions_csrf_token_are_refused() {
 }
 
 #[tokio::test]
-async fn web_logins_share_the_radius_lockout_counter() {
+async fn web_logins_keep_their_own_counter_and_a_vpn_lock_refuses_them() {
     let (f, state) = setup().await;
     let mut b = Browser::new(&state, INSIDE);
-    for _ in 0..2 {
-        let csrf = b.get("/enroll").await.field("csrf");
-        let reply = b
-            .post(
+    let login = |password: &'static str| {
+        let state = state.clone();
+        async move {
+            let mut b = Browser::new(&state, INSIDE);
+            let csrf = b.get("/enroll").await.field("csrf");
+            b.post(
                 "/enroll/login",
-                &[("csrf", &csrf), ("account", "alice"), ("password", "wrong")],
+                &[
+                    ("csrf", &csrf),
+                    ("account", "alice"),
+                    ("password", password),
+                ],
             )
-            .await;
+            .await
+        }
+    };
+    for _ in 0..2 {
+        let reply = login("wrong").await;
         assert_eq!(reply.status, StatusCode::OK);
         assert!(reply.body.contains("帳號或密碼錯誤"));
     }
-    assert_eq!(f.store.account("alice").await.unwrap().unwrap().failures, 2);
-    // The third failure, over RADIUS, locks the account (lockout_failures = 3).
-    let decision = f.ask("alice", b"wrong123456", AuthMode::PasswordOtp).await;
-    assert!(matches!(decision, Decision::Reject { .. }));
+    // The pages' failures are not the VPN's: the counter that guards the code is untouched.
+    assert_eq!(f.store.account("alice").await.unwrap().unwrap().failures, 0);
+    // A third wrong password locks the pages (lockout_failures = 3), even for the right password...
+    login("wrong").await;
+    let reply = login(PASSWORD).await;
+    assert!(reply.body.contains("帳號已鎖定"), "{}", reply.body);
+    // ... but not the VPN.
     let account = f.store.account("alice").await.unwrap().unwrap();
-    assert!(account.locked_until.is_some_and(|t| t > f.clock.now()));
-    // Now even the right password is refused on the pages.
-    let csrf = b.get("/enroll").await.field("csrf");
-    let reply = b
-        .post(
-            "/enroll/login",
-            &[
-                ("csrf", &csrf),
-                ("account", "alice"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    assert!(account.locked_until.is_none());
+    // A VPN lock (here an admin's) refuses the pages as well.
+    f.store
+        .unlock_account("alice", f.clock.now())
+        .await
+        .unwrap();
+    f.store
+        .lock_account("alice", f.clock.now() + 600, f.clock.now())
+        .await
+        .unwrap();
+    let reply = login(PASSWORD).await;
     assert!(reply.body.contains("帳號已鎖定"), "{}", reply.body);
     assert_eq!(b.get("/enroll/device").await.location(), "/enroll");
 }

@@ -95,6 +95,8 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
              FROM (SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bytea[]) \
                    AS u(id, step, now, fp) ORDER BY id) AS v \
              WHERE d.id = v.id AND d.state = 'active' AND (d.last_step IS NULL OR d.last_step < v.step) \
+               AND NOT EXISTS (SELECT 1 FROM accounts AS a \
+                               WHERE a.id = d.account_id AND a.locked_until > v.now) \
              RETURNING d.id",
         )
         .bind(&ids)

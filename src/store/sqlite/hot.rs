@@ -1,12 +1,13 @@
-//! SQLite: the serving hot path — the login reads, the accepted logins (the replay guard and the success
-//! bookkeeping) and the audit appends — on ONE thread that owns a connection of its own (rusqlite), beside the
+//! SQLite: the serving hot path — the login reads, the lockout reservations (counted before a secret is
+//! compared, `store/lockout.rs`), the accepted logins (the replay guard and the success bookkeeping) and the
+//! audit appends — on ONE thread that owns a connection of its own (rusqlite), beside the
 //! sqlx pool that serves everything else.
 //!
 //! Why a thread of its own: through sqlx every statement is a hand-off to the connection's worker thread and
 //! back (a wake-up each way), and a batch had to travel as JSON for SQLite to unpack. Here the thread takes
 //! every request that arrived while it was busy and runs them together with prepared statements: the reads as
-//! point lookups in one read transaction, every accepted step of the batch with its success bookkeeping in ONE
-//! write transaction (group commit), then the batch's audit rows in another (an Accept never waits for audit
+//! point lookups in one read transaction, every reservation and every accepted step of the batch with its
+//! success bookkeeping in ONE write transaction (group commit), then the batch's audit rows in another (an Accept never waits for audit
 //! rows). Callers are answered only after `COMMIT`, so an Access-Accept never precedes the durable record of
 //! its step (WAL, `synchronous=NORMAL`: a committed step survives `kill -9`, see `sqlite.rs`). WAL checkpoints
 //! run beside it, on a connection of their own (`checkpoint.rs`).
@@ -28,6 +29,7 @@ use tokio::sync::oneshot;
 
 use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use crate::audit::{AuditChain, AuditEvent, GENESIS_MAC};
+use crate::store::lockout::{self, Counter, LockoutPolicy, Reservation};
 use crate::store::rows::{AccountRow, DeviceRow, LoginRow};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
 
@@ -39,9 +41,18 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// What the thread is asked to do.
 enum Request {
     Read(Vec<String>, Reply<Vec<LoginRecord>>),
+    Reserve(Reserve, Reply<Option<Reservation>>),
     Accept(Vec<AcceptedLogin>, Reply<Vec<bool>>),
     Audit(Vec<AuditEvent>, Reply<()>),
     Close(oneshot::Sender<()>),
+}
+
+/// One [`crate::store::Store::reserve_attempt`] call.
+struct Reserve {
+    counter: Counter,
+    id: String,
+    now: i64,
+    policy: LockoutPolicy,
 }
 
 /// The caller's side of the hot-path thread. Dropping it (or [`HotPath::close`]) ends the thread after the
@@ -63,17 +74,20 @@ const LOGIN_RECORD: &str = "\
     FROM accounts AS a LEFT JOIN devices AS d ON d.account_id = a.id AND d.state = 'active' \
     WHERE a.id = ?1";
 
-/// The replay guard: the step is recorded only if it is after the last accepted one (compare-and-set).
+/// The replay guard: the step is recorded only if it is after the last accepted one (compare-and-set) and the
+/// account is not locked at the login's time (a lock set by failures settled meanwhile refuses the accept).
 const ACCEPT_STEP: &str = "\
     UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
-    WHERE id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+    WHERE id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2) \
+      AND NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.id = devices.account_id AND a.locked_until > ?3)";
 
 /// [`ACCEPT_STEP`] on the row where the login's read found the device (`?5`, a [`RowHints`] entry): one
 /// descent of the table instead of its ID index and then the table. The ID is checked all the same, so a
 /// stale hint changes nothing; then the guard runs again by ID.
 const ACCEPT_STEP_AT: &str = "\
     UPDATE devices SET last_step = ?2, last_used_at = ?3, last_use_fingerprint = ?4 \
-    WHERE rowid = ?5 AND id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2)";
+    WHERE rowid = ?5 AND id = ?1 AND state = 'active' AND (last_step IS NULL OR last_step < ?2) \
+      AND NOT EXISTS (SELECT 1 FROM accounts AS a WHERE a.id = devices.account_id AND a.locked_until > ?3)";
 
 /// A batch of the thread that takes this long or longer is counted as a stall in the summary at shutdown: every
 /// login that arrived meanwhile waited for it (the writer's backstop checkpoint and its `fsync`s, a page read or
@@ -133,6 +147,23 @@ impl HotPath {
         ids: &[String],
     ) -> Result<Vec<LoginRecord>, StoreError> {
         self.call(|reply| Request::Read(ids.to_vec(), reply)).await
+    }
+
+    /// Reserves one attempt on `counter` (in the batch's write transaction, before its accepted logins).
+    pub(super) async fn reserve_attempt(
+        &self,
+        counter: Counter,
+        id: &str,
+        now: i64,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Reservation>, StoreError> {
+        let call = Reserve {
+            counter,
+            id: id.to_owned(),
+            now,
+            policy,
+        };
+        self.call(|reply| Request::Reserve(call, reply)).await
     }
 
     /// Records accepted logins in order; `true` for each whose step was after the device's last one. The audit
@@ -312,7 +343,7 @@ impl Worker {
             match request {
                 Request::Read(ids, reply) => reads.push((ids, reply)),
                 Request::Close(done) => close = Some(done),
-                accept @ Request::Accept(..) => accepts.push(accept),
+                write @ (Request::Accept(..) | Request::Reserve(..)) => accepts.push(write),
                 audit @ Request::Audit(..) => audits.push(audit),
             }
         }
@@ -349,11 +380,15 @@ impl Worker {
     fn write(&mut self, writes: Vec<Request>) {
         let gate = self.gate.clone();
         let _gate = gate.blocking_lock();
-        let (accepts, audits) = split_writes(writes);
+        let (reserves, accepts, audits) = split_writes(writes);
+        let calls: Vec<&Reserve> = reserves.iter().map(|(r, _)| r).collect();
         let logins: Vec<&[AcceptedLogin]> = accepts.iter().map(|(l, _)| l.as_slice()).collect();
         let events: Vec<&[AuditEvent]> = audits.iter().map(|(e, _)| e.as_slice()).collect();
-        match self.transaction(&logins, &events) {
-            Ok(won) => {
+        match self.transaction(&calls, &logins, &events) {
+            Ok((reserved, won)) => {
+                for ((_, reply), reserved) in reserves.into_iter().zip(reserved) {
+                    let _ = reply.send(Ok(reserved));
+                }
                 for ((_, reply), won) in accepts.into_iter().zip(won) {
                     let _ = reply.send(Ok(won));
                 }
@@ -361,18 +396,23 @@ impl Worker {
                     let _ = reply.send(Ok(()));
                 }
             }
-            Err(error) if accepts.len() + audits.len() > 1 && !is_busy(&error) => {
+            Err(error) if reserves.len() + accepts.len() + audits.len() > 1 && !is_busy(&error) => {
+                for (call, reply) in reserves {
+                    let outcome = self.transaction(&[&call], &[], &[]);
+                    let _ = reply.send(outcome.map(|(mut r, _)| r.pop().flatten()));
+                }
                 for (logins, reply) in accepts {
-                    let outcome = self.transaction(&[&logins], &[]);
-                    let _ = reply.send(outcome.map(|mut won| won.pop().unwrap_or_default()));
+                    let outcome = self.transaction(&[], &[&logins], &[]);
+                    let _ = reply.send(outcome.map(|(_, mut won)| won.pop().unwrap_or_default()));
                 }
                 for (events, reply) in audits {
-                    let outcome = self.transaction(&[], &[&events]);
+                    let outcome = self.transaction(&[], &[], &[&events]);
                     let _ = reply.send(outcome.map(|_| ()));
                 }
             }
             Err(error) => {
-                let replies = accepts.into_iter().map(|(_, r)| Answer::Accept(r));
+                let replies = reserves.into_iter().map(|(_, r)| Answer::Reserve(r));
+                let replies = replies.chain(accepts.into_iter().map(|(_, r)| Answer::Accept(r)));
                 let replies = replies.chain(audits.into_iter().map(|(_, r)| Answer::Audit(r)));
                 let shared = Arc::new(error);
                 for reply in replies {
@@ -382,15 +422,21 @@ impl Worker {
         }
     }
 
-    /// One write transaction: the accepted logins of every request (in order), then the audit events.
+    /// One write transaction: the reservations, the accepted logins of every request (in order), then the
+    /// audit events.
     fn transaction(
         &mut self,
+        reserves: &[&Reserve],
         accepts: &[&[AcceptedLogin]],
         audits: &[&[AuditEvent]],
-    ) -> Result<Vec<Vec<bool>>, StoreError> {
+    ) -> Result<Reserved, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let reserved = reserves
+            .iter()
+            .map(|call| reserve(&tx, call))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut won = Vec::with_capacity(accepts.len());
         // The audit chain's head, read when the first row is appended.
         let mut head = None;
@@ -415,30 +461,67 @@ impl Worker {
         self.counts.transactions += 1;
         self.counts.logins += count(accepts.iter().map(|l| l.len()).sum());
         self.counts.events += count(events);
-        Ok(won)
+        Ok((reserved, won))
     }
+}
+
+/// What a write transaction answers: each reservation, and the accepted logins' outcomes per request.
+type Reserved = (Vec<Option<Reservation>>, Vec<Vec<bool>>);
+
+/// One reservation (see `store/lockout.rs`): the counting `UPDATE`, and why not when it counted nothing.
+fn reserve(conn: &Connection, call: &Reserve) -> Result<Option<Reservation>, StoreError> {
+    let statements = call.counter.sqlite();
+    let threshold = i64::from(call.policy.threshold);
+    let granted: Option<i64> = conn
+        .prepare_cached(statements.reserve)?
+        .query_row(
+            params![call.id, call.now, threshold, call.policy.lock_seconds],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(failures) = granted {
+        return Ok(Some(Reservation::Granted {
+            failures: lockout::count(failures)?,
+        }));
+    }
+    let row = conn
+        .prepare_cached(lockout::REFUSAL)?
+        .query_row([&call.id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?;
+    Ok(row.map(|row| Reservation::Refused {
+        until: lockout::refusal_until(call.counter, row, call.now, call.policy),
+    }))
 }
 
 type Pending<T, R> = Vec<(Vec<T>, Reply<R>)>;
 
 /// The write requests of a batch by kind, each in arrival order.
-fn split_writes(
-    writes: Vec<Request>,
-) -> (Pending<AcceptedLogin, Vec<bool>>, Pending<AuditEvent, ()>) {
+fn split_writes(writes: Vec<Request>) -> SplitWrites {
+    let mut reserves = Vec::new();
     let mut accepts = Vec::new();
     let mut audits = Vec::new();
     for request in writes {
         match request {
+            Request::Reserve(call, reply) => reserves.push((call, reply)),
             Request::Accept(logins, reply) => accepts.push((logins, reply)),
             Request::Audit(events, reply) => audits.push((events, reply)),
             Request::Read(..) | Request::Close(_) => {}
         }
     }
-    (accepts, audits)
+    (reserves, accepts, audits)
 }
+
+type SplitWrites = (
+    Vec<(Reserve, Reply<Option<Reservation>>)>,
+    Pending<AcceptedLogin, Vec<bool>>,
+    Pending<AuditEvent, ()>,
+);
 
 /// A write request's reply, whatever it answers.
 enum Answer {
+    Reserve(Reply<Option<Reservation>>),
     Accept(Reply<Vec<bool>>),
     Audit(Reply<()>),
 }
@@ -446,6 +529,7 @@ enum Answer {
 impl Answer {
     fn fail(self, error: StoreError) {
         match self {
+            Self::Reserve(reply) => drop(reply.send(Err(error))),
             Self::Accept(reply) => drop(reply.send(Err(error))),
             Self::Audit(reply) => drop(reply.send(Err(error))),
         }

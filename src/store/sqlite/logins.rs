@@ -103,6 +103,8 @@ pub(super) async fn record_accepted_logins(
                    FROM json_each($1)) AS v \
              WHERE devices.id = v.id AND devices.state = 'active' \
                AND (devices.last_step IS NULL OR devices.last_step < v.step) \
+               AND NOT EXISTS (SELECT 1 FROM accounts AS a \
+                               WHERE a.id = devices.account_id AND a.locked_until > v.now) \
              RETURNING devices.id",
         )
         .bind(serde_json::Value::Array(rows).to_string())
