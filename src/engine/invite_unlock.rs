@@ -118,47 +118,6 @@ impl Invitations {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_grant_admits_only_its_link_account_and_password() {
-        let account = |id: &str, hash: &str| Account {
-            id: id.into(),
-            name: String::new(),
-            phone: None,
-            email: None,
-            password_hash: Some(hash.into()),
-            status: crate::store::AccountStatus::Active,
-            expires_on: None,
-            groups: Vec::new(),
-            sms_fallback: None,
-            failures: 0,
-            locked_until: None,
-            last_login_at: None,
-            created_at: 0,
-            updated_at: 0,
-        };
-        let (a, b) = ([1u8; 32], [2u8; 32]);
-        let alice = account("alice", "$argon2id$one");
-        let grant = InviteGrant::new(&a, &alice);
-        assert!(grant.admits(&a, &alice));
-        assert!(!grant.admits(&b, &alice));
-        assert!(!grant.admits(&a, &account("bob", "$argon2id$one")));
-        assert!(
-            !grant.admits(&a, &account("alice", "$argon2id$two")),
-            "a new password voids it"
-        );
-        assert!(!grant.as_str().contains("argon2"));
-        let kept = InviteGrant::parse(Some(grant.as_str()));
-        assert_eq!(kept.as_ref(), Some(&grant));
-        // The account pages' own state is not a grant.
-        assert_eq!(InviteGrant::parse(Some("{\"purpose\":\"reset\"}")), None);
-        assert_eq!(InviteGrant::parse(None), None);
-    }
-}
-
 impl Invitations {
     /// The link's password check on the web pages' own counter (counted before comparing, like `/enroll`'s
     /// login): `None` when the password is right, else why not.
@@ -210,5 +169,46 @@ impl Invitations {
                 None => LoginRefusal::BadCredentials,
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_admits_only_its_link_account_and_password() {
+        let account = |id: &str, hash: &str| Account {
+            id: id.into(),
+            name: String::new(),
+            phone: None,
+            email: None,
+            password_hash: Some(hash.into()),
+            status: crate::store::AccountStatus::Active,
+            expires_on: None,
+            groups: Vec::new(),
+            sms_fallback: None,
+            failures: 0,
+            locked_until: None,
+            last_login_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let alice = account("alice", "$argon2id$one");
+        let grant = InviteGrant::new(&a, &alice);
+        assert!(grant.admits(&a, &alice));
+        assert!(!grant.admits(&b, &alice));
+        assert!(!grant.admits(&a, &account("bob", "$argon2id$one")));
+        assert!(
+            !grant.admits(&a, &account("alice", "$argon2id$two")),
+            "a new password voids it"
+        );
+        assert!(!grant.as_str().contains("argon2"));
+        let kept = InviteGrant::parse(Some(grant.as_str()));
+        assert_eq!(kept.as_ref(), Some(&grant));
+        // The account pages' own state is not a grant.
+        assert_eq!(InviteGrant::parse(Some("{\"purpose\":\"reset\"}")), None);
+        assert_eq!(InviteGrant::parse(None), None);
     }
 }
