@@ -327,7 +327,8 @@ impl Engine {
     /// No active device: before the enforcement date the password alone is enough (with a reminder).
     pub(super) fn without_device(&self, account: &Account, now: i64) -> Outcome {
         if self.enforced(now) {
-            return self.reject(
+            // Only the password was verified: it reads like any other failure.
+            return self.refuse(
                 RejectReason::NotEnrolled,
                 &Message::NotEnrolled(self.enroll_url()),
                 Some(account),

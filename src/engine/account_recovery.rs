@@ -39,6 +39,7 @@ use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
+use crate::store::{Counter, LockoutPolicy, Reservation};
 
 pub use super::recovery_types::{
     Committed, PasswordCheck, PreparedPassword, ProofMethod, RecoveryPurpose, RecoverySms,
@@ -272,21 +273,47 @@ impl AccountRecovery {
         typed_identity: &str,
         now: i64,
     ) -> Result<Result<Account, &'static str>, EngineError> {
-        if account.locked_until.is_some_and(|until| until > now) {
-            return Ok(Err("locked"));
-        }
         let Some(stored) = self.store.identity_hash(&account.id).await? else {
             return Ok(Err("no_identity"));
         };
+        if let Err(refused) = self.reserve(&account.id, now).await? {
+            return Ok(Err(refused));
+        }
         if self.identity.matches(&account.id, &stored, typed_identity) {
+            self.store
+                .release_attempt(Counter::Vpn, &account.id)
+                .await?;
             return Ok(Ok(account));
         }
-        let policy = &self.settings.policy;
-        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
         self.store
-            .record_failure(&account.id, now, policy.lockout_failures, lock_seconds)
+            .settle_failure(Counter::Vpn, &account.id, now, self.lockout_policy())
             .await?;
         Ok(Err("wrong_identity"))
+    }
+
+    /// The lockout policy, as the store takes it.
+    fn lockout_policy(&self) -> LockoutPolicy {
+        let policy = &self.settings.policy;
+        LockoutPolicy {
+            threshold: policy.lockout_failures,
+            lock_seconds: i64::from(policy.lockout_minutes) * 60,
+        }
+    }
+
+    /// Counts an attempt on the VPN counter before a secret is compared (atomic, on every node), as a login
+    /// does: `Err` when the account is locked (or gone) and nothing may be compared.
+    async fn reserve(&self, id: &str, now: i64) -> Result<Result<(), &'static str>, EngineError> {
+        Ok(
+            match self
+                .store
+                .reserve_attempt(Counter::Vpn, id, now, self.lockout_policy())
+                .await?
+            {
+                Some(Reservation::Granted { .. }) => Ok(()),
+                Some(Reservation::Refused { .. }) => Err("locked"),
+                None => Err("unknown_account"),
+            },
+        )
     }
 
     /// The account if the code is right, else why not.
@@ -302,12 +329,12 @@ impl AccountRecovery {
         let Some(account) = self.store.account(&id).await? else {
             return Ok(Err("unknown_account"));
         };
-        if account.locked_until.is_some_and(|until| until > now) {
-            return Ok(Err("locked"));
-        }
         let Some(device) = self.store.active_device(&id).await? else {
             return Ok(Err("no_device"));
         };
+        if let Err(refused) = self.reserve(&id, now).await? {
+            return Ok(Err(refused));
+        }
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
         let check = codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp);
         let reason = match check {
@@ -317,6 +344,8 @@ impl AccountRecovery {
                     .record_accepted_step(&device.id, step, now, None)
                     .await?
                 {
+                    // One proof of two: the count is given back, not cleared.
+                    self.store.release_attempt(Counter::Vpn, &id).await?;
                     return Ok(Ok(account));
                 }
                 "replayed"
@@ -324,10 +353,8 @@ impl AccountRecovery {
             CodeCheck::Replayed(_) => "replayed",
             CodeCheck::HotpOutOfStep(_) | CodeCheck::Invalid => "wrong_code",
         };
-        let policy = &self.settings.policy;
-        let lock_seconds = i64::from(policy.lockout_minutes) * 60;
         self.store
-            .record_failure(&id, now, policy.lockout_failures, lock_seconds)
+            .settle_failure(Counter::Vpn, &id, now, self.lockout_policy())
             .await?;
         Ok(Err(reason))
     }

@@ -1,14 +1,16 @@
-//! The notice mailed to an account after a device was bound to it ("a device was registered for your VPN
-//! account; not you? call the helpdesk"), in Traditional Chinese first, then English: whoever bound it, the
-//! owner hears of it.
+//! The notice sent to an account after a device was bound to it ("a device was registered for your VPN
+//! account; not you? call the helpdesk"), by mail and, when SMS is on, by SMS to the registered number, in
+//! Traditional Chinese first, then English: whoever bound it, the owner hears of it on both channels.
 //!
-//! Sent in the background: a binding never waits for the mail relay and never fails because of it (a failure
-//! is logged as a warning). An account without an e-mail address gets no notice. The text is pure and carries
-//! no secret (no seed, code, link or device ID).
+//! Sent in the background: a binding never waits for the mail relay or the SMS gateway and never fails because
+//! of them (a failure is logged as a warning; an SMS is audited `sms.notice`). An account without an e-mail
+//! address gets no mail, one without a number no SMS. The texts are pure and carry no secret (no seed, code,
+//! link or device ID).
 
 use std::sync::Arc;
 
 use super::invite_mail::{escape, format_time};
+use super::sms::SmsService;
 use crate::notify::{Mail, Mailer};
 use crate::store::Account;
 
@@ -44,16 +46,41 @@ impl BoundVia {
 pub struct DeviceNotices {
     mailer: Arc<dyn Mailer>,
     utc_offset: time::UtcOffset,
+    sms: Option<Arc<SmsService>>,
 }
 
 impl DeviceNotices {
     /// Notices sent through `mailer`, with times shown in `utc_offset`.
     pub fn new(mailer: Arc<dyn Mailer>, utc_offset: time::UtcOffset) -> Self {
-        Self { mailer, utc_offset }
+        Self {
+            mailer,
+            utc_offset,
+            sms: None,
+        }
     }
 
-    /// Sends the notice for `account` in the background (nothing if it has no e-mail address).
+    /// The same notices, also by SMS through `sms` when it is switched on.
+    #[must_use]
+    pub fn with_sms(mut self, sms: Arc<SmsService>) -> Self {
+        self.sms = Some(sms).filter(|sms| sms.enabled());
+        self
+    }
+
+    /// Sends the notice for `account` in the background: a mail if it has an e-mail address, an SMS if SMS is
+    /// on and it has a number.
     pub fn device_bound(&self, account: &Account, via: BoundVia, at: i64) {
+        if let Some(sms) = &self.sms
+            && account.phone.as_deref().is_some_and(|p| !p.is_empty())
+        {
+            let sms = sms.clone();
+            let owner = account.clone();
+            let text = notice_sms(&account.id);
+            tokio::spawn(async move {
+                if let Err(error) = sms.send_notice(&owner, &text, at).await {
+                    tracing::warn!(account = %owner.id, %error, "device notice could not be sent by SMS");
+                }
+            });
+        }
         let Some(mail) = notice_mail(account, via, at, self.utc_offset) else {
             tracing::info!(account = %account.id, "device bound; no e-mail address for the notice");
             return;
@@ -69,6 +96,14 @@ impl DeviceNotices {
             }
         });
     }
+}
+
+/// The SMS notice: short, both languages, no secret.
+pub(super) fn notice_sms(account_id: &str) -> String {
+    format!(
+        "VPN 帳號 {account_id} 已綁定新的驗證器裝置，若非本人操作請立即聯絡資訊室。\
+         A device was registered for VPN account {account_id}; not you? Call IT now."
+    )
 }
 
 /// The notice for `account` (bound `via`, at `at`), or `None` without an e-mail address.
@@ -156,5 +191,7 @@ mod tests {
         assert!(zh.is_some() && en.is_some() && zh < en, "{}", mail.text);
         assert!(mail.text.contains("1970-01-01 08:00"), "{}", mail.text);
         assert!(mail.html.contains("A &lt;b&gt;") && !mail.html.contains("A <b>"));
+        let sms = notice_sms("alice");
+        assert!(sms.contains("資訊室") && sms.contains("Call IT") && sms.contains("alice"));
     }
 }

@@ -86,9 +86,12 @@ impl Engine {
         if !bound {
             return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));
         }
-        self.store.record_success(&account.id, now).await?;
         if let Some(notices) = &self.notices {
             notices.device_bound(account, BoundVia::MailedQrAtVpn, now);
+        }
+        // The success clears the count only if no lock came meanwhile (the same rule as every accept).
+        if let Some(locked) = self.verified_success(account, now).await? {
+            return Ok(locked);
         }
         Ok(Outcome {
             decision: Decision::Accept {

@@ -34,10 +34,12 @@ impl PasswordChecker {
         password: &[u8],
         now: i64,
     ) -> Result<bool, EngineError> {
+        let candidate = SecretBytes::new(password.to_vec());
         let Some(stored) = account.password_hash.clone() else {
+            // No password (a disabled account never activated, say): as slow as a wrong one.
+            self.burn_time(&candidate).await;
             return Ok(false);
         };
-        let candidate = SecretBytes::new(password.to_vec());
         let verified = self
             .blocking(move || password::verify_password_reusing(candidate.expose(), &stored))
             .await?;

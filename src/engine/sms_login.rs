@@ -105,6 +105,14 @@ impl Engine {
                 .sms_challenge(request, account, ChallengePurpose::Otp, prompt, now)
                 .await;
         }
+        if !self.settings.detailed_reasons {
+            // Only the password was verified: it reads like any other failure.
+            return Ok(self.refuse(
+                RejectReason::NotEnrolled,
+                &super::messages::Message::NotEnrolled(url),
+                Some(account),
+            ));
+        }
         Ok(self.sms_reject(
             RejectReason::NotEnrolled,
             sms_texts::password_then_keyword(&keyword, &url, self.settings.language),

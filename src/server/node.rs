@@ -148,7 +148,7 @@ impl Node {
             config.sms.clone(),
             sink.clone(),
         ));
-        let notices = device_notices(config);
+        let notices = device_notices(config, &sms);
         let mut engine = Engine::new(
             store.clone(),
             key.clone(),
@@ -234,14 +234,13 @@ impl Node {
     }
 }
 
-/// The binding notices, mailed through `[smtp]`; `None` (with a warning) if those settings cannot be used, so
+/// The binding notices, mailed through `[smtp]` (and sent by SMS when it is on); `None` (with a warning) if those settings cannot be used, so
 /// that a broken relay setting never stops logins.
-fn device_notices(config: &Config) -> Option<Arc<DeviceNotices>> {
+fn device_notices(config: &Config, sms: &Arc<SmsService>) -> Option<Arc<DeviceNotices>> {
     match SmtpMailer::new(&config.smtp) {
-        Ok(mailer) => Some(Arc::new(DeviceNotices::new(
-            Arc::new(mailer),
-            config.policy.utc_offset,
-        ))),
+        Ok(mailer) => Some(Arc::new(
+            DeviceNotices::new(Arc::new(mailer), config.policy.utc_offset).with_sms(sms.clone()),
+        )),
         Err(error) => {
             tracing::warn!(%error, "device binding notices are off: check the [smtp] settings");
             None

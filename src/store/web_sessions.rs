@@ -27,7 +27,8 @@ macro_rules! web_session_queries {
             Ok(())
         }
 
-        /// Moves the deadline of an unexpired session and returns it, in one statement.
+        /// Returns an unexpired session, moving its deadline when that gains a minute or more. An unknown or
+        /// expired ID (a made-up cookie, say) costs a read, never a write.
         pub(in crate::store) async fn touch_web_session(
             pool: &$pool,
             id_hash: &[u8],
@@ -35,18 +36,32 @@ macro_rules! web_session_queries {
             expires_at: i64,
         ) -> Result<Option<WebSession>, StoreError> {
             let row: Option<(Option<String>, String, i64, Option<String>)> = sqlx::query_as(
-                "UPDATE web_sessions SET expires_at = $3 WHERE id_hash = $1 AND expires_at > $2 \
-                 RETURNING account_id, csrf, expires_at, flow",
+                "SELECT account_id, csrf, expires_at, flow FROM web_sessions \
+                 WHERE id_hash = $1 AND expires_at > $2",
             )
             .bind(id_hash)
             .bind(now)
-            .bind(expires_at)
             .fetch_optional(pool)
             .await?;
-            Ok(row.map(|(account_id, csrf, expires_at, flow)| WebSession {
+            let Some((account_id, csrf, stored, flow)) = row else {
+                return Ok(None);
+            };
+            let mut kept = stored;
+            if expires_at - stored >= 60 {
+                sqlx::query(
+                    "UPDATE web_sessions SET expires_at = $3 WHERE id_hash = $1 AND expires_at > $2",
+                )
+                .bind(id_hash)
+                .bind(now)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+                kept = expires_at;
+            }
+            Ok(Some(WebSession {
                 account_id,
                 csrf,
-                expires_at,
+                expires_at: kept,
                 flow,
             }))
         }

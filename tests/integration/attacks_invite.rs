@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::fixture::{CLIENT, EngineFixture};
 use crate::common::radius_client::{SECRET, TestClient, add_client};
+use crate::common::sms_gateway::{GatewayMode, SmsGateway};
 use crate::invite_mail::{SmtpSink, link_path, mail, seed_of, start_sink};
 use crate::web_enroll::{PASSWORD, code_at, web_config};
 
@@ -211,8 +212,19 @@ struct Site {
 impl Site {
     /// `smtp_port`: where the binding notices go (a sink, or a closed port).
     async fn start(smtp_port: u16) -> Self {
+        Self::start_with(smtp_port, None).await
+    }
+
+    /// With SMS through the gateway at `sms_url` (the notices go there too).
+    async fn start_with(smtp_port: u16, sms_url: Option<String>) -> Self {
         let f = EngineFixture::new(move |config| {
             web_config(config);
+            if let Some(url) = sms_url {
+                config.sms.provider = motpd::config::SmsProvider::Http;
+                config.sms.url = url;
+                config.sms.timeout_seconds = 2;
+                config.sms.retries = 0;
+            }
             config.smtp.host = "127.0.0.1".into();
             config.smtp.port = smtp_port;
             config.smtp.tls = SmtpTls::None;
@@ -544,7 +556,8 @@ async fn a_wrong_password_on_the_link_counts_and_leaves_the_link_usable() {
 async fn an_invitation_with_the_password_binds_and_logs_in_and_tells_the_owner() {
     let sink: Option<SmtpSink> = start_sink().await;
     let port = sink.as_ref().map_or_else(closed_port, |s| s.port);
-    let site = Site::start(port).await;
+    let gateway = SmsGateway::start(GatewayMode::Ok).await;
+    let site = Site::start_with(port, Some(gateway.url.clone())).await;
     let f = &site.f;
     f.account("frank", PASSWORD).await;
     let path = site.invite("frank").await;
@@ -597,6 +610,19 @@ async fn an_invitation_with_the_password_binds_and_logs_in_and_tells_the_owner()
         );
         assert!(!text.contains(&path), "no link in the notice");
     }
+    // And by SMS to the registered number: the phone hears of it too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gateway.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no SMS notice");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let sms = &gateway.received()[0];
+    assert_eq!(sms.phone(), "0912345678");
+    assert!(
+        sms.text().contains("frank") && sms.text().contains("Call IT"),
+        "{}",
+        sms.text()
+    );
     site.stop().await;
 }
 

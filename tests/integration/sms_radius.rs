@@ -278,10 +278,14 @@ async fn without_a_device_after_the_enforcement_date_sms_is_the_way_in() {
         reject(f.ask_with(answer(mode, &state, "123456")).await).0,
         RejectReason::BadCode
     );
-    // password+otp: the password alone says how; password + keyword works.
+    // password+otp: the password alone reads like any failure (it is one factor; with detailed reasons it
+    // says how, see below); password + keyword works.
     let mode = AuthMode::PasswordOtp;
     let (reason, message) = reject(f.ask("alice", PW.as_bytes(), mode).await);
     assert_eq!(reason, RejectReason::NotEnrolled);
+    assert!(message.starts_with("Login failed"), "{message}");
+    let detailed = fixture(&gateway, false, |c| c.radius.detailed_reasons = true).await;
+    let (_, message) = reject(detailed.ask("alice", PW.as_bytes(), mode).await);
     assert!(
         message.contains("type your password followed by sms"),
         "{message}"
