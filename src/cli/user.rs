@@ -7,9 +7,10 @@ use anyhow::Context as _;
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
 use super::user_proofs;
-use super::{CliError, format_time, print_table, read_stdin_secret};
+use super::{CliError, format_time, note_encoding, print_table, read_stdin_secret};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
+use crate::clock::local_date;
 use crate::engine::identity::IdentityKey;
 use crate::password;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
@@ -268,8 +269,18 @@ async fn import(
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
     let plan = accounts::read_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+    note_encoding(file, plan.encoding);
     for error in &plan.errors {
         eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
+    }
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    for (line, row) in plan.already_expired(today) {
+        let last_day = row.expires_on.map(|d| d.to_string()).unwrap_or_default();
+        eprintln!(
+            "{}:{line}: warning: {} expires {last_day}, already past (today is {today}): imported, but it cannot log in",
+            file.display(),
+            row.id
+        );
     }
     if !plan.errors.is_empty() && !skip_invalid {
         return Err(CliError::Input(format!(

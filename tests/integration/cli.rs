@@ -511,6 +511,76 @@ fn audit_details(site: &Site, kind: &str) -> Vec<String> {
     })
 }
 
+/// What Excel on Taiwanese Windows saves: CRLF line ends, a UTF-8 BOM ("CSV UTF-8") or Big5 ("CSV").
+#[test]
+fn excel_files_crlf_bom_big5_and_past_expiry() {
+    let site = Site::new();
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(site.path(name), bytes).unwrap();
+        name.to_owned()
+    };
+    // CRLF with a BOM: the duplicate points at line 3 (the first alice is on line 2, not the header).
+    let crlf = write(
+        "crlf.csv",
+        b"\xef\xbb\xbfid,name,expires\r\nalice,Alice,2020-01-31\r\nALICE,Again,\r\nbob,Bob,2099-12-31\r\n",
+    );
+    let err = site.fails(&["user", "import", &crlf], None, 8);
+    assert!(
+        err.contains("crlf.csv:3: id \"alice\" already appears on line 2"),
+        "{err}"
+    );
+    // A past last day is imported with a warning naming its line; a future one is not warned about.
+    let out = site.run(&["user", "import", &crlf, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("crlf.csv:2: warning: alice expires 2020-01-31, already past"),
+        "{err}"
+    );
+    assert!(!err.contains("bob"), "{err}");
+
+    // Big5 (陳小美): read as Big5, said so, the name stored right, line numbers right.
+    let big5 = write(
+        "big5.csv",
+        b"id,name\r\nchen,\xb3\xaf\xa4\x70\xac\xfc\r\nbad id,x\r\n",
+    );
+    let err = site.fails(&["user", "import", &big5], None, 8);
+    assert!(err.contains("read as Big5"), "{err}");
+    assert!(err.contains("big5.csv:3: id"), "{err}");
+    let out = site.run(&["user", "import", &big5, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let users = site.users_json();
+    let chen = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "chen")
+        .unwrap();
+    assert_eq!(chen["name"], "陳小美");
+    // Neither UTF-8 nor Big5: refused with the way out, nothing imported.
+    let broken = write("broken.csv", b"id,name\r\nlin,\xb3\r\n");
+    let err = site.fails(&["user", "import", &broken], None, 8);
+    assert!(err.contains("CSV UTF-8"), "{err}");
+
+    // The seed import: the same line numbers, and a warning for an account already past its last day.
+    let seeds = write(
+        "seeds.csv",
+        format!(
+            "\u{feff}id,kind,secret\r\nalice,totp,{RFC_SEED_B32}\r\nbob,sms,{RFC_SEED_B32}\r\n"
+        )
+        .as_bytes(),
+    );
+    let err = site.fails(&["device", "import", &seeds], None, 8);
+    assert!(err.contains("seeds.csv:3: kind"), "{err}");
+    let out = site.run(&["device", "import", &seeds, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("seeds.csv:2: warning: account alice expired on 2020-01-31"),
+        "{err}"
+    );
+}
+
 #[test]
 fn device_import_checks_every_row_and_is_all_or_nothing() {
     let site = Site::new();
