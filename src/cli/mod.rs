@@ -14,6 +14,7 @@ mod invite;
 mod report;
 mod serve;
 mod user;
+mod user_list;
 mod user_proofs;
 
 use std::io::Read;

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
-use super::user_proofs;
-use super::{CliError, format_time, note_encoding, print_table, read_stdin_secret};
+use super::{CliError, format_time, note_encoding, read_stdin_secret};
+use super::{user_list, user_proofs};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
 use crate::clock::local_date;
@@ -34,7 +34,7 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             skip_invalid,
             dry_run,
         } => import(ctx, &file, skip_invalid, dry_run).await,
-        UserCommand::List { unenrolled, json } => list(ctx, unenrolled, json).await,
+        UserCommand::List(args) => user_list::run(ctx, args).await,
         UserCommand::Show { id, json } => show(ctx, &id, json).await,
         UserCommand::Set {
             id,
@@ -347,48 +347,6 @@ async fn import(
     Ok(())
 }
 
-async fn list(ctx: &Context, unenrolled: bool, json: bool) -> anyhow::Result<()> {
-    let accounts = ctx
-        .store
-        .list_accounts(AccountFilter {
-            unenrolled_only: unenrolled,
-        })
-        .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&accounts)?);
-        return Ok(());
-    }
-    let now = ctx.now();
-    let rows: Vec<Vec<String>> = accounts
-        .iter()
-        .map(|o| {
-            let a = &o.account;
-            vec![
-                a.id.clone(),
-                a.name.clone(),
-                state_text(a, now),
-                o.device
-                    .as_ref()
-                    .map_or("-".to_owned(), |d| d.kind.to_owned()),
-                a.expires_on.map_or("-".to_owned(), |d| d.to_string()),
-                format_time(a.last_login_at),
-            ]
-        })
-        .collect();
-    print_table(
-        &["ID", "NAME", "STATUS", "DEVICE", "EXPIRES", "LAST LOGIN"],
-        &rows,
-    );
-    Ok(())
-}
-
-fn state_text(account: &Account, now: i64) -> String {
-    match account.locked_until {
-        Some(until) if until > now => "locked".to_owned(),
-        _ => account.status.as_str().to_owned(),
-    }
-}
-
 async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let mut account = existing(ctx, raw_id).await?;
     let device = ctx.store.active_device(&account.id).await?;
@@ -412,7 +370,11 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
     println!("id          {}", account.id);
     println!("name        {}", account.name);
-    println!("status      {}", state_text(&account, now));
+    let today = local_date(now, ctx.config.policy.utc_offset);
+    println!(
+        "status      {}",
+        user_list::account_state(&account, now, today).as_str()
+    );
     println!(
         "phone       {}",
         dash(account.phone.as_deref().map(accounts::mask_phone))

@@ -217,7 +217,8 @@ impl SelfService {
         if let Some(refusal) = self.account_refusal(&account, now) {
             return known(refusal);
         }
-        self.store.record_success(&id, now).await?;
+        // Not a VPN login: the failures go, the last login time stays.
+        self.store.clear_failures(&id, now).await?;
         Ok((Some(id.clone()), LoginOutcome::LoggedIn { account_id: id }))
     }
 

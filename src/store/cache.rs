@@ -440,6 +440,12 @@ impl Store for CachedStore {
         result
     }
 
+    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let result = self.inner.clear_failures(id, now).await;
+        self.invalidate(id);
+        result
+    }
+
     async fn bind_device(
         &self,
         device: &NewDevice,
@@ -621,6 +627,10 @@ impl Store for CachedStore {
 
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         self.inner.use_invitation(token_hash, now).await
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.list_invitations().await
     }
 
     async fn activate_with_password(

@@ -298,6 +298,16 @@ impl Store for PgStore {
         self.update_account(q, id).await
     }
 
+    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "UPDATE accounts SET failures = 0, \
+             locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now);
+        self.update_account(q, id).await
+    }
+
     async fn activate_with_password(
         &self,
         id: &str,
@@ -568,6 +578,10 @@ impl Store for PgStore {
 
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         invitations::use_invitation(&self.pool, token_hash, now).await
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        invitations::list_invitations(&self.pool).await
     }
 
     async fn create_invitation_with_seed(

@@ -230,7 +230,8 @@ pub(super) async fn pending_device_account(
 
 /// Inside a transaction holding the account row's lock: the pending device becomes active with `step` used
 /// up, the account's other pending devices go. `Conflict` if the account has an active device; `NotFound` if
-/// the device is not pending (any more).
+/// the device is not pending (any more). `last_used_at` stays empty: it is the last VPN login, and the first
+/// code is not one.
 pub(super) async fn activate_pending(
     conn: &mut PgConnection,
     account_id: &str,
@@ -239,8 +240,8 @@ pub(super) async fn activate_pending(
     now: i64,
 ) -> Result<(), StoreError> {
     let done = sqlx::query(
-        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, \
-         last_used_at = $3 WHERE id = $1 AND state = 'pending'",
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3 \
+         WHERE id = $1 AND state = 'pending'",
     )
     .bind(device_id)
     .bind(step)

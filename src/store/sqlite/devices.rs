@@ -247,6 +247,7 @@ pub(super) async fn confirm_enrollment(
 
 /// Inside a write transaction: the pending device becomes active with `step` used up, the account's other
 /// pending devices go. `Conflict` if the account has an active device; `NotFound` if the device is not pending.
+/// `last_used_at` stays empty: it is the last VPN login, and the first code is not one.
 pub(super) async fn activate_pending(
     conn: &mut sqlx::SqliteConnection,
     device_id: &str,
@@ -260,8 +261,7 @@ pub(super) async fn activate_pending(
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("pending device {device_id}")))?;
     sqlx::query(
-        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, last_used_at = $3 \
-         WHERE id = $1",
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3 WHERE id = $1",
     )
     .bind(device_id)
     .bind(step)
