@@ -312,11 +312,7 @@ impl AccountRecovery {
         let check = codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp);
         let reason = match check {
             CodeCheck::Valid(step) => {
-                if self
-                    .store
-                    .record_accepted_step(&device.id, step, now, None)
-                    .await?
-                {
+                if self.store.use_step_for_proof(&device.id, step).await? {
                     return Ok(Ok(account));
                 }
                 "replayed"

@@ -521,6 +521,12 @@ impl Store for CachedStore {
         result
     }
 
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
+        let result = self.inner.use_step_for_proof(device_id, step).await;
+        self.invalidate_device(device_id);
+        result
+    }
+
     async fn record_accepted_login(&self, login: &AcceptedLogin) -> Result<bool, StoreError> {
         let recorded = if self.inner.groups_concurrent_calls() {
             let won = self

@@ -259,6 +259,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
+    /// The same replay guard for a code that proves possession but is not a VPN login (the account pages):
+    /// the step is used up, the last login time (`last_used_at`) stays, and no fingerprint allows its reuse.
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError>;
 
     /// A login's whole write in one: [`Store::record_accepted_step`] and, when this caller won the step, the
     /// account's failures and an expired lock cleared as [`Store::record_success`] does (the login's time is

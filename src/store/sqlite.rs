@@ -460,6 +460,10 @@ impl Store for SqliteStore {
         devices::reset(&self.pool, account_id).await
     }
 
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
+        devices::use_step_for_proof(&self.pool, device_id, step).await
+    }
+
     async fn record_accepted_step(
         &self,
         device_id: &str,

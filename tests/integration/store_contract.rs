@@ -754,6 +754,18 @@ async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
             .await
             .unwrap()
     );
+    // A proof on the account pages uses its step up, once, without counting as a login.
+    assert!(!store.use_step_for_proof("d1", 11).await.unwrap(), "used");
+    assert!(store.use_step_for_proof("d1", 12).await.unwrap());
+    assert!(!store.use_step_for_proof("d1", 12).await.unwrap(), "once");
+    assert!(
+        !store
+            .record_accepted_step("d1", 12, NOW + 4, None)
+            .await
+            .unwrap()
+    );
+    let d = store.device("d1").await.unwrap().unwrap();
+    assert_eq!((d.last_step, d.last_used_at), (Some(12), Some(NOW + 3)));
 
     // HOTP: the stored counter is the last one used.
     store.create_account(&account("bob"), NOW).await.unwrap();

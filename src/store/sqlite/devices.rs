@@ -313,6 +313,24 @@ pub(super) async fn reset(pool: &SqlitePool, account_id: &str) -> Result<u64, St
     Ok(done.rows_affected())
 }
 
+/// [`Store::use_step_for_proof`](crate::store::Store::use_step_for_proof): the replay guard without the login
+/// time.
+pub(super) async fn use_step_for_proof(
+    pool: &SqlitePool,
+    device_id: &str,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE devices SET last_step = $1, last_use_fingerprint = NULL \
+         WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(device_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one statement.
 pub(super) async fn record_accepted_step(
     pool: &SqlitePool,
