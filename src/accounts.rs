@@ -389,6 +389,29 @@ mod tests {
     }
 
     #[test]
+    fn excel_crlf_and_big5_keep_line_numbers_and_past_expiry_is_found() {
+        let plan = read_import(
+            b"id,name,expires\r\na,A,2026-01-31\r\nA,B,\r\nc,C,2026-02-01\r\n".as_slice(),
+        )
+        .unwrap();
+        assert_eq!(plan.errors[0].line, 3);
+        assert!(
+            plan.errors[0].reason.contains("line 2"),
+            "{:?}",
+            plan.errors
+        );
+        let today = time::macros::date!(2026 - 02 - 01);
+        let past: Vec<u64> = plan.already_expired(today).map(|(line, _)| *line).collect();
+        assert_eq!(past, [2], "the last day itself is not past");
+        let plan = read_import(b"id,name\r\nchen,\xb3\xaf\xa4\x70\xac\xfc\r\n".as_slice()).unwrap();
+        let row = &plan.rows[0];
+        assert_eq!(
+            (row.0, row.1.name.as_str(), plan.encoding),
+            (2, "陳小美", SourceEncoding::Big5)
+        );
+    }
+
+    #[test]
     fn import_header_rules() {
         assert!(matches!(
             read_import("id,nme\n".as_bytes()),
