@@ -14,6 +14,7 @@ use crate::store::{AccountStatus, AccountUpsert};
 
 use crate::csv_table::{Cells, field_error, keep, read_table};
 pub use crate::csv_table::{CsvFileError as ImportFileError, FieldError, RowError};
+pub use crate::csv_text::SourceEncoding;
 
 /// The end of an admin lock (`motpd user lock`): far enough in the future to mean "until an admin unlocks it".
 /// A lock running until this time is never cleared by the owner's activation or password reset.
@@ -176,9 +177,21 @@ pub struct ImportPlan {
     /// With an `identity` column: each valid row's account and its normalised identity (`None`: an empty
     /// cell, which clears the identity on file).
     pub identities: Vec<(String, Option<SecretString>)>,
+    /// What the file was read as (Big5: Excel's "CSV" on Taiwanese Windows).
+    pub encoding: SourceEncoding,
 }
 
 impl ImportPlan {
+    /// The valid rows whose last day (`expires`) is before `today`: imported as asked, but unable to log in.
+    pub fn already_expired(
+        &self,
+        today: time::Date,
+    ) -> impl Iterator<Item = &(u64, AccountUpsert)> {
+        self.rows
+            .iter()
+            .filter(move |(_, row)| row.expires_on.is_some_and(|last_day| last_day < today))
+    }
+
     /// For an update of `existing`, keeps the stored values of the columns the file does not have (an empty
     /// cell in a present column does clear the value).
     pub fn keep_absent_columns(&self, row: &mut AccountUpsert, existing: &crate::store::Account) {
@@ -229,6 +242,7 @@ pub fn read_import(input: impl Read) -> Result<ImportPlan, ImportFileError> {
     let mut plan = ImportPlan {
         errors: table.errors,
         columns: table.columns,
+        encoding: table.encoding,
         ..ImportPlan::default()
     };
     for (line, _, (account, identity)) in table.rows {
@@ -371,6 +385,29 @@ mod tests {
         assert!(
             plan.identities.is_empty(),
             "no column: identities stay as they are"
+        );
+    }
+
+    #[test]
+    fn excel_crlf_and_big5_keep_line_numbers_and_past_expiry_is_found() {
+        let plan = read_import(
+            b"id,name,expires\r\na,A,2026-01-31\r\nA,B,\r\nc,C,2026-02-01\r\n".as_slice(),
+        )
+        .unwrap();
+        assert_eq!(plan.errors[0].line, 3);
+        assert!(
+            plan.errors[0].reason.contains("line 2"),
+            "{:?}",
+            plan.errors
+        );
+        let today = time::macros::date!(2026 - 02 - 01);
+        let past: Vec<u64> = plan.already_expired(today).map(|(line, _)| *line).collect();
+        assert_eq!(past, [2], "the last day itself is not past");
+        let plan = read_import(b"id,name\r\nchen,\xb3\xaf\xa4\x70\xac\xfc\r\n".as_slice()).unwrap();
+        let row = &plan.rows[0];
+        assert_eq!(
+            (row.0, row.1.name.as_str(), plan.encoding),
+            (2, "陳小美", SourceEncoding::Big5)
         );
     }
 

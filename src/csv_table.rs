@@ -1,10 +1,12 @@
-//! Reading an admin's CSV file for an import: a header row naming the columns (any order, a UTF-8 BOM
-//! tolerated), then every row validated by the caller's parser. Every bad row is reported with its line number
+//! Reading an admin's CSV file for an import: a header row naming the columns (any order; UTF-8 with or
+//! without a BOM, or Big5, CRLF or LF, see [`crate::csv_text`]), then every row validated by the caller's parser. Every bad row is reported with its line number
 //! and all its problems; a key that appears twice is an error on each later line. Shared by the account import
 //! and the seed import. Pure: parsing only.
 
 use std::collections::HashMap;
 use std::io::Read;
+
+use crate::csv_text::{EncodingError, SourceEncoding};
 
 /// A field that does not follow the rules, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +49,12 @@ pub enum CsvFileError {
     /// The header row is wrong; the message names the expected columns.
     #[error("bad header row: {0}")]
     Header(String),
+    /// The file cannot be read.
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not text motpd can read.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
 }
 
 /// The cells of one row, by column name (an absent column reads as empty).
@@ -74,19 +82,24 @@ pub(crate) struct Table<T> {
     pub(crate) errors: Vec<RowError>,
     /// The columns the file has.
     pub(crate) columns: Vec<&'static str>,
+    /// What the file was read as.
+    pub(crate) encoding: SourceEncoding,
 }
 
 /// Reads `input` with `columns` known and `required` mandatory; `parse` turns a row into `(key, value)`.
 pub(crate) fn read_table<T>(
-    input: impl Read,
+    mut input: impl Read,
     columns: &[&'static str],
     required: &[&'static str],
     parse: impl Fn(&Cells<'_>) -> Result<(String, T), Vec<FieldError>>,
 ) -> Result<Table<T>, CsvFileError> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let (text, encoding) = crate::csv_text::decode(&bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
-        .from_reader(input);
+        .from_reader(text.as_bytes());
     let index = header_index(reader.headers()?, columns, required)?;
     let mut table = Table {
         rows: Vec::new(),
@@ -96,6 +109,7 @@ pub(crate) fn read_table<T>(
             .copied()
             .filter(|c| index.contains_key(c))
             .collect(),
+        encoding,
     };
     let mut seen: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {

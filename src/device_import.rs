@@ -15,6 +15,7 @@ use std::io::Read;
 
 use crate::accounts::normalize_id;
 use crate::csv_table::{Cells, FieldError, RowError, field_error, keep, read_table};
+pub use crate::csv_text::SourceEncoding;
 use crate::engine::enrollment::ImportedSeed;
 use crate::otp::{self, Algorithm, Kind, OtpError};
 use crate::secrets::SecretBytes;
@@ -55,12 +56,14 @@ pub struct SeedRow {
 }
 
 /// The result of reading a seed file: valid rows and bad rows, both complete.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SeedPlan {
     /// Rows ready to bind, in file order.
     pub rows: Vec<SeedRow>,
     /// Rows that cannot be imported, in file order.
     pub errors: Vec<RowError>,
+    /// What the file was read as (Big5: Excel's "CSV" on Taiwanese Windows).
+    pub encoding: SourceEncoding,
 }
 
 /// The seed file itself cannot be read (not a per-row problem).
@@ -82,6 +85,7 @@ pub fn read_seed_import(input: impl Read) -> Result<SeedPlan, SeedFileError> {
     Ok(SeedPlan {
         rows,
         errors: table.errors,
+        encoding: table.encoding,
     })
 }
 

@@ -11,6 +11,7 @@
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
 //! - [`accounts`]: account field rules and the CSV import format. Pure.
 //! - [`csv_table`]: reading an import CSV with line-numbered row errors (accounts and seeds). Pure.
+//! - [`csv_text`]: an import file's bytes as text: UTF-8 or Big5, CRLF or LF. Pure.
 //! - [`device_import`]: the bulk seed import CSV format (`motpd device import`). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod csv_table;
+pub mod csv_text;
 pub mod device_import;
 pub mod engine;
 pub mod notify;

@@ -159,6 +159,44 @@ pub struct ListArgs {
     pub json: bool,
 }
 
+/// `motpd user list` filters.
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    /// Only accounts in this state, as the STATUS column shows it.
+    #[arg(long, value_enum)]
+    pub status: Option<ListStatus>,
+    /// Only members of this group (case-insensitive).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Only accounts past their last day (`expires`, in policy.utc_offset), whatever their status.
+    #[arg(long)]
+    pub expired: bool,
+    /// Only accounts without a bound device.
+    #[arg(long)]
+    pub unenrolled: bool,
+    /// Only accounts whose ID, name or phone number contains this (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An account's state in `user list` (one per account, the first that applies in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListStatus {
+    /// Locked (failed logins or `motpd user lock`).
+    Locked,
+    /// Switched off by an admin.
+    Disabled,
+    /// Past its last day.
+    Expired,
+    /// No password yet: waiting for activation.
+    Pending,
+    /// Usable.
+    Active,
+}
+
 /// Account fields settable on add.
 #[derive(Debug, Args)]
 pub struct AccountFields {
@@ -205,15 +243,8 @@ pub enum UserCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// List accounts.
-    List {
-        /// Only accounts without a bound device.
-        #[arg(long)]
-        unenrolled: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// List accounts (all filters together: an account must match each one given).
+    List(UserListArgs),
     /// Show one account.
     Show {
         /// Account ID.

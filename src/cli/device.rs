@@ -10,8 +10,9 @@ use qrcode::render::unicode::Dense1x2;
 
 use super::args::{AlgorithmArg, DeviceCommand, KindArg};
 use super::context::{Context, KeyMode};
-use super::{CliError, read_stdin_secret};
+use super::{CliError, note_encoding, read_stdin_secret};
 use crate::accounts::{self, RowError};
+use crate::clock::local_date;
 use crate::device_import::{self, SeedPlan};
 use crate::engine::enrollment::{self, ImportedSeed};
 use crate::otp::{self, Algorithm, Kind};
@@ -192,9 +193,16 @@ async fn import_file(
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
     let mut plan = device_import::read_seed_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
-    check_accounts(ctx, &mut plan, replace).await?;
+    note_encoding(file, plan.encoding);
+    let expired = check_accounts(ctx, &mut plan, replace).await?;
     for error in &plan.errors {
         eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
+    }
+    for (line, id, last_day) in expired {
+        eprintln!(
+            "{}:{line}: warning: account {id} expired on {last_day}: the device is bound, but it cannot log in",
+            file.display()
+        );
     }
     if !plan.errors.is_empty() && !skip_invalid {
         return Err(CliError::Input(format!(
@@ -244,26 +252,36 @@ async fn import_file(
 }
 
 /// Turns rows whose account does not exist, or (without `replace`) already has an active device, into row
-/// errors, so that they are reported with their line numbers like every other bad row.
-async fn check_accounts(ctx: &Context, plan: &mut SeedPlan, replace: bool) -> anyhow::Result<()> {
-    let bound: HashMap<String, bool> = ctx
+/// errors, so that they are reported with their line numbers like every other bad row. Returns the valid rows
+/// whose account is past its last day (in `policy.utc_offset`): `(line, account, last day)`.
+async fn check_accounts(
+    ctx: &Context,
+    plan: &mut SeedPlan,
+    replace: bool,
+) -> anyhow::Result<Vec<(u64, String, time::Date)>> {
+    let accounts: HashMap<String, (bool, Option<time::Date>)> = ctx
         .store
         .list_accounts(AccountFilter::default())
         .await?
         .into_iter()
-        .map(|o| (o.account.id, o.device.is_some()))
+        .map(|o| (o.account.id, (o.device.is_some(), o.account.expires_on)))
         .collect();
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    let mut expired = Vec::new();
     for row in std::mem::take(&mut plan.rows) {
-        let problem = match bound.get(&row.account_id) {
+        let problem = match accounts.get(&row.account_id).copied() {
             None => format!(
                 "id: no account {:?} (create it first: `motpd user add` or `motpd user import`)",
                 row.account_id
             ),
-            Some(true) if !replace => format!(
+            Some((true, _)) if !replace => format!(
                 "id: {:?} already has a device (use --replace to replace it)",
                 row.account_id
             ),
-            Some(_) => {
+            Some((_, last_day)) => {
+                if let Some(last_day) = last_day.filter(|&d| d < today) {
+                    expired.push((row.line, row.account_id.clone(), last_day));
+                }
                 plan.rows.push(row);
                 continue;
             }
@@ -274,5 +292,5 @@ async fn check_accounts(ctx: &Context, plan: &mut SeedPlan, replace: bool) -> an
         });
     }
     plan.errors.sort_by_key(|e| e.line);
-    Ok(())
+    Ok(expired)
 }

@@ -14,6 +14,7 @@ mod invite;
 mod report;
 mod serve;
 mod user;
+mod user_list;
 mod user_proofs;
 
 use std::io::Read;
@@ -149,19 +150,32 @@ pub(crate) fn read_stdin_secret(what: &str) -> anyhow::Result<SecretString> {
     Ok(SecretString::new(trimmed))
 }
 
-/// Prints rows as an aligned table.
+/// Tells the admin that an import file was not UTF-8 and how it was read.
+pub(crate) fn note_encoding(file: &std::path::Path, encoding: crate::csv_text::SourceEncoding) {
+    if encoding == crate::csv_text::SourceEncoding::Big5 {
+        eprintln!(
+            "{}: not UTF-8; read as Big5 (Excel's \"CSV\" on Taiwanese Windows). Check the names below, or save \
+             it as \"CSV UTF-8 (comma delimited)\" in Excel",
+            file.display()
+        );
+    }
+}
+
+/// Prints rows as an aligned table. Widths are terminal columns, not characters: a Chinese character takes
+/// two.
 pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    use unicode_width::UnicodeWidthStr as _;
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(cell.width());
         }
     }
     let line = |cells: Vec<String>| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.width()))))
             .collect();
         println!("{}", padded.join("  ").trim_end());
     };

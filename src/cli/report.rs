@@ -1,12 +1,15 @@
-//! `motpd report ...`: who has not enrolled.
+//! `motpd report ...`: who has not enrolled, whether each can log in meanwhile, and their invitation link.
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use super::args::ListStatus;
 use super::args::ReportCommand;
 use super::context::{Context, KeyMode};
+use super::user_list::account_state;
 use super::{format_time, print_table};
 use crate::clock::local_date;
-use crate::store::AccountFilter;
+use crate::store::{AccountFilter, Invitation};
 
 pub(super) async fn run(config_path: Option<&Path>, command: ReportCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -16,6 +19,16 @@ pub(super) async fn run(config_path: Option<&Path>, command: ReportCommand) -> a
     result
 }
 
+/// An invitation's link as the report shows it: `(state, until)`.
+fn link_state(invitation: Option<&Invitation>, now: i64) -> (&'static str, Option<i64>) {
+    match invitation {
+        None => ("none", None),
+        Some(i) if i.used_at.is_some() => ("used", i.used_at),
+        Some(i) if i.expires_at <= now => ("expired", Some(i.expires_at)),
+        Some(i) => ("valid", Some(i.expires_at)),
+    }
+}
+
 async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let accounts = ctx
         .store
@@ -23,15 +36,33 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
             unenrolled_only: true,
         })
         .await?;
-    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    let invitations: HashMap<String, Invitation> = ctx
+        .store
+        .list_invitations()
+        .await?
+        .into_iter()
+        .map(|i| (i.account_id.clone(), i))
+        .collect();
+    let now = ctx.now();
+    let today = local_date(now, ctx.config.policy.utc_offset);
     let enforced = ctx.config.policy.enforce_after.is_none_or(|d| today >= d);
+    let without_password = accounts
+        .iter()
+        .filter(|o| o.account.password_hash.is_none())
+        .count();
     if json {
         let rows: Vec<_> = accounts
             .iter()
             .map(|o| {
+                let invitation = invitations.get(&o.account.id);
+                let (link, until) = link_state(invitation, now);
                 serde_json::json!({
                     "id": o.account.id, "name": o.account.name, "email": o.account.email,
                     "status": o.account.status, "created_at": o.account.created_at,
+                    "state": account_state(&o.account, now, today).as_str(),
+                    "has_password": o.account.password_hash.is_some(),
+                    "invited_at": invitation.map(|i| i.created_at),
+                    "link": link, "link_until": until,
                 })
             })
             .collect();
@@ -41,20 +72,52 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = accounts
         .iter()
         .map(|o| {
+            let invitation = invitations.get(&o.account.id);
+            let link = match link_state(invitation, now) {
+                ("valid", until) => format!("valid until {}", format_time(until)),
+                ("expired", until) => format!("expired {}", format_time(until)),
+                ("used", at) => format!("used {}", format_time(at)),
+                (other, _) => other.to_owned(),
+            };
             vec![
                 o.account.id.clone(),
                 o.account.name.clone(),
                 o.account.email.clone().unwrap_or_else(|| "-".into()),
-                o.account.status.as_str().to_owned(),
-                format_time(Some(o.account.created_at)),
+                account_state(&o.account, now, today).as_str().to_owned(),
+                if o.account.password_hash.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+                .to_owned(),
+                format_time(invitation.map(|i| i.created_at)),
+                link,
             ]
         })
         .collect();
-    print_table(&["ID", "NAME", "EMAIL", "STATUS", "CREATED"], &rows);
+    print_table(
+        &[
+            "ID", "NAME", "EMAIL", "STATUS", "PASSWORD", "INVITED", "LINK",
+        ],
+        &rows,
+    );
+    let usable = accounts
+        .iter()
+        .filter(|o| o.account.password_hash.is_some())
+        .filter(|o| account_state(&o.account, now, today) == ListStatus::Active)
+        .count();
     let when = match ctx.config.policy.enforce_after {
-        Some(date) if !enforced => format!("they can still log in with a password until {date}"),
+        Some(date) if !enforced => format!(
+            "until {date}, {usable} of them (active, with a password) can still log in with the password alone"
+        ),
         _ => "enforcement is on: they are refused at the VPN".to_owned(),
     };
     println!("\n{} account(s) without a device; {when}.", accounts.len());
+    if without_password > 0 {
+        println!(
+            "{without_password} of them have no password yet: they cannot log in at all before activating \
+             (/account/activate, or `motpd user set-password`) and binding a device."
+        );
+    }
     Ok(())
 }

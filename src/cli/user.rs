@@ -6,10 +6,11 @@ use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
-use super::user_proofs;
-use super::{CliError, format_time, print_table, read_stdin_secret};
+use super::{CliError, format_time, note_encoding, read_stdin_secret};
+use super::{user_list, user_proofs};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
+use crate::clock::local_date;
 use crate::engine::identity::IdentityKey;
 use crate::password;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
@@ -33,7 +34,7 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             skip_invalid,
             dry_run,
         } => import(ctx, &file, skip_invalid, dry_run).await,
-        UserCommand::List { unenrolled, json } => list(ctx, unenrolled, json).await,
+        UserCommand::List(args) => user_list::run(ctx, args).await,
         UserCommand::Show { id, json } => show(ctx, &id, json).await,
         UserCommand::Set {
             id,
@@ -268,8 +269,18 @@ async fn import(
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
     let plan = accounts::read_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+    note_encoding(file, plan.encoding);
     for error in &plan.errors {
         eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
+    }
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    for (line, row) in plan.already_expired(today) {
+        let last_day = row.expires_on.map(|d| d.to_string()).unwrap_or_default();
+        eprintln!(
+            "{}:{line}: warning: {} expires {last_day}, already past (today is {today}): imported, but it cannot log in",
+            file.display(),
+            row.id
+        );
     }
     if !plan.errors.is_empty() && !skip_invalid {
         return Err(CliError::Input(format!(
@@ -336,48 +347,6 @@ async fn import(
     Ok(())
 }
 
-async fn list(ctx: &Context, unenrolled: bool, json: bool) -> anyhow::Result<()> {
-    let accounts = ctx
-        .store
-        .list_accounts(AccountFilter {
-            unenrolled_only: unenrolled,
-        })
-        .await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&accounts)?);
-        return Ok(());
-    }
-    let now = ctx.now();
-    let rows: Vec<Vec<String>> = accounts
-        .iter()
-        .map(|o| {
-            let a = &o.account;
-            vec![
-                a.id.clone(),
-                a.name.clone(),
-                state_text(a, now),
-                o.device
-                    .as_ref()
-                    .map_or("-".to_owned(), |d| d.kind.to_owned()),
-                a.expires_on.map_or("-".to_owned(), |d| d.to_string()),
-                format_time(a.last_login_at),
-            ]
-        })
-        .collect();
-    print_table(
-        &["ID", "NAME", "STATUS", "DEVICE", "EXPIRES", "LAST LOGIN"],
-        &rows,
-    );
-    Ok(())
-}
-
-fn state_text(account: &Account, now: i64) -> String {
-    match account.locked_until {
-        Some(until) if until > now => "locked".to_owned(),
-        _ => account.status.as_str().to_owned(),
-    }
-}
-
 async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let mut account = existing(ctx, raw_id).await?;
     let device = ctx.store.active_device(&account.id).await?;
@@ -401,7 +370,11 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
     println!("id          {}", account.id);
     println!("name        {}", account.name);
-    println!("status      {}", state_text(&account, now));
+    let today = local_date(now, ctx.config.policy.utc_offset);
+    println!(
+        "status      {}",
+        user_list::account_state(&account, now, today).as_str()
+    );
     println!(
         "phone       {}",
         dash(account.phone.as_deref().map(accounts::mask_phone))

@@ -339,11 +339,7 @@ impl AccountRecovery {
         let check = codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp);
         let reason = match check {
             CodeCheck::Valid(step) => {
-                if self
-                    .store
-                    .record_accepted_step(&device.id, step, now, None)
-                    .await?
-                {
+                if self.store.use_step_for_proof(&device.id, step).await? {
                     // One proof of two: the count is given back, not cleared.
                     self.store.release_attempt(Counter::Vpn, &id).await?;
                     return Ok(Ok(account));

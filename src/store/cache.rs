@@ -516,6 +516,12 @@ impl Store for CachedStore {
         result
     }
 
+    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let result = self.inner.clear_failures(id, now).await;
+        self.invalidate(id);
+        result
+    }
+
     async fn bind_device(
         &self,
         device: &NewDevice,
@@ -587,6 +593,12 @@ impl Store for CachedStore {
             .inner
             .record_accepted_step(device_id, step, now, fingerprint)
             .await;
+        self.invalidate_device(device_id);
+        result
+    }
+
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
+        let result = self.inner.use_step_for_proof(device_id, step).await;
         self.invalidate_device(device_id);
         result
     }
@@ -697,6 +709,10 @@ impl Store for CachedStore {
 
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         self.inner.use_invitation(token_hash, now).await
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.list_invitations().await
     }
 
     async fn activate_with_password(

@@ -51,6 +51,16 @@ macro_rules! invitation_queries {
             .await?)
         }
 
+        /// Every stored invitation, by account (a re-invitation replaces the earlier one).
+        pub(super) async fn list_invitations(pool: &$pool) -> Result<Vec<Invitation>, StoreError> {
+            Ok(sqlx::query_as::<_, Invitation>(
+                "SELECT account_id, created_at, expires_at, used_at, device_id, seed_in_mail \
+                 FROM invitations ORDER BY account_id, created_at",
+            )
+            .fetch_all(pool)
+            .await?)
+        }
+
         /// Marks the invitation used if it is unused and unexpired; `true` for the one caller that did.
         pub(super) async fn use_invitation(
             pool: &$pool,

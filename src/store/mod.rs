@@ -205,6 +205,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A successful login: failures to 0, an expired lock cleared, last login time set. A lock still running
     /// at `now` was set after the login checked it (an admin's `user lock`, another node's lockout) and is kept.
     async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// A correct password that is not a VPN login (the enrollment pages' login): as [`Store::record_success`]
+    /// but without the last login time, which lists show as the last VPN login.
+    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError>;
     /// Account activation by its owner, in one transaction: only if the account is `Pending`, sets `hash`, makes
     /// it `Active`, clears the failure counter and a lock ending before `keep_locks_from` (a lock running until
     /// then or later is an admin's and stays), and ends the account's web sessions. `None` (nothing changed) if
@@ -296,6 +299,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
         fingerprint: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
+    /// The same replay guard for a code that proves possession but is not a VPN login (the account pages):
+    /// the step is used up, the last login time (`last_used_at`) stays, and no fingerprint allows its reuse.
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError>;
 
     /// A login's whole write in one: [`Store::record_accepted_step`] and, when this caller won the step, the
     /// account's failures and an expired lock cleared as [`Store::record_success`] does (the login's time is
@@ -392,6 +398,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks the invitation used, atomically: `true` only for the one caller that found it unused and
     /// unexpired at `now` (on any node).
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError>;
+    /// Every stored invitation, used or not, expired or not (at most one per account: a re-invitation replaces
+    /// the earlier one), ordered by account.
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError>;
     /// `motpd invite --qr-in-mail`: in one transaction, stores `device` as the account's one pending device
     /// (as [`Store::begin_enrollment`]), replaces the account's invitations by this one, and records that its seed
     /// went out in the mail. `Conflict` if the account has an active device; `NotFound` if there is no such

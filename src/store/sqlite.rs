@@ -431,6 +431,16 @@ impl Store for SqliteStore {
         self.update_account(q, id).await
     }
 
+    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "UPDATE accounts SET failures = 0, \
+             locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now);
+        self.update_account(q, id).await
+    }
+
     async fn activate_with_password(
         &self,
         id: &str,
@@ -494,6 +504,10 @@ impl Store for SqliteStore {
 
     async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
         devices::reset(&self.pool, account_id).await
+    }
+
+    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
+        devices::use_step_for_proof(&self.pool, device_id, step).await
     }
 
     async fn record_accepted_step(
@@ -708,6 +722,10 @@ impl Store for SqliteStore {
 
     async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         invitations::use_invitation(&self.pool, token_hash, now).await
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+        invitations::list_invitations(&self.pool).await
     }
 
     async fn create_invitation_with_seed(

@@ -146,7 +146,7 @@ pub struct DeviceSummary {
     pub label: Option<String>,
     /// When it became active.
     pub confirmed_at: Option<i64>,
-    /// Last accepted code.
+    /// Last login with its code (the first code, which bound it, is not a login).
     pub last_used_at: Option<i64>,
 }
 
@@ -242,7 +242,7 @@ pub struct Device {
     pub created_at: i64,
     /// Became active.
     pub confirmed_at: Option<i64>,
-    /// Last accepted code.
+    /// Last login with its code (the first code, which bound it, is not a login).
     pub last_used_at: Option<i64>,
     /// Keyed fingerprint of the last accepted use (for `otp.reuse_seconds`).
     pub last_use_fingerprint: Option<Vec<u8>>,

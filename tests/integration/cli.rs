@@ -511,6 +511,76 @@ fn audit_details(site: &Site, kind: &str) -> Vec<String> {
     })
 }
 
+/// What Excel on Taiwanese Windows saves: CRLF line ends, a UTF-8 BOM ("CSV UTF-8") or Big5 ("CSV").
+#[test]
+fn excel_files_crlf_bom_big5_and_past_expiry() {
+    let site = Site::new();
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(site.path(name), bytes).unwrap();
+        name.to_owned()
+    };
+    // CRLF with a BOM: the duplicate points at line 3 (the first alice is on line 2, not the header).
+    let crlf = write(
+        "crlf.csv",
+        b"\xef\xbb\xbfid,name,expires\r\nalice,Alice,2020-01-31\r\nALICE,Again,\r\nbob,Bob,2099-12-31\r\n",
+    );
+    let err = site.fails(&["user", "import", &crlf], None, 8);
+    assert!(
+        err.contains("crlf.csv:3: id \"alice\" already appears on line 2"),
+        "{err}"
+    );
+    // A past last day is imported with a warning naming its line; a future one is not warned about.
+    let out = site.run(&["user", "import", &crlf, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("crlf.csv:2: warning: alice expires 2020-01-31, already past"),
+        "{err}"
+    );
+    assert!(!err.contains("bob"), "{err}");
+
+    // Big5 (陳小美): read as Big5, said so, the name stored right, line numbers right.
+    let big5 = write(
+        "big5.csv",
+        b"id,name\r\nchen,\xb3\xaf\xa4\x70\xac\xfc\r\nbad id,x\r\n",
+    );
+    let err = site.fails(&["user", "import", &big5], None, 8);
+    assert!(err.contains("read as Big5"), "{err}");
+    assert!(err.contains("big5.csv:3: id"), "{err}");
+    let out = site.run(&["user", "import", &big5, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let users = site.users_json();
+    let chen = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "chen")
+        .unwrap();
+    assert_eq!(chen["name"], "陳小美");
+    // Neither UTF-8 nor Big5: refused with the way out, nothing imported.
+    let broken = write("broken.csv", b"id,name\r\nlin,\xb3\r\n");
+    let err = site.fails(&["user", "import", &broken], None, 8);
+    assert!(err.contains("CSV UTF-8"), "{err}");
+
+    // The seed import: the same line numbers, and a warning for an account already past its last day.
+    let seeds = write(
+        "seeds.csv",
+        format!(
+            "\u{feff}id,kind,secret\r\nalice,totp,{RFC_SEED_B32}\r\nbob,sms,{RFC_SEED_B32}\r\n"
+        )
+        .as_bytes(),
+    );
+    let err = site.fails(&["device", "import", &seeds], None, 8);
+    assert!(err.contains("seeds.csv:3: kind"), "{err}");
+    let out = site.run(&["device", "import", &seeds, "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("seeds.csv:2: warning: account alice expired on 2020-01-31"),
+        "{err}"
+    );
+}
+
 #[test]
 fn device_import_checks_every_row_and_is_all_or_nothing() {
     let site = Site::new();
@@ -961,5 +1031,147 @@ fn identities_and_helpdesk_codes_from_the_cli() {
             .iter()
             .all(|d| !d.contains("A123456789") && !d.contains(&first) && !d.contains(&second)),
         "{details:?}"
+    );
+}
+
+/// Stores an invitation for `id` that expires `expires_in` seconds from now (no mail server in tests).
+fn store_invitation(site: &Site, id: &str, token: u8, expires_in: i64) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let key = motpd::secrets::MasterKey::load(&site.path("motpd.key")).unwrap();
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let chain = motpd::audit::AuditChain::new(key.audit_chain_key());
+        let store = motpd::store::connect(&url, 1, chain).await.unwrap();
+        let now = motpd::clock::Clock::now(&motpd::clock::SystemClock);
+        store
+            .create_invitation(id, &[token; 32], now + expires_in, now - 3600)
+            .await
+            .unwrap();
+        store.close().await;
+    });
+}
+
+#[test]
+fn user_list_states_filters_search_widths_and_the_unenrolled_report() {
+    let site = Site::new();
+    site.ok(
+        &[
+            "user",
+            "add",
+            "n001",
+            "--name",
+            "陳小美",
+            "--phone",
+            "0912-345-678",
+            "--groups",
+            "vpn,Nurses",
+        ],
+        None,
+    );
+    site.ok(
+        &[
+            "user",
+            "add",
+            "vendor1",
+            "--name",
+            "Vendor",
+            "--expires",
+            "2020-01-31",
+        ],
+        None,
+    );
+    site.ok(&["user", "add", "dr.lin", "--name", "Lin"], None);
+    site.ok(
+        &["user", "set-password", "dr.lin", "--password-stdin"],
+        Some("Better2024"),
+    );
+    site.ok(&["device", "enroll", "dr.lin"], None);
+    site.ok(&["user", "add", "off", "--name", "Off"], None);
+    site.ok(&["user", "set", "off", "--status", "disabled"], None);
+
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["user", "list", "--json"];
+        all.extend_from_slice(args);
+        let list: serde_json::Value = serde_json::from_str(&site.ok(&all, None)).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}={}",
+                    u["id"].as_str().unwrap(),
+                    u["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(&[]),
+        [
+            "dr.lin=active",
+            "n001=pending",
+            "off=disabled",
+            "vendor1=expired"
+        ]
+    );
+    assert_eq!(ids(&["--status", "expired"]), ["vendor1=expired"]);
+    assert_eq!(ids(&["--expired"]), ["vendor1=expired"]);
+    assert_eq!(ids(&["--group", "nurses"]), ["n001=pending"]);
+    assert_eq!(
+        ids(&["--unenrolled", "--status", "pending"]),
+        ["n001=pending"]
+    );
+    assert_eq!(ids(&["--unenrolled"]).len(), 3);
+    for search in ["小美", "0912345", "+886 912", "N00"] {
+        assert_eq!(ids(&["--search", search]), ["n001=pending"], "{search}");
+    }
+    assert_eq!(ids(&["--search", "LIN"]), ["dr.lin=active"]);
+    site.fails(&["user", "list", "--status", "gone"], None, 2);
+
+    // The table: `expired` shown, and every column starts at the same screen column despite wide characters.
+    let table = site.ok(&["user", "list"], None);
+    assert!(table.contains("expired"), "{table}");
+    assert!(table.contains("LAST VPN LOGIN"), "{table}");
+    let status_column = |line: &str| {
+        let at = ["STATUS", "active", "pending", "disabled", "expired"]
+            .iter()
+            .find_map(|w| line.find(w))
+            .unwrap();
+        unicode_width::UnicodeWidthStr::width(&line[..at])
+    };
+    let columns: Vec<usize> = table.lines().map(status_column).collect();
+    assert!(columns.iter().all(|&c| c == columns[0]), "{table}");
+    // The device bound by the admin has never logged in at the VPN.
+    let lin = table.lines().find(|l| l.starts_with("dr.lin")).unwrap();
+    assert!(lin.trim_end().ends_with('-'), "{table}");
+
+    // The unenrolled report: no "log in with a password" for accounts that have none; the invitation state.
+    store_invitation(&site, "n001", 1, 7 * 86_400);
+    store_invitation(&site, "off", 2, -60);
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(
+        report.contains("PASSWORD") && report.contains("LINK"),
+        "{report}"
+    );
+    let row = |id: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row("n001").contains("valid until"), "{report}");
+    assert!(row("off").contains("expired 2"), "{report}");
+    assert!(row("vendor1").trim_end().ends_with("none"), "{report}");
+    assert!(
+        report.contains("3 of them have no password yet"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&site.ok(&["report", "unenrolled", "--json"], None)).unwrap();
+    let n001 = &json.as_array().unwrap()[0];
+    assert_eq!(
+        (&n001["id"], &n001["link"], &n001["has_password"]),
+        (&"n001".into(), &"valid".into(), &false.into())
     );
 }

@@ -314,6 +314,19 @@ async fn failures_count_lock_and_restart(store: &dyn Store) {
     store.record_success("alice", NOW + 5000).await.unwrap();
     let a = store.account("alice").await.unwrap().unwrap();
     assert_eq!(a.locked_until, None);
+    // A password checked on the enrollment pages clears failures, not the last (VPN) login time; a running lock
+    // stays.
+    fail(NOW + 5001).await.unwrap();
+    store
+        .lock_account("alice", NOW + 9000, NOW + 5001)
+        .await
+        .unwrap();
+    store.clear_failures("alice", NOW + 5002).await.unwrap();
+    let a = store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (a.failures, a.locked_until, a.last_login_at),
+        (0, Some(NOW + 9000), Some(NOW + 5000))
+    );
     store.unlock_account("alice", NOW + 1000).await.unwrap();
 
     // A threshold of 1 locks at the first failure; 0 never locks.
@@ -612,8 +625,9 @@ async fn enrollment_replaces_pending_and_confirms(store: &dyn Store) {
         ("p2", DeviceState::Active)
     );
     assert_eq!(
-        (active.last_step, active.confirmed_at),
-        (Some(100), Some(NOW + 3))
+        (active.last_step, active.confirmed_at, active.last_used_at),
+        (Some(100), Some(NOW + 3), None),
+        "the first code binds; it is not a VPN login"
     );
     assert!(
         !store
@@ -740,6 +754,18 @@ async fn replay_guard_accepts_each_step_once(store: &dyn Store) {
             .await
             .unwrap()
     );
+    // A proof on the account pages uses its step up, once, without counting as a login.
+    assert!(!store.use_step_for_proof("d1", 11).await.unwrap(), "used");
+    assert!(store.use_step_for_proof("d1", 12).await.unwrap());
+    assert!(!store.use_step_for_proof("d1", 12).await.unwrap(), "once");
+    assert!(
+        !store
+            .record_accepted_step("d1", 12, NOW + 4, None)
+            .await
+            .unwrap()
+    );
+    let d = store.device("d1").await.unwrap().unwrap();
+    assert_eq!((d.last_step, d.last_used_at), (Some(12), Some(NOW + 3)));
 
     // HOTP: the stored counter is the last one used.
     store.create_account(&account("bob"), NOW).await.unwrap();
@@ -1349,6 +1375,9 @@ async fn invitations_are_single_use_expire_and_are_replaced(store: &dyn Store) {
     assert!(!store.use_invitation(&second, NOW + 3).await.unwrap());
     let used = store.invitation(&second).await.unwrap().unwrap();
     assert_eq!(used.used_at, Some(NOW + 2));
+    // The listing (for `motpd report unenrolled`) holds the one invitation left.
+    let listed = store.list_invitations().await.unwrap();
+    assert_eq!(listed, [used]);
     // Unknown account, and the account's removal cascades.
     match store
         .create_invitation("nobody", &first, NOW + 100, NOW)
@@ -1359,6 +1388,7 @@ async fn invitations_are_single_use_expire_and_are_replaced(store: &dyn Store) {
     }
     assert!(store.remove_account("alice").await.unwrap());
     assert!(store.invitation(&second).await.unwrap().is_none());
+    assert!(store.list_invitations().await.unwrap().is_empty());
 }
 
 async fn invitations_with_a_mailed_seed_activate_once_while_valid(store: &dyn Store) {

@@ -230,7 +230,8 @@ pub(super) async fn pending_device_account(
 
 /// Inside a transaction holding the account row's lock: the pending device becomes active with `step` used
 /// up, the account's other pending devices go. `Conflict` if the account has an active device; `NotFound` if
-/// the device is not pending (any more).
+/// the device is not pending (any more). `last_used_at` stays empty: it is the last VPN login, and the first
+/// code is not one.
 pub(super) async fn activate_pending(
     conn: &mut PgConnection,
     account_id: &str,
@@ -239,8 +240,8 @@ pub(super) async fn activate_pending(
     now: i64,
 ) -> Result<(), StoreError> {
     let done = sqlx::query(
-        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, \
-         last_used_at = $3 WHERE id = $1 AND state = 'pending'",
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3 \
+         WHERE id = $1 AND state = 'pending'",
     )
     .bind(device_id)
     .bind(step)
@@ -293,6 +294,24 @@ pub(super) async fn reset(pool: &PgPool, account_id: &str) -> Result<u64, StoreE
         .await?;
     tx.commit().await?;
     Ok(done.rows_affected())
+}
+
+/// [`Store::use_step_for_proof`](crate::store::Store::use_step_for_proof): the replay guard without the login
+/// time.
+pub(super) async fn use_step_for_proof(
+    pool: &PgPool,
+    device_id: &str,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE devices SET last_step = $1, last_use_fingerprint = NULL \
+         WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(device_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one statement.

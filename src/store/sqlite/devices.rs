@@ -247,6 +247,7 @@ pub(super) async fn confirm_enrollment(
 
 /// Inside a write transaction: the pending device becomes active with `step` used up, the account's other
 /// pending devices go. `Conflict` if the account has an active device; `NotFound` if the device is not pending.
+/// `last_used_at` stays empty: it is the last VPN login, and the first code is not one.
 pub(super) async fn activate_pending(
     conn: &mut sqlx::SqliteConnection,
     device_id: &str,
@@ -260,8 +261,7 @@ pub(super) async fn activate_pending(
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("pending device {device_id}")))?;
     sqlx::query(
-        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3, last_used_at = $3 \
-         WHERE id = $1",
+        "UPDATE devices SET state = 'active', last_step = $2, confirmed_at = $3 WHERE id = $1",
     )
     .bind(device_id)
     .bind(step)
@@ -311,6 +311,24 @@ pub(super) async fn reset(pool: &SqlitePool, account_id: &str) -> Result<u64, St
         .execute(pool)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// [`Store::use_step_for_proof`](crate::store::Store::use_step_for_proof): the replay guard without the login
+/// time.
+pub(super) async fn use_step_for_proof(
+    pool: &SqlitePool,
+    device_id: &str,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE devices SET last_step = $1, last_use_fingerprint = NULL \
+         WHERE id = $2 AND state = 'active' AND (last_step IS NULL OR last_step < $1)",
+    )
+    .bind(step)
+    .bind(device_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one statement.
