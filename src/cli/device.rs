@@ -9,6 +9,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
 use super::args::{AlgorithmArg, DeviceCommand, KindArg};
+use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, read_stdin_secret};
 use crate::accounts::{self, RowError};
@@ -45,8 +46,19 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
             skip_invalid,
             dry_run,
         } => import_file(&ctx, &file, replace, skip_invalid, dry_run).await,
-        DeviceCommand::Reset { id } => {
-            let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
+        DeviceCommand::Reset { id, yes } => {
+            let id = super::user::existing(&ctx, &id).await?.id;
+            let device = match ctx.store.active_device(&id).await? {
+                Some(d) => format!("its {} device", d.kind.as_str()),
+                None => "its pending enrollment (no active device)".to_owned(),
+            };
+            confirm(
+                &format!(
+                    "Unbind {device} from {id}? Its VPN logins fail until a new phone is enrolled."
+                ),
+                yes,
+                &format!("motpd device reset {id} --yes"),
+            )?;
             let removed =
                 enrollment::reset_devices(ctx.store.as_ref(), &id, &ctx.actor(), ctx.now()).await?;
             println!("{id}: {removed} device(s) removed; the next enrollment binds a new one");
@@ -192,7 +204,7 @@ async fn import_file(
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
     let mut plan = device_import::read_seed_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
-    check_accounts(ctx, &mut plan, replace).await?;
+    let previous = check_accounts(ctx, &mut plan, replace).await?;
     for error in &plan.errors {
         eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
     }
@@ -217,18 +229,17 @@ async fn import_file(
         .map(|row| enrollment::seal_imported(&ctx.key, &row.account_id, &row.seed))
         .collect::<Result<Vec<NewDevice>, _>>()?;
     let bound = ctx.store.bind_devices(&devices, replace, ctx.now()).await?;
-    let count = |kind: Kind| devices.iter().filter(|d| d.kind == kind).count();
-    ctx.audit(
+    let file_name = file.display().to_string();
+    ctx.audit_each(
         "admin.device.import",
-        None,
-        serde_json::json!({
-            "file": file.display().to_string(),
-            "bound": bound,
-            "totp": count(Kind::Totp),
-            "hotp": count(Kind::Hotp),
-            "motp": count(Kind::Motp),
-            "replace": replace,
-            "skipped": plan.errors.len(),
+        devices.iter().map(|d| {
+            let old = previous.get(&d.account_id).copied().flatten();
+            let detail = serde_json::json!({
+                "device": { "old": old, "new": d.kind.as_str() },
+                "seed": "changed",
+                "file": file_name,
+            });
+            (d.account_id.clone(), detail)
         }),
     )
     .await?;
@@ -244,17 +255,22 @@ async fn import_file(
 }
 
 /// Turns rows whose account does not exist, or (without `replace`) already has an active device, into row
-/// errors, so that they are reported with their line numbers like every other bad row.
-async fn check_accounts(ctx: &Context, plan: &mut SeedPlan, replace: bool) -> anyhow::Result<()> {
-    let bound: HashMap<String, bool> = ctx
+/// errors, so that they are reported with their line numbers like every other bad row. Returns each
+/// account's active device kind (for the audit's old value).
+async fn check_accounts(
+    ctx: &Context,
+    plan: &mut SeedPlan,
+    replace: bool,
+) -> anyhow::Result<HashMap<String, Option<&'static str>>> {
+    let previous: HashMap<String, Option<&'static str>> = ctx
         .store
         .list_accounts(AccountFilter::default())
         .await?
         .into_iter()
-        .map(|o| (o.account.id, o.device.is_some()))
+        .map(|o| (o.account.id, o.device.map(|d| d.kind)))
         .collect();
     for row in std::mem::take(&mut plan.rows) {
-        let problem = match bound.get(&row.account_id) {
+        let problem = match previous.get(&row.account_id).map(Option::is_some) {
             None => format!(
                 "id: no account {:?} (create it first: `motpd user add` or `motpd user import`)",
                 row.account_id
@@ -274,5 +290,5 @@ async fn check_accounts(ctx: &Context, plan: &mut SeedPlan, replace: bool) -> an
         });
     }
     plan.errors.sort_by_key(|e| e.line);
-    Ok(())
+    Ok(previous)
 }

@@ -6,7 +6,9 @@
 
 pub mod args;
 mod audit;
+mod changes;
 mod client;
+mod confirm;
 mod context;
 mod device;
 mod init;
@@ -38,6 +40,12 @@ pub enum CliError {
     /// The named thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The command needs something the invocation lacks (a confirmation without a terminal).
+    #[error("{0}")]
+    Usage(String),
+    /// The person answered no at the confirmation prompt.
+    #[error("not confirmed; nothing was done")]
+    Declined,
 }
 
 /// Runs one command.
@@ -120,12 +128,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 InviteError::AlreadyBound(_) => 7,
                 InviteError::Secret(_) => 4,
                 InviteError::Engine(_) => 5,
+                InviteError::Mail { .. } | InviteError::Qr(_) => 1,
             };
         }
         if let Some(cli) = cause.downcast_ref::<CliError>() {
             return match cli {
                 CliError::Input(_) => 8,
                 CliError::NotFound(_) => 6,
+                CliError::Usage(_) => 2,
+                CliError::Declined => 1,
             };
         }
     }

@@ -43,7 +43,9 @@ pub enum InviteError {
     #[error("account {0} does not exist")]
     NoSuchAccount(String),
     /// The account has no e-mail address to send the link to.
-    #[error("account {0} has no e-mail address (set one with `motpd user update --email`)")]
+    #[error(
+        "account {0} has no e-mail address (set one with `motpd user set {0} --email ADDRESS`)"
+    )]
     NoEmail(String),
     /// The account already has an active device (reset it first, or invite anyway).
     #[error("account {0} already has an active device")]
@@ -51,9 +53,44 @@ pub enum InviteError {
     /// No randomness for the token.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The mail's QR code could not be drawn (nothing was stored or sent).
+    #[error("could not draw the QR code for the mail: {0}")]
+    Qr(#[from] crate::qr_png::QrPngError),
+    /// The mail was not sent (nothing was stored: an earlier link still works).
+    #[error(
+        "could not mail the invitation to {email} (nothing changed: an earlier link still works): {source}"
+    )]
+    Mail {
+        /// The recipient.
+        email: String,
+        /// Why.
+        #[source]
+        source: crate::notify::NotifyError,
+    },
     /// The store or engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+/// What kind of invitation to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteMode {
+    /// A link only; with `allow_bound` also for an account that has an active device.
+    Link {
+        /// Invite an account with an active device anyway.
+        allow_bound: bool,
+    },
+    /// A link and the pending token's QR code in the mail (`--qr-in-mail`).
+    SeedInMail,
+}
+
+/// An invitation made but not stored yet: its link works only after [`Invitations::commit`].
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub(super) invitation: Invitation,
+    hash: [u8; 32],
+    device: Option<crate::store::NewDevice>,
+    allow_bound: bool,
 }
 
 /// A created invitation: where to send it and the link (secret: it is the credential).
@@ -157,24 +194,17 @@ impl Invitations {
 
     /// Creates an invitation for `account_id` (replacing its earlier ones), audited `admin.invite` by `actor`.
     /// With `allow_bound` an account with an active device is invited anyway (its page then says so until
-    /// the device is reset).
+    /// the device is reset). To mail it, use [`Invitations::invite_by_mail`], which stores it only once sent.
     pub async fn invite(
         &self,
         account_id: &str,
         allow_bound: bool,
         actor: &str,
     ) -> Result<Invitation, InviteError> {
-        let now = self.clock.now();
-        let (account, email) = self.invitable(account_id, allow_bound).await?;
-        let (token, hash) = new_token()?;
-        let expires_at = now.saturating_add(self.ttl_seconds);
-        self.store
-            .create_invitation(&account.id, &hash, expires_at, now)
-            .await
-            .map_err(EngineError::from)?;
-        let detail = serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound });
-        self.audit_invite(now, actor, &account.id, detail).await?;
-        Ok(self.invitation(account, email, &token, expires_at, None))
+        let prepared = self
+            .prepare(account_id, InviteMode::Link { allow_bound })
+            .await?;
+        self.commit(prepared, actor).await
     }
 
     /// `motpd invite --qr-in-mail`: like [`Invitations::invite`], but the pending software token is created now
@@ -185,34 +215,89 @@ impl Invitations {
         account_id: &str,
         actor: &str,
     ) -> Result<Invitation, InviteError> {
+        let prepared = self.prepare(account_id, InviteMode::SeedInMail).await?;
+        self.commit(prepared, actor).await
+    }
+
+    /// A new invitation (token, expiry, and with [`InviteMode::SeedInMail`] its pending device), not stored yet.
+    pub(super) async fn prepare(
+        &self,
+        account_id: &str,
+        mode: InviteMode,
+    ) -> Result<Prepared, InviteError> {
         let now = self.clock.now();
-        let (account, email) = self.invitable(account_id, false).await?;
-        let (device, seed) = enrollment::generate_device(
-            &self.key,
-            &self.settings.otp,
-            &account.id,
-            Some(DEVICE_LABEL.into()),
-        )
-        .map_err(super::self_service::enroll_error)?;
+        let allow_bound = matches!(mode, InviteMode::Link { allow_bound: true });
+        let (account, email) = self.invitable(account_id, allow_bound).await?;
         let (token, hash) = new_token()?;
         let expires_at = now.saturating_add(self.ttl_seconds);
-        match self
-            .store
-            .create_invitation_with_seed(&hash, expires_at, &device, now)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(InviteError::AlreadyBound(account.id)),
-            Err(e) => return Err(EngineError::from(e).into()),
-        }
-        let detail = serde_json::json!({
-            "expires_at": expires_at,
-            "allow_bound": false,
-            "qr_in_mail": true,
-            "device": device.id,
-        });
-        self.audit_invite(now, actor, &account.id, detail).await?;
-        Ok(self.invitation(account, email, &token, expires_at, Some(seed.uri)))
+        let (device, mailed_uri) = match mode {
+            InviteMode::Link { .. } => (None, None),
+            InviteMode::SeedInMail => {
+                let (device, seed) = enrollment::generate_device(
+                    &self.key,
+                    &self.settings.otp,
+                    &account.id,
+                    Some(DEVICE_LABEL.into()),
+                )
+                .map_err(super::self_service::enroll_error)?;
+                (Some(device), Some(seed.uri))
+            }
+        };
+        Ok(Prepared {
+            invitation: self.invitation(account, email, &token, expires_at, mailed_uri),
+            hash,
+            device,
+            allow_bound,
+        })
+    }
+
+    /// Stores a prepared invitation, replacing the account's earlier ones in the same transaction, and audits
+    /// `admin.invite` `ok`.
+    pub(super) async fn commit(
+        &self,
+        prepared: Prepared,
+        actor: &str,
+    ) -> Result<Invitation, InviteError> {
+        let now = self.clock.now();
+        let Prepared {
+            invitation,
+            hash,
+            device,
+            allow_bound,
+        } = prepared;
+        let account_id = invitation.account.id.clone();
+        let expires_at = invitation.expires_at;
+        let detail = match &device {
+            None => {
+                self.store
+                    .create_invitation(&account_id, &hash, expires_at, now)
+                    .await
+                    .map_err(EngineError::from)?;
+                serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound })
+            }
+            Some(device) => {
+                match self
+                    .store
+                    .create_invitation_with_seed(&hash, expires_at, device, now)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(InviteError::AlreadyBound(account_id));
+                    }
+                    Err(e) => return Err(EngineError::from(e).into()),
+                }
+                serde_json::json!({
+                    "expires_at": expires_at,
+                    "allow_bound": false,
+                    "qr_in_mail": true,
+                    "device": device.id,
+                })
+            }
+        };
+        self.audit_invite(now, actor, &account_id, "ok", detail)
+            .await?;
+        Ok(invitation)
     }
 
     /// The account, if it exists, has an e-mail address, and (unless `allow_bound`) no active device.
@@ -237,14 +322,22 @@ impl Invitations {
         Ok((account, email))
     }
 
-    async fn audit_invite(
+    pub(super) async fn audit_invite(
         &self,
         now: i64,
         actor: &str,
         account_id: &str,
+        outcome: &str,
         detail: serde_json::Value,
     ) -> Result<(), EngineError> {
-        let event = AuditEvent::new(now, "admin.invite", actor, Some(account_id), "ok", detail);
+        let event = AuditEvent::new(
+            now,
+            "admin.invite",
+            actor,
+            Some(account_id),
+            outcome,
+            detail,
+        );
         self.store.append_audit(&[event]).await?;
         Ok(())
     }

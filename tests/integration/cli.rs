@@ -288,7 +288,7 @@ fn device_import_kinds_and_unenrolled_report() {
         "{report}"
     );
     assert!(report.contains("1 account(s) without a device"), "{report}");
-    site.ok(&["device", "reset", "bob"], None);
+    site.ok(&["device", "reset", "bob", "--yes"], None);
     let unenrolled: serde_json::Value =
         serde_json::from_str(&site.ok(&["report", "unenrolled", "--json"], None)).unwrap();
     assert_eq!(unenrolled.as_array().unwrap().len(), 2);
@@ -326,7 +326,7 @@ fn lock_unlock_set_remove_and_password() {
         &["user", "set-password", "alice", "--password-stdin"],
         Some("Better2024"),
     );
-    site.ok(&["user", "remove", "alice"], None);
+    site.ok(&["user", "remove", "alice", "--yes"], None);
     site.fails(&["user", "show", "alice"], None, 6);
 }
 
@@ -581,10 +581,20 @@ fn device_import_checks_every_row_and_is_all_or_nothing() {
         stored_seed(&site, "dave"),
         ("motp".to_owned(), b"0123456789abcdef".to_vec())
     );
+    // One row per account bound, saying which device it had before and what it has now.
     let details = audit_details(&site, "admin.device.import");
-    assert_eq!(details.len(), 2, "{details:?}");
+    assert_eq!(details.len(), 3, "{details:?}");
     assert!(
-        details[1].contains("\"bound\":2") && details[1].contains("\"motp\":2"),
+        details[0].contains("\"device\":{\"new\":\"totp\",\"old\":null}"),
+        "{details:?}"
+    );
+    assert_eq!(
+        audit_accounts(&site, "admin.device.import"),
+        ["alice", "dave", "bob"]
+    );
+    assert!(
+        details[1].contains("\"device\":{\"new\":\"motp\",\"old\":\"totp\"}")
+            && details[1].contains("\"seed\":\"changed\""),
         "{details:?}"
     );
     for secret in [RFC_SEED_B32, "0123456789", "fedcba", "98765"] {
@@ -654,9 +664,24 @@ fn the_sms_fallback_switch_is_set_shown_and_audited() {
     assert!(
         details
             .iter()
-            .any(|d| d.contains("\"sms_fallback\":\"off\"")),
+            .any(|d| d == "{\"sms_fallback\":{\"new\":false,\"old\":null}}"),
         "{details:?}"
     );
+}
+
+/// The accounts of `kind`'s audit rows.
+fn audit_accounts(site: &Site, kind: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT account_id FROM audit_log WHERE kind = $1 ORDER BY seq")
+            .bind(kind)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    })
 }
 
 /// The actors of `kind`'s audit rows.
@@ -961,5 +986,153 @@ fn identities_and_helpdesk_codes_from_the_cli() {
             .iter()
             .all(|d| !d.contains("A123456789") && !d.contains(&first) && !d.contains(&second)),
         "{details:?}"
+    );
+}
+
+#[test]
+fn user_set_audits_old_and_new_values_and_refuses_nothing_to_change() {
+    let site = Site::new();
+    let add = [
+        "user",
+        "add",
+        "alice",
+        "--phone",
+        "0912345678",
+        "--groups",
+        "vpn",
+    ];
+    site.ok(&add, None);
+    let err = site.fails(&["user", "set", "alice"], None, 8);
+    assert!(err.contains("nothing to change for alice"), "{err}");
+    assert!(audit_details(&site, "admin.user.set").is_empty());
+
+    let set = [
+        "user",
+        "set",
+        "alice",
+        "--groups",
+        "vpn,nurses",
+        "--phone",
+        "0987654321",
+    ];
+    let out = site.ok(&set, None);
+    assert!(out.contains("updated alice: groups, phone"), "{out}");
+    assert_eq!(
+        audit_details(&site, "admin.user.set"),
+        [
+            r#"{"groups":{"new":["vpn","nurses"],"old":["vpn"]},"phone":{"new":"0987-***-321","old":"0912-***-678"}}"#
+        ]
+    );
+    // The same values again change nothing, and write nothing.
+    assert!(site.ok(&set, None).contains("nothing changed"));
+    assert_eq!(audit_details(&site, "admin.user.set").len(), 1);
+
+    let set = [
+        "user",
+        "set",
+        "alice",
+        "--status",
+        "disabled",
+        "--sms-fallback",
+        "off",
+    ];
+    site.ok(&set, None);
+    assert_eq!(
+        audit_details(&site, "admin.user.set")[1],
+        r#"{"sms_fallback":{"new":false,"old":null},"status":{"new":"disabled","old":"pending"}}"#
+    );
+
+    // A secret only as "changed".
+    site.ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("Better2024"),
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.set-password"),
+        [r#"{"password":"changed"}"#]
+    );
+
+    site.ok(&["user", "lock", "alice"], None);
+    site.ok(&["user", "unlock", "alice"], None);
+    assert!(
+        site.ok(&["user", "unlock", "alice"], None)
+            .contains("nothing changed")
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.unlock"),
+        [r#"{"locked":{"new":false,"old":true}}"#]
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.lock"),
+        [r#"{"locked":{"new":true,"old":false}}"#]
+    );
+}
+
+#[test]
+fn user_import_audits_one_row_per_changed_account() {
+    let site = Site::new();
+    let first = write_csv(
+        &site,
+        "staff.csv",
+        "id,name,phone\nalice,Alice,0912345678\nbob,Bob,\n",
+    );
+    site.ok(&["user", "import", &first], None);
+    let second = write_csv(
+        &site,
+        "staff2.csv",
+        "id,name,phone\nalice,Alice,0912345678\nbob,Bobby,\n",
+    );
+    site.ok(&["user", "import", &second], None);
+    assert_eq!(
+        audit_accounts(&site, "admin.user.import"),
+        ["alice", "bob", "bob"]
+    );
+    let details = audit_details(&site, "admin.user.import");
+    assert!(
+        details[0].contains(r#""created":true"#)
+            && details[0].contains(r#""phone":{"new":"0912-***-678","old":null}"#),
+        "{details:?}"
+    );
+    assert_eq!(
+        details[2],
+        r#"{"file":"staff2.csv","name":{"new":"Bobby","old":"Bob"}}"#
+    );
+}
+
+#[test]
+fn remove_and_device_reset_ask_first_and_refuse_without_a_terminal() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["device", "enroll", "alice"], None);
+
+    let err = site.fails(&["device", "reset", "alice"], None, 2);
+    assert!(
+        err.contains("Unbind its totp device from alice?")
+            && err.contains("motpd device reset alice --yes"),
+        "{err}"
+    );
+    let err = site.fails(&["user", "remove", "alice"], None, 2);
+    assert!(
+        err.contains("Remove account alice (alice, pending) with its totp device?")
+            && err.contains("--yes"),
+        "{err}"
+    );
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(report.contains("0 account(s) without a device"), "{report}");
+    assert!(audit_details(&site, "admin.device.reset").is_empty());
+
+    site.ok(&["device", "reset", "alice", "--yes"], None);
+    // Nothing left to unbind: no row for the no-op.
+    site.ok(&["device", "reset", "alice", "-y"], None);
+    assert_eq!(
+        audit_details(&site, "admin.device.reset"),
+        [r#"{"device":{"new":null,"old":"totp"},"removed":1}"#]
+    );
+    site.ok(&["user", "remove", "alice", "--yes"], None);
+    site.fails(&["user", "show", "alice"], None, 6);
+    let removed = audit_details(&site, "admin.user.remove");
+    assert!(
+        removed[0].contains(r#""status":{"new":null,"old":"pending"}"#),
+        "{removed:?}"
     );
 }

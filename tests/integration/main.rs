@@ -10,6 +10,7 @@ mod common;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;
+mod invite_outage;
 mod pg_transport;
 mod radius_flow;
 mod sms_codes;
