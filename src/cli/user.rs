@@ -190,7 +190,7 @@ async fn add(
     ctx.audit(
         "admin.user.add",
         Some(&id),
-        serde_json::json!({ "with_password": password_stdin }),
+        account_changes(&blank(&id), &account).into_detail(),
     )
     .await?;
     println!("added {id}");

@@ -1002,6 +1002,12 @@ fn user_set_audits_old_and_new_values_and_refuses_nothing_to_change() {
         "vpn",
     ];
     site.ok(&add, None);
+    assert_eq!(
+        audit_details(&site, "admin.user.add"),
+        [
+            r#"{"groups":{"new":["vpn"],"old":[]},"name":{"new":"alice","old":""},"phone":{"new":"0912-***-678","old":null}}"#
+        ]
+    );
     let err = site.fails(&["user", "set", "alice"], None, 8);
     assert!(err.contains("nothing to change for alice"), "{err}");
     assert!(audit_details(&site, "admin.user.set").is_empty());
@@ -1135,4 +1141,49 @@ fn remove_and_device_reset_ask_first_and_refuse_without_a_terminal() {
         removed[0].contains(r#""status":{"new":null,"old":"pending"}"#),
         "{removed:?}"
     );
+}
+
+/// `motpd ARGS` at a terminal (util-linux `script` gives it a pseudo-terminal), typing `answer`; returns the
+/// exit code and what the terminal showed, or `None` without `script`.
+fn at_terminal(site: &Site, args: &str, answer: &str) -> Option<(Option<i32>, String)> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_motpd"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(site.path("."))
+        .env_remove("MOTPD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(answer.as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Some((out.status.code(), text(&out)))
+}
+
+#[test]
+fn remove_at_a_terminal_asks_and_only_yes_goes_ahead() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    let Some((code, shown)) = at_terminal(&site, "user remove alice", "n\n") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains(
+            "Remove account alice (alice, pending) with no device? It cannot be undone. [y/N]"
+        ) && shown.contains("not confirmed; nothing was done"),
+        "{shown}"
+    );
+    site.ok(&["user", "show", "alice"], None);
+    let (code, shown) = at_terminal(&site, "user remove alice", "y\n").unwrap();
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("removed alice"), "{shown}");
+    site.fails(&["user", "show", "alice"], None, 6);
 }
