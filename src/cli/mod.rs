@@ -124,7 +124,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         if let Some(invite) = cause.downcast_ref::<InviteError>() {
             return match invite {
                 InviteError::NoSuchAccount(_) => 6,
-                InviteError::NoEmail(_) => 8,
+                InviteError::NoEmail(_) | InviteError::Disabled(_) | InviteError::Expired(_) => 8,
                 InviteError::AlreadyBound(_) => 7,
                 InviteError::Secret(_) => 4,
                 InviteError::Engine(_) => 5,

@@ -47,6 +47,14 @@ pub enum InviteError {
         "account {0} has no e-mail address (set one with `motpd user set {0} --email ADDRESS`)"
     )]
     NoEmail(String),
+    /// The account is disabled: its link would not open.
+    #[error("account {0} is disabled; enable it first with `motpd user set {0} --status active`")]
+    Disabled(String),
+    /// The account is past its expiry date: its link would not open.
+    #[error(
+        "account {0} has expired; give it a later date first with `motpd user set {0} --expires YYYY-MM-DD`"
+    )]
+    Expired(String),
     /// The account already has an active device (reset it first, or invite anyway).
     #[error("account {0} already has an active device")]
     AlreadyBound(String),
@@ -300,7 +308,8 @@ impl Invitations {
         Ok(invitation)
     }
 
-    /// The account, if it exists, has an e-mail address, and (unless `allow_bound`) no active device.
+    /// The account, if it exists, is neither disabled nor expired, has an e-mail address, and (unless
+    /// `allow_bound`) no active device.
     async fn invitable(
         &self,
         account_id: &str,
@@ -312,6 +321,12 @@ impl Invitations {
             .await
             .map_err(EngineError::from)?
             .ok_or_else(|| InviteError::NoSuchAccount(account_id.to_owned()))?;
+        // Its link would only answer 403.
+        match self.service.account_refusal(&account, self.clock.now()) {
+            Some(LoginRefusal::Disabled) => return Err(InviteError::Disabled(account.id)),
+            Some(_) => return Err(InviteError::Expired(account.id)),
+            None => {}
+        }
         let Some(email) = account.email.clone().filter(|e| !e.trim().is_empty()) else {
             return Err(InviteError::NoEmail(account.id));
         };

@@ -75,6 +75,8 @@ fn error_kind(error: &InviteError) -> &'static str {
         InviteError::AlreadyBound(_) => "already_bound",
         InviteError::NoSuchAccount(_) => "no_such_account",
         InviteError::NoEmail(_) => "no_email",
+        InviteError::Disabled(_) => "disabled",
+        InviteError::Expired(_) => "expired",
         InviteError::Secret(_) => "random",
         InviteError::Engine(_) => "store",
     }

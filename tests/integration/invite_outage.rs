@@ -2,7 +2,8 @@
 //! SMTP sink (`tests/clients/smtp_sink.py`) and a closed port: a failed send stores nothing (the person's
 //! earlier link keeps working) and is audited `failed` with the kind of error; a later successful send
 //! replaces the earlier link. `--all-unenrolled` asks first (refused without a terminal or `--yes`), shows
-//! its plan with `--dry-run`, and skips disabled, expired and address-less accounts, saying why.
+//! its plan with `--dry-run`, and skips disabled, expired and address-less accounts, saying why (named alone,
+//! a disabled or expired account is refused).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -246,7 +247,14 @@ async fn invite_all_unenrolled_asks_previews_and_skips_disabled_and_expired_acco
         "{out}"
     );
     assert_eq!(mail(&sink, 1).await["to"], "alice@example.org");
-    for id in ["nurse", "vendor"] {
+    // Named one by one they are refused, with the way out.
+    for (id, expected) in [
+        ("nurse", "`motpd user set nurse --status active`"),
+        ("vendor", "`motpd user set vendor --expires YYYY-MM-DD`"),
+    ] {
+        let (code, _, err) = motpd(dir, &["invite", id]);
+        assert_eq!(code, Some(8), "{err}");
+        assert!(err.contains(expected), "{err}");
         assert!(stored(dir, id).await.0.is_empty(), "{id}");
     }
 }
