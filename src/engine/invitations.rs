@@ -11,8 +11,9 @@
 //! `mailed_seed.rs`). Either way it is valid exactly as long as the link, and useless after. A link of a
 //! disabled or expired account starts nothing. Steps are audited: `admin.invite`, `invite.unlock`,
 //! `enroll.start` (also when a pending seed is shown again), `enroll.confirm`; never a token, password, seed or
-//! code. A binding is followed by a notice mail to the account (`device_notice.rs`). No HTTP, no mail transport, no
-//! clock reads outside the injected [`Clock`].
+//! code. [`Invitations::invite_by_mail`] (`invite_send.rs`) stores a new link only once its mail was sent, so a
+//! failed send leaves the earlier link working. A binding is followed by a notice mail to the account
+//! (`device_notice.rs`). No HTTP, no mail transport, no clock reads outside the injected [`Clock`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
