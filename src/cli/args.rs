@@ -55,9 +55,16 @@ pub struct InviteArgs {
         conflicts_with = "all_unenrolled"
     )]
     pub id: Option<String>,
-    /// Invite every enabled account that has no active device and has an e-mail address.
+    /// Invite every account without an active device that has an e-mail address and is neither disabled nor
+    /// expired (those are listed as skipped). Asks first (or give --yes); see --dry-run.
     #[arg(long)]
     pub all_unenrolled: bool,
+    /// With --all-unenrolled: print who would be invited and who skipped, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --all-unenrolled: do not ask for confirmation (needed without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Invite even if the account already has an active device (its page says so until `device reset`).
     #[arg(long, conflicts_with = "qr_in_mail")]
     pub force: bool,
@@ -282,10 +289,13 @@ pub enum UserCommand {
         /// Account ID.
         id: String,
     },
-    /// Delete the account and its devices.
+    /// Delete the account and its devices. Asks first (or give --yes).
     Remove {
         /// Account ID.
         id: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Print a one-time code (valid 24 hours) that alone lets the person set a new password on
     /// /account/reset (or /account/activate). Only after checking their ID card in person.
@@ -401,10 +411,14 @@ pub enum DeviceCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Unbind the account's device (lost or new phone); the next enrollment binds a new one.
+    /// Unbind the account's device (lost or new phone); the next enrollment binds a new one. Asks first (or
+    /// give --yes).
     Reset {
         /// Account ID.
         id: String,
+        /// Do not ask for confirmation (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 

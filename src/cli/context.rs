@@ -113,6 +113,28 @@ impl Context {
             .await
             .context("while writing the audit trail")
     }
+
+    /// Records a bulk action as one row per account (`(account, detail)`), appended together.
+    pub(crate) async fn audit_each(
+        &self,
+        kind: &str,
+        rows: impl IntoIterator<Item = (String, serde_json::Value)>,
+    ) -> anyhow::Result<()> {
+        let (now, actor) = (self.now(), self.actor());
+        let events: Vec<AuditEvent> = rows
+            .into_iter()
+            .map(|(account, detail)| {
+                AuditEvent::new(now, kind, &actor, Some(&account), "ok", detail)
+            })
+            .collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .append_audit(&events)
+            .await
+            .context("while writing the audit trail")
+    }
 }
 
 /// An admin command names an SQLite file that does not exist: a typo in `database.url` (or the wrong working

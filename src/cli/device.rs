@@ -9,6 +9,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
 use super::args::{AlgorithmArg, DeviceCommand, KindArg};
+use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, note_encoding, read_stdin_secret};
 use crate::accounts::{self, RowError};
@@ -46,8 +47,19 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
             skip_invalid,
             dry_run,
         } => import_file(&ctx, &file, replace, skip_invalid, dry_run).await,
-        DeviceCommand::Reset { id } => {
-            let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
+        DeviceCommand::Reset { id, yes } => {
+            let id = super::user::existing(&ctx, &id).await?.id;
+            let device = match ctx.store.active_device(&id).await? {
+                Some(d) => format!("its {} device", d.kind.as_str()),
+                None => "its pending enrollment (no active device)".to_owned(),
+            };
+            confirm(
+                &format!(
+                    "Unbind {device} from {id}? Its VPN logins fail until a new phone is enrolled."
+                ),
+                yes,
+                &format!("motpd device reset {id} --yes"),
+            )?;
             let removed =
                 enrollment::reset_devices(ctx.store.as_ref(), &id, &ctx.actor(), ctx.now()).await?;
             println!("{id}: {removed} device(s) removed; the next enrollment binds a new one");
@@ -194,7 +206,7 @@ async fn import_file(
     let mut plan = device_import::read_seed_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
     note_encoding(file, plan.encoding);
-    let expired = check_accounts(ctx, &mut plan, replace).await?;
+    let (previous, expired) = check_accounts(ctx, &mut plan, replace).await?;
     for error in &plan.errors {
         eprintln!("{}:{}: {}", file.display(), error.line, error.reason);
     }
@@ -225,18 +237,17 @@ async fn import_file(
         .map(|row| enrollment::seal_imported(&ctx.key, &row.account_id, &row.seed))
         .collect::<Result<Vec<NewDevice>, _>>()?;
     let bound = ctx.store.bind_devices(&devices, replace, ctx.now()).await?;
-    let count = |kind: Kind| devices.iter().filter(|d| d.kind == kind).count();
-    ctx.audit(
+    let file_name = file.display().to_string();
+    ctx.audit_each(
         "admin.device.import",
-        None,
-        serde_json::json!({
-            "file": file.display().to_string(),
-            "bound": bound,
-            "totp": count(Kind::Totp),
-            "hotp": count(Kind::Hotp),
-            "motp": count(Kind::Motp),
-            "replace": replace,
-            "skipped": plan.errors.len(),
+        devices.iter().map(|d| {
+            let old = previous.get(&d.account_id).copied().flatten();
+            let detail = serde_json::json!({
+                "device": { "old": old, "new": d.kind.as_str() },
+                "seed": "changed",
+                "file": file_name,
+            });
+            (d.account_id.clone(), detail)
         }),
     )
     .await?;
@@ -252,19 +263,20 @@ async fn import_file(
 }
 
 /// Turns rows whose account does not exist, or (without `replace`) already has an active device, into row
-/// errors, so that they are reported with their line numbers like every other bad row. Returns the valid rows
-/// whose account is past its last day (in `policy.utc_offset`): `(line, account, last day)`.
+/// errors, so that they are reported with their line numbers like every other bad row. Returns each
+/// account's active device kind (for the audit's old value), and the valid rows whose account is past its
+/// last day (in `policy.utc_offset`): `(line, account, last day)`.
 async fn check_accounts(
     ctx: &Context,
     plan: &mut SeedPlan,
     replace: bool,
-) -> anyhow::Result<Vec<(u64, String, time::Date)>> {
-    let accounts: HashMap<String, (bool, Option<time::Date>)> = ctx
+) -> anyhow::Result<CheckedAccounts> {
+    let accounts: HashMap<String, (Option<&'static str>, Option<time::Date>)> = ctx
         .store
         .list_accounts(AccountFilter::default())
         .await?
         .into_iter()
-        .map(|o| (o.account.id, (o.device.is_some(), o.account.expires_on)))
+        .map(|o| (o.account.id, (o.device.map(|d| d.kind), o.account.expires_on)))
         .collect();
     let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
     let mut expired = Vec::new();
@@ -274,7 +286,7 @@ async fn check_accounts(
                 "id: no account {:?} (create it first: `motpd user add` or `motpd user import`)",
                 row.account_id
             ),
-            Some((true, _)) if !replace => format!(
+            Some((Some(_), _)) if !replace => format!(
                 "id: {:?} already has a device (use --replace to replace it)",
                 row.account_id
             ),
@@ -292,5 +304,15 @@ async fn check_accounts(
         });
     }
     plan.errors.sort_by_key(|e| e.line);
-    Ok(expired)
+    let previous = accounts
+        .into_iter()
+        .map(|(id, (kind, _))| (id, kind))
+        .collect();
+    Ok((previous, expired))
 }
+
+/// Each account's active device kind, and the rows of expired accounts (see [`check_accounts`]).
+type CheckedAccounts = (
+    HashMap<String, Option<&'static str>>,
+    Vec<(u64, String, time::Date)>,
+);

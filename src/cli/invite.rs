@@ -1,5 +1,8 @@
 //! `motpd invite ID` and `motpd invite --all-unenrolled` (each optionally `--qr-in-mail`): create invitations
-//! and mail their links (and QR codes) through `[smtp]`. The decisions (who may be invited, the token) are the engine's; this file wires and prints.
+//! and mail their links (and QR codes) through `[smtp]`. The decisions (who may be invited, the token, storing
+//! a link only once its mail was sent) are the engine's; this file picks the accounts, asks, wires and prints.
+//! `--all-unenrolled` leaves out disabled and expired accounts (their links would only answer 403) and those
+//! without an e-mail address, and says so; it asks before mailing (or `--yes`), and `--dry-run` only shows.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,13 +11,14 @@ use anyhow::Context as _;
 
 use super::CliError;
 use super::args::InviteArgs;
+use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use crate::accounts;
-use crate::clock::SystemClock;
+use crate::clock::{SystemClock, local_date};
 use crate::engine::EngineSettings;
-use crate::engine::invitations::{Invitations, InviteError};
-use crate::notify::{Mailer, SmtpMailer};
-use crate::store::{AccountFilter, AccountStatus};
+use crate::engine::invitations::{Invitations, InviteMode};
+use crate::notify::SmtpMailer;
+use crate::store::{Account, AccountFilter, AccountStatus};
 
 pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -33,6 +37,13 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
         ctx.config.web.invite_ttl_hours,
     );
     if !args.all_unenrolled {
+        // clap's `requires` counts a flag's default as present, so the pairing is checked here.
+        if args.dry_run {
+            return Err(CliError::Usage(
+                "--dry-run previews --all-unenrolled; `motpd invite ID` mails one link and has no preview".into(),
+            )
+            .into());
+        }
         let id = args.id.clone().unwrap_or_default();
         let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
         return send_one(ctx, &service, &mailer, &id, &args).await;
@@ -43,26 +54,96 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
             unenrolled_only: true,
         })
         .await?;
-    let (mut sent, mut skipped, mut failed) = (0u32, 0u32, 0u32);
-    for overview in listed {
-        let account = overview.account;
-        if account.status == AccountStatus::Disabled {
-            continue;
+    let (to_invite, skipped) = plan(ctx, listed.into_iter().map(|o| o.account).collect());
+    for (id, reason) in &skipped {
+        println!("{id}: skipped ({reason})");
+    }
+    if args.dry_run {
+        for account in &to_invite {
+            let email = account.email.as_deref().unwrap_or_default();
+            println!("{}: would be invited at {email}", account.id);
         }
+        println!(
+            "invitations: {} would be sent, {} skipped; nothing sent (--dry-run)",
+            to_invite.len(),
+            skipped.len()
+        );
+        return Ok(());
+    }
+    if !to_invite.is_empty() {
+        confirm(
+            &format!(
+                "Mail an enrollment link to {} account(s)? (see the list with --dry-run)",
+                to_invite.len()
+            ),
+            args.yes,
+            "motpd invite --all-unenrolled --yes",
+        )?;
+    }
+    let (mut sent, mut failed) = (0u32, 0u32);
+    for account in &to_invite {
         match send_one(ctx, &service, &mailer, &account.id, &args).await {
             Ok(()) => sent += 1,
-            Err(e) if matches!(e.downcast_ref(), Some(InviteError::NoEmail(_))) => skipped += 1,
             Err(e) => {
                 eprintln!("{}: {e:#}", account.id);
                 failed += 1;
             }
         }
     }
-    println!("invitations: {sent} sent, {skipped} skipped (no e-mail), {failed} failed");
+    println!(
+        "invitations: {sent} sent, {} skipped ({}), {failed} failed",
+        skipped.len(),
+        skip_summary(&skipped)
+    );
     if failed > 0 {
-        anyhow::bail!("{failed} invitation(s) could not be sent; see the messages above");
+        anyhow::bail!(
+            "{failed} invitation(s) could not be sent (their earlier links, if any, still work); see the messages above"
+        );
     }
     Ok(())
+}
+
+/// Splits the unenrolled accounts into those to invite and those skipped, with the reason.
+fn plan(ctx: &Context, accounts: Vec<Account>) -> (Vec<Account>, Vec<(String, String)>) {
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    let (mut invite, mut skipped) = (Vec::new(), Vec::new());
+    for account in accounts {
+        let reason = if account.status == AccountStatus::Disabled {
+            Some("disabled".to_owned())
+        } else if let Some(last_day) = account.expires_on.filter(|&d| today > d) {
+            Some(format!("expired on {last_day}"))
+        } else if account.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            Some("no e-mail".to_owned())
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => skipped.push((account.id, reason)),
+            None => invite.push(account),
+        }
+    }
+    (invite, skipped)
+}
+
+/// "2 no e-mail, 1 disabled" (or "none").
+fn skip_summary(skipped: &[(String, String)]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (_, reason) in skipped {
+        // "expired on DATE" counts as "expired".
+        let kind = reason.split(" on ").next().unwrap_or(reason);
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn send_one(
@@ -72,18 +153,16 @@ async fn send_one(
     id: &str,
     args: &InviteArgs,
 ) -> anyhow::Result<()> {
-    let invitation = if args.qr_in_mail {
-        service.invite_with_seed(id, &ctx.actor()).await?
+    let mode = if args.qr_in_mail {
+        InviteMode::SeedInMail
     } else {
-        service.invite(id, args.force, &ctx.actor()).await?
+        InviteMode::Link {
+            allow_bound: args.force,
+        }
     };
-    let mail = invitation
-        .mail(ctx.config.policy.utc_offset)
-        .context("while drawing the QR code for the mail")?;
-    mailer
-        .send(mail)
-        .await
-        .with_context(|| format!("while mailing the invitation to {}", invitation.email))?;
+    let invitation = service
+        .invite_by_mail(id, mode, &ctx.actor(), mailer, ctx.config.policy.utc_offset)
+        .await?;
     println!(
         "{id}: invitation sent to {} (valid until {})",
         invitation.email,

@@ -6,7 +6,9 @@
 
 pub mod args;
 mod audit;
+mod changes;
 mod client;
+mod confirm;
 mod context;
 mod device;
 mod init;
@@ -39,6 +41,12 @@ pub enum CliError {
     /// The named thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The command needs something the invocation lacks (a confirmation without a terminal).
+    #[error("{0}")]
+    Usage(String),
+    /// The person answered no at the confirmation prompt.
+    #[error("not confirmed; nothing was done")]
+    Declined,
 }
 
 /// Runs one command.
@@ -117,16 +125,19 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         if let Some(invite) = cause.downcast_ref::<InviteError>() {
             return match invite {
                 InviteError::NoSuchAccount(_) => 6,
-                InviteError::NoEmail(_) => 8,
+                InviteError::NoEmail(_) | InviteError::Disabled(_) | InviteError::Expired(_) => 8,
                 InviteError::AlreadyBound(_) => 7,
                 InviteError::Secret(_) => 4,
                 InviteError::Engine(_) => 5,
+                InviteError::Mail { .. } | InviteError::Qr(_) => 1,
             };
         }
         if let Some(cli) = cause.downcast_ref::<CliError>() {
             return match cli {
                 CliError::Input(_) => 8,
                 CliError::NotFound(_) => 6,
+                CliError::Usage(_) => 2,
+                CliError::Declined => 1,
             };
         }
     }

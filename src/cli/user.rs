@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
+use super::changes::{Changes, account_changes};
+use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, format_time, note_encoding, read_stdin_secret};
 use super::{user_list, user_proofs};
@@ -43,13 +45,23 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             sms_fallback,
             identity_stdin,
         } => {
+            let only_identity = nothing_to_set(&fields, status, sms_fallback);
+            if only_identity && !identity_stdin {
+                return Err(CliError::Input(format!(
+                    "nothing to change for {id}: give at least one of --name, --phone, --email, --expires, \
+                     --groups, --status, --sms-fallback, --identity-stdin (see `motpd user set --help`)"
+                ))
+                .into());
+            }
             // Read and checked first: a bad identity changes nothing.
             let identity = if identity_stdin {
                 Some(user_proofs::read_identity()?)
             } else {
                 None
             };
-            set(ctx, &id, fields, status, sms_fallback).await?;
+            if !only_identity {
+                set(ctx, &id, fields, status, sms_fallback).await?;
+            }
             match identity {
                 Some(identity) => user_proofs::set_identity(ctx, &id, identity).await,
                 None => Ok(()),
@@ -57,35 +69,77 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::ResetPassword { id } => user_proofs::reset_password(ctx, &id).await,
         UserCommand::Lock { id } => {
-            let id = existing(ctx, &id).await?.id;
+            let account = existing(ctx, &id).await?;
+            let id = account.id;
+            if account.locked_until == Some(ADMIN_LOCK_UNTIL) {
+                println!(
+                    "{id} is already locked (until `motpd user unlock {id}`); nothing changed"
+                );
+                return Ok(());
+            }
+            let was_locked = account.locked_until.is_some_and(|t| t > ctx.now());
             ctx.store
                 .lock_account(&id, ADMIN_LOCK_UNTIL, ctx.now())
                 .await?;
-            ctx.audit("admin.user.lock", Some(&id), serde_json::json!({}))
+            let mut changes = Changes::default();
+            changes.field("locked", &was_locked, &true);
+            ctx.audit("admin.user.lock", Some(&id), changes.into_detail())
                 .await?;
             println!("locked {id} (until `motpd user unlock {id}`)");
             Ok(())
         }
         UserCommand::Unlock { id } => {
-            let id = existing(ctx, &id).await?.id;
+            let account = existing(ctx, &id).await?;
+            let id = account.id;
+            let was_locked = account.locked_until.is_some_and(|t| t > ctx.now());
+            let mut changes = Changes::default();
+            changes.field("locked", &was_locked, &false);
+            changes.field("failures", &account.failures, &0);
+            if changes.is_empty() {
+                println!("{id} is not locked and has no failures; nothing changed");
+                return Ok(());
+            }
             ctx.store.unlock_account(&id, ctx.now()).await?;
-            ctx.audit("admin.user.unlock", Some(&id), serde_json::json!({}))
+            ctx.audit("admin.user.unlock", Some(&id), changes.into_detail())
                 .await?;
             println!("unlocked {id}; failure counter cleared");
             Ok(())
         }
-        UserCommand::Remove { id } => {
-            let id = existing(ctx, &id).await?.id;
-            ctx.store.remove_account(&id).await?;
-            ctx.audit("admin.user.remove", Some(&id), serde_json::json!({}))
-                .await?;
-            println!("removed {id} and its devices");
-            Ok(())
-        }
+        UserCommand::Remove { id, yes } => remove(ctx, &id, yes).await,
         UserCommand::SetPassword { id, password_stdin } => {
             set_password(ctx, &id, password_stdin).await
         }
     }
+}
+
+/// `user remove`: says what goes, asks (unless `yes`), then deletes and records what the account was.
+async fn remove(ctx: &Context, raw_id: &str, yes: bool) -> anyhow::Result<()> {
+    let account = existing(ctx, raw_id).await?;
+    let id = account.id.clone();
+    let device = ctx.store.active_device(&id).await?;
+    let device_text = device.as_ref().map_or_else(
+        || "no device".to_owned(),
+        |d| format!("its {} device", d.kind.as_str()),
+    );
+    confirm(
+        &format!(
+            "Remove account {id} ({}, {}) with {device_text}? It cannot be undone.",
+            account.name,
+            account.status.as_str()
+        ),
+        yes,
+        &format!("motpd user remove {id} --yes"),
+    )?;
+    ctx.store.remove_account(&id).await?;
+    let detail = serde_json::json!({
+        "name": { "old": account.name, "new": null },
+        "status": { "old": account.status.as_str(), "new": null },
+        "groups": { "old": account.groups, "new": null },
+        "device": { "old": device.as_ref().map(|d| d.kind.as_str()), "new": null },
+    });
+    ctx.audit("admin.user.remove", Some(&id), detail).await?;
+    println!("removed {id} and its devices");
+    Ok(())
 }
 
 pub(super) fn input(e: FieldError) -> anyhow::Error {
@@ -137,7 +191,7 @@ async fn add(
     ctx.audit(
         "admin.user.add",
         Some(&id),
-        serde_json::json!({ "with_password": password_stdin }),
+        account_changes(&blank(&id), &account).into_detail(),
     )
     .await?;
     println!("added {id}");
@@ -190,7 +244,7 @@ async fn set(
     sms_fallback: Option<SmsFallbackArg>,
 ) -> anyhow::Result<()> {
     let current = existing(ctx, raw_id).await?;
-    let mut account = AccountUpsert {
+    let old = AccountUpsert {
         id: current.id.clone(),
         name: current.name,
         phone: current.phone,
@@ -200,35 +254,95 @@ async fn set(
         password_hash: None,
         status: current.status,
     };
+    let mut account = old.clone();
     apply_fields(&mut account, &fields)?;
-    ctx.store
-        .import_accounts(std::slice::from_ref(&account), ctx.now())
-        .await?;
+    let fields_changed = !account_changes(&old, &account).is_empty();
+    let mut wanted = account.clone();
     if let Some(status) = status {
-        let status = match status {
+        wanted.status = match status {
             StatusArg::Active => AccountStatus::Active,
             StatusArg::Disabled => AccountStatus::Disabled,
         };
+    }
+    let mut changes = account_changes(&old, &wanted);
+    let fallback = sms_fallback.map_or(current.sms_fallback, SmsFallbackArg::stored);
+    changes.field("sms_fallback", &current.sms_fallback, &fallback);
+    if changes.is_empty() {
+        println!(
+            "{}: nothing changed (the values given are the current ones)",
+            old.id
+        );
+        return Ok(());
+    }
+    if fields_changed {
         ctx.store
-            .set_account_status(&account.id, status, ctx.now())
+            .import_accounts(std::slice::from_ref(&account), ctx.now())
             .await?;
     }
-    if let Some(choice) = sms_fallback {
+    if wanted.status != old.status {
         ctx.store
-            .set_sms_fallback(&account.id, choice.stored(), ctx.now())
+            .set_account_status(&account.id, wanted.status, ctx.now())
             .await?;
     }
-    ctx.audit(
-        "admin.user.set",
-        Some(&account.id),
-        serde_json::json!({
-            "status": status.map(|s| format!("{s:?}").to_lowercase()),
-            "sms_fallback": sms_fallback.map(|s| format!("{s:?}").to_lowercase()),
-        }),
-    )
-    .await?;
-    println!("updated {}", account.id);
+    if fallback != current.sms_fallback {
+        ctx.store
+            .set_sms_fallback(&account.id, fallback, ctx.now())
+            .await?;
+    }
+    let names = changes.names().join(", ");
+    ctx.audit("admin.user.set", Some(&account.id), changes.into_detail())
+        .await?;
+    println!("updated {}: {names}", account.id);
     Ok(())
+}
+
+/// The fields of a stored account as an import or `user set` writes them (no password hash: a kept hash is no
+/// change).
+fn upsert_of(account: &Account) -> AccountUpsert {
+    AccountUpsert {
+        id: account.id.clone(),
+        name: account.name.clone(),
+        phone: account.phone.clone(),
+        email: account.email.clone(),
+        expires_on: account.expires_on,
+        groups: account.groups.clone(),
+        password_hash: account.password_hash.clone(),
+        status: account.status,
+    }
+}
+
+/// An account that does not exist yet, as the old side of a creation.
+fn blank(id: &str) -> AccountUpsert {
+    AccountUpsert {
+        id: id.to_owned(),
+        name: String::new(),
+        phone: None,
+        email: None,
+        expires_on: None,
+        groups: Vec::new(),
+        password_hash: None,
+        status: AccountStatus::Pending,
+    }
+}
+
+/// Whether `user set` was given anything to change.
+fn nothing_to_set(
+    fields: &AccountFields,
+    status: Option<StatusArg>,
+    sms_fallback: Option<SmsFallbackArg>,
+) -> bool {
+    let AccountFields {
+        name,
+        phone,
+        email,
+        expires,
+        groups,
+    } = fields;
+    [name, phone, email, expires, groups]
+        .iter()
+        .all(|f| f.is_none())
+        && status.is_none()
+        && sms_fallback.is_none()
 }
 
 async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyhow::Result<()> {
@@ -248,10 +362,15 @@ async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyh
             .set_account_status(&account.id, AccountStatus::Active, ctx.now())
             .await?;
     }
+    let mut changes = Changes::default();
+    changes.secret("password");
+    if account.status == AccountStatus::Pending {
+        changes.field("status", "pending", "active");
+    }
     ctx.audit(
         "admin.user.set-password",
         Some(&account.id),
-        serde_json::json!({}),
+        changes.into_detail(),
     )
     .await?;
     println!("password of {} changed", account.id);
@@ -325,18 +444,39 @@ async fn import(
             .set_identity_hash(id, hash.as_deref(), ctx.now())
             .await?;
     }
-    ctx.audit(
-        "admin.user.import",
-        None,
-        serde_json::json!({
-            "file": file.display().to_string(),
-            "created": summary.created,
-            "updated": summary.updated,
-            "skipped": plan.errors.len(),
-            "identities": plan.identities.len(),
-        }),
-    )
-    .await?;
+    let file_name = file.display().to_string();
+    let identities: std::collections::HashMap<&str, bool> = plan
+        .identities
+        .iter()
+        .map(|(id, identity)| (id.as_str(), identity.is_some()))
+        .collect();
+    let audited = rows.iter().filter_map(|row| {
+        let mut changes = match existing.get(&row.id) {
+            Some(current) => {
+                let old = upsert_of(current);
+                // The import keeps the status, and a stored hash when the row has none.
+                let mut new = row.clone();
+                new.status = old.status;
+                account_changes(&old, &new)
+            }
+            None => {
+                let mut changes = account_changes(&blank(&row.id), row);
+                changes.note("created", serde_json::json!(true));
+                changes
+            }
+        };
+        match identities.get(row.id.as_str()) {
+            Some(true) => changes.secret("identity"),
+            Some(false) => changes.note("identity", serde_json::json!("cleared")),
+            None => {}
+        }
+        if changes.is_empty() {
+            return None;
+        }
+        changes.note("file", serde_json::json!(file_name));
+        Some((row.id.clone(), changes.into_detail()))
+    });
+    ctx.audit_each("admin.user.import", audited).await?;
     println!(
         "imported {}: {} created, {} updated, {} skipped",
         file.display(),

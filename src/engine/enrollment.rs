@@ -217,7 +217,8 @@ pub fn seal_imported(
     })
 }
 
-/// Unbinds every device of the account (lost or replaced phone). Returns how many were removed.
+/// Unbinds every device of the account (lost or replaced phone). Returns how many were removed; audited
+/// `admin.device.reset` with the active device's kind as old value, and not at all when there was none.
 pub async fn reset_devices(
     store: &dyn Store,
     account_id: &str,
@@ -225,7 +226,11 @@ pub async fn reset_devices(
     now: i64,
 ) -> Result<u64, EnrollError> {
     require_account(store, account_id).await?;
+    let active = store.active_device(account_id).await?;
     let removed = store.reset_devices(account_id).await?;
+    if removed == 0 {
+        return Ok(0);
+    }
     store
         .append_audit(&[AuditEvent::new(
             now,
@@ -233,7 +238,10 @@ pub async fn reset_devices(
             actor,
             Some(account_id),
             "ok",
-            serde_json::json!({ "removed": removed }),
+            serde_json::json!({
+                "removed": removed,
+                "device": { "old": active.map(|d| d.kind.as_str()), "new": null },
+            }),
         )])
         .await?;
     Ok(removed)

@@ -11,8 +11,9 @@
 //! `mailed_seed.rs`). Either way it is valid exactly as long as the link, and useless after. A link of a
 //! disabled or expired account starts nothing. Steps are audited: `admin.invite`, `invite.unlock`,
 //! `enroll.start` (also when a pending seed is shown again), `enroll.confirm`; never a token, password, seed or
-//! code. A binding is followed by a notice mail to the account (`device_notice.rs`). No HTTP, no mail transport, no
-//! clock reads outside the injected [`Clock`].
+//! code. [`Invitations::invite_by_mail`] (`invite_send.rs`) stores a new link only once its mail was sent, so a
+//! failed send leaves the earlier link working. A binding is followed by a notice mail to the account
+//! (`device_notice.rs`). No HTTP, no mail transport, no clock reads outside the injected [`Clock`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -43,17 +44,62 @@ pub enum InviteError {
     #[error("account {0} does not exist")]
     NoSuchAccount(String),
     /// The account has no e-mail address to send the link to.
-    #[error("account {0} has no e-mail address (set one with `motpd user update --email`)")]
+    #[error(
+        "account {0} has no e-mail address (set one with `motpd user set {0} --email ADDRESS`)"
+    )]
     NoEmail(String),
+    /// The account is disabled: its link would not open.
+    #[error("account {0} is disabled; enable it first with `motpd user set {0} --status active`")]
+    Disabled(String),
+    /// The account is past its expiry date: its link would not open.
+    #[error(
+        "account {0} has expired; give it a later date first with `motpd user set {0} --expires YYYY-MM-DD`"
+    )]
+    Expired(String),
     /// The account already has an active device (reset it first, or invite anyway).
     #[error("account {0} already has an active device")]
     AlreadyBound(String),
     /// No randomness for the token.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The mail's QR code could not be drawn (nothing was stored or sent).
+    #[error("could not draw the QR code for the mail: {0}")]
+    Qr(#[from] crate::qr_png::QrPngError),
+    /// The mail was not sent (nothing was stored: an earlier link still works).
+    #[error(
+        "could not mail the invitation to {email} (nothing changed: an earlier link still works): {source}"
+    )]
+    Mail {
+        /// The recipient.
+        email: String,
+        /// Why.
+        #[source]
+        source: crate::notify::NotifyError,
+    },
     /// The store or engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+/// What kind of invitation to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteMode {
+    /// A link only; with `allow_bound` also for an account that has an active device.
+    Link {
+        /// Invite an account with an active device anyway.
+        allow_bound: bool,
+    },
+    /// A link and the pending token's QR code in the mail (`--qr-in-mail`).
+    SeedInMail,
+}
+
+/// An invitation made but not stored yet: its link works only after [`Invitations::commit`].
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub(super) invitation: Invitation,
+    hash: [u8; 32],
+    device: Option<crate::store::NewDevice>,
+    allow_bound: bool,
 }
 
 /// A created invitation: where to send it and the link (secret: it is the credential).
@@ -157,24 +203,17 @@ impl Invitations {
 
     /// Creates an invitation for `account_id` (replacing its earlier ones), audited `admin.invite` by `actor`.
     /// With `allow_bound` an account with an active device is invited anyway (its page then says so until
-    /// the device is reset).
+    /// the device is reset). To mail it, use [`Invitations::invite_by_mail`], which stores it only once sent.
     pub async fn invite(
         &self,
         account_id: &str,
         allow_bound: bool,
         actor: &str,
     ) -> Result<Invitation, InviteError> {
-        let now = self.clock.now();
-        let (account, email) = self.invitable(account_id, allow_bound).await?;
-        let (token, hash) = new_token()?;
-        let expires_at = now.saturating_add(self.ttl_seconds);
-        self.store
-            .create_invitation(&account.id, &hash, expires_at, now)
-            .await
-            .map_err(EngineError::from)?;
-        let detail = serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound });
-        self.audit_invite(now, actor, &account.id, detail).await?;
-        Ok(self.invitation(account, email, &token, expires_at, None))
+        let prepared = self
+            .prepare(account_id, InviteMode::Link { allow_bound })
+            .await?;
+        self.commit(prepared, actor).await
     }
 
     /// `motpd invite --qr-in-mail`: like [`Invitations::invite`], but the pending software token is created now
@@ -185,37 +224,93 @@ impl Invitations {
         account_id: &str,
         actor: &str,
     ) -> Result<Invitation, InviteError> {
-        let now = self.clock.now();
-        let (account, email) = self.invitable(account_id, false).await?;
-        let (device, seed) = enrollment::generate_device(
-            &self.key,
-            &self.settings.otp,
-            &account.id,
-            Some(DEVICE_LABEL.into()),
-        )
-        .map_err(super::self_service::enroll_error)?;
-        let (token, hash) = new_token()?;
-        let expires_at = now.saturating_add(self.ttl_seconds);
-        match self
-            .store
-            .create_invitation_with_seed(&hash, expires_at, &device, now)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(InviteError::AlreadyBound(account.id)),
-            Err(e) => return Err(EngineError::from(e).into()),
-        }
-        let detail = serde_json::json!({
-            "expires_at": expires_at,
-            "allow_bound": false,
-            "qr_in_mail": true,
-            "device": device.id,
-        });
-        self.audit_invite(now, actor, &account.id, detail).await?;
-        Ok(self.invitation(account, email, &token, expires_at, Some(seed.uri)))
+        let prepared = self.prepare(account_id, InviteMode::SeedInMail).await?;
+        self.commit(prepared, actor).await
     }
 
-    /// The account, if it exists, has an e-mail address, and (unless `allow_bound`) no active device.
+    /// A new invitation (token, expiry, and with [`InviteMode::SeedInMail`] its pending device), not stored yet.
+    pub(super) async fn prepare(
+        &self,
+        account_id: &str,
+        mode: InviteMode,
+    ) -> Result<Prepared, InviteError> {
+        let now = self.clock.now();
+        let allow_bound = matches!(mode, InviteMode::Link { allow_bound: true });
+        let (account, email) = self.invitable(account_id, allow_bound).await?;
+        let (token, hash) = new_token()?;
+        let expires_at = now.saturating_add(self.ttl_seconds);
+        let (device, mailed_uri) = match mode {
+            InviteMode::Link { .. } => (None, None),
+            InviteMode::SeedInMail => {
+                let (device, seed) = enrollment::generate_device(
+                    &self.key,
+                    &self.settings.otp,
+                    &account.id,
+                    Some(DEVICE_LABEL.into()),
+                )
+                .map_err(super::self_service::enroll_error)?;
+                (Some(device), Some(seed.uri))
+            }
+        };
+        Ok(Prepared {
+            invitation: self.invitation(account, email, &token, expires_at, mailed_uri),
+            hash,
+            device,
+            allow_bound,
+        })
+    }
+
+    /// Stores a prepared invitation, replacing the account's earlier ones in the same transaction, and audits
+    /// `admin.invite` `ok`.
+    pub(super) async fn commit(
+        &self,
+        prepared: Prepared,
+        actor: &str,
+    ) -> Result<Invitation, InviteError> {
+        let now = self.clock.now();
+        let Prepared {
+            invitation,
+            hash,
+            device,
+            allow_bound,
+        } = prepared;
+        let account_id = invitation.account.id.clone();
+        let expires_at = invitation.expires_at;
+        let detail = match &device {
+            None => {
+                self.store
+                    .create_invitation(&account_id, &hash, expires_at, now)
+                    .await
+                    .map_err(EngineError::from)?;
+                serde_json::json!({ "expires_at": expires_at, "allow_bound": allow_bound })
+            }
+            Some(device) => {
+                match self
+                    .store
+                    .create_invitation_with_seed(&hash, expires_at, device, now)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(InviteError::AlreadyBound(account_id));
+                    }
+                    Err(e) => return Err(EngineError::from(e).into()),
+                }
+                serde_json::json!({
+                    "expires_at": expires_at,
+                    "allow_bound": false,
+                    "qr_in_mail": true,
+                    "device": device.id,
+                })
+            }
+        };
+        self.audit_invite(now, actor, &account_id, "ok", detail)
+            .await?;
+        Ok(invitation)
+    }
+
+    /// The account, if it exists, is neither disabled nor expired, has an e-mail address, and (unless
+    /// `allow_bound`) no active device.
     async fn invitable(
         &self,
         account_id: &str,
@@ -227,6 +322,12 @@ impl Invitations {
             .await
             .map_err(EngineError::from)?
             .ok_or_else(|| InviteError::NoSuchAccount(account_id.to_owned()))?;
+        // Its link would only answer 403.
+        match self.service.account_refusal(&account, self.clock.now()) {
+            Some(LoginRefusal::Disabled) => return Err(InviteError::Disabled(account.id)),
+            Some(_) => return Err(InviteError::Expired(account.id)),
+            None => {}
+        }
         let Some(email) = account.email.clone().filter(|e| !e.trim().is_empty()) else {
             return Err(InviteError::NoEmail(account.id));
         };
@@ -237,14 +338,22 @@ impl Invitations {
         Ok((account, email))
     }
 
-    async fn audit_invite(
+    pub(super) async fn audit_invite(
         &self,
         now: i64,
         actor: &str,
         account_id: &str,
+        outcome: &str,
         detail: serde_json::Value,
     ) -> Result<(), EngineError> {
-        let event = AuditEvent::new(now, "admin.invite", actor, Some(account_id), "ok", detail);
+        let event = AuditEvent::new(
+            now,
+            "admin.invite",
+            actor,
+            Some(account_id),
+            outcome,
+            detail,
+        );
         self.store.append_audit(&[event]).await?;
         Ok(())
     }

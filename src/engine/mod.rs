@@ -20,6 +20,7 @@ pub mod helpdesk_codes;
 pub mod identity;
 pub mod invitations;
 mod invite_mail;
+mod invite_send;
 pub mod invite_unlock;
 mod lockout;
 mod mailed_seed;

@@ -288,7 +288,7 @@ fn device_import_kinds_and_unenrolled_report() {
         "{report}"
     );
     assert!(report.contains("1 account(s) without a device"), "{report}");
-    site.ok(&["device", "reset", "bob"], None);
+    site.ok(&["device", "reset", "bob", "--yes"], None);
     let unenrolled: serde_json::Value =
         serde_json::from_str(&site.ok(&["report", "unenrolled", "--json"], None)).unwrap();
     assert_eq!(unenrolled.as_array().unwrap().len(), 2);
@@ -326,7 +326,7 @@ fn lock_unlock_set_remove_and_password() {
         &["user", "set-password", "alice", "--password-stdin"],
         Some("Better2024"),
     );
-    site.ok(&["user", "remove", "alice"], None);
+    site.ok(&["user", "remove", "alice", "--yes"], None);
     site.fails(&["user", "show", "alice"], None, 6);
 }
 
@@ -651,10 +651,20 @@ fn device_import_checks_every_row_and_is_all_or_nothing() {
         stored_seed(&site, "dave"),
         ("motp".to_owned(), b"0123456789abcdef".to_vec())
     );
+    // One row per account bound, saying which device it had before and what it has now.
     let details = audit_details(&site, "admin.device.import");
-    assert_eq!(details.len(), 2, "{details:?}");
+    assert_eq!(details.len(), 3, "{details:?}");
     assert!(
-        details[1].contains("\"bound\":2") && details[1].contains("\"motp\":2"),
+        details[0].contains("\"device\":{\"new\":\"totp\",\"old\":null}"),
+        "{details:?}"
+    );
+    assert_eq!(
+        audit_accounts(&site, "admin.device.import"),
+        ["alice", "dave", "bob"]
+    );
+    assert!(
+        details[1].contains("\"device\":{\"new\":\"motp\",\"old\":\"totp\"}")
+            && details[1].contains("\"seed\":\"changed\""),
         "{details:?}"
     );
     for secret in [RFC_SEED_B32, "0123456789", "fedcba", "98765"] {
@@ -724,9 +734,24 @@ fn the_sms_fallback_switch_is_set_shown_and_audited() {
     assert!(
         details
             .iter()
-            .any(|d| d.contains("\"sms_fallback\":\"off\"")),
+            .any(|d| d == "{\"sms_fallback\":{\"new\":false,\"old\":null}}"),
         "{details:?}"
     );
+}
+
+/// The accounts of `kind`'s audit rows.
+fn audit_accounts(site: &Site, kind: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", site.path("motpd.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT account_id FROM audit_log WHERE kind = $1 ORDER BY seq")
+            .bind(kind)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    })
 }
 
 /// The actors of `kind`'s audit rows.
@@ -1174,4 +1199,202 @@ fn user_list_states_filters_search_widths_and_the_unenrolled_report() {
         (&n001["id"], &n001["link"], &n001["has_password"]),
         (&"n001".into(), &"valid".into(), &false.into())
     );
+}
+#[test]
+fn user_set_audits_old_and_new_values_and_refuses_nothing_to_change() {
+    let site = Site::new();
+    let add = [
+        "user",
+        "add",
+        "alice",
+        "--phone",
+        "0912345678",
+        "--groups",
+        "vpn",
+    ];
+    site.ok(&add, None);
+    assert_eq!(
+        audit_details(&site, "admin.user.add"),
+        [
+            r#"{"groups":{"new":["vpn"],"old":[]},"name":{"new":"alice","old":""},"phone":{"new":"0912-***-678","old":null}}"#
+        ]
+    );
+    let err = site.fails(&["user", "set", "alice"], None, 8);
+    assert!(err.contains("nothing to change for alice"), "{err}");
+    assert!(audit_details(&site, "admin.user.set").is_empty());
+
+    let set = [
+        "user",
+        "set",
+        "alice",
+        "--groups",
+        "vpn,nurses",
+        "--phone",
+        "0987654321",
+    ];
+    let out = site.ok(&set, None);
+    assert!(out.contains("updated alice: groups, phone"), "{out}");
+    assert_eq!(
+        audit_details(&site, "admin.user.set"),
+        [
+            r#"{"groups":{"new":["vpn","nurses"],"old":["vpn"]},"phone":{"new":"0987-***-321","old":"0912-***-678"}}"#
+        ]
+    );
+    // The same values again change nothing, and write nothing.
+    assert!(site.ok(&set, None).contains("nothing changed"));
+    assert_eq!(audit_details(&site, "admin.user.set").len(), 1);
+
+    let set = [
+        "user",
+        "set",
+        "alice",
+        "--status",
+        "disabled",
+        "--sms-fallback",
+        "off",
+    ];
+    site.ok(&set, None);
+    assert_eq!(
+        audit_details(&site, "admin.user.set")[1],
+        r#"{"sms_fallback":{"new":false,"old":null},"status":{"new":"disabled","old":"pending"}}"#
+    );
+
+    // A secret only as "changed".
+    site.ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("Better2024"),
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.set-password"),
+        [r#"{"password":"changed"}"#]
+    );
+
+    site.ok(&["user", "lock", "alice"], None);
+    site.ok(&["user", "unlock", "alice"], None);
+    assert!(
+        site.ok(&["user", "unlock", "alice"], None)
+            .contains("nothing changed")
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.unlock"),
+        [r#"{"locked":{"new":false,"old":true}}"#]
+    );
+    assert_eq!(
+        audit_details(&site, "admin.user.lock"),
+        [r#"{"locked":{"new":true,"old":false}}"#]
+    );
+}
+
+#[test]
+fn user_import_audits_one_row_per_changed_account() {
+    let site = Site::new();
+    let first = write_csv(
+        &site,
+        "staff.csv",
+        "id,name,phone\nalice,Alice,0912345678\nbob,Bob,\n",
+    );
+    site.ok(&["user", "import", &first], None);
+    let second = write_csv(
+        &site,
+        "staff2.csv",
+        "id,name,phone\nalice,Alice,0912345678\nbob,Bobby,\n",
+    );
+    site.ok(&["user", "import", &second], None);
+    assert_eq!(
+        audit_accounts(&site, "admin.user.import"),
+        ["alice", "bob", "bob"]
+    );
+    let details = audit_details(&site, "admin.user.import");
+    assert!(
+        details[0].contains(r#""created":true"#)
+            && details[0].contains(r#""phone":{"new":"0912-***-678","old":null}"#),
+        "{details:?}"
+    );
+    assert_eq!(
+        details[2],
+        r#"{"file":"staff2.csv","name":{"new":"Bobby","old":"Bob"}}"#
+    );
+}
+
+#[test]
+fn remove_and_device_reset_ask_first_and_refuse_without_a_terminal() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["device", "enroll", "alice"], None);
+
+    let err = site.fails(&["device", "reset", "alice"], None, 2);
+    assert!(
+        err.contains("Unbind its totp device from alice?")
+            && err.contains("motpd device reset alice --yes"),
+        "{err}"
+    );
+    let err = site.fails(&["user", "remove", "alice"], None, 2);
+    assert!(
+        err.contains("Remove account alice (alice, pending) with its totp device?")
+            && err.contains("--yes"),
+        "{err}"
+    );
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(report.contains("0 account(s) without a device"), "{report}");
+    assert!(audit_details(&site, "admin.device.reset").is_empty());
+
+    site.ok(&["device", "reset", "alice", "--yes"], None);
+    // Nothing left to unbind: no row for the no-op.
+    site.ok(&["device", "reset", "alice", "-y"], None);
+    assert_eq!(
+        audit_details(&site, "admin.device.reset"),
+        [r#"{"device":{"new":null,"old":"totp"},"removed":1}"#]
+    );
+    site.ok(&["user", "remove", "alice", "--yes"], None);
+    site.fails(&["user", "show", "alice"], None, 6);
+    let removed = audit_details(&site, "admin.user.remove");
+    assert!(
+        removed[0].contains(r#""status":{"new":null,"old":"pending"}"#),
+        "{removed:?}"
+    );
+}
+
+/// `motpd ARGS` at a terminal (util-linux `script` gives it a pseudo-terminal), typing `answer`; returns the
+/// exit code and what the terminal showed, or `None` without `script`.
+fn at_terminal(site: &Site, args: &str, answer: &str) -> Option<(Option<i32>, String)> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return None;
+    }
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_motpd"));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(site.path("."))
+        .env_remove("MOTPD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(answer.as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    Some((out.status.code(), text(&out)))
+}
+
+#[test]
+fn remove_at_a_terminal_asks_and_only_yes_goes_ahead() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    let Some((code, shown)) = at_terminal(&site, "user remove alice", "n\n") else {
+        return;
+    };
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains(
+            "Remove account alice (alice, pending) with no device? It cannot be undone. [y/N]"
+        ) && shown.contains("not confirmed; nothing was done"),
+        "{shown}"
+    );
+    site.ok(&["user", "show", "alice"], None);
+    let (code, shown) = at_terminal(&site, "user remove alice", "y\n").unwrap();
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("removed alice"), "{shown}");
+    site.fails(&["user", "show", "alice"], None, 6);
 }

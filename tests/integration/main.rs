@@ -12,6 +12,7 @@ mod engine_rules;
 mod external_clients;
 mod invite_mail;
 mod lockout_store_contract;
+mod invite_outage;
 mod pg_transport;
 mod radius_flow;
 mod sms_codes;
