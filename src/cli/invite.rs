@@ -87,7 +87,7 @@ async fn send_one(
     println!(
         "{id}: invitation sent to {} (valid until {})",
         invitation.email,
-        super::format_time(Some(invitation.expires_at))
+        super::format_time(Some(invitation.expires_at), ctx.config.policy.utc_offset)
     );
     Ok(())
 }

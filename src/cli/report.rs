@@ -35,6 +35,8 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let rows =
+            super::with_local_times(serde_json::Value::Array(rows), ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -46,7 +48,7 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 o.account.name.clone(),
                 o.account.email.clone().unwrap_or_else(|| "-".into()),
                 o.account.status.as_str().to_owned(),
-                format_time(Some(o.account.created_at)),
+                format_time(Some(o.account.created_at), ctx.config.policy.utc_offset),
             ]
         })
         .collect();

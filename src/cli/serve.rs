@@ -14,7 +14,7 @@ use crate::store::{CacheSettings, CachedStore, Store, redact_url};
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
-    crate::telemetry::init(&ctx.config.log);
+    crate::telemetry::init(&ctx.config.log, ctx.config.policy.utc_offset);
     if ctx.created_key {
         tracing::info!(key_file = %ctx.config.secrets.key_file.display(), "created a new key file (back it up apart from the database)");
     }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
 use super::user_proofs;
-use super::{CliError, format_time, print_table, read_stdin_secret};
+use super::{CliError, format_time, print_table, read_stdin_secret, with_local_times};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
 use crate::engine::identity::IdentityKey;
@@ -344,7 +344,11 @@ async fn list(ctx: &Context, unenrolled: bool, json: bool) -> anyhow::Result<()>
         })
         .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&accounts)?);
+        let value = with_local_times(
+            serde_json::to_value(&accounts)?,
+            ctx.config.policy.utc_offset,
+        );
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let now = ctx.now();
@@ -360,7 +364,7 @@ async fn list(ctx: &Context, unenrolled: bool, json: bool) -> anyhow::Result<()>
                     .as_ref()
                     .map_or("-".to_owned(), |d| d.kind.to_owned()),
                 a.expires_on.map_or("-".to_owned(), |d| d.to_string()),
-                format_time(a.last_login_at),
+                format_time(a.last_login_at, ctx.config.policy.utc_offset),
             ]
         })
         .collect();
@@ -394,10 +398,12 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
         if let Some(object) = value.as_object_mut() {
             object.insert("device".into(), device.unwrap_or(serde_json::Value::Null));
         }
+        let value = with_local_times(value, ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let now = ctx.now();
+    let offset = ctx.config.policy.utc_offset;
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
     println!("id          {}", account.id);
     println!("name        {}", account.name);
@@ -438,18 +444,21 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
         }
     );
     println!("failures    {}", account.failures);
-    println!(
-        "locked      {}",
-        format_time(account.locked_until.filter(|&t| t > now))
-    );
-    println!("last login  {}", format_time(account.last_login_at));
+    let locked = match account.locked_until.filter(|&t| t > now) {
+        Some(until) if until >= ADMIN_LOCK_UNTIL => {
+            format!("until `motpd user unlock {}`", account.id)
+        }
+        until => format_time(until, offset),
+    };
+    println!("locked      {locked}");
+    println!("last login  {}", format_time(account.last_login_at, offset));
     match device {
         Some(d) => println!(
             "device      {} {} digits, bound {}, last used {}",
             d.kind.as_str(),
             d.digits,
-            format_time(d.confirmed_at),
-            format_time(d.last_used_at)
+            format_time(d.confirmed_at, offset),
+            format_time(d.last_used_at, offset)
         ),
         None => println!(
             "device      none (bind one with `motpd device enroll {}`)",

@@ -93,23 +93,9 @@ impl Invitation {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` in `offset`, with the offset.
+/// `YYYY-MM-DD HH:MM (UTC+08:00)` in `offset`, as the pages show it.
 pub(super) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => {
-            let t = t.to_offset(offset);
-            let (h, m, _) = offset.as_hms();
-            format!(
-                "{} {:02}:{:02} (UTC{:+03}:{:02})",
-                t.date(),
-                t.hour(),
-                t.minute(),
-                h,
-                m.unsigned_abs()
-            )
-        }
-        Err(_) => "-".to_owned(),
-    }
+    crate::local_time::for_people(unix, offset)
 }
 
 /// HTML text escaping.

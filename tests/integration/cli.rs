@@ -963,3 +963,44 @@ fn identities_and_helpdesk_codes_from_the_cli() {
         "{details:?}"
     );
 }
+
+/// Every time the CLI prints is in `policy.utc_offset` with the offset written out (the time the person on the
+/// phone reads in mails and pages), and JSON keeps the Unix seconds beside that text.
+#[test]
+fn printed_times_are_in_the_site_offset() {
+    let site = Site::new();
+    site.ok(
+        &[
+            "client",
+            "add",
+            "ns",
+            "--address",
+            "10.0.0.10",
+            "--secret-stdin",
+        ],
+        Some("a-long-shared-secret-1234\n"),
+    );
+    let table = site.ok(&["client", "list"], None);
+    assert!(table.contains(" +08:00"), "{table}");
+    assert!(!table.contains('Z'), "{table}");
+    let clients: serde_json::Value =
+        serde_json::from_str(&site.ok(&["client", "list", "--json"], None)).unwrap();
+    assert!(clients[0]["created_at"].is_i64(), "{clients}");
+    let local = clients[0]["created_at_local"].as_str().unwrap();
+    assert!(local.ends_with(" +08:00") && local.len() == 23, "{local}");
+
+    site.ok(&["user", "add", "alice", "--email", "a@h.org"], None);
+    site.ok(&["user", "lock", "alice"], None);
+    let show = site.ok(&["user", "show", "alice"], None);
+    assert!(show.contains("until `motpd user unlock alice`"), "{show}");
+    let users = site.users_json();
+    assert!(users[0]["created_at_local"].is_string(), "{users}");
+
+    let config = std::fs::read_to_string(site.path("motpd.toml")).unwrap();
+    let config = config.replace("utc_offset = \"+08:00\"", "utc_offset = \"-03:30\"");
+    std::fs::write(site.path("motpd.toml"), config).unwrap();
+    let table = site.ok(&["client", "list"], None);
+    assert!(table.contains(" -03:30"), "{table}");
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(report.contains(" -03:30"), "{report}");
+}
