@@ -9,8 +9,10 @@ mod audit;
 mod client;
 mod context;
 mod device;
+mod docs;
 mod init;
 mod invite;
+mod password_prompt;
 mod report;
 mod serve;
 mod user;
@@ -55,6 +57,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 

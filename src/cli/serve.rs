@@ -82,9 +82,8 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     }
     if !has_accounts {
         eprintln!("  2. an account and its phone app:");
-        eprintln!(
-            "     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin"
-        );
+        eprintln!("     {motpd} user add alice --name 'Alice Chen'");
+        eprintln!("     {motpd} user set-password alice   # asks twice, hidden; here: Nurse2024");
         eprintln!(
             "     {motpd} device enroll alice      # scan the QR code with an authenticator app"
         );

@@ -6,12 +6,13 @@ use anyhow::Context as _;
 
 use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::context::{Context, KeyMode};
-use super::user_proofs;
 use super::{CliError, format_time, print_table, read_stdin_secret, with_local_times};
+use super::{password_prompt, user_proofs};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
 use crate::engine::identity::IdentityKey;
 use crate::password;
+use crate::secrets::SecretString;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
@@ -99,8 +100,11 @@ pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Acco
 }
 
 /// Checks the policy and hashes on the blocking pool (Argon2id is slow on purpose).
-async fn new_password_hash(ctx: &Context, id: &str) -> anyhow::Result<String> {
-    let password = read_stdin_secret("password")?;
+async fn new_password_hash(
+    ctx: &Context,
+    id: &str,
+    password: SecretString,
+) -> anyhow::Result<String> {
     password::check_policy(id, password.expose(), ctx.config.policy.min_password_length)
         .map_err(|v| CliError::Input(v.to_string()))?;
     tokio::task::spawn_blocking(move || password::hash_password(password.expose().as_bytes()))
@@ -129,7 +133,8 @@ async fn add(
     };
     apply_fields(&mut account, &fields)?;
     if password_stdin {
-        account.password_hash = Some(new_password_hash(ctx, &id).await?);
+        let password = read_stdin_secret("password")?;
+        account.password_hash = Some(new_password_hash(ctx, &id, password).await?);
         account.status = AccountStatus::Active;
     }
     ctx.store.create_account(&account, ctx.now()).await?;
@@ -142,7 +147,7 @@ async fn add(
     println!("added {id}");
     if !password_stdin {
         println!(
-            "{id} has no password yet: set one with `motpd user set-password {id} --password-stdin`"
+            "{id} has no password yet: set one with `motpd user set-password {id}` (asks for it twice)"
         );
     }
     println!("next: bind a device with `motpd device enroll {id}`");
@@ -231,14 +236,9 @@ async fn set(
 }
 
 async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyhow::Result<()> {
-    if !password_stdin {
-        return Err(CliError::Input(
-            "passwords are read from standard input only: add --password-stdin and pipe the password in".into(),
-        )
-        .into());
-    }
     let account = existing(ctx, raw_id).await?;
-    let hash = new_password_hash(ctx, &account.id).await?;
+    let password = password_prompt::new_password(&account.id, password_stdin)?;
+    let hash = new_password_hash(ctx, &account.id, password).await?;
     ctx.store
         .set_password_hash(&account.id, &hash, ctx.now())
         .await?;
