@@ -73,10 +73,11 @@ async fn send_one(
     args: &InviteArgs,
 ) -> anyhow::Result<()> {
     let invitation = if args.qr_in_mail {
-        service.invite_with_seed(id, &ctx.actor()).await?
+        service.invite_with_seed(id, &ctx.actor()).await
     } else {
-        service.invite(id, args.force, &ctx.actor()).await?
+        service.invite(id, args.force, &ctx.actor()).await
     };
+    let invitation = invitation.map_err(|e| already_bound(e, id, args.qr_in_mail))?;
     let mail = invitation
         .mail(ctx.config.policy.utc_offset)
         .context("while drawing the QR code for the mail")?;
@@ -90,4 +91,21 @@ async fn send_one(
         super::format_time(Some(invitation.expires_at), ctx.config.policy.utc_offset)
     );
     Ok(())
+}
+
+/// An account that already has a device: say how to invite it anyway.
+fn already_bound(error: InviteError, id: &str, qr_in_mail: bool) -> anyhow::Error {
+    match error {
+        InviteError::AlreadyBound(_) if qr_in_mail => CliError::Conflict(format!(
+            "{id} already has an active device: a QR code in the mail needs it unbound first with \
+             `motpd device reset {id}`; or use --force without --qr-in-mail"
+        ))
+        .into(),
+        InviteError::AlreadyBound(_) => CliError::Conflict(format!(
+            "{id} already has an active device: use --force to send the invitation anyway (its link binds \
+             a new phone only after `motpd device reset {id}`)"
+        ))
+        .into(),
+        other => other.into(),
+    }
 }

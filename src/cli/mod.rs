@@ -40,6 +40,9 @@ pub enum CliError {
     /// The named thing does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// It already exists or is already bound (the message names the option that overrides it).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Runs one command.
@@ -130,6 +133,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             return match cli {
                 CliError::Input(_) => 8,
                 CliError::NotFound(_) => 6,
+                CliError::Conflict(_) => 7,
             };
         }
     }

@@ -1091,3 +1091,26 @@ fn set_password_prompts_on_a_terminal_and_reads_a_pipe_without_a_flag() {
             .contains("status      active")
     );
 }
+
+/// A refusal that an option overrides names the option.
+#[test]
+fn already_bound_errors_name_replace_and_force() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice", "--email", "alice@h.org"], None);
+    site.ok(&["device", "enroll", "alice"], None);
+    let enroll = site.fails(&["device", "enroll", "alice"], None, 7);
+    assert!(
+        enroll.contains("use --replace") && enroll.contains("motpd device reset alice"),
+        "{enroll}"
+    );
+    let import = site.fails(
+        &["device", "enroll", "alice", "--secret-stdin"],
+        Some("JBSWY3DPEHPK3PXP\n"),
+        7,
+    );
+    assert!(import.contains("use --replace"), "{import}");
+    let invite = site.fails(&["invite", "alice"], None, 7);
+    assert!(invite.contains("use --force"), "{invite}");
+    let qr = site.fails(&["invite", "alice", "--qr-in-mail"], None, 7);
+    assert!(qr.contains("motpd device reset alice"), "{qr}");
+}
