@@ -273,6 +273,12 @@ async fn flow_a_binds_a_device_whose_later_codes_log_in_over_radius() {
     let (qr, device, seed) = b.start().await;
     assert_eq!(b.cookies["motpd_session"].len(), 64, "a session at login");
     assert!(qr.body.contains("<svg"));
+    // On the phone itself the QR code cannot be scanned: a tap-to-add link (both languages' pages have it).
+    assert!(
+        qr.body.contains("id=\"add-to-app\" href=\"otpauth://totp/"),
+        "{}",
+        qr.body
+    );
     assert!(qr.body.contains("TOTP") && qr.body.contains("SHA1"));
     let pending = f.store.device(&device).await.unwrap().unwrap();
     assert_eq!(pending.state, DeviceState::Pending);

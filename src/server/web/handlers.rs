@@ -272,6 +272,7 @@ pub(crate) async fn start(
     };
     let seed = SeedView {
         qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
+        uri: uri.expose().to_owned(),
         key_grouped: group_in_fours(secret_base32.expose()),
         digits: state.otp.digits,
         period: state.otp.period,

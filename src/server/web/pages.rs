@@ -45,6 +45,8 @@ pub(crate) struct DevicePage<'a> {
 #[derive(Debug)]
 pub(crate) struct SeedView {
     pub(crate) qr_svg: String,
+    /// The `otpauth://` URI: a tap-to-add link for a person reading the page on the phone itself.
+    pub(crate) uri: String,
     pub(crate) key_grouped: String,
     pub(crate) digits: u32,
     pub(crate) period: u32,
