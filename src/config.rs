@@ -290,7 +290,7 @@ pub struct PolicyConfig {
     pub lockout_failures: u32,
     /// How long a lock lasts.
     pub lockout_minutes: u32,
-    /// The site's UTC offset, for expiry and enforcement dates (Taiwan: +08:00).
+    /// The site's UTC offset, for expiry and enforcement dates and every time shown to people (Taiwan: +08:00).
     #[serde(with = "values::offset")]
     pub utc_offset: time::UtcOffset,
     /// Minimum password length for new passwords.

@@ -19,7 +19,7 @@
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
 //! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
-//! - [`config`], [`clock`], [`telemetry`]: leaves.
+//! - [`config`], [`clock`], [`local_time`], [`telemetry`]: leaves.
 
 pub mod accounts;
 pub mod audit;
@@ -30,6 +30,7 @@ pub mod csv_table;
 pub mod csv_text;
 pub mod device_import;
 pub mod engine;
+pub mod local_time;
 pub mod notify;
 pub mod otp;
 pub mod password;

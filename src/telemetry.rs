@@ -7,6 +7,9 @@
 //! are written at once, after whatever is buffered, so nothing that needs attention waits or is lost in a
 //! crash. [`flush`] writes out the rest (at shutdown).
 //!
+//! Every line's timestamp is in the site's time zone (`policy.utc_offset`) with the offset written out
+//! (`2026-12-07T02:25:13.042+08:00`): the same clock the CLI, the pages and the mails show.
+//!
 //! Text lines carry values sent by anyone (User-Name, NAS-Identifier, form fields): the text format writes every
 //! field and message through `escape.rs`, so one event is one line and holds no terminal escape sequence.
 
@@ -16,6 +19,7 @@ use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::time::OffsetTime;
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -26,19 +30,30 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// A buffer this full is written out at once.
 const FLUSH_AT: usize = 64 * 1024;
 
-/// Installs the global subscriber (once; later calls are ignored).
-pub fn init(config: &LogConfig) {
+/// Installs the global subscriber (once; later calls are ignored), its timestamps at `utc_offset`.
+pub fn init(config: &LogConfig, utc_offset: time::UtcOffset) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{},sqlx=warn", config.level)))
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(BufferedStderr::shared());
+        .with_writer(BufferedStderr::shared())
+        .with_timer(timer(utc_offset));
     let _ = match config.format {
         LogFormat::Text => builder.fmt_fields(escape::EscapedFields).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Timestamps in the site's offset, to the millisecond.
+fn timer(
+    offset: time::UtcOffset,
+) -> OffsetTime<&'static [time::format_description::BorrowedFormatItem<'static>]> {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    OffsetTime::new(offset, FORMAT)
 }
 
 /// Writes out every buffered line now.
@@ -185,5 +200,16 @@ mod tests {
         assert_eq!(*buffer.lines.lock().unwrap(), b"one\ntwo\n");
         EventWriter::Direct(&buffer).write_all(b"warn\n").unwrap();
         assert!(buffer.lines.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn log_timestamps_carry_the_site_offset() {
+        use tracing_subscriber::fmt::time::FormatTime;
+        let mut line = String::new();
+        timer(time::macros::offset!(+8))
+            .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut line))
+            .unwrap();
+        assert!(line.ends_with("+08:00"), "{line}");
+        assert_eq!(line.len(), "2026-12-07T02:25:13.042+08:00".len(), "{line}");
     }
 }

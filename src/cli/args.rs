@@ -44,6 +44,18 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print a shell completion script (e.g. `motpd completions bash > /etc/bash_completion.d/motpd`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (`motpd man | man -l -`), or write one page per command into --dir.
+    Man {
+        /// Write motpd.1 and a page per command (motpd-user.1, motpd-user-add.1, ...) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `motpd invite ...`
@@ -303,11 +315,11 @@ pub enum UserCommand {
         /// Account ID.
         id: String,
     },
-    /// Set a new password, read from standard input.
+    /// Set a new password: asked for twice, hidden, on a terminal; otherwise read from standard input.
     SetPassword {
         /// Account ID.
         id: String,
-        /// Read the password from standard input (required: passwords never go on the command line).
+        /// Read the password from standard input even on a terminal (implied when standard input is not one).
         #[arg(long)]
         password_stdin: bool,
     },

@@ -174,6 +174,8 @@ async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let rows =
+            super::with_local_times(serde_json::Value::Array(rows), ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -194,7 +196,7 @@ async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
                     || format!("{default_mode} (default)"),
                     |m| m.as_str().to_owned(),
                 ),
-                super::format_time(Some(c.created_at)),
+                super::format_time(Some(c.created_at), ctx.config.policy.utc_offset),
             ]
         })
         .collect();

@@ -15,10 +15,10 @@ use super::{CliError, note_encoding, read_stdin_secret};
 use crate::accounts::{self, RowError};
 use crate::clock::local_date;
 use crate::device_import::{self, SeedPlan};
-use crate::engine::enrollment::{self, ImportedSeed};
+use crate::engine::enrollment::{self, EnrollError, ImportedSeed};
 use crate::otp::{self, Algorithm, Kind};
 use crate::secrets::SecretBytes;
-use crate::store::{AccountFilter, NewDevice};
+use crate::store::{AccountFilter, NewDevice, StoreError};
 
 pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -80,7 +80,8 @@ async fn generate(ctx: &Context, id: &str, replace: bool) -> anyhow::Result<()> 
         &ctx.actor(),
         ctx.now(),
     )
-    .await?;
+    .await
+    .map_err(|e| already_bound(e, id))?;
     let qr = QrCode::new(seed.uri.expose().as_bytes())
         .map(|code| {
             code.render::<Dense1x2>()
@@ -107,6 +108,18 @@ async fn generate(ctx: &Context, id: &str, replace: bool) -> anyhow::Result<()> 
     println!("  URI          {}", seed.uri.expose());
     println!("This is shown once. Treat this screen like a password.");
     Ok(())
+}
+
+/// A device already bound (and no `--replace`): say which option binds the new one anyway.
+fn already_bound(error: EnrollError, id: &str) -> anyhow::Error {
+    match error {
+        EnrollError::Store(StoreError::Conflict(_)) => CliError::Conflict(format!(
+            "{id} already has a device: use --replace to bind this one in its place (the old one stops \
+             working), or unbind it first with `motpd device reset {id}`"
+        ))
+        .into(),
+        other => other.into(),
+    }
 }
 
 fn read_seed(
@@ -183,7 +196,8 @@ async fn import(ctx: &Context, id: &str, seed: &ImportedSeed, replace: bool) -> 
         &ctx.actor(),
         ctx.now(),
     )
-    .await?;
+    .await
+    .map_err(|e| already_bound(e, id))?;
     println!(
         "bound imported {} device {device_id} to {id}",
         seed.kind.as_str()
@@ -276,7 +290,12 @@ async fn check_accounts(
         .list_accounts(AccountFilter::default())
         .await?
         .into_iter()
-        .map(|o| (o.account.id, (o.device.map(|d| d.kind), o.account.expires_on)))
+        .map(|o| {
+            (
+                o.account.id,
+                (o.device.map(|d| d.kind), o.account.expires_on),
+            )
+        })
         .collect();
     let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
     let mut expired = Vec::new();

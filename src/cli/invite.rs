@@ -16,7 +16,7 @@ use super::context::{Context, KeyMode};
 use crate::accounts;
 use crate::clock::{SystemClock, local_date};
 use crate::engine::EngineSettings;
-use crate::engine::invitations::{Invitations, InviteMode};
+use crate::engine::invitations::{Invitations, InviteError, InviteMode};
 use crate::notify::SmtpMailer;
 use crate::store::{Account, AccountFilter, AccountStatus};
 
@@ -162,11 +162,29 @@ async fn send_one(
     };
     let invitation = service
         .invite_by_mail(id, mode, &ctx.actor(), mailer, ctx.config.policy.utc_offset)
-        .await?;
+        .await
+        .map_err(|e| already_bound(e, id, args.qr_in_mail))?;
     println!(
         "{id}: invitation sent to {} (valid until {})",
         invitation.email,
-        super::format_time(Some(invitation.expires_at))
+        super::format_time(Some(invitation.expires_at), ctx.config.policy.utc_offset)
     );
     Ok(())
+}
+
+/// An account that already has a device: say how to invite it anyway.
+fn already_bound(error: InviteError, id: &str, qr_in_mail: bool) -> anyhow::Error {
+    match error {
+        InviteError::AlreadyBound(_) if qr_in_mail => CliError::Conflict(format!(
+            "{id} already has an active device: a QR code in the mail needs it unbound first with \
+             `motpd device reset {id}`; or use --force without --qr-in-mail"
+        ))
+        .into(),
+        InviteError::AlreadyBound(_) => CliError::Conflict(format!(
+            "{id} already has an active device: use --force to send the invitation anyway (its link binds \
+             a new phone only after `motpd device reset {id}`)"
+        ))
+        .into(),
+        other => other.into(),
+    }
 }

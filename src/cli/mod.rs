@@ -11,8 +11,10 @@ mod client;
 mod confirm;
 mod context;
 mod device;
+mod docs;
 mod init;
 mod invite;
+mod password_prompt;
 mod report;
 mod serve;
 mod user;
@@ -47,6 +49,9 @@ pub enum CliError {
     /// The person answered no at the confirmation prompt.
     #[error("not confirmed; nothing was done")]
     Declined,
+    /// It already exists or is already bound (the message names the option that overrides it).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Runs one command.
@@ -64,6 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { dir } => docs::man(dir.as_deref()),
     }
 }
 
@@ -138,6 +145,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 CliError::NotFound(_) => 6,
                 CliError::Usage(_) => 2,
                 CliError::Declined => 1,
+                CliError::Conflict(_) => 7,
             };
         }
     }
@@ -196,10 +204,64 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// Formats Unix seconds as a UTC timestamp.
-pub(crate) fn format_time(unix: Option<i64>) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|t| t.format(format).ok())
-        .map_or_else(|| "-".to_owned(), |t| format!("{t}Z"))
+/// Unix seconds as the site's local time with its offset (`2026-12-07 02:25 +08:00`), the time the person on
+/// the phone sees in mails and pages; `-` for none.
+pub(crate) fn format_time(unix: Option<i64>, offset: time::UtcOffset) -> String {
+    unix.map_or_else(|| "-".to_owned(), |t| crate::local_time::text(t, offset))
+}
+
+/// JSON output keeps Unix seconds and, next to every time field (`*_at`, `*_until`), adds `*_local`: the same
+/// moment as [`format_time`] writes it.
+pub(crate) fn with_local_times(
+    value: serde_json::Value,
+    offset: time::UtcOffset,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| with_local_times(item, offset))
+                .collect(),
+        ),
+        Value::Object(fields) => {
+            let mut out = serde_json::Map::new();
+            for (key, field) in fields {
+                let local = (key.ends_with("_at") || key.ends_with("_until"))
+                    .then(|| field.as_i64())
+                    .flatten()
+                    .map(|unix| crate::local_time::text(unix, offset));
+                let name = format!("{key}_local");
+                out.insert(key, with_local_times(field, offset));
+                if let Some(local) = local {
+                    out.insert(name, Value::String(local));
+                }
+            }
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_times_get_their_local_text_beside_the_seconds() {
+        let taipei = time::macros::offset!(+8);
+        let value = serde_json::json!([{
+            "id": "alice", "created_at": 1_796_581_500, "locked_until": null,
+            "device": { "last_used_at": 0 }, "expires_on": "2030-01-01",
+        }]);
+        let out = with_local_times(value, taipei);
+        assert_eq!(out[0]["created_at"], 1_796_581_500);
+        assert_eq!(out[0]["created_at_local"], "2026-12-07 02:25 +08:00");
+        assert_eq!(
+            out[0]["device"]["last_used_at_local"],
+            "1970-01-01 08:00 +08:00"
+        );
+        assert!(out[0].get("locked_until_local").is_none());
+        assert!(out[0].get("expires_on_local").is_none());
+    }
 }

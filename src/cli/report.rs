@@ -66,6 +66,8 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let rows =
+            super::with_local_times(serde_json::Value::Array(rows), ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -74,9 +76,15 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
         .map(|o| {
             let invitation = invitations.get(&o.account.id);
             let link = match link_state(invitation, now) {
-                ("valid", until) => format!("valid until {}", format_time(until)),
-                ("expired", until) => format!("expired {}", format_time(until)),
-                ("used", at) => format!("used {}", format_time(at)),
+                ("valid", until) => format!(
+                    "valid until {}",
+                    format_time(until, ctx.config.policy.utc_offset)
+                ),
+                ("expired", until) => format!(
+                    "expired {}",
+                    format_time(until, ctx.config.policy.utc_offset)
+                ),
+                ("used", at) => format!("used {}", format_time(at, ctx.config.policy.utc_offset)),
                 (other, _) => other.to_owned(),
             };
             vec![
@@ -90,7 +98,10 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                     "none"
                 }
                 .to_owned(),
-                format_time(invitation.map(|i| i.created_at)),
+                format_time(
+                    invitation.map(|i| i.created_at),
+                    ctx.config.policy.utc_offset,
+                ),
                 link,
             ]
         })

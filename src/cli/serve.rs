@@ -14,7 +14,7 @@ use crate::store::{CacheSettings, CachedStore, Store, redact_url};
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
-    crate::telemetry::init(&ctx.config.log);
+    crate::telemetry::init(&ctx.config.log, ctx.config.policy.utc_offset);
     if ctx.created_key {
         tracing::info!(key_file = %ctx.config.secrets.key_file.display(), "created a new key file (back it up apart from the database)");
     }
@@ -82,9 +82,8 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     }
     if !has_accounts {
         eprintln!("  2. an account and its phone app:");
-        eprintln!(
-            "     printf '%s' 'Nurse2024' | {motpd} user add alice --name 'Alice Chen' --password-stdin"
-        );
+        eprintln!("     {motpd} user add alice --name 'Alice Chen'");
+        eprintln!("     {motpd} user set-password alice   # asks twice, hidden; here: Nurse2024");
         eprintln!(
             "     {motpd} device enroll alice      # scan the QR code with an authenticator app"
         );

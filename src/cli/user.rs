@@ -8,13 +8,14 @@ use super::args::{AccountFields, SmsFallbackArg, StatusArg, UserCommand};
 use super::changes::{Changes, account_changes};
 use super::confirm::confirm;
 use super::context::{Context, KeyMode};
-use super::{CliError, format_time, note_encoding, read_stdin_secret};
-use super::{user_list, user_proofs};
+use super::{CliError, format_time, note_encoding, read_stdin_secret, with_local_times};
+use super::{password_prompt, user_list, user_proofs};
 use crate::accounts::ADMIN_LOCK_UNTIL;
 use crate::accounts::{self, FieldError};
 use crate::clock::local_date;
 use crate::engine::identity::IdentityKey;
 use crate::password;
+use crate::secrets::SecretString;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
@@ -154,8 +155,11 @@ pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Acco
 }
 
 /// Checks the policy and hashes on the blocking pool (Argon2id is slow on purpose).
-async fn new_password_hash(ctx: &Context, id: &str) -> anyhow::Result<String> {
-    let password = read_stdin_secret("password")?;
+async fn new_password_hash(
+    ctx: &Context,
+    id: &str,
+    password: SecretString,
+) -> anyhow::Result<String> {
     password::check_policy(id, password.expose(), ctx.config.policy.min_password_length)
         .map_err(|v| CliError::Input(v.to_string()))?;
     tokio::task::spawn_blocking(move || password::hash_password(password.expose().as_bytes()))
@@ -184,7 +188,8 @@ async fn add(
     };
     apply_fields(&mut account, &fields)?;
     if password_stdin {
-        account.password_hash = Some(new_password_hash(ctx, &id).await?);
+        let password = read_stdin_secret("password")?;
+        account.password_hash = Some(new_password_hash(ctx, &id, password).await?);
         account.status = AccountStatus::Active;
     }
     ctx.store.create_account(&account, ctx.now()).await?;
@@ -197,7 +202,7 @@ async fn add(
     println!("added {id}");
     if !password_stdin {
         println!(
-            "{id} has no password yet: set one with `motpd user set-password {id} --password-stdin`"
+            "{id} has no password yet: set one with `motpd user set-password {id}` (asks for it twice)"
         );
     }
     println!("next: bind a device with `motpd device enroll {id}`");
@@ -346,14 +351,9 @@ fn nothing_to_set(
 }
 
 async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyhow::Result<()> {
-    if !password_stdin {
-        return Err(CliError::Input(
-            "passwords are read from standard input only: add --password-stdin and pipe the password in".into(),
-        )
-        .into());
-    }
     let account = existing(ctx, raw_id).await?;
-    let hash = new_password_hash(ctx, &account.id).await?;
+    let password = password_prompt::new_password(&account.id, password_stdin)?;
+    let hash = new_password_hash(ctx, &account.id, password).await?;
     ctx.store
         .set_password_hash(&account.id, &hash, ctx.now())
         .await?;
@@ -503,10 +503,12 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
         if let Some(object) = value.as_object_mut() {
             object.insert("device".into(), device.unwrap_or(serde_json::Value::Null));
         }
+        let value = with_local_times(value, ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let now = ctx.now();
+    let offset = ctx.config.policy.utc_offset;
     let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
     println!("id          {}", account.id);
     println!("name        {}", account.name);
@@ -551,18 +553,21 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
         }
     );
     println!("failures    {}", account.failures);
-    println!(
-        "locked      {}",
-        format_time(account.locked_until.filter(|&t| t > now))
-    );
-    println!("last login  {}", format_time(account.last_login_at));
+    let locked = match account.locked_until.filter(|&t| t > now) {
+        Some(until) if until >= ADMIN_LOCK_UNTIL => {
+            format!("until `motpd user unlock {}`", account.id)
+        }
+        until => format_time(until, offset),
+    };
+    println!("locked      {locked}");
+    println!("last login  {}", format_time(account.last_login_at, offset));
     match device {
         Some(d) => println!(
             "device      {} {} digits, bound {}, last used {}",
             d.kind.as_str(),
             d.digits,
-            format_time(d.confirmed_at),
-            format_time(d.last_used_at)
+            format_time(d.confirmed_at, offset),
+            format_time(d.last_used_at, offset)
         ),
         None => println!(
             "device      none (bind one with `motpd device enroll {}`)",

@@ -105,6 +105,8 @@ pub(super) async fn run(ctx: &Context, args: UserListArgs) -> anyhow::Result<()>
             }
             rows.push(value);
         }
+        let rows =
+            super::with_local_times(serde_json::Value::Array(rows), ctx.config.policy.utc_offset);
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -120,7 +122,7 @@ pub(super) async fn run(ctx: &Context, args: UserListArgs) -> anyhow::Result<()>
                     .as_ref()
                     .map_or("-".to_owned(), |d| d.kind.to_owned()),
                 a.expires_on.map_or("-".to_owned(), |d| d.to_string()),
-                format_time(a.last_login_at),
+                format_time(a.last_login_at, ctx.config.policy.utc_offset),
             ]
         })
         .collect();

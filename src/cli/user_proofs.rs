@@ -83,7 +83,7 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
     println!("one-time code for {}: {}", account.id, code.expose());
     println!(
         "valid until {}, usable once, at {base}{page} (from the hospital network)",
-        format_time(Some(expires_at))
+        format_time(Some(expires_at), ctx.config.policy.utc_offset)
     );
     println!("give it only to the person, after checking their ID card");
     Ok(())

@@ -4,7 +4,9 @@
 //! With `--qr-in-mail` the HTML part also shows the pending token's QR code, as an inline PNG image
 //! (`cid:`), with a warning that the mail is now the second factor. The plain-text part never carries the seed
 //! (no initial key in clear text: plain text is what gets quoted, forwarded and indexed); it points to the link
-//! instead.
+//! instead. Neither part carries the `otpauth://` URI as text (mail gateways log and rewrite links): a person
+//! reading the mail on the phone to be bound is told that the link's page, after the password, adds the token
+//! with a tap. Long links break anywhere in the HTML part instead of widening the mail.
 
 use super::invitations::Invitation;
 use crate::notify::{InlineImage, Mail};
@@ -14,6 +16,12 @@ use crate::qr_png::{QrPngError, qr_png};
 pub(super) const QR_CONTENT_ID: &str = "enroll-qr@motpd";
 /// Pixels per QR module in the mailed image.
 const QR_MODULE_PIXELS: usize = 6;
+/// A long link breaks anywhere rather than widen the mail past a phone's screen.
+const LINK_STYLE: &str = "overflow-wrap:anywhere;word-break:break-all";
+/// On the phone to be bound a QR code cannot be scanned: the link's page adds the token with a tap.
+const PHONE_ZH: &str = "若您正在要綁定的手機上讀這封信：開啟上方連結並輸入密碼，頁面上有「直接加入驗證器 App」的連結，不必掃描。";
+const PHONE_EN: &str = "Reading this on the phone you will use? Open the link above and enter your password: its page \
+                        has a link that adds the account to the authenticator app, no scanning needed.";
 
 impl Invitation {
     /// The bilingual mail carrying the link and its expiry (shown in `utc_offset`), and with `--qr-in-mail`
@@ -38,41 +46,42 @@ impl Invitation {
         let text = format!(
             "{name} 您好：\n\n請在手機上安裝驗證器 App（例如 Google Authenticator 或 Microsoft Authenticator），\
              再開啟下列連結，掃描 QR 碼並輸入 App 顯示的 6 位數驗證碼，完成 VPN 雙因素驗證裝置的綁定（帳號 {id}）。\n\n\
-             {link}\n{text_qr}\n此連結只能使用一次，有效至 {until}。若非您本人申請，請忽略此信並通知資訊室。\n\n\
+             {link}\n{text_qr}\n{PHONE_ZH}\n\n此連結只能使用一次，有效至 {until}。若非您本人申請，請忽略此信並通知資訊室。\n\n\
              ----\n\nHello {name},\n\nInstall an authenticator app on your phone (for example Google \
              Authenticator or Microsoft Authenticator), then open the link below, scan the QR code and enter the \
-             6-digit code the app shows to bind it to your VPN account {id}.\n\n{link}\n{text_qr_en}\nThe link \
+             6-digit code the app shows to bind it to your VPN account {id}.\n\n{link}\n{text_qr_en}\n{PHONE_EN}\n\nThe link \
              works once and until {until}. If you did not expect this mail, ignore it and tell the IT department.\n"
         );
         let (name, id, link, until) = (escape(name), escape(id), escape(link), escape(&until));
+        let (phone, phone_en) = (escape(PHONE_ZH.trim()), escape(PHONE_EN.trim()));
         let (html_qr, html_qr_en) = if qr {
             (
                 format!(
                     "<p>您也可以直接用驗證器 App 掃描下方的 QR 碼：第一次在上方連結的頁面輸入驗證碼，或第一次以「密碼加驗證碼」\
                      登入 VPN 時，即完成綁定（{until} 前有效）。</p><p><img src=\"cid:{QR_CONTENT_ID}\" \
-                     alt=\"QR 碼\" width=\"250\" height=\"250\"></p><p><strong>此 QR 碼就是您的第二道驗證：請勿轉寄此信，\
-                     綁定完成後請刪除此信。</strong></p>"
+                     alt=\"QR 碼\" width=\"250\" height=\"250\"></p><p>{phone}</p><p><strong>此 QR 碼就是您的第二道驗證：\
+                     請勿轉寄此信，綁定完成後請刪除此信。</strong></p>"
                 ),
                 format!(
                     "<p>You can also scan the QR code in the Chinese part above with your authenticator app directly: \
                      it is bound the first time you enter its code on the link's page or log in to the VPN with your \
-                     password followed by the code (until {until}).</p><p><strong>This QR code is your second \
-                     factor: do not forward this mail, and delete it once you are set up.</strong></p>"
+                     password followed by the code (until {until}).</p><p>{phone_en}</p><p><strong>This QR code is \
+                     your second factor: do not forward this mail, and delete it once you are set up.</strong></p>"
                 ),
             )
         } else {
-            (String::new(), String::new())
+            (format!("<p>{phone}</p>"), format!("<p>{phone_en}</p>"))
         };
         let html = format!(
             "<!DOCTYPE html><html><body>\
              <div lang=\"zh-Hant-TW\"><p>{name} 您好：</p><p>請在手機上安裝驗證器 App（例如 Google Authenticator 或 \
              Microsoft Authenticator），再開啟下列連結，掃描 QR 碼並輸入 App 顯示的 6 位數驗證碼，完成 VPN \
-             雙因素驗證裝置的綁定（帳號 {id}）。</p><p><a href=\"{link}\">{link}</a></p>{html_qr}\
+             雙因素驗證裝置的綁定（帳號 {id}）。</p><p><a href=\"{link}\" style=\"{LINK_STYLE}\">{link}</a></p>{html_qr}\
              <p>此連結只能使用一次，有效至 {until}。若非您本人申請，請忽略此信並通知資訊室。</p></div><hr>\
              <div lang=\"en\"><p>Hello {name},</p><p>Install an authenticator app on your phone (for example \
              Google Authenticator or Microsoft Authenticator), then open the link below, scan the QR code and \
              enter the 6-digit code the app shows to bind it to your VPN account {id}.</p>\
-             <p><a href=\"{link}\">{link}</a></p>{html_qr_en}<p>The link works once and until {until}. If you did \
+             <p><a href=\"{link}\" style=\"{LINK_STYLE}\">{link}</a></p>{html_qr_en}<p>The link works once and until {until}. If you did \
              not expect this mail, ignore it and tell the IT department.</p></div></body></html>"
         );
         let inline_image = match &self.mailed_uri {
@@ -93,23 +102,9 @@ impl Invitation {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` in `offset`, with the offset.
+/// `YYYY-MM-DD HH:MM (UTC+08:00)` in `offset`, as the pages show it.
 pub(super) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => {
-            let t = t.to_offset(offset);
-            let (h, m, _) = offset.as_hms();
-            format!(
-                "{} {:02}:{:02} (UTC{:+03}:{:02})",
-                t.date(),
-                t.hour(),
-                t.minute(),
-                h,
-                m.unsigned_abs()
-            )
-        }
-        Err(_) => "-".to_owned(),
-    }
+    crate::local_time::for_people(unix, offset)
 }
 
 /// HTML text escaping.
@@ -140,5 +135,54 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    fn invitation(mailed_uri: Option<&str>) -> Invitation {
+        use crate::store::{Account, AccountStatus};
+        Invitation {
+            account: Account {
+                id: "alice".into(),
+                name: "Alice".into(),
+                phone: None,
+                email: Some("alice@example.org".into()),
+                expires_on: None,
+                groups: Vec::new(),
+                password_hash: None,
+                status: AccountStatus::Active,
+                sms_fallback: None,
+                failures: 0,
+                locked_until: None,
+                last_login_at: None,
+                created_at: 0,
+                updated_at: 0,
+            },
+            email: "alice@example.org".into(),
+            link: format!("https://motp.example.org/invite/{}", "a".repeat(64)).into(),
+            expires_at: 0,
+            mailed_uri: mailed_uri.map(|u| u.to_owned().into()),
+        }
+    }
+
+    #[test]
+    fn a_mail_read_on_the_phone_points_to_the_tap_and_its_link_wraps() {
+        let offset = time::macros::offset!(+8);
+        let uri = "otpauth://totp/VPN:alice?secret=JBSWY3DPEHPK3PXP&issuer=VPN";
+        for mailed in [Some(uri), None] {
+            let Ok(mail) = invitation(mailed).mail(offset) else {
+                panic!("the mail");
+            };
+            for part in [&mail.text, &mail.html] {
+                assert!(!part.contains("otpauth"), "no seed as text: {part}");
+                assert!(
+                    part.contains("不必掃描") && part.contains("no scanning needed"),
+                    "{part}"
+                );
+            }
+            assert!(
+                mail.html.contains("overflow-wrap:anywhere"),
+                "{}",
+                mail.html
+            );
+        }
     }
 }

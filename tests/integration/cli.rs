@@ -1398,3 +1398,154 @@ fn remove_at_a_terminal_asks_and_only_yes_goes_ahead() {
     assert!(shown.contains("removed alice"), "{shown}");
     site.fails(&["user", "show", "alice"], None, 6);
 }
+
+/// Every time the CLI prints is in `policy.utc_offset` with the offset written out (the time the person on the
+/// phone reads in mails and pages), and JSON keeps the Unix seconds beside that text.
+#[test]
+fn printed_times_are_in_the_site_offset() {
+    let site = Site::new();
+    site.ok(
+        &[
+            "client",
+            "add",
+            "ns",
+            "--address",
+            "10.0.0.10",
+            "--secret-stdin",
+        ],
+        Some("a-long-shared-secret-1234\n"),
+    );
+    let table = site.ok(&["client", "list"], None);
+    assert!(table.contains(" +08:00"), "{table}");
+    assert!(!table.contains('Z'), "{table}");
+    let clients: serde_json::Value =
+        serde_json::from_str(&site.ok(&["client", "list", "--json"], None)).unwrap();
+    assert!(clients[0]["created_at"].is_i64(), "{clients}");
+    let local = clients[0]["created_at_local"].as_str().unwrap();
+    assert!(local.ends_with(" +08:00") && local.len() == 23, "{local}");
+
+    site.ok(&["user", "add", "alice", "--email", "a@h.org"], None);
+    site.ok(&["user", "lock", "alice"], None);
+    let show = site.ok(&["user", "show", "alice"], None);
+    assert!(show.contains("until `motpd user unlock alice`"), "{show}");
+    let users = site.users_json();
+    assert!(users[0]["created_at_local"].is_string(), "{users}");
+
+    let config = std::fs::read_to_string(site.path("motpd.toml")).unwrap();
+    let config = config.replace("utc_offset = \"+08:00\"", "utc_offset = \"-03:30\"");
+    std::fs::write(site.path("motpd.toml"), config).unwrap();
+    let table = site.ok(&["client", "list"], None);
+    assert!(table.contains(" -03:30"), "{table}");
+    let report = site.ok(&["report", "unenrolled"], None);
+    assert!(report.contains(" -03:30"), "{report}");
+}
+
+/// Shell completion scripts and manual pages come from the same definitions as `--help`, without a config.
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site { dir };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = site.ok(&["completions", shell], None);
+        assert!(
+            script.contains("set-password") && script.contains("reset-password"),
+            "{shell}: {script}"
+        );
+    }
+    site.fails(&["completions", "cmd.exe"], None, 2);
+    let page = site.ok(&["man"], None);
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH motpd 1"),
+        "{page}"
+    );
+    assert!(page.contains("Exit codes"), "{page}");
+    let written = site.ok(&["man", "--dir", "share/man/man1"], None);
+    assert!(written.contains("share/man/man1"), "{written}");
+    for page in [
+        "motpd.1",
+        "motpd-user.1",
+        "motpd-user-set-password.1",
+        "motpd-invite.1",
+    ] {
+        let text = std::fs::read_to_string(site.path("share/man/man1").join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    assert!(!site.path("motpd.toml").exists() && !site.path("motpd.db").exists());
+}
+
+/// `user set-password` on a terminal asks twice without echo (no password in the shell history); piped input
+/// needs no flag, and `--password-stdin` is still accepted.
+#[test]
+fn set_password_prompts_on_a_terminal_and_reads_a_pipe_without_a_flag() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice"], None);
+    site.ok(&["user", "set-password", "alice"], Some("Better2024\n"));
+    assert!(
+        site.ok(&["user", "show", "alice"], None)
+            .contains("status      active")
+    );
+    site.ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        Some("Better2025"),
+    );
+
+    // `script` gives the command a terminal; the two answers are typed into it.
+    site.ok(&["user", "add", "bob"], None);
+    let motpd = env!("CARGO_BIN_EXE_motpd");
+    let typed = |answers: &str| {
+        let mut child = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{motpd} user set-password bob"),
+                "/dev/null",
+            ])
+            .current_dir(site.dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(answers.as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let differ = typed("Better2024\nBetter2025\n");
+    assert!(differ.contains("New password for bob"), "{differ}");
+    assert!(differ.contains("differ"), "{differ}");
+    assert!(
+        site.ok(&["user", "show", "bob"], None)
+            .contains("status      pending")
+    );
+    let same = typed("Better2024\nBetter2024\n");
+    assert!(same.contains("password of bob changed"), "{same}");
+    assert!(
+        site.ok(&["user", "show", "bob"], None)
+            .contains("status      active")
+    );
+}
+
+/// A refusal that an option overrides names the option.
+#[test]
+fn already_bound_errors_name_replace_and_force() {
+    let site = Site::new();
+    site.ok(&["user", "add", "alice", "--email", "alice@h.org"], None);
+    site.ok(&["device", "enroll", "alice"], None);
+    let enroll = site.fails(&["device", "enroll", "alice"], None, 7);
+    assert!(
+        enroll.contains("use --replace") && enroll.contains("motpd device reset alice"),
+        "{enroll}"
+    );
+    let import = site.fails(
+        &["device", "enroll", "alice", "--secret-stdin"],
+        Some("JBSWY3DPEHPK3PXP\n"),
+        7,
+    );
+    assert!(import.contains("use --replace"), "{import}");
+    let invite = site.fails(&["invite", "alice"], None, 7);
+    assert!(invite.contains("use --force"), "{invite}");
+    let qr = site.fails(&["invite", "alice", "--qr-in-mail"], None, 7);
+    assert!(qr.contains("motpd device reset alice"), "{qr}");
+}

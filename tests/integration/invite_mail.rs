@@ -250,6 +250,12 @@ async fn an_invitation_mail_binds_a_phone_from_outside_once() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let uri = decode_qr(&page.body);
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let tap = format!("href=\"{}\"", uri.replace('&', "&#38;"));
+    assert!(
+        page.body.contains(&tap),
+        "the same token with a tap: {tap}\n{}",
+        page.body
+    );
     let params = otp::parse_otpauth_uri(&uri).unwrap();
     let seed = otp::parse_base32_seed(&params.secret_base32).unwrap();
     let key = otp::parse_base32_seed(&page.initial_key()).unwrap();

@@ -249,6 +249,38 @@ async fn audit_kinds(f: &EngineFixture) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The "done" text says how to log in from now on, as NetScaler asks for the code (`radius.mode`).
+#[tokio::test]
+async fn the_done_page_says_how_to_log_in_in_the_configured_mode() {
+    for (mode, expected, not) in [
+        (AuthMode::Challenge, "畫面要求驗證碼時", "密碼後面接著"),
+        (AuthMode::OtpOnly, "第二欄輸入", "密碼後面接著"),
+        (AuthMode::PasswordOtp, "密碼後面接著", "第二欄"),
+    ] {
+        let f = EngineFixture::new(|c| {
+            web_config(c);
+            c.radius.mode = mode;
+        })
+        .await;
+        f.account("alice", PASSWORD).await;
+        let clock = Arc::new(f.clock.clone());
+        let state = Arc::new(WebState::new(
+            &f.config,
+            f.store.clone(),
+            f.key.clone(),
+            clock,
+        ));
+        let mut b = Browser::new(&state, INSIDE);
+        let (qr, device, seed) = b.start().await;
+        let done = b
+            .confirm(&qr, &device, &code_at(&seed, f.clock.now()))
+            .await;
+        assert!(done.body.contains(ZH_DONE), "{}", done.body);
+        assert!(done.body.contains(expected), "{mode:?}: {}", done.body);
+        assert!(!done.body.contains(not), "{mode:?}: {}", done.body);
+    }
+}
+
 #[tokio::test]
 async fn flow_a_binds_a_device_whose_later_codes_log_in_over_radius() {
     let (f, state) = setup().await;
@@ -273,6 +305,12 @@ async fn flow_a_binds_a_device_whose_later_codes_log_in_over_radius() {
     let (qr, device, seed) = b.start().await;
     assert_eq!(b.cookies["motpd_session"].len(), 64, "a session at login");
     assert!(qr.body.contains("<svg"));
+    // On the phone itself the QR code cannot be scanned: a tap-to-add link (both languages' pages have it).
+    assert!(
+        qr.body.contains("id=\"add-to-app\" href=\"otpauth://totp/"),
+        "{}",
+        qr.body
+    );
     assert!(qr.body.contains("TOTP") && qr.body.contains("SHA1"));
     let pending = f.store.device(&device).await.unwrap().unwrap();
     assert_eq!(pending.state, DeviceState::Pending);

@@ -15,6 +15,7 @@ use super::pages::{Bound, DevicePage, EnrollPage, LoginPage, SeedView, format_ti
 use super::session::{COOKIE, SessionData};
 use super::visitor::Visitor;
 use crate::accounts::ADMIN_LOCK_UNTIL;
+use crate::config::AuthMode;
 use crate::engine::self_service::{ConfirmOutcome, LoginOutcome, LoginRefusal, StartOutcome};
 use crate::otp::group_in_fours;
 use crate::secrets::SecretString;
@@ -272,6 +273,7 @@ pub(crate) async fn start(
     };
     let seed = SeedView {
         qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
+        uri: uri.expose().to_owned(),
         key_grouped: group_in_fours(secret_base32.expose()),
         digits: state.otp.digits,
         period: state.otp.period,
@@ -306,7 +308,12 @@ pub(crate) async fn confirm(
     let t = v.texts();
     match outcome {
         ConfirmOutcome::Bound => {
-            device_page(&state, &v, &data, account_id, Some(t.done), None).await
+            let done = match state.radius_mode {
+                AuthMode::PasswordOtp => t.done,
+                AuthMode::OtpOnly => t.done_otp_only,
+                AuthMode::Challenge => t.done_challenge,
+            };
+            device_page(&state, &v, &data, account_id, Some(done), None).await
         }
         ConfirmOutcome::AlreadyBound => {
             device_page(&state, &v, &data, account_id, None, None).await

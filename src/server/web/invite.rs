@@ -22,6 +22,7 @@ use super::pages::{
 use super::session::SessionData;
 use super::texts::{EN, Texts, ZH_TW};
 use super::visitor::{AnyNetwork, Visitor};
+use crate::config::AuthMode;
 use crate::engine::invitations::LinkState;
 use crate::engine::invite_unlock::{InviteGrant, Unlock};
 use crate::engine::self_service::{ConfirmOutcome, LoginRefusal, StartOutcome};
@@ -87,6 +88,7 @@ pub(crate) async fn open(
     };
     let seed = SeedView {
         qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
+        uri: uri.expose().to_owned(),
         key_grouped: group_in_fours(secret_base32.expose()),
         digits: state.otp.digits,
         period: state.otp.period,
@@ -230,7 +232,7 @@ pub(crate) async fn confirm(
         Err(link) => return Ok(link_page(&link)),
     };
     Ok(match outcome {
-        ConfirmOutcome::Bound => state_page(StatusCode::OK, |t| t.invite_bound),
+        ConfirmOutcome::Bound => state_page(StatusCode::OK, bound_text(state.radius_mode)),
         ConfirmOutcome::AlreadyBound => state_page(StatusCode::OK, |t| t.invite_already_bound),
         ConfirmOutcome::Expired => state_page(StatusCode::OK, |t| t.invite_pending_expired),
         ConfirmOutcome::WrongCode => {
@@ -282,6 +284,15 @@ fn link_page(link: &LinkState) -> Response {
     state_page(status, pick)
 }
 
+/// The "done" text: how to log in to the VPN from now on, as NetScaler asks for the code.
+fn bound_text(mode: AuthMode) -> fn(&Texts) -> &'static str {
+    match mode {
+        AuthMode::PasswordOtp => |t| t.invite_bound,
+        AuthMode::OtpOnly => |t| t.invite_bound_otp_only,
+        AuthMode::Challenge => |t| t.invite_bound_challenge,
+    }
+}
+
 fn state_page(status: StatusCode, pick: fn(&Texts) -> &'static str) -> Response {
     render_state(status, pick, false)
 }
@@ -299,6 +310,22 @@ fn render_state(status: StatusCode, pick: fn(&Texts) -> &'static str, activate: 
         Err(error) => {
             tracing::error!(%error, "page template failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_done_text_follows_how_netscaler_asks_for_the_code() {
+        assert!(bound_text(AuthMode::PasswordOtp)(&EN).contains("right after your password"));
+        assert!(bound_text(AuthMode::OtpOnly)(&EN).contains("in the second"));
+        assert!(bound_text(AuthMode::Challenge)(&ZH_TW).contains("畫面要求驗證碼時"));
+        for mode in [AuthMode::OtpOnly, AuthMode::Challenge] {
+            assert!(!bound_text(mode)(&EN).contains("right after your password"));
+            assert!(bound_text(mode)(&EN).contains("no longer works"));
         }
     }
 }

@@ -88,6 +88,8 @@ pub struct WebState {
     web: WebConfig,
     otp: OtpConfig,
     utc_offset: time::UtcOffset,
+    /// How NetScaler asks for the code: the "done" pages say how to log in from now on.
+    radius_mode: crate::config::AuthMode,
     secure_cookies: bool,
     form_key: form_token::FormKey,
 }
@@ -145,6 +147,7 @@ impl WebState {
             web: config.web.clone(),
             otp: config.otp.clone(),
             utc_offset: config.policy.utc_offset,
+            radius_mode: config.radius.mode,
             secure_cookies: config.web.public_url.starts_with("https://"),
             form_key,
         }

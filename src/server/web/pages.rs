@@ -45,6 +45,8 @@ pub(crate) struct DevicePage<'a> {
 #[derive(Debug)]
 pub(crate) struct SeedView {
     pub(crate) qr_svg: String,
+    /// The `otpauth://` URI: a tap-to-add link for a person reading the page on the phone itself.
+    pub(crate) uri: String,
     pub(crate) key_grouped: String,
     pub(crate) digits: u32,
     pub(crate) period: u32,
@@ -155,16 +157,10 @@ pub(crate) struct OutsidePage {
     pub(crate) en_text: &'static str,
 }
 
-/// A time in the site's offset, `YYYY-MM-DD HH:MM`; total for every `unix`: a time the offset would push out of
-/// the representable range (the far-future admin lock) is shown in UTC, one outside it as "-".
+/// A time in the site's offset with the offset written out, as the mails and the CLI show it; total for every
+/// `unix` (see [`crate::local_time`]).
 pub(crate) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
-    let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return "-".to_owned();
-    };
-    match utc.checked_to_offset(offset) {
-        Some(t) => format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute()),
-        None => format!("{} {:02}:{:02} UTC", utc.date(), utc.hour(), utc.minute()),
-    }
+    crate::local_time::for_people(unix, offset)
 }
 
 /// The inline SVG QR code of `uri`.
@@ -184,13 +180,19 @@ mod tests {
     fn formatting_a_time_never_panics() {
         let taipei = time::UtcOffset::from_hms(8, 0, 0).unwrap();
         let west = time::UtcOffset::from_hms(-8, 0, 0).unwrap();
-        assert_eq!(format_time(0, taipei), "1970-01-01 08:00");
+        assert_eq!(format_time(0, taipei), "1970-01-01 08:00 (UTC+08:00)");
         let admin_lock = crate::accounts::ADMIN_LOCK_UNTIL;
-        assert_eq!(format_time(admin_lock, taipei), "9999-12-31 23:59 UTC");
-        assert_eq!(format_time(admin_lock, west), "9999-12-31 15:59");
+        assert_eq!(
+            format_time(admin_lock, taipei),
+            "9999-12-31 23:59 (UTC+00:00)"
+        );
+        assert_eq!(
+            format_time(admin_lock, west),
+            "9999-12-31 15:59 (UTC-08:00)"
+        );
         for unix in [i64::MIN, i64::MAX, -377_705_116_800 - 1, admin_lock + 1] {
             assert_eq!(format_time(unix, taipei), "-", "{unix}");
         }
-        assert!(format_time(-377_705_116_800, west).ends_with("UTC"));
+        assert!(format_time(-377_705_116_800, west).ends_with("(UTC+00:00)"));
     }
 }
