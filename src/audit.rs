@@ -55,6 +55,16 @@ impl AuditEvent {
             detail: detail.to_string(),
         }
     }
+
+    /// Writes the event to the server log as well (the web pages' enrollments, activations, resets and
+    /// invitation steps), so that an admin following the log sees them without reading the database. Audit
+    /// details never hold a secret.
+    pub fn log(&self) {
+        tracing::info!(
+            kind = %self.kind, actor = %self.actor, account = %self.account_id.as_deref().unwrap_or("-"),
+            outcome = %self.outcome, detail = %self.detail, "audit event"
+        );
+    }
 }
 
 /// A stored row of the trail.

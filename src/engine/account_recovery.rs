@@ -392,6 +392,7 @@ impl AccountRecovery {
             outcome,
             detail,
         );
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(match (result, standing) {
             (Ok(account), Some(standing)) => Verification::Verified {
@@ -538,6 +539,7 @@ impl AccountRecovery {
     ) -> Result<(), EngineError> {
         let actor = format!("web:{client_ip}");
         let event = AuditEvent::new(now, kind, &actor, account_id, outcome, detail);
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(())
     }

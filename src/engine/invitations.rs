@@ -354,6 +354,7 @@ impl Invitations {
             outcome,
             detail,
         );
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(())
     }
@@ -573,6 +574,7 @@ impl Invitations {
             "ok",
             detail,
         );
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(())
     }

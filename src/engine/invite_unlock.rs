@@ -113,6 +113,7 @@ impl Invitations {
             label,
             serde_json::json!({ "reason": reason }),
         );
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(outcome)
     }

@@ -82,6 +82,7 @@ impl Engine {
             if bound { "ok" } else { "reject" },
             detail,
         );
+        event.log();
         self.store.append_audit(&[event]).await?;
         if !bound {
             return Ok(self.reject(RejectReason::Replayed, &Message::Replayed, Some(account)));

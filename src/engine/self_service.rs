@@ -462,6 +462,7 @@ impl SelfService {
     ) -> Result<(), EngineError> {
         let actor = format!("web:{client_ip}");
         let event = AuditEvent::new(now, kind, &actor, account_id, outcome, detail);
+        event.log();
         self.store.append_audit(&[event]).await?;
         Ok(())
     }

@@ -1436,8 +1436,8 @@ fn printed_times_are_in_the_site_offset() {
     std::fs::write(site.path("motpd.toml"), config).unwrap();
     let table = site.ok(&["client", "list"], None);
     assert!(table.contains(" -03:30"), "{table}");
-    let report = site.ok(&["report", "unenrolled"], None);
-    assert!(report.contains(" -03:30"), "{report}");
+    let audit = site.ok(&["audit", "list", "--limit", "1"], None);
+    assert!(audit.contains(" -03:30"), "{audit}");
 }
 
 /// Shell completion scripts and manual pages come from the same definitions as `--help`, without a config.

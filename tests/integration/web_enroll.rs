@@ -790,3 +790,42 @@ async fn two_nodes_over_one_store_share_sessions_keyed_by_a_hash() {
     );
     assert_eq!(at_a.get("/enroll/device").await.location(), "/enroll");
 }
+
+/// A `tracing` writer that keeps what is logged, for reading it back in a test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn web_events_reach_the_log_as_well_as_the_audit_trail() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_f, state) = setup().await;
+    let mut b = Browser::new(&state, INSIDE);
+    b.log_in().await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("audit event") && l.contains("enroll.login"))
+        .unwrap_or_else(|| panic!("no enroll.login line in the log:\n{log}"));
+    assert!(
+        line.contains("account=alice") && line.contains("outcome=ok"),
+        "{line}"
+    );
+    assert!(!line.contains(PASSWORD), "{line}");
+}
