@@ -144,6 +144,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 struct Site {
     dir: tempfile::TempDir,
     auth: SocketAddr,
+    web: SocketAddr,
     child: Option<Child>,
 }
 
@@ -164,6 +165,7 @@ impl Site {
         let site = Self {
             dir,
             auth,
+            web,
             child: None,
         };
         site.motpd(&["init"], "").success();
@@ -429,4 +431,33 @@ fn database_files_are_private_and_a_database_others_can_read_is_refused() {
         0o644,
         "motpd never chmods behind the admin's back"
     );
+}
+
+/// What the enrollment pages do reaches the server's log, not only the audit trail in the database.
+#[tokio::test]
+async fn web_events_reach_the_server_log() {
+    let mut site = Site::provision();
+    site.motpd(&["user", "add", "alice", "--password-stdin"], "Nurse2024")
+        .success();
+    site.serve();
+    let mut browser = crate::common::http_client::HttpBrowser::new(site.web);
+    let csrf = browser.get("/enroll").await.field("csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("account", "alice"),
+        ("password", "Nurse2024"),
+    ];
+    let reply = browser.post("/enroll/login", &form).await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let log = site.wait_for_log("enroll.login");
+    site.stop();
+    let line = log
+        .lines()
+        .find(|l| l.contains("audit event") && l.contains("enroll.login"))
+        .unwrap_or_else(|| panic!("no enroll.login line:\n{log}"));
+    assert!(
+        line.contains("account=alice") && line.contains("outcome=ok"),
+        "{line}"
+    );
+    assert!(!line.contains("Nurse2024"), "{line}");
 }
