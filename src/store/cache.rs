@@ -28,10 +28,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::batch::{BatchStats, Batcher};
 use super::{
     AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, Challenge, Counter, Device, FailureState, ImportSummary, Invitation,
-    LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode, NewWebSession,
-    RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, Store, StoreError,
-    WebSession,
+    AccountingEntry, AttemptRequest, Challenge, Counter, Device, FailureState, ImportSummary,
+    Invitation, LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode,
+    NewWebSession, RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose,
+    Store, StoreError, WebSession,
 };
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Clock;
@@ -99,6 +99,8 @@ pub struct CachedStore {
     misses: AtomicU64,
     reads: Batcher<String, ReadAnswer>,
     writes: Batcher<AcceptedLogin, bool>,
+    /// VPN reservations, batched like the accepts (one commit for many) where the backend does not batch.
+    reserves: Batcher<AttemptRequest, Option<Reservation>>,
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -123,6 +125,11 @@ impl CachedStore {
             let store = writer.clone();
             async move { store.record_accepted_logins(&logins).await }
         });
+        let reserver = inner.clone();
+        let reserves = Batcher::spawn(MAX_BATCH, move |requests: Vec<AttemptRequest>| {
+            let store = reserver.clone();
+            async move { store.reserve_attempts(Counter::Vpn, &requests).await }
+        });
         Self {
             inner,
             clock,
@@ -134,6 +141,7 @@ impl CachedStore {
             misses: AtomicU64::new(0),
             reads,
             writes,
+            reserves,
         }
     }
 
@@ -458,7 +466,16 @@ impl Store for CachedStore {
         now: i64,
         policy: LockoutPolicy,
     ) -> Result<Option<Reservation>, StoreError> {
-        let result = self.inner.reserve_attempt(counter, id, now, policy).await;
+        let result = if counter == Counter::Vpn && !self.inner.groups_concurrent_calls() {
+            let request = AttemptRequest {
+                id: id.to_owned(),
+                now,
+                policy,
+            };
+            self.reserves.call(request).await
+        } else {
+            self.inner.reserve_attempt(counter, id, now, policy).await
+        };
         match (&result, counter) {
             // Only the VPN counter is part of a cached record.
             (Ok(Some(Reservation::Granted { failures })), Counter::Vpn) => {

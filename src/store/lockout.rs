@@ -39,6 +39,17 @@ pub struct LockoutPolicy {
     pub lock_seconds: i64,
 }
 
+/// One reservation of a batch ([`super::Store::reserve_attempts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRequest {
+    /// The account.
+    pub id: String,
+    /// When.
+    pub now: i64,
+    /// The thresholds.
+    pub policy: LockoutPolicy,
+}
+
 /// The answer to [`super::Store::reserve_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub use audit_search::AuditFilter;
 pub use batch::BatchStats;
 pub use cache::{CacheSettings, CacheStats, CachedStore};
-pub use lockout::{Counter, LockoutPolicy, Reservation};
+pub use lockout::{AttemptRequest, Counter, LockoutPolicy, Reservation};
 pub use types::*;
 
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
@@ -179,6 +179,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
         policy: LockoutPolicy,
     ) -> Result<Option<Reservation>, StoreError>;
+    /// Many reservations of `counter` as if made one after the other, answered in order: what
+    /// [`Store::reserve_attempt`] answers for each. A backend whose commits are costly (PostgreSQL) makes them
+    /// in one transaction; by default they are made one by one.
+    async fn reserve_attempts(
+        &self,
+        counter: Counter,
+        requests: &[AttemptRequest],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            answers.push(
+                self.reserve_attempt(counter, &request.id, request.now, request.policy)
+                    .await?,
+            );
+        }
+        Ok(answers)
+    }
     /// Settles a reserved attempt whose secret was wrong: locks the account until `now + lock_seconds` when
     /// the count reached the threshold (the reservation already counted it: no second increment). A lock still
     /// running is kept as it is. `NotFound` if the account does not exist.

@@ -300,6 +300,56 @@ impl Store for PgStore {
         lockout::reserve(&self.pool, counter, id, now, policy).await
     }
 
+    async fn reserve_attempts(
+        &self,
+        counter: Counter,
+        requests: &[super::AttemptRequest],
+    ) -> Result<Vec<Option<Reservation>>, StoreError> {
+        // One transaction (one commit) for the batch; rows taken in ID order, so that two nodes batching
+        // the same accounts never deadlock. The same account twice sees its own earlier reservation.
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&index| requests.get(index).map(|r| r.id.as_str()));
+        let mut answers = vec![None; requests.len()];
+        let mut tx = self.pool.begin().await?;
+        for index in order {
+            let Some(request) = requests.get(index) else {
+                continue;
+            };
+            let granted: Option<i64> = sqlx::query_scalar(counter.postgres().reserve)
+                .bind(&request.id)
+                .bind(request.now)
+                .bind(i64::from(request.policy.threshold))
+                .bind(request.policy.lock_seconds)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let answer = match granted {
+                Some(failures) => Some(Reservation::Granted {
+                    failures: super::lockout::count(failures)?,
+                }),
+                None => {
+                    let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
+                        sqlx::query_as(super::lockout::REFUSAL_PG)
+                            .bind(&request.id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    row.map(|row| Reservation::Refused {
+                        until: super::lockout::refusal_until(
+                            counter,
+                            row,
+                            request.now,
+                            request.policy,
+                        ),
+                    })
+                }
+            };
+            if let Some(slot) = answers.get_mut(index) {
+                *slot = answer;
+            }
+        }
+        tx.commit().await?;
+        Ok(answers)
+    }
+
     async fn settle_failure(
         &self,
         counter: Counter,

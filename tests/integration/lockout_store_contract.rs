@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use motpd::store::{AcceptedLogin, Counter, LockoutPolicy, Reservation, Store, StoreError};
+use motpd::store::{
+    AcceptedLogin, AttemptRequest, Counter, LockoutPolicy, Reservation, Store, StoreError,
+};
 use tokio::sync::Barrier;
 
 use crate::common::{Backend, NOW, account, device};
@@ -256,6 +258,37 @@ async fn racing_reservations_grant_exactly_the_threshold(backend: &Backend) {
     b.close().await;
 }
 
+async fn a_batch_of_reservations_answers_as_one_after_the_other(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store.create_account(&account("bob"), NOW).await.unwrap();
+    let request = |id: &str| AttemptRequest {
+        id: id.to_owned(),
+        now: NOW,
+        policy: POLICY,
+    };
+    let batch = [
+        request("bob"),
+        request("alice"),
+        request("nobody"),
+        request("alice"),
+        request("alice"),
+        request("alice"),
+    ];
+    let answers = store.reserve_attempts(Counter::Vpn, &batch).await.unwrap();
+    assert_eq!(
+        answers,
+        [
+            granted(1),
+            granted(1),
+            None,
+            granted(2),
+            granted(3),
+            refused(NOW + 60)
+        ]
+    );
+    assert_eq!(failures(store).await, (3, None));
+}
+
 macro_rules! on_every_backend {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -286,7 +319,8 @@ on_every_backend!(
         attempts_are_counted_before_and_lock_at_settlement,
         a_count_left_at_the_threshold_restarts_after_the_lock_time,
         the_web_counter_is_kept_apart,
-        an_accept_is_refused_while_the_account_is_locked;
+        an_accept_is_refused_while_the_account_is_locked,
+        a_batch_of_reservations_answers_as_one_after_the_other;
     backend:
         racing_reservations_grant_exactly_the_threshold,
 );
