@@ -293,11 +293,7 @@ impl AccountRecovery {
 
     /// The lockout policy, as the store takes it.
     fn lockout_policy(&self) -> LockoutPolicy {
-        let policy = &self.settings.policy;
-        LockoutPolicy {
-            threshold: policy.lockout_failures,
-            lock_seconds: i64::from(policy.lockout_minutes) * 60,
-        }
+        super::lockout::lockout_policy(&self.settings.policy)
     }
 
     /// Counts an attempt on the VPN counter before a secret is compared (atomic, on every node), as a login

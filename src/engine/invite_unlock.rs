@@ -22,7 +22,7 @@ use crate::store::Account;
 /// What [`InviteGrant`]'s text starts with (it is kept as a session's state).
 const GRANT_PREFIX: &str = "invite-grant:";
 
-/// Proof that this session gave the password of the link's account: the SHA-256 of the link's token (never the
+/// Proof that the visitor's web session gave the password of the link's account: the SHA-256 of the link's token (never the
 /// token), the SHA-256 of the account's stored password hash (a new password voids the grant) and the account
 /// ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,12 +128,8 @@ impl Invitations {
         password: &[u8],
         now: i64,
     ) -> Result<Option<LoginRefusal>, EngineError> {
-        use crate::store::{Counter, LockoutPolicy, Reservation};
-        let policy = &self.settings.policy;
-        let lockout = LockoutPolicy {
-            threshold: policy.lockout_failures,
-            lock_seconds: i64::from(policy.lockout_minutes) * 60,
-        };
+        use crate::store::{Counter, Reservation};
+        let lockout = super::lockout::lockout_policy(&self.settings.policy);
         let id = &account.id;
         match self
             .store

@@ -49,14 +49,18 @@ fn take_reserved() -> Option<String> {
         .flatten()
 }
 
+/// `policy`'s thresholds as the store takes them (the VPN and the web counters use the same numbers).
+pub(super) fn lockout_policy(policy: &crate::config::PolicyConfig) -> LockoutPolicy {
+    LockoutPolicy {
+        threshold: policy.lockout_failures,
+        lock_seconds: i64::from(policy.lockout_minutes) * 60,
+    }
+}
+
 impl Engine {
     /// The policy's thresholds, as the store takes them.
     pub(super) fn lockout_policy(&self) -> LockoutPolicy {
-        let policy = &self.settings.policy;
-        LockoutPolicy {
-            threshold: policy.lockout_failures,
-            lock_seconds: i64::from(policy.lockout_minutes) * 60,
-        }
+        lockout_policy(&self.settings.policy)
     }
 
     /// Runs one decision with its attempt slot; an attempt still reserved when it ends (nothing was found

@@ -254,11 +254,7 @@ impl SelfService {
 
     /// The policy's thresholds for the web counter (the same numbers as the VPN's).
     fn lockout_policy(&self) -> LockoutPolicy {
-        let policy = &self.settings.policy;
-        LockoutPolicy {
-            threshold: policy.lockout_failures,
-            lock_seconds: i64::from(policy.lockout_minutes) * 60,
-        }
+        super::lockout::lockout_policy(&self.settings.policy)
     }
 
     /// Disabled, or past its expiry date (checked before anything is started for the account).
