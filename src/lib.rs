@@ -6,6 +6,7 @@
 //! # Layout (dependencies point down; nothing imports `cli`)
 //! - [`cli`]: arguments, wiring, printing. The only user of `anyhow`.
 //! - [`engine`]: the decisions: login rules, device binding. No sockets, no SQL; time is a parameter.
+//! - [`model`]: the domain records (accounts, devices, clients, challenges, sessions). Plain data.
 //! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
 //! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
@@ -31,6 +32,7 @@ pub mod csv_text;
 pub mod device_import;
 pub mod engine;
 pub mod local_time;
+pub mod model;
 pub mod notify;
 pub mod otp;
 pub mod password;

@@ -24,7 +24,6 @@ mod rows;
 mod sessions;
 mod sms;
 mod sqlite;
-mod types;
 mod web_sessions;
 
 use std::sync::Arc;
@@ -33,7 +32,7 @@ pub use audit_search::AuditFilter;
 pub use batch::BatchStats;
 pub use cache::{CacheSettings, CacheStats, CachedStore};
 pub use lockout::{AttemptRequest, Counter, LockoutPolicy, Reservation};
-pub use types::*;
+pub use crate::model::*;
 
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 

@@ -1,4 +1,5 @@
-//! Domain records the store takes and returns. Plain data: no SQL, no policy.
+//! The domain records: accounts, devices, RADIUS clients, challenges, sessions, invitations, SMS codes and
+//! the login record the hot path reads. Plain data that the engine, the store and the CLI share: no SQL, no policy.
 //!
 //! Times are Unix seconds (`i64`); calendar dates (account expiry) are `time::Date`, compared by the engine in
 //! the site's time zone.
