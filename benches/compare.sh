@@ -5,7 +5,9 @@
 #   bash benches/compare.sh --quick    # 20,000 accounts, shorter runs; about 4 min once built
 #   options: --out DIR (results; default target/compare), --pg URL (PostgreSQL server, default
 #            postgres://postgres@127.0.0.1:5432; a fresh database is created and dropped), --keep (keep the
-#            temporary server directories), --concurrency N (default 256)
+#            temporary server directories), --concurrency N (default 256), --baseline BIN (also run another
+#            motpd binary, say one built from main before a change, on SQLite and PostgreSQL: rows
+#            before-sqlite and before-postgres, measured in the same run as the others)
 #
 # What it does:
 #  1. installs what is missing from Debian (freeradius, freeradius-utils, jq, postgresql-client) and builds the
@@ -31,6 +33,7 @@
 set -euo pipefail
 
 QUICK=0
+BASELINE=
 KEEP=0
 CONCURRENCY=256
 PG_SERVER=${MOTPD_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift ;;
         --pg) PG_SERVER=$2; shift ;;
         --concurrency) CONCURRENCY=$2; shift ;;
+        --baseline) BASELINE=$2; shift ;;
         -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -588,6 +592,16 @@ else
     echo "compare.sh: PostgreSQL at $PG_SERVER is unreachable: the PostgreSQL rows are SKIPPED" >&2
 fi
 
+if [ -n "$BASELINE" ]; then
+    CURRENT=$MOTPD
+    MOTPD=$(realpath "$BASELINE")
+    motpd_suite before-sqlite "sqlite://motpd.db"
+    if [ "$PG_OK" = 1 ] && create_pg_database "motpd_before_$$"; then
+        motpd_suite before-postgres "$PG_DB_URL"
+    fi
+    MOTPD=$CURRENT
+fi
+
 # The controls of the half-peak p99: the no-work responder and FreeRADIUS at the very rate of motpd SQLite's
 # half-peak run. Neither keeps state on disk, so their p99 at that rate is what this machine (its scheduler, the
 # hypervisor's steal, the load tool) gives any server; motpd's tail above it is motpd's own.
@@ -657,8 +671,10 @@ report() {
     echo '|------------|---------------|-----------:|--------:|--------:|---------:|---------:|---------:|---------:|'
     local row mode fr ceiling
     for row in null/otp-only freeradius/otp-only sqlite/otp-only postgres/otp-only \
+        before-sqlite/otp-only before-postgres/otp-only \
         null/password-only freeradius/password-only sqlite/password-only postgres/password-only \
-        sqlite/password+otp postgres/password+otp; do
+        before-sqlite/password-only before-postgres/password-only \
+        sqlite/password+otp postgres/password+otp before-sqlite/password+otp before-postgres/password+otp; do
         [ -n "$(field "$row" 1)" ] || continue
         mode=${row#*/}
         fr=$(field "freeradius/$mode" 3)

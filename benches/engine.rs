@@ -28,13 +28,20 @@ const SEED: &[u8] = b"12345678901234567890";
 const PASSWORD: &str = "Nurse.Chen2024!";
 const USER: &str = "nurse.chen";
 
-/// An engine over a fresh in-memory SQLite store holding one active account with a TOTP device.
-async fn engine_with_account(clock: &ManualClock) -> Arc<Engine> {
+/// An engine over a fresh SQLite file (the production login path: its writer thread and the cache) holding one
+/// active account with a TOTP device. The directory lives as long as the engine is used.
+async fn engine_with_account(clock: &ManualClock, dir: &tempfile::TempDir) -> Arc<Engine> {
     let key = Arc::new(MasterKey::from_bytes([42; 32]));
     let chain = AuditChain::new(key.audit_chain_key());
-    let store = store::connect("sqlite::memory:", 1, chain)
+    let url = format!("sqlite://{}", dir.path().join("motpd.db").display());
+    let cache = store::CacheSettings {
+        ttl_seconds: 60,
+        capacity: 1000,
+    };
+    let stores = store::open(&url, 2, chain, Arc::new(clock.clone()), cache)
         .await
         .expect("store");
+    let store = stores.store.clone();
     let mut config = Config::default();
     config.policy.enforce_after = None;
     config.validate().expect("valid config");
@@ -63,7 +70,7 @@ async fn engine_with_account(clock: &ManualClock) -> Arc<Engine> {
         .expect("device");
     let (sink, _task) = AuditSink::spawn(store.clone());
     Arc::new(Engine::new(
-        store,
+        &stores,
         key,
         Arc::new(clock.clone()),
         EngineSettings::from_config(&config),
@@ -104,7 +111,8 @@ async fn accept(engine: &Engine, request: AccessRequest) {
 
 fn bench_mode(c: &mut Criterion, runtime: &Runtime, name: &str, mode: AuthMode) {
     let clock = ManualClock::new(NOW);
-    let engine = runtime.block_on(engine_with_account(&clock));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let engine = runtime.block_on(engine_with_account(&clock, &dir));
     runtime.block_on(accept(&engine, next_request(&clock, mode)));
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {

@@ -393,7 +393,7 @@ pub struct AccountingEntry {
 }
 
 /// An e-mail invitation (enrollment flow B), found by the SHA-256 of its link's token.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invitation {
     /// The invited account.
     pub account_id: String,
@@ -482,7 +482,7 @@ pub enum SmsIssue {
 }
 
 /// An outstanding SMS code after one more try was counted.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsCodeAttempt {
     /// Keyed hash of the code.
     pub code_hash: Vec<u8>,

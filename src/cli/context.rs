@@ -9,7 +9,7 @@ use crate::audit::{AuditChain, AuditEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::secrets::{MasterKey, SecretError};
-use crate::store::{self, Store, redact_url};
+use crate::store::{self, CacheSettings, Store, Stores, redact_url};
 
 /// The default configuration file, used when it exists and no `--config` is given.
 pub(crate) const DEFAULT_CONFIG: &str = "motpd.toml";
@@ -30,7 +30,10 @@ pub(crate) struct Context {
     /// The config file used, if any.
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) key: Arc<MasterKey>,
+    /// Every role of the database.
     pub(crate) store: Arc<dyn Store>,
+    /// The same database with its login path (for the engine's services and `serve`).
+    pub(crate) stores: Stores,
     /// Whether this run created the key file.
     pub(crate) created_key: bool,
 }
@@ -70,8 +73,8 @@ impl Context {
         if key_mode == KeyMode::MustExist {
             missing_database(&config.database.url)?;
         }
-        let store = match open_store(&config, &key).await {
-            Ok(store) => store,
+        let stores = match open_store(&config, &key).await {
+            Ok(stores) => stores,
             Err(e) => {
                 if created_key {
                     // Nothing was sealed with it; leave no stray key behind.
@@ -84,7 +87,8 @@ impl Context {
             config,
             config_file,
             key: Arc::new(key),
-            store,
+            store: stores.store.clone(),
+            stores,
             created_key,
         })
     }
@@ -208,11 +212,21 @@ fn user_name(uid: u32) -> Option<String> {
     })
 }
 
-async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Stores> {
     let url = &config.database.url;
     let chain = AuditChain::new(key.audit_chain_key());
-    let store = store::connect(url, config.database.max_connections, chain)
-        .await
+    let cache = CacheSettings {
+        ttl_seconds: config.database.cache_seconds,
+        capacity: config.database.cache_entries,
+    };
+    let stores = store::open(
+        url,
+        config.database.max_connections,
+        chain,
+        Arc::new(SystemClock),
+        cache,
+    )
+    .await
         .with_context(|| {
             format!(
                 "cannot open the database {} (check database.url, and that the server is running and reachable)",
@@ -220,15 +234,15 @@ async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Arc<dyn 
             )
         })?;
     let candidate = key.key_check_value()?;
-    let stored = store.ensure_key_check(&candidate).await?;
+    let stored = stores.store.ensure_key_check(&candidate).await?;
     if stored != candidate && !key.matches_key_check(&stored) {
-        store.close().await;
+        stores.store.close().await;
         anyhow::bail!(KeyMismatch {
             key_file: config.secrets.key_file.clone(),
             key_id: key.key_id(),
         });
     }
-    Ok(store)
+    Ok(stores)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow:
 async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
     let mailer = SmtpMailer::new(&ctx.config.smtp).context("check the [smtp] settings")?;
     let service = Invitations::new(
-        ctx.store.clone(),
+        &ctx.stores,
         ctx.key.clone(),
         Arc::new(SystemClock),
         EngineSettings::from_config(&ctx.config),

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::context::{Context, KeyMode};
 use crate::clock::SystemClock;
 use crate::server::node::{self, Node};
-use crate::store::{CacheSettings, CachedStore, Store, redact_url};
+use crate::store::redact_url;
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
@@ -21,18 +21,9 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     let sockets = node::bind_configured(&ctx.config)?;
     let web = node::bind_web(ctx.config.web.listen).await?;
     let token = CancellationToken::new();
-    let cache = CacheSettings {
-        ttl_seconds: ctx.config.database.cache_seconds,
-        capacity: ctx.config.database.cache_entries,
-    };
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(
-        ctx.store.clone(),
-        Arc::new(SystemClock),
-        cache,
-    ));
     let node = Node::start(
         &ctx.config,
-        store.clone(),
+        ctx.stores.clone(),
         ctx.key.clone(),
         Arc::new(SystemClock),
         sockets,
@@ -55,7 +46,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining requests in flight");
     token.cancel();
     let result = node.finish().await;
-    store.close().await;
+    ctx.store.close().await;
     tracing::info!("stopped");
     crate::telemetry::flush();
     result.map_err(Into::into)

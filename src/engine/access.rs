@@ -20,6 +20,7 @@ use crate::store::{
     AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord,
     Store,
 };
+use crate::store::{LoginStore, Logins, Stores};
 
 /// The settings the engine decides with.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ impl EngineSettings {
 #[derive(Debug)]
 pub struct Engine {
     pub(super) store: Arc<dyn Store>,
+    /// The login path: account records, lockout reservations, challenges.
+    pub(super) logins: Arc<Logins>,
     pub(super) key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     pub(super) settings: EngineSettings,
@@ -81,7 +84,7 @@ pub(super) struct Outcome {
 impl Engine {
     /// An engine over `store`. Password hashing runs on the threads of `hashing`.
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
@@ -90,8 +93,9 @@ impl Engine {
     ) -> Self {
         let reuse_key = key.derive(b"motpd reuse fingerprint v1");
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing),
-            store,
+            passwords: PasswordChecker::new(stores.store.clone(), hashing),
+            store: stores.store.clone(),
+            logins: stores.logins.clone(),
             key,
             clock,
             settings,
@@ -181,7 +185,7 @@ impl Engine {
         let Some(LoginRecord {
             account,
             device: active,
-        }) = self.store.login_record(&id).await?
+        }) = self.logins.login_record(&id).await?
         else {
             self.equalise_time(request, password).await;
             return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
@@ -437,10 +441,10 @@ impl Engine {
         })
     }
 
-    /// Records the step of an Accept with the replay guard: the step and the success bookkeeping together
-    /// (group-committed by the serving store), and the Accept's audit row in the same transaction when the
-    /// store writes it there. If another request (or node) accepted this step first, the outcome becomes a
-    /// "code already used" Reject. Returns whether the outcome's audit row is stored.
+    /// Records the step of an Accept with the replay guard: the step, the success bookkeeping and the Accept's
+    /// audit row, all stored before the answer (see [`LoginStore::record_accepted_login`]). If another request
+    /// (or node) accepted this step first, the outcome becomes a "code already used" Reject. Returns whether
+    /// the outcome's audit row is stored.
     async fn commit_accept(
         &self,
         request: &AccessRequest,
@@ -449,20 +453,17 @@ impl Engine {
         now: i64,
         started: Instant,
     ) -> Result<bool, EngineError> {
-        if self.store.stores_login_audit() {
-            login.audit = Some(self.decision_event(request, outcome, now, elapsed_us(started)));
-        }
-        if self.store.record_accepted_login(&login).await? {
-            self.settle_commit(outcome, &login.account_id, true, now)
-                .await?;
-            return Ok(login.audit.is_some());
+        login.audit = Some(self.decision_event(request, outcome, now, elapsed_us(started)));
+        let account_id = login.account_id.clone();
+        if self.logins.record_accepted_login(login).await? {
+            self.settle_commit(outcome, &account_id, true, now).await?;
+            return Ok(true);
         }
         outcome.decision = Decision::Reject {
             reason: RejectReason::Replayed,
             message: self.text(&Message::Replayed),
         };
-        self.settle_commit(outcome, &login.account_id, false, now)
-            .await?;
+        self.settle_commit(outcome, &account_id, false, now).await?;
         Ok(false)
     }
 

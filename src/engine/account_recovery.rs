@@ -40,6 +40,7 @@ use crate::password::{PolicyViolation, check_policy};
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
 use crate::store::{Counter, LockoutPolicy, Reservation};
+use crate::store::{LoginStore, Logins, Stores};
 
 pub use super::recovery_types::{
     Committed, PasswordCheck, PreparedPassword, ProofMethod, RecoveryPurpose, RecoverySms,
@@ -58,6 +59,8 @@ struct Attempt {
 #[derive(Debug)]
 pub struct AccountRecovery {
     store: Arc<dyn Store>,
+    /// The login path: account records, lockout reservations, challenges.
+    logins: Arc<Logins>,
     key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
@@ -72,17 +75,18 @@ impl AccountRecovery {
     /// A service over `store`; password hashing runs within `hashing`. Without
     /// [`Self::set_sms`] only the app code can prove ownership.
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
         hashing: HashingPool,
     ) -> Self {
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing),
+            passwords: PasswordChecker::new(stores.store.clone(), hashing),
             identity: IdentityKey::new(&key),
             helpdesk: HelpdeskCodes::new(&key),
-            store,
+            store: stores.store.clone(),
+            logins: stores.logins.clone(),
             key,
             clock,
             settings,
@@ -280,12 +284,12 @@ impl AccountRecovery {
             return Ok(Err(refused));
         }
         if self.identity.matches(&account.id, &stored, typed_identity) {
-            self.store
+            self.logins
                 .release_attempt(Counter::Vpn, &account.id)
                 .await?;
             return Ok(Ok(account));
         }
-        self.store
+        self.logins
             .settle_failure(Counter::Vpn, &account.id, now, self.lockout_policy())
             .await?;
         Ok(Err("wrong_identity"))
@@ -301,7 +305,7 @@ impl AccountRecovery {
     async fn reserve(&self, id: &str, now: i64) -> Result<Result<(), &'static str>, EngineError> {
         Ok(
             match self
-                .store
+                .logins
                 .reserve_attempt(Counter::Vpn, id, now, self.lockout_policy())
                 .await?
             {
@@ -337,7 +341,7 @@ impl AccountRecovery {
             CodeCheck::Valid(step) => {
                 if self.store.use_step_for_proof(&device.id, step).await? {
                     // One proof of two: the count is given back, not cleared.
-                    self.store.release_attempt(Counter::Vpn, &id).await?;
+                    self.logins.release_attempt(Counter::Vpn, &id).await?;
                     return Ok(Ok(account));
                 }
                 "replayed"
@@ -345,7 +349,7 @@ impl AccountRecovery {
             CodeCheck::Replayed(_) => "replayed",
             CodeCheck::HotpOutOfStep(_) | CodeCheck::Invalid => "wrong_code",
         };
-        self.store
+        self.logins
             .settle_failure(Counter::Vpn, &id, now, self.lockout_policy())
             .await?;
         Ok(Err(reason))

@@ -1,6 +1,7 @@
 //! Access-Challenges: issuing one (random State, only its hash stored, bound to account, client, device and
 //! expiry) and answering one (taken from the store atomically, so it is single use across nodes).
 
+use crate::store::LoginStore;
 use sha2::{Digest, Sha256};
 
 use super::access::{Engine, Outcome};
@@ -22,7 +23,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let mut state = vec![0u8; 32];
         getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
-        self.store
+        self.logins
             .create_challenge(
                 &NewChallenge {
                     state_hash: Sha256::digest(&state).to_vec(),
@@ -62,7 +63,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let hash = Sha256::digest(state).to_vec();
         let expired = || self.reject(RejectReason::BadState, &Message::ChallengeExpired, None);
-        let Some(challenge) = self.store.take_challenge(&hash, now).await? else {
+        let Some(challenge) = self.logins.take_challenge(&hash, now).await? else {
             return Ok(expired());
         };
         if challenge.account_id != id || challenge.client != request.client {
@@ -71,7 +72,7 @@ impl Engine {
         let Some(LoginRecord {
             account,
             device: active,
-        }) = self.store.login_record(id).await?
+        }) = self.logins.login_record(id).await?
         else {
             return Ok(expired());
         };

@@ -33,6 +33,7 @@ use crate::secrets::{MasterKey, SecretError, SecretString};
 use crate::store::{
     Account, AccountStatus, DeviceState, Invitation as StoredInvitation, Store, StoreError,
 };
+use crate::store::{Logins, Stores};
 
 /// The label of devices started from an invitation.
 const DEVICE_LABEL: &str = "invitation";
@@ -151,6 +152,8 @@ pub enum LinkState {
 #[derive(Debug)]
 pub struct Invitations {
     pub(super) store: Arc<dyn Store>,
+    /// The login path: account records, lockout reservations, challenges.
+    pub(super) logins: Arc<Logins>,
     key: Arc<MasterKey>,
     pub(super) clock: Arc<dyn Clock>,
     service: SelfService,
@@ -164,7 +167,7 @@ impl Invitations {
     /// A service whose links start with `settings.public_url` and live `ttl_hours`. The link's password check
     /// runs on this process's hashing threads ([`HashingPool::process`]), like the RADIUS engine's.
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
@@ -174,16 +177,17 @@ impl Invitations {
             public_url: settings.public_url.trim_end_matches('/').to_owned(),
             ttl_seconds: i64::from(ttl_hours).saturating_mul(3600),
             service: SelfService::new(
-                store.clone(),
+                stores,
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
                 // Only starting and confirming go through it: they check no password.
                 HashingPool::new(1),
             ),
-            passwords: PasswordChecker::new(store.clone(), HashingPool::process()),
+            passwords: PasswordChecker::new(stores.store.clone(), HashingPool::process()),
             settings,
-            store,
+            store: stores.store.clone(),
+            logins: stores.logins.clone(),
             key,
             clock,
         }

@@ -8,6 +8,7 @@
 //! too); a wrong one leaves the link usable, a right one clears nothing. Audited `invite.unlock`, never with
 //! the password.
 
+use crate::store::LoginStore;
 use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
@@ -132,7 +133,7 @@ impl Invitations {
         let lockout = super::lockout::lockout_policy(&self.settings.policy);
         let id = &account.id;
         match self
-            .store
+            .logins
             .reserve_attempt(Counter::Web, id, now, lockout)
             .await?
         {
@@ -146,18 +147,18 @@ impl Invitations {
             Ok(matched) => matched,
             Err(error) => {
                 if matches!(error, EngineError::Overloaded) {
-                    self.store.release_attempt(Counter::Web, id).await?;
+                    self.logins.release_attempt(Counter::Web, id).await?;
                 }
                 return Err(error);
             }
         };
         if matched {
             // The grant is not a login: the count goes back, nothing is cleared.
-            self.store.release_attempt(Counter::Web, id).await?;
+            self.logins.release_attempt(Counter::Web, id).await?;
             return Ok(None);
         }
         let state = self
-            .store
+            .logins
             .settle_failure(Counter::Web, id, now, lockout)
             .await?;
         Ok(Some(

@@ -17,6 +17,7 @@
 //! Which of these happened is kept per decision in a task-local slot, so the settlement points stay one call
 //! each in the login code.
 
+use crate::store::LoginStore;
 use std::cell::Cell;
 
 use super::EngineError;
@@ -79,7 +80,7 @@ impl Engine {
         if let Some(id) = left
             && matches!(outcome, Ok(_) | Err(EngineError::Overloaded))
         {
-            self.store.release_attempt(Counter::Vpn, &id).await?;
+            self.logins.release_attempt(Counter::Vpn, &id).await?;
         }
         outcome
     }
@@ -93,10 +94,10 @@ impl Engine {
     ) -> Result<Option<Outcome>, EngineError> {
         if let Some(id) = take_reserved() {
             // A decision reserves once; a second reservation would count one attempt twice.
-            self.store.release_attempt(Counter::Vpn, &id).await?;
+            self.logins.release_attempt(Counter::Vpn, &id).await?;
         }
         let reservation = self
-            .store
+            .logins
             .reserve_attempt(Counter::Vpn, &account.id, now, self.lockout_policy())
             .await?;
         match reservation {
@@ -125,7 +126,7 @@ impl Engine {
     ) -> Result<FailureState, EngineError> {
         take_reserved();
         Ok(self
-            .store
+            .logins
             .settle_failure(Counter::Vpn, &account.id, now, self.lockout_policy())
             .await?)
     }
@@ -139,7 +140,7 @@ impl Engine {
     ) -> Result<Option<Outcome>, EngineError> {
         take_reserved();
         if self
-            .store
+            .logins
             .settle_success(Counter::Vpn, &account.id, now)
             .await?
         {

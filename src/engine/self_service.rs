@@ -26,6 +26,7 @@ use crate::secrets::{MasterKey, SecretString};
 use crate::store::{
     Account, AccountStatus, Counter, DeviceState, LockoutPolicy, Reservation, Store, StoreError,
 };
+use crate::store::{LoginStore, Logins, Stores};
 
 /// How long a pending (scanned but not yet confirmed) seed may be confirmed.
 pub const PENDING_TTL_SECONDS: i64 = 600;
@@ -119,6 +120,8 @@ enum Pending {
 #[derive(Debug)]
 pub struct SelfService {
     store: Arc<dyn Store>,
+    /// The login path: account records, lockout reservations, challenges.
+    logins: Arc<Logins>,
     key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
@@ -129,15 +132,16 @@ pub struct SelfService {
 impl SelfService {
     /// A service over `store`; password hashing runs within `hashing`.
     pub fn new(
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
         hashing: HashingPool,
     ) -> Self {
         Self {
-            passwords: PasswordChecker::new(store.clone(), hashing),
-            store,
+            passwords: PasswordChecker::new(stores.store.clone(), hashing),
+            store: stores.store.clone(),
+            logins: stores.logins.clone(),
             key,
             clock,
             settings,
@@ -208,7 +212,7 @@ impl SelfService {
         }
         let lockout = self.lockout_policy();
         match self
-            .store
+            .logins
             .reserve_attempt(Counter::Web, &id, now, lockout)
             .await?
         {
@@ -220,14 +224,14 @@ impl SelfService {
             Ok(matched) => matched,
             Err(error) => {
                 if matches!(error, EngineError::Overloaded) {
-                    self.store.release_attempt(Counter::Web, &id).await?;
+                    self.logins.release_attempt(Counter::Web, &id).await?;
                 }
                 return Err(error);
             }
         };
         if !matched {
             let state = self
-                .store
+                .logins
                 .settle_failure(Counter::Web, &id, now, lockout)
                 .await?;
             return match state.locked_until.filter(|&until| until > now) {
@@ -236,10 +240,10 @@ impl SelfService {
             };
         }
         if let Some(refusal) = self.account_refusal(&account, now) {
-            self.store.release_attempt(Counter::Web, &id).await?;
+            self.logins.release_attempt(Counter::Web, &id).await?;
             return known(refusal);
         }
-        if !self.store.settle_success(Counter::Web, &id, now).await? {
+        if !self.logins.settle_success(Counter::Web, &id, now).await? {
             let until = self
                 .store
                 .account(&id)

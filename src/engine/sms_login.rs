@@ -17,6 +17,7 @@
 //! while the code has tries left, is answered with a
 //! new challenge; the code completes exactly one login. A refused or failed send is a Reject saying why.
 
+use crate::store::LoginStore;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -316,7 +317,7 @@ impl Engine {
         let mut state = vec![0u8; 32];
         getrandom::fill(&mut state).map_err(|_| crate::secrets::SecretError::Random)?;
         let code_ttl = self.sms.as_ref().map_or(0, |sms| sms.code_ttl_seconds());
-        self.store
+        self.logins
             .create_challenge(
                 &NewChallenge {
                     state_hash: Sha256::digest(&state).to_vec(),

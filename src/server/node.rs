@@ -19,7 +19,7 @@ use crate::engine::{AuditSink, Engine, EngineSettings, HashingPool};
 use crate::notify::SmtpMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::secrets::MasterKey;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Stores};
 
 /// How often the client table is re-read from the store.
 const CLIENT_RELOAD: Duration = Duration::from_secs(10);
@@ -125,7 +125,7 @@ impl Node {
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         config: &Config,
-        store: Arc<dyn Store>,
+        stores: Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         sockets: (Vec<UdpSocket>, Vec<UdpSocket>),
@@ -140,6 +140,7 @@ impl Node {
         for relaxation in config.relaxations() {
             tracing::warn!("relaxed setting: {relaxation}");
         }
+        let store = stores.store.clone();
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
         let sms = Arc::new(SmsService::new(
             store.clone(),
@@ -150,7 +151,7 @@ impl Node {
         ));
         let notices = device_notices(config, &sms);
         let mut engine = Engine::new(
-            store.clone(),
+            &stores,
             key.clone(),
             clock.clone(),
             EngineSettings::from_config(config),
@@ -163,7 +164,7 @@ impl Node {
         }
         let engine = Arc::new(engine);
         let web = web.map(|listener| {
-            let mut state = WebState::new(config, store.clone(), key.clone(), clock.clone())
+            let mut state = WebState::new(config, &stores, key.clone(), clock.clone())
                 .with_sms(sms.clone());
             match crate::notify::SmtpMailer::new(&config.smtp) {
                 Ok(mailer) => state = state.with_mailer(Arc::new(mailer)),

@@ -1,21 +1,17 @@
-//! [`CachedStore`]: the [`Store`] a serving node uses — the backend behind a short-lived, bounded cache of
-//! what a login reads (the account and its active device), with the login path's database work batched
-//! (`batch.rs`).
+//! [`CachedLogins`]: the login path a serving node uses — the backend's [`LoginStore`] behind a short-lived,
+//! bounded cache of what a login reads (the account and its active device).
 //!
-//! - **Reads.** `account` loads the account *and* its active device in one batched read (the engine asks for
-//!   the device next), and keeps both for `cache_seconds`. Unknown accounts are cached too, so a flood of
-//!   made-up user names costs one read per name and TTL. Concurrent logins share one read of the database.
-//! - **Writes.** Every write this node makes through the decorator drops the entries it touches (a login that
-//!   is accepted updates its entry in place). Changes made elsewhere — another node, the admin CLI (disable,
-//!   lock, device reset) — are seen when the entry expires, within `cache_seconds`. The replay guard does not
-//!   depend on the cache: the compare-and-set runs in the database, so a stale entry can only make a used code
-//!   look fresh until the database refuses it.
-//! - **Lockout.** A reservation (`reserve_attempt`) always goes to the database, the one place that can count
-//!   across requests and nodes; the entry only follows what it answered (the count in place, dropped on a
-//!   refusal or a settled failure). A cached count or lock is advisory: the engine never trusts it to let a
-//!   secret be evaluated.
-//! - **Group commit.** [`Store::record_accepted_login`] calls arriving together are recorded in one
-//!   transaction; each caller is answered after `COMMIT`.
+//! - **Reads.** An account's record (with its active device) is kept for `cache_seconds`. Unknown accounts are
+//!   cached too, so a flood of made-up user names costs one read per name and TTL.
+//! - **Writes.** What this process changes through the login path updates or drops the entry it touches (an
+//!   accepted login updates it in place); what it changes through the other roles (the web pages' enrollment
+//!   and recovery, a device binding) reaches the cache through the backend's change feed (`changes.rs`).
+//!   Changes made elsewhere — another node, the admin CLI (disable, lock, device reset) — are seen when the
+//!   entry expires, within `cache_seconds`. The replay guard does not depend on the cache: the compare-and-set
+//!   runs in the database, so a stale entry can only make a used code look fresh until the database refuses it.
+//! - **Lockout.** A reservation always goes to the database, the one place that can count across requests and
+//!   nodes; the entry only follows what it answered (the count in place, dropped on a refusal or a settled
+//!   failure). A cached count or lock is advisory: the engine never trusts it to let a secret be evaluated.
 //!
 //! A read that was in flight while an entry was invalidated is not cached (it may predate the write), even when
 //! a later read or an eviction replaced the write's marker.
@@ -25,19 +21,14 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::batch::{BatchStats, Batcher};
+use super::batch::BatchStats;
+use super::changes::ChangeListener;
 use super::{
-    AcceptedLogin, Account, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, AttemptRequest, Challenge, Counter, Device, FailureState, ImportSummary,
-    Invitation, LockoutPolicy, LoginRecord, NewChallenge, NewClient, NewDevice, NewSmsCode,
-    NewWebSession, RadiusClient, Reservation, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose,
-    Store, StoreError, WebSession,
+    AcceptedLogin, Account, Challenge, Counter, FailureState, LockoutPolicy, LoginRecord,
+    LoginStore, NewChallenge, Reservation, StoreError,
 };
-use crate::audit::{AuditEvent, AuditRecord};
+use crate::audit::AuditEvent;
 use crate::clock::Clock;
-
-/// Most requests in one batch.
-const MAX_BATCH: usize = 256;
 
 /// How the cache behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +76,9 @@ pub struct CacheStats {
     pub writes: BatchStats,
 }
 
-/// The caching, batching decorator around a backend (see the module documentation).
-pub struct CachedStore {
-    inner: Arc<dyn Store>,
+/// The caching decorator around a login path (see the module documentation).
+pub struct CachedLogins<L> {
+    inner: L,
     clock: Arc<dyn Clock>,
     settings: CacheSettings,
     slots: Mutex<HashMap<String, Slot>>,
@@ -97,39 +88,20 @@ pub struct CachedStore {
     epoch: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
-    reads: Batcher<String, ReadAnswer>,
-    writes: Batcher<AcceptedLogin, bool>,
-    /// VPN reservations, batched like the accepts (one commit for many) where the backend does not batch.
-    reserves: Batcher<AttemptRequest, Option<Reservation>>,
 }
 
-impl std::fmt::Debug for CachedStore {
+impl<L: std::fmt::Debug> std::fmt::Debug for CachedLogins<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CachedStore")
+        f.debug_struct("CachedLogins")
             .field("inner", &self.inner)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
 
-impl CachedStore {
-    /// Wraps `inner` (needs a Tokio runtime: it starts the two batching tasks, which end with the store).
-    pub fn new(inner: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: CacheSettings) -> Self {
-        let reader = inner.clone();
-        let reads = Batcher::spawn(MAX_BATCH, move |ids: Vec<String>| {
-            let store = reader.clone();
-            async move { read_batch(store.as_ref(), ids).await }
-        });
-        let writer = inner.clone();
-        let writes = Batcher::spawn(MAX_BATCH, move |logins: Vec<AcceptedLogin>| {
-            let store = writer.clone();
-            async move { store.record_accepted_logins(&logins).await }
-        });
-        let reserver = inner.clone();
-        let reserves = Batcher::spawn(MAX_BATCH, move |requests: Vec<AttemptRequest>| {
-            let store = reserver.clone();
-            async move { store.reserve_attempts(Counter::Vpn, &requests).await }
-        });
+impl<L: LoginStore> CachedLogins<L> {
+    /// Wraps `inner`.
+    pub fn new(inner: L, clock: Arc<dyn Clock>, settings: CacheSettings) -> Self {
         Self {
             inner,
             clock,
@@ -139,20 +111,18 @@ impl CachedStore {
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            reads,
-            writes,
-            reserves,
         }
     }
 
     /// Hits, misses, entries and batch sizes so far.
     pub fn stats(&self) -> CacheStats {
+        let batches = self.inner.batch_stats();
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             entries: self.lock().len(),
-            reads: self.reads.stats(),
-            writes: self.writes.stats(),
+            reads: batches.reads,
+            writes: batches.writes,
         }
     }
 
@@ -184,11 +154,7 @@ impl CachedStore {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::SeqCst);
         let seen = self.writes_seen.load(Ordering::SeqCst);
-        let record = if self.inner.groups_concurrent_calls() {
-            read_alone(self.inner.as_ref(), id).await?
-        } else {
-            self.reads.call(id.to_owned()).await??
-        };
+        let record = self.inner.login_record(id).await?;
         if self.settings.ttl_seconds > 0 {
             self.remember(id, record.clone(), now, epoch, seen);
         }
@@ -285,7 +251,7 @@ impl CachedStore {
     }
 
     /// An accepted login: the entry now holds what the database holds after it.
-    fn accepted(&self, login: &AcceptedLogin) {
+    fn accepted(&self, login: &Accepted) {
         let mut slots = self.lock();
         if let Some(Slot::Loaded {
             record: Some(record),
@@ -304,159 +270,60 @@ impl CachedStore {
     }
 }
 
-/// What one read request gets: its account's record, or its own error.
-type ReadAnswer = Result<Option<LoginRecord>, StoreError>;
+/// What the cache keeps of an accepted login once the login itself went to the store.
+struct Accepted {
+    account_id: String,
+    device_id: String,
+    step: i64,
+    now: i64,
+    fingerprint: Option<Vec<u8>>,
+}
 
-/// One batched read: every distinct ID once; each request gets its account's record (or `None`). When a row
-/// cannot be decoded, the IDs are read one by one instead, so one corrupt row fails only its own login.
-async fn read_batch(store: &dyn Store, ids: Vec<String>) -> Result<Vec<ReadAnswer>, StoreError> {
-    let mut distinct = ids.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut found: HashMap<String, LoginRecord> = match store.login_records(&distinct).await {
-        Ok(records) => records
-            .into_iter()
-            .map(|record| (record.account.id.clone(), record))
-            .collect(),
-        Err(StoreError::Corrupt(_)) => {
-            let mut answers = Vec::with_capacity(ids.len());
-            for id in &ids {
-                answers.push(read_one(store, id).await);
-            }
-            return Ok(answers);
+impl Accepted {
+    fn of(login: &AcceptedLogin) -> Self {
+        Self {
+            account_id: login.account_id.clone(),
+            device_id: login.device_id.clone(),
+            step: login.step,
+            now: login.now,
+            fingerprint: login.fingerprint.clone(),
         }
-        Err(error) => return Err(error),
-    };
-    let mut remaining: HashMap<&str, usize> = HashMap::new();
-    for id in &ids {
-        *remaining.entry(id.as_str()).or_default() += 1;
-    }
-    let mut answers = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let left = remaining.entry(id.as_str()).or_default();
-        *left -= 1;
-        let record = if *left == 0 {
-            found.remove(id)
-        } else {
-            found.get(id).cloned()
-        };
-        answers.push(Ok(record));
-    }
-    Ok(answers)
-}
-
-/// One account's record from a store that batches by itself (as [`read_batch`] does for one ID).
-async fn read_alone(store: &dyn Store, id: &str) -> ReadAnswer {
-    match store.login_records(&[id.to_owned()]).await {
-        Ok(mut records) => Ok(records.pop()),
-        Err(StoreError::Corrupt(_)) => read_one(store, id).await,
-        Err(error) => Err(error),
     }
 }
 
-/// The unbatched read of one account and its device.
-async fn read_one(store: &dyn Store, id: &str) -> ReadAnswer {
-    store.login_record(id).await
-}
-
-#[async_trait::async_trait]
-impl Store for CachedStore {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
+impl<L: LoginStore> ChangeListener for CachedLogins<L> {
+    fn account_changed(&self, id: &str) {
+        self.invalidate(id);
     }
 
-    fn groups_concurrent_calls(&self) -> bool {
-        true
+    fn device_changed(&self, device_id: &str) {
+        self.invalidate_device(device_id);
     }
 
-    fn stores_login_audit(&self) -> bool {
-        // The logins reach the backend unchanged, batched or not.
-        self.inner.stores_login_audit()
-    }
-
-    async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
-        self.inner.ensure_key_check(candidate).await
-    }
-
-    async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.create_account(account, now).await;
-        self.invalidate(&account.id);
-        result
-    }
-
-    async fn import_accounts(
-        &self,
-        accounts: &[AccountUpsert],
-        now: i64,
-    ) -> Result<ImportSummary, StoreError> {
-        let result = self.inner.import_accounts(accounts, now).await;
+    fn everything_changed(&self) {
         self.invalidate_all();
-        result
+    }
+}
+
+impl<L: LoginStore> LoginStore for CachedLogins<L> {
+    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+        self.record(id).await
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        Ok(self.record(id).await?.map(|record| record.account))
-    }
-
-    async fn any_account(&self) -> Result<bool, StoreError> {
-        self.inner.any_account().await
-    }
-
-    async fn list_accounts(
-        &self,
-        filter: AccountFilter,
-    ) -> Result<Vec<AccountOverview>, StoreError> {
-        self.inner.list_accounts(filter).await
-    }
-
-    async fn set_account_status(
-        &self,
-        id: &str,
-        status: AccountStatus,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.set_account_status(id, status, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.set_password_hash(id, hash, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.lock_account(id, until, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.unlock_account(id, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn remove_account(&self, id: &str) -> Result<bool, StoreError> {
-        let result = self.inner.remove_account(id).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn record_failure(
-        &self,
-        id: &str,
-        now: i64,
-        threshold: u32,
-        lock_seconds: i64,
-    ) -> Result<FailureState, StoreError> {
-        let result = self
-            .inner
-            .record_failure(id, now, threshold, lock_seconds)
-            .await;
-        self.invalidate(id);
-        result
+    async fn record_accepted_login(&self, login: AcceptedLogin) -> Result<bool, StoreError> {
+        let accepted = Accepted::of(&login);
+        match self.inner.record_accepted_login(login).await {
+            Ok(true) => {
+                self.accepted(&accepted);
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(error) => {
+                // The transaction did not commit (or it is unknown whether it did): read again next time.
+                self.invalidate(&accepted.account_id);
+                Err(error)
+            }
+        }
     }
 
     async fn reserve_attempt(
@@ -466,16 +333,7 @@ impl Store for CachedStore {
         now: i64,
         policy: LockoutPolicy,
     ) -> Result<Option<Reservation>, StoreError> {
-        let result = if counter == Counter::Vpn && !self.inner.groups_concurrent_calls() {
-            let request = AttemptRequest {
-                id: id.to_owned(),
-                now,
-                policy,
-            };
-            self.reserves.call(request).await
-        } else {
-            self.inner.reserve_attempt(counter, id, now, policy).await
-        };
+        let result = self.inner.reserve_attempt(counter, id, now, policy).await;
         match (&result, counter) {
             // Only the VPN counter is part of a cached record.
             (Ok(Some(Reservation::Granted { failures })), Counter::Vpn) => {
@@ -527,138 +385,6 @@ impl Store for CachedStore {
         result
     }
 
-    async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.record_success(id, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.clear_failures(id, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn bind_device(
-        &self,
-        device: &NewDevice,
-        replace: bool,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.bind_device(device, replace, now).await;
-        self.invalidate(&device.account_id);
-        result
-    }
-
-    async fn bind_devices(
-        &self,
-        devices: &[NewDevice],
-        replace: bool,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let result = self.inner.bind_devices(devices, replace, now).await;
-        self.invalidate_all();
-        result
-    }
-
-    async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
-        let result = self.inner.begin_enrollment(device, now).await;
-        self.invalidate(&device.account_id);
-        result
-    }
-
-    async fn confirm_enrollment(
-        &self,
-        device_id: &str,
-        step: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.confirm_enrollment(device_id, step, now).await;
-        self.invalidate_all();
-        result
-    }
-
-    async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
-        Ok(self
-            .record(account_id)
-            .await?
-            .and_then(|record| record.device))
-    }
-
-    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
-        self.record(id).await
-    }
-
-    async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {
-        self.inner.device(device_id).await
-    }
-
-    async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
-        let result = self.inner.reset_devices(account_id).await;
-        self.invalidate(account_id);
-        result
-    }
-
-    async fn record_accepted_step(
-        &self,
-        device_id: &str,
-        step: i64,
-        now: i64,
-        fingerprint: Option<&[u8]>,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .inner
-            .record_accepted_step(device_id, step, now, fingerprint)
-            .await;
-        self.invalidate_device(device_id);
-        result
-    }
-
-    async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
-        let result = self.inner.use_step_for_proof(device_id, step).await;
-        self.invalidate_device(device_id);
-        result
-    }
-
-    async fn record_accepted_login(&self, login: &AcceptedLogin) -> Result<bool, StoreError> {
-        let recorded = if self.inner.groups_concurrent_calls() {
-            let won = self
-                .inner
-                .record_accepted_logins(std::slice::from_ref(login))
-                .await;
-            won.map(|won| won.first().copied().unwrap_or(false))
-        } else {
-            self.writes.call(login.clone()).await
-        };
-        match recorded {
-            Ok(true) => {
-                self.accepted(login);
-                Ok(true)
-            }
-            Ok(false) => Ok(false),
-            Err(error) => {
-                // The transaction did not commit (or it is unknown whether it did): read again next time.
-                self.invalidate(&login.account_id);
-                Err(error)
-            }
-        }
-    }
-
-    async fn record_accepted_logins(
-        &self,
-        logins: &[AcceptedLogin],
-    ) -> Result<Vec<bool>, StoreError> {
-        let result = self.inner.record_accepted_logins(logins).await;
-        for login in logins {
-            self.invalidate(&login.account_id);
-        }
-        result
-    }
-
-    async fn login_records(&self, ids: &[String]) -> Result<Vec<LoginRecord>, StoreError> {
-        self.inner.login_records(ids).await
-    }
-
     async fn create_challenge(&self, challenge: &NewChallenge, now: i64) -> Result<(), StoreError> {
         self.inner.create_challenge(challenge, now).await
     }
@@ -671,313 +397,12 @@ impl Store for CachedStore {
         self.inner.take_challenge(state_hash, now).await
     }
 
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-        self.inner.purge_expired(now).await
-    }
-
-    async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError> {
-        self.inner.record_accounting(entry, now).await
-    }
-
-    async fn create_web_session(
-        &self,
-        session: &NewWebSession,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.create_web_session(session, now).await
-    }
-
-    async fn touch_web_session(
-        &self,
-        id_hash: &[u8],
-        now: i64,
-        expires_at: i64,
-    ) -> Result<Option<WebSession>, StoreError> {
-        self.inner.touch_web_session(id_hash, now, expires_at).await
-    }
-
-    async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {
-        self.inner.remove_web_session(id_hash).await
-    }
-
-    async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError> {
-        self.inner.remove_account_web_sessions(account_id).await
-    }
-
-    async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        self.inner.purge_expired_web_sessions(now).await
-    }
-
-    async fn create_invitation(
-        &self,
-        account_id: &str,
-        token_hash: &[u8],
-        expires_at: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .create_invitation(account_id, token_hash, expires_at, now)
-            .await
-    }
-
-    async fn invitation(&self, token_hash: &[u8]) -> Result<Option<Invitation>, StoreError> {
-        self.inner.invitation(token_hash).await
-    }
-
-    async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
-        self.inner.use_invitation(token_hash, now).await
-    }
-
-    async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
-        self.inner.list_invitations().await
-    }
-
-    async fn activate_with_password(
-        &self,
-        id: &str,
-        hash: &str,
-        keep_locks_from: i64,
-        now: i64,
-    ) -> Result<Option<u64>, StoreError> {
-        let result = self
-            .inner
-            .activate_with_password(id, hash, keep_locks_from, now)
-            .await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn reset_password(
-        &self,
-        id: &str,
-        hash: &str,
-        keep_locks_from: i64,
-        now: i64,
-    ) -> Result<Option<u64>, StoreError> {
-        let result = self
-            .inner
-            .reset_password(id, hash, keep_locks_from, now)
-            .await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn set_sms_fallback(
-        &self,
-        id: &str,
-        allowed: Option<bool>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.set_sms_fallback(id, allowed, now).await;
-        self.invalidate(id);
-        result
-    }
-
-    async fn set_web_session_flow(
-        &self,
-        id_hash: &[u8],
-        flow: Option<&str>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.set_web_session_flow(id_hash, flow, now).await
-    }
-
-    async fn take_web_session_flow(
-        &self,
-        id_hash: &[u8],
-        flow: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.take_web_session_flow(id_hash, flow, now).await
-    }
-
-    async fn create_invitation_with_seed(
-        &self,
-        token_hash: &[u8],
-        expires_at: i64,
-        device: &NewDevice,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .inner
-            .create_invitation_with_seed(token_hash, expires_at, device, now)
-            .await;
-        self.invalidate(&device.account_id);
-        result
-    }
-
-    async fn attach_invitation_device(
-        &self,
-        token_hash: &[u8],
-        expected: Option<&str>,
-        device: &NewDevice,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .inner
-            .attach_invitation_device(token_hash, expected, device, now)
-            .await;
-        self.invalidate(&device.account_id);
-        result
-    }
-
-    async fn mailed_pending_device(
-        &self,
-        account_id: &str,
-        now: i64,
-    ) -> Result<Option<Device>, StoreError> {
-        self.inner.mailed_pending_device(account_id, now).await
-    }
-
-    async fn confirm_invited_device(
-        &self,
-        device_id: &str,
-        step: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .inner
-            .confirm_invited_device(device_id, step, now)
-            .await;
-        // The device was pending, so no entry names it: drop everything, as `confirm_enrollment` does.
-        self.invalidate_all();
-        result
-    }
-
-    async fn issue_sms_code(
-        &self,
-        code: &NewSmsCode,
-        limits: &SmsLimits,
-        now: i64,
-    ) -> Result<SmsIssue, StoreError> {
-        self.inner.issue_sms_code(code, limits, now).await
-    }
-
-    async fn discard_sms_code(
-        &self,
-        account_id: &str,
-        purpose: SmsPurpose,
-        code_hash: &[u8],
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .discard_sms_code(account_id, purpose, code_hash)
-            .await
-    }
-
-    async fn count_sms_attempt(
-        &self,
-        account_id: &str,
-        purpose: SmsPurpose,
-    ) -> Result<Option<SmsCodeAttempt>, StoreError> {
-        self.inner.count_sms_attempt(account_id, purpose).await
-    }
-
-    async fn consume_sms_code(
-        &self,
-        account_id: &str,
-        purpose: SmsPurpose,
-        code_hash: &[u8],
-        max_attempts: u32,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .consume_sms_code(account_id, purpose, code_hash, max_attempts, now)
-            .await
-    }
-
-    async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
-        self.inner.purge_sms(now, sends_before).await
-    }
-
-    async fn set_identity_hash(
-        &self,
-        id: &str,
-        hash: Option<&[u8]>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.inner.set_identity_hash(id, hash, now).await
-    }
-
-    async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.identity_hash(id).await
-    }
-
-    async fn set_helpdesk_code(
-        &self,
-        id: &str,
-        hash: &[u8],
-        expires_at: i64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .set_helpdesk_code(id, hash, expires_at, now)
-            .await
-    }
-
-    async fn take_helpdesk_code(
-        &self,
-        id: &str,
-        hash: &[u8],
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.take_helpdesk_code(id, hash, now).await
-    }
-
-    async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
-        self.inner.pause_sms_fallback(id, until, now).await
-    }
-
-    async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        self.inner.sms_paused_until(id).await
-    }
-
-    async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
-        self.inner.add_client(client, now).await
-    }
-
-    async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError> {
-        self.inner.clients().await
-    }
-
-    async fn remove_client(&self, name: &str) -> Result<bool, StoreError> {
-        self.inner.remove_client(name).await
-    }
-
-    async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError> {
-        self.inner.update_client(client).await
-    }
-
-    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         self.inner.append_audit(events).await
     }
 
-    async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        self.inner.audit_page(after, limit).await
-    }
-
-    async fn search_audit(
-        &self,
-        filter: &super::AuditFilter,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.inner.search_audit(filter).await
-    }
-
-    async fn close(&self) {
-        let stats = self.stats();
-        tracing::info!(
-            cache_hits = stats.hits,
-            cache_misses = stats.misses,
-            read_batches = stats.reads.batches,
-            read_batch_mean = format_args!("{:.1}", stats.reads.mean()),
-            read_batch_max = stats.reads.largest,
-            read_batch_ms = format_args!("{:.2}", stats.reads.mean_ms()),
-            write_batches = stats.writes.batches,
-            write_batch_mean = format_args!("{:.1}", stats.writes.mean()),
-            write_batch_max = stats.writes.largest,
-            write_batch_ms = format_args!("{:.2}", stats.writes.mean_ms()),
-            "login cache and batches"
-        );
-        self.inner.close().await;
+    fn batch_stats(&self) -> super::LoginBatchStats {
+        self.inner.batch_stats()
     }
 }
 
@@ -987,7 +412,9 @@ mod tests {
     use super::*;
     use crate::audit::AuditChain;
     use crate::clock::ManualClock;
+    use crate::model::{AccountStatus, AccountUpsert, NewDevice};
     use crate::otp::{Algorithm, Kind};
+    use crate::store::{Logins, Store, Stores};
 
     const NOW: i64 = 1_750_000_000;
 
@@ -1034,187 +461,223 @@ mod tests {
         }
     }
 
-    /// A backend with `alice` (device `d1`), and the decorator over it with a manual clock.
-    async fn cached(
-        ttl_seconds: u64,
-        capacity: usize,
-    ) -> (Arc<dyn Store>, CachedStore, ManualClock) {
-        let inner = super::super::connect("sqlite::memory:", 1, chain())
-            .await
-            .unwrap();
-        inner.create_account(&upsert("alice"), NOW).await.unwrap();
-        inner
-            .bind_device(&new_device("d1", "alice"), false, NOW)
-            .await
-            .unwrap();
+    /// A database file with `alice` (device `d1`), opened as a node opens it (the cache in front of the login
+    /// path, with a manual clock), and a second handle on the same file: another process (a node, the CLI).
+    struct Site {
+        stores: Stores,
+        other: Arc<dyn Store>,
+        clock: ManualClock,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Site {
+        fn logins(&self) -> &Logins {
+            &self.stores.logins
+        }
+
+        async fn account(&self, id: &str) -> Option<Account> {
+            let record = self.logins().login_record(id).await.unwrap();
+            record.map(|record| record.account)
+        }
+    }
+
+    async fn site(ttl_seconds: u64, capacity: usize) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("motpd.db").display());
         let clock = ManualClock::new(NOW);
         let settings = CacheSettings {
             ttl_seconds,
             capacity,
         };
-        let store = CachedStore::new(inner.clone(), Arc::new(clock.clone()), settings);
-        (inner, store, clock)
+        let stores = super::super::open(&url, 2, chain(), Arc::new(clock.clone()), settings)
+            .await
+            .unwrap();
+        let other = super::super::connect(&url, 1, chain()).await.unwrap();
+        other.create_account(&upsert("alice"), NOW).await.unwrap();
+        other
+            .bind_device(&new_device("d1", "alice"), false, NOW)
+            .await
+            .unwrap();
+        Site {
+            stores,
+            other,
+            clock,
+            _dir: dir,
+        }
     }
 
     #[tokio::test]
     async fn a_read_overtaken_by_a_write_is_not_cached_even_when_its_marker_is_gone() {
-        let (inner, store, _clock) = cached(2, 100).await;
-        let before = inner.login_records(&["alice".to_owned()]).await.unwrap();
-        let stale = before.into_iter().next();
-        let seen = store.writes_seen.load(Ordering::SeqCst);
-        let epoch = store.epoch.load(Ordering::SeqCst);
+        let site = site(2, 100).await;
+        let cache = site.logins();
+        let stale = cache.inner.login_record("alice").await.unwrap();
+        let seen = cache.writes_seen.load(Ordering::SeqCst);
+        let epoch = cache.epoch.load(Ordering::SeqCst);
         // A write on this node while that read was in flight, then a newer read that replaced the marker.
-        store.lock_account("alice", NOW + 600, NOW).await.unwrap();
-        let fresh = store.account("alice").await.unwrap().unwrap();
+        site.stores
+            .store
+            .lock_account("alice", NOW + 600, NOW)
+            .await
+            .unwrap();
+        let fresh = site.account("alice").await.unwrap();
         assert_eq!(fresh.locked_until, Some(NOW + 600));
-        store.remember("alice", stale.clone(), NOW, epoch, seen);
-        let cached = store.account("alice").await.unwrap().unwrap();
+        cache.remember("alice", stale.clone(), NOW, epoch, seen);
+        let cached = site.account("alice").await.unwrap();
         assert_eq!(cached.locked_until, Some(NOW + 600), "the stale read won");
         // The marker evicted (here: removed) before the old read lands: still not cached.
-        store.lock_account("alice", NOW + 900, NOW).await.unwrap();
-        let seen_before = seen;
-        store.lock().remove("alice");
-        store.remember("alice", stale, NOW, epoch, seen_before);
-        assert!(store.lock().get("alice").is_none());
+        site.stores
+            .store
+            .lock_account("alice", NOW + 900, NOW)
+            .await
+            .unwrap();
+        cache.lock().remove("alice");
+        cache.remember("alice", stale, NOW, epoch, seen);
+        assert!(cache.lock().get("alice").is_none());
     }
 
     #[tokio::test]
     async fn the_device_comes_with_the_account_and_entries_expire_after_the_ttl() {
-        let (inner, store, clock) = cached(2, 100).await;
-        let account = store.account("alice").await.unwrap().unwrap();
-        assert_eq!(account.status, AccountStatus::Active);
-        assert_eq!(
-            store.active_device("alice").await.unwrap().unwrap().id,
-            "d1"
-        );
-        assert_eq!((store.stats().misses, store.stats().hits), (1, 1));
-        // Another node (or the CLI) disables the account: seen once the entry is older than the TTL.
-        inner
+        let site = site(2, 100).await;
+        let record = site.logins().login_record("alice").await.unwrap().unwrap();
+        assert_eq!(record.account.status, AccountStatus::Active);
+        assert_eq!(record.device.unwrap().id, "d1");
+        site.logins().login_record("alice").await.unwrap();
+        let stats = site.logins().stats();
+        assert_eq!((stats.misses, stats.hits), (1, 1));
+        // Another process (a node, the CLI) disables the account: seen once the entry is older than the TTL.
+        site.other
             .set_account_status("alice", AccountStatus::Disabled, NOW)
             .await
             .unwrap();
-        clock.advance(1);
-        let stale = store.account("alice").await.unwrap().unwrap();
+        site.clock.advance(1);
+        let stale = site.account("alice").await.unwrap();
         assert_eq!(stale.status, AccountStatus::Active, "within the TTL");
-        clock.advance(1);
-        let fresh = store.account("alice").await.unwrap().unwrap();
+        site.clock.advance(1);
+        let fresh = site.account("alice").await.unwrap();
         assert_eq!(fresh.status, AccountStatus::Disabled, "after the TTL");
     }
 
     #[tokio::test]
-    async fn writes_through_the_decorator_are_seen_at_once() {
-        let (_inner, store, _clock) = cached(60, 100).await;
-        store.account("alice").await.unwrap();
+    async fn writes_of_this_process_through_any_role_are_seen_at_once() {
+        let site = site(60, 100).await;
+        let store = &site.stores.store;
+        site.account("alice").await.unwrap();
         store
             .set_account_status("alice", AccountStatus::Disabled, NOW)
             .await
             .unwrap();
-        let account = store.account("alice").await.unwrap().unwrap();
+        let account = site.account("alice").await.unwrap();
         assert_eq!(account.status, AccountStatus::Disabled);
         store.record_failure("alice", NOW, 0, 60).await.unwrap();
-        assert_eq!(store.account("alice").await.unwrap().unwrap().failures, 1);
+        assert_eq!(site.account("alice").await.unwrap().failures, 1);
         assert_eq!(store.reset_devices("alice").await.unwrap(), 1);
-        assert_eq!(store.active_device("alice").await.unwrap(), None);
+        let record = site.logins().login_record("alice").await.unwrap().unwrap();
+        assert_eq!(record.device, None);
         store
             .bind_device(&new_device("d2", "alice"), false, NOW)
             .await
             .unwrap();
-        assert_eq!(
-            store.active_device("alice").await.unwrap().unwrap().id,
-            "d2"
-        );
-        // Unknown accounts are cached as unknown, until this node creates them.
-        assert_eq!(store.account("bob").await.unwrap(), None);
+        let record = site.logins().login_record("alice").await.unwrap().unwrap();
+        assert_eq!(record.device.unwrap().id, "d2");
+        // Unknown accounts are cached as unknown, until this process creates them.
+        assert_eq!(site.account("bob").await, None);
         store.create_account(&upsert("bob"), NOW).await.unwrap();
-        assert!(store.account("bob").await.unwrap().is_some());
+        assert!(site.account("bob").await.is_some());
+        // An entry no write touched since is answered from the cache.
+        site.account("bob").await.unwrap();
+        assert_eq!(site.logins().stats().hits, 1);
     }
 
     #[tokio::test]
     async fn unknown_accounts_are_cached_and_the_cache_stays_bounded() {
-        let (inner, store, clock) = cached(2, 50).await;
-        assert_eq!(store.account("bob").await.unwrap(), None);
-        inner.create_account(&upsert("bob"), NOW).await.unwrap();
-        assert_eq!(store.account("bob").await.unwrap(), None, "negative entry");
-        assert_eq!(store.stats().misses, 1);
-        clock.advance(2);
-        assert!(store.account("bob").await.unwrap().is_some());
+        let site = site(2, 50).await;
+        assert_eq!(site.account("bob").await, None);
+        site.other
+            .create_account(&upsert("bob"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(site.account("bob").await, None, "negative entry");
+        assert_eq!(site.logins().stats().misses, 1);
+        site.clock.advance(2);
+        assert!(site.account("bob").await.is_some());
         for n in 0..500 {
-            store.account(&format!("nobody{n}")).await.unwrap();
-            assert!(store.stats().entries <= 50);
+            site.account(&format!("nobody{n}")).await;
+            assert!(site.logins().stats().entries <= 50);
         }
     }
 
     #[tokio::test]
     async fn zero_seconds_caches_nothing() {
-        let (inner, store, _clock) = cached(0, 100).await;
-        store.account("alice").await.unwrap();
-        inner
+        let site = site(0, 100).await;
+        site.account("alice").await.unwrap();
+        site.other
             .set_account_status("alice", AccountStatus::Disabled, NOW)
             .await
             .unwrap();
-        let account = store.account("alice").await.unwrap().unwrap();
+        let account = site.account("alice").await.unwrap();
         assert_eq!(account.status, AccountStatus::Disabled);
-        assert_eq!(store.stats().hits, 0);
+        assert_eq!(site.logins().stats().hits, 0);
     }
 
     #[tokio::test]
     async fn an_accepted_login_updates_the_entry_and_a_replay_is_refused() {
-        let (inner, store, _clock) = cached(60, 100).await;
-        inner.record_failure("alice", NOW, 0, 60).await.unwrap();
-        store.account("alice").await.unwrap();
+        let site = site(60, 100).await;
+        site.other
+            .record_failure("alice", NOW, 0, 60)
+            .await
+            .unwrap();
+        site.account("alice").await.unwrap();
+        let logins = site.logins();
         assert!(
-            store
-                .record_accepted_login(&login("alice", "d1", 7))
+            logins
+                .record_accepted_login(login("alice", "d1", 7))
                 .await
                 .unwrap()
         );
         assert!(
-            !store
-                .record_accepted_login(&login("alice", "d1", 7))
+            !logins
+                .record_accepted_login(login("alice", "d1", 7))
                 .await
                 .unwrap()
         );
-        let device = store.active_device("alice").await.unwrap().unwrap();
+        let record = logins.login_record("alice").await.unwrap().unwrap();
+        let device = record.device.unwrap();
         assert_eq!(device.last_step, Some(7));
-        assert_eq!(device, inner.active_device("alice").await.unwrap().unwrap());
-        let account = store.account("alice").await.unwrap().unwrap();
+        assert_eq!(
+            device,
+            site.other.active_device("alice").await.unwrap().unwrap()
+        );
         // The login's time is on the device; the account row is not written for it.
-        assert_eq!((account.failures, account.last_login_at), (0, None));
-        assert_eq!(account.last_login(device.last_used_at), Some(NOW));
-        assert_eq!(account, inner.account("alice").await.unwrap().unwrap());
+        assert_eq!(
+            (record.account.failures, record.account.last_login_at),
+            (0, None)
+        );
+        assert_eq!(record.account.last_login(device.last_used_at), Some(NOW));
+        assert_eq!(
+            record.account,
+            site.other.account("alice").await.unwrap().unwrap()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_accepts_of_one_step_win_once_and_are_committed_when_answered() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("motpd.db").display());
-        let inner = super::super::connect(&url, 4, chain()).await.unwrap();
+        let site = site(2, 1000).await;
         for n in 0..50 {
             let id = format!("user{n}");
-            inner.create_account(&upsert(&id), NOW).await.unwrap();
-            inner
+            site.other.create_account(&upsert(&id), NOW).await.unwrap();
+            site.other
                 .bind_device(&new_device(&format!("dev{n}"), &id), false, NOW)
                 .await
                 .unwrap();
         }
-        let settings = CacheSettings {
-            ttl_seconds: 2,
-            capacity: 1000,
-        };
-        let store = Arc::new(CachedStore::new(
-            inner.clone(),
-            Arc::new(ManualClock::new(NOW)),
-            settings,
-        ));
-        // A second, independent connection pool on the same file: what another process would see.
-        let observer = super::super::connect(&url, 1, chain()).await.unwrap();
+        let logins = site.stores.logins.clone();
         let mut tasks = tokio::task::JoinSet::new();
         for copy in 0..8 {
             for n in 0..50 {
-                let (store, observer) = (store.clone(), observer.clone());
+                let (logins, observer) = (logins.clone(), site.other.clone());
                 tasks.spawn(async move {
-                    let won = store
-                        .record_accepted_login(&login(&format!("user{n}"), &format!("dev{n}"), 5))
+                    let won = logins
+                        .record_accepted_login(login(&format!("user{n}"), &format!("dev{n}"), 5))
                         .await
                         .unwrap();
                     if won {
@@ -1231,10 +694,7 @@ mod tests {
             winners[n] += usize::from(won);
         }
         assert!(winners.iter().all(|&w| w == 1), "{winners:?}");
-        // A SQLite file groups the commits on its own thread (`sqlite/hot.rs`): the cache calls it directly.
-        assert!(inner.groups_concurrent_calls());
-        assert_eq!(store.stats().writes.requests, 0);
-        store.close().await;
-        observer.close().await;
+        site.stores.store.close().await;
+        site.other.close().await;
     }
 }

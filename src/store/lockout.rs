@@ -191,11 +191,14 @@ fn pg(sql: &'static str) -> &'static str {
     Box::leak(sql.replace('?', "$").into_boxed_str())
 }
 
+/// What the refusal query reads: the VPN lock, the web lock, and the two counts' attempt times.
+pub(super) type RefusalRow = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
 /// The end of a refusal from the [`REFUSAL`] row: the running lock that refused, or — for a count at the
 /// threshold whose attempts are still settling — when that count restarts at the latest.
 pub(super) fn refusal_until(
     counter: Counter,
-    row: (Option<i64>, Option<i64>, Option<i64>, Option<i64>),
+    row: RefusalRow,
     now: i64,
     policy: LockoutPolicy,
 ) -> i64 {
@@ -229,7 +232,8 @@ macro_rules! lockout_queries {
         use crate::store::rows::account_not_found;
         use crate::store::{FailureState, StoreError};
 
-        /// [`crate::store::Store::reserve_attempt`].
+        /// [`crate::store::LoginStore::reserve_attempt`] on the pool (SQLite reserves on its writer thread).
+        #[allow(dead_code)]
         pub(in crate::store) async fn reserve(
             pool: &$pool,
             counter: Counter,
@@ -249,17 +253,16 @@ macro_rules! lockout_queries {
                     failures: count(failures)?,
                 }));
             }
-            let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> =
-                sqlx::query_as($refusal)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?;
+            let row: Option<crate::store::lockout::RefusalRow> = sqlx::query_as($refusal)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
             Ok(row.map(|row| Reservation::Refused {
                 until: refusal_until(counter, row, now, policy),
             }))
         }
 
-        /// [`crate::store::Store::settle_failure`].
+        /// [`crate::store::LoginStore::settle_failure`].
         pub(in crate::store) async fn settle_failure(
             pool: &$pool,
             counter: Counter,
@@ -281,7 +284,7 @@ macro_rules! lockout_queries {
             })
         }
 
-        /// [`crate::store::Store::settle_success`].
+        /// [`crate::store::LoginStore::settle_success`].
         pub(in crate::store) async fn settle_success(
             pool: &$pool,
             counter: Counter,
@@ -296,7 +299,7 @@ macro_rules! lockout_queries {
             Ok(won.is_some())
         }
 
-        /// [`crate::store::Store::release_attempt`].
+        /// [`crate::store::LoginStore::release_attempt`].
         pub(in crate::store) async fn release(
             pool: &$pool,
             counter: Counter,

@@ -716,3 +716,45 @@ impl TryFrom<ChallengeRow> for Challenge {
         })
     }
 }
+
+/// An `invitations` row as the queries select it.
+#[derive(sqlx::FromRow)]
+pub(super) struct InvitationRow {
+    account_id: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    device_id: Option<String>,
+    seed_in_mail: bool,
+}
+
+impl From<InvitationRow> for super::Invitation {
+    fn from(row: InvitationRow) -> Self {
+        Self {
+            account_id: row.account_id,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            device_id: row.device_id,
+            seed_in_mail: row.seed_in_mail,
+        }
+    }
+}
+
+/// An outstanding SMS code's row after a counted try.
+#[derive(sqlx::FromRow)]
+pub(super) struct SmsAttemptRow {
+    code_hash: Vec<u8>,
+    attempts: i64,
+    expires_at: i64,
+}
+
+impl From<SmsAttemptRow> for super::SmsCodeAttempt {
+    fn from(row: SmsAttemptRow) -> Self {
+        Self {
+            code_hash: row.code_hash,
+            attempts: row.attempts,
+            expires_at: row.expires_at,
+        }
+    }
+}

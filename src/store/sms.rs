@@ -106,14 +106,15 @@ macro_rules! sms_queries {
             account_id: &str,
             purpose: SmsPurpose,
         ) -> Result<Option<SmsCodeAttempt>, StoreError> {
-            Ok(sqlx::query_as::<_, SmsCodeAttempt>(
+            Ok(sqlx::query_as::<_, crate::store::rows::SmsAttemptRow>(
                 "UPDATE sms_codes SET attempts = attempts + 1 WHERE account_id = $1 AND purpose = $2 \
                  RETURNING code_hash, CAST(attempts AS BIGINT) AS attempts, expires_at",
             )
             .bind(account_id)
             .bind(purpose.as_str())
             .fetch_optional(pool)
-            .await?)
+            .await?
+            .map(SmsCodeAttempt::from))
         }
 
         /// Deletes the code if it is still this one, unexpired and within its tries: `true` for one caller.

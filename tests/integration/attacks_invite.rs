@@ -241,7 +241,7 @@ impl Site {
         let token = CancellationToken::new();
         let node = Node::start(
             &f.config,
-            f.store.clone(),
+            f.stores.clone(),
             f.key.clone(),
             Arc::new(f.clock.clone()),
             (vec![auth], vec![accounting]),
@@ -251,7 +251,7 @@ impl Site {
         .await
         .unwrap();
         let invitations = Invitations::new(
-            f.store.clone(),
+            &f.stores,
             f.key.clone(),
             Arc::new(f.clock.clone()),
             EngineSettings::from_config(&f.config),

@@ -31,9 +31,10 @@ fn settings(c: &mut Config) {
     c.web.enroll_networks = vec!["10.0.0.0/8".parse().unwrap()];
 }
 
-/// A node over `store` with alice (password and TOTP device), her RADIUS client in `mode`.
-async fn node(store: Arc<dyn Store>, mode: AuthMode) -> RadiusFixture {
-    let f = EngineFixture::with_store(store, |c| {
+/// A node on `backend`'s database (opened as `motpd serve` opens it) with alice (password and TOTP device), her
+/// RADIUS client in `mode`.
+async fn node(backend: &Backend, mode: AuthMode) -> RadiusFixture {
+    let f = EngineFixture::open(&backend.url, |c| {
         settings(c);
         c.radius.mode = mode;
     })
@@ -101,8 +102,8 @@ async fn alice(store: &dyn Store) -> (u32, Option<i64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_codes_with_the_right_password_lock_before_the_right_code_gets_in() {
-    let backend = common::cached_sqlite_file().await;
-    let s = node(backend.store.clone(), AuthMode::PasswordOtp).await;
+    let backend = common::sqlite_file().await;
+    let s = node(&backend, AuthMode::PasswordOtp).await;
     let guesses: Vec<Vec<u8>> = wrong_codes(&s.f, 25)
         .into_iter()
         .map(|code| format!("{PASSWORD}{code}").into_bytes())
@@ -131,8 +132,8 @@ async fn wrong_codes_with_the_right_password_lock_before_the_right_code_gets_in(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_otp_only_guesses_evaluate_only_the_threshold() {
-    let backend = common::cached_sqlite_file().await;
-    let s = node(backend.store.clone(), AuthMode::OtpOnly).await;
+    let backend = common::sqlite_file().await;
+    let s = node(&backend, AuthMode::OtpOnly).await;
     let guesses = wrong_codes(&s.f, 200)
         .into_iter()
         .map(String::into_bytes)
@@ -167,11 +168,11 @@ async fn two_hundred_concurrent_otp_only_guesses_evaluate_only_the_threshold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_login_between_wrong_codes_does_not_reset_their_count() {
-    let backend = common::cached_sqlite_file().await;
-    let s = node(backend.store.clone(), AuthMode::PasswordOtp).await;
+    let backend = common::sqlite_file().await;
+    let s = node(&backend, AuthMode::PasswordOtp).await;
     let web = Arc::new(WebState::new(
         &s.f.config,
-        s.f.store.clone(),
+        &s.f.stores,
         s.f.key.clone(),
         Arc::new(s.f.clock.clone()),
     ));
@@ -226,22 +227,11 @@ async fn two_nodes_on_one_sqlite_file_evaluate_only_the_threshold_together() {
     two_nodes(&common::sqlite_file().await).await;
 }
 
-/// Two nodes (each with the serving cache) over `backend`'s database, 100 otp-only guesses split between them.
+/// Two nodes (each opened as `motpd serve` opens it: its own pool and login cache) over `backend`'s database,
+/// 100 otp-only guesses split between them.
 async fn two_nodes(backend: &Backend) {
-    let (first, second) = backend.nodes().await;
-    let cached = |store: Arc<dyn Store>| -> Arc<dyn Store> {
-        let settings = motpd::store::CacheSettings {
-            ttl_seconds: 2,
-            capacity: 100,
-        };
-        Arc::new(motpd::store::CachedStore::new(
-            store,
-            Arc::new(motpd::clock::SystemClock),
-            settings,
-        ))
-    };
-    let a = node(cached(first), AuthMode::OtpOnly).await;
-    let g = EngineFixture::with_store(cached(second), |c| {
+    let a = node(backend, AuthMode::OtpOnly).await;
+    let g = EngineFixture::open(&backend.url, |c| {
         settings(c);
         c.radius.mode = AuthMode::OtpOnly;
     })
@@ -277,8 +267,8 @@ async fn two_nodes(backend: &Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_answers_to_many_challenges_evaluate_only_the_threshold() {
-    let backend = common::cached_sqlite_file().await;
-    let s = node(backend.store.clone(), AuthMode::Challenge).await;
+    let backend = common::sqlite_file().await;
+    let s = node(&backend, AuthMode::Challenge).await;
     // With the password, an attacker collects challenges one after the other: a right password is no failure.
     let mut states = Vec::new();
     let mut client = s.client().await;

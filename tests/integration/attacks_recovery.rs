@@ -63,7 +63,7 @@ impl Site {
         let token = CancellationToken::new();
         let node = Node::start(
             &f.config,
-            f.store.clone(),
+            f.stores.clone(),
             f.key.clone(),
             Arc::new(f.clock.clone()),
             (vec![auth], vec![accounting]),

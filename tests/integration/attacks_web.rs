@@ -32,7 +32,7 @@ const ZH_FLOW_EXPIRED: &str = "此步驟已逾時或已完成";
 const ZH_ADMIN_LOCKED: &str = "此帳號已被資訊室鎖定";
 const EN_ADMIN_LOCKED: &str = "This account was locked by IT";
 
-/// A node's pages on 127.0.0.1:0 over an in-memory store, with alice (active, password).
+/// A node's pages on 127.0.0.1:0 over the engine fixture's store, with alice (active, password).
 struct Server {
     f: EngineFixture,
     addr: SocketAddr,
@@ -64,7 +64,7 @@ impl Server {
         f.account("alice", PASSWORD).await;
         let mut state = WebState::new(
             &f.config,
-            f.store.clone(),
+            &f.stores,
             f.key.clone(),
             Arc::new(f.clock.clone()),
         );

@@ -5,10 +5,10 @@ use motpd::audit::ChainVerifier;
 use motpd::config::{AuthMode, Language};
 use motpd::engine::{AccessHandler, Decision, RejectReason};
 use motpd::otp::{self, Algorithm, Kind};
-use motpd::store::{AccountStatus, Store};
+use motpd::store::AccountStatus;
 
 use crate::common::NOW;
-use crate::common::fixture::{CLIENT, EngineFixture, request, test_key};
+use crate::common::fixture::{CLIENT, EngineFixture, request};
 
 const PW: &str = "Nurse2024";
 const MODE: AuthMode = AuthMode::PasswordOtp;
@@ -496,30 +496,11 @@ async fn legacy_hashes_are_upgraded_after_login() {
     assert!(upgraded, "the sha-crypt hash was replaced by Argon2id");
 }
 
+/// On the serving store (the login cache over the SQLite hot-path thread), which writes an Accept's audit row
+/// with its step: the engine audits it nowhere else.
 #[tokio::test]
 async fn every_decision_is_audited_without_secrets() {
     every_decision_is_audited_once(alice(|_| {}).await).await;
-}
-
-/// The serving store of a SQLite file (the login cache over the hot-path thread) writes an Accept's audit row in
-/// the transaction of its step, and the engine then audits it nowhere else: the trail reads exactly as above.
-#[tokio::test]
-async fn every_decision_is_audited_once_on_the_serving_sqlite_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("motpd.db").display());
-    let chain = motpd::audit::AuditChain::new(test_key().audit_chain_key());
-    let file = motpd::store::connect(&url, 2, chain).await.unwrap();
-    let settings = motpd::store::CacheSettings {
-        ttl_seconds: 2,
-        capacity: 64,
-    };
-    let clock = std::sync::Arc::new(motpd::clock::ManualClock::new(NOW));
-    let store = std::sync::Arc::new(motpd::store::CachedStore::new(file, clock, settings));
-    assert!(store.stores_login_audit());
-    let f = EngineFixture::with_store(store, |_| {}).await;
-    f.account("alice", PW).await;
-    f.device("alice", Kind::Totp).await;
-    every_decision_is_audited_once(f).await;
 }
 
 /// An Accept, the same code again (a replay), and an unknown account: three `radius.auth` rows in that order,
@@ -619,7 +600,7 @@ async fn a_mailed_seed_activates_at_its_first_vpn_login_in_every_mode() {
 
     let f = EngineFixture::new(|_| {}).await;
     let invitations = Invitations::new(
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         std::sync::Arc::new(f.clock.clone()),
         EngineSettings::from_config(&f.config),

@@ -194,12 +194,12 @@ pub(crate) async fn setup_with_port(port: u16) -> (EngineFixture, Arc<WebState>,
     let clock = Arc::new(f.clock.clone());
     let state = Arc::new(WebState::new(
         &f.config,
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         clock.clone(),
     ));
     let invitations = Invitations::new(
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         clock,
         EngineSettings::from_config(&f.config),

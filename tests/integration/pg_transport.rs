@@ -61,7 +61,7 @@ async fn postgres_connections_have_nagle_off() {
         eprintln!("skipped: set {}", common::PG_ENV);
         return;
     };
-    let url = backend.url.as_deref().unwrap();
+    let url = &backend.url;
     let port = url
         .parse::<sqlx::postgres::PgConnectOptions>()
         .unwrap()

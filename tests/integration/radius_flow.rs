@@ -215,17 +215,14 @@ async fn status_server_and_accounting_are_answered() {
 
 #[tokio::test]
 async fn two_nodes_on_one_database_accept_a_code_once() {
-    // Two nodes over one SQLite file (PostgreSQL is covered by the store race tests and the external-client
-    // test below when MOTPD_TEST_DATABASE_URL is set).
+    // Two nodes, each opened as `motpd serve` opens it, over one SQLite file and (when MOTPD_TEST_DATABASE_URL
+    // is set) one PostgreSQL database.
     let backends = crate::common::store_backends().await;
-    for backend in backends.iter().filter(|b| b.url.is_some()) {
-        let f =
-            EngineFixture::with_store(backend.store.clone(), |c| c.radius.language = Language::En)
-                .await;
+    for backend in &backends {
+        let f = EngineFixture::open(&backend.url, |c| c.radius.language = Language::En).await;
         f.account("alice", PW).await;
         f.device("alice", Kind::Totp).await;
-        let (second_store, _) = backend.nodes().await;
-        let g = EngineFixture::with_store(second_store, |c| c.radius.language = Language::En).await;
+        let g = EngineFixture::open(&backend.url, |c| c.radius.language = Language::En).await;
         let a = RadiusFixture::start(f, true).await;
         let b = RadiusFixture::start_without_client(g).await;
         for round in 0..5 {

@@ -15,7 +15,7 @@ use motpd::secrets::MasterKey;
 use motpd::store::{Account, Store};
 
 use crate::common::sms_gateway::{GatewayMode, SmsGateway};
-use crate::common::{NOW, account, sqlite_memory};
+use crate::common::{Backend, NOW, account, sqlite_file};
 
 struct Setup {
     store: Arc<dyn Store>,
@@ -23,6 +23,8 @@ struct Setup {
     sink: AuditSink,
     gateway: SmsGateway,
     _dir: tempfile::TempDir,
+    /// Keeps the database alive.
+    _backend: Backend,
 }
 
 fn config(url: &str) -> SmsConfig {
@@ -43,7 +45,8 @@ async fn setup(mode: GatewayMode, adjust: impl FnOnce(&mut SmsConfig)) -> Setup 
     let mut config = config(&gateway.url);
     config.auth_header_file = Some(auth_file);
     adjust(&mut config);
-    let store = sqlite_memory().await.store;
+    let backend = sqlite_file().await;
+    let store = backend.store.clone();
     let (sink, _task) = AuditSink::spawn(store.clone());
     let sms = SmsService::new(
         store.clone(),
@@ -58,6 +61,7 @@ async fn setup(mode: GatewayMode, adjust: impl FnOnce(&mut SmsConfig)) -> Setup 
         sink,
         gateway,
         _dir: dir,
+        _backend: backend,
     }
 }
 

@@ -1,5 +1,5 @@
-//! The store contract of SMS codes and their rate limits, run on every backend (SQLite in memory, SQLite in a
-//! file, PostgreSQL when `MOTPD_TEST_DATABASE_URL` is set): limits checked and recorded atomically (two nodes
+//! The store contract of SMS codes and their rate limits, run on every backend (SQLite in a file,
+//! PostgreSQL when `MOTPD_TEST_DATABASE_URL` is set): limits checked and recorded atomically (two nodes
 //! racing for one slot: one wins), the try counter, expiry, single use (two racing uses: one wins), replacement,
 //! discarding after a failed send, the per-account switch, the limits per purpose; and the identity hashes,
 //! helpdesk codes and SMS pauses of the account pages.
@@ -413,6 +413,7 @@ where
 
 async fn racing_sends_pass_a_limit_once(backend: &Backend) {
     let (a, b) = backend.nodes().await;
+    let (a, b) = (a.store, b.store);
     a.create_account(&account("alice"), NOW).await.unwrap();
     for round in 0..10i64 {
         let now = NOW + round * 100;
@@ -445,6 +446,7 @@ async fn racing_sends_pass_a_limit_once(backend: &Backend) {
 
 async fn racing_right_codes_are_valid_once(backend: &Backend) {
     let (a, b) = backend.nodes().await;
+    let (a, b) = (a.store, b.store);
     a.create_account(&account("alice"), NOW).await.unwrap();
     for round in 0..10i64 {
         let now = NOW + round * 100;

@@ -1,13 +1,11 @@
 //! The SQLite serving hot path (`src/store/sqlite/hot.rs`: one thread, its own connection, group commit) beyond
-//! the store contract, which every SQLite-file test already runs through it: a write that cannot be stored fails
+//! the store contract, whose login-path tests already run through it (behind the cache): a write that cannot be stored fails
 //! alone instead of taking the other requests of its batch with it, many concurrent logins of the same device
 //! are accepted exactly once, and an accepted login's audit row is stored in the transaction of its step (or
 //! neither is).
 
-use std::sync::Arc;
-
 use motpd::audit::AuditEvent;
-use motpd::store::{AcceptedLogin, Store};
+use motpd::store::{AcceptedLogin, LoginStore};
 
 use crate::common::{self, NOW};
 
@@ -59,25 +57,21 @@ async fn site() -> common::Backend {
 #[tokio::test]
 async fn a_write_that_cannot_be_stored_fails_alone() {
     let backend = site().await;
-    let store = backend.store.clone();
+    let logins = backend.logins.clone();
     // The audit table is gone (a hand edit, a broken restore): every audit append fails from now on.
     assert!(backend.raw_execute("DROP TABLE audit_log").await);
     let event = accept_event(serde_json::json!({}));
     // Handed in together, so they usually share a batch; the outcome must not depend on it.
-    let login = [accepted(100)];
     let (won, audited) = tokio::join!(
-        store.record_accepted_logins(&login),
-        store.append_audit(std::slice::from_ref(&event))
+        logins.record_accepted_login(accepted(100)),
+        logins.append_audit(vec![event])
     );
-    assert_eq!(won.unwrap(), vec![true], "the login is stored");
+    assert!(won.unwrap(), "the login is stored");
     assert!(audited.is_err(), "the audit append fails");
     // Durable and guarded: the same step again is refused, by this store and by a second one on the file.
-    assert_eq!(
-        store.record_accepted_logins(&login).await.unwrap(),
-        vec![false]
-    );
+    assert!(!logins.record_accepted_login(accepted(100)).await.unwrap());
     let (_, other) = backend.nodes().await;
-    let device = other.active_device("alice").await.unwrap().unwrap();
+    let device = other.store.active_device("alice").await.unwrap().unwrap();
     assert_eq!(device.last_step, Some(100));
     assert_eq!(device.last_use_fingerprint, Some(vec![0xab; 32]));
 }
@@ -85,15 +79,15 @@ async fn a_write_that_cannot_be_stored_fails_alone() {
 #[tokio::test]
 async fn concurrent_logins_of_one_device_are_accepted_once_per_step() {
     let backend = site().await;
-    let store: Arc<dyn Store> = backend.store.clone();
+    let store = backend.store.clone();
     let mut calls = tokio::task::JoinSet::new();
     // 50 steps, each sent 4 times, all at once.
     for step in 0..200 {
-        let store = store.clone();
+        let logins = backend.logins.clone();
         calls.spawn(async move {
             let step = 1_000 + step / 4;
-            let won = store.record_accepted_logins(&[accepted(step)]).await;
-            (step, won.unwrap()[0])
+            let won = logins.record_accepted_login(accepted(step)).await;
+            (step, won.unwrap())
         });
     }
     let mut accepted_steps = Vec::new();
@@ -122,8 +116,7 @@ async fn concurrent_logins_of_one_device_are_accepted_once_per_step() {
 #[tokio::test]
 async fn an_accepted_logins_audit_row_is_stored_with_its_step_and_only_if_it_wins() {
     let backend = site().await;
-    let store = &backend.store;
-    assert!(store.stores_login_audit());
+    let (store, logins) = (&backend.store, &backend.logins);
     let other = AuditEvent::new(
         NOW,
         "admin.user.set",
@@ -132,12 +125,16 @@ async fn an_accepted_logins_audit_row_is_stored_with_its_step_and_only_if_it_win
         "ok",
         serde_json::json!({}),
     );
-    let logins = [audited(100), audited(100), audited(99), audited(101)];
-    let (won, appended) = tokio::join!(
-        store.record_accepted_logins(&logins),
-        store.append_audit(std::slice::from_ref(&other))
-    );
-    assert_eq!(won.unwrap(), vec![true, false, false, true]);
+    // One login after the other, while another event is appended through the same thread.
+    let in_order = async {
+        let mut won = Vec::new();
+        for step in [100, 100, 99, 101] {
+            won.push(logins.record_accepted_login(audited(step)).await.unwrap());
+        }
+        won
+    };
+    let (won, appended) = tokio::join!(in_order, logins.append_audit(vec![other]));
+    assert_eq!(won, vec![true, false, false, true]);
     appended.unwrap();
     let rows = store.audit_page(0, 100).await.unwrap();
     let steps: Vec<&str> = rows
@@ -165,10 +162,10 @@ async fn a_login_whose_audit_row_cannot_be_stored_is_not_recorded() {
     let backend = site().await;
     let store = &backend.store;
     assert!(backend.raw_execute("DROP TABLE audit_log").await);
-    let login = audited(100);
     assert!(
-        store
-            .record_accepted_logins(std::slice::from_ref(&login))
+        backend
+            .logins
+            .record_accepted_login(audited(100))
             .await
             .is_err()
     );

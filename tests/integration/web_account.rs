@@ -1,5 +1,5 @@
 //! Account activation (`/account/activate`) and forgotten-password reset (`/account/reset`) at the HTTP level:
-//! the router driven like a browser (see `web_enroll::Browser`) over the engine fixture's in-memory store and
+//! the router driven like a browser (see `web_enroll::Browser`) over the engine fixture's store and
 //! manual clock. Proof by the app's code with the identity on file here; by SMS through a real HTTP gateway in
 //! `web_account_sms`; the attacks on these pages in `attacks_recovery`.
 
@@ -70,7 +70,7 @@ pub(crate) async fn setup(adjust: impl FnOnce(&mut Config)) -> (EngineFixture, A
     give_identity(&f, "alice", IDENTITY).await;
     let state = Arc::new(WebState::new(
         &f.config,
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         Arc::new(f.clock.clone()),
     ));

@@ -67,7 +67,7 @@ pub(crate) async fn setup(gateway: &SmsGateway) -> (EngineFixture, Arc<WebState>
     ));
     let state = WebState::new(
         &f.config,
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         Arc::new(f.clock.clone()),
     )

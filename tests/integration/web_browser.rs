@@ -69,7 +69,7 @@ impl WebNode {
         let token = CancellationToken::new();
         let node = Node::start(
             &f.config,
-            f.store.clone(),
+            f.stores.clone(),
             f.key.clone(),
             Arc::new(f.clock.clone()),
             (vec![auth], vec![accounting]),
@@ -267,7 +267,7 @@ async fn chromium_renders_the_device_page_of_a_logged_in_session() {
     // A second router over the same store; the test-side layer plays the cookie jar Chromium's CLI lacks.
     let state = Arc::new(WebState::new(
         &node.f.config,
-        node.f.store.clone(),
+        &node.f.stores,
         node.f.key.clone(),
         Arc::new(node.f.clock.clone()),
     ));
@@ -460,7 +460,7 @@ async fn chromium_completes_an_invitation_with_the_password_and_the_vpn_accepts_
         // Loopback is outside this node's enrollment network: invitation links work from anywhere.
         let node = WebNode::start("10.0.0.0/8").await;
         let invitations = Invitations::new(
-            node.f.store.clone(),
+            &node.f.stores,
             node.f.key.clone(),
             Arc::new(node.f.clock.clone()),
             EngineSettings::from_config(&node.f.config),

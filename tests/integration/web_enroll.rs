@@ -1,5 +1,5 @@
 //! Flow A at the HTTP level: the enrollment router driven with `tower::ServiceExt::oneshot`, the peer address
-//! set with `MockConnectInfo`, over the engine fixture's in-memory store and manual clock. The initial key is
+//! set with `MockConnectInfo`, over the engine fixture's store and manual clock. The initial key is
 //! read from the HTML and the app's code computed with `motpd::otp`, as a phone would.
 
 use std::collections::HashMap;
@@ -45,7 +45,7 @@ async fn setup() -> (EngineFixture, Arc<WebState>) {
     f.account("alice", PASSWORD).await;
     let state = Arc::new(WebState::new(
         &f.config,
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         Arc::new(f.clock.clone()),
     ));
@@ -264,12 +264,7 @@ async fn the_done_page_says_how_to_log_in_in_the_configured_mode() {
         .await;
         f.account("alice", PASSWORD).await;
         let clock = Arc::new(f.clock.clone());
-        let state = Arc::new(WebState::new(
-            &f.config,
-            f.store.clone(),
-            f.key.clone(),
-            clock,
-        ));
+        let state = Arc::new(WebState::new(&f.config, &f.stores, f.key.clone(), clock));
         let mut b = Browser::new(&state, INSIDE);
         let (qr, device, seed) = b.start().await;
         let done = b
@@ -670,7 +665,7 @@ async fn disabled_expired_and_unactivated_accounts_are_refused_with_a_reason() {
     use motpd::store::AccountStatus;
     let (f, _state) = setup().await;
     let service = SelfService::new(
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         Arc::new(f.clock.clone()),
         EngineSettings::from_config(&f.config),
@@ -752,7 +747,7 @@ async fn two_nodes_over_one_store_share_sessions_keyed_by_a_hash() {
     let (f, node_a) = setup().await;
     let node_b = Arc::new(WebState::new(
         &f.config,
-        f.store.clone(),
+        &f.stores,
         f.key.clone(),
         Arc::new(f.clock.clone()),
     ));

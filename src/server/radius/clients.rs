@@ -176,7 +176,7 @@ pub trait ClientSource: Send + Sync {
 #[async_trait::async_trait]
 impl<S: Store + ?Sized> ClientSource for S {
     async fn load_clients(&self) -> Result<Vec<RadiusClient>, StoreError> {
-        Store::clients(self).await
+        crate::store::ClientStore::clients(self).await
     }
 }
 

@@ -41,7 +41,7 @@ use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::engine::{EngineSettings, HashingPool};
 use crate::secrets::MasterKey;
-use crate::store::Store;
+use crate::store::Stores;
 use session::{SessionStore, StoreSessions};
 
 /// Login attempts per address and minute.
@@ -98,18 +98,18 @@ impl WebState {
     /// The pages' state for `config`, with sessions in `store` (shared by every node on it).
     pub fn new(
         config: &Config,
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let sessions = Arc::new(StoreSessions::new(store.clone()));
-        Self::with_sessions(config, store, key, clock, sessions)
+        let sessions = Arc::new(StoreSessions::new(stores.store.clone()));
+        Self::with_sessions(config, stores, key, clock, sessions)
     }
 
     /// The pages' state with a given session store.
     pub fn with_sessions(
         config: &Config,
-        store: Arc<dyn Store>,
+        stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionStore>,
@@ -120,20 +120,20 @@ impl WebState {
         let form_key = form_token::FormKey::derive(&key);
         Self {
             invitations: Invitations::new(
-                store.clone(),
+                stores,
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
                 config.web.invite_ttl_hours,
             ),
             recovery: AccountRecovery::new(
-                store.clone(),
+                stores,
                 key.clone(),
                 clock.clone(),
                 settings.clone(),
                 hashing.clone(),
             ),
-            service: SelfService::new(store, key, clock, settings, hashing),
+            service: SelfService::new(stores, key, clock, settings, hashing),
             sessions,
             limiter: limit::RateLimiter::new(LOGINS_PER_MINUTE, 60),
             invite_limiter: limit::RateLimiter::new(INVITE_REQUESTS_PER_MINUTE, 60),

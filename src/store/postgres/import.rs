@@ -1,19 +1,21 @@
-//! PostgreSQL: the bulk account import — the whole batch as one `INSERT ... SELECT FROM UNNEST(...)`.
+//! PostgreSQL: the bulk account import (shared part in `store/import.rs`) — the whole batch as one
+//! `INSERT ... SELECT FROM UNNEST(...)`.
 
 use sqlx::postgres::PgPool;
 
 use super::column;
-use crate::store::rows::{AccountValues, reject_duplicate_ids};
-use crate::store::{AccountUpsert, ImportSummary, StoreError};
 
-/// The import as one `INSERT ... SELECT FROM UNNEST(...)`: one round trip, atomic by itself. `xmax = 0`
-/// holds exactly for rows this statement inserted (an updated row carries the updating transaction's ID).
+crate::store::import::import_queries!(PgPool);
+
+/// The import as one `INSERT ... SELECT FROM UNNEST(...)`: one round trip, atomic by itself; returns how many
+/// accounts it created. `xmax = 0` holds exactly for rows this statement inserted (an updated row carries the
+/// updating transaction's ID).
 async fn upsert_accounts(
     pool: &PgPool,
     values: &[AccountValues<'_>],
     now: i64,
-) -> Result<Vec<bool>, StoreError> {
-    Ok(sqlx::query_scalar(
+) -> Result<u64, StoreError> {
+    let inserted: Vec<bool> = sqlx::query_scalar(
         "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, \
          failures, created_at, updated_at) \
          SELECT u.id, u.name, u.phone, u.email, u.password_hash, u.status, u.expires_on, u.groups, \
@@ -37,24 +39,6 @@ async fn upsert_accounts(
     .bind(column(values, |v| Some(v.groups.as_str())))
     .bind(now)
     .fetch_all(pool)
-    .await?)
-}
-
-/// [`Store::import_accounts`](crate::store::Store::import_accounts): one statement, so all or nothing.
-pub(super) async fn import_accounts(
-    pool: &PgPool,
-    accounts: &[AccountUpsert],
-    now: i64,
-) -> Result<ImportSummary, StoreError> {
-    reject_duplicate_ids(accounts)?;
-    let values = accounts
-        .iter()
-        .map(AccountValues::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    let created = upsert_accounts(pool, &values, now).await?;
-    let new = created.iter().filter(|c| **c).count() as u64;
-    Ok(ImportSummary {
-        created: new,
-        updated: created.len() as u64 - new,
-    })
+    .await?;
+    Ok(inserted.iter().filter(|i| **i).count() as u64)
 }

@@ -144,9 +144,9 @@ impl HotPath {
     /// The accounts among `ids` that exist, each with its active device.
     pub(super) async fn login_records(
         &self,
-        ids: &[String],
+        ids: Vec<String>,
     ) -> Result<Vec<LoginRecord>, StoreError> {
-        self.call(|reply| Request::Read(ids.to_vec(), reply)).await
+        self.call(|reply| Request::Read(ids, reply)).await
     }
 
     /// Reserves one attempt on `counter` (in the batch's write transaction, before its accepted logins).
@@ -170,16 +170,14 @@ impl HotPath {
     /// row a winning login carries is appended in the same transaction.
     pub(super) async fn record_accepted_logins(
         &self,
-        logins: &[AcceptedLogin],
+        logins: Vec<AcceptedLogin>,
     ) -> Result<Vec<bool>, StoreError> {
-        self.call(|reply| Request::Accept(logins.to_vec(), reply))
-            .await
+        self.call(|reply| Request::Accept(logins, reply)).await
     }
 
     /// Appends `events` to the audit chain.
-    pub(super) async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        self.call(|reply| Request::Audit(events.to_vec(), reply))
-            .await
+    pub(super) async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        self.call(|reply| Request::Audit(events, reply)).await
     }
 
     /// Finishes the requests handed in so far and ends the thread.

@@ -1,5 +1,6 @@
-//! A complete engine over in-memory SQLite with a manual clock: accounts with real Argon2id passwords, devices
-//! with known seeds, and helpers to compute the codes an authenticator app would show.
+//! A complete engine over a SQLite file opened as a serving node opens it ([`store::open`]: the login path behind
+//! the cache), with a manual clock: accounts with real Argon2id passwords, devices with known seeds, and helpers
+//! to compute the codes an authenticator app would show.
 
 use std::sync::Arc;
 
@@ -13,9 +14,9 @@ use motpd::engine::{
 use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
 use motpd::secrets::{MasterKey, SecretBytes};
-use motpd::store::{self, AccountStatus, AccountUpsert, Store};
+use motpd::store::{self, AccountStatus, AccountUpsert, Store, Stores};
 
-use super::NOW;
+use super::{CACHE, NOW};
 
 /// The seed every TOTP test device uses (RFC 6238's SHA1 seed).
 pub(crate) const SEED: &[u8] = b"12345678901234567890";
@@ -24,6 +25,9 @@ pub(crate) const CLIENT: &str = "netscaler";
 
 /// Engine, store, key and clock.
 pub(crate) struct EngineFixture {
+    /// The roles and the login path the engine runs on.
+    pub(crate) stores: Stores,
+    /// Every role (`stores.store`).
     pub(crate) store: Arc<dyn Store>,
     pub(crate) key: Arc<MasterKey>,
     pub(crate) clock: ManualClock,
@@ -31,19 +35,35 @@ pub(crate) struct EngineFixture {
     pub(crate) config: Config,
     /// The SMS service, when `sms.provider` is not `none`.
     pub(crate) sms: Option<Arc<SmsService>>,
+    /// The directory of the fixture's own database file.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl EngineFixture {
-    /// A fixture with the default configuration changed by `adjust`.
+    /// A fixture with the default configuration changed by `adjust`, on a database file of its own.
     pub(crate) async fn new(adjust: impl FnOnce(&mut Config)) -> Self {
-        let chain = motpd::audit::AuditChain::new(test_key().audit_chain_key());
-        let store = store::connect("sqlite::memory:", 1, chain).await.unwrap();
-        Self::with_store(store, adjust).await
+        let dir = tempfile::tempdir().unwrap();
+        let url = super::sqlite_url(&dir);
+        let mut fixture = Self::open(&url, adjust).await;
+        fixture._dir = Some(dir);
+        fixture
     }
 
-    /// A fixture over an existing store (opened with [`test_key`]'s audit chain).
-    pub(crate) async fn with_store(
-        store: Arc<dyn Store>,
+    /// A fixture (a "node") on the database at `url`, opened with [`test_key`]'s audit chain; its login cache
+    /// ages by the fixture's clock.
+    pub(crate) async fn open(url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
+        let chain = motpd::audit::AuditChain::new(test_key().audit_chain_key());
+        let clock = ManualClock::new(NOW);
+        let stores = store::open(url, 4, chain, Arc::new(clock.clone()), CACHE)
+            .await
+            .unwrap();
+        Self::with_stores(stores, clock, adjust).await
+    }
+
+    /// A fixture over opened stores whose engine runs on `clock`.
+    pub(crate) async fn with_stores(
+        stores: Stores,
+        clock: ManualClock,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
         let mut config = Config::default();
@@ -51,7 +71,7 @@ impl EngineFixture {
         adjust(&mut config);
         config.validate().unwrap();
         let key = Arc::new(test_key());
-        let clock = ManualClock::new(NOW);
+        let store = stores.store.clone();
         let (sink, _task) = AuditSink::spawn(store.clone());
         let sms = (config.sms.provider != SmsProvider::None).then(|| {
             Arc::new(SmsService::new(
@@ -63,7 +83,7 @@ impl EngineFixture {
             ))
         });
         let mut engine = Engine::new(
-            store.clone(),
+            &stores,
             key.clone(),
             Arc::new(clock.clone()),
             EngineSettings::from_config(&config),
@@ -74,12 +94,14 @@ impl EngineFixture {
             engine = engine.with_sms(sms.clone());
         }
         Self {
+            stores,
             store,
             key,
             clock,
             engine: Arc::new(engine),
             config,
             sms,
+            _dir: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a fixed audit chain, sample records, and the list of store backends
 //! every contract test runs on.
 //!
-//! Backends: an in-memory SQLite store, a SQLite file in a fresh temporary directory, and — when
+//! Every backend is opened as a serving node opens it ([`store::open`]: the roles, and the login path behind
+//! the cache). Backends: a SQLite file in a fresh temporary directory, and — when
 //! `MOTPD_TEST_DATABASE_URL` names a PostgreSQL server — a PostgreSQL store on a database created for that
 //! one test (`motpd_test_<random>`, dropped when the [`Backend`] is dropped, also after a panic), so tests can
 //! run in parallel without seeing each other's rows.
@@ -15,10 +16,13 @@ pub(crate) mod sms_gateway;
 use std::sync::{Arc, Once};
 
 use motpd::audit::AuditChain;
+use motpd::clock::{Clock, SystemClock};
 use motpd::config::AuthMode;
 use motpd::otp::{Algorithm, Kind};
 use motpd::secrets::SecretBytes;
-use motpd::store::{self, AccountStatus, AccountUpsert, NewClient, NewDevice, Store};
+use motpd::store::{
+    self, AccountStatus, AccountUpsert, Logins, NewClient, NewDevice, Store, Stores,
+};
 use sqlx::Connection;
 
 /// The environment variable naming the PostgreSQL server for the store tests.
@@ -73,37 +77,74 @@ pub(crate) fn client(name: &str, address: &str, mode: Option<AuthMode>) -> NewCl
     }
 }
 
-/// A store under test, with what some tests need besides the trait: its URL (to open a second "node" or a raw
-/// connection) and whatever keeps its database alive.
+/// The login cache of every test store: the serving default's shape, with a short TTL.
+pub(crate) const CACHE: store::CacheSettings = store::CacheSettings {
+    ttl_seconds: 2,
+    capacity: 1000,
+};
+
+/// Opens `url` the way a serving node does ([`store::open`]): every role, and the login path behind the
+/// cache, whose entries age by `clock`.
+pub(crate) async fn open_stores(url: &str, clock: Arc<dyn Clock>) -> Stores {
+    store::open(url, 4, test_chain(), clock, CACHE)
+        .await
+        .unwrap()
+}
+
+/// A store under test, opened as a serving node opens it, with what some tests need besides the roles: the
+/// login path, its URL (to open a second "node" or a raw connection) and whatever keeps its database alive.
 #[derive(Debug)]
 pub(crate) struct Backend {
-    /// `sqlite-memory`, `sqlite-file` or `postgres`.
+    /// `sqlite-file` or `postgres`.
     pub(crate) name: &'static str,
-    /// The store.
+    /// Every role.
     pub(crate) store: Arc<dyn Store>,
-    /// The URL, for backends that can be opened again (`None` for in-memory SQLite).
-    pub(crate) url: Option<String>,
+    /// The login path (behind the cache, which hears of the changes made through `store`).
+    pub(crate) logins: Arc<Logins>,
+    /// The URL, to open the database again.
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     _pg: Option<PgDatabase>,
 }
 
 impl Backend {
-    /// Two handles on the same database: separate pools (two "nodes") where the backend allows it, else the
-    /// same store twice.
-    pub(crate) async fn nodes(&self) -> (Arc<dyn Store>, Arc<dyn Store>) {
-        let second = match &self.url {
-            Some(url) => store::connect(url, 4, test_chain()).await.unwrap(),
-            None => self.store.clone(),
-        };
-        (self.store.clone(), second)
+    /// Opens `url` (kept alive by `dir` or `pg`).
+    async fn open(
+        name: &'static str,
+        url: String,
+        dir: Option<tempfile::TempDir>,
+        pg: Option<PgDatabase>,
+    ) -> Self {
+        let Stores { store, logins } = open_stores(&url, Arc::new(SystemClock)).await;
+        Self {
+            name,
+            store,
+            logins,
+            url,
+            _dir: dir,
+            _pg: pg,
+        }
     }
 
-    /// Runs `sql` on a separate raw connection, bypassing the store (to simulate tampering). `false` when the
-    /// backend has no URL to connect to.
+    /// The store and its login path, as the services take them.
+    pub(crate) fn stores(&self) -> Stores {
+        Stores {
+            store: self.store.clone(),
+            logins: self.logins.clone(),
+        }
+    }
+
+    /// Two nodes on the same database: this backend's stores, and a second, independent opening (its own
+    /// pool, login path and cache).
+    pub(crate) async fn nodes(&self) -> (Stores, Stores) {
+        let second = open_stores(&self.url, Arc::new(SystemClock)).await;
+        (self.stores(), second)
+    }
+
+    /// Runs `sql` on a separate raw connection, bypassing the store (to simulate tampering). Always `true`
+    /// (every backend has a URL to connect to).
     pub(crate) async fn raw_execute(&self, sql: &'static str) -> bool {
-        let Some(url) = &self.url else {
-            return false;
-        };
+        let url = &self.url;
         if url.starts_with("sqlite:") {
             let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
             sqlx::query(sql).execute(&mut conn).await.unwrap();
@@ -117,14 +158,10 @@ impl Backend {
     }
 }
 
-/// Every backend to run a contract test on, each with an empty database.
+/// Every backend to run a contract test on, each with an empty database: an SQLite file (with its writer
+/// thread) and, when `MOTPD_TEST_DATABASE_URL` is set, PostgreSQL.
 pub(crate) async fn store_backends() -> Vec<Backend> {
-    let mut backends = vec![
-        sqlite_memory().await,
-        sqlite_file().await,
-        cached_sqlite_file().await,
-        cached_sqlite_memory().await,
-    ];
+    let mut backends = vec![sqlite_file().await];
     match postgres_backend().await {
         Some(backend) => backends.push(backend),
         None => {
@@ -145,56 +182,11 @@ pub(crate) async fn postgres_backend() -> Option<Backend> {
     }
 }
 
-/// A private in-memory SQLite store.
-pub(crate) async fn sqlite_memory() -> Backend {
-    Backend {
-        name: "sqlite-memory",
-        store: store::connect("sqlite::memory:", 4, test_chain())
-            .await
-            .unwrap(),
-        url: None,
-        _dir: None,
-        _pg: None,
-    }
-}
-
 /// A SQLite store in a file that does not exist yet, in a fresh temporary directory.
 pub(crate) async fn sqlite_file() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
-    Backend {
-        name: "sqlite-file",
-        store: store::connect(&url, 4, test_chain()).await.unwrap(),
-        url: Some(url),
-        _dir: Some(dir),
-        _pg: None,
-    }
-}
-
-/// A SQLite file store behind the serving node's caching decorator ([`store::CachedStore`]); the file's own
-/// hot-path thread groups the login reads and commits.
-pub(crate) async fn cached_sqlite_file() -> Backend {
-    cached(sqlite_file().await, "cached-sqlite-file")
-}
-
-/// An in-memory SQLite store behind [`store::CachedStore`]: this store does not group calls itself, so the
-/// decorator's own batching (what a PostgreSQL node uses) runs the contract.
-pub(crate) async fn cached_sqlite_memory() -> Backend {
-    cached(sqlite_memory().await, "cached-sqlite-memory")
-}
-
-fn cached(mut backend: Backend, name: &'static str) -> Backend {
-    let settings = store::CacheSettings {
-        ttl_seconds: 2,
-        capacity: 1000,
-    };
-    backend.name = name;
-    backend.store = Arc::new(store::CachedStore::new(
-        backend.store,
-        Arc::new(motpd::clock::SystemClock),
-        settings,
-    ));
-    backend
+    Backend::open("sqlite-file", url, Some(dir), None).await
 }
 
 /// The URL of `motpd.db` inside `dir`.
@@ -206,13 +198,7 @@ pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
 async fn postgres(admin_url: &str) -> Backend {
     let db = PgDatabase::create(admin_url).await;
     let url = db.url.clone();
-    Backend {
-        name: "postgres",
-        store: store::connect(&url, 4, test_chain()).await.unwrap(),
-        url: Some(url),
-        _dir: None,
-        _pg: Some(db),
-    }
+    Backend::open("postgres", url, None, Some(db)).await
 }
 
 /// A throwaway PostgreSQL database, dropped (with its connections) when this value is dropped.

@@ -52,7 +52,7 @@ impl RadiusFixture {
         let token = CancellationToken::new();
         let node = Node::start(
             &f.config,
-            f.store.clone(),
+            f.stores.clone(),
             f.key.clone(),
             Arc::new(f.clock.clone()),
             (vec![auth], vec![accounting]),

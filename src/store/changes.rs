@@ -1,0 +1,55 @@
+//! How a backend tells the login cache (`cache.rs`) what this process changed: every role method that writes
+//! what a login reads (an account, its device) announces it here after its statement, so the cache, which
+//! wraps only the login path, drops the entries it holds without forwarding the other roles' methods.
+//! Changes made by other processes (another node, the admin CLI) are seen when the entries expire.
+
+use std::sync::{OnceLock, Weak};
+
+/// Who listens: the login cache.
+pub(crate) trait ChangeListener: Send + Sync {
+    /// The account (or its device) changed.
+    fn account_changed(&self, id: &str);
+    /// The device with this ID changed.
+    fn device_changed(&self, device_id: &str);
+    /// Many accounts, or ones not known here, changed.
+    fn everything_changed(&self);
+}
+
+/// The backend's end: announces to the one listener, if any (none in the admin CLI).
+#[derive(Default)]
+pub(crate) struct ChangeFeed {
+    listener: OnceLock<Weak<dyn ChangeListener>>,
+}
+
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeFeed")
+            .field("listening", &self.listener.get().is_some())
+            .finish()
+    }
+}
+
+impl ChangeFeed {
+    /// Sets the listener; a second one is ignored (a backend has one login cache).
+    pub(crate) fn listen(&self, listener: Weak<dyn ChangeListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn each(&self, announce: impl FnOnce(&dyn ChangeListener)) {
+        if let Some(listener) = self.listener.get().and_then(Weak::upgrade) {
+            announce(listener.as_ref());
+        }
+    }
+
+    pub(crate) fn account(&self, id: &str) {
+        self.each(|l| l.account_changed(id));
+    }
+
+    pub(crate) fn device(&self, device_id: &str) {
+        self.each(|l| l.device_changed(device_id));
+    }
+
+    pub(crate) fn everything(&self) {
+        self.each(|l| l.everything_changed());
+    }
+}
