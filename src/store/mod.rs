@@ -28,11 +28,11 @@ mod web_sessions;
 
 use std::sync::Arc;
 
+pub use crate::model::*;
 pub use audit_search::AuditFilter;
 pub use batch::BatchStats;
 pub use cache::{CacheSettings, CacheStats, CachedStore};
 pub use lockout::{AttemptRequest, Counter, LockoutPolicy, Reservation};
-pub use crate::model::*;
 
 use crate::audit::{AuditChain, AuditEvent, AuditRecord};
 
