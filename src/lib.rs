@@ -8,8 +8,9 @@
 //! - [`engine`]: the decisions: login rules, device binding. No sockets, no SQL; time is a parameter.
 //! - [`model`]: the domain records (accounts, devices, clients, challenges, sessions). Plain data.
 //! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
-//! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure.
-//! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
+//! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure: the
+//!   workspace crate `motpd-radius` (crates/motpd-radius), which depends on no runtime or database.
+//! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure: the workspace crate `motpd-otp` (crates/motpd-otp).
 //! - [`accounts`]: account field rules and the CSV import format. Pure.
 //! - [`csv_table`]: reading an import CSV with line-numbered row errors (accounts and seeds). Pure.
 //! - [`csv_text`]: an import file's bytes as text: UTF-8 or Big5, CRLF or LF. Pure.
@@ -34,10 +35,10 @@ pub mod engine;
 pub mod local_time;
 pub mod model;
 pub mod notify;
-pub mod otp;
+pub use motpd_otp as otp;
 pub mod password;
 pub mod qr_png;
-pub mod radius;
+pub use motpd_radius as radius;
 pub mod secrets;
 pub mod server;
 pub mod store;

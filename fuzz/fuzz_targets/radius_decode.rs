@@ -1,7 +1,7 @@
 //! Feeds arbitrary datagrams to the RADIUS decoder and every check and accessor; a decoded packet must re-encode
-//! to its own bytes. In CI the same property runs as a proptest (`radius::tests`).
+//! to its own bytes. In CI the same property runs as a proptest (`motpd_radius::tests`).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    assert!(motpd::radius::fuzz_decode(data));
+    assert!(motpd_radius::fuzz_decode(data));
 });

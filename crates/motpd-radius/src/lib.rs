@@ -1,14 +1,16 @@
 //! RADIUS protocol codec: bytes in, typed packets out, and back.
 //!
-//! This module owns the wire format of RADIUS (RFC 2865 packets and attributes, RFC 2866
+//! This crate owns the wire format of RADIUS (RFC 2865 packets and attributes, RFC 2866
 //! accounting authenticators, RFC 2869/3579 Message-Authenticator, RFC 5997 Status-Server),
-//! PAP User-Password hiding, and the FreeRADIUS-format dictionary table in `dictionaries/`.
+//! PAP User-Password hiding, and the FreeRADIUS-format dictionary table in the repository's
+//! top-level `dictionaries/`. motpd re-exports it as `motpd::radius`.
 //!
 //! It is **pure**: no sockets, no tokio, no logging, no clock, no global state other than the
-//! lazily parsed, read-only dictionary. It never decides anything: whether a client is known,
-//! whether Message-Authenticator is required, and what to answer belong to `server::radius` and
-//! `engine`. Every function that sees hostile bytes returns a [`RadiusError`] instead of
-//! panicking, and every comparison of an authenticator is constant-time.
+//! lazily parsed, read-only dictionary; its own dependency list keeps it so. It never decides
+//! anything: whether a client is known, whether Message-Authenticator is required, and what to
+//! answer belong to motpd's `server::radius` and `engine`. Every function that sees hostile bytes
+//! returns a [`RadiusError`] instead of panicking, and every comparison of an authenticator is
+//! constant-time.
 //!
 //! # Typical server flow
 //! 1. [`Packet::decode`] the datagram (octets past the header Length are padding and ignored).
@@ -129,7 +131,7 @@ impl RadiusError {
     }
 }
 
-/// Fuzzing entry point (for a cargo-fuzz target and the proptest in this module): decodes
+/// Fuzzing entry point (for the cargo-fuzz target and the proptest in this crate): decodes
 /// arbitrary bytes, verifies Message-Authenticator and the accounting authenticator with a
 /// fixed secret, reads every typed accessor, and re-encodes the attributes.
 ///

@@ -1,8 +1,9 @@
 //! FreeRADIUS-format dictionary parser and the embedded attribute table.
 //!
 //! Owns the mapping between attribute names and (vendor, code, type), built once from the files
-//! in `dictionaries/` (embedded with `include_str!`, parsed on first use). Understands
-//! `ATTRIBUTE`, `VALUE`, `VENDOR`, `BEGIN-VENDOR`/`END-VENDOR`, comments; ignores `$INCLUDE`.
+//! in the repository's top-level `dictionaries/` (embedded with `include_str!`, parsed on first
+//! use). Understands `ATTRIBUTE`, `VALUE`, `VENDOR`, `BEGIN-VENDOR`/`END-VENDOR`, comments;
+//! ignores `$INCLUDE`.
 //! Vendors must use the default 1-octet type / 1-octet length format. The codec itself does
 //! not consult the table: it is for names in logs, configuration and admin output. Reads no
 //! file at run time.
@@ -16,31 +17,31 @@ use super::RadiusError;
 const EMBEDDED_FILES: &[(&str, &str)] = &[
     (
         "dictionary.rfc2865",
-        include_str!("../../dictionaries/dictionary.rfc2865"),
+        include_str!("../../../dictionaries/dictionary.rfc2865"),
     ),
     (
         "dictionary.rfc2866",
-        include_str!("../../dictionaries/dictionary.rfc2866"),
+        include_str!("../../../dictionaries/dictionary.rfc2866"),
     ),
     (
         "dictionary.rfc2869",
-        include_str!("../../dictionaries/dictionary.rfc2869"),
+        include_str!("../../../dictionaries/dictionary.rfc2869"),
     ),
     (
         "dictionary.rfc3162",
-        include_str!("../../dictionaries/dictionary.rfc3162"),
+        include_str!("../../../dictionaries/dictionary.rfc3162"),
     ),
     (
         "dictionary.rfc3579",
-        include_str!("../../dictionaries/dictionary.rfc3579"),
+        include_str!("../../../dictionaries/dictionary.rfc3579"),
     ),
     (
         "dictionary.rfc5997",
-        include_str!("../../dictionaries/dictionary.rfc5997"),
+        include_str!("../../../dictionaries/dictionary.rfc5997"),
     ),
     (
         "dictionary.citrix",
-        include_str!("../../dictionaries/dictionary.citrix"),
+        include_str!("../../../dictionaries/dictionary.citrix"),
     ),
 ];
 

@@ -307,7 +307,7 @@ fn hex_value(b: u8) -> Option<u8> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
-    use crate::otp::totp_at;
+    use crate::totp_at;
     use proptest::prelude::*;
 
     const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"; // "12345678901234567890"

@@ -11,6 +11,9 @@
 //! HOTP is computed here with `hmac` + `sha1`/`sha2` (one RFC 4226 core); TOTP is that core applied
 //! to `floor(unix / period)`, so the verifier can inspect every step of the drift window and classify
 //! replays. `totp-rs` serves as an independent oracle in the tests (codes and `otpauth://` interop).
+//!
+//! A crate of its own so that its dependency list, not a grep, keeps it free of runtime and database
+//! code; motpd re-exports it as `motpd::otp`.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod hotp;
@@ -38,7 +41,7 @@ pub const MIN_DIGITS: u32 = 6;
 /// Largest number of digits a verifier accepts (the RFC 4226/6238 reference code goes up to 8).
 pub const MAX_DIGITS: u32 = 8;
 
-/// Everything that can go wrong in this module. No variant carries secret material.
+/// Everything that can go wrong in this crate. No variant carries secret material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OtpError {
     /// A token kind name other than `totp`, `hotp`, `motp`.
