@@ -10,10 +10,8 @@
 //! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
 //! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure.
-//! - [`accounts`]: account field rules and the CSV import format. Pure.
-//! - [`csv_table`]: reading an import CSV with line-numbered row errors (accounts and seeds). Pure.
-//! - [`csv_text`]: an import file's bytes as text: UTF-8 or Big5, CRLF or LF. Pure.
-//! - [`device_import`]: the bulk seed import CSV format (`motpd device import`). Pure.
+//! - [`account_rules`]: account field rules (IDs, mobile numbers, e-mail, identities, groups). Pure.
+//! - [`import`]: the account and seed CSV imports (UTF-8 or Big5, line-numbered row errors). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: outgoing mail (invitations) over SMTP.
@@ -22,15 +20,13 @@
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`local_time`], [`telemetry`]: leaves.
 
-pub mod accounts;
+pub mod account_rules;
 pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod csv_table;
-pub mod csv_text;
-pub mod device_import;
 pub mod engine;
+pub mod import;
 pub mod local_time;
 pub mod model;
 pub mod notify;

@@ -11,7 +11,7 @@ use super::messages::Message;
 use super::passwords::PasswordChecker;
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
-use crate::accounts::normalize_id;
+use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};

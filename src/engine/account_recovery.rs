@@ -31,7 +31,7 @@ use super::identity::IdentityKey;
 use super::passwords::PasswordChecker;
 use super::recovery_notice;
 use super::{EngineError, EngineSettings};
-use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
+use crate::account_rules::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::Language;

@@ -19,7 +19,7 @@ use super::device_notice::{BoundVia, DeviceNotices};
 use super::enrollment::{self, EnrollError};
 use super::passwords::PasswordChecker;
 use super::{EngineError, EngineSettings};
-use crate::accounts::normalize_id;
+use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::secrets::{MasterKey, SecretString};
