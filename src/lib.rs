@@ -13,6 +13,7 @@
 //! - [`account_rules`]: account field rules (IDs, mobile numbers, e-mail, identities, groups). Pure.
 //! - [`import`]: the account and seed CSV imports (UTF-8 or Big5, line-numbered row errors). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
+//! - [`runtime`]: the password-hashing threads and the Argon2 working memory each keeps.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: outgoing mail (invitations) over SMTP.
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
@@ -34,6 +35,7 @@ pub mod otp;
 pub mod password;
 pub mod qr_png;
 pub mod radius;
+pub mod runtime;
 pub mod secrets;
 pub mod server;
 pub mod store;

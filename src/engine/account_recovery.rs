@@ -24,7 +24,6 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
-use super::HashingPool;
 use super::codes::{self, CodeCheck};
 use super::helpdesk_codes::HelpdeskCodes;
 use super::identity::IdentityKey;
@@ -37,6 +36,7 @@ use crate::clock::{Clock, local_date};
 use crate::config::Language;
 use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
 use crate::store::{Counter, LockoutPolicy, Reservation};
