@@ -9,8 +9,8 @@
 //!
 //! An Argon2 verify needs its working memory (m = 19 MiB at today's cost). [`verify_password`] allocates it
 //! zeroed every time; [`verify_password_in`] takes it from the caller's [`WorkingMemory`], which may keep it for
-//! the next verify — for threads that verify one password after another (at 19 MiB, zeroing it was 8 % of a
-//! busy server's CPU). Pass 0 of Argon2 writes every block before reading it, so what a previous verify left
+//! the next verify — for threads that verify one password after another (zeroing 19 MiB for every verify is
+//! a visible share of a busy server's CPU). Pass 0 of Argon2 writes every block before reading it, so what a previous verify left
 //! there never reaches a result.
 //! Pure: no I/O, no logging, no state of its own.
 
@@ -155,7 +155,7 @@ fn argon2_matches(
         Some(lent) if lent.len() == blocks => {
             argon2.hash_password_into_with_memory(password, salt, output, lent)
         }
-        // No memory lent: the allocator's, for this verify alone.
+        // No memory lent (or not the size asked for): the allocator's, for this verify alone.
         _ => argon2.hash_password_into(password, salt, output),
     }
     .map_err(|_| HashError::Malformed)?;
