@@ -13,11 +13,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use motpd::audit::AuditChain;
 use motpd::clock::{Clock, ManualClock};
 use motpd::config::{AuthMode, Config};
-use motpd::engine::enrollment::{self, ImportedSeed};
-use motpd::engine::{
-    AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings, HashingPool,
-};
+use motpd::engine::enrollment;
+use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings};
+use motpd::import::seeds::ImportedSeed;
 use motpd::otp::{Algorithm, Kind, totp_at};
+use motpd::runtime::hashing::HashingPool;
 use motpd::secrets::{MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert};
 use tokio::runtime::Runtime;

@@ -5,7 +5,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use motpd::password::{Verified, hash_password, verify_password, verify_password_reusing};
+use motpd::password::{Verified, hash_password, verify_password};
+use motpd::runtime::working_memory::verify_password_reusing;
 
 fn password(c: &mut Criterion) {
     let hash = hash_password(b"Nurse.Chen2024!").expect("hashes");

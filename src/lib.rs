@@ -11,11 +11,10 @@
 //! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure: the
 //!   workspace crate `motpd-radius` (crates/motpd-radius), which depends on no runtime or database.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure: the workspace crate `motpd-otp` (crates/motpd-otp).
-//! - [`accounts`]: account field rules and the CSV import format. Pure.
-//! - [`csv_table`]: reading an import CSV with line-numbered row errors (accounts and seeds). Pure.
-//! - [`csv_text`]: an import file's bytes as text: UTF-8 or Big5, CRLF or LF. Pure.
-//! - [`device_import`]: the bulk seed import CSV format (`motpd device import`). Pure.
+//! - [`account_rules`]: account field rules (IDs, mobile numbers, e-mail, identities, groups). Pure.
+//! - [`import`]: the account and seed CSV imports (UTF-8 or Big5, line-numbered row errors). Pure.
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
+//! - [`runtime`]: the password-hashing threads and the Argon2 working memory each keeps.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: outgoing mail (invitations) over SMTP.
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
@@ -23,15 +22,13 @@
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`local_time`], [`telemetry`]: leaves.
 
-pub mod accounts;
+pub mod account_rules;
 pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod csv_table;
-pub mod csv_text;
-pub mod device_import;
 pub mod engine;
+pub mod import;
 pub mod local_time;
 pub mod model;
 pub mod notify;
@@ -39,6 +36,7 @@ pub use motpd_otp as otp;
 pub mod password;
 pub mod qr_png;
 pub use motpd_radius as radius;
+pub mod runtime;
 pub mod secrets;
 pub mod server;
 pub mod store;

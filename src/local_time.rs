@@ -58,7 +58,7 @@ mod tests {
     #[test]
     fn every_stored_value_formats() {
         let taipei = time::macros::offset!(+8);
-        let admin_lock = crate::accounts::ADMIN_LOCK_UNTIL;
+        let admin_lock = crate::account_rules::ADMIN_LOCK_UNTIL;
         assert_eq!(text(admin_lock, taipei), "9999-12-31 23:59 +00:00");
         assert_eq!(text(i64::MAX, taipei), i64::MAX.to_string());
         assert_eq!(text(i64::MIN, taipei), i64::MIN.to_string());

@@ -5,25 +5,18 @@
 //! previous system may be sha-crypt (`$5$`, `$6$`) or bcrypt (`$2a$`, `$2b$`, `$2y$`); they verify, and
 //! [`Verified::needs_rehash`] tells the caller to store a fresh Argon2id hash after the successful login.
 //! Hashing is slow on purpose: callers on an async runtime run it off the async workers (the server: on
-//! the engine's hashing threads).
+//! the runtime's hashing threads).
 //!
 //! An Argon2 verify needs its working memory (m = 19 MiB at today's cost). [`verify_password`] allocates it
-//! zeroed every time; [`verify_password_reusing`] keeps it per thread for the next verify, until
-//! [`release_working_memory`] — for threads that verify one password after another (at 19 MiB, zeroing it
-//! was 8 % of a busy server's CPU). Pass 0 of Argon2 writes every block before reading it, so what a previous
-//! verify left there never reaches a result. The kept memory is a mapping of its own (`working_memory.rs`),
-//! so releasing it gives it back to the system.
-//! Pure: no I/O, no logging.
-
-mod working_memory;
-
-use std::cell::RefCell;
+//! zeroed every time; [`verify_password_in`] takes it from the caller's [`WorkingMemory`], which may keep it for
+//! the next verify — for threads that verify one password after another (zeroing 19 MiB for every verify is
+//! a visible share of a busy server's CPU). Pass 0 of Argon2 writes every block before reading it, so what a previous verify left
+//! there never reaches a result.
+//! Pure: no I/O, no logging, no state of its own.
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use subtle::ConstantTimeEq;
-
-use working_memory::MappedBlocks;
 
 use crate::config::Language;
 
@@ -65,44 +58,30 @@ pub fn hash_password(password: &[u8]) -> Result<String, HashError> {
 
 /// Checks `password` against a stored hash of any supported format, in constant time per format.
 pub fn verify_password(password: &[u8], stored: &str) -> Result<Verified, HashError> {
-    verify(password, stored, WorkingMemory::Fresh)
+    verify(password, stored, None)
 }
 
-/// [`verify_password`], with this thread's Argon2 working memory kept for the next call (see the module
-/// documentation); [`release_working_memory`] gives it back.
-pub fn verify_password_reusing(password: &[u8], stored: &str) -> Result<Verified, HashError> {
-    verify(password, stored, WorkingMemory::Thread)
+/// [`verify_password`], with the Argon2 working memory taken from `memory` (see the module documentation).
+pub fn verify_password_in(
+    password: &[u8],
+    stored: &str,
+    memory: &mut dyn WorkingMemory,
+) -> Result<Verified, HashError> {
+    verify(password, stored, Some(memory))
 }
 
-/// Gives the working memory [`verify_password_reusing`] kept on this thread back to the system (nothing if
-/// none).
-pub fn release_working_memory() {
-    THREAD_BLOCKS.with_borrow_mut(|kept| *kept = None);
+/// Argon2 working memory a caller lends to [`verify_password_in`], typically kept from one verify to the next.
+pub trait WorkingMemory {
+    /// `count` blocks for one hash (their contents do not matter), or `None`: the verify then allocates its
+    /// own.
+    fn blocks(&mut self, count: usize) -> Option<&mut [Block]>;
 }
 
-/// Bytes of Argon2 working memory [`verify_password_reusing`] keeps on this thread now.
-pub fn kept_working_memory() -> usize {
-    THREAD_BLOCKS.with_borrow(|kept| {
-        kept.as_ref()
-            .map_or(0, |blocks| blocks.len() * size_of::<argon2::Block>())
-    })
-}
-
-thread_local! {
-    /// The Argon2 blocks [`verify_password_reusing`] keeps between calls on this thread.
-    static THREAD_BLOCKS: RefCell<Option<MappedBlocks>> = const { RefCell::new(None) };
-}
-
-/// Where an Argon2 verify takes its working memory from.
-#[derive(Debug, Clone, Copy)]
-enum WorkingMemory {
-    /// Allocated for this verify alone.
-    Fresh,
-    /// This thread's [`THREAD_BLOCKS`], grown if needed.
-    Thread,
-}
-
-fn verify(password: &[u8], stored: &str, memory: WorkingMemory) -> Result<Verified, HashError> {
+fn verify(
+    password: &[u8],
+    stored: &str,
+    memory: Option<&mut dyn WorkingMemory>,
+) -> Result<Verified, HashError> {
     if stored.starts_with("$argon2") {
         let hash = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
         return Ok(if argon2_matches(password, &hash, memory)? {
@@ -149,11 +128,11 @@ pub fn is_supported_hash(stored: &str) -> bool {
 
 /// Computes the Argon2 output of `password` with the stored hash's algorithm, version, parameters and salt,
 /// and compares it with the stored output in constant time (what `argon2`'s `PasswordVerifier` does, with the
-/// working memory chosen here).
+/// working memory lent by the caller, if any).
 fn argon2_matches(
     password: &[u8],
     hash: &PasswordHash,
-    memory: WorkingMemory,
+    memory: Option<&mut dyn WorkingMemory>,
 ) -> Result<bool, HashError> {
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
         return Err(HashError::Malformed);
@@ -172,25 +151,12 @@ fn argon2_matches(
     let output = output
         .get_mut(..expected.len())
         .ok_or(HashError::Malformed)?;
-    match memory {
-        WorkingMemory::Fresh => argon2.hash_password_into(password, salt, output),
-        WorkingMemory::Thread => THREAD_BLOCKS.with_borrow_mut(|kept| {
-            if kept.as_ref().is_none_or(|mapped| mapped.len() < blocks) {
-                // The old mapping goes before the larger one is made.
-                *kept = None;
-                *kept = MappedBlocks::new(blocks);
-            }
-            match kept.as_mut() {
-                Some(mapped) => argon2.hash_password_into_with_memory(
-                    password,
-                    salt,
-                    output,
-                    &mut mapped.as_mut_slice()[..blocks],
-                ),
-                // No mapping to be had: the allocator's memory, for this verify alone.
-                None => argon2.hash_password_into(password, salt, output),
-            }
-        }),
+    match memory.and_then(|memory| memory.blocks(blocks)) {
+        Some(lent) if lent.len() == blocks => {
+            argon2.hash_password_into_with_memory(password, salt, output, lent)
+        }
+        // No memory lent (or not the size asked for): the allocator's, for this verify alone.
+        _ => argon2.hash_password_into(password, salt, output),
     }
     .map_err(|_| HashError::Malformed)?;
     Ok(bool::from(output.ct_eq(expected.as_bytes())))
@@ -289,36 +255,45 @@ mod tests {
         "$argon2d$v=19$m=65536,t=2,p=1$YzI5dFpYTmhiSFFBQUFBQUFBQUFBQQ$Jxy74cswY2mq9y+u+iJcJy8EqOp4t/C7DWDzGwGB3IM",
     ];
 
+    /// Working memory kept in a vector from one verify to the next, as a hashing thread keeps its own.
+    #[derive(Default)]
+    struct Kept(Vec<Block>);
+
+    impl WorkingMemory for Kept {
+        fn blocks(&mut self, count: usize) -> Option<&mut [Block]> {
+            if self.0.len() < count {
+                self.0.resize(count, Block::default());
+            }
+            self.0.get_mut(..count)
+        }
+    }
+
     #[test]
     fn reference_argon2_hashes_verify_with_fresh_and_kept_working_memory() {
-        // Large, then small (the kept blocks hold the large hash's last state), then large again, and once
-        // more after the memory was released: the kept memory never changes a result.
+        // Large, then small (the kept blocks hold the large hash's last state), then large again: the kept
+        // memory never changes a result.
+        let mut kept = Kept::default();
         for stored in REFERENCE_HASHES.iter().chain(REFERENCE_HASHES.iter().rev()) {
-            for verify in [verify_password, verify_password_reusing] {
+            for reuse in [false, true] {
+                let mut verify = |password: &[u8]| {
+                    if reuse {
+                        verify_password_in(password, stored, &mut kept)
+                    } else {
+                        verify_password(password, stored)
+                    }
+                };
                 assert!(
-                    matches!(verify(b"password", stored), Ok(Verified::Match { .. })),
+                    matches!(verify(b"password"), Ok(Verified::Match { .. })),
                     "{stored}"
                 );
-                assert_eq!(
-                    verify(b"sassword", stored),
-                    Ok(Verified::Mismatch),
-                    "{stored}"
-                );
+                assert_eq!(verify(b"sassword"), Ok(Verified::Mismatch), "{stored}");
             }
         }
-        release_working_memory();
-        assert_eq!(kept_working_memory(), 0);
-        assert!(matches!(
-            verify_password_reusing(b"password", REFERENCE_HASHES[1]),
-            Ok(Verified::Match {
-                needs_rehash: false
-            })
-        ));
-        assert_eq!(kept_working_memory(), 64 << 20);
+        assert_eq!(kept.0.len() * size_of::<Block>(), 64 << 20);
         // A hash without its output is malformed (logged as unusable), not a mismatch.
         let (without_output, _) = REFERENCE_HASHES[1].rsplit_once('$').unwrap();
         assert_eq!(
-            verify_password_reusing(b"password", without_output),
+            verify_password_in(b"password", without_output, &mut kept),
             Err(HashError::Malformed)
         );
     }

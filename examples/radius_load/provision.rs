@@ -275,7 +275,7 @@ mod tests {
         let path = dir.path().join("users.csv");
         let hashes = hash_all(3, HashCost::Fast, 2).unwrap();
         write_accounts(&path, &hashes).unwrap();
-        let plan = motpd::accounts::read_import(File::open(&path).unwrap()).unwrap();
+        let plan = motpd::import::accounts::read_import(File::open(&path).unwrap()).unwrap();
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         assert_eq!(plan.rows.len(), 3);
         let (line, row) = &plan.rows[2];

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::accounts;
+use crate::account_rules;
 use crate::store::AccountUpsert;
 
 /// The changed fields of one account, in the order they were compared.
@@ -29,7 +29,7 @@ impl Changes {
     /// Records a phone number change, masked as `user show` shows it.
     pub(super) fn phone(&mut self, old: Option<&str>, new: Option<&str>) {
         if old != new {
-            let masked = |p: Option<&str>| p.map(accounts::mask_phone);
+            let masked = |p: Option<&str>| p.map(account_rules::mask_phone);
             self.0.insert(
                 "phone".to_owned(),
                 json!({ "old": masked(old), "new": masked(new) }),

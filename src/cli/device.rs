@@ -12,10 +12,11 @@ use super::args::{AlgorithmArg, DeviceCommand, KindArg};
 use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, note_encoding, read_stdin_secret};
-use crate::accounts::{self, RowError};
+use crate::account_rules;
 use crate::clock::local_date;
-use crate::device_import::{self, SeedPlan};
-use crate::engine::enrollment::{self, EnrollError, ImportedSeed};
+use crate::engine::enrollment::{self, EnrollError};
+use crate::import::seeds::{self, ImportedSeed, SeedPlan};
+use crate::import::table::RowError;
 use crate::otp::{self, Algorithm, Kind};
 use crate::secrets::SecretBytes;
 use crate::store::{AccountFilter, NewDevice, StoreError};
@@ -33,7 +34,8 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
             counter,
             replace,
         } => {
-            let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
+            let id =
+                account_rules::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
             if secret_stdin {
                 let seed = read_seed(kind, digits, period, algorithm, counter)?;
                 import(&ctx, &id, &seed, replace).await
@@ -217,7 +219,7 @@ async fn import_file(
     let reader = std::fs::File::open(file)
         .with_context(|| format!("cannot open {}", file.display()))
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
-    let mut plan = device_import::read_seed_import(std::io::BufReader::new(reader))
+    let mut plan = seeds::read_seed_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
     note_encoding(file, plan.encoding);
     let (previous, expired) = check_accounts(ctx, &mut plan, replace).await?;

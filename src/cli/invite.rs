@@ -13,7 +13,7 @@ use super::CliError;
 use super::args::InviteArgs;
 use super::confirm::confirm;
 use super::context::{Context, KeyMode};
-use crate::accounts;
+use crate::account_rules;
 use crate::clock::{SystemClock, local_date};
 use crate::engine::EngineSettings;
 use crate::engine::invitations::{Invitations, InviteError, InviteMode};
@@ -45,7 +45,7 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
             .into());
         }
         let id = args.id.clone().unwrap_or_default();
-        let id = accounts::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
+        let id = account_rules::normalize_id(&id).map_err(|e| CliError::Input(e.to_string()))?;
         return send_one(ctx, &service, &mailer, &id, &args).await;
     }
     let listed = ctx

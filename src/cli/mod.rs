@@ -170,8 +170,8 @@ pub(crate) fn read_stdin_secret(what: &str) -> anyhow::Result<SecretString> {
 }
 
 /// Tells the admin that an import file was not UTF-8 and how it was read.
-pub(crate) fn note_encoding(file: &std::path::Path, encoding: crate::csv_text::SourceEncoding) {
-    if encoding == crate::csv_text::SourceEncoding::Big5 {
+pub(crate) fn note_encoding(file: &std::path::Path, encoding: crate::import::text::SourceEncoding) {
+    if encoding == crate::import::text::SourceEncoding::Big5 {
         eprintln!(
             "{}: not UTF-8; read as Big5 (Excel's \"CSV\" on Taiwanese Windows). Check the names below, or save \
              it as \"CSV UTF-8 (comma delimited)\" in Excel",

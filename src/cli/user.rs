@@ -10,10 +10,10 @@ use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, format_time, note_encoding, read_stdin_secret, with_local_times};
 use super::{password_prompt, user_list, user_proofs};
-use crate::accounts::ADMIN_LOCK_UNTIL;
-use crate::accounts::{self, FieldError};
+use crate::account_rules::{self, ADMIN_LOCK_UNTIL, FieldError};
 use crate::clock::local_date;
 use crate::engine::identity::IdentityKey;
+use crate::import;
 use crate::password;
 use crate::secrets::SecretString;
 use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
@@ -148,7 +148,7 @@ pub(super) fn input(e: FieldError) -> anyhow::Error {
 }
 
 pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
-    let id = accounts::normalize_id(raw_id).map_err(input)?;
+    let id = account_rules::normalize_id(raw_id).map_err(input)?;
     ctx.store.account(&id).await?.ok_or_else(|| {
         CliError::NotFound(format!("no account {id:?} (see `motpd user list`)")).into()
     })
@@ -174,7 +174,7 @@ async fn add(
     fields: AccountFields,
     password_stdin: bool,
 ) -> anyhow::Result<()> {
-    let id = accounts::normalize_id(raw_id).map_err(input)?;
+    let id = account_rules::normalize_id(raw_id).map_err(input)?;
     let name = fields.name.clone().unwrap_or_else(|| id.clone());
     let mut account = AccountUpsert {
         id: id.clone(),
@@ -219,24 +219,24 @@ fn apply_fields(account: &mut AccountUpsert, fields: &AccountFields) -> anyhow::
     let optional = |raw: &str| (!raw.trim().is_empty()).then(|| raw.to_owned());
     if let Some(phone) = &fields.phone {
         account.phone = optional(phone)
-            .map(|p| accounts::normalize_phone(&p))
+            .map(|p| account_rules::normalize_phone(&p))
             .transpose()
             .map_err(input)?;
     }
     if let Some(email) = &fields.email {
         account.email = optional(email)
-            .map(|e| accounts::check_email(&e))
+            .map(|e| account_rules::check_email(&e))
             .transpose()
             .map_err(input)?;
     }
     if let Some(expires) = &fields.expires {
         account.expires_on = optional(expires)
-            .map(|d| accounts::parse_date(&d))
+            .map(|d| account_rules::parse_date(&d))
             .transpose()
             .map_err(input)?;
     }
     if let Some(groups) = &fields.groups {
-        account.groups = accounts::parse_groups(groups).map_err(input)?;
+        account.groups = account_rules::parse_groups(groups).map_err(input)?;
     }
     Ok(())
 }
@@ -386,7 +386,7 @@ async fn import(
     let reader = std::fs::File::open(file)
         .with_context(|| format!("cannot open {}", file.display()))
         .map_err(|e| CliError::Input(format!("{e:#}")))?;
-    let plan = accounts::read_import(std::io::BufReader::new(reader))
+    let plan = import::accounts::read_import(std::io::BufReader::new(reader))
         .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
     note_encoding(file, plan.encoding);
     for error in &plan.errors {
@@ -519,7 +519,7 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     );
     println!(
         "phone       {}",
-        dash(account.phone.as_deref().map(accounts::mask_phone))
+        dash(account.phone.as_deref().map(account_rules::mask_phone))
     );
     println!(
         "sms login   {}",

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::context::Context;
 use super::format_time;
 use super::user::{existing, input};
-use crate::accounts;
+use crate::account_rules;
 use crate::engine::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
 use crate::engine::identity::IdentityKey;
 use crate::secrets::SecretString;
@@ -26,7 +26,7 @@ pub(super) fn read_identity() -> anyhow::Result<Option<SecretString>> {
     match typed.expose().trim() {
         "" => Ok(None),
         raw => Ok(Some(SecretString::new(
-            accounts::normalize_identity(raw).map_err(input)?,
+            account_rules::normalize_identity(raw).map_err(input)?,
         ))),
     }
 }

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::HashingPool;
 use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
 use super::passwords::PasswordChecker;
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
-use crate::accounts::normalize_id;
+use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::{MasterKey, SecretBytes};
 use crate::store::{
     AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord,

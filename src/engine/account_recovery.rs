@@ -24,19 +24,19 @@ use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
-use super::HashingPool;
 use super::codes::{self, CodeCheck};
 use super::helpdesk_codes::HelpdeskCodes;
 use super::identity::IdentityKey;
 use super::passwords::PasswordChecker;
 use super::recovery_notice;
 use super::{EngineError, EngineSettings};
-use crate::accounts::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
+use crate::account_rules::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::Language;
 use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
 use crate::store::{Account, AccountStatus, Store};
 use crate::store::{Counter, LockoutPolicy, Reservation};

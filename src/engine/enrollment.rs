@@ -5,6 +5,7 @@
 
 use crate::audit::AuditEvent;
 use crate::config::OtpConfig;
+use crate::import::seeds::ImportedSeed;
 use crate::otp::{self, Algorithm, Kind, UriParams};
 use crate::secrets::{Aad, MasterKey, SecretBytes, SecretError, SecretString};
 use crate::store::{NewDevice, Store, StoreError};
@@ -27,25 +28,6 @@ pub enum EnrollError {
     /// The store refused (conflict: already bound) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A seed to import from a previous OTP system.
-#[derive(Debug)]
-pub struct ImportedSeed {
-    /// TOTP, HOTP or mOTP.
-    pub kind: Kind,
-    /// The raw seed (for mOTP: the init-secret text as typed in the app).
-    pub seed: SecretBytes,
-    /// The mOTP PIN.
-    pub pin: Option<SecretBytes>,
-    /// Code length (mOTP: 6).
-    pub digits: u32,
-    /// TOTP step seconds (mOTP: 10).
-    pub period: u32,
-    /// HMAC algorithm.
-    pub algorithm: Algorithm,
-    /// HOTP: the next counter the token will show.
-    pub next_counter: u64,
 }
 
 /// A freshly generated device, to show once to the person enrolling.

@@ -6,7 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::accounts::normalize_identity;
+use crate::account_rules::normalize_identity;
 use crate::secrets::{MasterKey, SecretBytes};
 
 /// Hashes and checks identities.

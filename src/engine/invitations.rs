@@ -26,9 +26,10 @@ use super::enrollment::{self, TokenSettings};
 use super::invite_unlock::InviteGrant;
 use super::passwords::PasswordChecker;
 use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
-use super::{EngineError, EngineSettings, HashingPool};
+use super::{EngineError, EngineSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::{MasterKey, SecretError, SecretString};
 use crate::store::{
     Account, AccountStatus, DeviceState, Invitation as StoredInvitation, Store, StoreError,

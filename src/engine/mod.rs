@@ -15,7 +15,6 @@ mod challenge;
 mod codes;
 pub mod device_notice;
 pub mod enrollment;
-mod hashing;
 pub mod helpdesk_codes;
 pub mod identity;
 pub mod invitations;
@@ -36,7 +35,6 @@ mod sms_texts;
 
 pub use access::{Engine, EngineSettings};
 pub use audit_sink::AuditSink;
-pub use hashing::HashingPool;
 
 use std::net::IpAddr;
 

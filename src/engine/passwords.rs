@@ -1,17 +1,18 @@
 //! Password checks for the engine: Argon2id (and legacy hashes) on the hashing threads ([`HashingPool`], each
-//! keeping its Argon2 working memory between checks: [`password::verify_password_reusing`]), the
+//! keeping its Argon2 working memory between checks: [`working_memory::verify_password_reusing`]), the
 //! same time spent for unknown accounts, and the upgrade of legacy hashes after a successful login.
 //!
 //! The queue in front of the hashing threads is bounded in time: a request whose check no thread started within
-//! [`super::hashing::QUEUE_WAIT`] is shed ([`EngineError::Overloaded`]) instead of being checked after NetScaler
-//! has given up on it (3 s). A shed request changes nothing: no failure is counted and no code is used, so
+//! [`crate::runtime::hashing::QUEUE_WAIT`] is shed ([`EngineError::Overloaded`]) instead of being checked after
+//! NetScaler has given up on it (3 s). A shed request changes nothing: no failure is counted and no code is used, so
 //! NetScaler's retry or the user's next attempt still works.
 
 use std::sync::{Arc, LazyLock};
 
 use super::EngineError;
-use super::hashing::{HashingError, HashingPool};
 use crate::password::{self, Verified};
+use crate::runtime::hashing::{HashingError, HashingPool};
+use crate::runtime::working_memory;
 use crate::secrets::SecretBytes;
 use crate::store::{Account, Store};
 
@@ -41,7 +42,7 @@ impl PasswordChecker {
             return Ok(false);
         };
         let verified = self
-            .blocking(move || password::verify_password_reusing(candidate.expose(), &stored))
+            .blocking(move || working_memory::verify_password_reusing(candidate.expose(), &stored))
             .await?;
         match verified {
             Ok(Verified::Match { needs_rehash }) => {
@@ -64,7 +65,7 @@ impl PasswordChecker {
         let stored = stored.to_owned();
         let candidate = SecretBytes::new(candidate.as_bytes().to_vec());
         let verified = self
-            .blocking(move || password::verify_password_reusing(candidate.expose(), &stored))
+            .blocking(move || working_memory::verify_password_reusing(candidate.expose(), &stored))
             .await?;
         Ok(matches!(verified, Ok(Verified::Match { .. })))
     }
@@ -84,7 +85,7 @@ impl PasswordChecker {
         });
         let candidate = password.clone();
         let _ = self
-            .blocking(move || password::verify_password_reusing(candidate.expose(), &DUMMY))
+            .blocking(move || working_memory::verify_password_reusing(candidate.expose(), &DUMMY))
             .await;
     }
 

@@ -42,7 +42,7 @@ pub(crate) fn notice_mail(
     };
     let zh_help = "若非本人操作，請立即聯絡資訊室。";
     let en_help = "Not you? Call the IT helpdesk now.";
-    // The account ID is letters, digits and . _ - @ only (see accounts::normalize_id): safe in HTML.
+    // The account ID is letters, digits and . _ - @ only (see account_rules::normalize_id): safe in HTML.
     let id = &account.id;
     let text = format!(
         "帳號 {id}\n\n{zh}{zh_pause}\n{zh_help}\n\n---\n\nAccount {id}\n\n{en} {en_pause}\n{en_help}\n"

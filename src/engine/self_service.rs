@@ -13,15 +13,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::HashingPool;
 use super::codes::{self, CodeCheck};
 use super::device_notice::{BoundVia, DeviceNotices};
 use super::enrollment::{self, EnrollError};
 use super::passwords::PasswordChecker;
 use super::{EngineError, EngineSettings};
-use crate::accounts::normalize_id;
+use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::{MasterKey, SecretString};
 use crate::store::{
     Account, AccountStatus, Counter, DeviceState, LockoutPolicy, Reservation, Store, StoreError,

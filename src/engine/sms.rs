@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use super::audit_sink::AuditSink;
 use super::sms_texts;
-use crate::accounts::mask_phone;
+use crate::account_rules::mask_phone;
 use crate::audit::AuditEvent;
 use crate::config::{Language, SmsConfig, SmsProvider};
 use crate::notify::sms::SmsSender;

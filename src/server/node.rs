@@ -15,9 +15,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::sms::SmsService;
-use crate::engine::{AuditSink, Engine, EngineSettings, HashingPool};
+use crate::engine::{AuditSink, Engine, EngineSettings};
 use crate::notify::SmtpMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError, Stores};
 

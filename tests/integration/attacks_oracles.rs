@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use motpd::accounts::ADMIN_LOCK_UNTIL;
+use motpd::account_rules::ADMIN_LOCK_UNTIL;
 use motpd::config::Language;
 use motpd::otp::Kind;
 use motpd::radius::Code;

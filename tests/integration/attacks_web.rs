@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use motpd::accounts::ADMIN_LOCK_UNTIL;
+use motpd::account_rules::ADMIN_LOCK_UNTIL;
 use motpd::clock::Clock;
 use motpd::config::{Config, SmsProvider};
 use motpd::engine::AuditSink;

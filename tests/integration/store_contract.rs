@@ -1713,7 +1713,7 @@ async fn web_session_flows_are_taken_once(store: &dyn Store) {
 }
 
 async fn owner_passwords_activate_and_reset_in_one_step(store: &dyn Store) {
-    const ADMIN: i64 = motpd::accounts::ADMIN_LOCK_UNTIL;
+    const ADMIN: i64 = motpd::account_rules::ADMIN_LOCK_UNTIL;
     let mut intern = account("intern");
     intern.status = AccountStatus::Pending;
     intern.password_hash = None;

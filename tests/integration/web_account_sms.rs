@@ -279,7 +279,7 @@ async fn reset_by_sms_ends_sessions_and_failures_but_not_an_admin_lock() {
 
     // Locked by IT: the identity is not checked while a lock runs, so the SMS code alone verifies nothing.
     f.clock.advance(120);
-    let until = motpd::accounts::ADMIN_LOCK_UNTIL;
+    let until = motpd::account_rules::ADMIN_LOCK_UNTIL;
     f.store
         .lock_account("alice", until, f.clock.now())
         .await

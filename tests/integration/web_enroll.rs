@@ -669,7 +669,7 @@ async fn disabled_expired_and_unactivated_accounts_are_refused_with_a_reason() {
         f.key.clone(),
         Arc::new(f.clock.clone()),
         EngineSettings::from_config(&f.config),
-        motpd::engine::HashingPool::new(1),
+        motpd::runtime::hashing::HashingPool::new(1),
     );
     let ip = "10.1.2.3".parse().unwrap();
     let login = |id: &'static str, password: &'static str| {

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::template::render_body;
 use super::{SmsSendError, SmsSender};
-use crate::accounts::mask_phone;
+use crate::account_rules::mask_phone;
 use crate::config::{SmsBodyType, SmsConfig, SmsMethod};
 
 /// The most of a gateway answer that is read (for `sms.success_match`).

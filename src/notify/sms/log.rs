@@ -2,7 +2,7 @@
 //! it, and is only built when `sms.provider = "log"` is set explicitly (with a warning at start-up).
 
 use super::{SmsSendError, SmsSender};
-use crate::accounts::mask_phone;
+use crate::account_rules::mask_phone;
 
 /// Writes messages to the log (at `warn`) instead of sending them.
 #[derive(Debug)]

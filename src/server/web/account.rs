@@ -25,7 +25,7 @@ use super::pages::{AccountPage, AccountStep};
 use super::session::SessionData;
 use super::texts::Texts;
 use super::visitor::{AccountVisitor, Visitor};
-use crate::accounts::normalize_phone;
+use crate::account_rules::normalize_phone;
 use crate::engine::account_recovery::{
     Committed, PasswordCheck, ProofMethod, RecoveryPurpose, Standing, Verification,
 };

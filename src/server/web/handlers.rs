@@ -14,7 +14,7 @@ use super::guard::{anonymous_form, checked_anonymous};
 use super::pages::{Bound, DevicePage, EnrollPage, LoginPage, SeedView, format_time, qr_svg};
 use super::session::{COOKIE, SessionData};
 use super::visitor::Visitor;
-use crate::accounts::ADMIN_LOCK_UNTIL;
+use crate::account_rules::ADMIN_LOCK_UNTIL;
 use crate::config::AuthMode;
 use crate::engine::self_service::{ConfirmOutcome, LoginOutcome, LoginRefusal, StartOutcome};
 use crate::otp::group_in_fours;

@@ -35,11 +35,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
+use crate::engine::EngineSettings;
 use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
-use crate::engine::{EngineSettings, HashingPool};
+use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
 use crate::store::Stores;
 use session::{SessionStore, StoreSessions};

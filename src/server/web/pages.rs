@@ -181,7 +181,7 @@ mod tests {
         let taipei = time::UtcOffset::from_hms(8, 0, 0).unwrap();
         let west = time::UtcOffset::from_hms(-8, 0, 0).unwrap();
         assert_eq!(format_time(0, taipei), "1970-01-01 08:00 (UTC+08:00)");
-        let admin_lock = crate::accounts::ADMIN_LOCK_UNTIL;
+        let admin_lock = crate::account_rules::ADMIN_LOCK_UNTIL;
         assert_eq!(
             format_time(admin_lock, taipei),
             "9999-12-31 23:59 (UTC+00:00)"

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use motpd::clock::ManualClock;
 use motpd::config::{AuthMode, Config, SmsProvider};
-use motpd::engine::enrollment::{self, ImportedSeed};
+use motpd::engine::enrollment;
 use motpd::engine::sms::SmsService;
-use motpd::engine::{
-    AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings, HashingPool,
-};
+use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, EngineSettings};
+use motpd::import::seeds::ImportedSeed;
 use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
+use motpd::runtime::hashing::HashingPool;
 use motpd::secrets::{MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert, Store, Stores};
 

@@ -1,30 +1,13 @@
 //! Reading an admin's CSV file for an import: a header row naming the columns (any order; UTF-8 with or
-//! without a BOM, or Big5, CRLF or LF, see [`crate::csv_text`]), then every row validated by the caller's parser. Every bad row is reported with its line number
-//! and all its problems; a key that appears twice is an error on each later line. Shared by the account import
-//! and the seed import. Pure: parsing only.
+//! without a BOM, or Big5, CRLF or LF, see [`super::text`]), then every row validated by the caller's parser.
+//! Every bad row is reported with its line number and all its problems; a key that appears twice is an error on
+//! each later line. Shared by the account import and the seed import. Pure: parsing only.
 
 use std::collections::HashMap;
 use std::io::Read;
 
-use crate::csv_text::{EncodingError, SourceEncoding};
-
-/// A field that does not follow the rules, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    /// The column or option.
-    pub field: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
-
-/// A [`FieldError`].
-pub(crate) fn field_error(field: &'static str, reason: impl Into<String>) -> FieldError {
-    FieldError {
-        field,
-        reason: reason.into(),
-    }
-}
+use super::text::{EncodingError, SourceEncoding};
+use crate::account_rules::FieldError;
 
 /// Keeps a field's value, or records its error and gives `None` (so a row reports all its problems).
 pub(crate) fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
@@ -95,7 +78,7 @@ pub(crate) fn read_table<T>(
 ) -> Result<Table<T>, CsvFileError> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;
-    let (text, encoding) = crate::csv_text::decode(&bytes)?;
+    let (text, encoding) = super::text::decode(&bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)

@@ -1,169 +1,24 @@
-//! Account field rules and the CSV import format, shared by the CLI and (later) the web pages.
+//! The account import CSV format (`motpd user import`): reading the file and validating every row with the
+//! account field rules ([`crate::account_rules`]).
 //!
-//! Account IDs are compared case-insensitively, so they are stored in lower case. Mobile numbers are Taiwan
-//! mobile numbers, normalised to ten digits (`0912345678`); `+886 912 345 678` and `0912-345-678` are accepted.
 //! Import validates every row before anything is written and reports each bad row with its line number. The
-//! optional `identity` column (national ID number or birth date, see [`normalize_identity`]) is secret: it is
-//! normalised here and hashed by the caller, never echoed in an error.
+//! optional `identity` column (national ID number or birth date, see
+//! [`normalize_identity`](crate::account_rules::normalize_identity)) is secret: it is normalised here and
+//! hashed by the caller, never echoed in an error.
 //! Pure: parsing and validation only.
 
 use std::io::Read;
 
+use crate::account_rules::{
+    FieldError, check_email, field_error, normalize_id, normalize_identity, normalize_phone,
+    parse_date, parse_groups,
+};
+use crate::model::{Account, AccountStatus, AccountUpsert};
 use crate::secrets::SecretString;
-use crate::store::{AccountStatus, AccountUpsert};
 
-use crate::csv_table::{Cells, field_error, keep, read_table};
-pub use crate::csv_table::{CsvFileError as ImportFileError, FieldError, RowError};
-pub use crate::csv_text::SourceEncoding;
-
-/// The end of an admin lock (`motpd user lock`): far enough in the future to mean "until an admin unlocks it".
-/// A lock running until this time is never cleared by the owner's activation or password reset.
-pub const ADMIN_LOCK_UNTIL: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-
-/// Normalises and checks an account ID: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
-pub fn normalize_id(raw: &str) -> Result<String, FieldError> {
-    let id = raw.trim().to_lowercase();
-    if id.is_empty() || id.chars().count() > 64 {
-        return Err(field_error("id", "must have 1 to 64 characters"));
-    }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
-    {
-        return Err(field_error(
-            "id",
-            format!("{raw:?} contains {bad:?}; use letters, digits, '.', '_', '-' or '@'"),
-        ));
-    }
-    Ok(id)
-}
-
-/// Normalises a Taiwan mobile number to `09XXXXXXXX`.
-pub fn normalize_phone(raw: &str) -> Result<String, FieldError> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '+'))
-        .collect();
-    let national = match digits.strip_prefix("886") {
-        Some(rest) if raw.trim_start().starts_with('+') || digits.len() == 12 => format!("0{rest}"),
-        _ => digits,
-    };
-    let ok = national.len() == 10
-        && national.starts_with("09")
-        && national.chars().all(|c| c.is_ascii_digit());
-    if ok {
-        Ok(national)
-    } else {
-        Err(field_error(
-            "phone",
-            format!(
-                "{raw:?} is not a Taiwan mobile number (10 digits starting with 09, e.g. 0912345678)"
-            ),
-        ))
-    }
-}
-
-/// Masks a number for display: `0912-***-678`.
-pub fn mask_phone(phone: &str) -> String {
-    match (phone.get(..4), phone.get(phone.len().saturating_sub(3)..)) {
-        (Some(head), Some(tail)) if phone.len() == 10 => format!("{head}-***-{tail}"),
-        _ => "***".to_owned(),
-    }
-}
-
-/// Checks an e-mail address (shape only).
-pub fn check_email(raw: &str) -> Result<String, FieldError> {
-    let email = raw.trim();
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-    }) && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.len() <= 254;
-    if valid {
-        Ok(email.to_owned())
-    } else {
-        Err(field_error(
-            "email",
-            format!("{raw:?} is not an e-mail address"),
-        ))
-    }
-}
-
-/// Parses `YYYY-MM-DD`.
-pub fn parse_date(raw: &str) -> Result<time::Date, FieldError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(raw.trim(), format).map_err(|_| {
-        field_error(
-            "expires",
-            format!("{raw:?} is not a date; write it as YYYY-MM-DD"),
-        )
-    })
-}
-
-/// Normalises the identity the hospital holds for a person (a national ID number or a birth date), so that the
-/// way it is typed does not matter: spaces removed; a date (`YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD` or
-/// `YYYYMMDD`) in ISO form; anything else upper case, 4–32 letters and digits. The value is secret: the error
-/// never repeats it.
-pub fn normalize_identity(raw: &str) -> Result<String, FieldError> {
-    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-    if let Some(date) = identity_date(&compact) {
-        return Ok(format!(
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        ));
-    }
-    let upper = compact.to_ascii_uppercase();
-    if !(4..=32).contains(&upper.len()) || !upper.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(field_error(
-            "identity",
-            "must be a national ID number (4 to 32 letters and digits) or a birth date (YYYY-MM-DD)",
-        ));
-    }
-    Ok(upper)
-}
-
-/// A date in one of the forms [`normalize_identity`] accepts.
-fn identity_date(compact: &str) -> Option<time::Date> {
-    let parts: Vec<&str> = if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_digit()) {
-        vec![compact.get(..4)?, compact.get(4..6)?, compact.get(6..)?]
-    } else {
-        compact.split(['-', '/', '.']).collect()
-    };
-    let [year, month, day] = parts.as_slice() else {
-        return None;
-    };
-    if year.len() != 4 || !(1..=2).contains(&month.len()) || !(1..=2).contains(&day.len()) {
-        return None;
-    }
-    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
-    time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
-}
-
-/// Splits a group list (`a;b` or `a,b`), dropping empty entries and duplicates.
-pub fn parse_groups(raw: &str) -> Result<Vec<String>, FieldError> {
-    let mut groups: Vec<String> = Vec::new();
-    for group in raw
-        .split([';', ','])
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-    {
-        if group.len() > 128 || group.chars().any(char::is_control) {
-            return Err(field_error(
-                "groups",
-                format!("{group:?} is not a valid group name"),
-            ));
-        }
-        if !groups.iter().any(|g| g == group) {
-            groups.push(group.to_owned());
-        }
-    }
-    Ok(groups)
-}
+use super::table::{Cells, keep, read_table};
+pub use super::table::{CsvFileError as ImportFileError, RowError};
+pub use super::text::SourceEncoding;
 
 /// The result of reading an import file: valid rows and bad rows, both complete.
 #[derive(Debug, Default)]
@@ -194,7 +49,7 @@ impl ImportPlan {
 
     /// For an update of `existing`, keeps the stored values of the columns the file does not have (an empty
     /// cell in a present column does clear the value).
-    pub fn keep_absent_columns(&self, row: &mut AccountUpsert, existing: &crate::store::Account) {
+    pub fn keep_absent_columns(&self, row: &mut AccountUpsert, existing: &Account) {
         let has = |column| self.columns.contains(&column);
         if !has("phone") {
             row.phone.clone_from(&existing.phone);
@@ -298,46 +153,6 @@ fn account_from_cells(cells: &Cells<'_>) -> Result<AccountUpsert, Vec<FieldError
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identities_normalise_and_never_echo() {
-        assert_eq!(normalize_identity(" a123 456 789 ").unwrap(), "A123456789");
-        for date in ["1990-03-07", "1990/3/7", "1990.03.07", "19900307"] {
-            assert_eq!(normalize_identity(date).unwrap(), "1990-03-07", "{date}");
-        }
-        assert!(normalize_identity("1990-02-30").is_err());
-        assert!(normalize_identity("abc").is_err());
-        let error = normalize_identity("A12345678-9!").unwrap_err().to_string();
-        assert!(!error.contains("A12345678"), "{error}");
-    }
-
-    #[test]
-    fn ids_phones_emails() {
-        assert_eq!(normalize_id(" Nurse.Chen ").unwrap(), "nurse.chen");
-        assert!(normalize_id("a b").is_err());
-        assert!(normalize_id("").is_err());
-        assert!(normalize_id(&"x".repeat(65)).is_err());
-        for ok in [
-            "0912345678",
-            "0912-345-678",
-            "+886 912 345 678",
-            "886912345678",
-        ] {
-            assert_eq!(normalize_phone(ok).unwrap(), "0912345678", "{ok}");
-        }
-        for bad in ["912345678", "0212345678", "09123456789", "09123x5678", ""] {
-            assert!(normalize_phone(bad).is_err(), "{bad}");
-        }
-        assert_eq!(mask_phone("0912345678"), "0912-***-678");
-        assert!(check_email("chen@hospital.org.tw").is_ok());
-        for bad in ["chen", "chen@", "@x.org", "a b@x.org", "a@x", "a@@x.org"] {
-            assert!(check_email(bad).is_err(), "{bad}");
-        }
-        assert_eq!(
-            parse_groups("vpn; nurses;vpn,,").unwrap(),
-            vec!["vpn", "nurses"]
-        );
-    }
 
     #[test]
     fn import_validates_every_row_with_line_numbers() {

@@ -5,18 +5,17 @@
 //! anything is written, and each bad row is reported with its line number. Whether the account exists is not
 //! known here: the caller checks that against the store and reports it as a row error too.
 //!
-//! Pure: parsing and validation only, no store, no sealing (see
-//! [`crate::engine::enrollment::seal_imported`]). Secrets never appear in an error message: a bad secret or
+//! Pure: parsing and validation only, no store, no sealing (the engine's `enrollment::seal_imported` seals
+//! an [`ImportedSeed`]). Secrets never appear in an error message: a bad secret or
 //! PIN is described by the rule it breaks, never by its value.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 use std::io::Read;
 
-use crate::accounts::normalize_id;
-use crate::csv_table::{Cells, FieldError, RowError, field_error, keep, read_table};
-pub use crate::csv_text::SourceEncoding;
-use crate::engine::enrollment::ImportedSeed;
+use super::table::{Cells, CsvFileError, RowError, keep, read_table};
+pub use super::text::SourceEncoding;
+use crate::account_rules::{FieldError, field_error, normalize_id};
 use crate::otp::{self, Algorithm, Kind, OtpError};
 use crate::secrets::SecretBytes;
 
@@ -44,6 +43,26 @@ const MIN_PIN_LEN: usize = 4;
 /// mOTP PINs have at most this many digits.
 const MAX_PIN_LEN: usize = 16;
 
+/// A seed to import from a previous OTP system, as a seed file row or the CLI's options give it; the
+/// engine's enrollment seals and binds it.
+#[derive(Debug)]
+pub struct ImportedSeed {
+    /// TOTP, HOTP or mOTP.
+    pub kind: Kind,
+    /// The raw seed (for mOTP: the init-secret text as typed in the app).
+    pub seed: SecretBytes,
+    /// The mOTP PIN.
+    pub pin: Option<SecretBytes>,
+    /// Code length (mOTP: 6).
+    pub digits: u32,
+    /// TOTP step seconds (mOTP: 10).
+    pub period: u32,
+    /// HMAC algorithm.
+    pub algorithm: Algorithm,
+    /// HOTP: the next counter the token will show.
+    pub next_counter: u64,
+}
+
 /// One valid row: the account and the seed to bind to it.
 #[derive(Debug)]
 pub struct SeedRow {
@@ -51,7 +70,7 @@ pub struct SeedRow {
     pub line: u64,
     /// The account ID, normalised (lower case).
     pub account_id: String,
-    /// The seed and its settings, ready for [`crate::engine::enrollment::seal_imported`].
+    /// The seed and its settings, ready for the engine's `enrollment::seal_imported`.
     pub seed: ImportedSeed,
 }
 
@@ -67,7 +86,7 @@ pub struct SeedPlan {
 }
 
 /// The seed file itself cannot be read (not a per-row problem).
-pub type SeedFileError = crate::csv_table::CsvFileError;
+pub type SeedFileError = CsvFileError;
 
 /// Reads a seed file (a header row naming the columns, in any order) and validates every row. The same account
 /// twice is an error on each later line.

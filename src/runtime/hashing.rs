@@ -22,14 +22,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::working_memory;
 use crate::config::HashingPriority;
-use crate::password;
 
 /// The longest a password check waits for a hashing thread to start it before the request is shed.
-pub(super) const QUEUE_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a hashing thread waits without a job before it gives back the Argon2 working memory it keeps
-/// between verifies ([`password::verify_password_reusing`]): kept through a busy minute, given back when quiet.
+/// between verifies ([`working_memory::verify_password_reusing`]): kept through a busy minute, given back when
+/// quiet.
 const RELEASE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Jobs waiting at most (a bound on memory, far above what [`QUEUE_WAIT`] lets a pool start in time).
@@ -37,7 +38,7 @@ const QUEUE_CAPACITY: usize = 4096;
 
 /// Why a job's result did not come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(super) enum HashingError {
+pub(crate) enum HashingError {
     /// No thread started the job within the queue wait, or the queue was full: it was not run.
     #[error("no hashing thread was free within the queue wait")]
     Shed,
@@ -129,7 +130,7 @@ impl HashingPool {
 
     /// Runs `work` on a hashing thread if one starts it within the queue wait; otherwise it is never run and
     /// the result is [`HashingError::Shed`]. Never waits longer than the queue wait for the start.
-    pub(super) async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashingError> {
@@ -161,7 +162,7 @@ impl HashingPool {
 
     /// Queues `work` with no deadline (it runs when a thread is free); its result comes on the receiver. None if
     /// the queue is full.
-    pub(super) fn run_later<T: Send + 'static>(
+    pub(crate) fn run_later<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<oneshot::Receiver<T>> {
@@ -337,13 +338,13 @@ fn work(shared: &Shared, priority: HashingPriority) {
     if priority == HashingPriority::Idle {
         lower_priority();
     }
-    while let Some(job) = shared.next(RELEASE_AFTER_IDLE, password::release_working_memory) {
+    while let Some(job) = shared.next(RELEASE_AFTER_IDLE, working_memory::release_working_memory) {
         if job.start() {
             // A panicking job drops its sender (its caller is told); the thread carries on.
             let _ = catch_unwind(AssertUnwindSafe(job.run));
         }
     }
-    password::release_working_memory();
+    working_memory::release_working_memory();
 }
 
 /// Moves the calling thread to `SCHED_IDLE`; on failure (or off Linux), one warning per process.

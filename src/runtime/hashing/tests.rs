@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Barrier, mpsc};
 
 use super::*;
+use crate::password;
 
 /// A pool of `threads` at normal priority with a short queue wait (tests only).
 fn pool(threads: usize, wait: Duration, capacity: usize) -> HashingPool {
@@ -212,14 +213,14 @@ async fn a_thread_keeps_argon2_memory_between_verifies_and_frees_it_when_idle() 
     let hash = password::hash_password(b"Passw0rd1").expect("hashes");
     let kept = pool
         .run(move || {
-            let verified = password::verify_password_reusing(b"Passw0rd1", &hash);
-            (verified, password::kept_working_memory())
+            let verified = working_memory::verify_password_reusing(b"Passw0rd1", &hash);
+            (verified, working_memory::kept_working_memory())
         })
         .await
         .expect("ran");
     assert!(matches!(kept.0, Ok(password::Verified::Match { .. })));
     assert_eq!(kept.1, 19 << 20, "m = 19 MiB kept for the next verify");
     tokio::time::sleep(RELEASE_AFTER_IDLE + Duration::from_millis(300)).await;
-    let after_idle = pool.run(password::kept_working_memory).await;
+    let after_idle = pool.run(working_memory::kept_working_memory).await;
     assert_eq!(after_idle, Ok(0), "freed after the thread sat idle");
 }
