@@ -1,5 +1,5 @@
 //! The message catalogue: every sentence a person reads (RADIUS Reply-Messages, SMS bodies, mail subjects and
-//! bodies, web page strings), one file per language ([`en`], [`zh_tw`]). This module holds the keys: enums whose
+//! bodies, web page strings), one file per language (`en.rs`, `zh_tw.rs`). This module holds the keys: enums whose
 //! variants carry the typed values a sentence needs (URLs, codes, minutes, names), and the lookup by
 //! [`Language`]. A language file matches every key exhaustively, so a key missing in one language does not
 //! compile. Pure: no I/O, no clock.
