@@ -17,6 +17,7 @@
 //! - [`runtime`]: the password-hashing threads and the Argon2 working memory each keeps.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: outgoing mail (invitations) over SMTP.
+//! - [`texts`]: the message catalogue: every sentence a person reads, one file per language. Pure.
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
 //! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
@@ -41,3 +42,4 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod texts;

@@ -193,15 +193,14 @@ pub enum PolicyViolation {
 impl PolicyViolation {
     /// The message in the reader's language.
     pub fn message(&self, language: Language) -> String {
-        match language {
-            Language::En => self.to_string(),
-            Language::ZhTw => match self {
-                Self::TooShort { min } => format!("密碼長度至少需 {min} 個字元"),
-                Self::NeedsLettersAndDigits => "密碼必須同時包含英文字母與數字".to_owned(),
-                Self::EqualsAccountId => "密碼不可與帳號相同".to_owned(),
-                Self::Unchanged => "新密碼不可與舊密碼相同".to_owned(),
-            },
+        use crate::texts::PasswordRule;
+        match *self {
+            Self::TooShort { min } => PasswordRule::TooShort { min },
+            Self::NeedsLettersAndDigits => PasswordRule::NeedsLettersAndDigits,
+            Self::EqualsAccountId => PasswordRule::EqualsAccountId,
+            Self::Unchanged => PasswordRule::Unchanged,
         }
+        .text(language)
     }
 }
 

@@ -543,10 +543,9 @@ impl Engine {
             .ok()
             .and_then(|t| t.checked_to_offset(offset));
         let text = match at {
-            _ if until.saturating_sub(now) > 366 * 86_400 => match self.settings.language {
-                Language::ZhTw => "資訊室解除鎖定為止".to_owned(),
-                Language::En => "IT unlocks it".to_owned(),
-            },
+            _ if until.saturating_sub(now) > 366 * 86_400 => crate::texts::Phrase::UntilItUnlocks
+                .text(self.settings.language)
+                .to_owned(),
             Some(t) if t.date() == local_date(now, offset) => {
                 format!("{:02}:{:02}", t.hour(), t.minute())
             }

@@ -9,37 +9,14 @@
 
 use std::sync::Arc;
 
-use super::invite_mail::{escape, format_time};
+use super::invite_mail::format_time;
 use super::sms::SmsService;
 use crate::notify::{Mail, Mailer};
 use crate::store::Account;
+use crate::texts::{MailText, Sms};
 
 /// How the device was bound (named in the notice).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BoundVia {
-    /// On the self-service enrollment pages (flow A).
-    SelfService,
-    /// On the invitation link's page.
-    InvitationLink,
-    /// At the first VPN login with a seed mailed as a QR code (`motpd invite --qr-in-mail`).
-    MailedQrAtVpn,
-}
-
-impl BoundVia {
-    fn texts(self) -> (&'static str, &'static str) {
-        match self {
-            Self::SelfService => (
-                "在醫院內部網路的自助註冊頁面",
-                "on the self-service registration page",
-            ),
-            Self::InvitationLink => ("透過電子郵件邀請連結", "through an e-mail invitation link"),
-            Self::MailedQrAtVpn => (
-                "透過邀請信中的 QR 碼，於第一次登入 VPN 時",
-                "with the QR code of an invitation mail, at its first VPN login",
-            ),
-        }
-    }
-}
+pub use crate::texts::BoundVia;
 
 /// Mails binding notices through a [`Mailer`].
 #[derive(Debug)]
@@ -100,10 +77,7 @@ impl DeviceNotices {
 
 /// The SMS notice: short, both languages, no secret.
 pub(super) fn notice_sms(account_id: &str) -> String {
-    format!(
-        "VPN 帳號 {account_id} 已綁定新的驗證器裝置，若非本人操作請立即聯絡資訊室。\
-         A device was registered for VPN account {account_id}; not you? Call IT now."
-    )
+    Sms::DeviceBound { account_id }.bilingual()
 }
 
 /// The notice for `account` (bound `via`, at `at`), or `None` without an e-mail address.
@@ -118,29 +92,19 @@ pub(super) fn notice_mail(
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty())?;
-    let (id, name, when) = (&account.id, &account.name, format_time(at, offset));
-    let (via_zh, via_en) = via.texts();
-    let text = format!(
-        "{name} 您好：\n\n您的 VPN 帳號 {id} 已於 {when} {via_zh}綁定了一台驗證器裝置。\n\n\
-         若這是您本人操作，不需要做任何事。若不是您本人，請立即致電資訊室服務台：可能有人取得了您的密碼與電子郵件。\n\n\
-         ----\n\nHello {name},\n\nAn authenticator device was registered for your VPN account {id} on {when}, \
-         {via_en}.\n\nIf this was you, there is nothing to do. If it was not you, call the IT helpdesk now: \
-         someone may have your password and your e-mail.\n"
-    );
-    let (name, id, when) = (escape(name), escape(id), escape(&when));
-    let html = format!(
-        "<!DOCTYPE html><html><body><div lang=\"zh-Hant-TW\"><p>{name} 您好：</p><p>您的 VPN 帳號 {id} 已於 {when} \
-         {via_zh}綁定了一台驗證器裝置。</p><p><strong>若不是您本人，請立即致電資訊室服務台</strong>：可能有人取得了您的\
-         密碼與電子郵件。若這是您本人操作，不需要做任何事。</p></div><hr><div lang=\"en\"><p>Hello {name},</p><p>An \
-         authenticator device was registered for your VPN account {id} on {when}, {via_en}.</p><p><strong>If it \
-         was not you, call the IT helpdesk now</strong>: someone may have your password and your e-mail. If this \
-         was you, there is nothing to do.</p></div></body></html>"
-    );
+    let when = format_time(at, offset);
+    let body = MailText::DeviceBound {
+        name: &account.name,
+        id: &account.id,
+        when: &when,
+        via,
+    }
+    .render();
     Some(Mail {
         to: to.to_owned(),
-        subject: "VPN 驗證器已綁定 / A device was registered for your VPN account".to_owned(),
-        text,
-        html,
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
         inline_image: None,
     })
 }

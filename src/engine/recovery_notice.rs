@@ -9,6 +9,7 @@ use super::account_recovery::{RecoveryPurpose, RecoverySms};
 use super::sms_texts;
 use crate::notify::{Mail, Mailer};
 use crate::store::Account;
+use crate::texts::MailText;
 
 /// The mail telling the owner of `account` that its password was set (`pause_hours`: how long SMS at the VPN
 /// stays off).
@@ -18,44 +19,17 @@ pub(crate) fn notice_mail(
     pause_hours: u32,
 ) -> Option<Mail> {
     let to = account.email.clone().filter(|e| !e.is_empty())?;
-    let (subject, zh, en) = match purpose {
-        RecoveryPurpose::Activate => (
-            "VPN 帳號已啟用 / Your VPN account was activated",
-            "您的 VPN 帳號已啟用並設定了密碼。",
-            "Your VPN account was activated and its password set.",
-        ),
-        RecoveryPurpose::Reset => (
-            "VPN 密碼已變更 / Your VPN password was changed",
-            "您的 VPN 密碼已變更。",
-            "Your VPN password was changed.",
-        ),
-    };
-    let (zh_pause, en_pause) = if pause_hours > 0 {
-        (
-            format!("為安全起見，接下來 {pause_hours} 小時內無法以簡訊驗證碼登入 VPN。"),
-            format!(
-                "For your safety, SMS codes at the VPN login are off for the next {pause_hours} hours."
-            ),
-        )
-    } else {
-        (String::new(), String::new())
-    };
-    let zh_help = "若非本人操作，請立即聯絡資訊室。";
-    let en_help = "Not you? Call the IT helpdesk now.";
-    // The account ID is letters, digits and . _ - @ only (see account_rules::normalize_id): safe in HTML.
-    let id = &account.id;
-    let text = format!(
-        "帳號 {id}\n\n{zh}{zh_pause}\n{zh_help}\n\n---\n\nAccount {id}\n\n{en} {en_pause}\n{en_help}\n"
-    );
-    let html = format!(
-        "<p>帳號 {id}</p><p>{zh}{zh_pause}</p><p><strong>{zh_help}</strong></p><hr>\
-         <p>Account {id}</p><p>{en} {en_pause}</p><p><strong>{en_help}</strong></p>"
-    );
+    let body = MailText::PasswordSet {
+        id: &account.id,
+        activated: purpose == RecoveryPurpose::Activate,
+        pause_hours,
+    }
+    .render();
     Some(Mail {
         to,
-        subject: subject.to_owned(),
-        text,
-        html,
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
         inline_image: None,
     })
 }

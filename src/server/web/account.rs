@@ -107,7 +107,7 @@ fn page<'a>(
         account,
         sms: state.recovery.sms_enabled(),
         min_password: min,
-        password_intro: t.password_intro.replace("{min}", &min.to_string()),
+        password_intro: (t.password_intro)(min),
         notice: None,
         error: None,
     }
@@ -347,8 +347,7 @@ pub(crate) async fn send_sms(
         &session.csrf,
         &account,
     );
-    let minutes = state.sms_code_minutes.to_string();
-    p.notice = Some(t.code_sent.replace("{minutes}", &minutes));
+    p.notice = Some((t.code_sent)(state.sms_code_minutes));
     Ok(v.page(StatusCode::OK, &p, &cookies))
 }
 

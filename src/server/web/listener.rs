@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::config::WebConfig;
+use crate::texts::Phrase;
 
 /// The largest request body read (the forms are a few hundred bytes).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,13 +33,6 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// The pause after a failed `accept` (e.g. out of file descriptors), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
-/// What a client whose body did not arrive in time reads.
-const BODY_TIMEOUT_TEXT: &str = "要求逾時,請重新整理頁面後再試一次。\nThe request timed out. Please reload the page and try again.\n";
-/// What a client whose body broke off reads.
-const BODY_UNREADABLE_TEXT: &str =
-    "無法讀取要求內容,請再試一次。\nThe request could not be read. Please try again.\n";
-/// What a client whose body is too large reads.
-const BODY_TOO_LARGE_TEXT: &str = "要求內容過大。\nThe request is too large.\n";
 
 /// Open connections per address and in all.
 #[derive(Debug)]
@@ -223,15 +217,18 @@ async fn handle(
     let bytes: Bytes = match read {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE_TEXT));
+            return Ok(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Phrase::RequestTooLarge,
+            ));
         }
         Ok(Err(error)) => {
             tracing::debug!(%error, client = %peer, "web request body unreadable");
-            return Ok(plain(StatusCode::BAD_REQUEST, BODY_UNREADABLE_TEXT));
+            return Ok(plain(StatusCode::BAD_REQUEST, Phrase::RequestUnreadable));
         }
         Err(_) => {
             tracing::debug!(client = %peer, "web request body not received in time");
-            return Ok(plain(StatusCode::REQUEST_TIMEOUT, BODY_TIMEOUT_TEXT));
+            return Ok(plain(StatusCode::REQUEST_TIMEOUT, Phrase::RequestTimedOut));
         }
     };
     parts.extensions.insert(ConnectInfo(peer));
@@ -240,8 +237,8 @@ async fn handle(
 }
 
 /// A short bilingual text answer that closes the connection.
-fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(text));
+fn plain(status: StatusCode, text: Phrase) -> Response<Body> {
+    let mut response = Response::new(Body::from(text.bilingual_lines()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
