@@ -419,7 +419,7 @@ start_motpd() { # dir port → MOTPD_PID
 }
 
 # Creates the database $1 and sets PG_DB_URL to it; cleanup drops it. (Not called as `$(...)`: in a subshell
-# the name would never reach PG_DATABASES, and every run used to leave its databases behind.)
+# the name would never reach PG_DATABASES, and cleanup would leave the database behind.)
 create_pg_database() {
     local name=$1
     psql -q "$PG_SERVER/postgres" -c "CREATE DATABASE $name" >/dev/null || return 1
@@ -518,8 +518,8 @@ half_peak() { # label pid server peak-label
 # criterion bench `password` (Argon2id verify at motpd's cost, alone on an otherwise idle machine: the server under
 # test is idle between runs); its estimate is appended to $OUT/hash-bound.txt. It times the verify motpd's hashing
 # threads run, `argon2id_verify_reusing` (the working memory kept from the previous verify), the faster of the two
-# the bench has: the stricter bound. (Timing `radius_load provision` instead counted each process's page faults
-# and start-up, and gave a bound motpd exceeded.)
+# the bench has: the stricter bound. (Not `radius_load provision`'s time: it counts each process's page faults and
+# start-up.)
 hash_bound() { # label
     local ms
     ms=$(cargo bench --quiet --bench password -- --noplot argon2id_verify_reusing 2>/dev/null |

@@ -1,5 +1,5 @@
 //! The engine's whole decision for one Access-Request (`AccessHandler::access`): account lookup, rules,
-//! password (Argon2id at the default cost, on the blocking pool), code, the replay guard's compare-and-set,
+//! password (Argon2id at the default cost, on two hashing threads), code, the replay guard's compare-and-set,
 //! the failure/success update and the audit event — on in-memory SQLite.
 //!
 //! A manual clock moves 30 s before each request so that every code is for a new step and the replay guard

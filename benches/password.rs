@@ -1,5 +1,5 @@
 //! Argon2id password verification at motpd's default cost (m = 19 MiB, t = 2, p = 1): the dominant cost of a
-//! password+otp login, and what `engine` bounds with its hashing semaphore.
+//! password+otp login, and what the hashing threads (one per core) bound.
 
 use std::hint::black_box;
 use std::time::Duration;

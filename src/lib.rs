@@ -16,10 +16,11 @@
 //! - [`password`]: Argon2id hashing, legacy hash verification, the password rule. Pure.
 //! - [`runtime`]: the password-hashing threads and the Argon2 working memory each keeps.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
-//! - [`notify`]: outgoing mail (invitations) over SMTP.
+//! - [`notify`]: delivery of mail (SMTP) and SMS (an HTTP gateway); no texts, no decisions.
 //! - [`texts`]: the message catalogue: every sentence a person reads, one file per language. Pure.
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
-//! - [`server`]: the network transports (RADIUS over UDP). The only code that owns sockets.
+//! - [`server`]: the network transports (RADIUS over UDP, the web pages over HTTP). The only code that owns
+//!   sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
 //! - [`config`], [`clock`], [`local_time`], [`telemetry`]: leaves.
 

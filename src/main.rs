@@ -4,10 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's allocator. A login allocates on the async worker and frees on the SQLite thread
-/// (and back); glibc's per-thread caches overflow into shared bins and consolidate them, a fifth of the CPU of
-/// a login. With mimalloc an otp-only login took about 30 % less server CPU (34 against 49 µs, 100,000
-/// accounts, BENCHMARKS.md) at the same resident memory, its arenas committed on demand ([`commit_on_demand`]).
+/// mimalloc instead of glibc's allocator: a login allocates on the async worker and frees on the SQLite thread
+/// (and back), which glibc's per-thread caches handle poorly. Its arenas are committed on demand
+/// ([`commit_on_demand`]), so resident memory stays the same.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

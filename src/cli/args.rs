@@ -82,7 +82,7 @@ pub struct InviteArgs {
     pub force: bool,
     /// Put the QR code in the mail too (inline image): the new token is created now and activates on its first
     /// code on the link's page or its first VPN login, until the link expires. The mail becomes the second
-    /// factor: see README "E-mail invitation".
+    /// factor: see docs/security.md, "The QR code in the mail".
     #[arg(long)]
     pub qr_in_mail: bool,
 }

@@ -86,8 +86,8 @@ fn end_quietly_on_closed_output() {
 }
 
 /// How many async worker threads the command should run with, when the default (one per core) is not the
-/// best: `motpd serve` on an SQLite file leaves one core to the store's writer thread (on 2 cores, one worker
-/// cut the CPU per login by about 10 % in the benchmark, BENCHMARKS.md). `None`: the default, or
+/// best: `motpd serve` on an SQLite file leaves one core to the store's writer thread, the part of a login that
+/// cannot run in parallel. `None`: the default, or
 /// `TOKIO_WORKER_THREADS` when set. A configuration that cannot be read also gives `None`: the command
 /// itself then reports it.
 pub fn worker_threads(cli: &Cli) -> Option<usize> {

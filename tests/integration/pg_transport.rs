@@ -1,7 +1,6 @@
 //! The PostgreSQL connections of a store travel over TCP with Nagle's algorithm off (sqlx-core sets TCP_NODELAY
 //! since 0.9.1). Without it, a statement whose message leaves in two TCP segments waits ~40 ms for the server's
-//! delayed ACK, which capped motpd on PostgreSQL at ~4,300 logins/s (BENCHMARKS.md). Linux: the process's
-//! sockets are found through `/proc/self`.
+//! delayed ACK, a cap on every PostgreSQL login. Linux: the process's sockets are found through `/proc/self`.
 
 use std::os::fd::BorrowedFd;
 

@@ -81,11 +81,9 @@ pub(crate) struct DuplicateCache {
 impl DuplicateCache {
     /// Answers live `ttl` after they are stored; an in-progress entry lives `ttl + request_timeout`.
     ///
-    /// The map and the eviction queue get their full size up front: grown on demand, each doubling rehashed
-    /// every entry under the lock, on the thread that receives datagrams — a stall of 15–25 ms at 28,000 and
-    /// 57,000 entries that every request arriving meanwhile waited for (the tail of the latency at half of
-    /// the peak). The table's pages become resident as entries land in them: a busy server fills it to the size
-    /// it would have grown to; a quiet one touches a page per entry it holds.
+    /// The map and the eviction queue get their full size up front: grown on demand, each doubling would rehash
+    /// every entry under the lock, on the thread that receives datagrams, and stall every request meanwhile.
+    /// The table's pages become resident as entries land in them, so a quiet server touches few of them.
     pub(crate) fn new(ttl: Duration, request_timeout: Duration, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let state = State {

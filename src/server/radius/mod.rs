@@ -23,8 +23,8 @@
 //! returns. It decides nothing about users (that is [`crate::engine`]) and knows no SQL (the client table is
 //! loaded through [`ClientSource`]). It never logs passwords, State values or secrets.
 //!
-//! Not done here: `SO_RCVBUF` tuning (std and tokio have no setter and `socket2` is not a dependency; the
-//! caller that binds the sockets may size the buffer).
+//! Not done here: binding and buffer sizes. The caller binds the sockets (`server::node::bind_udp` uses `socket2`
+//! for 4 MiB receive and send buffers and IPv6-only sockets) and hands them over.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod answer;
