@@ -17,8 +17,7 @@ use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::{MasterKey, SecretBytes};
 use crate::store::{
-    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, LoginRecord,
-    Store,
+    AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store,
 };
 use crate::store::{LoginStore, Logins, Stores};
 
@@ -182,61 +181,61 @@ impl Engine {
                 .continue_challenge(request, &id, state, password, now)
                 .await;
         }
-        let Some(LoginRecord {
-            account,
-            device: active,
-        }) = self.logins.login_record(&id).await?
-        else {
+        let Some(record) = self.logins.login_record(&id).await? else {
             self.equalise_time(request, password).await;
             return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
+        let account = &record.account;
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
             self.equalise_time(request, password).await;
             let message = self.locked(until, now);
-            return Ok(self.refuse(RejectReason::Locked, &message, Some(&account)));
+            return Ok(self.refuse(RejectReason::Locked, &message, Some(account)));
         }
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
             self.equalise_time(request, password).await;
             let message =
                 Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
-            return Ok(self.refuse(RejectReason::NotActivated, &message, Some(&account)));
+            return Ok(self.refuse(RejectReason::NotActivated, &message, Some(account)));
         }
-        let device = self.login_device(active, &account.id, now).await?;
-        if let Some(refused) = self.reserve_attempt(&account, now).await? {
+        let device = self
+            .login_device(record.device.as_ref(), &account.id, now)
+            .await?;
+        let device = device.as_deref();
+        if let Some(refused) = self.reserve_attempt(account, now).await? {
             self.equalise_time(request, password).await;
             return Ok(refused);
         }
         match request.mode {
             AuthMode::PasswordOtp => {
-                self.password_and_code(request, &account, device, password, now)
+                self.password_and_code(request, account, device, password, now)
                     .await
             }
             AuthMode::OtpOnly => {
                 let code = String::from_utf8_lossy(password.expose()).into_owned();
-                self.code_step(request, &account, device, &code, now).await
+                self.code_step(request, account, device, &code, now).await
             }
             AuthMode::Challenge => {
                 if !self
                     .passwords
-                    .check(&account, password.expose(), now)
+                    .check(account, password.expose(), now)
                     .await?
                 {
                     return self
                         .fail(
-                            &account,
+                            account,
                             RejectReason::BadPassword,
                             Message::BadCredentials,
                             now,
                         )
                         .await;
                 }
-                if let Some(refusal) = self.account_refusal(&account, now, false) {
+                if let Some(refusal) = self.account_refusal(account, now, false) {
                     return Ok(refusal);
                 }
                 match device {
-                    None => self.without_device_at_vpn(request, &account, now).await,
+                    None => self.without_device_at_vpn(request, account, now).await,
                     Some(device) => {
-                        self.challenge(request, &account, ChallengePurpose::Otp, None, &device, now)
+                        self.challenge(request, account, ChallengePurpose::Otp, None, device, now)
                             .await
                     }
                 }
@@ -248,7 +247,7 @@ impl Engine {
         &self,
         request: &AccessRequest,
         account: &Account,
-        device: Option<Device>,
+        device: Option<&Device>,
         typed: &SecretBytes,
         now: i64,
     ) -> Result<Outcome, EngineError> {
@@ -259,9 +258,7 @@ impl Engine {
         {
             return Ok(outcome);
         }
-        let split = device
-            .as_ref()
-            .map(|d| typed.len().saturating_sub(codes::code_len(d)));
+        let split = device.map(|d| typed.len().saturating_sub(codes::code_len(d)));
         let (password, code) = match split {
             Some(at) if at > 0 => (typed.get(..at).unwrap_or_default(), typed.get(at..)),
             Some(_) => (typed, None),
@@ -280,7 +277,7 @@ impl Engine {
         match (device, code) {
             (None, _) => self.without_device_at_vpn(request, account, now).await,
             (Some(device), None) => {
-                let message = self.bad_code(request, &device);
+                let message = self.bad_code(request, device);
                 self.fail(account, RejectReason::BadCode, message, now)
                     .await
             }
@@ -362,7 +359,7 @@ impl Engine {
         &self,
         request: &AccessRequest,
         account: &Account,
-        device: Option<Device>,
+        device: Option<&Device>,
         code: &str,
         now: i64,
     ) -> Result<Outcome, EngineError> {
@@ -372,20 +369,20 @@ impl Engine {
             }
             return Ok(self.without_device(account, now));
         };
-        let (seed, pin) = codes::open_seed(&self.key, &device)?;
-        match codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
+        let (seed, pin) = codes::open_seed(&self.key, device)?;
+        match codes::check_code(device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
             CodeCheck::Valid(step) => {
                 if let Some(refusal) = self.account_refusal(account, now, true) {
                     return Ok(refusal);
                 }
-                self.accept_step(request, account, &device, step, code, now)
+                self.accept_step(request, account, device, step, code, now)
                     .await
             }
             CodeCheck::Replayed(step) => {
                 if let Some(refusal) = self.account_refusal(account, now, true) {
                     return Ok(refusal);
                 }
-                if self.reuse_allowed(request, &device, step, code, now) {
+                if self.reuse_allowed(request, device, step, code, now) {
                     if let Some(locked) = self.verified_success(account, now).await? {
                         return Ok(locked);
                     }
@@ -399,13 +396,13 @@ impl Engine {
                     account,
                     ChallengePurpose::HotpResync,
                     Some(counter),
-                    &device,
+                    device,
                     now,
                 )
                 .await
             }
             CodeCheck::Invalid => {
-                let message = self.bad_code(request, &device);
+                let message = self.bad_code(request, device);
                 self.fail(account, RejectReason::BadCode, message, now)
                     .await
             }

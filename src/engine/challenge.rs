@@ -9,7 +9,7 @@ use super::codes;
 use super::messages::Message;
 use super::{AccessRequest, Decision, EngineError, RejectReason};
 use crate::secrets::SecretBytes;
-use crate::store::{Account, ChallengePurpose, Device, LoginRecord, NewChallenge};
+use crate::store::{Account, ChallengePurpose, Device, NewChallenge};
 
 impl Engine {
     pub(super) async fn challenge(
@@ -69,31 +69,28 @@ impl Engine {
         if challenge.account_id != id || challenge.client != request.client {
             return Ok(expired());
         }
-        let Some(LoginRecord {
-            account,
-            device: active,
-        }) = self.logins.login_record(id).await?
-        else {
+        let Some(record) = self.logins.login_record(id).await? else {
             return Ok(expired());
         };
+        let account = &record.account;
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
             let message = self.locked(until, now);
-            return Ok(self.refuse(RejectReason::Locked, &message, Some(&account)));
+            return Ok(self.refuse(RejectReason::Locked, &message, Some(account)));
         }
-        if let Some(refusal) = self.account_refusal(&account, now, false) {
+        if let Some(refusal) = self.account_refusal(account, now, false) {
             return Ok(refusal);
         }
-        if let Some(refused) = self.reserve_attempt(&account, now).await? {
+        if let Some(refused) = self.reserve_attempt(account, now).await? {
             return Ok(refused);
         }
         if let Some(outcome) = self
-            .sms_challenge_answer(request, &account, &challenge, answer.expose(), now)
+            .sms_challenge_answer(request, account, &challenge, answer.expose(), now)
             .await?
         {
             return Ok(outcome);
         }
         let device = self
-            .login_device(active, id, now)
+            .login_device(record.device.as_ref(), id, now)
             .await?
             .filter(|d| challenge.device_id.as_deref() == Some(d.id.as_str()));
         let Some(device) = device else {
@@ -106,15 +103,15 @@ impl Engine {
                 let next = counter.saturating_add(1);
                 if codes::hotp_matches(&device, &seed, &code, next) {
                     return self
-                        .accept_step(request, &account, &device, next, &code, now)
+                        .accept_step(request, account, &device, next, &code, now)
                         .await;
                 }
                 let message = self.bad_code(request, &device);
-                self.fail(&account, RejectReason::BadCode, message, now)
+                self.fail(account, RejectReason::BadCode, message, now)
                     .await
             }
             _ => {
-                self.code_step(request, &account, Some(device), &code, now)
+                self.code_step(request, account, Some(&device), &code, now)
                     .await
             }
         }

@@ -13,6 +13,8 @@
 //! checked the directory password before asking motpd. An account without a password (pending) never
 //! activates one: it is refused before its device is looked up, and again here.
 
+use std::borrow::Cow;
+
 use std::sync::Arc;
 
 use super::access::Outcome;
@@ -32,16 +34,17 @@ impl Engine {
 
     /// The device a login is checked against: the account's `active` device (read with the account), else the
     /// pending device whose seed was mailed with a still-valid invitation.
-    pub(super) async fn login_device(
+    pub(super) async fn login_device<'a>(
         &self,
-        active: Option<Device>,
+        active: Option<&'a Device>,
         account_id: &str,
         now: i64,
-    ) -> Result<Option<Device>, EngineError> {
-        if active.is_some() {
-            return Ok(active);
+    ) -> Result<Option<Cow<'a, Device>>, EngineError> {
+        if let Some(device) = active {
+            return Ok(Some(Cow::Borrowed(device)));
         }
-        Ok(self.store.mailed_pending_device(account_id, now).await?)
+        let pending = self.store.mailed_pending_device(account_id, now).await?;
+        Ok(pending.map(Cow::Owned))
     }
 
     /// The password and a code of the mailed pending `device` (time step `step`) were right: activate it and

@@ -43,11 +43,11 @@ pub struct CacheSettings {
 #[derive(Debug)]
 enum Slot {
     /// Read at `at`, by a read that started after this node's write number `seen`; `None`: no such account.
-    /// Boxed: many slots of a busy cache are small tombstones.
+    /// Shared with the logins that read it (an `Arc` also keeps the many tombstones of a busy cache small).
     Loaded {
         at: i64,
         seen: u64,
-        record: Option<Box<LoginRecord>>,
+        record: Option<Arc<LoginRecord>>,
     },
     /// Written by this node at write number `seq` (and time `at`): reads that started earlier are not cached.
     Written { at: i64, seq: u64 },
@@ -142,14 +142,14 @@ impl<L: LoginStore> CachedLogins<L> {
     }
 
     /// The account's record: from the cache when fresh, else from one batched read (then cached).
-    async fn record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+    async fn record(&self, id: &str) -> Result<Option<Arc<LoginRecord>>, StoreError> {
         let now = self.clock.now();
         if self.settings.ttl_seconds > 0
             && let Some(Slot::Loaded { at, record, .. }) = self.lock().get(id)
             && self.fresh(*at, now)
         {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(record.as_deref().cloned());
+            return Ok(record.clone());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let epoch = self.epoch.load(Ordering::SeqCst);
@@ -162,7 +162,14 @@ impl<L: LoginStore> CachedLogins<L> {
     }
 
     /// Caches a read unless a write overtook it.
-    fn remember(&self, id: &str, record: Option<LoginRecord>, now: i64, epoch: u64, seen: u64) {
+    fn remember(
+        &self,
+        id: &str,
+        record: Option<Arc<LoginRecord>>,
+        now: i64,
+        epoch: u64,
+        seen: u64,
+    ) {
         let mut slots = self.lock();
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
@@ -179,7 +186,6 @@ impl<L: LoginStore> CachedLogins<L> {
             _ => {}
         }
         self.make_room(&mut slots, now);
-        let record = record.map(Box::new);
         slots.insert(
             id.to_owned(),
             Slot::Loaded {
@@ -246,7 +252,7 @@ impl<L: LoginStore> CachedLogins<L> {
             ..
         }) = self.lock().get_mut(id)
         {
-            change(&mut record.account);
+            change(&mut Arc::make_mut(record).account);
         }
     }
 
@@ -258,6 +264,8 @@ impl<L: LoginStore> CachedLogins<L> {
             ..
         }) = slots.get_mut(&login.account_id)
         {
+            // A login still holding the old record keeps it; the entry gets its own copy.
+            let record = Arc::make_mut(record);
             record.account.failures = 0;
             // As the store does: a lock still running at the login's time is kept.
             record.account.locked_until = record.account.locked_until.filter(|&u| u > login.now);
@@ -306,7 +314,7 @@ impl<L: LoginStore> ChangeListener for CachedLogins<L> {
 }
 
 impl<L: LoginStore> LoginStore for CachedLogins<L> {
-    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+    async fn login_record(&self, id: &str) -> Result<Option<Arc<LoginRecord>>, StoreError> {
         self.record(id).await
     }
 
@@ -477,7 +485,7 @@ mod tests {
 
         async fn account(&self, id: &str) -> Option<Account> {
             let record = self.logins().login_record(id).await.unwrap();
-            record.map(|record| record.account)
+            record.map(|record| record.account.clone())
         }
     }
 
@@ -540,7 +548,7 @@ mod tests {
         let site = site(2, 100).await;
         let record = site.logins().login_record("alice").await.unwrap().unwrap();
         assert_eq!(record.account.status, AccountStatus::Active);
-        assert_eq!(record.device.unwrap().id, "d1");
+        assert_eq!(record.device.as_ref().unwrap().id, "d1");
         site.logins().login_record("alice").await.unwrap();
         let stats = site.logins().stats();
         assert_eq!((stats.misses, stats.hits), (1, 1));
@@ -578,7 +586,7 @@ mod tests {
             .await
             .unwrap();
         let record = site.logins().login_record("alice").await.unwrap().unwrap();
-        assert_eq!(record.device.unwrap().id, "d2");
+        assert_eq!(record.device.as_ref().unwrap().id, "d2");
         // Unknown accounts are cached as unknown, until this process creates them.
         assert_eq!(site.account("bob").await, None);
         store.create_account(&upsert("bob"), NOW).await.unwrap();
@@ -641,7 +649,7 @@ mod tests {
                 .unwrap()
         );
         let record = logins.login_record("alice").await.unwrap().unwrap();
-        let device = record.device.unwrap();
+        let device = record.device.clone().unwrap();
         assert_eq!(device.last_step, Some(7));
         assert_eq!(
             device,

@@ -8,6 +8,7 @@
 //! a boxed future or crosses a `dyn` hop.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use super::{
     AcceptedLogin, BatchStats, Challenge, Counter, FailureState, LockoutPolicy, LoginRecord,
@@ -19,11 +20,12 @@ use crate::audit::AuditEvent;
 /// transaction in the database; an implementation may group concurrent calls, never answer one before its
 /// write is committed.
 pub trait LoginStore: Send + Sync + std::fmt::Debug {
-    /// The account and its active device; `None` if there is no such account.
+    /// The account and its active device; `None` if there is no such account. Shared, not copied: a cached
+    /// record is handed to every login that reads it while it is fresh.
     fn login_record(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<Option<LoginRecord>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Arc<LoginRecord>>, StoreError>> + Send;
 
     /// Records a code accepted for a login: the replay guard's compare-and-set `last_step := step WHERE
     /// last_step < step` on the active device (with `last_used_at`), which wins only while the account is not
@@ -138,7 +140,7 @@ macro_rules! each_backend {
 }
 
 impl LoginStore for BackendLogins {
-    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+    async fn login_record(&self, id: &str) -> Result<Option<Arc<LoginRecord>>, StoreError> {
         each_backend!(self, logins => logins.login_record(id))
     }
 

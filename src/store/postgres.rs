@@ -246,7 +246,7 @@ impl std::fmt::Debug for PgLogins {
 }
 
 /// What one read request gets: its account's record, or its own error.
-type ReadAnswer = Result<Option<LoginRecord>, StoreError>;
+type ReadAnswer = Result<Option<Arc<LoginRecord>>, StoreError>;
 
 /// Most requests in one batch.
 const MAX_BATCH: usize = 256;
@@ -284,37 +284,24 @@ async fn read_batch(store: &PgStore, ids: Vec<String>) -> Result<Vec<ReadAnswer>
     let mut distinct = ids.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    let mut found: HashMap<String, LoginRecord> =
+    let found: HashMap<String, Arc<LoginRecord>> =
         match logins::login_records(&store.pool, &distinct).await {
             Ok(records) => records
                 .into_iter()
-                .map(|record| (record.account.id.clone(), record))
+                .map(|record| (record.account.id.clone(), Arc::new(record)))
                 .collect(),
             Err(StoreError::Corrupt(_)) => {
                 let mut answers = Vec::with_capacity(ids.len());
                 for id in ids {
                     let one = logins::login_records(&store.pool, std::slice::from_ref(&id)).await;
-                    answers.push(one.map(|mut records| records.pop()));
+                    answers.push(one.map(|mut records| records.pop().map(Arc::new)));
                 }
                 return Ok(answers);
             }
             Err(error) => return Err(error),
         };
-    let mut remaining: HashMap<&str, usize> = HashMap::new();
-    for id in &ids {
-        *remaining.entry(id.as_str()).or_default() += 1;
-    }
-    let mut answers = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let left = remaining.entry(id.as_str()).or_default();
-        *left -= 1;
-        let record = if *left == 0 {
-            found.remove(id)
-        } else {
-            found.get(id).cloned()
-        };
-        answers.push(Ok(record));
-    }
+    // Requests for the same account share its record.
+    let answers = ids.iter().map(|id| Ok(found.get(id).cloned())).collect();
     Ok(answers)
 }
 
@@ -339,7 +326,7 @@ async fn record_batch(
 }
 
 impl LoginStore for PgLogins {
-    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
+    async fn login_record(&self, id: &str) -> Result<Option<Arc<LoginRecord>>, StoreError> {
         self.reads.call(id.to_owned()).await?
     }
 

@@ -178,13 +178,9 @@ impl SqliteLogins {
 }
 
 impl LoginStore for SqliteLogins {
-    async fn login_record(&self, id: &str) -> Result<Option<LoginRecord>, StoreError> {
-        Ok(self
-            .store
-            .hot
-            .login_records(vec![id.to_owned()])
-            .await?
-            .pop())
+    async fn login_record(&self, id: &str) -> Result<Option<Arc<LoginRecord>>, StoreError> {
+        let mut records = self.store.hot.login_records(vec![id.to_owned()]).await?;
+        Ok(records.pop().map(Arc::new))
     }
 
     async fn record_accepted_login(&self, login: AcceptedLogin) -> Result<bool, StoreError> {
