@@ -1,6 +1,7 @@
 //! The engine's whole decision for one Access-Request (`AccessHandler::access`): account lookup, rules,
 //! password (Argon2id at the default cost, on two hashing threads), code, the replay guard's compare-and-set,
-//! the failure/success update and the audit event — on in-memory SQLite.
+//! the failure/success update and the audit event — on an SQLite file through the production login path (its
+//! writer thread and the cache).
 //!
 //! A manual clock moves 30 s before each request so that every code is for a new step and the replay guard
 //! accepts it; each request is checked to be an Accept. Only `access` is timed (`iter_custom`), not the
@@ -90,7 +91,7 @@ fn next_request(clock: &ManualClock, mode: AuthMode) -> AccessRequest {
         _ => format!("{PASSWORD}{code}"),
     };
     AccessRequest {
-        client: "netscaler".to_owned(),
+        client: "netscaler".into(),
         mode,
         user_name: USER.to_owned(),
         password: Some(SecretBytes::new(password.into_bytes())),

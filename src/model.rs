@@ -469,7 +469,7 @@ pub struct SmsLimits {
     pub window_seconds: i64,
 }
 
-/// What [`crate::store::Store::issue_sms_code`] did.
+/// What [`crate::store::SmsStore::issue_sms_code`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsIssue {
     /// The send is recorded and the code stored (replacing the earlier one of the same purpose).
@@ -493,7 +493,7 @@ pub struct SmsCodeAttempt {
 }
 
 /// An account with its active device: what one login needs from the store, read in one batch
-/// ([`crate::store::Store::login_records`]).
+/// ([`crate::store::LoginStore::login_record`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRecord {
     /// The account.
@@ -503,8 +503,8 @@ pub struct LoginRecord {
 }
 
 /// A code accepted for a login, to be recorded: the replay guard's compare-and-set on the device and, if
-/// it wins, the account's success bookkeeping ([`crate::store::Store::record_accepted_logins`]) and, for a
-/// store that [`stores_login_audit`](crate::store::Store::stores_login_audit), the Accept's audit row.
+/// it wins, the account's success bookkeeping and the Accept's audit row
+/// ([`crate::store::LoginStore::record_accepted_login`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedLogin {
     /// The account that logs in.
@@ -517,8 +517,7 @@ pub struct AcceptedLogin {
     pub now: i64,
     /// Keyed fingerprint of this use (for `otp.reuse_seconds`).
     pub fingerprint: Option<Vec<u8>>,
-    /// The audit row of the Accept, written in the transaction of the step if (and only if) the step is
-    /// accepted; only given to a store that [`stores_login_audit`](crate::store::Store::stores_login_audit).
-    /// `None`: the caller audits the decision itself.
+    /// The audit row of the Accept, stored before the answer if (and only if) the step is accepted (on SQLite
+    /// in the transaction of the step). `None`: the caller audits the decision itself.
     pub audit: Option<crate::audit::AuditEvent>,
 }

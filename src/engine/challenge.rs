@@ -28,7 +28,7 @@ impl Engine {
                 &NewChallenge {
                     state_hash: Sha256::digest(&state).to_vec(),
                     account_id: account.id.clone(),
-                    client: request.client.clone(),
+                    client: request.client.to_string(),
                     device_id: Some(device.id.clone()),
                     purpose,
                     counter,
@@ -66,7 +66,7 @@ impl Engine {
         let Some(challenge) = self.logins.take_challenge(&hash, now).await? else {
             return Ok(expired());
         };
-        if challenge.account_id != id || challenge.client != request.client {
+        if challenge.account_id != id || *challenge.client != *request.client {
             return Ok(expired());
         }
         let Some(record) = self.logins.login_record(id).await? else {

@@ -8,7 +8,7 @@
 //!
 //! - a wrong secret: [`Engine::fail`] locks when the count reached the threshold (no second count);
 //! - a full two-factor success: the accept itself, conditional on "not locked" in the same statement as the
-//!   replay guard (`Store::record_accepted_logins`), or [`Engine::verified_success`] for the accepts that
+//!   replay guard (`LoginStore::record_accepted_login`), or [`Engine::verified_success`] for the accepts that
 //!   have no step (a code reused within `otp.reuse_seconds`, an SMS code), which clears the count likewise;
 //! - anything else (a right password that leads to a challenge or an SMS, a refusal that needs no secret, a
 //!   replayed code, a request shed before its check): the unit is given back when the decision ends

@@ -45,8 +45,8 @@ use crate::store::StoreError;
 /// One Access-Request, in domain terms.
 #[derive(Debug, Clone)]
 pub struct AccessRequest {
-    /// The RADIUS client's configured name.
-    pub client: String,
+    /// The RADIUS client's configured name (shared with the client table: not copied per request).
+    pub client: std::sync::Arc<str>,
     /// The mode in force for this client.
     pub mode: AuthMode,
     /// User-Name as sent.

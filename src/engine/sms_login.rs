@@ -322,7 +322,7 @@ impl Engine {
                 &NewChallenge {
                     state_hash: Sha256::digest(&state).to_vec(),
                     account_id: account.id.clone(),
-                    client: request.client.clone(),
+                    client: request.client.to_string(),
                     device_id: None,
                     purpose,
                     counter: None,

@@ -83,7 +83,7 @@ macro_rules! device_queries {
             Ok(())
         }
 
-        /// [`Store::bind_device`](crate::store::Store::bind_device).
+        /// [`DeviceStore::bind_device`](crate::store::DeviceStore::bind_device).
         pub(super) async fn bind(
             pool: &$pool,
             device: &NewDevice,
@@ -102,7 +102,7 @@ macro_rules! device_queries {
             Ok(())
         }
 
-        /// [`Store::bind_devices`](crate::store::Store::bind_devices): one transaction, all or nothing.
+        /// [`DeviceStore::bind_devices`](crate::store::DeviceStore::bind_devices): one transaction, all or nothing.
         pub(super) async fn bind_many(
             pool: &$pool,
             devices: &[NewDevice],
@@ -124,7 +124,7 @@ macro_rules! device_queries {
             Ok(devices.len() as u64)
         }
 
-        /// [`Store::begin_enrollment`](crate::store::Store::begin_enrollment).
+        /// [`DeviceStore::begin_enrollment`](crate::store::DeviceStore::begin_enrollment).
         pub(super) async fn begin_enrollment(
             pool: &$pool,
             device: &NewDevice,
@@ -159,7 +159,7 @@ macro_rules! device_queries {
             insert_device(conn, device, DeviceState::Pending, now).await
         }
 
-        /// [`Store::confirm_enrollment`](crate::store::Store::confirm_enrollment): activates the device and
+        /// [`DeviceStore::confirm_enrollment`](crate::store::DeviceStore::confirm_enrollment): activates the device and
         /// drops the account's other pending devices.
         pub(super) async fn confirm_enrollment(
             pool: &$pool,
@@ -204,7 +204,7 @@ macro_rules! device_queries {
             Ok(())
         }
 
-        /// [`Store::active_device`](crate::store::Store::active_device).
+        /// [`DeviceStore::active_device`](crate::store::DeviceStore::active_device).
         pub(super) async fn active(
             pool: &$pool,
             account_id: &str,
@@ -219,7 +219,7 @@ macro_rules! device_queries {
             .transpose()
         }
 
-        /// [`Store::device`](crate::store::Store::device).
+        /// [`DeviceStore::device`](crate::store::DeviceStore::device).
         pub(super) async fn by_id(
             pool: &$pool,
             device_id: &str,
@@ -232,7 +232,7 @@ macro_rules! device_queries {
                 .transpose()
         }
 
-        /// [`Store::reset_devices`](crate::store::Store::reset_devices), serialised like every device change;
+        /// [`DeviceStore::reset_devices`](crate::store::DeviceStore::reset_devices), serialised like every device change;
         /// no account, no devices: 0.
         pub(super) async fn reset(pool: &$pool, account_id: &str) -> Result<u64, StoreError> {
             let mut tx = match begin_device_change(pool, account_id).await {
@@ -248,7 +248,7 @@ macro_rules! device_queries {
             Ok(done.rows_affected())
         }
 
-        /// [`Store::use_step_for_proof`](crate::store::Store::use_step_for_proof): the replay guard without
+        /// [`DeviceStore::use_step_for_proof`](crate::store::DeviceStore::use_step_for_proof): the replay guard without
         /// the login time.
         pub(super) async fn use_step_for_proof(
             pool: &$pool,
@@ -266,7 +266,7 @@ macro_rules! device_queries {
             Ok(done.rows_affected() == 1)
         }
 
-        /// The replay guard, [`Store::record_accepted_step`](crate::store::Store::record_accepted_step): one
+        /// The replay guard, [`DeviceStore::record_accepted_step`](crate::store::DeviceStore::record_accepted_step): one
         /// statement.
         pub(super) async fn record_accepted_step(
             pool: &$pool,

@@ -1,4 +1,4 @@
-//! The bulk account import ([`Store::import_accounts`](crate::store::Store::import_accounts)) for both
+//! The bulk account import ([`AccountStore::import_accounts`](crate::store::AccountStore::import_accounts)) for both
 //! backends: the checks and the summary are written once and instantiated per pool type by
 //! [`import_queries!`]. Each backend's `import.rs` supplies `upsert_accounts(pool, values, now)`, the upsert
 //! of the whole batch, all or nothing, returning how many accounts it created (SQLite: one write transaction
@@ -11,7 +11,7 @@ macro_rules! import_queries {
         use crate::store::rows::{AccountValues, reject_duplicate_ids};
         use crate::store::{AccountUpsert, ImportSummary, StoreError};
 
-        /// [`Store::import_accounts`](crate::store::Store::import_accounts): IDs are unique within the batch,
+        /// [`AccountStore::import_accounts`](crate::store::AccountStore::import_accounts): IDs are unique within the batch,
         /// so every account is either created or updated.
         pub(super) async fn import_accounts(
             pool: &$pool,

@@ -5,11 +5,11 @@
 //! The operations that also write the invitation's pending device are device changes: they run in the
 //! backend's device transactions (`begin_device_change`, `begin_pending_device_change` of its `devices.rs`,
 //! see `store/devices.rs`) and use the shared pending-device steps there. The one other difference is the
-//! `for_update` suffix of the invitation read in [`Store::attach_invitation_device`]: PostgreSQL locks the
+//! `for_update` suffix of the invitation read in [`InvitationStore::attach_invitation_device`]: PostgreSQL locks the
 //! invitation row (`FOR UPDATE`) so racing requests on several nodes serialise; SQLite's write transaction
 //! already does.
 //!
-//! [`Store::attach_invitation_device`]: crate::store::Store::attach_invitation_device
+//! [`InvitationStore::attach_invitation_device`]: crate::store::InvitationStore::attach_invitation_device
 
 /// Defines the invitation functions for one pool type (`sqlx::SqlitePool` or `sqlx::PgPool`), with the
 /// suffix that locks the invitation row read by `attach_device` (`""` where the transaction already excludes
@@ -113,7 +113,7 @@ macro_rules! invitation_queries {
             .transpose()
         }
 
-        /// [`Store::create_invitation_with_seed`](crate::store::Store::create_invitation_with_seed).
+        /// [`InvitationStore::create_invitation_with_seed`](crate::store::InvitationStore::create_invitation_with_seed).
         pub(super) async fn create_with_seed(
             pool: &$pool,
             token_hash: &[u8],
@@ -142,7 +142,7 @@ macro_rules! invitation_queries {
             Ok(())
         }
 
-        /// [`Store::attach_invitation_device`](crate::store::Store::attach_invitation_device): a
+        /// [`InvitationStore::attach_invitation_device`](crate::store::InvitationStore::attach_invitation_device): a
         /// compare-and-set on the invitation's device, under the account's device lock.
         pub(super) async fn attach_device(
             pool: &$pool,
@@ -178,7 +178,7 @@ macro_rules! invitation_queries {
             Ok(true)
         }
 
-        /// [`Store::confirm_invited_device`](crate::store::Store::confirm_invited_device): uses the
+        /// [`InvitationStore::confirm_invited_device`](crate::store::InvitationStore::confirm_invited_device): uses the
         /// invitation and activates its device in one transaction; `false` (nothing written) if no usable
         /// invitation shows the device.
         pub(super) async fn confirm_device(

@@ -1,4 +1,4 @@
-//! The lockout counters, counted before comparing: the types of [`super::Store::reserve_attempt`] and its
+//! The lockout counters, counted before comparing: the types of [`super::LoginStore::reserve_attempt`] and its
 //! settlement, and their SQL, written once for both backends (`?N` placeholders; PostgreSQL gets them as `$N`
 //! through [`pg`]).
 //!
@@ -39,7 +39,7 @@ pub struct LockoutPolicy {
     pub lock_seconds: i64,
 }
 
-/// One reservation of a batch ([`super::Store::reserve_attempts`]).
+/// One VPN reservation of a batch that PostgreSQL makes in one transaction (`PgLogins`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRequest {
     /// The account.
@@ -50,7 +50,7 @@ pub struct AttemptRequest {
     pub policy: LockoutPolicy,
 }
 
-/// The answer to [`super::Store::reserve_attempt`].
+/// The answer to [`super::LoginStore::reserve_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// The caller may evaluate one secret; the count including this attempt.

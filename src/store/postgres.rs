@@ -97,10 +97,10 @@ impl PgStore {
         })
     }
 
-    /// After a bulk import of `rows` rows, refreshes the planner's statistics (`ANALYZE`) instead
-    /// of waiting for autovacuum: with statistics from before the import, PostgreSQL planned the login path's
-    /// batched `UPDATE devices` as a scan of every active device (17 ms per batch at 20,000 accounts, against
-    /// 2.5 ms with fresh statistics). The import has committed by then, so a failure is only logged.
+    /// After a bulk import of `rows` rows, refreshes the planner's statistics (`ANALYZE`) instead of waiting
+    /// for autovacuum: with statistics from before the import, PostgreSQL plans the login path's batched
+    /// `UPDATE devices` as a scan of every active device. The import has committed by then, so a failure is
+    /// only logged.
     async fn refresh_statistics(&self, analyze: &'static str, rows: usize) {
         if rows < BULK_ROWS {
             return;

@@ -1,10 +1,10 @@
-//! The SQLite backend: one file (or one in-memory database for tests) for a single motpd node.
+//! The SQLite backend: one database file for a single motpd node.
 //!
-//! Owns the SQLite connection settings and the SQLite dialect of every [`Store`] operation (devices in
-//! `sqlite/devices.rs`, the bulk import in `sqlite/import.rs`). It makes no policy decisions and sees
-//! secrets only sealed. For a database file, the serving hot path — login reads, accepted logins, audit
-//! appends — runs on a thread of its own with its own connection (`sqlite/hot.rs`); everything else uses the
-//! sqlx pool.
+//! Owns the SQLite connection settings and the few items where SQLite's dialect differs from the SQL the
+//! backends share (`store/sql.rs`; devices and the bulk import in `sqlite/devices.rs`, `sqlite/import.rs`). It
+//! makes no policy decisions and sees secrets only sealed. The login path ([`SqliteLogins`]: login reads,
+//! lockout reservations, accepted logins, audit appends) runs on a thread of its own with its own connection
+//! (`sqlite/hot.rs`); everything else uses the sqlx pool.
 //!
 //! Concurrency: SQLite has one writer at a time. Single statements (the replay guard, the failure counter) are
 //! atomic on their own. Every transaction that reads and then writes starts with `BEGIN IMMEDIATE`, taking the

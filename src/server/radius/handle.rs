@@ -316,7 +316,7 @@ impl Inner {
             .map_err(|_| "State sent twice")?
             .map(<[u8]>::to_vec);
         Ok(AccessRequest {
-            client: client.name.to_string(),
+            client: client.name.clone(),
             mode: client.mode.unwrap_or(self.mode),
             user_name,
             password,

@@ -72,7 +72,7 @@ async fn accept_reject_and_challenge_are_signed_and_carry_their_attributes() {
 
     let request = server.engine.requests.lock().unwrap()[0].clone();
     assert_eq!(
-        (request.client.as_str(), request.user_name.as_str()),
+        (&*request.client, request.user_name.as_str()),
         ("nas-v4", "accept")
     );
     assert_eq!(request.password.unwrap().expose(), PASSWORD);
@@ -406,7 +406,7 @@ async fn ipv6_sockets_and_clients_work() {
         .await
         .unwrap();
     assert_eq!(verified(&answer, &AUTH).code(), Code::AccessAccept);
-    assert_eq!(server.engine.requests.lock().unwrap()[0].client, "nas-v6");
+    assert_eq!(&*server.engine.requests.lock().unwrap()[0].client, "nas-v6");
 }
 
 #[tokio::test]

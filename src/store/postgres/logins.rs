@@ -17,7 +17,7 @@ use crate::store::{AcceptedLogin, LoginRecord, StoreError};
 /// How often a batch that lost a deadlock or a serialisation conflict is tried again.
 const RETRIES: u32 = 3;
 
-/// [`Store::login_records`](crate::store::Store::login_records): two statements for the whole batch.
+/// The records of a batch of logins ([`crate::store::LoginStore::login_record`] for many): two statements.
 pub(super) async fn login_records(
     pool: &PgPool,
     ids: &[String],
@@ -41,7 +41,7 @@ pub(super) async fn login_records(
     join_records(accounts, devices)
 }
 
-/// [`Store::record_accepted_logins`](crate::store::Store::record_accepted_logins), retried on deadlock.
+/// A batch of accepted logins ([`crate::store::LoginStore::record_accepted_login`] for many), retried on deadlock.
 pub(super) async fn record_accepted_logins(
     pool: &PgPool,
     logins: &[AcceptedLogin],

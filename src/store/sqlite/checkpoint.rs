@@ -22,27 +22,15 @@ use rusqlite::Connection;
 
 use crate::store::StoreError;
 
-/// How often the checkpointer copies committed WAL frames back. The writer's backstop checkpoint copies and
-/// syncs what this thread has not reached yet while every login waits for it (with a backstop of 4,000
-/// pages: 3–5 ms every ~110 ms at 20,000 logins/s, the tail of the latency); the shorter the interval, the
-/// less is left for it. Measured at 20,000/s after a burst, alternating, p99 past the first 0.5 s: 3.4–5.0 ms
-/// at 10 ms, 4.6–15 ms at 25 ms, no more CPU per login; 5 ms was not better than 10.
+/// How often the checkpointer copies committed WAL frames back. What it has not reached, the writer's backstop
+/// checkpoint copies and syncs while every login waits (the latency's tail), so shorter is better down to the
+/// point where it stops helping (BENCHMARKS.md, "what limits each figure").
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): about 256 MiB of WAL.
-///
-/// Each backstop checkpoint stalls the writer for its two `fsync`s (2–50 ms on a virtual disk) and every login
-/// queued meanwhile waits: the clusters of slow replies at half of the peak come once per backstop (every
-/// ~0.8 s at 11,000 logins/s with 16,000 pages). Where this thread keeps up, the stall is the `fsync`s
-/// whatever the size, so fewer backstops are better. Alternating on one binary (an environment variable chose
-/// the value), p99 was lower with 64,000 pages than with 16,000 in 9 of 10 pairs: 5,000/s 2.08 / 1.64 against
-/// 2.28 / 2.37 ms; 11,000/s 3.3 / 4.8 / 4.6 against 6.8 / 13.3 / 12.4 ms; 12,000/s in a slower hour 28.0 /
-/// 23.9 / 42.4 against 32.4 / 34.6 / 20.4 ms; 20,000/s 3.8 / 6.6 against 24.9 / 15.8 ms. The CPU per login at
-/// the peak was the same (53.6 / 49.8 / 53.6 against 51.3 / 54.0 / 51.3 µs); 16,000 had won against 4,000 the
-/// same way. (Session 6 found the opposite at 20,000/s with the logins in order, where this thread fell
-/// behind and each stall had more to copy.) A larger WAL does not make reads dearer: a reader searches only
-/// the frames past what this thread has copied back. The cost is disk space: the WAL file keeps its largest
-/// size.
+/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): about 256 MiB of WAL. Each
+/// backstop stalls the writer for its two `fsync`s and every login queued meanwhile waits, so fewer backstops
+/// give a lower p99 at the same CPU per login. A larger WAL does not make reads dearer (a reader searches only
+/// the frames past what this thread has copied back); the cost is disk space, as the WAL keeps its largest size.
 pub(super) const WRITER_CHECKPOINT_PAGES: u32 = 64_000;
 
 /// The running checkpointer; dropping it (or [`Checkpointer::stop`]) ends the thread after one last pass.

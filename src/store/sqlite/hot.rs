@@ -18,7 +18,6 @@
 //! transaction, so the sqlx writers of this process queue behind it instead of meeting `SQLITE_BUSY`; other
 //! processes (the admin CLI) are waited for by the busy timeout.
 //!
-//! Only for database files: an in-memory database is private to the connection that made it.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -47,7 +46,7 @@ enum Request {
     Close(oneshot::Sender<()>),
 }
 
-/// One [`crate::store::Store::reserve_attempt`] call.
+/// One [`crate::store::LoginStore::reserve_attempt`] call.
 struct Reserve {
     counter: Counter,
     id: String,

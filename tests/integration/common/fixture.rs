@@ -193,7 +193,7 @@ pub(crate) fn test_key() -> MasterKey {
 /// A request from the fixture's client.
 pub(crate) fn request(user: &str, password: &[u8], mode: AuthMode) -> AccessRequest {
     AccessRequest {
-        client: CLIENT.to_owned(),
+        client: CLIENT.into(),
         mode,
         user_name: user.to_owned(),
         password: Some(SecretBytes::new(password.to_vec())),
