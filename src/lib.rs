@@ -7,7 +7,7 @@
 //! - [`cli`]: arguments, wiring, printing. The only user of `anyhow`.
 //! - [`engine`]: the decisions: login rules, device binding. No sockets, no SQL; time is a parameter.
 //! - [`model`]: the domain records (accounts, devices, clients, challenges, sessions). Plain data.
-//! - [`store`]: the one storage trait and its SQLite and PostgreSQL implementations. The only SQL.
+//! - [`store`]: the storage roles, the login path and its cache, SQLite and PostgreSQL. The only SQL.
 //! - [`radius`]: the RADIUS codec: packets, authenticators, Message-Authenticator, dictionaries. Pure: the
 //!   workspace crate `motpd-radius` (crates/motpd-radius), which depends on no runtime or database.
 //! - [`otp`]: TOTP, HOTP and mOTP math, otpauth URIs. Pure: the workspace crate `motpd-otp` (crates/motpd-otp).

@@ -41,6 +41,12 @@ impl ChangeFeed {
         }
     }
 
+    /// Announces `change` when the returned guard drops: when the method that took it returns, on every path
+    /// (an error or a cancelled call included, as the write may have happened).
+    pub(crate) fn on_return<'a>(&'a self, change: Change<'a>) -> OnReturn<'a> {
+        OnReturn { feed: self, change }
+    }
+
     pub(crate) fn account(&self, id: &str) {
         self.each(|l| l.account_changed(id));
     }
@@ -51,5 +57,33 @@ impl ChangeFeed {
 
     pub(crate) fn everything(&self) {
         self.each(|l| l.everything_changed());
+    }
+}
+
+/// What changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// The account with this ID (or its device).
+    Account(&'a str),
+    /// The device with this ID.
+    Device(&'a str),
+    /// Many accounts, or ones not known here.
+    Everything,
+}
+
+/// Announces its change when dropped ([`ChangeFeed::on_return`]).
+#[derive(Debug)]
+pub(crate) struct OnReturn<'a> {
+    feed: &'a ChangeFeed,
+    change: Change<'a>,
+}
+
+impl Drop for OnReturn<'_> {
+    fn drop(&mut self) {
+        match self.change {
+            Change::Account(id) => self.feed.account(id),
+            Change::Device(id) => self.feed.device(id),
+            Change::Everything => self.feed.everything(),
+        }
     }
 }

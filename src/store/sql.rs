@@ -25,6 +25,7 @@ macro_rules! role_impls {
                 SmsLimits, SmsPurpose, SmsStore, StoreError, WebSession, WebSessionStore,
             };
             use crate::model::Account;
+            use crate::store::changes::Change;
 
             #[async_trait::async_trait]
             impl MaintenanceStore for $Store {
@@ -60,29 +61,25 @@ macro_rules! role_impls {
             #[async_trait::async_trait]
             impl AccountStore for $Store {
             async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let v = AccountValues::new(account)?;
-                    sqlx::query(
-                        "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, failures, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
-                    )
-                    .bind(&account.id)
-                    .bind(&account.name)
-                    .bind(&account.phone)
-                    .bind(&account.email)
-                    .bind(&account.password_hash)
-                    .bind(account.status.as_str())
-                    .bind(&v.expires_on)
-                    .bind(&v.groups)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| conflict_or(e, || format!("account {} already exists", account.id)))?;
-                    Ok(())
-                }
-                .await;
-                self.changes.account(&account.id);
-                result
+                let _changed = self.changes.on_return(Change::Account(&account.id));
+                let v = AccountValues::new(account)?;
+                sqlx::query(
+                    "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, failures, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+                )
+                .bind(&account.id)
+                .bind(&account.name)
+                .bind(&account.phone)
+                .bind(&account.email)
+                .bind(&account.password_hash)
+                .bind(account.status.as_str())
+                .bind(&v.expires_on)
+                .bind(&v.groups)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| conflict_or(e, || format!("account {} already exists", account.id)))?;
+                Ok(())
             }
 
             async fn import_accounts(
@@ -90,9 +87,8 @@ macro_rules! role_impls {
                 accounts: &[AccountUpsert],
                 now: i64,
             ) -> Result<ImportSummary, StoreError> {
-                let result = import::import_accounts(&self.pool, accounts, now).await;
-                self.changes.everything();
-                let summary = result?;
+                let _changed = self.changes.on_return(Change::Everything);
+                let summary = import::import_accounts(&self.pool, accounts, now).await?;
                 self.refresh_statistics("ANALYZE accounts", accounts.len())
                     .await;
                 Ok(summary)
@@ -137,72 +133,52 @@ macro_rules! role_impls {
                 status: AccountStatus,
                 now: i64,
             ) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
-                        .bind(id)
-                        .bind(status.as_str())
-                        .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query(
-                        "UPDATE accounts SET password_hash = $2, failures = 0, updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(hash)
-                    .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query(
+                    "UPDATE accounts SET password_hash = $2, failures = 0, updated_at = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(hash)
+                .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query("UPDATE accounts SET locked_until = $2, updated_at = $3 WHERE id = $1")
-                        .bind(id)
-                        .bind(until)
-                        .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query("UPDATE accounts SET locked_until = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(until)
+                    .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query(
-                        "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
-                         updated_at = $2 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query(
+                    "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
+                     updated_at = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn remove_account(&self, id: &str) -> Result<bool, StoreError> {
-                let result: Result<bool, StoreError> = async {
-                    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
-                        .bind(id)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(done.rows_affected() > 0)
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn record_failure(
@@ -212,66 +188,54 @@ macro_rules! role_impls {
                 threshold: u32,
                 lock_seconds: i64,
             ) -> Result<FailureState, StoreError> {
-                let result: Result<FailureState, StoreError> = async {
-                    // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
-                    // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
-                    let _gate = self.gate().await;
-                    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-                        "UPDATE accounts SET \
-                           failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
-                           locked_until = CASE \
-                             WHEN locked_until > $2 THEN locked_until \
-                             WHEN $3 > 0 AND (CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END) >= $3 THEN $2 + $4 \
-                             ELSE NULL END \
-                         WHERE id = $1 RETURNING failures, locked_until",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(i64::from(threshold))
-                    .bind(lock_seconds)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    let (failures, locked_until) = row.ok_or_else(|| account_not_found(id))?;
-                    Ok(FailureState {
-                        failures: u32::try_from(failures)
-                            .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
-                        locked_until,
-                    })
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
+                // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
+                let _gate = self.gate().await;
+                let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+                    "UPDATE accounts SET \
+                       failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
+                       locked_until = CASE \
+                         WHEN locked_until > $2 THEN locked_until \
+                         WHEN $3 > 0 AND (CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END) >= $3 THEN $2 + $4 \
+                         ELSE NULL END \
+                     WHERE id = $1 RETURNING failures, locked_until",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(i64::from(threshold))
+                .bind(lock_seconds)
+                .fetch_optional(&self.pool)
+                .await?;
+                let (failures, locked_until) = row.ok_or_else(|| account_not_found(id))?;
+                Ok(FailureState {
+                    failures: u32::try_from(failures)
+                        .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
+                    locked_until,
+                })
             }
 
             async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query(
-                        "UPDATE accounts SET failures = 0, \
-                         locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
-                         last_login_at = $2 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query(
+                    "UPDATE accounts SET failures = 0, \
+                     locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
+                     last_login_at = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    let q = sqlx::query(
-                        "UPDATE accounts SET failures = 0, \
-                         locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(now);
-                    self.update_account(q, id).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let q = sqlx::query(
+                    "UPDATE accounts SET failures = 0, \
+                     locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now);
+                self.update_account(q, id).await
             }
 
             async fn activate_with_password(
@@ -281,13 +245,9 @@ macro_rules! role_impls {
                 keep_locks_from: i64,
                 now: i64,
             ) -> Result<Option<u64>, StoreError> {
-                let result: Result<Option<u64>, StoreError> = async {
-                    let from = AccountStatus::Pending;
-                    owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let from = AccountStatus::Pending;
+                owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
             }
 
             async fn reset_password(
@@ -297,13 +257,9 @@ macro_rules! role_impls {
                 keep_locks_from: i64,
                 now: i64,
             ) -> Result<Option<u64>, StoreError> {
-                let result: Result<Option<u64>, StoreError> = async {
-                    let from = AccountStatus::Active;
-                    owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                let from = AccountStatus::Active;
+                owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
             }
 
             async fn set_sms_fallback(
@@ -312,12 +268,8 @@ macro_rules! role_impls {
                 allowed: Option<bool>,
                 now: i64,
             ) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    sms::set_sms_fallback(&self.pool, id, allowed, now).await
-                }
-                .await;
-                self.changes.account(id);
-                result
+                let _changed = self.changes.on_return(Change::Account(id));
+                sms::set_sms_fallback(&self.pool, id, allowed, now).await
             }
             }
 
@@ -329,12 +281,8 @@ macro_rules! role_impls {
                 replace: bool,
                 now: i64,
             ) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    devices::bind(&self.pool, device, replace, now).await
-                }
-                .await;
-                self.changes.account(&device.account_id);
-                result
+                let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                devices::bind(&self.pool, device, replace, now).await
             }
 
             async fn bind_devices(
@@ -343,24 +291,16 @@ macro_rules! role_impls {
                 replace: bool,
                 now: i64,
             ) -> Result<u64, StoreError> {
-                let result: Result<u64, StoreError> = async {
-                    let bound = devices::bind_many(&self.pool, devices, replace, now).await?;
-                    self.refresh_statistics("ANALYZE devices", devices.len())
-                        .await;
-                    Ok(bound)
-                }
-                .await;
-                self.changes.everything();
-                result
+                let _changed = self.changes.on_return(Change::Everything);
+                let bound = devices::bind_many(&self.pool, devices, replace, now).await?;
+                self.refresh_statistics("ANALYZE devices", devices.len())
+                    .await;
+                Ok(bound)
             }
 
             async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    devices::begin_enrollment(&self.pool, device, now).await
-                }
-                .await;
-                self.changes.account(&device.account_id);
-                result
+                let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                devices::begin_enrollment(&self.pool, device, now).await
             }
 
             async fn confirm_enrollment(
@@ -369,12 +309,8 @@ macro_rules! role_impls {
                 step: i64,
                 now: i64,
             ) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    devices::confirm_enrollment(&self.pool, device_id, step, now).await
-                }
-                .await;
-                self.changes.everything();
-                result
+                let _changed = self.changes.on_return(Change::Everything);
+                devices::confirm_enrollment(&self.pool, device_id, step, now).await
             }
 
             async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
@@ -386,21 +322,13 @@ macro_rules! role_impls {
             }
 
             async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
-                let result: Result<u64, StoreError> = async {
-                    devices::reset(&self.pool, account_id).await
-                }
-                .await;
-                self.changes.account(account_id);
-                result
+                let _changed = self.changes.on_return(Change::Account(account_id));
+                devices::reset(&self.pool, account_id).await
             }
 
             async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
-                let result: Result<bool, StoreError> = async {
-                    devices::use_step_for_proof(&self.pool, device_id, step).await
-                }
-                .await;
-                self.changes.device(device_id);
-                result
+                let _changed = self.changes.on_return(Change::Device(device_id));
+                devices::use_step_for_proof(&self.pool, device_id, step).await
             }
 
             async fn record_accepted_step(
@@ -410,12 +338,8 @@ macro_rules! role_impls {
                 now: i64,
                 fingerprint: Option<&[u8]>,
             ) -> Result<bool, StoreError> {
-                let result: Result<bool, StoreError> = async {
-                    devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
-                }
-                .await;
-                self.changes.device(device_id);
-                result
+                let _changed = self.changes.on_return(Change::Device(device_id));
+                devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
             }
             }
 
@@ -450,12 +374,8 @@ macro_rules! role_impls {
                 device: &NewDevice,
                 now: i64,
             ) -> Result<(), StoreError> {
-                let result: Result<(), StoreError> = async {
-                    invitations::create_with_seed(&self.pool, token_hash, expires_at, device, now).await
-                }
-                .await;
-                self.changes.account(&device.account_id);
-                result
+                let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                invitations::create_with_seed(&self.pool, token_hash, expires_at, device, now).await
             }
 
             async fn attach_invitation_device(
@@ -465,12 +385,8 @@ macro_rules! role_impls {
                 device: &NewDevice,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let result: Result<bool, StoreError> = async {
-                    invitations::attach_device(&self.pool, token_hash, expected, device, now).await
-                }
-                .await;
-                self.changes.account(&device.account_id);
-                result
+                let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                invitations::attach_device(&self.pool, token_hash, expected, device, now).await
             }
 
             async fn mailed_pending_device(
@@ -487,12 +403,8 @@ macro_rules! role_impls {
                 step: i64,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let result: Result<bool, StoreError> = async {
-                    invitations::confirm_device(&self.pool, device_id, step, now).await
-                }
-                .await;
-                self.changes.everything();
-                result
+                let _changed = self.changes.on_return(Change::Everything);
+                invitations::confirm_device(&self.pool, device_id, step, now).await
             }
             }
 
