@@ -46,6 +46,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining requests in flight");
     token.cancel();
     let result = node.finish().await;
+    ctx.stores.logins.log_summary();
     ctx.store.close().await;
     tracing::info!("stopped");
     crate::telemetry::flush();

@@ -126,6 +126,24 @@ impl<L: LoginStore> CachedLogins<L> {
         }
     }
 
+    /// Logs what the cache and the login path's batches did (at shutdown).
+    pub fn log_summary(&self) {
+        let stats = self.stats();
+        tracing::info!(
+            cache_hits = stats.hits,
+            cache_misses = stats.misses,
+            read_batches = stats.reads.batches,
+            read_batch_mean = format_args!("{:.1}", stats.reads.mean()),
+            read_batch_max = stats.reads.largest,
+            read_batch_ms = format_args!("{:.2}", stats.reads.mean_ms()),
+            write_batches = stats.writes.batches,
+            write_batch_mean = format_args!("{:.1}", stats.writes.mean()),
+            write_batch_max = stats.writes.largest,
+            write_batch_ms = format_args!("{:.2}", stats.writes.mean_ms()),
+            "login cache and batches"
+        );
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         // A panic while holding the lock cannot leave the map inconsistent: every change is one map call.
         self.slots

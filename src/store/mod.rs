@@ -1,11 +1,15 @@
-//! Persistence: the one [`Store`] trait every other part of motpd talks to, its domain records, and
-//! [`connect`], which picks the backend from the database URL.
+//! Persistence by roles. [`open`] picks the backend from the database URL and hands out [`Stores`]: every
+//! role (`roles.rs`: accounts, devices, invitations, web sessions, SMS codes, second proofs, RADIUS clients,
+//! the audit trail, upkeep; [`Store`] is their sum) and the per-packet login path ([`LoginStore`],
+//! `login.rs`) behind its cache (`cache.rs`).
 //!
-//! The two backends (`sqlite.rs`, `postgres.rs` and their submodules) are the only files in the crate that
-//! contain SQL; `rows.rs` holds what they share (row decoding, value encodings, error mapping). The trait
-//! speaks intent ("record that this step was accepted", "count a failure"), not CRUD, so that every rule that
-//! must hold across several motpd nodes (a code accepted once, one active device per account, the failure
-//! counter, the audit chain's order) is a single atomic statement or transaction inside the store.
+//! The SQL is written once where the dialects agree (`sql.rs` and the query macros of `devices.rs`,
+//! `import.rs`, `invitations.rs`, `lockout.rs`, `sms.rs`, ...), instantiated by each backend; `sqlite.rs`,
+//! `postgres.rs` and their submodules hold only the real differences (locking, array binds, `ANALYZE`, the
+//! SQLite login thread). `rows.rs` decodes rows into the domain records of [`crate::model`]. The traits speak
+//! intent ("record that this step was accepted", "count a failure"), not CRUD, so that every rule that must
+//! hold across several motpd nodes (a code accepted once, one active device per account, the failure counter,
+//! the audit chain's order) is a single atomic statement or transaction inside the store.
 //!
 //! The store keeps secrets only in sealed form ([`crate::secrets::MasterKey::seal`]); it never sees a key or a
 //! plaintext seed. It makes no policy decisions: thresholds and times come from the caller.
