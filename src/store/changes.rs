@@ -47,15 +47,15 @@ impl ChangeFeed {
         OnReturn { feed: self, change }
     }
 
-    pub(crate) fn account(&self, id: &str) {
+    fn account(&self, id: &str) {
         self.each(|l| l.account_changed(id));
     }
 
-    pub(crate) fn device(&self, device_id: &str) {
+    fn device(&self, device_id: &str) {
         self.each(|l| l.device_changed(device_id));
     }
 
-    pub(crate) fn everything(&self) {
+    fn everything(&self) {
         self.each(|l| l.everything_changed());
     }
 }

@@ -311,9 +311,6 @@ async fn record_batch(
     logins: Vec<AcceptedLogin>,
 ) -> Result<Vec<bool>, StoreError> {
     let won = logins::record_accepted_logins(&store.pool, &logins).await?;
-    for login in &logins {
-        store.changes.account(&login.account_id);
-    }
     let events: Vec<AuditEvent> = logins
         .into_iter()
         .zip(&won)
