@@ -127,6 +127,43 @@ fn column<'v, T>(rows: &'v [T], f: impl Fn(&'v T) -> Option<&'v str>) -> Vec<Opt
     rows.iter().map(f).collect()
 }
 
+/// Appends `events` to the audit chain inside `tx`: the chain's lock (held to the commit, so appends from every
+/// node link one after the other), its head, one insert for the batch.
+pub(super) async fn append_audit_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    chain: &AuditChain,
+    events: &[AuditEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    let head: Option<AuditHead> =
+        sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let rows = link_batch(chain, head, events)?;
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+         $5::text[], $6::text[], $7::text[], $8::bytea[])",
+    )
+    .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.at).collect::<Vec<_>>())
+    .bind(column(&rows, |r| Some(r.event.kind.as_str())))
+    .bind(column(&rows, |r| Some(r.event.actor.as_str())))
+    .bind(column(&rows, |r| r.event.account_id.as_deref()))
+    .bind(column(&rows, |r| Some(r.event.outcome.as_str())))
+    .bind(column(&rows, |r| Some(r.event.detail.as_str())))
+    .bind(rows.iter().map(|r| r.mac.to_vec()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 crate::store::sql::role_impls!(PgStore);
 
 /// The dialect items the shared role SQL (`store/sql.rs`) names, and the login path's SQL.
@@ -145,30 +182,7 @@ impl PgStore {
 
     async fn append_audit_rows(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(AUDIT_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let head: Option<AuditHead> =
-            sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let rows = link_batch(&self.chain, head, events)?;
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
-             $5::text[], $6::text[], $7::text[], $8::bytea[])",
-        )
-        .bind(rows.iter().map(|r| r.seq).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.event.at).collect::<Vec<_>>())
-        .bind(column(&rows, |r| Some(r.event.kind.as_str())))
-        .bind(column(&rows, |r| Some(r.event.actor.as_str())))
-        .bind(column(&rows, |r| r.event.account_id.as_deref()))
-        .bind(column(&rows, |r| Some(r.event.outcome.as_str())))
-        .bind(column(&rows, |r| Some(r.event.detail.as_str())))
-        .bind(rows.iter().map(|r| r.mac.to_vec()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
+        append_audit_in(&mut tx, &self.chain, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -305,21 +319,12 @@ async fn read_batch(store: &PgStore, ids: Vec<String>) -> Result<Vec<ReadAnswer>
     Ok(answers)
 }
 
-/// One batch of accepted logins in one transaction, then the winners' audit events, before any answer.
+/// One batch of accepted logins in one transaction, with the winners' audit events, before any answer.
 async fn record_batch(
     store: &PgStore,
     logins: Vec<AcceptedLogin>,
 ) -> Result<Vec<bool>, StoreError> {
-    let won = logins::record_accepted_logins(&store.pool, &logins).await?;
-    let events: Vec<AuditEvent> = logins
-        .into_iter()
-        .zip(&won)
-        .filter_map(|(login, &won)| if won { login.audit } else { None })
-        .collect();
-    if !events.is_empty() {
-        store.append_audit_rows(&events).await?;
-    }
-    Ok(won)
+    logins::record_accepted_logins(&store.pool, &store.chain, &logins).await
 }
 
 impl LoginStore for PgLogins {

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use sqlx::postgres::PgPool;
 
 use super::super::rows::{AccountRow, DeviceRow, join_records, rounds};
+use crate::audit::{AuditChain, AuditEvent};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
 
 /// How often a batch that lost a deadlock or a serialisation conflict is tried again.
@@ -44,11 +45,12 @@ pub(super) async fn login_records(
 /// A batch of accepted logins ([`crate::store::LoginStore::record_accepted_login`] for many), retried on deadlock.
 pub(super) async fn record_accepted_logins(
     pool: &PgPool,
+    chain: &AuditChain,
     logins: &[AcceptedLogin],
 ) -> Result<Vec<bool>, StoreError> {
     let mut attempt = 1;
     loop {
-        match try_record(pool, logins).await {
+        match try_record(pool, chain, logins).await {
             Err(StoreError::Backend(error)) if attempt < RETRIES && is_retryable(&error) => {
                 tracing::debug!(%error, attempt, "accepted-login batch retried");
                 attempt += 1;
@@ -66,7 +68,11 @@ fn is_retryable(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
-async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>, StoreError> {
+async fn try_record(
+    pool: &PgPool,
+    chain: &AuditChain,
+    logins: &[AcceptedLogin],
+) -> Result<Vec<bool>, StoreError> {
     let mut won = vec![false; logins.len()];
     if logins.is_empty() {
         return Ok(won);
@@ -148,6 +154,13 @@ async fn try_record(pool: &PgPool, logins: &[AcceptedLogin]) -> Result<Vec<bool>
             .await?;
         }
     }
+    // The winners' audit rows in the same transaction: an Accept is never answered before its row is stored.
+    let events: Vec<AuditEvent> = logins
+        .iter()
+        .zip(&won)
+        .filter_map(|(login, &won)| if won { login.audit.clone() } else { None })
+        .collect();
+    super::append_audit_in(&mut tx, chain, &events).await?;
     tx.commit().await?;
     Ok(won)
 }
