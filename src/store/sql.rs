@@ -3,7 +3,7 @@
 //! [`role_impls!`] instantiates one body per backend type. Each backend supplies the few real differences as
 //! inherent items with the same names: `BACKEND`, `gate()` (SQLite's writers queue in-process for the
 //! one write lock), `refresh_statistics` (PostgreSQL's `ANALYZE` after a bulk load), `append_audit_rows`
-//! (the chained insert), `shut_down`, the `DbQuery` type and the dialect modules (`devices`, `import`,
+//! (the chained insert), `shut_down`, `update_account` and the dialect modules (`devices`, `import`,
 //! `invitations`, ...), which the body names relative to the backend's module.
 
 /// Implements every role trait for one backend type (`SqliteStore` or `PgStore`), in its module.
@@ -29,610 +29,610 @@ macro_rules! role_impls {
 
             #[async_trait::async_trait]
             impl MaintenanceStore for $Store {
-            fn backend(&self) -> &'static str {
-                Self::BACKEND
-            }
+                fn backend(&self) -> &'static str {
+                    Self::BACKEND
+                }
 
-            async fn close(&self) {
-                self.shut_down().await;
-            }
+                async fn close(&self) {
+                    self.shut_down().await;
+                }
 
-            async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
-                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                    .bind(KEY_CHECK)
-                    .bind(candidate)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-                    .bind(KEY_CHECK)
-                    .fetch_one(&self.pool)
-                    .await?)
-            }
+                async fn ensure_key_check(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+                    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                        .bind(KEY_CHECK)
+                        .bind(candidate)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                        .bind(KEY_CHECK)
+                        .fetch_one(&self.pool)
+                        .await?)
+                }
 
-            async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-                sessions::purge_expired(&self.pool, now).await
-            }
+                async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+                    sessions::purge_expired(&self.pool, now).await
+                }
 
-            async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError> {
-                sessions::record_accounting(&self.pool, entry, now).await
-            }
+                async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError> {
+                    sessions::record_accounting(&self.pool, entry, now).await
+                }
             }
 
             #[async_trait::async_trait]
             impl AccountStore for $Store {
-            async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(&account.id));
-                let v = AccountValues::new(account)?;
-                sqlx::query(
-                    "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, failures, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
-                )
-                .bind(&account.id)
-                .bind(&account.name)
-                .bind(&account.phone)
-                .bind(&account.email)
-                .bind(&account.password_hash)
-                .bind(account.status.as_str())
-                .bind(&v.expires_on)
-                .bind(&v.groups)
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| conflict_or(e, || format!("account {} already exists", account.id)))?;
-                Ok(())
-            }
-
-            async fn import_accounts(
-                &self,
-                accounts: &[AccountUpsert],
-                now: i64,
-            ) -> Result<ImportSummary, StoreError> {
-                let _changed = self.changes.on_return(Change::Everything);
-                let summary = import::import_accounts(&self.pool, accounts, now).await?;
-                self.refresh_statistics("ANALYZE accounts", accounts.len())
-                    .await;
-                Ok(summary)
-            }
-
-            async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-                sqlx::query_as::<_, AccountRow>("SELECT * FROM accounts WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(Account::try_from)
-                    .transpose()
-            }
-
-            async fn any_account(&self) -> Result<bool, StoreError> {
-                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
-                    .fetch_one(&self.pool)
-                    .await?)
-            }
-
-            async fn list_accounts(
-                &self,
-                filter: AccountFilter,
-            ) -> Result<Vec<AccountOverview>, StoreError> {
-                sqlx::query_as::<_, OverviewRow>(
-                    "SELECT a.*, d.id AS device_id, d.kind AS device_kind, d.label AS device_label, \
-                     d.confirmed_at AS device_confirmed_at, d.last_used_at AS device_last_used_at \
-                     FROM accounts a LEFT JOIN devices d ON d.account_id = a.id AND d.state = 'active' \
-                     WHERE NOT $1 OR d.id IS NULL ORDER BY a.id",
-                )
-                .bind(filter.unenrolled_only)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(AccountOverview::try_from)
-                .collect()
-            }
-
-            async fn set_account_status(
-                &self,
-                id: &str,
-                status: AccountStatus,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(status.as_str())
-                    .bind(now);
-                self.update_account(q, id).await
-            }
-
-            async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query(
-                    "UPDATE accounts SET password_hash = $2, failures = 0, updated_at = $3 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(hash)
-                .bind(now);
-                self.update_account(q, id).await
-            }
-
-            async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query("UPDATE accounts SET locked_until = $2, updated_at = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(until)
-                    .bind(now);
-                self.update_account(q, id).await
-            }
-
-            async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query(
-                    "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
-                     updated_at = $2 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now);
-                self.update_account(q, id).await
-            }
-
-            async fn remove_account(&self, id: &str) -> Result<bool, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
-                    .bind(id)
+                async fn create_account(&self, account: &AccountUpsert, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&account.id));
+                    let v = AccountValues::new(account)?;
+                    sqlx::query(
+                        "INSERT INTO accounts (id, name, phone, email, password_hash, status, expires_on, groups, failures, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+                    )
+                    .bind(&account.id)
+                    .bind(&account.name)
+                    .bind(&account.phone)
+                    .bind(&account.email)
+                    .bind(&account.password_hash)
+                    .bind(account.status.as_str())
+                    .bind(&v.expires_on)
+                    .bind(&v.groups)
+                    .bind(now)
                     .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict_or(e, || format!("account {} already exists", account.id)))?;
+                    Ok(())
+                }
+
+                async fn import_accounts(
+                    &self,
+                    accounts: &[AccountUpsert],
+                    now: i64,
+                ) -> Result<ImportSummary, StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    let summary = import::import_accounts(&self.pool, accounts, now).await?;
+                    self.refresh_statistics("ANALYZE accounts", accounts.len())
+                        .await;
+                    Ok(summary)
+                }
+
+                async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+                    sqlx::query_as::<_, AccountRow>("SELECT * FROM accounts WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(Account::try_from)
+                        .transpose()
+                }
+
+                async fn any_account(&self) -> Result<bool, StoreError> {
+                    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts)")
+                        .fetch_one(&self.pool)
+                        .await?)
+                }
+
+                async fn list_accounts(
+                    &self,
+                    filter: AccountFilter,
+                ) -> Result<Vec<AccountOverview>, StoreError> {
+                    sqlx::query_as::<_, OverviewRow>(
+                        "SELECT a.*, d.id AS device_id, d.kind AS device_kind, d.label AS device_label, \
+                         d.confirmed_at AS device_confirmed_at, d.last_used_at AS device_last_used_at \
+                         FROM accounts a LEFT JOIN devices d ON d.account_id = a.id AND d.state = 'active' \
+                         WHERE NOT $1 OR d.id IS NULL ORDER BY a.id",
+                    )
+                    .bind(filter.unenrolled_only)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(AccountOverview::try_from)
+                    .collect()
+                }
+
+                async fn set_account_status(
+                    &self,
+                    id: &str,
+                    status: AccountStatus,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(status.as_str())
+                        .bind(now);
+                    self.update_account(q, id).await
+                }
+
+                async fn set_password_hash(&self, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query(
+                        "UPDATE accounts SET password_hash = $2, failures = 0, updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(hash)
+                    .bind(now);
+                    self.update_account(q, id).await
+                }
+
+                async fn lock_account(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query("UPDATE accounts SET locked_until = $2, updated_at = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(until)
+                        .bind(now);
+                    self.update_account(q, id).await
+                }
+
+                async fn unlock_account(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query(
+                        "UPDATE accounts SET locked_until = NULL, failures = 0, web_locked_until = NULL, web_failures = 0, \
+                         updated_at = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now);
+                    self.update_account(q, id).await
+                }
+
+                async fn remove_account(&self, id: &str) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn record_failure(
+                    &self,
+                    id: &str,
+                    now: i64,
+                    threshold: u32,
+                    lock_seconds: i64,
+                ) -> Result<FailureState, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
+                    // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
+                    let _gate = self.gate().await;
+                    let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+                        "UPDATE accounts SET \
+                           failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
+                           locked_until = CASE \
+                             WHEN locked_until > $2 THEN locked_until \
+                             WHEN $3 > 0 AND (CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END) >= $3 THEN $2 + $4 \
+                             ELSE NULL END \
+                         WHERE id = $1 RETURNING failures, locked_until",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(i64::from(threshold))
+                    .bind(lock_seconds)
+                    .fetch_optional(&self.pool)
                     .await?;
-                Ok(done.rows_affected() > 0)
-            }
+                    let (failures, locked_until) = row.ok_or_else(|| account_not_found(id))?;
+                    Ok(FailureState {
+                        failures: u32::try_from(failures)
+                            .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
+                        locked_until,
+                    })
+                }
 
-            async fn record_failure(
-                &self,
-                id: &str,
-                now: i64,
-                threshold: u32,
-                lock_seconds: i64,
-            ) -> Result<FailureState, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                // One statement: SET expressions all see the old row. An expired lock restarts the count at 1; a
-                // lock still running (say an admin lock) is kept as it is; otherwise reaching the threshold locks.
-                let _gate = self.gate().await;
-                let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-                    "UPDATE accounts SET \
-                       failures = CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END, \
-                       locked_until = CASE \
-                         WHEN locked_until > $2 THEN locked_until \
-                         WHEN $3 > 0 AND (CASE WHEN locked_until <= $2 THEN 1 ELSE failures + 1 END) >= $3 THEN $2 + $4 \
-                         ELSE NULL END \
-                     WHERE id = $1 RETURNING failures, locked_until",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(i64::from(threshold))
-                .bind(lock_seconds)
-                .fetch_optional(&self.pool)
-                .await?;
-                let (failures, locked_until) = row.ok_or_else(|| account_not_found(id))?;
-                Ok(FailureState {
-                    failures: u32::try_from(failures)
-                        .map_err(|_| StoreError::Corrupt(format!("failure count {failures}")))?,
-                    locked_until,
-                })
-            }
+                async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query(
+                        "UPDATE accounts SET failures = 0, \
+                         locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
+                         last_login_at = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now);
+                    self.update_account(q, id).await
+                }
 
-            async fn record_success(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query(
-                    "UPDATE accounts SET failures = 0, \
-                     locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END, \
-                     last_login_at = $2 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now);
-                self.update_account(q, id).await
-            }
+                async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let q = sqlx::query(
+                        "UPDATE accounts SET failures = 0, \
+                         locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now);
+                    self.update_account(q, id).await
+                }
 
-            async fn clear_failures(&self, id: &str, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let q = sqlx::query(
-                    "UPDATE accounts SET failures = 0, \
-                     locked_until = CASE WHEN locked_until > $2 THEN locked_until ELSE NULL END WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now);
-                self.update_account(q, id).await
-            }
+                async fn activate_with_password(
+                    &self,
+                    id: &str,
+                    hash: &str,
+                    keep_locks_from: i64,
+                    now: i64,
+                ) -> Result<Option<u64>, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let from = AccountStatus::Pending;
+                    owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
+                }
 
-            async fn activate_with_password(
-                &self,
-                id: &str,
-                hash: &str,
-                keep_locks_from: i64,
-                now: i64,
-            ) -> Result<Option<u64>, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let from = AccountStatus::Pending;
-                owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
-            }
+                async fn reset_password(
+                    &self,
+                    id: &str,
+                    hash: &str,
+                    keep_locks_from: i64,
+                    now: i64,
+                ) -> Result<Option<u64>, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    let from = AccountStatus::Active;
+                    owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
+                }
 
-            async fn reset_password(
-                &self,
-                id: &str,
-                hash: &str,
-                keep_locks_from: i64,
-                now: i64,
-            ) -> Result<Option<u64>, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                let from = AccountStatus::Active;
-                owner_passwords::set_owner_password(&self.pool, id, hash, from, keep_locks_from, now).await
-            }
-
-            async fn set_sms_fallback(
-                &self,
-                id: &str,
-                allowed: Option<bool>,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(id));
-                sms::set_sms_fallback(&self.pool, id, allowed, now).await
-            }
+                async fn set_sms_fallback(
+                    &self,
+                    id: &str,
+                    allowed: Option<bool>,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(id));
+                    sms::set_sms_fallback(&self.pool, id, allowed, now).await
+                }
             }
 
             #[async_trait::async_trait]
             impl DeviceStore for $Store {
-            async fn bind_device(
-                &self,
-                device: &NewDevice,
-                replace: bool,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(&device.account_id));
-                devices::bind(&self.pool, device, replace, now).await
-            }
+                async fn bind_device(
+                    &self,
+                    device: &NewDevice,
+                    replace: bool,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                    devices::bind(&self.pool, device, replace, now).await
+                }
 
-            async fn bind_devices(
-                &self,
-                devices: &[NewDevice],
-                replace: bool,
-                now: i64,
-            ) -> Result<u64, StoreError> {
-                let _changed = self.changes.on_return(Change::Everything);
-                let bound = devices::bind_many(&self.pool, devices, replace, now).await?;
-                self.refresh_statistics("ANALYZE devices", devices.len())
-                    .await;
-                Ok(bound)
-            }
+                async fn bind_devices(
+                    &self,
+                    devices: &[NewDevice],
+                    replace: bool,
+                    now: i64,
+                ) -> Result<u64, StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    let bound = devices::bind_many(&self.pool, devices, replace, now).await?;
+                    self.refresh_statistics("ANALYZE devices", devices.len())
+                        .await;
+                    Ok(bound)
+                }
 
-            async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(&device.account_id));
-                devices::begin_enrollment(&self.pool, device, now).await
-            }
+                async fn begin_enrollment(&self, device: &NewDevice, now: i64) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                    devices::begin_enrollment(&self.pool, device, now).await
+                }
 
-            async fn confirm_enrollment(
-                &self,
-                device_id: &str,
-                step: i64,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Everything);
-                devices::confirm_enrollment(&self.pool, device_id, step, now).await
-            }
+                async fn confirm_enrollment(
+                    &self,
+                    device_id: &str,
+                    step: i64,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    devices::confirm_enrollment(&self.pool, device_id, step, now).await
+                }
 
-            async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
-                devices::active(&self.pool, account_id).await
-            }
+                async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
+                    devices::active(&self.pool, account_id).await
+                }
 
-            async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {
-                devices::by_id(&self.pool, device_id).await
-            }
+                async fn device(&self, device_id: &str) -> Result<Option<Device>, StoreError> {
+                    devices::by_id(&self.pool, device_id).await
+                }
 
-            async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(account_id));
-                devices::reset(&self.pool, account_id).await
-            }
+                async fn reset_devices(&self, account_id: &str) -> Result<u64, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(account_id));
+                    devices::reset(&self.pool, account_id).await
+                }
 
-            async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
-                let _changed = self.changes.on_return(Change::Device(device_id));
-                devices::use_step_for_proof(&self.pool, device_id, step).await
-            }
+                async fn use_step_for_proof(&self, device_id: &str, step: i64) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Device(device_id));
+                    devices::use_step_for_proof(&self.pool, device_id, step).await
+                }
 
-            async fn record_accepted_step(
-                &self,
-                device_id: &str,
-                step: i64,
-                now: i64,
-                fingerprint: Option<&[u8]>,
-            ) -> Result<bool, StoreError> {
-                let _changed = self.changes.on_return(Change::Device(device_id));
-                devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
-            }
+                async fn record_accepted_step(
+                    &self,
+                    device_id: &str,
+                    step: i64,
+                    now: i64,
+                    fingerprint: Option<&[u8]>,
+                ) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Device(device_id));
+                    devices::record_accepted_step(&self.pool, device_id, step, now, fingerprint).await
+                }
             }
 
             #[async_trait::async_trait]
             impl InvitationStore for $Store {
-            async fn create_invitation(
-                &self,
-                account_id: &str,
-                token_hash: &[u8],
-                expires_at: i64,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                invitations::create_invitation(&self.pool, account_id, token_hash, expires_at, now).await
-            }
+                async fn create_invitation(
+                    &self,
+                    account_id: &str,
+                    token_hash: &[u8],
+                    expires_at: i64,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    invitations::create_invitation(&self.pool, account_id, token_hash, expires_at, now).await
+                }
 
-            async fn invitation(&self, token_hash: &[u8]) -> Result<Option<Invitation>, StoreError> {
-                invitations::invitation(&self.pool, token_hash).await
-            }
+                async fn invitation(&self, token_hash: &[u8]) -> Result<Option<Invitation>, StoreError> {
+                    invitations::invitation(&self.pool, token_hash).await
+                }
 
-            async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
-                invitations::use_invitation(&self.pool, token_hash, now).await
-            }
+                async fn use_invitation(&self, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+                    invitations::use_invitation(&self.pool, token_hash, now).await
+                }
 
-            async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
-                invitations::list_invitations(&self.pool).await
-            }
+                async fn list_invitations(&self) -> Result<Vec<Invitation>, StoreError> {
+                    invitations::list_invitations(&self.pool).await
+                }
 
-            async fn create_invitation_with_seed(
-                &self,
-                token_hash: &[u8],
-                expires_at: i64,
-                device: &NewDevice,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                let _changed = self.changes.on_return(Change::Account(&device.account_id));
-                invitations::create_with_seed(&self.pool, token_hash, expires_at, device, now).await
-            }
+                async fn create_invitation_with_seed(
+                    &self,
+                    token_hash: &[u8],
+                    expires_at: i64,
+                    device: &NewDevice,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                    invitations::create_with_seed(&self.pool, token_hash, expires_at, device, now).await
+                }
 
-            async fn attach_invitation_device(
-                &self,
-                token_hash: &[u8],
-                expected: Option<&str>,
-                device: &NewDevice,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                let _changed = self.changes.on_return(Change::Account(&device.account_id));
-                invitations::attach_device(&self.pool, token_hash, expected, device, now).await
-            }
+                async fn attach_invitation_device(
+                    &self,
+                    token_hash: &[u8],
+                    expected: Option<&str>,
+                    device: &NewDevice,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                    invitations::attach_device(&self.pool, token_hash, expected, device, now).await
+                }
 
-            async fn mailed_pending_device(
-                &self,
-                account_id: &str,
-                now: i64,
-            ) -> Result<Option<Device>, StoreError> {
-                invitations::mailed_pending_device(&self.pool, account_id, now).await
-            }
+                async fn mailed_pending_device(
+                    &self,
+                    account_id: &str,
+                    now: i64,
+                ) -> Result<Option<Device>, StoreError> {
+                    invitations::mailed_pending_device(&self.pool, account_id, now).await
+                }
 
-            async fn confirm_invited_device(
-                &self,
-                device_id: &str,
-                step: i64,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                let _changed = self.changes.on_return(Change::Everything);
-                invitations::confirm_device(&self.pool, device_id, step, now).await
-            }
+                async fn confirm_invited_device(
+                    &self,
+                    device_id: &str,
+                    step: i64,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    invitations::confirm_device(&self.pool, device_id, step, now).await
+                }
             }
 
             #[async_trait::async_trait]
             impl WebSessionStore for $Store {
-            async fn create_web_session(
-                &self,
-                session: &NewWebSession,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                web_sessions::create_web_session(&self.pool, session, now).await
-            }
+                async fn create_web_session(
+                    &self,
+                    session: &NewWebSession,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    web_sessions::create_web_session(&self.pool, session, now).await
+                }
 
-            async fn touch_web_session(
-                &self,
-                id_hash: &[u8],
-                now: i64,
-                expires_at: i64,
-            ) -> Result<Option<WebSession>, StoreError> {
-                web_sessions::touch_web_session(&self.pool, id_hash, now, expires_at).await
-            }
+                async fn touch_web_session(
+                    &self,
+                    id_hash: &[u8],
+                    now: i64,
+                    expires_at: i64,
+                ) -> Result<Option<WebSession>, StoreError> {
+                    web_sessions::touch_web_session(&self.pool, id_hash, now, expires_at).await
+                }
 
-            async fn set_web_session_flow(
-                &self,
-                id_hash: &[u8],
-                flow: Option<&str>,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                web_sessions::set_web_session_flow(&self.pool, id_hash, flow, now).await
-            }
+                async fn set_web_session_flow(
+                    &self,
+                    id_hash: &[u8],
+                    flow: Option<&str>,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    web_sessions::set_web_session_flow(&self.pool, id_hash, flow, now).await
+                }
 
-            async fn take_web_session_flow(
-                &self,
-                id_hash: &[u8],
-                flow: &str,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                web_sessions::take_web_session_flow(&self.pool, id_hash, flow, now).await
-            }
+                async fn take_web_session_flow(
+                    &self,
+                    id_hash: &[u8],
+                    flow: &str,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    web_sessions::take_web_session_flow(&self.pool, id_hash, flow, now).await
+                }
 
-            async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {
-                web_sessions::remove_web_session(&self.pool, id_hash).await
-            }
+                async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {
+                    web_sessions::remove_web_session(&self.pool, id_hash).await
+                }
 
-            async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError> {
-                web_sessions::remove_account_web_sessions(&self.pool, account_id).await
-            }
+                async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError> {
+                    web_sessions::remove_account_web_sessions(&self.pool, account_id).await
+                }
 
-            async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
-                web_sessions::purge_expired_web_sessions(&self.pool, now).await
-            }
+                async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
+                    web_sessions::purge_expired_web_sessions(&self.pool, now).await
+                }
             }
 
             #[async_trait::async_trait]
             impl SmsStore for $Store {
-            async fn issue_sms_code(
-                &self,
-                code: &NewSmsCode,
-                limits: &SmsLimits,
-                now: i64,
-            ) -> Result<SmsIssue, StoreError> {
-                sms::issue_sms_code(&self.pool, code, limits, now).await
-            }
+                async fn issue_sms_code(
+                    &self,
+                    code: &NewSmsCode,
+                    limits: &SmsLimits,
+                    now: i64,
+                ) -> Result<SmsIssue, StoreError> {
+                    sms::issue_sms_code(&self.pool, code, limits, now).await
+                }
 
-            async fn discard_sms_code(
-                &self,
-                account_id: &str,
-                purpose: SmsPurpose,
-                code_hash: &[u8],
-            ) -> Result<bool, StoreError> {
-                sms::discard_sms_code(&self.pool, account_id, purpose, code_hash).await
-            }
+                async fn discard_sms_code(
+                    &self,
+                    account_id: &str,
+                    purpose: SmsPurpose,
+                    code_hash: &[u8],
+                ) -> Result<bool, StoreError> {
+                    sms::discard_sms_code(&self.pool, account_id, purpose, code_hash).await
+                }
 
-            async fn count_sms_attempt(
-                &self,
-                account_id: &str,
-                purpose: SmsPurpose,
-            ) -> Result<Option<SmsCodeAttempt>, StoreError> {
-                sms::count_sms_attempt(&self.pool, account_id, purpose).await
-            }
+                async fn count_sms_attempt(
+                    &self,
+                    account_id: &str,
+                    purpose: SmsPurpose,
+                ) -> Result<Option<SmsCodeAttempt>, StoreError> {
+                    sms::count_sms_attempt(&self.pool, account_id, purpose).await
+                }
 
-            async fn consume_sms_code(
-                &self,
-                account_id: &str,
-                purpose: SmsPurpose,
-                code_hash: &[u8],
-                max_attempts: u32,
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                sms::consume_sms_code(
-                    &self.pool,
-                    account_id,
-                    purpose,
-                    code_hash,
-                    max_attempts,
-                    now,
-                )
-                .await
-            }
+                async fn consume_sms_code(
+                    &self,
+                    account_id: &str,
+                    purpose: SmsPurpose,
+                    code_hash: &[u8],
+                    max_attempts: u32,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    sms::consume_sms_code(
+                        &self.pool,
+                        account_id,
+                        purpose,
+                        code_hash,
+                        max_attempts,
+                        now,
+                    )
+                    .await
+                }
 
-            async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
-                sms::purge_sms(&self.pool, now, sends_before).await
-            }
+                async fn purge_sms(&self, now: i64, sends_before: i64) -> Result<u64, StoreError> {
+                    sms::purge_sms(&self.pool, now, sends_before).await
+                }
             }
 
             #[async_trait::async_trait]
             impl ProofStore for $Store {
-            async fn set_identity_hash(
-                &self,
-                id: &str,
-                hash: Option<&[u8]>,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                account_proofs::set_identity_hash(&self.pool, id, hash, now).await
-            }
+                async fn set_identity_hash(
+                    &self,
+                    id: &str,
+                    hash: Option<&[u8]>,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    account_proofs::set_identity_hash(&self.pool, id, hash, now).await
+                }
 
-            async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-                account_proofs::identity_hash(&self.pool, id).await
-            }
+                async fn identity_hash(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                    account_proofs::identity_hash(&self.pool, id).await
+                }
 
-            async fn set_helpdesk_code(
-                &self,
-                id: &str,
-                hash: &[u8],
-                expires_at: i64,
-                now: i64,
-            ) -> Result<(), StoreError> {
-                account_proofs::set_helpdesk_code(&self.pool, id, hash, expires_at, now).await
-            }
+                async fn set_helpdesk_code(
+                    &self,
+                    id: &str,
+                    hash: &[u8],
+                    expires_at: i64,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    account_proofs::set_helpdesk_code(&self.pool, id, hash, expires_at, now).await
+                }
 
-            async fn take_helpdesk_code(
-                &self,
-                id: &str,
-                hash: &[u8],
-                now: i64,
-            ) -> Result<bool, StoreError> {
-                account_proofs::take_helpdesk_code(&self.pool, id, hash, now).await
-            }
+                async fn take_helpdesk_code(
+                    &self,
+                    id: &str,
+                    hash: &[u8],
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    account_proofs::take_helpdesk_code(&self.pool, id, hash, now).await
+                }
 
-            async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
-                account_proofs::pause_sms_fallback(&self.pool, id, until, now).await
-            }
+                async fn pause_sms_fallback(&self, id: &str, until: i64, now: i64) -> Result<(), StoreError> {
+                    account_proofs::pause_sms_fallback(&self.pool, id, until, now).await
+                }
 
-            async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError> {
-                account_proofs::sms_paused_until(&self.pool, id).await
-            }
+                async fn sms_paused_until(&self, id: &str) -> Result<Option<i64>, StoreError> {
+                    account_proofs::sms_paused_until(&self.pool, id).await
+                }
             }
 
             #[async_trait::async_trait]
             impl ClientStore for $Store {
-            async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO radius_clients (name, address, sealed_secret, require_message_authenticator, mode, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&client.name)
-                .bind(client.address.to_string())
-                .bind(&client.sealed_secret)
-                .bind(client.require_message_authenticator)
-                .bind(client.mode.map(|m| m.as_str()))
-                .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| conflict_or(e, || format!("RADIUS client {} already exists", client.name)))?;
-                Ok(())
-            }
+                async fn add_client(&self, client: &NewClient, now: i64) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO radius_clients (name, address, sealed_secret, require_message_authenticator, mode, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&client.name)
+                    .bind(client.address.to_string())
+                    .bind(&client.sealed_secret)
+                    .bind(client.require_message_authenticator)
+                    .bind(client.mode.map(|m| m.as_str()))
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict_or(e, || format!("RADIUS client {} already exists", client.name)))?;
+                    Ok(())
+                }
 
-            async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError> {
-                sqlx::query_as::<_, ClientRow>("SELECT * FROM radius_clients ORDER BY name")
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(RadiusClient::try_from)
-                    .collect()
-            }
+                async fn clients(&self) -> Result<Vec<RadiusClient>, StoreError> {
+                    sqlx::query_as::<_, ClientRow>("SELECT * FROM radius_clients ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await?
+                        .into_iter()
+                        .map(RadiusClient::try_from)
+                        .collect()
+                }
 
-            async fn remove_client(&self, name: &str) -> Result<bool, StoreError> {
-                let done = sqlx::query("DELETE FROM radius_clients WHERE name = $1")
-                    .bind(name)
+                async fn remove_client(&self, name: &str) -> Result<bool, StoreError> {
+                    let done = sqlx::query("DELETE FROM radius_clients WHERE name = $1")
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE radius_clients SET address = $2, sealed_secret = $3, \
+                         require_message_authenticator = $4, mode = $5 WHERE name = $1",
+                    )
+                    .bind(&client.name)
+                    .bind(client.address.to_string())
+                    .bind(&client.sealed_secret)
+                    .bind(client.require_message_authenticator)
+                    .bind(client.mode.map(|m| m.as_str()))
                     .execute(&self.pool)
                     .await?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn update_client(&self, client: &NewClient) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE radius_clients SET address = $2, sealed_secret = $3, \
-                     require_message_authenticator = $4, mode = $5 WHERE name = $1",
-                )
-                .bind(&client.name)
-                .bind(client.address.to_string())
-                .bind(&client.sealed_secret)
-                .bind(client.require_message_authenticator)
-                .bind(client.mode.map(|m| m.as_str()))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() > 0)
-            }
+                    Ok(done.rows_affected() > 0)
+                }
             }
 
             #[async_trait::async_trait]
             impl AuditStore for $Store {
-            async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-                if events.is_empty() {
-                    return Ok(());
+                async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+                    if events.is_empty() {
+                        return Ok(());
+                    }
+                    self.append_audit_rows(events).await
                 }
-                self.append_audit_rows(events).await
-            }
 
-            async fn search_audit(
-                &self,
-                filter: &crate::store::AuditFilter,
-            ) -> Result<Vec<AuditRecord>, StoreError> {
-                search_audit(&self.pool, filter).await
-            }
+                async fn search_audit(
+                    &self,
+                    filter: &crate::store::AuditFilter,
+                ) -> Result<Vec<AuditRecord>, StoreError> {
+                    search_audit(&self.pool, filter).await
+                }
 
-            async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-                sqlx::query_as::<_, AuditRow>(
-                    "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(AuditRecord::try_from)
-                .collect()
-            }
+                async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+                    sqlx::query_as::<_, AuditRow>(
+                        "SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(AuditRecord::try_from)
+                    .collect()
+                }
             }
         }
     };
