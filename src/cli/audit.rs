@@ -36,7 +36,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> an
             list(&ctx, &filter, json).await
         }
     };
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
@@ -57,7 +57,7 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
     let mut head_found = false;
     let mut after = 0;
     loop {
-        let page = ctx.store.audit_page(after, PAGE).await?;
+        let page = ctx.stores.store.audit_page(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in &page {
@@ -156,7 +156,7 @@ pub(super) fn local_time(unix: i64, offset: time::UtcOffset) -> String {
 }
 
 async fn list(ctx: &Context, filter: &AuditFilter, json: bool) -> anyhow::Result<()> {
-    let records = ctx.store.search_audit(filter).await?;
+    let records = ctx.stores.store.search_audit(filter).await?;
     let offset = ctx.config.policy.utc_offset;
     if json {
         let rows: Vec<_> = records.iter().map(|r| json_row(r, offset)).collect();

@@ -50,7 +50,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> a
         ClientCommand::List(list) => self::list(&ctx, list.json).await,
         ClientCommand::Remove { name } => remove(&ctx, &name).await,
     };
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
@@ -96,7 +96,7 @@ async fn add(
         .into());
     }
     let address = parse_address(address)?;
-    let clients = ctx.store.clients().await?;
+    let clients = ctx.stores.store.clients().await?;
     if clients.iter().any(|c| c.name == name) {
         return Err(crate::store::StoreError::Conflict(format!(
             "RADIUS client {name:?} already exists; change it with `motpd client set {name} ...`"
@@ -131,7 +131,7 @@ async fn add(
         require_message_authenticator: require_ma,
         mode,
     };
-    ctx.store.add_client(&client, ctx.now()).await?;
+    ctx.stores.store.add_client(&client, ctx.now()).await?;
     ctx.audit(
         "admin.client.add",
         None,
@@ -160,7 +160,7 @@ async fn add(
 }
 
 async fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
-    let clients = ctx.store.clients().await?;
+    let clients = ctx.stores.store.clients().await?;
     if json {
         let rows: Vec<_> = clients
             .iter()
@@ -252,7 +252,7 @@ async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<
         )
         .into());
     }
-    let clients = ctx.store.clients().await?;
+    let clients = ctx.stores.store.clients().await?;
     let Some(current) = clients.iter().find(|c| c.name == name) else {
         return Err(CliError::NotFound(format!(
             "no RADIUS client named {name:?} (see `motpd client list`)"
@@ -293,7 +293,7 @@ async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<
         require_message_authenticator: require_ma,
         mode,
     };
-    if !ctx.store.update_client(&updated).await? {
+    if !ctx.stores.store.update_client(&updated).await? {
         return Err(
             CliError::NotFound(format!("RADIUS client {name:?} was removed meanwhile")).into(),
         );
@@ -340,7 +340,7 @@ async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<
 }
 
 async fn remove(ctx: &Context, name: &str) -> anyhow::Result<()> {
-    if !ctx.store.remove_client(name).await? {
+    if !ctx.stores.store.remove_client(name).await? {
         return Err(CliError::NotFound(format!(
             "no RADIUS client named {name:?} (see `motpd client list`)"
         ))

@@ -9,7 +9,7 @@ use crate::audit::{AuditChain, AuditEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::secrets::{MasterKey, SecretError};
-use crate::store::{self, CacheSettings, Store, Stores, redact_url};
+use crate::store::{self, CacheSettings, Stores, redact_url};
 
 /// The default configuration file, used when it exists and no `--config` is given.
 pub(crate) const DEFAULT_CONFIG: &str = "motpd.toml";
@@ -30,9 +30,7 @@ pub(crate) struct Context {
     /// The config file used, if any.
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) key: Arc<MasterKey>,
-    /// Every role of the database.
-    pub(crate) store: Arc<dyn Store>,
-    /// The same database with its login path (for the engine's services and `serve`).
+    /// The database: every role, and the login path (for the engine's services and `serve`).
     pub(crate) stores: Stores,
     /// Whether this run created the key file.
     pub(crate) created_key: bool,
@@ -87,7 +85,6 @@ impl Context {
             config,
             config_file,
             key: Arc::new(key),
-            store: stores.store.clone(),
             stores,
             created_key,
         })
@@ -112,7 +109,8 @@ impl Context {
         detail: serde_json::Value,
     ) -> anyhow::Result<()> {
         let event = AuditEvent::new(self.now(), kind, &self.actor(), account, "ok", detail);
-        self.store
+        self.stores
+            .store
             .append_audit(&[event])
             .await
             .context("while writing the audit trail")
@@ -134,7 +132,8 @@ impl Context {
         if events.is_empty() {
             return Ok(());
         }
-        self.store
+        self.stores
+            .store
             .append_audit(&events)
             .await
             .context("while writing the audit trail")

@@ -51,7 +51,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
         } => import_file(&ctx, &file, replace, skip_invalid, dry_run).await,
         DeviceCommand::Reset { id, yes } => {
             let id = super::user::existing(&ctx, &id).await?.id;
-            let device = match ctx.store.active_device(&id).await? {
+            let device = match ctx.stores.store.active_device(&id).await? {
                 Some(d) => format!("its {} device", d.kind.as_str()),
                 None => "its pending enrollment (no active device)".to_owned(),
             };
@@ -63,18 +63,19 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
                 &format!("motpd device reset {id} --yes"),
             )?;
             let removed =
-                enrollment::reset_devices(ctx.store.as_ref(), &id, &ctx.actor(), ctx.now()).await?;
+                enrollment::reset_devices(ctx.stores.store.as_ref(), &id, &ctx.actor(), ctx.now())
+                    .await?;
             println!("{id}: {removed} device(s) removed; the next enrollment binds a new one");
             Ok(())
         }
     };
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
 async fn generate(ctx: &Context, id: &str, replace: bool) -> anyhow::Result<()> {
     let seed = enrollment::bind_new_device(
-        ctx.store.as_ref(),
+        ctx.stores.store.as_ref(),
         &ctx.key,
         &ctx.config.otp,
         id,
@@ -190,7 +191,7 @@ fn read_seed(
 
 async fn import(ctx: &Context, id: &str, seed: &ImportedSeed, replace: bool) -> anyhow::Result<()> {
     let device_id = enrollment::bind_imported_device(
-        ctx.store.as_ref(),
+        ctx.stores.store.as_ref(),
         &ctx.key,
         id,
         seed,
@@ -252,7 +253,11 @@ async fn import_file(
         .iter()
         .map(|row| enrollment::seal_imported(&ctx.key, &row.account_id, &row.seed))
         .collect::<Result<Vec<NewDevice>, _>>()?;
-    let bound = ctx.store.bind_devices(&devices, replace, ctx.now()).await?;
+    let bound = ctx
+        .stores
+        .store
+        .bind_devices(&devices, replace, ctx.now())
+        .await?;
     let file_name = file.display().to_string();
     ctx.audit_each(
         "admin.device.import",
@@ -288,6 +293,7 @@ async fn check_accounts(
     replace: bool,
 ) -> anyhow::Result<CheckedAccounts> {
     let accounts: HashMap<String, (Option<&'static str>, Option<time::Date>)> = ctx
+        .stores
         .store
         .list_accounts(AccountFilter::default())
         .await?

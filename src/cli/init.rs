@@ -40,7 +40,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     println!(
         "database  {} ready ({})",
         redact_url(&ctx.config.database.url),
-        ctx.store.backend()
+        ctx.stores.store.backend()
     );
     ctx.audit(
         "admin.init",
@@ -48,7 +48,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         serde_json::json!({ "key_id": ctx.key.key_id() }),
     )
     .await?;
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     println!(
         "\nNext: motpd client add netscaler --address 10.0.0.10 --secret-stdin   (then: motpd serve)"
     );

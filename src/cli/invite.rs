@@ -23,7 +23,7 @@ use crate::store::{Account, AccountFilter, AccountStatus};
 pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
     let result = invite(&ctx, args).await;
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
@@ -49,6 +49,7 @@ async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
         return send_one(ctx, &service, &mailer, &id, &args).await;
     }
     let listed = ctx
+        .stores
         .store
         .list_accounts(AccountFilter {
             unenrolled_only: true,

@@ -15,7 +15,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: ReportCommand) -> a
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
     let ReportCommand::Unenrolled(args) = command;
     let result = unenrolled(&ctx, args.json).await;
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
@@ -31,12 +31,14 @@ fn link_state(invitation: Option<&Invitation>, now: i64) -> (&'static str, Optio
 
 async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let accounts = ctx
+        .stores
         .store
         .list_accounts(AccountFilter {
             unenrolled_only: true,
         })
         .await?;
     let invitations: HashMap<String, Invitation> = ctx
+        .stores
         .store
         .list_invitations()
         .await?

@@ -33,7 +33,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     .await?;
     tracing::info!(
         database = %redact_url(&ctx.config.database.url),
-        backend = ctx.store.backend(),
+        backend = ctx.stores.store.backend(),
         radius = ?ctx.config.radius.listen,
         accounting = ?ctx.config.radius.accounting_listen,
         web = %ctx.config.web.listen,
@@ -47,16 +47,16 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     token.cancel();
     let result = node.finish().await;
     ctx.stores.logins.log_summary();
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     tracing::info!("stopped");
     crate::telemetry::flush();
     result.map_err(Into::into)
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
-    let clients = ctx.store.clients().await?;
+    let clients = ctx.stores.store.clients().await?;
     // Not `list_accounts`: with 100,000 accounts that alone would leave tens of MiB resident.
-    let has_accounts = ctx.store.any_account().await?;
+    let has_accounts = ctx.stores.store.any_account().await?;
     if !clients.is_empty() && has_accounts {
         return Ok(());
     }

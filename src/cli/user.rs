@@ -21,7 +21,7 @@ use crate::store::{Account, AccountFilter, AccountStatus, AccountUpsert};
 pub(super) async fn run(config_path: Option<&Path>, command: UserCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
     let result = dispatch(&ctx, command).await;
-    ctx.store.close().await;
+    ctx.stores.store.close().await;
     result
 }
 
@@ -79,7 +79,8 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             let was_locked = account.locked_until.is_some_and(|t| t > ctx.now());
-            ctx.store
+            ctx.stores
+                .store
                 .lock_account(&id, ADMIN_LOCK_UNTIL, ctx.now())
                 .await?;
             let mut changes = Changes::default();
@@ -100,7 +101,7 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
                 println!("{id} is not locked and has no failures; nothing changed");
                 return Ok(());
             }
-            ctx.store.unlock_account(&id, ctx.now()).await?;
+            ctx.stores.store.unlock_account(&id, ctx.now()).await?;
             ctx.audit("admin.user.unlock", Some(&id), changes.into_detail())
                 .await?;
             println!("unlocked {id}; failure counter cleared");
@@ -117,7 +118,7 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
 async fn remove(ctx: &Context, raw_id: &str, yes: bool) -> anyhow::Result<()> {
     let account = existing(ctx, raw_id).await?;
     let id = account.id.clone();
-    let device = ctx.store.active_device(&id).await?;
+    let device = ctx.stores.store.active_device(&id).await?;
     let device_text = device.as_ref().map_or_else(
         || "no device".to_owned(),
         |d| format!("its {} device", d.kind.as_str()),
@@ -131,7 +132,7 @@ async fn remove(ctx: &Context, raw_id: &str, yes: bool) -> anyhow::Result<()> {
         yes,
         &format!("motpd user remove {id} --yes"),
     )?;
-    ctx.store.remove_account(&id).await?;
+    ctx.stores.store.remove_account(&id).await?;
     let detail = serde_json::json!({
         "name": { "old": account.name, "new": null },
         "status": { "old": account.status.as_str(), "new": null },
@@ -149,7 +150,7 @@ pub(super) fn input(e: FieldError) -> anyhow::Error {
 
 pub(super) async fn existing(ctx: &Context, raw_id: &str) -> anyhow::Result<Account> {
     let id = account_rules::normalize_id(raw_id).map_err(input)?;
-    ctx.store.account(&id).await?.ok_or_else(|| {
+    ctx.stores.store.account(&id).await?.ok_or_else(|| {
         CliError::NotFound(format!("no account {id:?} (see `motpd user list`)")).into()
     })
 }
@@ -192,7 +193,7 @@ async fn add(
         account.password_hash = Some(new_password_hash(ctx, &id, password).await?);
         account.status = AccountStatus::Active;
     }
-    ctx.store.create_account(&account, ctx.now()).await?;
+    ctx.stores.store.create_account(&account, ctx.now()).await?;
     ctx.audit(
         "admin.user.add",
         Some(&id),
@@ -280,17 +281,20 @@ async fn set(
         return Ok(());
     }
     if fields_changed {
-        ctx.store
+        ctx.stores
+            .store
             .import_accounts(std::slice::from_ref(&account), ctx.now())
             .await?;
     }
     if wanted.status != old.status {
-        ctx.store
+        ctx.stores
+            .store
             .set_account_status(&account.id, wanted.status, ctx.now())
             .await?;
     }
     if fallback != current.sms_fallback {
-        ctx.store
+        ctx.stores
+            .store
             .set_sms_fallback(&account.id, fallback, ctx.now())
             .await?;
     }
@@ -354,11 +358,13 @@ async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyh
     let account = existing(ctx, raw_id).await?;
     let password = password_prompt::new_password(&account.id, password_stdin)?;
     let hash = new_password_hash(ctx, &account.id, password).await?;
-    ctx.store
+    ctx.stores
+        .store
         .set_password_hash(&account.id, &hash, ctx.now())
         .await?;
     if account.status == AccountStatus::Pending {
-        ctx.store
+        ctx.stores
+            .store
             .set_account_status(&account.id, AccountStatus::Active, ctx.now())
             .await?;
     }
@@ -409,6 +415,7 @@ async fn import(
         .into());
     }
     let existing: std::collections::HashMap<String, Account> = ctx
+        .stores
         .store
         .list_accounts(AccountFilter::default())
         .await?
@@ -434,13 +441,14 @@ async fn import(
         );
         return Ok(());
     }
-    let summary = ctx.store.import_accounts(&rows, ctx.now()).await?;
+    let summary = ctx.stores.store.import_accounts(&rows, ctx.now()).await?;
     let identities = IdentityKey::new(&ctx.key);
     for (id, identity) in &plan.identities {
         let hash = identity
             .as_ref()
             .map(|normalized| identities.hash(id, normalized.expose()));
-        ctx.store
+        ctx.stores
+            .store
             .set_identity_hash(id, hash.as_deref(), ctx.now())
             .await?;
     }
@@ -489,7 +497,7 @@ async fn import(
 
 async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let mut account = existing(ctx, raw_id).await?;
-    let device = ctx.store.active_device(&account.id).await?;
+    let device = ctx.stores.store.active_device(&account.id).await?;
     // As `user list` shows it: a login with the device's code is recorded on the device.
     account.last_login_at = account.last_login(device.as_ref().and_then(|d| d.last_used_at));
     if json {
@@ -543,7 +551,7 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
             "not set"
         }
     );
-    let identity = ctx.store.identity_hash(&account.id).await?.is_some();
+    let identity = ctx.stores.store.identity_hash(&account.id).await?.is_some();
     println!(
         "identity    {}",
         if identity {

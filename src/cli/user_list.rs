@@ -84,6 +84,7 @@ fn search_hit(account: &Account, text: &str) -> bool {
 
 pub(super) async fn run(ctx: &Context, args: UserListArgs) -> anyhow::Result<()> {
     let accounts = ctx
+        .stores
         .store
         .list_accounts(AccountFilter {
             unenrolled_only: args.unenrolled,

@@ -40,7 +40,8 @@ pub(super) async fn set_identity(
     let account = existing(ctx, raw_id).await?;
     let hash = identity
         .map(|normalized| IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()));
-    ctx.store
+    ctx.stores
+        .store
         .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
         .await?;
     ctx.audit(
@@ -66,7 +67,8 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
     let now = ctx.now();
     let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
     let hash = HelpdeskCodes::new(&ctx.key).hash(&account.id, code.expose());
-    ctx.store
+    ctx.stores
+        .store
         .set_helpdesk_code(&account.id, &hash, expires_at, now)
         .await?;
     ctx.audit(

@@ -132,7 +132,7 @@ fn column<'v, T>(rows: &'v [T], f: impl Fn(&'v T) -> Option<&'v str>) -> Vec<Opt
 pub(super) async fn append_audit_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     chain: &AuditChain,
-    events: &[AuditEvent],
+    events: &[&AuditEvent],
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
@@ -145,7 +145,7 @@ pub(super) async fn append_audit_in(
         sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
             .await?;
-    let rows = link_batch(chain, head, events)?;
+    let rows = link_batch(chain, head, events.iter().copied())?;
     sqlx::query(
         "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
@@ -182,7 +182,8 @@ impl PgStore {
 
     async fn append_audit_rows(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_audit_in(&mut tx, &self.chain, events).await?;
+        let events: Vec<&AuditEvent> = events.iter().collect();
+        append_audit_in(&mut tx, &self.chain, &events).await?;
         tx.commit().await?;
         Ok(())
     }

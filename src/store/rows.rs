@@ -415,10 +415,10 @@ pub(super) struct AuditHead {
 }
 
 /// Links `events` after `head` (or after the genesis when the trail is empty): the rows to insert, in order.
-pub(super) fn link_batch(
+pub(super) fn link_batch<'e>(
     chain: &AuditChain,
     head: Option<AuditHead>,
-    events: &[AuditEvent],
+    events: impl IntoIterator<Item = &'e AuditEvent>,
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let (mut seq, mut prev) = match head {
         Some(h) => {
@@ -433,7 +433,8 @@ pub(super) fn link_batch(
         }
         None => (0, GENESIS_MAC),
     };
-    let mut records = Vec::with_capacity(events.len());
+    let events = events.into_iter();
+    let mut records = Vec::with_capacity(events.size_hint().0);
     for event in events {
         seq += 1;
         let mac = chain.link(&prev, seq, event);

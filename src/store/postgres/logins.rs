@@ -155,10 +155,10 @@ async fn try_record(
         }
     }
     // The winners' audit rows in the same transaction: an Accept is never answered before its row is stored.
-    let events: Vec<AuditEvent> = logins
+    let events: Vec<&AuditEvent> = logins
         .iter()
         .zip(&won)
-        .filter_map(|(login, &won)| if won { login.audit.clone() } else { None })
+        .filter_map(|(login, &won)| if won { login.audit.as_ref() } else { None })
         .collect();
     super::append_audit_in(&mut tx, chain, &events).await?;
     tx.commit().await?;
