@@ -48,6 +48,8 @@ pub fn read() -> ClockSync {
     if state == libc::TIME_ERROR || timex.status & libc::STA_UNSYNC != 0 {
         ClockSync::Unsynchronised
     } else {
+        // `c_long` is 32 bits on some targets.
+        #[allow(clippy::useless_conversion)]
         ClockSync::Synchronised {
             max_error_us: i64::from(timex.maxerror),
         }
