@@ -13,8 +13,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod relaxations;
+mod reload;
 mod values;
 
+pub use reload::{RELOADABLE, ReloadPlan};
 pub use values::{
     AuthMode, GroupAttribute, HashingPriority, Language, LogFormat, SmsBodyType, SmsMethod,
     SmsProvider, SmtpTls, StoreErrorAction, serialize_opt_date,

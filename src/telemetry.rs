@@ -30,20 +30,87 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// A buffer this full is written out at once.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// Replaces the log filter's level on reload (set by [`init`]).
+type LevelSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+static SET_LEVEL: OnceLock<LevelSetter> = OnceLock::new();
+
+/// Why the log level could not be changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LevelError {
+    /// `RUST_LOG` is set: it wins over `log.level` at start and on reload.
+    #[error("RUST_LOG is set and overrides log.level")]
+    Overridden,
+    /// No subscriber of ours is installed (a test, or `init` never ran).
+    #[error("logging is not initialised")]
+    NotInitialised,
+    /// The level is not a valid filter.
+    #[error("log.level {0}")]
+    Invalid(String),
+}
+
 /// Installs the global subscriber (once; later calls are ignored), its timestamps at `utc_offset`.
 pub fn init(config: &LogConfig, utc_offset: time::UtcOffset) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{},sqlx=warn", config.level)))
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let overridden = from_env.is_some();
+    let filter = from_env
+        .or_else(|| EnvFilter::try_new(filter_for(&config.level)).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(BufferedStderr::shared())
         .with_timer(timer(utc_offset));
-    let _ = match config.format {
-        LogFormat::Text => builder.fmt_fields(escape::EscapedFields).try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let setter = match config.format {
+        LogFormat::Text => {
+            let builder = builder
+                .fmt_fields(escape::EscapedFields)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder
+                .try_init()
+                .ok()
+                .map(|()| level_setter(handle, overridden))
+        }
+        LogFormat::Json => {
+            let builder = builder.json().with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder
+                .try_init()
+                .ok()
+                .map(|()| level_setter(handle, overridden))
+        }
     };
+    if let Some(setter) = setter {
+        let _ = SET_LEVEL.set(setter);
+    }
+}
+
+fn level_setter<S: Send + Sync + 'static>(
+    handle: tracing_subscriber::reload::Handle<EnvFilter, S>,
+    overridden: bool,
+) -> LevelSetter {
+    Box::new(move |level: &str| {
+        if overridden {
+            return Err(LevelError::Overridden.to_string());
+        }
+        let filter = EnvFilter::try_new(filter_for(level)).map_err(|e| e.to_string())?;
+        handle.reload(filter).map_err(|e| e.to_string())
+    })
+}
+
+/// Changes the level of the running log (SIGHUP); `RUST_LOG`, when set, stays in force.
+pub fn set_level(level: &str) -> Result<(), LevelError> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        return Err(LevelError::Overridden);
+    }
+    let set = SET_LEVEL.get().ok_or(LevelError::NotInitialised)?;
+    set(level).map_err(LevelError::Invalid)
+}
+
+/// The filter for `log.level`: the database driver stays at warnings.
+fn filter_for(level: &str) -> String {
+    format!("{level},sqlx=warn")
 }
 
 /// Timestamps in the site's offset, to the millisecond.

@@ -15,6 +15,7 @@ mod docs;
 mod init;
 mod invite;
 mod password_prompt;
+mod reload;
 mod report;
 mod serve;
 mod user;

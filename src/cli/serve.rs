@@ -1,6 +1,6 @@
 //! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners and the
 //! enrollment web listener, and runs until SIGINT/SIGTERM, then drains in-flight requests and writes the
-//! remaining audit events.
+//! remaining audit events. SIGHUP reloads the configuration (`reload.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         "motpd started"
     );
     print_next_steps(&ctx).await?;
-    wait_for_shutdown().await;
+    serve_until_shutdown(&ctx, &node).await;
     tracing::info!("shutting down: draining requests in flight");
     token.cancel();
     let result = node.finish().await;
@@ -87,6 +87,36 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
     }
     eprintln!("  New clients are picked up within 10 seconds; no restart needed.\n");
     Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM, reloading the configuration on each SIGHUP.
+async fn serve_until_shutdown(ctx: &Context, node: &Node) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the configuration is not reloadable");
+            wait_for_shutdown().await;
+            return;
+        };
+        let mut running = ctx.config.clone();
+        let shutdown = wait_for_shutdown();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = hangup.recv() => {
+                    running = super::reload::reload(ctx.config_file.as_deref(), &running, node).await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = node;
+        let _ = ctx;
+        wait_for_shutdown().await;
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -8,50 +8,19 @@ use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
 use super::passwords::PasswordChecker;
+use super::settings::LiveSettings;
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
 use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
-use crate::config::{AuthMode, Config, Language, OtpConfig, PolicyConfig};
+use crate::config::AuthMode;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::{MasterKey, SecretBytes};
 use crate::store::{
     AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store,
 };
 use crate::store::{LoginStore, Logins, Stores};
-
-/// The settings the engine decides with.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// Code rules.
-    pub otp: OtpConfig,
-    /// Account rules.
-    pub policy: PolicyConfig,
-    /// Reply-Message language.
-    pub language: Language,
-    /// Validity of a challenge's State.
-    pub challenge_ttl_seconds: i64,
-    /// Where users register and activate (in messages).
-    pub public_url: String,
-    /// `radius.detailed_reasons`: tell why before both factors are verified.
-    pub detailed_reasons: bool,
-}
-
-impl EngineSettings {
-    /// From the configuration.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            otp: config.otp.clone(),
-            policy: config.policy.clone(),
-            language: config.radius.language,
-            challenge_ttl_seconds: i64::try_from(config.radius.challenge_ttl_seconds)
-                .unwrap_or(120),
-            public_url: config.web.public_url.trim_end_matches('/').to_owned(),
-            detailed_reasons: config.radius.detailed_reasons,
-        }
-    }
-}
 
 /// The decision engine.
 #[derive(Debug)]
@@ -61,7 +30,7 @@ pub struct Engine {
     pub(super) logins: Arc<Logins>,
     pub(super) key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
-    pub(super) settings: EngineSettings,
+    pub(super) settings: LiveSettings,
     audit: AuditSink,
     pub(super) passwords: PasswordChecker,
     reuse_key: SecretBytes,
@@ -86,7 +55,7 @@ impl Engine {
         stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
-        settings: EngineSettings,
+        settings: impl Into<LiveSettings>,
         audit: AuditSink,
         hashing: HashingPool,
     ) -> Self {
@@ -97,7 +66,7 @@ impl Engine {
             logins: stores.logins.clone(),
             key,
             clock,
-            settings,
+            settings: settings.into(),
             audit,
             reuse_key,
             sms: None,
@@ -112,7 +81,7 @@ impl Engine {
     }
 
     pub(super) fn text(&self, message: &Message) -> String {
-        message.text(self.settings.language)
+        message.text(self.settings.load().language)
     }
 
     pub(super) fn reject(
@@ -140,10 +109,10 @@ impl Engine {
         message: &Message,
         account: Option<&Account>,
     ) -> Outcome {
-        if self.settings.detailed_reasons {
+        if self.settings.load().detailed_reasons {
             return self.reject(reason, message, account);
         }
-        let base = self.settings.public_url.clone();
+        let base = self.settings.load().public_url.clone();
         self.reject(reason, &Message::LoginFailed(base), account)
     }
 
@@ -156,15 +125,16 @@ impl Engine {
     }
 
     pub(super) fn enforced(&self, now: i64) -> bool {
-        let today = local_date(now, self.settings.policy.utc_offset);
-        self.settings
+        let settings = self.settings.load();
+        let today = local_date(now, settings.policy.utc_offset);
+        settings
             .policy
             .enforce_after
             .is_none_or(|date| today >= date)
     }
 
     pub(super) fn enroll_url(&self) -> String {
-        format!("{}/enroll", self.settings.public_url)
+        format!("{}/enroll", self.settings.load().public_url)
     }
 
     /// Decides one request at `now`.
@@ -193,8 +163,10 @@ impl Engine {
         }
         if account.status == AccountStatus::Pending && account.password_hash.is_none() {
             self.equalise_time(request, password).await;
-            let message =
-                Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
+            let message = Message::NotActivated(format!(
+                "{}/account/activate",
+                self.settings.load().public_url
+            ));
             return Ok(self.refuse(RejectReason::NotActivated, &message, Some(account)));
         }
         let device = self
@@ -307,7 +279,7 @@ impl Engine {
         if account.status == AccountStatus::Disabled {
             return Some(tell(RejectReason::Disabled, &Message::Disabled));
         }
-        let today = local_date(now, self.settings.policy.utc_offset);
+        let today = local_date(now, self.settings.load().policy.utc_offset);
         match account.expires_on {
             Some(last_day) if today > last_day => Some(tell(
                 RejectReason::Expired,
@@ -337,6 +309,7 @@ impl Engine {
         }
         let date = self
             .settings
+            .load()
             .policy
             .enforce_after
             .map(|d| d.to_string())
@@ -370,7 +343,14 @@ impl Engine {
             return Ok(self.without_device(account, now));
         };
         let (seed, pin) = codes::open_seed(&self.key, device)?;
-        match codes::check_code(device, &seed, pin.as_ref(), code, now, &self.settings.otp) {
+        match codes::check_code(
+            device,
+            &seed,
+            pin.as_ref(),
+            code,
+            now,
+            &self.settings.load().otp,
+        ) {
             CodeCheck::Valid(step) => {
                 if let Some(refusal) = self.account_refusal(account, now, true) {
                     return Ok(refusal);
@@ -502,7 +482,7 @@ impl Engine {
         code: &str,
         now: i64,
     ) -> bool {
-        let window = i64::from(self.settings.otp.reuse_seconds);
+        let window = i64::from(self.settings.load().otp.reuse_seconds);
         if window == 0 || device.last_step != Some(step) {
             return false;
         }
@@ -533,7 +513,7 @@ impl Engine {
     }
 
     pub(super) fn locked(&self, until: i64, now: i64) -> Message {
-        let offset = self.settings.policy.utc_offset;
+        let offset = self.settings.load().policy.utc_offset;
         // An admin lock ends at the last second of year 9999, which +08:00 would carry past the calendar:
         // every conversion is checked.
         let at = time::OffsetDateTime::from_unix_timestamp(until)
@@ -541,7 +521,7 @@ impl Engine {
             .and_then(|t| t.checked_to_offset(offset));
         let text = match at {
             _ if until.saturating_sub(now) > 366 * 86_400 => crate::texts::Phrase::UntilItUnlocks
-                .text(self.settings.language)
+                .text(self.settings.load().language)
                 .to_owned(),
             Some(t) if t.date() == local_date(now, offset) => {
                 format!("{:02}:{:02}", t.hour(), t.minute())
@@ -654,6 +634,10 @@ impl AccessHandler for Engine {
             self.audit.record(event).await;
         }
         Ok(outcome.decision)
+    }
+
+    fn reply_language(&self) -> Option<crate::config::Language> {
+        Some(self.settings.load().language)
     }
 
     async fn accounting(&self, record: AccountingRecord) -> Result<(), EngineError> {

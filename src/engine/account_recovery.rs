@@ -29,7 +29,7 @@ use super::helpdesk_codes::HelpdeskCodes;
 use super::identity::IdentityKey;
 use super::passwords::PasswordChecker;
 use super::recovery_notice;
-use super::{EngineError, EngineSettings};
+use super::{EngineError, LiveSettings};
 use crate::account_rules::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
@@ -63,7 +63,7 @@ pub struct AccountRecovery {
     logins: Arc<Logins>,
     key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
-    settings: EngineSettings,
+    settings: LiveSettings,
     passwords: PasswordChecker,
     sms: Option<Arc<dyn RecoverySms>>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -78,7 +78,7 @@ impl AccountRecovery {
         stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
-        settings: EngineSettings,
+        settings: impl Into<LiveSettings>,
         hashing: HashingPool,
     ) -> Self {
         Self {
@@ -89,7 +89,7 @@ impl AccountRecovery {
             logins: stores.logins.clone(),
             key,
             clock,
-            settings,
+            settings: settings.into(),
             sms: None,
             mailer: None,
         }
@@ -297,7 +297,7 @@ impl AccountRecovery {
 
     /// The lockout policy, as the store takes it.
     fn lockout_policy(&self) -> LockoutPolicy {
-        super::lockout::lockout_policy(&self.settings.policy)
+        super::lockout::lockout_policy(&self.settings.load().policy)
     }
 
     /// Counts an attempt on the VPN counter before a secret is compared (atomic, on every node), as a login
@@ -336,7 +336,14 @@ impl AccountRecovery {
             return Ok(Err(refused));
         }
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
-        let check = codes::check_code(&device, &seed, pin.as_ref(), code, now, &self.settings.otp);
+        let check = codes::check_code(
+            &device,
+            &seed,
+            pin.as_ref(),
+            code,
+            now,
+            &self.settings.load().otp,
+        );
         let reason = match check {
             CodeCheck::Valid(step) => {
                 if self.store.use_step_for_proof(&device.id, step).await? {
@@ -405,7 +412,7 @@ impl AccountRecovery {
 
     /// Where a verified account stands for `purpose` at `now`.
     fn standing(&self, purpose: RecoveryPurpose, account: &Account, now: i64) -> Standing {
-        let today = local_date(now, self.settings.policy.utc_offset);
+        let today = local_date(now, self.settings.load().policy.utc_offset);
         if account.status == AccountStatus::Disabled {
             Standing::Disabled
         } else if account.expires_on.is_some_and(|last_day| today > last_day) {
@@ -442,7 +449,7 @@ impl AccountRecovery {
         if standing != Standing::MaySetPassword {
             return Ok(PasswordCheck::NotAllowed(standing));
         }
-        let min = self.settings.policy.min_password_length;
+        let min = self.settings.load().policy.min_password_length;
         if let Err(violation) = check_policy(&account.id, new_password, min) {
             return Ok(PasswordCheck::Refused(violation));
         }
@@ -475,7 +482,7 @@ impl AccountRecovery {
         } = prepared;
         // Paused before the password changes, so no moment exists in which the new password and an SMS code
         // would be enough at the VPN.
-        let pause_hours = self.settings.policy.sms_pause_hours_after_reset;
+        let pause_hours = self.settings.load().policy.sms_pause_hours_after_reset;
         if pause_hours > 0 {
             let until = now.saturating_add(i64::from(pause_hours) * 3600);
             self.store

@@ -32,7 +32,7 @@ impl Engine {
                     device_id: Some(device.id.clone()),
                     purpose,
                     counter,
-                    expires_at: now + self.settings.challenge_ttl_seconds,
+                    expires_at: now + self.settings.load().challenge_ttl_seconds,
                 },
                 now,
             )

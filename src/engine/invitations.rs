@@ -26,7 +26,7 @@ use super::enrollment::{self, TokenSettings};
 use super::invite_unlock::InviteGrant;
 use super::passwords::PasswordChecker;
 use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
-use super::{EngineError, EngineSettings};
+use super::{EngineError, LiveSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::runtime::hashing::HashingPool;
@@ -158,7 +158,7 @@ pub struct Invitations {
     key: Arc<MasterKey>,
     pub(super) clock: Arc<dyn Clock>,
     service: SelfService,
-    pub(super) settings: EngineSettings,
+    pub(super) settings: LiveSettings,
     pub(super) passwords: PasswordChecker,
     public_url: String,
     ttl_seconds: i64,
@@ -171,11 +171,12 @@ impl Invitations {
         stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
-        settings: EngineSettings,
+        settings: impl Into<LiveSettings>,
         ttl_hours: u32,
     ) -> Self {
+        let settings = settings.into();
         Self {
-            public_url: settings.public_url.trim_end_matches('/').to_owned(),
+            public_url: settings.load().public_url.trim_end_matches('/').to_owned(),
             ttl_seconds: i64::from(ttl_hours).saturating_mul(3600),
             service: SelfService::new(
                 stores,
@@ -249,7 +250,7 @@ impl Invitations {
             InviteMode::SeedInMail => {
                 let (device, seed) = enrollment::generate_device(
                     &self.key,
-                    &self.settings.otp,
+                    &self.settings.load().otp,
                     &account.id,
                     Some(DEVICE_LABEL.into()),
                 )
@@ -510,7 +511,7 @@ impl Invitations {
             period: device.period,
         };
         let shown = enrollment::describe_seed(
-            &self.settings.otp.issuer,
+            &self.settings.load().otp.issuer,
             &device.id,
             account_id,
             &settings,
@@ -539,7 +540,7 @@ impl Invitations {
         let now = self.clock.now();
         let (device, seed) = enrollment::generate_device(
             &self.key,
-            &self.settings.otp,
+            &self.settings.load().otp,
             account_id,
             Some(DEVICE_LABEL.into()),
         )

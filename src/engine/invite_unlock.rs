@@ -130,7 +130,7 @@ impl Invitations {
         now: i64,
     ) -> Result<Option<LoginRefusal>, EngineError> {
         use crate::store::{Counter, Reservation};
-        let lockout = super::lockout::lockout_policy(&self.settings.policy);
+        let lockout = super::lockout::lockout_policy(&self.settings.load().policy);
         let id = &account.id;
         match self
             .logins

@@ -61,7 +61,7 @@ pub(super) fn lockout_policy(policy: &crate::config::PolicyConfig) -> LockoutPol
 impl Engine {
     /// The policy's thresholds, as the store takes them.
     pub(super) fn lockout_policy(&self) -> LockoutPolicy {
-        lockout_policy(&self.settings.policy)
+        lockout_policy(&self.settings.load().policy)
     }
 
     /// Runs one decision with its attempt slot; an attempt still reserved when it ends (nothing was found

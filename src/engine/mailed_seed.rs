@@ -59,8 +59,10 @@ impl Engine {
         now: i64,
     ) -> Result<Outcome, EngineError> {
         if account.password_hash.is_none() {
-            let message =
-                Message::NotActivated(format!("{}/account/activate", self.settings.public_url));
+            let message = Message::NotActivated(format!(
+                "{}/account/activate",
+                self.settings.load().public_url
+            ));
             return Ok(self.reject(RejectReason::NotActivated, &message, Some(account)));
         }
         let result = match self

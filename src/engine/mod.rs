@@ -29,12 +29,14 @@ mod recovery_notice;
 mod recovery_sms;
 mod recovery_types;
 pub mod self_service;
+mod settings;
 pub mod sms;
 mod sms_login;
 mod sms_texts;
 
-pub use access::{Engine, EngineSettings};
+pub use access::Engine;
 pub use audit_sink::AuditSink;
+pub use settings::{EngineSettings, LiveSettings};
 
 use std::net::IpAddr;
 
@@ -191,6 +193,11 @@ pub trait AccessHandler: Send + Sync + std::fmt::Debug {
     async fn access(&self, request: &AccessRequest) -> Result<Decision, EngineError>;
     /// Records an Accounting-Request (the transport answers only after this succeeds).
     async fn accounting(&self, record: AccountingRecord) -> Result<(), EngineError>;
+    /// The language of the handler's own Reply-Messages as it stands now (it changes on reload); `None` leaves
+    /// the transport's configured language.
+    fn reply_language(&self) -> Option<crate::config::Language> {
+        None
+    }
 }
 
 /// The Reply-Message of a Reject sent because the decision could not be made (`radius.on_store_error = "reject"`).

@@ -17,7 +17,7 @@ use super::codes::{self, CodeCheck};
 use super::device_notice::{BoundVia, DeviceNotices};
 use super::enrollment::{self, EnrollError};
 use super::passwords::PasswordChecker;
-use super::{EngineError, EngineSettings};
+use super::{EngineError, LiveSettings};
 use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
@@ -124,7 +124,7 @@ pub struct SelfService {
     logins: Arc<Logins>,
     key: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
-    settings: EngineSettings,
+    settings: LiveSettings,
     passwords: PasswordChecker,
     notices: Option<Arc<DeviceNotices>>,
 }
@@ -135,7 +135,7 @@ impl SelfService {
         stores: &Stores,
         key: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
-        settings: EngineSettings,
+        settings: impl Into<LiveSettings>,
         hashing: HashingPool,
     ) -> Self {
         Self {
@@ -144,7 +144,7 @@ impl SelfService {
             logins: stores.logins.clone(),
             key,
             clock,
-            settings,
+            settings: settings.into(),
             notices: None,
         }
     }
@@ -258,7 +258,7 @@ impl SelfService {
 
     /// The policy's thresholds for the web counter (the same numbers as the VPN's).
     fn lockout_policy(&self) -> LockoutPolicy {
-        super::lockout::lockout_policy(&self.settings.policy)
+        super::lockout::lockout_policy(&self.settings.load().policy)
     }
 
     /// Disabled, or past its expiry date (checked before anything is started for the account).
@@ -266,7 +266,7 @@ impl SelfService {
         if account.status == AccountStatus::Disabled {
             return Some(LoginRefusal::Disabled);
         }
-        let today = local_date(now, self.settings.policy.utc_offset);
+        let today = local_date(now, self.settings.load().policy.utc_offset);
         account
             .expires_on
             .filter(|&last_day| today > last_day)
@@ -297,7 +297,7 @@ impl SelfService {
             return Ok(bound);
         }
         let (device, seed) =
-            enrollment::generate_device(&self.key, &self.settings.otp, account_id, label)
+            enrollment::generate_device(&self.key, &self.settings.load().otp, account_id, label)
                 .map_err(enroll_error)?;
         match self.store.begin_enrollment(&device, now).await {
             Ok(()) => {}
@@ -417,9 +417,14 @@ impl SelfService {
         }
         let (seed, pin) = codes::open_seed(&self.key, &device)?;
         let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let CodeCheck::Valid(step) =
-            codes::check_code(&device, &seed, pin.as_ref(), &code, now, &self.settings.otp)
-        else {
+        let CodeCheck::Valid(step) = codes::check_code(
+            &device,
+            &seed,
+            pin.as_ref(),
+            &code,
+            now,
+            &self.settings.load().otp,
+        ) else {
             return Ok(ConfirmOutcome::WrongCode);
         };
         let activated = match pending {

@@ -10,6 +10,8 @@
 //! Every send (sent, refused, failed) is audited as `sms.send` — never with the code — and counted.
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -136,17 +138,24 @@ pub struct SmsStats {
 pub struct SmsService {
     store: Arc<dyn Store>,
     code_key: SecretBytes,
-    sender: Arc<dyn SmsSender>,
-    config: SmsConfig,
+    setup: ArcSwap<SmsSetup>,
     audit: AuditSink,
     counters: Counters,
 }
 
+/// The gateway and the `[sms]` rules in force, replaced as one on reload.
+#[derive(Debug)]
+struct SmsSetup {
+    sender: Arc<dyn SmsSender>,
+    config: Arc<SmsConfig>,
+}
+
 impl std::fmt::Debug for SmsService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let setup = self.setup.load();
         f.debug_struct("SmsService")
-            .field("provider", &self.config.provider)
-            .field("sender", &self.sender)
+            .field("provider", &setup.config.provider)
+            .field("sender", &setup.sender)
             .finish_non_exhaustive()
     }
 }
@@ -164,8 +173,10 @@ impl SmsService {
         Self {
             store,
             code_key: key.derive(b"motpd sms code v1"),
-            sender,
-            config,
+            setup: ArcSwap::from_pointee(SmsSetup {
+                sender,
+                config: Arc::new(config),
+            }),
             audit,
             counters: Counters::default(),
         }
@@ -173,12 +184,25 @@ impl SmsService {
 
     /// Whether SMS is switched on (`sms.provider` is not `none`).
     pub fn enabled(&self) -> bool {
-        self.config.provider != SmsProvider::None
+        self.setup.load().config.provider != SmsProvider::None
     }
 
     /// The `[sms]` settings in force.
-    pub fn config(&self) -> &SmsConfig {
-        &self.config
+    pub fn config(&self) -> Arc<SmsConfig> {
+        self.setup.load().config.clone()
+    }
+
+    /// The gateway in force (an owned handle: a send outlives no reload's swap).
+    fn sender(&self) -> Arc<dyn SmsSender> {
+        self.setup.load().sender.clone()
+    }
+
+    /// Sends through `sender` under `config` from the next send on (SIGHUP); codes already sent stay valid.
+    pub fn reconfigure(&self, sender: Arc<dyn SmsSender>, config: SmsConfig) {
+        self.setup.store(Arc::new(SmsSetup {
+            sender,
+            config: Arc::new(config),
+        }));
     }
 
     /// Whether SMS may replace the app at VPN login for `account`: SMS on, a number registered, and the
@@ -188,18 +212,19 @@ impl SmsService {
             && account.phone.as_deref().is_some_and(|p| !p.is_empty())
             && account
                 .sms_fallback
-                .unwrap_or(self.config.allow_vpn_fallback)
+                .unwrap_or(self.setup.load().config.allow_vpn_fallback)
     }
 
     /// Whether `answer` is the SMS keyword (case-insensitive, surrounding spaces ignored).
     pub fn is_keyword(&self, answer: &[u8]) -> bool {
-        let keyword = self.config.keyword.trim().as_bytes();
+        let setup = self.setup.load();
+        let keyword = setup.config.keyword.trim().as_bytes();
         answer.trim_ascii().eq_ignore_ascii_case(keyword)
     }
 
     /// The code's validity in seconds.
     pub fn code_ttl_seconds(&self) -> i64 {
-        i64::from(self.config.code_ttl_seconds)
+        i64::from(self.setup.load().config.code_ttl_seconds)
     }
 
     /// The counters so far.
@@ -253,8 +278,8 @@ impl SmsService {
             expires_at,
         };
         let limits = SmsLimits {
-            min_interval_seconds: i64::from(self.config.min_interval_seconds),
-            max_per_window: self.config.max_per_day,
+            min_interval_seconds: i64::from(self.setup.load().config.min_interval_seconds),
+            max_per_window: self.setup.load().config.max_per_day,
             window_seconds: DAY_SECONDS,
         };
         match self.store.issue_sms_code(&new_code, &limits, now).await? {
@@ -276,7 +301,8 @@ impl SmsService {
             }
         }
         let text = sms_texts::sms_text(&code, self.code_ttl_seconds(), language);
-        if let Err(error) = self.sender.send(phone, &text).await {
+        let sender = self.sender();
+        if let Err(error) = sender.send(phone, &text).await {
             self.counters
                 .gateway_failures
                 .fetch_add(1, Ordering::Relaxed);
@@ -320,7 +346,7 @@ impl SmsService {
         let (outcome, reason, result) = match (self.enabled(), phone) {
             (false, _) => ("refused", "disabled", Err(SmsError::Disabled)),
             (true, None) => ("refused", "no_phone", Err(SmsError::NoPhone)),
-            (true, Some(phone)) => match self.sender.send(phone, text).await {
+            (true, Some(phone)) => match self.sender().send(phone, text).await {
                 Ok(()) => ("sent", "-", Ok(())),
                 Err(error) => (
                     "failed",
@@ -377,7 +403,7 @@ impl SmsService {
         if attempt.expires_at <= now {
             return Ok(SmsCheck::Expired);
         }
-        let max = i64::from(self.config.max_attempts);
+        let max = i64::from(self.setup.load().config.max_attempts);
         if attempt.attempts > max {
             return Ok(SmsCheck::TooManyTries);
         }
@@ -389,7 +415,7 @@ impl SmsService {
                     account_id,
                     purpose,
                     &attempt.code_hash,
-                    self.config.max_attempts,
+                    self.setup.load().config.max_attempts,
                     now,
                 )
                 .await?;

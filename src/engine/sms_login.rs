@@ -43,7 +43,7 @@ impl Engine {
         Some(sms_texts::enter_code_or_keyword(
             sms.config().keyword.trim(),
             super::codes::code_shape(device),
-            self.settings.language,
+            self.settings.load().language,
         ))
     }
 
@@ -61,7 +61,8 @@ impl Engine {
         let Some(sms) = self.sms_for(account) else {
             return Ok(None);
         };
-        let keyword = sms.config().keyword.trim().as_bytes();
+        let config = sms.config();
+        let keyword = config.keyword.trim().as_bytes();
         let Some(at) = typed.len().checked_sub(keyword.len()).filter(|&at| at > 0) else {
             return Ok(None);
         };
@@ -101,12 +102,12 @@ impl Engine {
         let keyword = sms.config().keyword.trim().to_owned();
         let url = self.enroll_url();
         if request.mode == AuthMode::Challenge {
-            let prompt = sms_texts::keyword_only(&keyword, &url, self.settings.language);
+            let prompt = sms_texts::keyword_only(&keyword, &url, self.settings.load().language);
             return self
                 .sms_challenge(request, account, ChallengePurpose::Otp, prompt, now)
                 .await;
         }
-        if !self.settings.detailed_reasons {
+        if !self.settings.load().detailed_reasons {
             // Only the password was verified: it reads like any other failure.
             return Ok(self.refuse(
                 RejectReason::NotEnrolled,
@@ -116,7 +117,7 @@ impl Engine {
         }
         Ok(self.sms_reject(
             RejectReason::NotEnrolled,
-            sms_texts::password_then_keyword(&keyword, &url, self.settings.language),
+            sms_texts::password_then_keyword(&keyword, &url, self.settings.load().language),
             account,
         ))
     }
@@ -174,14 +175,14 @@ impl Engine {
         let Some(sms) = self.sms_for(account) else {
             return Ok(self.sms_reject(
                 RejectReason::SmsUnavailable,
-                sms_texts::disabled_text(self.settings.language),
+                sms_texts::disabled_text(self.settings.load().language),
                 account,
             ));
         };
         if let Some(paused) = self.sms_pause(account, now).await? {
             return Ok(paused);
         }
-        let language = self.settings.language;
+        let language = self.settings.load().language;
         match sms
             .send_code(account, SmsPurpose::Login, language, now)
             .await
@@ -195,7 +196,7 @@ impl Engine {
             Err(SmsError::Store(error)) => Err(error.into()),
             Err(error) => Ok(self.sms_reject(
                 RejectReason::SmsUnavailable,
-                error.user_message(language, now, self.settings.policy.utc_offset),
+                error.user_message(language, now, self.settings.load().policy.utc_offset),
                 account,
             )),
         }
@@ -213,7 +214,7 @@ impl Engine {
         let Some(sms) = self.sms_for(account) else {
             return Ok(self.sms_reject(
                 RejectReason::SmsUnavailable,
-                sms_texts::disabled_text(self.settings.language),
+                sms_texts::disabled_text(self.settings.load().language),
                 account,
             ));
         };
@@ -229,7 +230,7 @@ impl Engine {
             Err(SmsError::Store(error)) => return Err(error.into()),
             Err(_) => SmsCheck::NoCode,
         };
-        let language = self.settings.language;
+        let language = self.settings.load().language;
         match check {
             SmsCheck::Valid => {
                 if let Some(locked) = self.verified_success(account, now).await? {
@@ -299,7 +300,7 @@ impl Engine {
         Ok(paused.then(|| {
             self.sms_reject(
                 RejectReason::SmsPaused,
-                sms_texts::disabled_text(self.settings.language),
+                sms_texts::disabled_text(self.settings.load().language),
                 account,
             )
         }))
@@ -326,7 +327,7 @@ impl Engine {
                     device_id: None,
                     purpose,
                     counter: None,
-                    expires_at: now + self.settings.challenge_ttl_seconds.max(code_ttl),
+                    expires_at: now + self.settings.load().challenge_ttl_seconds.max(code_ttl),
                 },
                 now,
             )

@@ -6,9 +6,11 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod mail;
+mod reloadable;
 pub mod sms;
 
 pub use mail::SmtpMailer;
+pub use reloadable::ReloadableMailer;
 
 /// One e-mail: plain text and HTML of the same content (sent as multipart/alternative; with an inline image,
 /// the HTML part and the image are a multipart/related inside it).

@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::sms::SmsService;
-use crate::engine::{AuditSink, Engine, EngineSettings};
-use crate::notify::SmtpMailer;
+use crate::engine::{AuditSink, Engine, EngineSettings, LiveSettings};
+use crate::notify::ReloadableMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
@@ -114,6 +114,11 @@ pub struct Node {
     pub clients: SharedClientTable,
     /// The SMS code service (tests read its counters).
     pub sms: Arc<SmsService>,
+    /// What a reload replaces: the engine's and the pages' settings, the mail relay.
+    settings: Vec<LiveSettings>,
+    mailer: Arc<ReloadableMailer>,
+    store: Arc<dyn Store>,
+    key: Arc<MasterKey>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -150,32 +155,33 @@ impl Node {
             config.sms.clone(),
             sink.clone(),
         ));
-        let notices = device_notices(config, &sms);
-        let mut engine = Engine::new(
+        let (mailer, usable) = ReloadableMailer::new(&config.smtp);
+        if let Err(error) = usable {
+            tracing::warn!(%error, "no device binding notices and no mail after password changes until the [smtp] settings are fixed");
+        }
+        let mailer = Arc::new(mailer);
+        let notices = Arc::new(
+            DeviceNotices::new(mailer.clone(), config.policy.utc_offset).with_sms(sms.clone()),
+        );
+        let engine_settings = LiveSettings::new(EngineSettings::from_config(config));
+        let engine = Engine::new(
             &stores,
             key.clone(),
             clock.clone(),
-            EngineSettings::from_config(config),
+            engine_settings.clone(),
             sink,
             HashingPool::process(),
         )
-        .with_sms(sms.clone());
-        if let Some(notices) = &notices {
-            engine = engine.with_notices(notices.clone());
-        }
+        .with_sms(sms.clone())
+        .with_notices(notices.clone());
         let engine = Arc::new(engine);
+        let mut settings = vec![engine_settings];
         let web = web.map(|listener| {
-            let mut state = WebState::new(config, &stores, key.clone(), clock.clone())
-                .with_sms(sms.clone());
-            match crate::notify::SmtpMailer::new(&config.smtp) {
-                Ok(mailer) => state = state.with_mailer(Arc::new(mailer)),
-                Err(error) => {
-                    tracing::warn!(%error, "no mail notices after password changes: check the [smtp] settings");
-                }
-            }
-            if let Some(notices) = &notices {
-                state = state.with_notices(notices.clone());
-            }
+            let state = WebState::new(config, &stores, key.clone(), clock.clone())
+                .with_sms(sms.clone())
+                .with_mailer(mailer.clone())
+                .with_notices(notices);
+            settings.push(state.settings());
             tokio::spawn(super::web::serve(listener, Arc::new(state), token.clone()))
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
@@ -188,12 +194,12 @@ impl Node {
         let background = vec![
             super::radius::spawn_client_reload(
                 store.clone(),
-                key,
+                key.clone(),
                 clients.clone(),
                 CLIENT_RELOAD,
                 token.clone(),
             ),
-            spawn_challenge_sweep(store, clock, token.clone()),
+            spawn_challenge_sweep(store.clone(), clock, token.clone()),
             spawn_sms_summary(sms.clone(), token.clone()),
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
@@ -205,11 +211,40 @@ impl Node {
             stats,
             clients,
             sms,
+            settings,
+            mailer,
+            store,
+            key,
             radius,
             web,
             background,
             audit_writer,
         })
+    }
+
+    /// Applies `config`'s reloadable settings (see [`Config::reload_plan`]) from the next request on, and
+    /// re-reads the RADIUS client table. A part that cannot be applied keeps its running settings, with a
+    /// warning; requests in flight finish under the settings they started with.
+    pub async fn reload(&self, config: &Config) {
+        let engine_settings = EngineSettings::from_config(config);
+        for handle in &self.settings {
+            handle.replace(engine_settings.clone());
+        }
+        match sender_from_config(&config.sms) {
+            Ok(sender) => self.sms.reconfigure(sender, config.sms.clone()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot use the new [sms] settings; keeping the running ones");
+            }
+        }
+        if let Err(error) = self.mailer.reconfigure(&config.smtp) {
+            tracing::warn!(%error, "cannot use the new [smtp] settings; keeping the running ones");
+        }
+        match super::radius::reload_clients(self.store.as_ref(), &self.key, &self.clients).await {
+            Ok(count) => tracing::info!(clients = count, "RADIUS client table reloaded"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot reload the RADIUS client table; keeping the old one");
+            }
+        }
     }
 
     /// Waits for the listeners to drain (after the token was cancelled), then writes the remaining audit events.
@@ -233,20 +268,6 @@ impl Node {
         self.engine.flush_audit().await;
         self.audit_writer.abort();
         result
-    }
-}
-
-/// The binding notices, mailed through `[smtp]` (and sent by SMS when it is on); `None` (with a warning) if those settings cannot be used, so
-/// that a broken relay setting never stops logins.
-fn device_notices(config: &Config, sms: &Arc<SmsService>) -> Option<Arc<DeviceNotices>> {
-    match SmtpMailer::new(&config.smtp) {
-        Ok(mailer) => Some(Arc::new(
-            DeviceNotices::new(Arc::new(mailer), config.policy.utc_offset).with_sms(sms.clone()),
-        )),
-        Err(error) => {
-            tracing::warn!(%error, "device binding notices are off: check the [smtp] settings");
-            None
-        }
     }
 }
 

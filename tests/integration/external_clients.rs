@@ -203,6 +203,26 @@ impl Server {
         self.wait_until_ready();
     }
 
+    /// SIGHUP to the server (a configuration reload).
+    fn hangup(&self) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let kill = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(kill.success(), "kill -HUP {pid}");
+    }
+
+    /// Waits until the log holds `line` at least `count` times.
+    fn wait_for_log(&self, line: &str, count: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.log().matches(line).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{count} × {line:?} not logged within {PATIENCE:?}:\n{}",
+                self.log()
+            );
+            pause(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, bounded wait, exit status 0 (graceful shutdown). Returns the server's log.
     fn stop(mut self) -> String {
         let mut child = self.child.take().unwrap();
@@ -703,4 +723,95 @@ fn pyrad_logs_in_with_a_code_sent_by_sms() {
     let log = server.stop();
     assert!(log.contains("SMS code sent"), "{log}");
     assert!(!log.contains(&code), "the code is never logged");
+}
+
+/// SIGHUP re-reads motpd.toml while serving: the Reply-Message language changes for the next request, a
+/// changed listener is named as waiting for a restart, a broken file is refused whole, and the packet loop
+/// answers every request sent during the reloads.
+#[test]
+fn sighup_reloads_the_configuration_without_dropping_a_request() {
+    if !radclient_available() {
+        return;
+    }
+    let server = Server::start(&Setup {
+        language: Some("en"),
+        client_mode: None,
+    });
+    let login =
+        |typed: &str| format!("User-Name=alice,User-Password={typed},Message-Authenticator=0x00");
+    let typed = format!("{PASSWORD}{}", code_now());
+    let (status, out) = radclient(server.auth, &login(&typed), "auth", SECRET, 3);
+    assert!(status.success(), "first login: {out}");
+    let (_, out) = radclient(server.auth, &login(&typed), "auth", SECRET, 3);
+    assert!(
+        out.contains(r#"Reply-Message = "This code was already used."#),
+        "English before the reload: {out}"
+    );
+
+    // Status-Servers go through the same packet loop as logins: none may go unanswered across the reloads.
+    let auth = server.auth;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut sent, mut missed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += 1;
+                if status_server(auth) != Some(Code::AccessAccept) {
+                    missed += 1;
+                }
+            }
+            (sent, missed)
+        })
+    };
+
+    let config_path = server.dir.path().join("motpd.toml");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let mut table: toml::Table = original.parse().unwrap();
+    let radius = table["radius"].as_table_mut().unwrap();
+    radius.insert("language".into(), "zh-TW".into());
+    radius.insert("max_in_flight".into(), 77.into());
+    std::fs::write(&config_path, toml::to_string(&table).unwrap()).unwrap();
+    server.hangup();
+    server.wait_for_log("configuration reloaded", 1);
+    let (_, out) = radclient(server.auth, &login(&typed), "auth", SECRET, 3);
+    let reply = out
+        .lines()
+        .find(|line| line.contains("Reply-Message"))
+        .unwrap_or_default();
+    assert!(
+        reply
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "zh-TW after the reload: {out}"
+    );
+
+    // A file that does not parse is refused whole: the running configuration (zh-TW) stays.
+    std::fs::write(&config_path, "[radius\nlanguage = \"en\"\n").unwrap();
+    server.hangup();
+    server.wait_for_log("configuration reload refused", 1);
+    for _ in 0..3 {
+        std::fs::write(&config_path, toml::to_string(&table).unwrap()).unwrap();
+        server.hangup();
+    }
+    server.wait_for_log("configuration reloaded", 4);
+    let (_, out) = radclient(server.auth, &login(&typed), "auth", SECRET, 3);
+    assert!(
+        !out.contains("This code was already used."),
+        "still zh-TW after a refused reload: {out}"
+    );
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, missed) = prober.join().unwrap();
+    assert!(sent > 20, "the prober ran: {sent}");
+    assert_eq!(missed, 0, "{missed} of {sent} Status-Servers unanswered");
+    let log = server.stop();
+    assert!(
+        log.contains("take effect only after a restart") && log.contains("radius.max_in_flight"),
+        "the restart-only key is named:\n{log}"
+    );
+    assert!(
+        log.contains("changed=radius.language"),
+        "the applied key is named:\n{log}"
+    );
 }

@@ -40,7 +40,9 @@ impl Inner {
                     self.encode_decision(&decision, &request, &key, &proxy_states, secret)
                 }
                 Some(Outcome::Unavailable) => {
-                    let (mut attributes, _) = reply_messages(&unavailable_message(self.language));
+                    let (mut attributes, _) = reply_messages(&unavailable_message(
+                        self.handler.reply_language().unwrap_or(self.language),
+                    ));
                     attributes.extend(proxy_attributes(&proxy_states));
                     self.encode(Code::AccessReject, &key, &attributes, secret)
                 }

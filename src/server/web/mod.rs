@@ -35,11 +35,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, OtpConfig, WebConfig};
-use crate::engine::EngineSettings;
 use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
+use crate::engine::{EngineSettings, LiveSettings};
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::MasterKey;
 use crate::store::Stores;
@@ -93,6 +93,8 @@ pub struct WebState {
     radius_mode: crate::config::AuthMode,
     secure_cookies: bool,
     form_key: form_token::FormKey,
+    /// The settings the pages' services share; replaced on reload.
+    settings: LiveSettings,
 }
 
 impl WebState {
@@ -117,7 +119,7 @@ impl WebState {
     ) -> Self {
         // One hashing pool for the pages and the RADIUS engine of this process.
         let hashing = HashingPool::process();
-        let settings = EngineSettings::from_config(config);
+        let settings = LiveSettings::new(EngineSettings::from_config(config));
         let form_key = form_token::FormKey::derive(&key);
         Self {
             invitations: Invitations::new(
@@ -134,7 +136,8 @@ impl WebState {
                 settings.clone(),
                 hashing.clone(),
             ),
-            service: SelfService::new(stores, key, clock, settings, hashing),
+            service: SelfService::new(stores, key, clock, settings.clone(), hashing),
+            settings,
             sessions,
             limiter: limit::RateLimiter::new(LOGINS_PER_MINUTE, 60),
             invite_limiter: limit::RateLimiter::new(INVITE_REQUESTS_PER_MINUTE, 60),
@@ -156,6 +159,11 @@ impl WebState {
 }
 
 impl WebState {
+    /// The handle through which a reload replaces the settings of the pages' services.
+    pub fn settings(&self) -> LiveSettings {
+        self.settings.clone()
+    }
+
     /// The same state, with SMS codes for the account pages.
     #[must_use]
     pub fn with_sms(mut self, sms: Arc<dyn RecoverySms>) -> Self {
