@@ -105,9 +105,10 @@ fn open_sqlite(
         return Err(BackupError::PostgreSql { command }.into());
     }
     let database = sqlite_file(url).ok_or_else(|| {
-        CliError::Input(format!(
-            "database.url {url:?} names no SQLite database file to {command}"
-        ))
+        crate::config::ConfigError::Invalid(vec![crate::config::Problem {
+            key: "database.url",
+            message: format!("names no SQLite database file to {command}"),
+        }])
     })?;
     let key_file = config.secrets.key_file.clone();
     let key = MasterKey::load(&key_file)?;
