@@ -18,7 +18,9 @@ pub struct Cli {
 
 /// The exit codes, shown by `--help` and documented in the README.
 pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 configuration error, \
-4 key file error, 5 database error, 6 not found, 7 conflict (already exists / already bound), 8 invalid input.";
+4 key file error (also: a backup taken under another key), 5 database error, 6 not found, 7 conflict (already \
+exists / already bound), 8 invalid input, 9 backup or restore asked of a PostgreSQL database (use pg_dump / \
+pg_basebackup), 10 the database is in use (restore while `motpd serve` runs), 11 backup file failed verification.";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -44,6 +46,21 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a verified snapshot of the SQLite database to FILE, also while `motpd serve` runs (PostgreSQL:
+    /// prints the pg_dump / pg_basebackup procedure instead). The key file is not in it: back it up apart.
+    Backup {
+        /// The backup file to write (mode 0600), e.g. /var/backups/motpd/motpd-2026-12-07.db.
+        file: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the SQLite database with the backup FILE, once FILE passed the checks of `backup`; only with
+    /// `motpd serve` stopped. The replaced database is kept as <database>.before-restore-<time>.
+    Restore {
+        /// The backup file, written by `motpd backup`.
+        file: PathBuf,
+    },
     /// Print a shell completion script (e.g. `motpd completions bash > /etc/bash_completion.d/motpd`).
     Completions {
         /// The shell.

@@ -7,7 +7,7 @@ use super::args::AuditCommand;
 use super::context::{Context, KeyMode};
 use super::{CliError, print_table};
 use crate::audit::{AuditChain, AuditRecord, ChainVerifier};
-use crate::store::AuditFilter;
+use crate::store::{AuditFilter, StoreError};
 
 const PAGE: u32 = 5000;
 
@@ -48,19 +48,36 @@ fn parse_head(text: &str) -> Result<[u8; 32], CliError> {
         .ok_or_else(|| CliError::Input(format!("--head {text:?} is not 64 hexadecimal characters")))
 }
 
-async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let recorded = head.map(parse_head).transpose()?;
-    let chain = AuditChain::new(ctx.key.audit_chain_key());
-    let mut verifier = ChainVerifier::new(&chain);
+/// What a walk over the audit chain found.
+#[derive(Debug)]
+pub(super) struct ChainWalk {
+    /// Rows read.
+    pub(super) rows: u64,
+    /// Every break, in order.
+    pub(super) breaks: Vec<String>,
+    /// Whether the recorded head (if one was given) is in the trail.
+    pub(super) head_found: bool,
+    /// The last link, hex.
+    pub(super) head: String,
+}
+
+/// Checks every link of the chain `chain`, reading the rows page by page through `page(after, limit)`: the
+/// live database's for `audit verify`, a backup file's for `backup` and `restore`.
+pub(super) async fn walk_chain(
+    chain: &AuditChain,
+    recorded: Option<[u8; 32]>,
+    mut page: impl AsyncFnMut(i64, u32) -> Result<Vec<AuditRecord>, StoreError>,
+) -> Result<ChainWalk, StoreError> {
+    let mut verifier = ChainVerifier::new(chain);
     let mut breaks = Vec::new();
     let mut rows = 0u64;
     let mut head_found = false;
     let mut after = 0;
     loop {
-        let page = ctx.stores.store.audit_page(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
+        let records = page(after, PAGE).await?;
+        let Some(last) = records.last() else { break };
         after = last.seq;
-        for record in &page {
+        for record in &records {
             rows += 1;
             if let Err(broken) = verifier.check(record) {
                 breaks.push(broken.to_string());
@@ -70,6 +87,27 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
             head_found |= recorded.is_some_and(|head| head == record.mac);
         }
     }
+    Ok(ChainWalk {
+        rows,
+        breaks,
+        head_found,
+        head: verifier.head_hex(),
+    })
+}
+
+async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let recorded = head.map(parse_head).transpose()?;
+    let chain = AuditChain::new(ctx.key.audit_chain_key());
+    let store = &ctx.stores.store;
+    let ChainWalk {
+        rows,
+        breaks,
+        head_found,
+        head,
+    } = walk_chain(&chain, recorded, async |after, limit| {
+        store.audit_page(after, limit).await
+    })
+    .await?;
     let head_missing = recorded.is_some() && !head_found;
     if json {
         println!(
@@ -79,7 +117,7 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "rows": rows,
                 "breaks": breaks,
                 "recorded_head_found": recorded.map(|_| head_found),
-                "head": verifier.head_hex(),
+                "head": head,
             })
         );
     } else {
@@ -97,10 +135,7 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 println!("the recorded head is in the trail: nothing before it was changed");
             }
         }
-        println!(
-            "head {} (record it elsewhere; a later `audit verify --head` must find it)",
-            verifier.head_hex()
-        );
+        println!("head {head} (record it elsewhere; a later `audit verify --head` must find it)");
     }
     if !breaks.is_empty() || head_missing {
         let mut found = breaks.join("; ");

@@ -143,9 +143,14 @@ impl Context {
 /// An admin command names an SQLite file that does not exist: a typo in `database.url` (or the wrong working
 /// directory) would otherwise create a new, empty database and answer from it.
 fn missing_database(url: &str) -> anyhow::Result<()> {
-    let Some(path) = sqlite_file(url) else {
-        return Ok(());
-    };
+    match sqlite_file(url) {
+        Some(path) => missing_database_file(&path),
+        None => Ok(()),
+    }
+}
+
+/// The SQLite file `path` that an admin command names does not exist (see [`missing_database`]).
+pub(crate) fn missing_database_file(path: &Path) -> anyhow::Result<()> {
     if path.exists() {
         return Ok(());
     }
@@ -162,7 +167,7 @@ fn missing_database(url: &str) -> anyhow::Result<()> {
 }
 
 /// The file of an `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for an in-memory or non-SQLite database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -6,10 +6,13 @@
 
 pub mod args;
 mod audit;
+mod backup;
+mod backup_check;
 mod changes;
 mod client;
 mod confirm;
 mod context;
+mod db_lock;
 mod device;
 mod docs;
 mod init;
@@ -70,6 +73,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+        Command::Backup { file, force } => backup::backup(config_path, &file, force).await,
+        Command::Restore { file } => backup::restore(config_path, &file).await,
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }
@@ -112,6 +117,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
         if cause.is::<SecretError>() || cause.is::<context::KeyMismatch>() {
             return 4;
+        }
+        if let Some(backup) = cause.downcast_ref::<backup_check::BackupError>() {
+            return backup.exit_code();
+        }
+        if cause.is::<db_lock::LockError>() {
+            return match cause.downcast_ref::<db_lock::LockError>() {
+                Some(db_lock::LockError::Io { .. }) => 1,
+                _ => 10,
+            };
         }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             return match store {

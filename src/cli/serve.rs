@@ -8,11 +8,13 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, KeyMode};
+use super::db_lock;
 use crate::clock::SystemClock;
 use crate::server::node::{self, Node};
 use crate::store::redact_url;
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
+    let _database_lock = lock_database(config_path)?;
     let ctx = Context::open(config_path, KeyMode::CreateForNewDatabase).await?;
     crate::telemetry::init(&ctx.config.log, ctx.config.policy.utc_offset);
     if ctx.created_key {
@@ -51,6 +53,21 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("stopped");
     crate::telemetry::flush();
     result.map_err(Into::into)
+}
+
+/// A shared lock on the SQLite database's lock file for the server's lifetime: `motpd restore` refuses to
+/// replace a database in use (`db_lock.rs`). None for PostgreSQL, or when the database's directory is missing
+/// (opening the store then says so).
+fn lock_database(config_path: Option<&Path>) -> anyhow::Result<Option<db_lock::DatabaseLock>> {
+    let (config, _) = super::context::load_config(config_path)?;
+    let Some(database) = super::context::sqlite_file(&config.database.url) else {
+        return Ok(None);
+    };
+    let directory = database.parent().filter(|p| !p.as_os_str().is_empty());
+    if directory.is_some_and(|d| !d.is_dir()) {
+        return Ok(None);
+    }
+    Ok(Some(db_lock::shared(&database)?))
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@
 
 mod account_proofs;
 mod audit_search;
+pub mod backup;
 mod batch;
 mod cache;
 mod changes;

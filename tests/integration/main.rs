@@ -6,6 +6,7 @@ mod attacks_oracles;
 mod attacks_radius;
 mod attacks_recovery;
 mod attacks_web;
+mod backup_restore;
 mod cli;
 mod common;
 mod engine_rules;
