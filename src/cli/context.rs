@@ -162,7 +162,7 @@ fn missing_database(url: &str) -> anyhow::Result<()> {
 }
 
 /// The file of an `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for an in-memory or non-SQLite database.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

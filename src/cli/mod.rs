@@ -8,6 +8,7 @@ pub mod args;
 mod audit;
 mod changes;
 mod client;
+mod config_check;
 mod confirm;
 mod context;
 mod device;
@@ -69,6 +70,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+        Command::Config(args::ConfigCommand::Check(args)) => {
+            config_check::run(config_path, &args).await
+        }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }
@@ -106,6 +110,9 @@ pub fn worker_threads(cli: &Cli) -> Option<usize> {
 /// The documented exit code for an error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(check) = cause.downcast_ref::<config_check::ChecksFailed>() {
+            return check.exit_code;
+        }
         if cause.is::<ConfigError>() {
             return 3;
         }
