@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, KeyMode};
 use crate::clock::SystemClock;
+use crate::runtime::systemd;
 use crate::server::node::{self, Node};
+use crate::server::radius::Seen;
 use crate::store::redact_url;
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
@@ -41,9 +43,13 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"
     );
+    let notifier = service_ready(&ctx, &node, &token);
     print_next_steps(&ctx).await?;
     wait_for_shutdown().await;
     tracing::info!("shutting down: draining requests in flight");
+    if let Some(notifier) = &notifier {
+        notifier.notify("STOPPING=1\nSTATUS=draining requests in flight");
+    }
     token.cancel();
     let result = node.finish().await;
     ctx.stores.logins.log_summary();
@@ -51,6 +57,32 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     tracing::info!("stopped");
     crate::telemetry::flush();
     result.map_err(Into::into)
+}
+
+/// Under systemd (`Type=notify`): says READY (every socket is bound and the store open by now) and starts the
+/// watchdog pings, which follow the RADIUS receive loops' beats.
+fn service_ready(
+    ctx: &Context,
+    node: &Node,
+    token: &CancellationToken,
+) -> Option<Arc<systemd::Notifier>> {
+    let notifier = Arc::new(systemd::Notifier::from_env()?);
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving RADIUS on {:?}, {} database",
+        ctx.config.radius.listen,
+        ctx.stores.store.backend()
+    ));
+    if let Some(interval) = systemd::watchdog_interval() {
+        let heartbeat = node.heartbeat.clone();
+        let mut seen = Seen::default();
+        systemd::spawn_watchdog(
+            notifier.clone(),
+            interval,
+            move || heartbeat.all_alive_since(&mut seen),
+            token.clone(),
+        );
+    }
+    Some(notifier)
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {

@@ -114,6 +114,8 @@ pub struct Node {
     pub clients: SharedClientTable,
     /// The SMS code service (tests read its counters).
     pub sms: Arc<SmsService>,
+    /// The RADIUS receive loops' beats (the service manager's watchdog).
+    pub heartbeat: Arc<super::radius::Heartbeat>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -198,6 +200,7 @@ impl Node {
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
+        let heartbeat = server.heartbeat();
         let (auth, accounting) = sockets;
         let radius = tokio::spawn(server.serve(auth, accounting, token));
         Ok(Self {
@@ -205,6 +208,7 @@ impl Node {
             stats,
             clients,
             sms,
+            heartbeat,
             radius,
             web,
             background,
