@@ -17,7 +17,7 @@ use crate::notify::SmtpMailer;
 use crate::notify::sms::HttpSmsSender;
 use crate::runtime::clock_sync::{self, ClockSync};
 use crate::secrets::MasterKey;
-use crate::store::{self, SchemaState, redact_url};
+use crate::store::{self, SchemaState, StoreError, redact_url};
 
 /// Exit code: the configuration does not load or validate.
 const EXIT_CONFIG: u8 = 3;
@@ -53,22 +53,22 @@ struct Report {
 
 impl Report {
     fn ok(&mut self, what: &str, text: impl AsRef<str>) {
-        println!("ok    {what:<9} {}", text.as_ref());
+        print_line("ok", what, text.as_ref());
     }
 
     fn warn(&mut self, what: &str, text: impl AsRef<str>) {
         self.warned += 1;
-        println!("warn  {what:<9} {}", text.as_ref());
+        print_line("warn", what, text.as_ref());
     }
 
     fn skip(&mut self, what: &str, text: impl AsRef<str>) {
-        println!("skip  {what:<9} {}", text.as_ref());
+        print_line("skip", what, text.as_ref());
     }
 
     fn fail(&mut self, what: &str, code: u8, text: impl AsRef<str>) {
         self.failed += 1;
         self.first_failure.get_or_insert(code);
-        println!("FAIL  {what:<9} {}", text.as_ref());
+        print_line("FAIL", what, text.as_ref());
     }
 
     fn finish(self, strict: bool) -> anyhow::Result<()> {
@@ -94,6 +94,13 @@ impl Report {
         }
         .into())
     }
+}
+
+/// `ok    key       text`: the verdict, the check, then the text; a text of several lines (a TOML parse error)
+/// stays indented under its first line.
+fn print_line(verdict: &str, what: &str, text: &str) {
+    let text = text.trim_end().replace('\n', &format!("\n{:16}", ""));
+    println!("{verdict:<5} {what:<9} {text}");
 }
 
 pub(super) async fn run(config_path: Option<&Path>, args: &ConfigCheckArgs) -> anyhow::Result<()> {
@@ -166,6 +173,10 @@ async fn check_database(config: &Config, key: Option<&MasterKey>, report: &mut R
     }
     let state = match store::inspect(url).await {
         Ok(state) => state,
+        Err(error @ (StoreError::FilePermissions { .. } | StoreError::File { .. })) => {
+            report.fail("database", EXIT_DATABASE, error.to_string());
+            return;
+        }
         Err(error) => {
             report.fail(
                 "database",
