@@ -376,3 +376,42 @@ fn the_debian_configuration_is_the_example_with_the_service_paths() {
         Path::new("/var/lib/motpd/motpd.key")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_is_inspected_without_being_migrated() {
+    use sqlx::Connection as _;
+    let Ok(admin_url) = std::env::var("MOTPD_TEST_DATABASE_URL") else {
+        eprintln!("PostgreSQL config check test skipped: set MOTPD_TEST_DATABASE_URL");
+        return;
+    };
+    let database = crate::common::PgDatabase::create(&admin_url).await;
+    let site = Site::new();
+    site.edit_config(
+        "url = \"sqlite://motpd.db\"",
+        &format!("url = \"{}\"", database.url),
+    );
+    let (code, out) = site.check(&[]);
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        line(&out, "FAIL  database").contains("(postgres) reachable, 0 of "),
+        "{out}"
+    );
+    let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let created: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(!created, "config check created the migration table");
+    conn.close().await.unwrap();
+
+    // `motpd init` migrates it and stores this key's check value: every check passes.
+    let out = site.motpd(&["init"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, out) = site.check(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "ok    database").contains("(postgres) reachable, all"),
+        "{out}"
+    );
+    line(&out, "ok    key       matches the database");
+}
