@@ -20,7 +20,9 @@ pub struct Cli {
 pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 configuration error, \
 4 key file error (also: a backup taken under another key), 5 database error, 6 not found, 7 conflict (already \
 exists / already bound), 8 invalid input, 9 backup or restore asked of a PostgreSQL database (use pg_dump / \
-pg_basebackup), 10 the database is in use (restore while `motpd serve` runs), 11 backup file failed verification.";
+pg_basebackup), 10 the database is in use (restore while `motpd serve` runs), 11 backup file failed verification, \
+12 `config check --reach`: the mail relay or the SMS gateway did not answer, 13 `config check --strict`: a \
+warning (e.g. the clock is not synchronised).";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -61,6 +63,9 @@ pub enum Command {
         /// The backup file, written by `motpd backup`.
         file: PathBuf,
     },
+    /// The installation as a whole.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script (e.g. `motpd completions bash > /etc/bash_completion.d/motpd`).
     Completions {
         /// The shell.
@@ -73,6 +78,27 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// `motpd config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration, the key file, the database (reachable, fully migrated, set up with this key)
+    /// and the clock, one line each; changes nothing (no key, database or migration is created). Exit 0 when
+    /// nothing failed.
+    Check(ConfigCheckArgs),
+}
+
+/// `motpd config check` options.
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// Also connect to the mail relay ([smtp]: EHLO, STARTTLS or TLS, NOOP) and the SMS gateway ([sms] url: one
+    /// HEAD request); no mail or SMS is sent. Exit 9 if one does not answer.
+    #[arg(long)]
+    pub reach: bool,
+    /// Treat warnings (an unsynchronised clock, no config file) as failures: exit 10.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `motpd invite ...`

@@ -10,6 +10,7 @@ mod backup;
 mod backup_check;
 mod changes;
 mod client;
+mod config_check;
 mod confirm;
 mod context;
 mod db_lock;
@@ -75,6 +76,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(command) => audit::run(config_path, command).await,
         Command::Backup { file, force } => backup::backup(config_path, &file, force).await,
         Command::Restore { file } => backup::restore(config_path, &file).await,
+        Command::Config(args::ConfigCommand::Check(args)) => {
+            config_check::run(config_path, &args).await
+        }
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }
@@ -112,6 +116,9 @@ pub fn worker_threads(cli: &Cli) -> Option<usize> {
 /// The documented exit code for an error.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(check) = cause.downcast_ref::<config_check::ChecksFailed>() {
+            return check.exit_code;
+        }
         if cause.is::<ConfigError>() {
             return 3;
         }

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::context::{Context, KeyMode};
 use super::db_lock;
 use crate::clock::SystemClock;
+use crate::runtime::systemd;
 use crate::server::node::{self, Node};
+use crate::server::radius::Seen;
 use crate::store::redact_url;
 
 pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
@@ -43,9 +45,13 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"
     );
+    let notifier = service_ready(&ctx, &node, &token);
     print_next_steps(&ctx).await?;
-    serve_until_shutdown(&ctx, &node).await;
+    serve_until_shutdown(&ctx, &node, notifier.as_deref()).await;
     tracing::info!("shutting down: draining requests in flight");
+    if let Some(notifier) = &notifier {
+        notifier.notify("STOPPING=1\nSTATUS=draining requests in flight");
+    }
     token.cancel();
     let result = node.finish().await;
     ctx.stores.logins.log_summary();
@@ -68,6 +74,32 @@ fn lock_database(config_path: Option<&Path>) -> anyhow::Result<Option<db_lock::D
         return Ok(None);
     }
     Ok(Some(db_lock::shared(&database)?))
+}
+
+/// Under systemd (`Type=notify`): says READY (every socket is bound and the store open by now) and starts the
+/// watchdog pings, which follow the RADIUS receive loops' beats.
+fn service_ready(
+    ctx: &Context,
+    node: &Node,
+    token: &CancellationToken,
+) -> Option<Arc<systemd::Notifier>> {
+    let notifier = Arc::new(systemd::Notifier::from_env()?);
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=serving RADIUS on {:?}, {} database",
+        ctx.config.radius.listen,
+        ctx.stores.store.backend()
+    ));
+    if let Some(interval) = systemd::watchdog_interval() {
+        let heartbeat = node.heartbeat.clone();
+        let mut seen = Seen::default();
+        systemd::spawn_watchdog(
+            notifier.clone(),
+            interval,
+            move || heartbeat.all_alive_since(&mut seen),
+            token.clone(),
+        );
+    }
+    Some(notifier)
 }
 
 async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
@@ -107,7 +139,7 @@ async fn print_next_steps(ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// Serves until SIGINT or SIGTERM, reloading the configuration on each SIGHUP.
-async fn serve_until_shutdown(ctx: &Context, node: &Node) {
+async fn serve_until_shutdown(ctx: &Context, node: &Node, notifier: Option<&systemd::Notifier>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -123,15 +155,20 @@ async fn serve_until_shutdown(ctx: &Context, node: &Node) {
             tokio::select! {
                 () = &mut shutdown => return,
                 _ = hangup.recv() => {
+                    if let Some(notifier) = notifier {
+                        notifier.notify("RELOADING=1\nSTATUS=reloading the configuration");
+                    }
                     running = super::reload::reload(ctx.config_file.as_deref(), &running, node).await;
+                    if let Some(notifier) = notifier {
+                        notifier.notify("READY=1\nSTATUS=serving");
+                    }
                 }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = node;
-        let _ = ctx;
+        let _ = (node, ctx, notifier);
         wait_for_shutdown().await;
     }
 }

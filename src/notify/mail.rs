@@ -56,6 +56,20 @@ impl SmtpMailer {
     }
 }
 
+impl SmtpMailer {
+    /// Connects to the relay as a send would (EHLO, STARTTLS or TLS, login when configured) and says NOOP,
+    /// sending no mail; for `motpd config check --reach`. Bounded by the configured time-out.
+    pub async fn test_connection(&self) -> Result<(), NotifyError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(NotifyError::Smtp(
+                "the relay did not answer NOOP with 250".to_owned(),
+            )),
+            Err(e) => Err(NotifyError::Smtp(e.to_string())),
+        }
+    }
+}
+
 fn mailbox(address: &str) -> Result<Mailbox, NotifyError> {
     address
         .parse()

@@ -119,6 +119,8 @@ pub struct Node {
     mailer: Arc<ReloadableMailer>,
     store: Arc<dyn Store>,
     key: Arc<MasterKey>,
+    /// The RADIUS receive loops' beats (the service manager's watchdog).
+    pub heartbeat: Arc<super::radius::Heartbeat>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -204,6 +206,7 @@ impl Node {
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
+        let heartbeat = server.heartbeat();
         let (auth, accounting) = sockets;
         let radius = tokio::spawn(server.serve(auth, accounting, token));
         Ok(Self {
@@ -215,6 +218,7 @@ impl Node {
             mailer,
             store,
             key,
+            heartbeat,
             radius,
             web,
             background,

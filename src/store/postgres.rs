@@ -39,7 +39,7 @@ mod sessions;
 mod sms;
 mod web_sessions;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// How long to wait for the server when connecting, and for a free pooled connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -45,7 +45,7 @@ mod sessions;
 mod sms;
 mod web_sessions;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a writer waits for the write lock before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,6 +77,11 @@ async fn begin_write(
 /// `sqlite::memory:` and `?mode=memory` URLs name a database that lives only as long as its connections.
 fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Checks the permissions of an existing database file and its `-wal` and `-shm` files, creating nothing.
+pub(super) fn check_private_files(database: &std::path::Path) -> Result<(), StoreError> {
+    private_file::check_existing(database)
 }
 
 impl SqliteStore {

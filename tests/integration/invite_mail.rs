@@ -48,7 +48,7 @@ const EN_BOUND: &str = "Done!";
 pub(crate) struct SmtpSink {
     child: Child,
     pub(crate) port: u16,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Drop for SmtpSink {

@@ -132,6 +132,20 @@ impl HttpSmsSender {
         })
     }
 
+    /// Sends one `HEAD` request to the gateway's URL, without the Authorization header or any phone number,
+    /// and returns the HTTP status it answered with: whatever the status, the gateway was reached (and its TLS
+    /// certificate accepted). For `motpd config check --reach`; no SMS is sent.
+    pub async fn probe(&self) -> Result<u16, SmsSendError> {
+        let request = self.client.head(self.url.clone()).timeout(self.timeout);
+        match request.send().await {
+            Ok(answer) => Ok(answer.status().as_u16()),
+            Err(e) if e.is_timeout() && !e.is_connect() => {
+                Err(SmsSendError::Timeout(self.timeout_seconds))
+            }
+            Err(e) => Err(SmsSendError::Connect(describe(e))),
+        }
+    }
+
     /// The request for one message (the body, or for GET the query string).
     fn request(&self, phone: &str, text: &str) -> Result<Request, SmsSendError> {
         let filled = render_body(&self.template, self.body_type, phone, text);

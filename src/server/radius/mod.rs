@@ -31,6 +31,7 @@ mod answer;
 mod clients;
 mod duplicates;
 mod handle;
+mod heartbeat;
 mod limiter;
 mod reply;
 mod stats;
@@ -48,6 +49,7 @@ use tracing::Instrument;
 pub use clients::{
     Client, ClientSource, ClientTable, SharedClientTable, reload_clients, spawn_client_reload,
 };
+pub use heartbeat::{BEAT, Heartbeat, Seen};
 pub use stats::{RadiusStats, StatsSnapshot};
 
 use crate::config::RadiusConfig;
@@ -115,6 +117,7 @@ const LOG_LIMITER_CAPACITY: usize = 4096;
 pub struct RadiusServer {
     inner: Arc<Inner>,
     options: ServerOptions,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl RadiusServer {
@@ -153,12 +156,18 @@ impl RadiusServer {
         Ok(Self {
             inner: Arc::new(inner),
             options,
+            heartbeat: Arc::default(),
         })
     }
 
     /// The live counters (keep the `Arc` to read them while or after the server runs).
     pub fn stats(&self) -> Arc<RadiusStats> {
         self.inner.stats.clone()
+    }
+
+    /// The receive loops' beats, for the service manager's watchdog.
+    pub fn heartbeat(&self) -> Arc<Heartbeat> {
+        self.heartbeat.clone()
     }
 
     /// Serves `auth_sockets` (Access-Request, Status-Server) and `accounting_sockets` (Accounting-Request,
@@ -210,7 +219,15 @@ impl RadiusServer {
         let mut loops = JoinSet::new();
         for (socket, role) in auth.chain(accounting) {
             let (inner, token) = (self.inner.clone(), token.clone());
-            loops.spawn(receive_loop(inner, Arc::new(socket), role, token, deadline));
+            let beat = self.heartbeat.register();
+            loops.spawn(receive_loop(
+                inner,
+                Arc::new(socket),
+                role,
+                token,
+                deadline,
+                beat,
+            ));
         }
         loops.spawn(housekeeping(
             self.inner.clone(),
@@ -250,14 +267,20 @@ async fn receive_loop(
     role: Role,
     token: CancellationToken,
     deadline: Duration,
+    beat: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut buffer = vec![0u8; MAX_PACKET_LEN];
     let mut tasks = JoinSet::new();
+    let mut beats = tokio::time::interval(heartbeat::BEAT);
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             () = token.cancelled() => break,
             Some(done) = tasks.join_next(), if !tasks.is_empty() => report(done),
+            _ = beats.tick() => {
+                beat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             received = socket.recv_from(&mut buffer) => match received {
                 Ok((len, src)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();

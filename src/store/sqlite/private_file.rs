@@ -10,6 +10,11 @@ use crate::store::StoreError;
 /// Creates `database` (empty, 0600) if it does not exist, then checks it and its `-wal` and `-shm` files.
 pub(super) fn prepare(database: &Path) -> Result<(), StoreError> {
     create_private(database)?;
+    check_existing(database)
+}
+
+/// Checks the database file and its `-wal` and `-shm` files that exist; creates nothing.
+pub(super) fn check_existing(database: &Path) -> Result<(), StoreError> {
     let files = companions(database);
     let existing: Vec<&PathBuf> = files.iter().filter(|path| path.exists()).collect();
     for path in &existing {

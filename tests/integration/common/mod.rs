@@ -211,7 +211,7 @@ pub(crate) struct PgDatabase {
 }
 
 impl PgDatabase {
-    async fn create(admin_url: &str) -> Self {
+    pub(crate) async fn create(admin_url: &str) -> Self {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).unwrap();
         let name = format!("motpd_test_{}", hex::encode(random));
