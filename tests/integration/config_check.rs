@@ -241,7 +241,7 @@ fn a_missing_or_unmigrated_database_fails_with_exit_5() {
 }
 
 #[test]
-fn strict_turns_a_warning_into_exit_10() {
+fn strict_turns_a_warning_into_exit_13() {
     let site = Site::new();
     let config = site.path("motpd.toml");
     std::fs::rename(&config, site.path("elsewhere.toml")).unwrap();
@@ -337,7 +337,7 @@ async fn reach_talks_to_the_relay_and_the_gateway_and_sends_nothing() {
 }
 
 #[test]
-fn reach_to_a_closed_port_fails_with_exit_9() {
+fn reach_to_a_closed_port_fails_with_exit_12() {
     let site = Site::new();
     site.edit_config("port = 25\n", &format!("port = {}\n", closed_port()));
     let (code, out) = site.check(&["--reach"]);
