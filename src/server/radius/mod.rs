@@ -30,6 +30,7 @@
 mod answer;
 mod clients;
 mod duplicates;
+mod exported;
 mod handle;
 mod limiter;
 mod reply;
@@ -48,6 +49,7 @@ use tracing::Instrument;
 pub use clients::{
     Client, ClientSource, ClientTable, SharedClientTable, reload_clients, spawn_client_reload,
 };
+pub use exported::ClientDecisions;
 pub use stats::{RadiusStats, StatsSnapshot};
 
 use crate::config::RadiusConfig;
@@ -105,6 +107,21 @@ impl Default for ServerOptions {
     }
 }
 
+/// The number of requests a server is evaluating (see [`RadiusServer::in_flight`]).
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl InFlight {
+    /// Requests holding an evaluation slot now.
+    pub fn now(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
+    }
+}
+
 /// How often a log line about one source and one kind of problem may repeat.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Sources the log limiter remembers at most.
@@ -159,6 +176,15 @@ impl RadiusServer {
     /// The live counters (keep the `Arc` to read them while or after the server runs).
     pub fn stats(&self) -> Arc<RadiusStats> {
         self.inner.stats.clone()
+    }
+
+    /// Reads how many requests are being evaluated, while the server runs (the in-flight gauge, sampled when
+    /// `/metrics` is scraped: nothing on the packet path).
+    pub fn in_flight(&self) -> InFlight {
+        InFlight {
+            permits: self.inner.in_flight.clone(),
+            capacity: self.inner.in_flight.available_permits(),
+        }
     }
 
     /// Serves `auth_sockets` (Access-Request, Status-Server) and `accounting_sockets` (Accounting-Request,

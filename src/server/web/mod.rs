@@ -12,6 +12,7 @@
 
 mod account;
 mod account_flow;
+pub mod admin;
 mod form_token;
 mod guard;
 mod handlers;
