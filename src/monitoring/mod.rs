@@ -53,6 +53,10 @@ pub struct Globals {
 
 impl Globals {
     fn new() -> Self {
+        // Registered at zero, so that a rate over them exists before the first failure.
+        for operation in STORE_OPERATIONS {
+            metrics::counter!(STORE_ERRORS, "operation" => operation).absolute(0);
+        }
         let result =
             |name: &'static str, value: &'static str| metrics::histogram!(name, "result" => value);
         Self {
@@ -131,7 +135,18 @@ pub fn set_build_info(backend: &'static str) {
         .set(1.0);
 }
 
-/// Counts a store failure of `operation` (a short snake_case name such as `login` or `audit_write`).
+/// The operations whose store failures are counted (the `operation` label of `motpd_store_errors_total`).
+pub const STORE_OPERATIONS: [&str; 7] = [
+    "login",
+    "accounting",
+    "audit_write",
+    "client_reload",
+    "purge",
+    "locked_count",
+    "readiness",
+];
+
+/// Counts a store failure of `operation` (one of [`STORE_OPERATIONS`]).
 pub fn store_error(operation: &'static str) {
     if global().is_some() {
         metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
