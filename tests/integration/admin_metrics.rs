@@ -246,3 +246,47 @@ async fn readyz_needs_the_key_check_value_and_a_writable_database() {
     assert!(closed.body.contains("database"), "{}", closed.body);
     s.stop().await;
 }
+
+/// What the admin listener asks of the store, on every backend: the locked-account count (locks still running
+/// only), the heartbeat upsert (twice: the second is an update) and the stored key check value.
+#[tokio::test]
+async fn the_store_counts_running_locks_writes_heartbeats_and_reads_the_key_check() {
+    use crate::common::{NOW, account, store_backends};
+    for backend in store_backends().await {
+        let store = &backend.store;
+        for id in ["alice", "bob", "carol"] {
+            store.create_account(&account(id), NOW).await.unwrap();
+        }
+        assert_eq!(
+            store.count_locked_accounts(NOW).await.unwrap(),
+            0,
+            "{}",
+            backend.name
+        );
+        store.lock_account("alice", NOW + 60, NOW).await.unwrap();
+        store.lock_account("bob", NOW + 600, NOW).await.unwrap();
+        assert_eq!(
+            store.count_locked_accounts(NOW).await.unwrap(),
+            2,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            store.count_locked_accounts(NOW + 60).await.unwrap(),
+            1,
+            "{}: a lock that ran out is not counted",
+            backend.name
+        );
+        store.heartbeat("node-a", NOW).await.unwrap();
+        store.heartbeat("node-a", NOW + 10).await.unwrap();
+        store.heartbeat("node-b", NOW).await.unwrap();
+        assert_eq!(store.key_check().await.unwrap(), None, "{}", backend.name);
+        let stored = store.ensure_key_check(b"check").await.unwrap();
+        assert_eq!(
+            store.key_check().await.unwrap(),
+            Some(stored),
+            "{}",
+            backend.name
+        );
+    }
+}
