@@ -44,7 +44,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         radius = ?ctx.config.radius.listen,
         accounting = ?ctx.config.radius.accounting_listen,
         web = %ctx.config.web.listen,
-        admin = ?ctx.config.admin.listen,
+        admin = %ctx.config.admin.listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         mode = ctx.config.radius.mode.as_str(),
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"
