@@ -131,6 +131,8 @@ fn bench_mode(c: &mut Criterion, runtime: &Runtime, name: &str, mode: AuthMode) 
 }
 
 fn engine(c: &mut Criterion) {
+    // As `motpd serve` does: the store commit and the hashing wait are recorded into the Prometheus recorder.
+    motpd::monitoring::install();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

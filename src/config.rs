@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod relaxations;
 mod reload;
 mod values;
 
+pub use admin::AdminConfig;
 pub use reload::{RELOADABLE, ReloadPlan};
 pub use values::{
     AuthMode, GroupAttribute, HashingPriority, Language, LogFormat, SmsBodyType, SmsMethod,
@@ -87,6 +89,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[admin]`
+    pub admin: AdminConfig,
 }
 
 /// `[database]`: where accounts, devices and the audit trail live.
@@ -471,7 +475,8 @@ impl Config {
 
     /// Checks values that parse but cannot work; reports every problem at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let problems = values::problems(self);
+        let mut problems = values::problems(self);
+        problems.extend(admin::problems(self));
         if problems.is_empty() {
             Ok(())
         } else {

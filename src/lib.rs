@@ -22,6 +22,8 @@
 //! - [`server`]: the network transports (RADIUS over UDP, the web pages over HTTP). The only code that owns
 //!   sockets.
 //! - [`secrets`]: redacting secret types, the key file, sealing at rest.
+//! - [`monitoring`]: the Prometheus recorder and the name and help of every metric; the admin listener
+//!   (`server::web::admin`) serves it.
 //! - [`config`], [`clock`], [`local_time`], [`telemetry`]: leaves.
 
 pub mod account_rules;
@@ -33,6 +35,7 @@ pub mod engine;
 pub mod import;
 pub mod local_time;
 pub mod model;
+pub mod monitoring;
 pub mod notify;
 pub use motpd_otp as otp;
 pub mod password;

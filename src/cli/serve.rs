@@ -1,6 +1,7 @@
-//! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners and the
-//! enrollment web listener, and runs until SIGINT/SIGTERM, then drains in-flight requests and writes the
-//! remaining audit events. SIGHUP reloads the configuration (`reload.rs`).
+//! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners, the
+//! enrollment web listener and the monitoring listener (`[admin] listen`, unless off), and runs until
+//! SIGINT/SIGTERM, then drains in-flight requests and writes the remaining audit events. SIGHUP reloads the
+//! configuration (`reload.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,8 +25,12 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     }
     let sockets = node::bind_configured(&ctx.config)?;
     let web = node::bind_web(ctx.config.web.listen).await?;
+    let admin = match ctx.config.admin.listen {
+        Some(address) => Some(node::bind_admin(address).await?),
+        None => None,
+    };
     let token = CancellationToken::new();
-    let node = Node::start(
+    let mut node = Node::start(
         &ctx.config,
         ctx.stores.clone(),
         ctx.key.clone(),
@@ -35,12 +40,16 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         token.clone(),
     )
     .await?;
+    if let Some(admin) = admin {
+        node.serve_admin(admin, token.clone());
+    }
     tracing::info!(
         database = %redact_url(&ctx.config.database.url),
         backend = ctx.stores.store.backend(),
         radius = ?ctx.config.radius.listen,
         accounting = ?ctx.config.radius.accounting_listen,
         web = %ctx.config.web.listen,
+        admin = %ctx.config.admin.listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         mode = ctx.config.radius.mode.as_str(),
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"

@@ -29,6 +29,7 @@ impl Config {
                     .to_owned(),
             );
         }
+        found.extend(super::admin::relaxation(self));
         found
     }
 }

@@ -432,7 +432,12 @@ impl Engine {
     ) -> Result<bool, EngineError> {
         login.audit = Some(self.decision_event(request, outcome, now, elapsed_us(started)));
         let account_id = login.account_id.clone();
-        if self.logins.record_accepted_login(login).await? {
+        let committing = Instant::now();
+        let committed = self.logins.record_accepted_login(login).await;
+        if let Some(metrics) = crate::monitoring::global() {
+            metrics.store_commit.record(committing.elapsed());
+        }
+        if committed? {
             self.settle_commit(outcome, &account_id, true, now).await?;
             return Ok(true);
         }

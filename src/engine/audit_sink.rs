@@ -49,6 +49,11 @@ impl AuditSink {
         }
     }
 
+    /// Events handed in and not yet taken by the writer (`motpd_audit_queue_length`).
+    pub fn queue_len(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
     /// Waits until every event recorded before this call has been written (or given up on).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -90,11 +95,13 @@ async fn write_with_retry(store: &dyn Store, batch: &[AuditEvent]) {
         match store.append_audit(batch).await {
             Ok(()) => return,
             Err(error) if attempt < RETRIES => {
+                crate::monitoring::store_error("audit_write");
                 tracing::warn!(%error, attempt, events = batch.len(), "audit write failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
             Err(error) => {
+                crate::monitoring::store_error("audit_write");
                 tracing::error!(%error, events = batch.len(), "audit write failed; these events are lost");
             }
         }

@@ -109,11 +109,17 @@ fn message(from: &Mailbox, mail: Mail) -> Result<Message, NotifyError> {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: Mail) -> Result<(), NotifyError> {
         let message = message(&self.from, mail)?;
-        self.transport
+        let started = std::time::Instant::now();
+        let sent = self
+            .transport
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|e| NotifyError::Smtp(e.to_string()))
+            .map_err(|e| NotifyError::Smtp(e.to_string()));
+        if let Some(metrics) = crate::monitoring::global() {
+            metrics.mail_sent(started.elapsed(), sent.is_ok());
+        }
+        sent
     }
 }
 

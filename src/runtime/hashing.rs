@@ -138,10 +138,14 @@ impl HashingPool {
         // Dropped early (the caller went away) or at the end: a job not started by then never runs.
         let _abandon = Abandon(claim.clone());
         let (tx, mut rx) = oneshot::channel();
+        let queued = Instant::now();
         self.push(Job {
-            deadline: Some(Instant::now() + self.0.wait),
+            deadline: Some(queued + self.0.wait),
             claim: Some(claim.clone()),
             run: Box::new(move || {
+                if let Some(metrics) = crate::monitoring::global() {
+                    metrics.hashing_wait.record(queued.elapsed());
+                }
                 let _ = tx.send(work());
             }),
         })?;

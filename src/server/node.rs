@@ -1,6 +1,7 @@
 //! One motpd node assembled: the engine over the store, the RADIUS client table (reloaded from the store so
-//! `motpd client add` takes effect without a restart), the audit writer, the challenge sweeper, the RADIUS
-//! listeners and the enrollment web server. `motpd serve` binds the configured addresses and runs a node until a signal; tests bind port 0.
+//! `motpd client add` takes effect without a restart), the audit writer, the challenge sweeper, the gauges'
+//! readings (`watch.rs`), the RADIUS listeners, the enrollment web server and (with [`Node::serve_admin`]) the
+//! monitoring listener. `motpd serve` binds the configured addresses and runs a node until a signal; tests bind port 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, SharedClientTable};
 use super::web::WebState;
+use super::web::admin::{AdminState, Serving};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::device_notice::DeviceNotices;
@@ -54,9 +56,17 @@ pub enum NodeError {
     /// The web server failed.
     #[error("enrollment web server failed: {0}")]
     Web(#[source] std::io::Error),
+    /// The monitoring listener failed.
+    #[error("admin listener (metrics, health) failed: {0}")]
+    Admin(#[source] std::io::Error),
     /// The SMS gateway settings cannot be used.
     #[error("cannot set up SMS: {0}")]
     Sms(#[from] SmsSendError),
+}
+
+/// Binds the TCP listener of the monitoring endpoints (`[admin] listen`).
+pub async fn bind_admin(address: SocketAddr) -> Result<tokio::net::TcpListener, NodeError> {
+    bind_web(address).await
 }
 
 /// Binds the TCP listener of the enrollment pages.
@@ -123,6 +133,9 @@ pub struct Node {
     pub heartbeat: Arc<super::radius::Heartbeat>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    admin: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// What [`Node::serve_admin`] hands the monitoring listener.
+    admin_state: Option<AdminState>,
     background: Vec<tokio::task::JoinHandle<()>>,
     audit_writer: tokio::task::JoinHandle<()>,
 }
@@ -149,7 +162,12 @@ impl Node {
             tracing::warn!("relaxed setting: {relaxation}");
         }
         let store = stores.store.clone();
+        // First: every handle built below (client counters, RADIUS counters) binds to the installed recorder.
+        crate::monitoring::install();
+        crate::monitoring::set_build_info(store.backend());
         let (sink, audit_writer) = AuditSink::spawn(store.clone());
+        let admin_state = AdminState::new(store.clone(), key.clone(), clock.clone(), node_name())
+            .with_audit(sink.clone());
         let sms = Arc::new(SmsService::new(
             store.clone(),
             key.clone(),
@@ -178,13 +196,21 @@ impl Node {
         .with_notices(notices.clone());
         let engine = Arc::new(engine);
         let mut settings = vec![engine_settings];
+        let web_serving = Serving::default();
         let web = web.map(|listener| {
+            let serving = web_serving.clone();
             let state = WebState::new(config, &stores, key.clone(), clock.clone())
                 .with_sms(sms.clone())
                 .with_mailer(mailer.clone())
                 .with_notices(notices);
             settings.push(state.settings());
-            tokio::spawn(super::web::serve(listener, Arc::new(state), token.clone()))
+            serving.set(true);
+            let serve = super::web::serve(listener, Arc::new(state), token.clone());
+            tokio::spawn(async move {
+                let served = serve.await;
+                serving.set(false);
+                served
+            })
         });
         let clients = SharedClientTable::new(ClientTable::new(Vec::new()));
         let count = super::radius::reload_clients(store.as_ref(), &key, &clients).await?;
@@ -201,14 +227,27 @@ impl Node {
                 CLIENT_RELOAD,
                 token.clone(),
             ),
+            super::watch::spawn(store.clone(), clock.clone(), token.clone()),
             spawn_challenge_sweep(store.clone(), clock, token.clone()),
             spawn_sms_summary(sms.clone(), token.clone()),
         ];
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
         let heartbeat = server.heartbeat();
+        let radius_serving = Serving::default();
+        let mut admin_state = admin_state
+            .with_in_flight(server.in_flight())
+            .with_listener("radius", radius_serving.clone());
+        if web.is_some() {
+            admin_state = admin_state.with_listener("web", web_serving);
+        }
         let (auth, accounting) = sockets;
-        let radius = tokio::spawn(server.serve(auth, accounting, token));
+        radius_serving.set(true);
+        let radius = tokio::spawn(async move {
+            let served = server.serve(auth, accounting, token).await;
+            radius_serving.set(false);
+            served
+        });
         Ok(Self {
             engine,
             stats,
@@ -221,6 +260,8 @@ impl Node {
             heartbeat,
             radius,
             web,
+            admin: None,
+            admin_state: Some(admin_state),
             background,
             audit_writer,
         })
@@ -251,6 +292,18 @@ impl Node {
         }
     }
 
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until `token` is cancelled (once; a second
+    /// call does nothing).
+    pub fn serve_admin(&mut self, listener: tokio::net::TcpListener, token: CancellationToken) {
+        if let Some(state) = self.admin_state.take() {
+            self.admin = Some(tokio::spawn(super::web::admin::serve(
+                listener,
+                Arc::new(state),
+                token,
+            )));
+        }
+    }
+
     /// Waits for the listeners to drain (after the token was cancelled), then writes the remaining audit events.
     pub async fn finish(self) -> Result<(), NodeError> {
         let result = match self.radius.await {
@@ -264,7 +317,14 @@ impl Node {
             },
             None => Ok(()),
         };
-        let result = result.and(web);
+        let admin = match self.admin {
+            Some(task) => match task.await {
+                Ok(served) => served.map_err(NodeError::Admin),
+                Err(join) => Err(NodeError::Admin(std::io::Error::other(join))),
+            },
+            None => Ok(()),
+        };
+        let result = result.and(web).and(admin);
         for task in self.background {
             let _ = task.await;
         }
@@ -313,17 +373,29 @@ fn spawn_challenge_sweep(
                 _ = tick.tick() => {
                     let now = clock.now();
                     if let Err(error) = store.purge_expired(now).await {
+                        crate::monitoring::store_error("purge");
                         tracing::warn!(%error, "could not delete expired challenges");
                     }
                     if let Err(error) = store.purge_expired_web_sessions(now).await {
+                        crate::monitoring::store_error("purge");
                         tracing::warn!(%error, "could not delete expired web sessions");
                     }
                     // SMS sends older than the longest rate-limit window (24 hours) no longer count.
                     if let Err(error) = store.purge_sms(now, now - 2 * 86_400).await {
+                        crate::monitoring::store_error("purge");
                         tracing::warn!(%error, "could not delete expired SMS codes");
                     }
                 }
             }
         }
     })
+}
+
+/// This machine's host name (the node's heartbeat row); `motpd` if it cannot be read.
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "motpd".to_owned())
 }

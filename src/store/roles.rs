@@ -56,6 +56,10 @@ pub trait MaintenanceStore: Send + Sync + std::fmt::Debug {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
     /// Records one Accounting-Request.
     async fn record_accounting(&self, entry: &AccountingEntry, now: i64) -> Result<(), StoreError>;
+    /// The stored key check value, if any (read only: the readiness probe compares it with the key in use).
+    async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes `node`'s heartbeat row (an upsert): proof for the readiness probe that the database takes writes.
+    async fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError>;
     /// Closes the pool (last step of shutdown).
     async fn close(&self);
 }
@@ -77,6 +81,8 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     ) -> Result<ImportSummary, StoreError>;
     /// One account.
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// How many accounts are locked at `now` (the `motpd_accounts_locked` gauge).
+    async fn count_locked_accounts(&self, now: i64) -> Result<u64, StoreError>;
     /// Whether any account exists (cheap: for the hints `motpd serve` prints on an empty database).
     async fn any_account(&self) -> Result<bool, StoreError>;
     /// Accounts with their device state, ordered by ID.

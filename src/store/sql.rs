@@ -49,6 +49,26 @@ macro_rules! role_impls {
                         .await?)
                 }
 
+                async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+                    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+                        .bind(KEY_CHECK)
+                        .fetch_optional(&self.pool)
+                        .await?)
+                }
+
+                async fn heartbeat(&self, node: &str, now: i64) -> Result<(), StoreError> {
+                    let _gate = self.gate().await;
+                    sqlx::query(
+                        "INSERT INTO node_heartbeats (node, beat_at) VALUES ($1, $2) \
+                         ON CONFLICT (node) DO UPDATE SET beat_at = excluded.beat_at",
+                    )
+                    .bind(node)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
                 async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
                     sessions::purge_expired(&self.pool, now).await
                 }
@@ -101,6 +121,14 @@ macro_rules! role_impls {
                         .await?
                         .map(Account::try_from)
                         .transpose()
+                }
+
+                async fn count_locked_accounts(&self, now: i64) -> Result<u64, StoreError> {
+                    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE locked_until > $1")
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(u64::try_from(count).unwrap_or(0))
                 }
 
                 async fn any_account(&self) -> Result<bool, StoreError> {

@@ -181,6 +181,11 @@ impl Site {
             .as_table_mut()
             .unwrap()
             .insert("listen".into(), web.to_string().into());
+        // The admin listener on a port the kernel picks (init's motpd.toml has the fixed 9812).
+        table["admin"]
+            .as_table_mut()
+            .unwrap()
+            .insert("listen".into(), "127.0.0.1:0".into());
         std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
         let add = [
             "client",

@@ -106,6 +106,9 @@ impl Server {
             .as_table_mut()
             .unwrap();
         web.insert("listen".into(), self.web.to_string().into());
+        // And the admin listener, on a port the kernel picks (init's motpd.toml has the fixed 9812).
+        let admin = table["admin"].as_table_mut().unwrap();
+        admin.insert("listen".into(), "127.0.0.1:0".into());
         std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
 
         let mut client = vec![

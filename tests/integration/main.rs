@@ -1,5 +1,6 @@
 //! The one integration test binary (see `common` for the shared helpers).
 
+mod admin_metrics;
 mod attacks_invite;
 mod attacks_lockout;
 mod attacks_oracles;

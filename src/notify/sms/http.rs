@@ -291,6 +291,18 @@ fn private_roots(path: &std::path::Path) -> Result<RootCertStore, SmsSendError> 
 #[async_trait::async_trait]
 impl SmsSender for HttpSmsSender {
     async fn send(&self, phone: &str, text: &str) -> Result<(), SmsSendError> {
+        let started = std::time::Instant::now();
+        let sent = self.send_with_retries(phone, text).await;
+        if let Some(metrics) = crate::monitoring::global() {
+            metrics.sms_sent(started.elapsed(), sent.is_ok());
+        }
+        sent
+    }
+}
+
+impl HttpSmsSender {
+    /// One send: the first attempt and the retries of a gateway that was not reached or answered 5xx.
+    async fn send_with_retries(&self, phone: &str, text: &str) -> Result<(), SmsSendError> {
         let mut tries_left = self.retries;
         loop {
             let error = match self.attempt(self.request(phone, text)?).await {

@@ -15,7 +15,9 @@ use crate::config::StoreErrorAction;
 use crate::engine::{AccessRequest, AccountingRecord, Decision, EngineError};
 use crate::radius::{Attribute, Code, encode_response, types};
 
+use super::clients::Client;
 use super::duplicates::CacheKey;
+use super::exported::Ending;
 use super::handle::{Inner, Job, Work};
 use super::limiter::LogKind;
 use super::reply::{
@@ -35,7 +37,7 @@ impl Inner {
         } = job;
         let secret = client.secret.expose();
         let bytes = match work {
-            Work::Access(request) => match self.decide(&request, &client.name, &key).await {
+            Work::Access(request) => match self.decide(&request, &client, &key).await {
                 Some(Outcome::Decision(decision)) => {
                     self.encode_decision(&decision, &request, &key, &proxy_states, secret)
                 }
@@ -72,30 +74,46 @@ impl Inner {
     async fn decide(
         &self,
         request: &AccessRequest,
-        client: &str,
+        client: &Client,
         key: &CacheKey,
     ) -> Option<Outcome> {
-        let failure =
-            match tokio::time::timeout(self.request_timeout, self.handler.access(request)).await {
-                Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
-                Ok(Err(EngineError::Overloaded)) => {
-                    // Not a failure of the database: too much work. No reply, whatever on_store_error says.
-                    self.stats.shed();
-                    if self
-                        .limiter
-                        .allow(LogKind::Shed, key.source.ip(), Instant::now())
-                    {
-                        tracing::warn!(
-                            client, src = %key.source, user = ?request.user_name,
-                            "request shed: every password-hashing thread stayed busy for 2 s"
-                        );
-                    }
-                    return None;
+        let started = Instant::now();
+        let answer = tokio::time::timeout(self.request_timeout, self.handler.access(request)).await;
+        let ending = match &answer {
+            Ok(Ok(decision)) => {
+                client.decisions.count(decision);
+                Ending::of(decision)
+            }
+            _ => Ending::Error,
+        };
+        self.stats.decided(ending, started.elapsed());
+        let (decisions, client) = (&client.decisions, &*client.name);
+        let failure = match answer {
+            Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
+            Ok(Err(EngineError::Overloaded)) => {
+                // Not a failure of the database: too much work. No reply, whatever on_store_error says.
+                self.stats.shed();
+                if self
+                    .limiter
+                    .allow(LogKind::Shed, key.source.ip(), Instant::now())
+                {
+                    tracing::warn!(
+                        client, src = %key.source, user = ?request.user_name,
+                        "request shed: every password-hashing thread stayed busy for 2 s"
+                    );
                 }
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => format!("no decision within {:?}", self.request_timeout),
-            };
+                return None;
+            }
+            Ok(Err(error)) => {
+                if matches!(error, EngineError::Store(_)) {
+                    crate::monitoring::store_error("login");
+                }
+                error.to_string()
+            }
+            Err(_) => format!("no decision within {:?}", self.request_timeout),
+        };
         self.stats.error();
+        decisions.failed();
         let (src, id, user) = (key.source, key.identifier, &request.user_name);
         match self.on_store_error {
             StoreErrorAction::Drop => {
@@ -118,6 +136,9 @@ impl Inner {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
                 self.stats.error();
+                if matches!(error, EngineError::Store(_)) {
+                    crate::monitoring::store_error("accounting");
+                }
                 tracing::error!(client, %src, id, %error,
                     "accounting not recorded; no reply so the NAS retries");
                 false

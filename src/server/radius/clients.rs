@@ -14,6 +14,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
+use super::exported::ClientDecisions;
 use crate::config::AuthMode;
 use crate::secrets::{Aad, MasterKey, SecretBytes};
 use crate::store::{RadiusClient, Store, StoreError};
@@ -31,6 +32,8 @@ pub struct Client {
     pub require_message_authenticator: bool,
     /// Overrides `radius.mode` for this client.
     pub mode: Option<AuthMode>,
+    /// Its decision counters for `/metrics`.
+    pub decisions: ClientDecisions,
 }
 
 impl Client {
@@ -47,6 +50,7 @@ impl Client {
             secret: SecretBytes::new(secret.to_vec()),
             require_message_authenticator,
             mode: None,
+            decisions: ClientDecisions::new(name),
         }
     }
 }
@@ -89,6 +93,7 @@ impl ClientTable {
                         secret,
                         require_message_authenticator: stored.require_message_authenticator,
                         mode: stored.mode,
+                        decisions: ClientDecisions::new(&stored.name),
                     }),
                     Err(error) => {
                         tracing::error!(client = %stored.name, %error,
@@ -216,6 +221,7 @@ pub fn spawn_client_reload<S: ClientSource + ?Sized + 'static>(
                 _ = ticker.tick() => {}
             }
             if let Err(error) = reload_clients(source.as_ref(), &key, &table).await {
+                crate::monitoring::store_error("client_reload");
                 tracing::warn!(%error, "cannot reload the RADIUS client table; keeping the old one");
             }
         }

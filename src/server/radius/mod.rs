@@ -30,6 +30,7 @@
 mod answer;
 mod clients;
 mod duplicates;
+mod exported;
 mod handle;
 mod heartbeat;
 mod limiter;
@@ -50,6 +51,7 @@ pub use clients::{
     Client, ClientSource, ClientTable, SharedClientTable, reload_clients, spawn_client_reload,
 };
 pub use heartbeat::{BEAT, Heartbeat, Seen};
+pub use exported::ClientDecisions;
 pub use stats::{RadiusStats, StatsSnapshot};
 
 use crate::config::RadiusConfig;
@@ -104,6 +106,21 @@ impl Default for ServerOptions {
             sweep_interval: Duration::from_secs(5),
             summary_interval: Duration::from_secs(300),
         }
+    }
+}
+
+/// The number of requests a server is evaluating (see [`RadiusServer::in_flight`]).
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl InFlight {
+    /// Requests holding an evaluation slot now.
+    pub fn now(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
     }
 }
 
@@ -168,6 +185,15 @@ impl RadiusServer {
     /// The receive loops' beats, for the service manager's watchdog.
     pub fn heartbeat(&self) -> Arc<Heartbeat> {
         self.heartbeat.clone()
+    }
+
+    /// Reads how many requests are being evaluated, while the server runs (the in-flight gauge, sampled when
+    /// `/metrics` is scraped: nothing on the packet path).
+    pub fn in_flight(&self) -> InFlight {
+        InFlight {
+            permits: self.inner.in_flight.clone(),
+            capacity: self.inner.in_flight.available_permits(),
+        }
     }
 
     /// Serves `auth_sockets` (Access-Request, Status-Server) and `accounting_sockets` (Accounting-Request,

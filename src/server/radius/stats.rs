@@ -1,7 +1,11 @@
 //! Counters of the RADIUS transport: plain atomics, bumped on the receive path, read as a [`StatsSnapshot`]
-//! by tests and by the periodic summary log line. No labels, no exporter: just numbers.
+//! by tests and by the periodic summary log line; the same events also go to the Prometheus handles of
+//! `exported.rs` (labelled, for `/metrics`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::exported::{Ending, ServerMetrics};
 
 /// Why a datagram got no answer (each reason has its own counter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,6 +56,7 @@ pub struct RadiusStats {
     shed: AtomicU64,
     errors: AtomicU64,
     send_errors: AtomicU64,
+    exported: ServerMetrics,
 }
 
 /// A copy of the counters at one moment.
@@ -102,6 +107,7 @@ fn bump(counter: &AtomicU64) {
 impl RadiusStats {
     pub(crate) fn received(&self) {
         bump(&self.received);
+        self.exported.received();
     }
 
     pub(crate) fn dropped(&self, reason: DropReason) {
@@ -115,10 +121,12 @@ impl RadiusStats {
             DropReason::InProgressDuplicate => &self.in_progress_duplicates,
             DropReason::ReplyTooLarge => &self.reply_too_large,
         });
+        self.exported.dropped(reason);
     }
 
     pub(crate) fn duplicate_resent(&self) {
         bump(&self.duplicates_resent);
+        self.exported.resent();
     }
 
     pub(crate) fn accepted(&self) {
@@ -143,6 +151,12 @@ impl RadiusStats {
 
     pub(crate) fn shed(&self) {
         bump(&self.shed);
+        self.exported.shed();
+    }
+
+    /// Records how long a decision took (`motpd_radius_decision_duration_seconds`).
+    pub(crate) fn decided(&self, ending: Ending, took: Duration) {
+        self.exported.decided(ending, took);
     }
 
     pub(crate) fn error(&self) {

@@ -7,11 +7,15 @@
 //! decides nothing about accounts or devices: every login and binding goes through
 //! [`crate::engine::self_service::SelfService`] (flow B: [`crate::engine::invitations::Invitations`]; the account
 //! pages: [`crate::engine::account_recovery::AccountRecovery`]). No SQL here.
+//!
+//! [`admin`] is the other HTTP listener, for monitoring (`/metrics`, `/healthz`, `/readyz`): its own router on
+//! its own address, sharing nothing with the pages but this module's place as the crate's HTTP code.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod account;
 mod account_flow;
+pub mod admin;
 mod form_token;
 mod guard;
 mod handlers;
