@@ -89,7 +89,9 @@ pub(super) async fn restore(config_path: Option<&Path>, file: &Path) -> anyhow::
         ),
         Replaced::Nothing => println!("there was no database to replace"),
     }
-    record_restore(config_path, file, &verified).await?;
+    record_restore(config_path, file, &verified).await.context(
+        "the database was restored, but recording the restore in its audit trail failed",
+    )?;
     println!("start the service again (systemctl start motpd)");
     Ok(())
 }

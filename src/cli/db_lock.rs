@@ -73,19 +73,26 @@ pub(crate) fn exclusive(database: &Path) -> Result<DatabaseLock, LockError> {
     }
 }
 
-/// Opens (creating, mode 0600) the lock file.
+/// Opens the lock file, read-only (a lock needs no write access), creating it if missing. It stays empty, and
+/// is made readable by all so that an admin command run as root first does not lock the service user out.
 fn open(lock: &Path) -> Result<File, LockError> {
+    let io = |source| LockError::Io {
+        lock: lock.to_owned(),
+        source,
+    };
+    match File::open(lock) {
+        Ok(file) => return Ok(file),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
+        Err(_) => {}
+    }
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o644);
     }
-    options.open(lock).map_err(|source| LockError::Io {
-        lock: lock.to_owned(),
-        source,
-    })
+    options.open(lock).map_err(io)
 }
 
 #[cfg(test)]
