@@ -50,7 +50,7 @@ fn parse_head(text: &str) -> Result<[u8; 32], CliError> {
 
 async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result<()> {
     let recorded = head.map(parse_head).transpose()?;
-    let chain = AuditChain::new(ctx.key.audit_chain_key());
+    let chain = AuditChain::keyring(ctx.key.clone());
     let mut verifier = ChainVerifier::new(&chain);
     let mut breaks = Vec::new();
     let mut rows = 0u64;
@@ -70,6 +70,10 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
             head_found |= recorded.is_some_and(|head| head == record.mac);
         }
     }
+    if let Err(broken) = verifier.finish() {
+        breaks.push(broken.to_string());
+    }
+    let unverified = verifier.unverified();
     let head_missing = recorded.is_some() && !head_found;
     if json {
         println!(
@@ -78,6 +82,8 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "ok": breaks.is_empty() && !head_missing,
                 "rows": rows,
                 "breaks": breaks,
+                "unverified_rows": unverified.as_ref().map_or(0, |(n, _)| *n),
+                "unverified_key_id": unverified.as_ref().map(|(_, id)| id.clone()),
                 "recorded_head_found": recorded.map(|_| head_found),
                 "head": verifier.head_hex(),
             })
@@ -91,8 +97,17 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "BROKEN: the recorded head is not in the trail (rows up to it were removed or rewritten)"
             );
         }
+        if let Some((count, key_id)) = &unverified {
+            println!(
+                "NOT VERIFIED: the first {count} row(s), linked under key {key_id} before a key rotation (that key \
+                 file is not in this node's keyring; add it to secrets.extra_key_files to check them)"
+            );
+        }
         if breaks.is_empty() && !head_missing {
-            println!("audit trail intact: {rows} row(s) verified");
+            println!(
+                "audit trail intact: {} row(s) verified",
+                verifier.verified()
+            );
             if recorded.is_some() {
                 println!("the recorded head is in the trail: nothing before it was changed");
             }

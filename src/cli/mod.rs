@@ -16,6 +16,7 @@ mod init;
 mod invite;
 mod password_prompt;
 mod report;
+mod secrets;
 mod serve;
 mod user;
 mod user_list;
@@ -69,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
+        Command::Secrets(command) => secrets::run(config_path, command).await,
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }
@@ -117,6 +119,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 StoreError::NotFound(_) => 6,
                 StoreError::Conflict(_) => 7,
                 StoreError::UnsupportedUrl(_) => 3,
+                StoreError::Key(_) => 4,
                 _ => 5,
             };
         }

@@ -19,7 +19,7 @@ use crate::engine::{AuditSink, Engine, EngineSettings};
 use crate::notify::SmtpMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::MasterKey;
+use crate::secrets::Keyring;
 use crate::store::{Store, StoreError, Stores};
 
 /// How often the client table is re-read from the store.
@@ -127,7 +127,7 @@ impl Node {
     pub async fn start(
         config: &Config,
         stores: Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         sockets: (Vec<UdpSocket>, Vec<UdpSocket>),
         web: Option<tokio::net::TcpListener>,

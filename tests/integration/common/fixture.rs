@@ -13,7 +13,7 @@ use motpd::import::seeds::ImportedSeed;
 use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
 use motpd::runtime::hashing::HashingPool;
-use motpd::secrets::{MasterKey, SecretBytes};
+use motpd::secrets::{Keyring, MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert, Store, Stores};
 
 use super::{CACHE, NOW};
@@ -29,7 +29,7 @@ pub(crate) struct EngineFixture {
     pub(crate) stores: Stores,
     /// Every role (`stores.store`).
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) key: Arc<MasterKey>,
+    pub(crate) key: Arc<Keyring>,
     pub(crate) clock: ManualClock,
     pub(crate) engine: Arc<Engine>,
     pub(crate) config: Config,
@@ -70,7 +70,7 @@ impl EngineFixture {
         config.policy.enforce_after = None;
         adjust(&mut config);
         config.validate().unwrap();
-        let key = Arc::new(test_key());
+        let key = Arc::new(Keyring::single(test_key()));
         let store = stores.store.clone();
         let (sink, _task) = AuditSink::spawn(store.clone());
         let sms = (config.sms.provider != SmsProvider::None).then(|| {
