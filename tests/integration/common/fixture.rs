@@ -66,11 +66,21 @@ impl EngineFixture {
         clock: ManualClock,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
+        let key = Arc::new(Keyring::single(test_key()));
+        Self::with_stores_and_key(stores, clock, key, adjust).await
+    }
+
+    /// A fixture over opened stores with its own keyring (key rotation).
+    pub(crate) async fn with_stores_and_key(
+        stores: Stores,
+        clock: ManualClock,
+        key: Arc<Keyring>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         config.policy.enforce_after = None;
         adjust(&mut config);
         config.validate().unwrap();
-        let key = Arc::new(Keyring::single(test_key()));
         let store = stores.store.clone();
         let (sink, _task) = AuditSink::spawn(store.clone());
         let sms = (config.sms.provider != SmsProvider::None).then(|| {
