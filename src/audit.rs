@@ -393,6 +393,7 @@ fn rotation_keys(event: &AuditEvent) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::MasterKey;
 
     fn chain() -> AuditChain {
         AuditChain::new(SecretBytes::new(vec![9; 32]))
@@ -459,6 +460,102 @@ mod tests {
 
         let other = AuditChain::new(SecretBytes::new(vec![8; 32]));
         assert_eq!(verify(&other, &good), Err(AuditBreak::BadLink { seq: 1 }));
+    }
+
+    /// Rows 1-3 under `old`, row 4 the rotation (still under `old`), rows 5-6 under `new`.
+    fn rotated_rows(old: &MasterKey, new: &MasterKey) -> Vec<AuditRecord> {
+        let (old_chain, new_chain) = (
+            AuditChain::new(old.derive(CHAIN_LABEL)),
+            AuditChain::new(new.derive(CHAIN_LABEL)),
+        );
+        let mut prev = GENESIS_MAC;
+        (1..=6)
+            .map(|seq| {
+                let event = if seq == 4 {
+                    AuditEvent::new(
+                        seq,
+                        ROTATION_KIND,
+                        "cli",
+                        None,
+                        "ok",
+                        serde_json::json!({"from_key_id": old.key_id(), "to_key_id": new.key_id()}),
+                    )
+                } else {
+                    AuditEvent::new(
+                        seq,
+                        "radius.auth",
+                        "radius:nas",
+                        None,
+                        "accept",
+                        serde_json::json!({}),
+                    )
+                };
+                let chain = if seq <= 4 { &old_chain } else { &new_chain };
+                let mac = chain.link(&prev, seq, &event);
+                prev = mac;
+                AuditRecord { seq, event, mac }
+            })
+            .collect()
+    }
+
+    fn walk(
+        chain: &AuditChain,
+        rows: &[AuditRecord],
+    ) -> (Vec<AuditBreak>, i64, Option<(i64, String)>) {
+        let mut v = ChainVerifier::new(chain);
+        let mut breaks = Vec::new();
+        for r in rows {
+            if let Err(b) = v.check(r) {
+                breaks.push(b);
+                v.resync(r);
+            }
+        }
+        if let Err(b) = v.finish() {
+            breaks.push(b);
+        }
+        (breaks, v.verified(), v.unverified())
+    }
+
+    #[test]
+    fn the_chain_continues_across_a_key_rotation() {
+        let key = |b| MasterKey::from_bytes([b; 32]);
+        let rows = rotated_rows(&key(1), &key(2));
+        let both = AuditChain::keyring(Arc::new(Keyring::with_keys(key(2), vec![key(1)])));
+        assert_eq!(walk(&both, &rows), (vec![], 6, None));
+
+        // A row after the rotation linked under the old key (a node that did not switch) is a break.
+        let mut stale = rows.clone();
+        stale[4].mac =
+            AuditChain::new(key(1).derive(CHAIN_LABEL)).link(&rows[3].mac, 5, &rows[4].event);
+        assert_eq!(walk(&both, &stale).0[0], AuditBreak::BadLink { seq: 5 });
+
+        // The rotation row rewritten to name another key: its own link breaks.
+        let mut renamed = rows.clone();
+        renamed[3].event.detail = renamed[3]
+            .event
+            .detail
+            .replace(&key(2).key_id(), &key(3).key_id());
+        assert_eq!(walk(&both, &renamed).0[0], AuditBreak::BadLink { seq: 4 });
+
+        // The old key file removed: the first span is unverified, the rest verified.
+        let only_new = AuditChain::keyring(Arc::new(Keyring::single(key(2))));
+        assert_eq!(
+            walk(&only_new, &rows),
+            (vec![], 2, Some((4, key(1).key_id())))
+        );
+
+        // With the old key present, a changed row of the first span is a break, not "unverified".
+        let mut edited = rows.clone();
+        edited[0].event.outcome = "reject".into();
+        let (breaks, _, unverified) = walk(&both, &edited);
+        assert_eq!(breaks[0], AuditBreak::BadLink { seq: 1 });
+        assert_eq!(unverified, None);
+
+        // No key opens anything and no rotation row follows: broken, not unverified.
+        let other = AuditChain::keyring(Arc::new(Keyring::single(key(9))));
+        let (breaks, _, unverified) = walk(&other, &rows[..3]);
+        assert_eq!(breaks, vec![AuditBreak::BadLink { seq: 1 }]);
+        assert_eq!(unverified, None);
     }
 
     #[test]

@@ -117,9 +117,12 @@ pub(super) fn reseal_all(
     Ok((resealed, counts))
 }
 
+/// A device row's ID, account, sealed seed and sealed PIN.
+pub(super) type DeviceSecrets = (String, String, Vec<u8>, Option<Vec<u8>>);
+
 /// The rows of both tables as sealed values (devices: seed, then PIN if any).
 pub(super) fn to_values(
-    devices: Vec<(String, String, Vec<u8>, Option<Vec<u8>>)>,
+    devices: Vec<DeviceSecrets>,
     clients: Vec<(String, Vec<u8>)>,
 ) -> Vec<SealedValue> {
     let mut values = Vec::with_capacity(devices.len() * 2 + clients.len());
