@@ -331,4 +331,27 @@ mod tests {
         );
         assert_eq!(ring.keys().len(), 2);
     }
+
+    #[test]
+    fn a_key_file_listed_after_the_start_is_found_through_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("motpd.key");
+        let later = dir.path().join("later.key");
+        MasterKey::create_file(&first).unwrap();
+        let listed = later.clone();
+        let source: FileSource = Box::new(move || vec![listed.clone()]);
+        let ring = Keyring::load_with_source(&first, &[], Some(source)).unwrap();
+        let new = MasterKey::create_file(&later).unwrap();
+        let check = new.key_check_value().unwrap();
+        assert_eq!(ring.adopt_key_check(&check).unwrap().id(), new.id());
+        assert_eq!(ring.key_id(), new.key_id());
+        // An id no file holds is refused (and the files are not re-read again within the second).
+        let stranger = MasterKey::from_bytes([5; 32])
+            .seal(&Aad::key_check(), b"x")
+            .unwrap();
+        assert!(matches!(
+            ring.open(&Aad::key_check(), &stranger),
+            Err(SecretError::UnknownKey { .. })
+        ));
+    }
 }

@@ -71,6 +71,12 @@ impl Site {
 
     /// Runs the real `motpd` binary with this site's configuration: success, and stdout + stderr.
     async fn motpd(&self, args: &[&str]) -> (bool, String) {
+        let (code, text) = self.motpd_code(args).await;
+        (code == Some(0), text)
+    }
+
+    /// As [`Site::motpd`], with the exit code.
+    async fn motpd_code(&self, args: &[&str]) -> (Option<i32>, String) {
         let config = self.config.clone();
         let cwd = self.dir.path().to_owned();
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -87,7 +93,7 @@ impl Site {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            (out.status.success(), text)
+            (out.status.code(), text)
         })
         .await
         .unwrap()
@@ -347,4 +353,49 @@ async fn postgres_two_nodes_rotation_under_load_loses_no_login() {
     let site = Site::new(tempfile::tempdir().unwrap(), backend.url.clone());
     rotation_under_load(site, 2).await;
     drop(backend);
+}
+
+#[tokio::test]
+async fn a_missed_step_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let site = Site::new(dir, url);
+    site.write_config(&site.old_key, &[]);
+    let (ok, out) = site.motpd(&["init"]).await;
+    assert!(ok, "{out}");
+    let new_key = site.new_key.display().to_string();
+    let (ok, out) = site.motpd(&["secrets", "new-key", &new_key]).await;
+    assert!(ok, "{out}");
+    let new_id = MasterKey::load(&site.new_key).unwrap().key_id();
+
+    // The new key file is not listed in this node's configuration: refused, nothing changed.
+    let rotate = ["secrets", "rotate", "--new-key-file", new_key.as_str()];
+    let (code, out) = site.motpd_code(&rotate).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("is not listed in this node's configuration"),
+        "{out}"
+    );
+    let (ok, out) = site.motpd(&["secrets", "status", "--json"]).await;
+    assert!(ok, "{out}");
+    assert!(!out.contains(&new_id), "{out}");
+
+    site.write_config(&site.old_key, &[&site.new_key]);
+    let (ok, out) = site.motpd(&rotate).await;
+    assert!(ok, "{out}");
+    // Run again with the same key: nothing left under the old key, the chain still verifies.
+    let (ok, out) = site.motpd(&rotate).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("rotated from key {new_id} to key {new_id}")),
+        "{out}"
+    );
+    let (ok, out) = site.motpd(&["audit", "verify"]).await;
+    assert!(ok, "{out}");
+
+    // A node whose configuration lacks the key the database names refuses, naming it.
+    site.write_config(&site.old_key, &[]);
+    let (code, out) = site.motpd_code(&["secrets", "status"]).await;
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains(&format!("which uses key {new_id}")), "{out}");
 }
