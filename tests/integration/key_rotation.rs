@@ -24,7 +24,7 @@ use crate::common::{CACHE, NOW, postgres_backend, sqlite_url};
 
 const PW: &str = "Nurse2024";
 /// Accounts logging in every round (each once per time step, so replay never explains a reject).
-const ACCOUNTS: usize = 6;
+const ACCOUNTS: usize = 10;
 
 fn user(i: usize) -> String {
     format!("nurse{i}")
@@ -208,9 +208,11 @@ async fn rotation_under_load(site: Site, node_count: usize) {
         load.accepted.load(Ordering::SeqCst) + load.failures.lock().unwrap().len() as u64
     };
     let (sent_before, answered_before) = (load.sent.load(Ordering::SeqCst), answered(&load));
+    let started = std::time::Instant::now();
     let (ok, out) = site
         .motpd(&["secrets", "rotate", "--new-key-file", &new_key])
         .await;
+    let took = started.elapsed();
     // Logins in flight when the rotation started, and sent while it ran.
     let sent_during = sent_before - answered_before.min(sent_before)
         + load.sent.load(Ordering::SeqCst)
@@ -239,7 +241,7 @@ async fn rotation_under_load(site: Site, node_count: usize) {
     let failures = load.failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "failed logins: {failures:?}");
     eprintln!(
-        "{node_count} node(s): {} logins accepted, 0 failed, {sent_during} in flight while `secrets rotate` ran",
+        "{node_count} node(s): {} logins accepted, 0 failed, {sent_during} in flight while `secrets rotate` ran ({took:?}, process start included)",
         load.accepted.load(Ordering::SeqCst)
     );
 
