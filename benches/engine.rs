@@ -19,7 +19,7 @@ use motpd::engine::{AccessHandler, AccessRequest, AuditSink, Decision, Engine, E
 use motpd::import::seeds::ImportedSeed;
 use motpd::otp::{Algorithm, Kind, totp_at};
 use motpd::runtime::hashing::HashingPool;
-use motpd::secrets::{MasterKey, SecretBytes};
+use motpd::secrets::{Keyring, MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert};
 use tokio::runtime::Runtime;
 
@@ -32,8 +32,8 @@ const USER: &str = "nurse.chen";
 /// An engine over a fresh SQLite file (the production login path: its writer thread and the cache) holding one
 /// active account with a TOTP device. The directory lives as long as the engine is used.
 async fn engine_with_account(clock: &ManualClock, dir: &tempfile::TempDir) -> Arc<Engine> {
-    let key = Arc::new(MasterKey::from_bytes([42; 32]));
-    let chain = AuditChain::new(key.audit_chain_key());
+    let key = Arc::new(Keyring::single(MasterKey::from_bytes([42; 32])));
+    let chain = AuditChain::keyring(key.clone());
     let url = format!("sqlite://{}", dir.path().join("motpd.db").display());
     let cache = store::CacheSettings {
         ttl_seconds: 60,

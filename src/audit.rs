@@ -7,6 +7,12 @@
 //! newest rows is not detectable from the chain alone: `motpd audit verify` prints the head so operators can
 //! record it elsewhere.
 //!
+//! Key rotation (`motpd secrets rotate`) continues the chain: the rotation row (kind [`ROTATION_KIND`], detail
+//! naming `from_key_id` and `to_key_id`) is still linked under the old key, every later row under the new one.
+//! Which key links the next row is what the database's key check value names, read under the chain's lock
+//! ([`AuditChain::span`]); so the switch happens in the rotation's own transaction, for every node at once.
+//! [`ChainVerifier`] walks the keyring the same way.
+//!
 //! This module is pure: the store appends rows (serialised, so the chain has one order even across nodes) and
 //! hands them back for verification.
 
@@ -14,7 +20,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::secrets::SecretBytes;
+use std::sync::Arc;
+
+use crate::secrets::{Keyring, SecretBytes, SecretError};
+
+/// The kind of the row `motpd secrets rotate` appends: the last row linked under the old key.
+pub const ROTATION_KIND: &str = "secrets.rotate";
+/// The label of the chain key derived from a master key.
+const CHAIN_LABEL: &[u8] = b"motpd audit chain v1";
 
 /// The `mac` of the (virtual) row before the first one.
 pub const GENESIS_MAC: [u8; 32] = [0u8; 32];
@@ -95,23 +108,105 @@ pub enum AuditBreak {
         /// The one found.
         found: i64,
     },
+    /// A rotation row names a key the keyring lacks: the rows after it cannot be checked.
+    #[error(
+        "audit row {seq} is a key rotation to key {key_id}, which is not in this node's keyring"
+    )]
+    UnknownKey {
+        /// The rotation row.
+        seq: i64,
+        /// The key it names.
+        key_id: String,
+    },
 }
 
-/// Computes and checks links with the chain key.
+/// The chain's keys: one fixed key (tests, benches), or the node's keyring.
 #[derive(Debug, Clone)]
 pub struct AuditChain {
-    key: SecretBytes,
+    keys: ChainKeys,
+}
+
+#[derive(Debug, Clone)]
+enum ChainKeys {
+    Fixed(ChainKey),
+    Keyring(Arc<Keyring>),
 }
 
 impl AuditChain {
-    /// A chain keyed with `key` (from [`crate::secrets::MasterKey::audit_chain_key`]).
+    /// A chain keyed with `key` for good (from [`crate::secrets::MasterKey::audit_chain_key`]).
     pub fn new(key: SecretBytes) -> Self {
-        Self { key }
+        Self {
+            keys: ChainKeys::Fixed(ChainKey(key)),
+        }
     }
 
+    /// A chain keyed by the keyring: each span by the key the database names (see [`AuditChain::span`]).
+    pub fn keyring(keyring: Arc<Keyring>) -> Self {
+        Self {
+            keys: ChainKeys::Keyring(keyring),
+        }
+    }
+
+    /// The key that links the next rows, given the database's key check value read under the chain's lock
+    /// (`None`: none stored yet, the primary key). The keyring makes that key its primary one, so this node's
+    /// new seals follow a rotation committed by another node.
+    pub fn span(&self, key_check: Option<&[u8]>) -> Result<ChainKey, SecretError> {
+        match &self.keys {
+            ChainKeys::Fixed(key) => Ok(key.clone()),
+            ChainKeys::Keyring(ring) => {
+                let key = match key_check {
+                    Some(stored) => ring.adopt_key_check(stored)?,
+                    None => ring.primary(),
+                };
+                Ok(ChainKey(key.derive(CHAIN_LABEL)))
+            }
+        }
+    }
+
+    /// The link of row `seq` holding `event`, after a row whose link is `prev`, under the fixed key or the
+    /// keyring's primary key.
+    pub fn link(&self, prev: &[u8; 32], seq: i64, event: &AuditEvent) -> [u8; 32] {
+        match &self.keys {
+            ChainKeys::Fixed(key) => key.link(prev, seq, event),
+            ChainKeys::Keyring(ring) => {
+                ChainKey(ring.primary().derive(CHAIN_LABEL)).link(prev, seq, event)
+            }
+        }
+    }
+
+    /// Every key a row may be linked under, with its master key id (`None` for a fixed key).
+    fn candidates(&self) -> Vec<(Option<String>, ChainKey)> {
+        match &self.keys {
+            ChainKeys::Fixed(key) => vec![(None, key.clone())],
+            ChainKeys::Keyring(ring) => ring
+                .keys()
+                .iter()
+                .map(|k| (Some(k.key_id()), ChainKey(k.derive(CHAIN_LABEL))))
+                .collect(),
+        }
+    }
+
+    /// The chain key of the master key with this id, if the keyring holds it.
+    fn key_named(&self, key_id: &str) -> Option<ChainKey> {
+        self.candidates()
+            .into_iter()
+            .find(|(id, _)| id.as_deref() == Some(key_id))
+            .map(|(_, key)| key)
+    }
+
+    fn is_keyring(&self) -> bool {
+        matches!(self.keys, ChainKeys::Keyring(_))
+    }
+}
+
+/// One span's chain key.
+#[derive(Debug, Clone)]
+pub struct ChainKey(SecretBytes);
+
+impl ChainKey {
     /// The link of row `seq` holding `event`, after a row whose link is `prev`.
     pub fn link(&self, prev: &[u8; 32], seq: i64, event: &AuditEvent) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.expose())
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.expose())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(prev);
         mac.update(&seq.to_be_bytes());
@@ -130,12 +225,23 @@ impl AuditChain {
     }
 }
 
-/// Incremental verifier: feed rows in `seq` order, page by page.
+/// Incremental verifier: feed rows in `seq` order, page by page, then call [`ChainVerifier::finish`].
+///
+/// With a keyring chain the first row is tried under every key, and each rotation row switches to the key it
+/// names. If the keyring no longer holds the first span's key (its file was removed after a rotation), the rows
+/// up to the first rotation row are counted as unverified instead of broken, but only when that rotation row
+/// names a key the keyring lacks: if the keyring holds it, those rows are reported as broken.
 #[derive(Debug)]
 pub struct ChainVerifier<'a> {
     chain: &'a AuditChain,
     prev: [u8; 32],
     next_seq: i64,
+    /// The key of the current span (`None`: not known yet, every key is tried).
+    current: Option<ChainKey>,
+    /// The first row of a leading span whose key may be missing, while in that span.
+    skipping_from: Option<i64>,
+    unverified: i64,
+    unverified_key: Option<String>,
 }
 
 impl<'a> ChainVerifier<'a> {
@@ -145,6 +251,10 @@ impl<'a> ChainVerifier<'a> {
             chain,
             prev: GENESIS_MAC,
             next_seq: 1,
+            current: None,
+            skipping_from: None,
+            unverified: 0,
+            unverified_key: None,
         }
     }
 
@@ -156,16 +266,93 @@ impl<'a> ChainVerifier<'a> {
                 found: record.seq,
             });
         }
-        let expected = self.chain.link(&self.prev, record.seq, &record.event);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            &expected[..],
-            &record.mac[..],
-        )) {
-            return Err(AuditBreak::BadLink { seq: record.seq });
+        if let Some(first) = self.skipping_from {
+            return self.skip(first, record);
+        }
+        let links = |key: &ChainKey| {
+            let expected = key.link(&self.prev, record.seq, &record.event);
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                &expected[..],
+                &record.mac[..],
+            ))
+        };
+        match &self.current {
+            Some(key) => {
+                if !links(key) {
+                    return Err(AuditBreak::BadLink { seq: record.seq });
+                }
+            }
+            None => {
+                let found = self
+                    .chain
+                    .candidates()
+                    .into_iter()
+                    .map(|(_, key)| key)
+                    .find(|key| links(key));
+                match found {
+                    Some(key) => self.current = Some(key),
+                    None if self.chain.is_keyring() && record.seq == 1 => {
+                        self.skipping_from = Some(1);
+                        return self.skip(1, record);
+                    }
+                    None => return Err(AuditBreak::BadLink { seq: record.seq }),
+                }
+            }
         }
         self.prev = record.mac;
         self.next_seq += 1;
+        self.follow_rotation(record)
+    }
+
+    /// A row of a leading span whose key may be missing: counted, not checked, until the first rotation row.
+    fn skip(&mut self, first: i64, record: &AuditRecord) -> Result<(), AuditBreak> {
+        self.unverified += 1;
+        self.prev = record.mac;
+        self.next_seq += 1;
+        if record.event.kind != ROTATION_KIND {
+            return Ok(());
+        }
+        self.skipping_from = None;
+        let (from, _) = rotation_keys(&record.event);
+        if from
+            .as_deref()
+            .is_none_or(|id| self.chain.key_named(id).is_some())
+        {
+            // The span's key is here, yet no row of it links: the rows were changed.
+            self.unverified = 0;
+            let _ = self.follow_rotation(record);
+            return Err(AuditBreak::BadLink { seq: first });
+        }
+        self.unverified_key = from;
+        self.follow_rotation(record)
+    }
+
+    /// After a rotation row, the key it names links the next rows.
+    fn follow_rotation(&mut self, record: &AuditRecord) -> Result<(), AuditBreak> {
+        if record.event.kind != ROTATION_KIND || !self.chain.is_keyring() {
+            return Ok(());
+        }
+        let (_, to) = rotation_keys(&record.event);
+        let to = to.unwrap_or_default();
+        self.current = self.chain.key_named(&to);
+        if self.current.is_none() {
+            return Err(AuditBreak::UnknownKey {
+                seq: record.seq,
+                key_id: to,
+            });
+        }
         Ok(())
+    }
+
+    /// Ends the walk: a leading span still unchecked at the end of the trail (no rotation row came) is broken.
+    pub fn finish(&mut self) -> Result<(), AuditBreak> {
+        match self.skipping_from.take() {
+            Some(first) => {
+                self.unverified = 0;
+                Err(AuditBreak::BadLink { seq: first })
+            }
+            None => Ok(()),
+        }
     }
 
     /// Goes on after a break as if `record` were intact, so that a report can name every break, not only the
@@ -177,7 +364,17 @@ impl<'a> ChainVerifier<'a> {
 
     /// Rows verified so far.
     pub fn verified(&self) -> i64 {
-        self.next_seq - 1
+        self.next_seq - 1 - self.unverified
+    }
+
+    /// Rows of a leading span left unchecked because the keyring lacks its key, and that key's id.
+    pub fn unverified(&self) -> Option<(i64, String)> {
+        (self.unverified > 0 && self.skipping_from.is_none()).then(|| {
+            (
+                self.unverified,
+                self.unverified_key.clone().unwrap_or_default(),
+            )
+        })
     }
 
     /// The last verified link, hex (to record elsewhere and compare later).
@@ -186,9 +383,17 @@ impl<'a> ChainVerifier<'a> {
     }
 }
 
+/// The `from_key_id` and `to_key_id` of a rotation row's detail.
+fn rotation_keys(event: &AuditEvent) -> (Option<String>, Option<String>) {
+    let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
+    let field = |name: &str| detail.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    (field("from_key_id"), field("to_key_id"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::MasterKey;
 
     fn chain() -> AuditChain {
         AuditChain::new(SecretBytes::new(vec![9; 32]))
@@ -255,6 +460,102 @@ mod tests {
 
         let other = AuditChain::new(SecretBytes::new(vec![8; 32]));
         assert_eq!(verify(&other, &good), Err(AuditBreak::BadLink { seq: 1 }));
+    }
+
+    /// Rows 1-3 under `old`, row 4 the rotation (still under `old`), rows 5-6 under `new`.
+    fn rotated_rows(old: &MasterKey, new: &MasterKey) -> Vec<AuditRecord> {
+        let (old_chain, new_chain) = (
+            AuditChain::new(old.derive(CHAIN_LABEL)),
+            AuditChain::new(new.derive(CHAIN_LABEL)),
+        );
+        let mut prev = GENESIS_MAC;
+        (1..=6)
+            .map(|seq| {
+                let event = if seq == 4 {
+                    AuditEvent::new(
+                        seq,
+                        ROTATION_KIND,
+                        "cli",
+                        None,
+                        "ok",
+                        serde_json::json!({"from_key_id": old.key_id(), "to_key_id": new.key_id()}),
+                    )
+                } else {
+                    AuditEvent::new(
+                        seq,
+                        "radius.auth",
+                        "radius:nas",
+                        None,
+                        "accept",
+                        serde_json::json!({}),
+                    )
+                };
+                let chain = if seq <= 4 { &old_chain } else { &new_chain };
+                let mac = chain.link(&prev, seq, &event);
+                prev = mac;
+                AuditRecord { seq, event, mac }
+            })
+            .collect()
+    }
+
+    fn walk(
+        chain: &AuditChain,
+        rows: &[AuditRecord],
+    ) -> (Vec<AuditBreak>, i64, Option<(i64, String)>) {
+        let mut v = ChainVerifier::new(chain);
+        let mut breaks = Vec::new();
+        for r in rows {
+            if let Err(b) = v.check(r) {
+                breaks.push(b);
+                v.resync(r);
+            }
+        }
+        if let Err(b) = v.finish() {
+            breaks.push(b);
+        }
+        (breaks, v.verified(), v.unverified())
+    }
+
+    #[test]
+    fn the_chain_continues_across_a_key_rotation() {
+        let key = |b| MasterKey::from_bytes([b; 32]);
+        let rows = rotated_rows(&key(1), &key(2));
+        let both = AuditChain::keyring(Arc::new(Keyring::with_keys(key(2), vec![key(1)])));
+        assert_eq!(walk(&both, &rows), (vec![], 6, None));
+
+        // A row after the rotation linked under the old key (a node that did not switch) is a break.
+        let mut stale = rows.clone();
+        stale[4].mac =
+            AuditChain::new(key(1).derive(CHAIN_LABEL)).link(&rows[3].mac, 5, &rows[4].event);
+        assert_eq!(walk(&both, &stale).0[0], AuditBreak::BadLink { seq: 5 });
+
+        // The rotation row rewritten to name another key: its own link breaks.
+        let mut renamed = rows.clone();
+        renamed[3].event.detail = renamed[3]
+            .event
+            .detail
+            .replace(&key(2).key_id(), &key(3).key_id());
+        assert_eq!(walk(&both, &renamed).0[0], AuditBreak::BadLink { seq: 4 });
+
+        // The old key file removed: the first span is unverified, the rest verified.
+        let only_new = AuditChain::keyring(Arc::new(Keyring::single(key(2))));
+        assert_eq!(
+            walk(&only_new, &rows),
+            (vec![], 2, Some((4, key(1).key_id())))
+        );
+
+        // With the old key present, a changed row of the first span is a break, not "unverified".
+        let mut edited = rows.clone();
+        edited[0].event.outcome = "reject".into();
+        let (breaks, _, unverified) = walk(&both, &edited);
+        assert_eq!(breaks[0], AuditBreak::BadLink { seq: 1 });
+        assert_eq!(unverified, None);
+
+        // No key opens anything and no rotation row follows: broken, not unverified.
+        let other = AuditChain::keyring(Arc::new(Keyring::single(key(9))));
+        let (breaks, _, unverified) = walk(&other, &rows[..3]);
+        assert_eq!(breaks, vec![AuditBreak::BadLink { seq: 1 }]);
+        assert_eq!(unverified, None);
     }
 
     #[test]

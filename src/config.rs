@@ -325,12 +325,16 @@ impl Default for PolicyConfig {
 pub struct SecretsConfig {
     /// Key file, created by `motpd init` with mode 0600.
     pub key_file: PathBuf,
+    /// Further key files this node opens values with: the next key before `motpd secrets rotate`, the old one
+    /// after it. A listed file that does not exist is skipped (and looked for again when needed).
+    pub extra_key_files: Vec<PathBuf>,
 }
 
 impl Default for SecretsConfig {
     fn default() -> Self {
         Self {
             key_file: PathBuf::from("motpd.key"),
+            extra_key_files: Vec::new(),
         }
     }
 }

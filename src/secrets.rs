@@ -8,7 +8,14 @@
 //! - sealing: XChaCha20-Poly1305 with a random 192-bit nonce per value and the row identity as associated data
 //!   ([`Aad`]), so a sealed value copied into another row does not open.
 //!
-//! Sealed format: `0x01 || nonce (24) || ciphertext || tag (16)`. The version byte leaves room for key rotation.
+//! Sealed formats:
+//! - version 2 (every new seal): `0x02 || key id (4) || nonce (24) || ciphertext || tag (16)`, with
+//!   `0x02 || key id || row identity` as associated data, so the key id cannot be changed without breaking the tag;
+//! - version 1 (databases from before key rotation): `0x01 || nonce (24) || ciphertext || tag (16)`, opened by
+//!   trying each key of the [`Keyring`].
+//!
+//! The key id is the first four bytes of `SHA-256("motpd key id v1" || key)`: derived from the key itself, so
+//! two nodes agree on it without coordinating a counter, and it tells nothing about the key.
 //! This module does no logging and knows nothing of the database.
 
 use std::fmt;
@@ -21,7 +28,15 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-const SEALED_VERSION: u8 = 1;
+mod keyring;
+
+pub use keyring::{FileSource, Keyring};
+
+const LEGACY_VERSION: u8 = 1;
+const SEALED_VERSION: u8 = 2;
+/// Bytes of a key id.
+pub const KEY_ID_LEN: usize = 4;
+const KEY_ID_LABEL: &[u8] = b"motpd key id v1";
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const KEY_CHECK_PLAINTEXT: &[u8] = b"motpd key check v1";
@@ -79,6 +94,15 @@ pub enum SecretError {
     /// The operating system's random generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// A value or the database names a key that none of this node's key files holds.
+    #[error(
+        "the database uses key id {key_id}, which none of this node's key files holds (secrets.key_file, \
+         secrets.extra_key_files): copy that key file to this node and list it there"
+    )]
+    UnknownKey {
+        /// The key id (8 hex digits).
+        key_id: String,
+    },
 }
 
 /// Bytes that must stay secret: zeroed on drop, redacted in `Debug`.
@@ -259,48 +283,69 @@ impl MasterKey {
         Ok(key)
     }
 
-    /// A short public fingerprint of the key (first 8 hex digits of its SHA-256), for messages and the database.
+    /// The key's public identity: the first bytes of `SHA-256("motpd key id v1" || key)`. Written into every
+    /// value sealed under it, so a node picks the right key of its keyring.
+    pub fn id(&self) -> [u8; KEY_ID_LEN] {
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_LABEL)
+            .chain_update(self.key.as_slice())
+            .finalize();
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        id
+    }
+
+    /// [`MasterKey::id`] as 8 hex digits, for messages, the audit trail and `motpd secrets status`.
     pub fn key_id(&self) -> String {
-        let digest = Sha256::digest(self.key.as_slice());
-        hex::encode(digest.get(..4).unwrap_or_default())
+        hex::encode(self.id())
     }
 
     /// Seals `plaintext` for the row named by `aad`.
     pub fn seal(&self, aad: &Aad, plaintext: &[u8]) -> Result<Vec<u8>, SecretError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| SecretError::Random)?;
+        let id = self.id();
         let cipher = self.cipher()?;
         let ciphertext = cipher
             .encrypt(
                 &XNonce::from(nonce),
                 Payload {
                     msg: plaintext,
-                    aad: aad.as_bytes(),
+                    aad: &bound_aad(&id, aad),
                 },
             )
             .map_err(|_| SecretError::Open)?;
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        let mut sealed = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + ciphertext.len());
         sealed.push(SEALED_VERSION);
+        sealed.extend_from_slice(&id);
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&ciphertext);
         Ok(sealed)
     }
 
-    /// Opens a value sealed by [`MasterKey::seal`] for the same row.
+    /// Opens a value sealed by [`MasterKey::seal`] for the same row: a version 2 value only if it names this
+    /// key, a version 1 value if this key opens it.
     pub fn open(&self, aad: &Aad, sealed: &[u8]) -> Result<SecretBytes, SecretError> {
-        let (version, rest) = sealed.split_first().ok_or(SecretError::Open)?;
-        if *version != SEALED_VERSION || rest.len() < NONCE_LEN + TAG_LEN {
-            return Err(SecretError::Open);
-        }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SecretError::Open)?;
+        let (nonce, ciphertext, aad_bytes) = match parse_sealed(sealed)? {
+            Sealed::V1 { nonce, ciphertext } => (nonce, ciphertext, aad.as_bytes().to_vec()),
+            Sealed::V2 {
+                key_id,
+                nonce,
+                ciphertext,
+            } => {
+                if key_id != self.id() {
+                    return Err(SecretError::Open);
+                }
+                (nonce, ciphertext, bound_aad(&key_id, aad))
+            }
+        };
         let cipher = self.cipher()?;
         cipher
             .decrypt(
                 &XNonce::from(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: aad.as_bytes(),
+                    aad: &aad_bytes,
                 },
             )
             .map(SecretBytes::new)
@@ -335,6 +380,60 @@ impl MasterKey {
         mac.update(label);
         SecretBytes::new(mac.finalize().into_bytes().to_vec())
     }
+}
+
+/// The key id a sealed value names: `Some` for version 2, `None` for version 1 (which names no key) or a value
+/// too short to be sealed.
+pub fn sealed_key_id(sealed: &[u8]) -> Option<[u8; KEY_ID_LEN]> {
+    match parse_sealed(sealed) {
+        Ok(Sealed::V2 { key_id, .. }) => Some(key_id),
+        _ => None,
+    }
+}
+
+/// A sealed value taken apart (not yet authenticated).
+enum Sealed<'a> {
+    V1 {
+        nonce: [u8; NONCE_LEN],
+        ciphertext: &'a [u8],
+    },
+    V2 {
+        key_id: [u8; KEY_ID_LEN],
+        nonce: [u8; NONCE_LEN],
+        ciphertext: &'a [u8],
+    },
+}
+
+fn parse_sealed(sealed: &[u8]) -> Result<Sealed<'_>, SecretError> {
+    let (version, rest) = sealed.split_first().ok_or(SecretError::Open)?;
+    match *version {
+        LEGACY_VERSION if rest.len() >= NONCE_LEN + TAG_LEN => {
+            let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+            Ok(Sealed::V1 {
+                nonce: nonce.try_into().map_err(|_| SecretError::Open)?,
+                ciphertext,
+            })
+        }
+        SEALED_VERSION if rest.len() >= KEY_ID_LEN + NONCE_LEN + TAG_LEN => {
+            let (key_id, rest) = rest.split_at(KEY_ID_LEN);
+            let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+            Ok(Sealed::V2 {
+                key_id: key_id.try_into().map_err(|_| SecretError::Open)?,
+                nonce: nonce.try_into().map_err(|_| SecretError::Open)?,
+                ciphertext,
+            })
+        }
+        _ => Err(SecretError::Open),
+    }
+}
+
+/// Version 2's associated data: the version and key id, then the row identity.
+fn bound_aad(key_id: &[u8; KEY_ID_LEN], aad: &Aad) -> Vec<u8> {
+    let mut bound = Vec::with_capacity(1 + KEY_ID_LEN + aad.as_bytes().len());
+    bound.push(SEALED_VERSION);
+    bound.extend_from_slice(key_id);
+    bound.extend_from_slice(aad.as_bytes());
+    bound
 }
 
 #[cfg(unix)]
@@ -393,6 +492,72 @@ mod tests {
         assert!(key.open(&aad, &sealed[..10]).is_err());
         // Fresh nonce each time.
         assert_ne!(sealed, key.seal(&aad, b"seed bytes").unwrap());
+    }
+
+    /// A value in the format of databases from before key ids.
+    fn seal_v1(key: &MasterKey, aad: &Aad, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = [9u8; NONCE_LEN];
+        let ciphertext = key
+            .cipher()
+            .unwrap()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .unwrap();
+        [&[LEGACY_VERSION][..], &nonce, &ciphertext].concat()
+    }
+
+    #[test]
+    fn version_1_values_still_open() {
+        let key = MasterKey::from_bytes([1; 32]);
+        let aad = Aad::device_pin("d1", "alice");
+        let old = seal_v1(&key, &aad, b"1234");
+        assert_eq!(key.open(&aad, &old).unwrap().expose(), b"1234");
+        assert!(MasterKey::from_bytes([2; 32]).open(&aad, &old).is_err());
+        assert!(key.open(&Aad::device_pin("d2", "alice"), &old).is_err());
+        assert_eq!(sealed_key_id(&old), None);
+        let ring = Keyring::with_keys(
+            MasterKey::from_bytes([2; 32]),
+            vec![MasterKey::from_bytes([1; 32])],
+        );
+        assert_eq!(ring.open(&aad, &old).unwrap().expose(), b"1234");
+        // A key check value of the old format names its key by opening.
+        let check = seal_v1(&key, &Aad::key_check(), KEY_CHECK_PLAINTEXT);
+        assert!(key.matches_key_check(&check));
+        assert_eq!(ring.adopt_key_check(&check).unwrap().id(), key.id());
+    }
+
+    #[test]
+    fn version_2_names_its_key_and_binds_the_id() {
+        let key = MasterKey::from_bytes([1; 32]);
+        let other = MasterKey::from_bytes([2; 32]);
+        let aad = Aad::device_seed("d1", "alice");
+        let sealed = key.seal(&aad, b"seed").unwrap();
+        assert_eq!(sealed[0], SEALED_VERSION);
+        assert_eq!(sealed_key_id(&sealed), Some(key.id()));
+        assert_eq!(&sealed[1..1 + KEY_ID_LEN], &key.id());
+        assert_ne!(key.id(), other.id());
+        assert_eq!(key.open(&aad, &sealed).unwrap().expose(), b"seed");
+        // Another key refuses a value naming a key that is not its own.
+        assert!(other.open(&aad, &sealed).is_err());
+        // The id rewritten to name the other key: that key refuses it (wrong tag), and so does the right one
+        // (the id is part of the associated data).
+        let mut renamed = sealed.clone();
+        renamed[1..1 + KEY_ID_LEN].copy_from_slice(&other.id());
+        assert!(other.open(&aad, &renamed).is_err());
+        let mut same_key_patched = renamed.clone();
+        same_key_patched[1..1 + KEY_ID_LEN].copy_from_slice(&key.id());
+        assert_eq!(same_key_patched, sealed);
+        // Downgraded to version 1 by dropping the id: refused.
+        let downgraded = [&[LEGACY_VERSION][..], &sealed[1 + KEY_ID_LEN..]].concat();
+        assert!(key.open(&aad, &downgraded).is_err());
+        // The id is stable and derived from the key, not a plain hash of it.
+        assert_eq!(key.key_id(), MasterKey::from_bytes([1; 32]).key_id());
+        assert_ne!(&key.id()[..], &Sha256::digest([1u8; 32])[..KEY_ID_LEN],);
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum Command {
     /// The installation as a whole.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The master key: create a new key file, rotate to it, and see which keys the database uses.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print a shell completion script (e.g. `motpd completions bash > /etc/bash_completion.d/motpd`).
     Completions {
         /// The shell.
@@ -482,6 +485,34 @@ pub enum DeviceCommand {
 pub enum ReportCommand {
     /// Accounts that have not bound a device.
     Unenrolled(ListArgs),
+}
+
+/// `motpd secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Create a new key file (mode 0600; never overwrites). Copy it to every node before `secrets rotate`.
+    NewKey {
+        /// The file to create.
+        file: PathBuf,
+    },
+    /// Re-seal every device seed, mOTP PIN and RADIUS shared secret under the key in --new-key-file, and make
+    /// the database name it (one transaction; logins keep working). The file must be listed in this node's
+    /// secrets.key_file or secrets.extra_key_files, and copied to every other node first.
+    Rotate {
+        /// The new key file (from `motpd secrets new-key`).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which key the database uses, and how many sealed values each key id holds (an old key file may be
+    /// removed once no value is under it).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `motpd audit ...`

@@ -59,6 +59,10 @@ pub(super) struct ChainWalk {
     pub(super) head_found: bool,
     /// The last link, hex.
     pub(super) head: String,
+    /// Rows verified.
+    pub(super) verified: i64,
+    /// Rows before a key rotation whose key is not in this node's keyring: how many, and that key's id.
+    pub(super) unverified: Option<(i64, String)>,
 }
 
 /// Checks every link of the chain `chain`, reading the rows page by page through `page(after, limit)`: the
@@ -87,23 +91,30 @@ pub(super) async fn walk_chain(
             head_found |= recorded.is_some_and(|head| head == record.mac);
         }
     }
+    if let Err(broken) = verifier.finish() {
+        breaks.push(broken.to_string());
+    }
     Ok(ChainWalk {
         rows,
         breaks,
         head_found,
         head: verifier.head_hex(),
+        verified: verifier.verified(),
+        unverified: verifier.unverified(),
     })
 }
 
 async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result<()> {
     let recorded = head.map(parse_head).transpose()?;
-    let chain = AuditChain::new(ctx.key.audit_chain_key());
+    let chain = AuditChain::keyring(ctx.key.clone());
     let store = &ctx.stores.store;
     let ChainWalk {
         rows,
         breaks,
         head_found,
         head,
+        verified,
+        unverified,
     } = walk_chain(&chain, recorded, async |after, limit| {
         store.audit_page(after, limit).await
     })
@@ -116,6 +127,8 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "ok": breaks.is_empty() && !head_missing,
                 "rows": rows,
                 "breaks": breaks,
+                "unverified_rows": unverified.as_ref().map_or(0, |(n, _)| *n),
+                "unverified_key_id": unverified.as_ref().map(|(_, id)| id.clone()),
                 "recorded_head_found": recorded.map(|_| head_found),
                 "head": head,
             })
@@ -129,8 +142,14 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "BROKEN: the recorded head is not in the trail (rows up to it were removed or rewritten)"
             );
         }
+        if let Some((count, key_id)) = &unverified {
+            println!(
+                "NOT VERIFIED: the first {count} row(s), linked under key {key_id} before a key rotation (that key \
+                 file is not in this node's keyring; add it to secrets.extra_key_files to check them)"
+            );
+        }
         if breaks.is_empty() && !head_missing {
-            println!("audit trail intact: {rows} row(s) verified");
+            println!("audit trail intact: {verified} row(s) verified");
             if recorded.is_some() {
                 println!("the recorded head is in the trail: nothing before it was changed");
             }

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::audit::{AuditChain, AuditEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::secrets::{MasterKey, SecretError};
+use crate::secrets::{Keyring, MasterKey, SecretError};
 use crate::store::{self, CacheSettings, Stores, redact_url};
 
 /// The default configuration file, used when it exists and no `--config` is given.
@@ -29,7 +29,8 @@ pub(crate) struct Context {
     pub(crate) config: Config,
     /// The config file used, if any.
     pub(crate) config_file: Option<PathBuf>,
-    pub(crate) key: Arc<MasterKey>,
+    /// Every key this node has; the primary one is the key the database names.
+    pub(crate) key: Arc<Keyring>,
     /// The database: every role, and the login path (for the engine's services and `serve`).
     pub(crate) stores: Stores,
     /// Whether this run created the key file.
@@ -59,15 +60,19 @@ impl Context {
     ) -> anyhow::Result<Self> {
         let (config, config_file) = load_config(config_path)?;
         let key_file = config.secrets.key_file.clone();
-        let (key, created_key) = match MasterKey::load(&key_file) {
+        let extra = &config.secrets.extra_key_files;
+        let source = || key_file_source(config_file.clone());
+        let (key, created_key) = match Keyring::load_with_source(&key_file, extra, source()) {
             Ok(key) => (key, false),
-            Err(SecretError::KeyFileMissing { .. })
-                if key_mode == KeyMode::CreateForNewDatabase =>
+            Err(SecretError::KeyFileMissing { path })
+                if key_mode == KeyMode::CreateForNewDatabase && path == key_file =>
             {
-                (MasterKey::create_file(&key_file)?, true)
+                MasterKey::create_file(&key_file)?;
+                (Keyring::load_with_source(&key_file, extra, source())?, true)
             }
             Err(e) => return Err(e.into()),
         };
+        let key = Arc::new(key);
         if key_mode == KeyMode::MustExist {
             missing_database(&config.database.url)?;
         }
@@ -84,7 +89,7 @@ impl Context {
         Ok(Self {
             config,
             config_file,
-            key: Arc::new(key),
+            key,
             stores,
             created_key,
         })
@@ -216,9 +221,24 @@ fn user_name(uid: u32) -> Option<String> {
     })
 }
 
-async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Stores> {
+/// Where a running node looks for key files again when it meets an unknown key id: the `[secrets]` files of
+/// the configuration file as it is on disk then (so a key file listed after the start is found).
+fn key_file_source(config_file: Option<PathBuf>) -> Option<crate::secrets::FileSource> {
+    let path = config_file?;
+    Some(Box::new(move || {
+        Config::load(&path)
+            .map(|config| {
+                let mut files = vec![config.secrets.key_file];
+                files.extend(config.secrets.extra_key_files);
+                files
+            })
+            .unwrap_or_default()
+    }))
+}
+
+async fn open_store(config: &Config, key: &Arc<Keyring>) -> anyhow::Result<Stores> {
     let url = &config.database.url;
-    let chain = AuditChain::new(key.audit_chain_key());
+    let chain = AuditChain::keyring(key.clone());
     let cache = CacheSettings {
         ttl_seconds: config.database.cache_seconds,
         capacity: config.database.cache_entries,
@@ -237,13 +257,23 @@ async fn open_store(config: &Config, key: &MasterKey) -> anyhow::Result<Stores> 
                 redact_url(url)
             )
         })?;
-    let candidate = key.key_check_value()?;
+    let candidate = key.primary().key_check_value()?;
     let stored = stores.store.ensure_key_check(&candidate).await?;
-    if stored != candidate && !key.matches_key_check(&stored) {
+    // The database names the key that seals from now on; the keyring must hold it.
+    let adopted = key.adopt_key_check(&stored);
+    if let Err(error) = adopted {
         stores.store.close().await;
+        let named = crate::secrets::sealed_key_id(&stored).map(hex::encode);
         anyhow::bail!(KeyMismatch {
             key_file: config.secrets.key_file.clone(),
-            key_id: key.key_id(),
+            key_ids: key
+                .keys()
+                .iter()
+                .map(|k| k.key_id())
+                .collect::<Vec<_>>()
+                .join(", "),
+            database_key: named.unwrap_or_else(|| "(from before key ids)".to_owned()),
+            detail: error.to_string(),
         });
     }
     Ok(stores)
@@ -281,11 +311,15 @@ mod tests {
 /// The key file is not the one the database was set up with.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "key file {} (key id {key_id}) does not match the database: its secrets were sealed with another key. \
-     Restore the original key file (secrets.key_file); motpd will not start with the wrong key",
+    "key file {} (this node's key ids: {key_ids}) does not match the database, which uses key {database_key}: \
+     its secrets were sealed with another key. Restore the original key file (secrets.key_file), or after \
+     `motpd secrets rotate` on another node copy the new key file here and point secrets.key_file (or \
+     secrets.extra_key_files) at it; motpd will not start with the wrong key ({detail})",
     key_file.display()
 )]
 pub(crate) struct KeyMismatch {
     key_file: PathBuf,
-    key_id: String,
+    key_ids: String,
+    database_key: String,
+    detail: String,
 }

@@ -21,6 +21,7 @@ mod invite;
 mod password_prompt;
 mod reload;
 mod report;
+mod secrets;
 mod serve;
 mod user;
 mod user_list;
@@ -79,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(args::ConfigCommand::Check(args)) => {
             config_check::run(config_path, &args).await
         }
+        Command::Secrets(command) => secrets::run(config_path, command).await,
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(dir.as_deref()),
     }
@@ -139,6 +141,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 StoreError::NotFound(_) => 6,
                 StoreError::Conflict(_) => 7,
                 StoreError::UnsupportedUrl(_) => 3,
+                StoreError::Key(_) => 4,
                 _ => 5,
             };
         }

@@ -442,7 +442,7 @@ async fn import(
         return Ok(());
     }
     let summary = ctx.stores.store.import_accounts(&rows, ctx.now()).await?;
-    let identities = IdentityKey::new(&ctx.key);
+    let identities = IdentityKey::new(ctx.key.clone());
     for (id, identity) in &plan.identities {
         let hash = identity
             .as_ref()

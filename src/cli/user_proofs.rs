@@ -39,7 +39,7 @@ pub(super) async fn set_identity(
 ) -> anyhow::Result<()> {
     let account = existing(ctx, raw_id).await?;
     let hash = identity
-        .map(|normalized| IdentityKey::new(&ctx.key).hash(&account.id, normalized.expose()));
+        .map(|normalized| IdentityKey::new(ctx.key.clone()).hash(&account.id, normalized.expose()));
     ctx.stores
         .store
         .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
@@ -66,7 +66,7 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
     let code = HelpdeskCodes::generate().context("while making the code")?;
     let now = ctx.now();
     let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
-    let hash = HelpdeskCodes::new(&ctx.key).hash(&account.id, code.expose());
+    let hash = HelpdeskCodes::new(ctx.key.clone()).hash(&account.id, code.expose());
     ctx.stores
         .store
         .set_helpdesk_code(&account.id, &hash, expires_at, now)

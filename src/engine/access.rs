@@ -16,7 +16,10 @@ use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::config::AuthMode;
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::{MasterKey, SecretBytes};
+use crate::secrets::{Keyring, SecretBytes};
+
+/// The label of the reuse fingerprints' key derived from a master key.
+const REUSE_LABEL: &[u8] = b"motpd reuse fingerprint v1";
 use crate::store::{
     AcceptedLogin, Account, AccountStatus, AccountingEntry, ChallengePurpose, Device, Store,
 };
@@ -28,12 +31,13 @@ pub struct Engine {
     pub(super) store: Arc<dyn Store>,
     /// The login path: account records, lockout reservations, challenges.
     pub(super) logins: Arc<Logins>,
-    pub(super) key: Arc<MasterKey>,
+    pub(super) key: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     pub(super) settings: LiveSettings,
     audit: AuditSink,
     pub(super) passwords: PasswordChecker,
-    reuse_key: SecretBytes,
+    /// Reuse fingerprints: made under the primary key, checked under every key (see `reuse_allowed`).
+    reuse_ring: Arc<Keyring>,
     /// SMS instead of the app (see `sms_login.rs`); `None`: never offered.
     pub(super) sms: Option<Arc<SmsService>>,
     /// Where the notice of a mailed seed's activation goes (see `mailed_seed.rs`); `None`: no notice.
@@ -53,13 +57,13 @@ impl Engine {
     /// An engine over `store`. Password hashing runs on the threads of `hashing`.
     pub fn new(
         stores: &Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         settings: impl Into<LiveSettings>,
         audit: AuditSink,
         hashing: HashingPool,
     ) -> Self {
-        let reuse_key = key.derive(b"motpd reuse fingerprint v1");
+        let reuse_ring = key.clone();
         Self {
             passwords: PasswordChecker::new(stores.store.clone(), hashing),
             store: stores.store.clone(),
@@ -68,7 +72,7 @@ impl Engine {
             clock,
             settings: settings.into(),
             audit,
-            reuse_key,
+            reuse_ring,
             sms: None,
             notices: None,
         }
@@ -468,15 +472,25 @@ impl Engine {
         step: i64,
         code: &str,
     ) -> Vec<u8> {
-        let station = request.calling_station_id.as_deref();
-        codes::use_fingerprint(
-            &self.reuse_key,
-            &request.client,
-            station,
-            &device.id,
+        self.fingerprint_under(
+            &self.reuse_ring.derive(REUSE_LABEL),
+            request,
+            device,
             step,
             code,
         )
+    }
+
+    fn fingerprint_under(
+        &self,
+        key: &SecretBytes,
+        request: &AccessRequest,
+        device: &Device,
+        step: i64,
+        code: &str,
+    ) -> Vec<u8> {
+        let station = request.calling_station_id.as_deref();
+        codes::use_fingerprint(key, &request.client, station, &device.id, step, code)
     }
 
     fn reuse_allowed(
@@ -492,12 +506,17 @@ impl Engine {
             return false;
         }
         let recent = device.last_used_at.is_some_and(|at| now - at <= window);
-        let expected = self.fingerprint(request, device, step, code);
+        // A fingerprint stored just before a key rotation was made under the previous key.
         recent
             && device
                 .last_use_fingerprint
                 .as_deref()
-                .is_some_and(|stored| codes::same_fingerprint(stored, &expected))
+                .is_some_and(|stored| {
+                    self.reuse_ring.derive_all(REUSE_LABEL).iter().any(|key| {
+                        let expected = self.fingerprint_under(key, request, device, step, code);
+                        codes::same_fingerprint(stored, &expected)
+                    })
+                })
     }
 
     /// Settles the decision's attempt as a failure (`lockout.rs`); the message becomes "locked until" when

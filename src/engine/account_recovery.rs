@@ -37,7 +37,7 @@ use crate::config::Language;
 use crate::notify::Mailer;
 use crate::password::{PolicyViolation, check_policy};
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::MasterKey;
+use crate::secrets::Keyring;
 use crate::store::{Account, AccountStatus, Store};
 use crate::store::{Counter, LockoutPolicy, Reservation};
 use crate::store::{LoginStore, Logins, Stores};
@@ -61,7 +61,7 @@ pub struct AccountRecovery {
     store: Arc<dyn Store>,
     /// The login path: account records, lockout reservations, challenges.
     logins: Arc<Logins>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     settings: LiveSettings,
     passwords: PasswordChecker,
@@ -76,15 +76,15 @@ impl AccountRecovery {
     /// [`Self::set_sms`] only the app code can prove ownership.
     pub fn new(
         stores: &Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         settings: impl Into<LiveSettings>,
         hashing: HashingPool,
     ) -> Self {
         Self {
             passwords: PasswordChecker::new(stores.store.clone(), hashing),
-            identity: IdentityKey::new(&key),
-            helpdesk: HelpdeskCodes::new(&key),
+            identity: IdentityKey::new(key.clone()),
+            helpdesk: HelpdeskCodes::new(key.clone()),
             store: stores.store.clone(),
             logins: stores.logins.clone(),
             key,
@@ -252,8 +252,14 @@ impl AccountRecovery {
         let result = match normalize_id(typed_account) {
             Err(_) => Err("unknown_account"),
             Ok(id) => {
-                let hash = self.helpdesk.hash(&id, code);
-                if self.store.take_helpdesk_code(&id, &hash, now).await? {
+                let mut taken = false;
+                for hash in self.helpdesk.candidate_hashes(&id, code) {
+                    if self.store.take_helpdesk_code(&id, &hash, now).await? {
+                        taken = true;
+                        break;
+                    }
+                }
+                if taken {
                     self.store.account(&id).await?.ok_or("unknown_account")
                 } else {
                     Err("wrong_helpdesk_code")

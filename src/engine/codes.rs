@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::OtpConfig;
 use crate::otp::{self, Kind, TotpParams, Verification};
-use crate::secrets::{Aad, MasterKey, SecretBytes, SecretError};
+use crate::secrets::{Aad, Keyring, SecretBytes, SecretError};
 use crate::store::Device;
 
 use super::messages::CodeShape;
@@ -47,7 +47,7 @@ pub(crate) fn code_len(device: &Device) -> usize {
 
 /// Opens the device's seed (and PIN).
 pub(crate) fn open_seed(
-    key: &MasterKey,
+    key: &Keyring,
     device: &Device,
 ) -> Result<(SecretBytes, Option<SecretBytes>), SecretError> {
     let seed = key.open(

@@ -7,7 +7,7 @@ use crate::audit::AuditEvent;
 use crate::config::OtpConfig;
 use crate::import::seeds::ImportedSeed;
 use crate::otp::{self, Algorithm, Kind, UriParams};
-use crate::secrets::{Aad, MasterKey, SecretBytes, SecretError, SecretString};
+use crate::secrets::{Aad, Keyring, SecretBytes, SecretError, SecretString};
 use crate::store::{NewDevice, Store, StoreError};
 
 /// Why a device could not be bound or reset.
@@ -51,7 +51,7 @@ pub fn new_device_id() -> Result<String, SecretError> {
 /// Generates a TOTP seed with the site's settings, seals it, and returns the device to store (active for the
 /// CLI, pending for the web flow) together with what the user must see once.
 pub fn generate_device(
-    key: &MasterKey,
+    key: &Keyring,
     otp_config: &OtpConfig,
     account_id: &str,
     label: Option<String>,
@@ -130,7 +130,7 @@ pub fn describe_seed(
 /// Admin enrollment: binds a new generated TOTP device now. Refused if a device is active, unless `replace`.
 pub async fn bind_new_device(
     store: &dyn Store,
-    key: &MasterKey,
+    key: &Keyring,
     otp_config: &OtpConfig,
     account_id: &str,
     replace: bool,
@@ -147,7 +147,7 @@ pub async fn bind_new_device(
 /// Migration from a previous OTP system: binds a known seed. Returns the device ID.
 pub async fn bind_imported_device(
     store: &dyn Store,
-    key: &MasterKey,
+    key: &Keyring,
     account_id: &str,
     seed: &ImportedSeed,
     replace: bool,
@@ -163,7 +163,7 @@ pub async fn bind_imported_device(
 
 /// Checks an imported seed's settings and seals it into a device record (also used by bulk import).
 pub fn seal_imported(
-    key: &MasterKey,
+    key: &Keyring,
     account_id: &str,
     seed: &ImportedSeed,
 ) -> Result<NewDevice, EnrollError> {

@@ -7,7 +7,11 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::secrets::{MasterKey, SecretBytes, SecretError, SecretString};
+use std::sync::Arc;
+
+use crate::secrets::{Keyring, SecretBytes, SecretError, SecretString};
+
+const LABEL: &[u8] = b"motpd helpdesk code v1";
 
 /// How long a helpdesk code stays valid.
 pub const HELPDESK_CODE_TTL_SECONDS: i64 = 24 * 3600;
@@ -19,7 +23,7 @@ const LENGTH: usize = 12;
 
 /// Makes and hashes helpdesk codes.
 pub struct HelpdeskCodes {
-    key: SecretBytes,
+    ring: Arc<Keyring>,
 }
 
 impl std::fmt::Debug for HelpdeskCodes {
@@ -30,10 +34,8 @@ impl std::fmt::Debug for HelpdeskCodes {
 
 impl HelpdeskCodes {
     /// The key for helpdesk codes, derived from the master key.
-    pub fn new(key: &MasterKey) -> Self {
-        Self {
-            key: key.derive(b"motpd helpdesk code v1"),
-        }
+    pub fn new(ring: Arc<Keyring>) -> Self {
+        Self { ring }
     }
 
     /// A fresh code as it is shown (`XXXX-XXXX-XXXX`).
@@ -57,18 +59,38 @@ impl HelpdeskCodes {
 
     /// The stored form of a code as typed (dashes, spaces and case do not matter).
     pub fn hash(&self, account_id: &str, typed: &str) -> Vec<u8> {
-        let normalized: String = typed
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.expose())
+        let normalized = normalize(typed);
+        self.hash_under(&self.ring.derive(LABEL), account_id, &normalized)
+    }
+
+    /// The hashes of a typed code under every key of the keyring, the primary's first (a code printed before a
+    /// key rotation stays valid for its day).
+    pub fn candidate_hashes(&self, account_id: &str, typed: &str) -> Vec<Vec<u8>> {
+        let normalized = normalize(typed);
+        self.ring
+            .derive_all(LABEL)
+            .iter()
+            .map(|key| self.hash_under(key, account_id, &normalized))
+            .collect()
+    }
+
+    fn hash_under(&self, key: &SecretBytes, account_id: &str, normalized: &str) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(account_id.as_bytes());
         mac.update(b"\0");
         mac.update(normalized.as_bytes());
         mac.finalize().into_bytes().to_vec()
     }
+}
+
+/// The code without dashes, spaces or case.
+fn normalize(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -83,7 +105,9 @@ mod tests {
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().len(), 14);
         assert_eq!(a.expose().matches('-').count(), 2);
-        let codes = HelpdeskCodes::new(&MasterKey::from_bytes([3u8; 32]));
+        let codes = HelpdeskCodes::new(Arc::new(Keyring::single(
+            crate::secrets::MasterKey::from_bytes([3u8; 32]),
+        )));
         let typed = a.expose().replace('-', " ").to_lowercase();
         assert_eq!(codes.hash("alice", a.expose()), codes.hash("alice", &typed));
         assert_ne!(

@@ -30,7 +30,7 @@ use super::{EngineError, LiveSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::{MasterKey, SecretError, SecretString};
+use crate::secrets::{Keyring, SecretError, SecretString};
 use crate::store::{
     Account, AccountStatus, DeviceState, Invitation as StoredInvitation, Store, StoreError,
 };
@@ -155,7 +155,7 @@ pub struct Invitations {
     pub(super) store: Arc<dyn Store>,
     /// The login path: account records, lockout reservations, challenges.
     pub(super) logins: Arc<Logins>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     pub(super) clock: Arc<dyn Clock>,
     service: SelfService,
     pub(super) settings: LiveSettings,
@@ -169,7 +169,7 @@ impl Invitations {
     /// runs on this process's hashing threads ([`HashingPool::process`]), like the RADIUS engine's.
     pub fn new(
         stores: &Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         settings: impl Into<LiveSettings>,
         ttl_hours: u32,

@@ -22,7 +22,7 @@ use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
 use crate::clock::{Clock, local_date};
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::{MasterKey, SecretString};
+use crate::secrets::{Keyring, SecretString};
 use crate::store::{
     Account, AccountStatus, Counter, DeviceState, LockoutPolicy, Reservation, Store, StoreError,
 };
@@ -122,7 +122,7 @@ pub struct SelfService {
     store: Arc<dyn Store>,
     /// The login path: account records, lockout reservations, challenges.
     logins: Arc<Logins>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     settings: LiveSettings,
     passwords: PasswordChecker,
@@ -133,7 +133,7 @@ impl SelfService {
     /// A service over `store`; password hashing runs within `hashing`.
     pub fn new(
         stores: &Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         settings: impl Into<LiveSettings>,
         hashing: HashingPool,

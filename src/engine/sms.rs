@@ -24,7 +24,7 @@ use crate::account_rules::mask_phone;
 use crate::audit::AuditEvent;
 use crate::config::{Language, SmsConfig, SmsProvider};
 use crate::notify::sms::SmsSender;
-use crate::secrets::{MasterKey, SecretBytes};
+use crate::secrets::{Keyring, SecretBytes};
 use crate::store::{Account, NewSmsCode, SmsIssue, SmsLimits, Store, StoreError};
 
 pub use crate::store::SmsPurpose;
@@ -137,7 +137,8 @@ pub struct SmsStats {
 /// Sends and checks SMS codes.
 pub struct SmsService {
     store: Arc<dyn Store>,
-    code_key: SecretBytes,
+    /// The keys codes are hashed with (the keyring's primary key's subkey seals new codes).
+    ring: Arc<Keyring>,
     setup: ArcSwap<SmsSetup>,
     audit: AuditSink,
     counters: Counters,
@@ -160,19 +161,39 @@ impl std::fmt::Debug for SmsService {
     }
 }
 
+/// The label of the SMS code key derived from a master key.
+const SMS_CODE_LABEL: &[u8] = b"motpd sms code v1";
+
+/// HMAC-SHA256 of the code under `key`, bound to the account and purpose.
+fn code_hash_under(
+    key: &SecretBytes,
+    account_id: &str,
+    purpose: SmsPurpose,
+    code: &[u8],
+) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(purpose.as_str().as_bytes());
+    mac.update(b"\0");
+    mac.update(account_id.as_bytes());
+    mac.update(b"\0");
+    mac.update(code);
+    mac.finalize().into_bytes().to_vec()
+}
+
 impl SmsService {
     /// A service sending through `sender` under the rules of `config`. Codes are hashed with a key derived
     /// from `key`.
     pub fn new(
         store: Arc<dyn Store>,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         sender: Arc<dyn SmsSender>,
         config: SmsConfig,
         audit: AuditSink,
     ) -> Self {
         Self {
             store,
-            code_key: key.derive(b"motpd sms code v1"),
+            ring: key,
             setup: ArcSwap::from_pointee(SmsSetup {
                 sender,
                 config: Arc::new(config),
@@ -407,8 +428,16 @@ impl SmsService {
         if attempt.attempts > max {
             return Ok(SmsCheck::TooManyTries);
         }
-        let typed = self.code_hash(account_id, purpose, code.trim().as_bytes());
-        if bool::from(typed.ct_eq(&attempt.code_hash)) {
+        // A code sent just before a key rotation was hashed under the previous key.
+        let matched = self
+            .ring
+            .derive_all(SMS_CODE_LABEL)
+            .iter()
+            .fold(false, |found, key| {
+                let typed = code_hash_under(key, account_id, purpose, code.trim().as_bytes());
+                found | bool::from(typed.ct_eq(&attempt.code_hash))
+            });
+        if matched {
             let used = self
                 .store
                 .consume_sms_code(
@@ -430,16 +459,9 @@ impl SmsService {
         })
     }
 
-    /// HMAC-SHA256 of the code, bound to the account and purpose.
+    /// HMAC-SHA256 of the code under the primary key, bound to the account and purpose.
     fn code_hash(&self, account_id: &str, purpose: SmsPurpose, code: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.code_key.expose())
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        mac.update(purpose.as_str().as_bytes());
-        mac.update(b"\0");
-        mac.update(account_id.as_bytes());
-        mac.update(b"\0");
-        mac.update(code);
-        mac.finalize().into_bytes().to_vec()
+        code_hash_under(&self.ring.derive(SMS_CODE_LABEL), account_id, purpose, code)
     }
 
     async fn audit_send(

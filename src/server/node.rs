@@ -21,7 +21,7 @@ use crate::engine::{AuditSink, Engine, EngineSettings, LiveSettings};
 use crate::notify::ReloadableMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::MasterKey;
+use crate::secrets::Keyring;
 use crate::store::{Store, StoreError, Stores};
 
 /// How often the client table is re-read from the store.
@@ -128,7 +128,7 @@ pub struct Node {
     settings: Vec<LiveSettings>,
     mailer: Arc<ReloadableMailer>,
     store: Arc<dyn Store>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     /// The RADIUS receive loops' beats (the service manager's watchdog).
     pub heartbeat: Arc<super::radius::Heartbeat>,
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
@@ -147,7 +147,7 @@ impl Node {
     pub async fn start(
         config: &Config,
         stores: Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         sockets: (Vec<UdpSocket>, Vec<UdpSocket>),
         web: Option<tokio::net::TcpListener>,

@@ -26,6 +26,7 @@ mod devices;
 mod import;
 mod inspect;
 mod invitations;
+pub mod key_rotation;
 mod lockout;
 mod login;
 mod owner_passwords;
@@ -105,6 +106,9 @@ pub enum StoreError {
         /// The command that makes the database's files private.
         fix: String,
     },
+    /// The audit chain's key (the key the database's key check value names) is not in this node's keyring.
+    #[error("audit chain key: {0}")]
+    Key(#[from] crate::secrets::SecretError),
     /// The SQLite database file could not be created or inspected.
     #[error("database file {path}: {source}", path = path.display())]
     File {

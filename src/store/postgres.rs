@@ -21,7 +21,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
 use super::batch::Batcher;
-use super::rows::{AuditHead, account_not_found, link_batch};
+use super::rows::{AUDIT_HEAD, AuditHead, account_not_found, link_batch};
 use super::{
     AcceptedLogin, AttemptRequest, Challenge, Counter, FailureState, LockoutPolicy, LoginRecord,
     LoginStore, NewChallenge, Reservation, StoreError,
@@ -141,10 +141,7 @@ pub(super) async fn append_audit_in(
         .bind(AUDIT_LOCK)
         .execute(&mut **tx)
         .await?;
-    let head: Option<AuditHead> =
-        sqlx::query_as("SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
+    let head: AuditHead = sqlx::query_as(AUDIT_HEAD).fetch_one(&mut **tx).await?;
     let rows = link_batch(chain, head, events.iter().copied())?;
     sqlx::query(
         "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
@@ -165,6 +162,36 @@ pub(super) async fn append_audit_in(
 }
 
 crate::store::sql::role_impls!(PgStore);
+crate::store::key_rotation::sealed_store_impl!(PgStore, " FOR UPDATE");
+
+/// The rotation's backend steps (`store/key_rotation.rs`).
+impl PgStore {
+    async fn begin_rotation(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// The audit chain's lock, taken after the device and client rows (the order of an accepted login).
+    async fn lock_audit(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_rotation_row(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        append_audit_in(tx, &self.chain, &[event]).await
+    }
+}
 
 /// The dialect items the shared role SQL (`store/sql.rs`) names, and the login path's SQL.
 impl PgStore {

@@ -8,6 +8,7 @@
 //! failure counter, the audit chain's order) is a single atomic statement or transaction inside the store.
 //! Both backends pass the same contract suite (`tests/integration/store_contract.rs`).
 
+use super::key_rotation::SealedStore;
 use super::{
     AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry, AuditFilter,
     Device, FailureState, ImportSummary, Invitation, NewClient, NewDevice, NewSmsCode,
@@ -28,6 +29,7 @@ pub trait Store:
     + ProofStore
     + ClientStore
     + AuditStore
+    + SealedStore
 {
 }
 
@@ -41,6 +43,7 @@ impl<T> Store for T where
         + ProofStore
         + ClientStore
         + AuditStore
+        + SealedStore
 {
 }
 

@@ -407,37 +407,42 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-/// The chain's current head: the last row's `(seq, mac)`.
+/// The chain's head and the key check value (which names the key of the next links), in one round trip.
+pub(super) const AUDIT_HEAD: &str = "SELECT \
+    (SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1) AS seq, \
+    (SELECT mac FROM audit_log ORDER BY seq DESC LIMIT 1) AS mac, \
+    (SELECT value FROM meta WHERE key = 'key_check') AS key_check";
+
+/// The chain's current head: the last row's `(seq, mac)` (none for an empty trail), and the key check value.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct AuditHead {
-    seq: i64,
-    mac: Vec<u8>,
+    seq: Option<i64>,
+    mac: Option<Vec<u8>>,
+    /// The key check value, read with the head under the chain's lock: it names the key of the next links.
+    key_check: Option<Vec<u8>>,
 }
 
 /// Links `events` after `head` (or after the genesis when the trail is empty): the rows to insert, in order.
 pub(super) fn link_batch<'e>(
     chain: &AuditChain,
-    head: Option<AuditHead>,
+    head: AuditHead,
     events: impl IntoIterator<Item = &'e AuditEvent>,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let (mut seq, mut prev) = match head {
-        Some(h) => {
-            let mac = <[u8; 32]>::try_from(h.mac.as_slice()).map_err(|_| {
-                StoreError::Corrupt(format!(
-                    "audit row {} has a MAC of {} bytes",
-                    h.seq,
-                    h.mac.len()
-                ))
+    let key = chain.span(head.key_check.as_deref())?;
+    let (mut seq, mut prev) = match (head.seq, head.mac) {
+        (Some(seq), Some(mac)) => {
+            let link = <[u8; 32]>::try_from(mac.as_slice()).map_err(|_| {
+                StoreError::Corrupt(format!("audit row {seq} has a MAC of {} bytes", mac.len()))
             })?;
-            (h.seq, mac)
+            (seq, link)
         }
-        None => (0, GENESIS_MAC),
+        _ => (0, GENESIS_MAC),
     };
     let events = events.into_iter();
     let mut records = Vec::with_capacity(events.size_hint().0);
     for event in events {
         seq += 1;
-        let mac = chain.link(&prev, seq, event);
+        let mac = key.link(&prev, seq, event);
         prev = mac;
         records.push(AuditRecord {
             seq,
@@ -658,15 +663,21 @@ mod tests {
         let chain = AuditChain::new(SecretBytes::new(vec![1; 32]));
         let event = AuditEvent::new(5, "k", "a", None, "ok", serde_json::json!({}));
         let head = AuditHead {
-            seq: 7,
-            mac: vec![0; 31],
+            seq: Some(7),
+            mac: Some(vec![0; 31]),
+            key_check: None,
         };
         assert!(matches!(
-            link_batch(&chain, Some(head), std::slice::from_ref(&event)),
+            link_batch(&chain, head, std::slice::from_ref(&event)),
             Err(StoreError::Corrupt(_))
         ));
 
-        let rows = link_batch(&chain, None, &[event.clone(), event.clone()]).unwrap();
+        let empty = AuditHead {
+            seq: None,
+            mac: None,
+            key_check: None,
+        };
+        let rows = link_batch(&chain, empty, &[event.clone(), event.clone()]).unwrap();
         assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(rows[0].mac, chain.link(&GENESIS_MAC, 1, &event));
         assert_eq!(rows[1].mac, chain.link(&rows[0].mac, 2, &event));

@@ -65,6 +65,8 @@ pub struct SqliteStore {
     hot: hot::HotPath,
     /// What this process changed, for the login cache.
     changes: super::changes::ChangeFeed,
+    /// The audit chain's keys, for the rows appended on the pool (the key rotation's).
+    chain: AuditChain,
 }
 
 /// A transaction holding the write lock from its first statement.
@@ -119,7 +121,7 @@ impl SqliteStore {
         let hot = hot::HotPath::start(
             options.get_filename(),
             BUSY_TIMEOUT,
-            chain,
+            chain.clone(),
             write_gate.clone(),
         )?;
         Ok(Self {
@@ -127,6 +129,7 @@ impl SqliteStore {
             write_gate,
             hot,
             changes: super::changes::ChangeFeed::default(),
+            chain,
         })
     }
 
@@ -165,6 +168,50 @@ impl SqliteStore {
     async fn shut_down(&self) {
         self.hot.close().await;
         self.pool.close().await;
+    }
+}
+
+crate::store::key_rotation::sealed_store_impl!(SqliteStore, "");
+
+/// The rotation's backend steps (`store/key_rotation.rs`).
+impl SqliteStore {
+    async fn begin_rotation(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        begin_write(&self.pool).await
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the one write lock, which every audit append needs.
+    async fn lock_audit(
+        &self,
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn append_rotation_row(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let head: super::rows::AuditHead = sqlx::query_as(super::rows::AUDIT_HEAD)
+            .fetch_one(&mut **tx)
+            .await?;
+        for row in super::rows::link_batch(&self.chain, head, [event])? {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(row.seq)
+            .bind(row.event.at)
+            .bind(&row.event.kind)
+            .bind(&row.event.actor)
+            .bind(&row.event.account_id)
+            .bind(&row.event.outcome)
+            .bind(&row.event.detail)
+            .bind(&row.mac[..])
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
 }
 

@@ -196,7 +196,7 @@ async fn readyz_needs_the_key_check_value_and_a_writable_database() {
     let unproven = http.get("/readyz").await;
     assert_eq!(unproven.status, 503, "{}", unproven.body);
     assert!(unproven.body.contains("key check"), "{}", unproven.body);
-    let candidate = s.f.key.key_check_value().unwrap();
+    let candidate = s.f.key.primary().key_check_value().unwrap();
     s.f.store.ensure_key_check(&candidate).await.unwrap();
     let ready = http.get("/readyz").await;
     assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));

@@ -368,7 +368,7 @@ async fn a_helpdesk_code_works_once_and_expires() {
     let base = "/account/reset";
     let issue = |now: i64| {
         let store = site.f.store.clone();
-        let codes = HelpdeskCodes::new(&site.f.key);
+        let codes = HelpdeskCodes::new(site.f.key.clone());
         async move {
             let code = HelpdeskCodes::generate().unwrap();
             let hash = codes.hash("carol", code.expose());

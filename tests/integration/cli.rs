@@ -997,10 +997,12 @@ fn stored_proofs(site: &Site, helpdesk_code: &str) -> (Option<Vec<u8>>, Vec<u8>,
         let chain = motpd::audit::AuditChain::new(key.audit_chain_key());
         let store = motpd::store::connect(&url, 1, chain).await.unwrap();
         let stored = store.identity_hash("alice").await.unwrap();
-        let expected = motpd::engine::identity::IdentityKey::new(&key).hash("alice", "A123456789");
+        let ring = std::sync::Arc::new(motpd::secrets::Keyring::single(key));
+        let expected =
+            motpd::engine::identity::IdentityKey::new(ring.clone()).hash("alice", "A123456789");
         let now = motpd::clock::Clock::now(&motpd::clock::SystemClock);
         let hash =
-            motpd::engine::helpdesk_codes::HelpdeskCodes::new(&key).hash("alice", helpdesk_code);
+            motpd::engine::helpdesk_codes::HelpdeskCodes::new(ring).hash("alice", helpdesk_code);
         let taken = store.take_helpdesk_code("alice", &hash, now).await.unwrap();
         store.close().await;
         (stored, expected, taken)

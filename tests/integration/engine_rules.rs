@@ -532,7 +532,7 @@ async fn every_decision_is_audited_once(f: EngineFixture) {
     assert!(
         auth[0].event.detail.contains("203.0.113.7") && auth[0].event.detail.contains("10.0.0.10")
     );
-    let chain = motpd::audit::AuditChain::new(f.key.audit_chain_key());
+    let chain = motpd::audit::AuditChain::keyring(f.key.clone());
     let mut verifier = ChainVerifier::new(&chain);
     for row in &rows {
         verifier.check(row).unwrap();

@@ -15,6 +15,7 @@ mod engine_rules;
 mod external_clients;
 mod invite_mail;
 mod invite_outage;
+mod key_rotation;
 mod lockout_store_contract;
 mod pg_transport;
 mod radius_flow;

@@ -11,7 +11,7 @@ use motpd::config::{Language, SmsBodyType, SmsConfig, SmsMethod, SmsProvider};
 use motpd::engine::AuditSink;
 use motpd::engine::sms::{SmsCheck, SmsError, SmsPurpose, SmsService};
 use motpd::notify::sms::sender_from_config;
-use motpd::secrets::MasterKey;
+use motpd::secrets::Keyring;
 use motpd::store::{Account, Store};
 
 use crate::common::sms_gateway::{GatewayMode, SmsGateway};
@@ -50,7 +50,7 @@ async fn setup(mode: GatewayMode, adjust: impl FnOnce(&mut SmsConfig)) -> Setup 
     let (sink, _task) = AuditSink::spawn(store.clone());
     let sms = SmsService::new(
         store.clone(),
-        Arc::new(MasterKey::from_bytes([9; 32])),
+        Arc::new(Keyring::from_bytes([9; 32])),
         sender_from_config(&config).unwrap(),
         config,
         sink.clone(),

@@ -44,7 +44,7 @@ pub(crate) fn account_config(config: &mut Config) {
 /// Stores `identity` as the account's identity on file, as `motpd user set --identity-stdin` does.
 pub(crate) async fn give_identity(f: &EngineFixture, account: &str, identity: &str) {
     let normalized = motpd::account_rules::normalize_identity(identity).unwrap();
-    let hash = IdentityKey::new(&f.key).hash(account, &normalized);
+    let hash = IdentityKey::new(f.key.clone()).hash(account, &normalized);
     f.store
         .set_identity_hash(account, Some(&hash), f.clock.now())
         .await

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::exported::ClientDecisions;
 use crate::config::AuthMode;
-use crate::secrets::{Aad, MasterKey, SecretBytes};
+use crate::secrets::{Aad, Keyring, SecretBytes};
 use crate::store::{RadiusClient, Store, StoreError};
 
 /// One known RADIUS client (a NetScaler), with its shared secret in the clear (zeroed on drop).
@@ -82,7 +82,7 @@ impl ClientTable {
 
     /// Builds the table from stored clients, unsealing each secret with `key`. A secret that does not open
     /// (wrong key file, damaged row) skips that client with an error log naming it; it never fails the table.
-    pub fn from_store(stored: Vec<RadiusClient>, key: &MasterKey) -> Self {
+    pub fn from_store(stored: Vec<RadiusClient>, key: &Keyring) -> Self {
         let clients = stored
             .into_iter()
             .filter_map(|stored| {
@@ -189,7 +189,7 @@ impl<S: Store + ?Sized> ClientSource for S {
 /// old table stays in force.
 pub async fn reload_clients<S: ClientSource + ?Sized>(
     source: &S,
-    key: &MasterKey,
+    key: &Keyring,
     table: &SharedClientTable,
 ) -> Result<usize, StoreError> {
     let fresh = ClientTable::from_store(source.load_clients().await?, key);
@@ -206,7 +206,7 @@ pub async fn reload_clients<S: ClientSource + ?Sized>(
 /// The first reload happens after one `interval`: load the table once with [`reload_clients`] before serving.
 pub fn spawn_client_reload<S: ClientSource + ?Sized + 'static>(
     source: Arc<S>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     table: SharedClientTable,
     interval: Duration,
     token: CancellationToken,
@@ -278,7 +278,7 @@ mod tests {
         assert!(table.is_empty());
     }
 
-    fn stored(key: &MasterKey, name: &str, net: &str, secret: &[u8]) -> RadiusClient {
+    fn stored(key: &Keyring, name: &str, net: &str, secret: &[u8]) -> RadiusClient {
         RadiusClient {
             name: name.into(),
             address: net.parse().unwrap(),
@@ -291,8 +291,8 @@ mod tests {
 
     #[test]
     fn from_store_unseals_and_skips_a_secret_that_does_not_open() {
-        let key = MasterKey::from_bytes([7; 32]);
-        let other = MasterKey::from_bytes([8; 32]);
+        let key = Keyring::from_bytes([7; 32]);
+        let other = Keyring::from_bytes([8; 32]);
         let mut swapped = stored(&key, "swapped", "10.9.0.0/16", b"s3");
         swapped.name = "renamed".into(); // sealed for another name: the AAD no longer matches
         let table = ClientTable::from_store(
@@ -327,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn reload_swaps_the_table_and_keeps_it_on_errors() {
-        let key = Arc::new(MasterKey::from_bytes([7; 32]));
+        let key = Arc::new(Keyring::from_bytes([7; 32]));
         let source = Arc::new(FakeSource(std::sync::Mutex::new(Ok(vec![]))));
         let table = SharedClientTable::default();
         let token = CancellationToken::new();

@@ -50,8 +50,8 @@ use tracing::Instrument;
 pub use clients::{
     Client, ClientSource, ClientTable, SharedClientTable, reload_clients, spawn_client_reload,
 };
-pub use heartbeat::{BEAT, Heartbeat, Seen};
 pub use exported::ClientDecisions;
+pub use heartbeat::{BEAT, Heartbeat, Seen};
 pub use stats::{RadiusStats, StatsSnapshot};
 
 use crate::config::RadiusConfig;

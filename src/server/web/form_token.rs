@@ -8,13 +8,15 @@
 //! ([`super::session`]) is created only by the first successful POST that needs one. Every node with the same
 //! master key accepts every node's cookies. Pure apart from the random nonce; times are parameters.
 
+use std::sync::Arc;
+
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::WebError;
 use super::session::random_token;
-use crate::secrets::{MasterKey, SecretBytes};
+use crate::secrets::{Keyring, SecretBytes};
 
 /// The cookie's name.
 pub(crate) const COOKIE: &str = "motpd_form";
@@ -27,18 +29,19 @@ const MAX_STATE_BYTES: usize = 512;
 /// The master key's label for this key.
 const LABEL: &[u8] = b"motpd web form token v1";
 
-/// The signing key of the form cookies.
+/// The signing keys of the form cookies: the primary key's signs, every key's verifies (a cookie issued just
+/// before a key rotation stays valid).
 #[derive(Debug, Clone)]
-pub(crate) struct FormKey(SecretBytes);
+pub(crate) struct FormKey(Arc<Keyring>);
 
 impl FormKey {
-    /// The form key derived from the master key.
-    pub(crate) fn derive(master: &MasterKey) -> Self {
-        Self(master.derive(LABEL))
+    /// The form keys derived from the keyring's master keys.
+    pub(crate) fn derive(master: &Arc<Keyring>) -> Self {
+        Self(master.clone())
     }
 
-    fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.expose())
+    fn mac(key: &SecretBytes, payload: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(payload.as_bytes());
         mac
@@ -91,7 +94,9 @@ impl FormToken {
     /// The cookie value: `issued.nonce.state-hex.mac-hex`.
     pub(crate) fn encode(&self, key: &FormKey) -> String {
         let payload = self.payload();
-        let mac = key.mac(&payload).finalize().into_bytes();
+        let mac = FormKey::mac(&key.0.derive(LABEL), &payload)
+            .finalize()
+            .into_bytes();
         format!("{payload}.{}", hex::encode(mac))
     }
 
@@ -99,7 +104,14 @@ impl FormToken {
     pub(crate) fn decode(value: &str, key: &FormKey, now: i64) -> Option<Self> {
         let (payload, mac_hex) = value.rsplit_once('.')?;
         let mac = hex::decode(mac_hex).ok()?;
-        key.mac(payload).verify_slice(&mac).ok()?;
+        let signed = key
+            .0
+            .derive_all(LABEL)
+            .iter()
+            .any(|k| FormKey::mac(k, payload).verify_slice(&mac).is_ok());
+        if !signed {
+            return None;
+        }
         let mut parts = payload.split('.');
         let issued_at: i64 = parts.next()?.parse().ok()?;
         let nonce = parts.next()?.to_owned();
@@ -135,7 +147,9 @@ mod tests {
     use super::*;
 
     fn key(byte: u8) -> FormKey {
-        FormKey::derive(&MasterKey::from_bytes([byte; 32]))
+        FormKey::derive(&Arc::new(Keyring::single(
+            crate::secrets::MasterKey::from_bytes([byte; 32]),
+        )))
     }
 
     #[test]

@@ -45,7 +45,7 @@ use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
 use crate::engine::{EngineSettings, LiveSettings};
 use crate::runtime::hashing::HashingPool;
-use crate::secrets::MasterKey;
+use crate::secrets::Keyring;
 use crate::store::Stores;
 use session::{SessionStore, StoreSessions};
 
@@ -103,12 +103,7 @@ pub struct WebState {
 
 impl WebState {
     /// The pages' state for `config`, with sessions in `store` (shared by every node on it).
-    pub fn new(
-        config: &Config,
-        stores: &Stores,
-        key: Arc<MasterKey>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(config: &Config, stores: &Stores, key: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
         let sessions = Arc::new(StoreSessions::new(stores.store.clone()));
         Self::with_sessions(config, stores, key, clock, sessions)
     }
@@ -117,7 +112,7 @@ impl WebState {
     pub fn with_sessions(
         config: &Config,
         stores: &Stores,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         sessions: Arc<dyn SessionStore>,
     ) -> Self {

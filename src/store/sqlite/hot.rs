@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::oneshot;
 
 use super::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
-use crate::audit::{AuditChain, AuditEvent, GENESIS_MAC};
+use crate::audit::{AuditChain, AuditEvent, ChainKey, GENESIS_MAC};
 use crate::store::lockout::{self, Counter, LockoutPolicy, Reservation};
 use crate::store::rows::{AccountRow, DeviceRow, LoginRow};
 use crate::store::{AcceptedLogin, LoginRecord, StoreError};
@@ -105,6 +105,12 @@ const RECORD_SUCCESS: &str = "\
     WHERE id = ?1 AND (failures <> 0 OR (locked_until IS NOT NULL AND locked_until <= ?2))";
 
 const AUDIT_HEAD: &str = "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/// The key check value, read with the head: it names the key that links the next rows.
+const KEY_CHECK_VALUE: &str = "SELECT value FROM meta WHERE key = 'key_check'";
+
+/// The chain's head inside a write transaction: the last row's number and link, and the current span's key.
+type Head = (i64, [u8; 32], ChainKey);
 
 const AUDIT_INSERT: &str = "\
     INSERT INTO audit_log (seq, at, kind, actor, account_id, outcome, detail, mac) \
@@ -445,9 +451,12 @@ impl Worker {
             events += audited;
         }
         if !audits.is_empty() {
-            let mut at = head.map_or_else(|| audit_head(&tx), Ok)?;
+            let mut at = match head {
+                Some(head) => head,
+                None => audit_head(&tx, &self.chain)?,
+            };
             for batch in audits {
-                at = append(&tx, &self.chain, at, batch)?;
+                at = append(&tx, at, batch)?;
                 events += batch.len();
             }
         }
@@ -626,7 +635,7 @@ fn login_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoginRow> {
 fn accept(
     conn: &Connection,
     chain: &AuditChain,
-    head: &mut Option<(i64, [u8; 32])>,
+    head: &mut Option<Head>,
     hints: &mut RowHints,
     logins: &[AcceptedLogin],
 ) -> Result<(Vec<bool>, usize), StoreError> {
@@ -648,8 +657,11 @@ fn accept(
         if changed == 1 {
             success.execute(params![login.account_id, login.now])?;
             if let Some(event) = &login.audit {
-                let after = head.map_or_else(|| audit_head(conn), Ok)?;
-                *head = Some(append(conn, chain, after, std::slice::from_ref(event))?);
+                let after = match head.take() {
+                    Some(after) => after,
+                    None => audit_head(conn, chain)?,
+                };
+                *head = Some(append(conn, after, std::slice::from_ref(event))?);
                 audited += 1;
             }
         }
@@ -661,14 +673,13 @@ fn accept(
 /// Appends `events` after `head`; returns the new head.
 fn append(
     conn: &Connection,
-    chain: &AuditChain,
-    (mut seq, mut prev): (i64, [u8; 32]),
+    (mut seq, mut prev, key): Head,
     events: &[AuditEvent],
-) -> Result<(i64, [u8; 32]), StoreError> {
+) -> Result<Head, StoreError> {
     let mut insert = conn.prepare_cached(AUDIT_INSERT)?;
     for event in events {
         seq += 1;
-        let mac = chain.link(&prev, seq, event);
+        let mac = key.link(&prev, seq, event);
         insert.execute(params![
             seq,
             event.at,
@@ -681,21 +692,27 @@ fn append(
         ])?;
         prev = mac;
     }
-    Ok((seq, prev))
+    Ok((seq, prev, key))
 }
 
-fn audit_head(conn: &Connection) -> Result<(i64, [u8; 32]), StoreError> {
+/// The head and the key of the current span (under the write lock, so a rotation cannot commit in between).
+fn audit_head(conn: &Connection, chain: &AuditChain) -> Result<Head, StoreError> {
+    let key_check: Option<Vec<u8>> = conn
+        .prepare_cached(KEY_CHECK_VALUE)?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let key = chain.span(key_check.as_deref())?;
     let head: Option<(i64, Vec<u8>)> = conn
         .prepare_cached(AUDIT_HEAD)?
         .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     match head {
-        None => Ok((0, GENESIS_MAC)),
+        None => Ok((0, GENESIS_MAC, key)),
         Some((seq, mac)) => {
             let mac = <[u8; 32]>::try_from(mac.as_slice()).map_err(|_| {
                 StoreError::Corrupt(format!("audit row {seq} has a MAC of {} bytes", mac.len()))
             })?;
-            Ok((seq, mac))
+            Ok((seq, mac, key))
         }
     }
 }

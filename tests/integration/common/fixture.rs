@@ -13,7 +13,7 @@ use motpd::import::seeds::ImportedSeed;
 use motpd::notify::sms::sender_from_config;
 use motpd::otp::{self, Algorithm, Kind};
 use motpd::runtime::hashing::HashingPool;
-use motpd::secrets::{MasterKey, SecretBytes};
+use motpd::secrets::{Keyring, MasterKey, SecretBytes};
 use motpd::store::{self, AccountStatus, AccountUpsert, Store, Stores};
 
 use super::{CACHE, NOW};
@@ -29,7 +29,7 @@ pub(crate) struct EngineFixture {
     pub(crate) stores: Stores,
     /// Every role (`stores.store`).
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) key: Arc<MasterKey>,
+    pub(crate) key: Arc<Keyring>,
     pub(crate) clock: ManualClock,
     pub(crate) engine: Arc<Engine>,
     pub(crate) config: Config,
@@ -66,11 +66,21 @@ impl EngineFixture {
         clock: ManualClock,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
+        let key = Arc::new(Keyring::single(test_key()));
+        Self::with_stores_and_key(stores, clock, key, adjust).await
+    }
+
+    /// A fixture over opened stores with its own keyring (key rotation).
+    pub(crate) async fn with_stores_and_key(
+        stores: Stores,
+        clock: ManualClock,
+        key: Arc<Keyring>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         config.policy.enforce_after = None;
         adjust(&mut config);
         config.validate().unwrap();
-        let key = Arc::new(test_key());
         let store = stores.store.clone();
         let (sink, _task) = AuditSink::spawn(store.clone());
         let sms = (config.sms.provider != SmsProvider::None).then(|| {

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::engine::AuditSink;
-use crate::secrets::MasterKey;
+use crate::secrets::Keyring;
 use crate::server::radius::InFlight;
 use crate::store::Store;
 
@@ -49,7 +49,7 @@ impl Serving {
 #[derive(Debug)]
 pub struct AdminState {
     store: Arc<dyn Store>,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     node: String,
     listeners: Vec<(&'static str, Serving)>,
@@ -61,7 +61,7 @@ impl AdminState {
     /// The state of the node named `node` (its heartbeat row) over `store`, with `key` in use.
     pub fn new(
         store: Arc<dyn Store>,
-        key: Arc<MasterKey>,
+        key: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         node: String,
     ) -> Self {

@@ -45,8 +45,15 @@ pub(super) async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
 async fn database_problems(state: &AdminState) -> Vec<String> {
     let mut failed = Vec::new();
     match state.store.key_check().await {
-        Ok(Some(stored)) if state.key.matches_key_check(&stored) => {}
-        Ok(Some(_)) => failed.push("key: the database was sealed with another key file".to_owned()),
+        // Any key of the keyring: after a rotation the database names the new key, which this node holds too.
+        Ok(Some(stored))
+            if state
+                .key
+                .keys()
+                .iter()
+                .any(|key| key.matches_key_check(&stored)) => {}
+        Ok(Some(_)) => failed
+            .push("key: the database names a key none of this node's key files holds".to_owned()),
         Ok(None) => failed.push("key: the database holds no key check value".to_owned()),
         Err(error) => {
             crate::monitoring::store_error("readiness");
