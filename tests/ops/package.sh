@@ -58,7 +58,7 @@ fi
 # --- build ---------------------------------------------------------------------------------------------------
 cargo build --locked --quiet --bin motpd
 rm -rf target/debian
-cargo deb --no-build --profile dev --fast --quiet 2>&1 | grep -v "dev profile is not supported\|To enable debug symbols" || true
+cargo deb --no-build --profile dev --fast --no-dbgsym --quiet 2>&1 | grep -v "dev profile is not supported\|To enable debug symbols" || true
 deb=$(ls target/debian/motpd_*.deb)
 ok "built $deb"
 
