@@ -277,12 +277,14 @@ fn check_clock(report: &mut Report) {
                 max_error_us / 1000
             ),
         ),
-        state => report.warn(
+        ClockSync::Unsynchronised => report.warn(
             "clock",
-            format!(
-                "{}: codes are refused when the clock drifts; run a time daemon (`apt-get install chrony`)",
-                state.as_str()
-            ),
+            "unsynchronised: codes are refused when the clock drifts; run a time daemon (`apt-get install chrony`)",
+        ),
+        ClockSync::Unknown => report.warn(
+            "clock",
+            "unknown: the kernel's synchronisation state cannot be read (adjtimex refused, e.g. by systemd's \
+             ProtectClock=); make sure a time daemon (chrony) runs",
         ),
     }
 }

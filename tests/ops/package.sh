@@ -58,7 +58,7 @@ fi
 # --- build ---------------------------------------------------------------------------------------------------
 cargo build --locked --quiet --bin motpd
 rm -rf target/debian
-cargo deb --no-build --profile dev --fast --quiet 2>&1 | grep -v "dev profile is not supported\|To enable debug symbols" || true
+cargo deb --no-build --profile dev --fast --no-dbgsym --quiet 2>&1 | grep -v "dev profile is not supported\|To enable debug symbols" || true
 deb=$(ls target/debian/motpd_*.deb)
 ok "built $deb"
 
@@ -108,6 +108,14 @@ exposure=$(sed -n 's/.*Overall exposure level for motpd.service: \([0-9.]*\).*/\
 awk -v e="$exposure" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(e <= m) }' \
   || { echo "$security"; fail "exposure level $exposure > $MAX_EXPOSURE"; }
 ok "systemd-analyze security: exposure $exposure (at most $MAX_EXPOSURE)"
+
+# --- upgrade (the same version again): postinst keeps the key and the database ----------------------------
+key_sum=$(sha256sum "$STATE/motpd.key")
+again=$(dpkg -i "$deb" 2>&1) || { echo "$again"; fail "dpkg -i over the installed package"; }
+! grep -q "created the key file" <<<"$again" || fail "postinst ran motpd init again"
+[ "$(sha256sum "$STATE/motpd.key")" = "$key_sum" ] || fail "a reinstall changed the key file"
+expect "$STATE/motpd.db" "600 motpd:motpd"
+ok "reinstall kept the key and the database"
 
 # --- purge ---------------------------------------------------------------------------------------------------
 purge=$(dpkg --purge motpd 2>&1) || { echo "$purge"; fail "dpkg --purge"; }

@@ -91,6 +91,7 @@ pub(super) struct TestServer {
     pub(super) clients: SharedClientTable,
     pub(super) token: CancellationToken,
     pub(super) task: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
+    pub(super) heartbeat: Arc<super::Heartbeat>,
 }
 
 /// 127.0.0.1 and ::1, Message-Authenticator required.
@@ -124,6 +125,7 @@ pub(super) async fn start_with(
     let (auth, auth_v6) = (v4.local_addr().unwrap(), v6.local_addr().unwrap());
     let accounting_addr = accounting.local_addr().unwrap();
     let stats = server.stats();
+    let heartbeat = server.heartbeat();
     let token = CancellationToken::new();
     let task = tokio::spawn(server.serve(vec![v4, v6], vec![accounting], token.clone()));
     TestServer {
@@ -135,6 +137,7 @@ pub(super) async fn start_with(
         clients: table,
         token,
         task,
+        heartbeat,
     }
 }
 

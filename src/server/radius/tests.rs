@@ -520,3 +520,20 @@ async fn the_radius_crate_accepts_our_answer() {
         PASSWORD
     );
 }
+
+#[tokio::test]
+async fn the_receive_loops_beat_while_they_run_and_not_after() {
+    use super::{BEAT, Seen};
+    let server = start(loopback_clients()).await;
+    let mut seen = Seen::default();
+    tokio::time::sleep(BEAT / 2).await;
+    assert!(server.heartbeat.all_alive_since(&mut seen), "just started");
+    for _ in 0..2 {
+        tokio::time::sleep(BEAT * 2).await;
+        assert!(server.heartbeat.all_alive_since(&mut seen), "serving");
+    }
+    server.token.cancel();
+    server.task.await.unwrap().unwrap();
+    tokio::time::sleep(BEAT * 2).await;
+    assert!(!server.heartbeat.all_alive_since(&mut seen), "stopped");
+}
