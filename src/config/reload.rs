@@ -25,6 +25,8 @@ pub const RELOADABLE: &[&str] = &[
     "policy.sms_pause_hours_after_reset",
     "sms",
     "smtp",
+    // The keyring re-reads the listed files by itself when it meets a key id it lacks.
+    "secrets.extra_key_files",
 ];
 
 /// The outcome of comparing the running configuration with a newly read one.
@@ -68,6 +70,10 @@ impl Config {
         apply.policy.sms_pause_hours_after_reset = new.policy.sms_pause_hours_after_reset;
         apply.sms = new.sms.clone();
         apply.smtp = new.smtp.clone();
+        apply
+            .secrets
+            .extra_key_files
+            .clone_from(&new.secrets.extra_key_files);
         ReloadPlan {
             apply,
             changed,
@@ -195,6 +201,7 @@ mod tests {
         new.policy.sms_pause_hours_after_reset += 1;
         new.sms.keyword = "OTHER".into();
         new.smtp.port += 1;
+        new.secrets.extra_key_files = vec!["next.key".into()];
         let plan = running.reload_plan(&new);
         assert_eq!(plan.apply, new);
         assert!(plan.restart_needed.is_empty(), "{:?}", plan.restart_needed);
