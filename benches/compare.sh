@@ -387,6 +387,9 @@ listen = ["127.0.0.1:$port"]
 accounting_listen = []
 [web]
 listen = "127.0.0.1:$web"
+[admin]
+# Metrics are recorded as in production; the port is the kernel's pick (two nodes run side by side).
+listen = "127.0.0.1:0"
 [policy]
 # Accounts without a device log in with their password alone (password-only) until this date.
 enforce_after = "2099-01-01"
