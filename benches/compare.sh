@@ -375,6 +375,14 @@ start_freeradius() {
 
 # A motpd site in $1 on database URL $2 answering on port $3 (web on $4), clients 127.0.0.1 (otp-only) and
 # 127.0.0.2 (password+otp), accounts from users.csv and devices.csv in $5.
+# The [admin] listener with metrics recorded as in production, on a port the kernel picks (two nodes run side by
+# side); left out for a --baseline binary that predates it (its configuration refuses unknown sections).
+admin_section() {
+    if "$MOTPD" serve --help >/dev/null 2>&1 && "$MOTPD" config --help >/dev/null 2>&1; then
+        printf '[admin]\nlisten = "127.0.0.1:0"\n'
+    fi
+}
+
 provision_motpd() {
     local dir=$1 url=$2 port=$3 web=$4 files=$5
     mkdir -p "$dir"
@@ -387,9 +395,7 @@ listen = ["127.0.0.1:$port"]
 accounting_listen = []
 [web]
 listen = "127.0.0.1:$web"
-[admin]
-# Metrics are recorded as in production; the port is the kernel's pick (two nodes run side by side).
-listen = "127.0.0.1:0"
+$(admin_section)
 [policy]
 # Accounts without a device log in with their password alone (password-only) until this date.
 enforce_after = "2099-01-01"
