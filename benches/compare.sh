@@ -654,7 +654,9 @@ if [ "$PG_OK" = 1 ] && create_pg_database "motpd_compare_dual_$$"; then
     provision_motpd "$TMP/node-a" "$DUAL_URL" "$A" "$(free_port)" "$D"
     # Node B shares the database and the key file; it is not provisioned again.
     mkdir -p "$TMP/node-b"
-    sed -e "s/127.0.0.1:$A/127.0.0.1:$B/" -e "s/^listen = \"127.0.0.1:.*\"/listen = \"127.0.0.1:$(free_port)\"/" \
+    # The web listener gets a port of its own; the admin listener's kernel-picked port (":0") stays.
+    sed -e "s/127.0.0.1:$A/127.0.0.1:$B/" \
+        -e "/^listen = \"127.0.0.1:0\"/!s/^listen = \"127.0.0.1:.*\"/listen = \"127.0.0.1:$(free_port)\"/" \
         "$TMP/node-a/motpd.toml" >"$TMP/node-b/motpd.toml"
     cp -p "$TMP/node-a/motpd.key" "$TMP/node-b/motpd.key"
     start_motpd "$TMP/node-a" "$A"
