@@ -12,12 +12,16 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod accounts;
 mod admin;
+mod ldap;
 mod relaxations;
 mod reload;
 mod values;
 
+pub use accounts::{AccountsConfig, PasswordSource};
 pub use admin::AdminConfig;
+pub use ldap::{ID_PLACEHOLDER, LdapConfig};
 pub use reload::{RELOADABLE, ReloadPlan};
 pub use values::{
     AuthMode, GroupAttribute, HashingPriority, Language, LogFormat, SmsBodyType, SmsMethod,
@@ -91,6 +95,10 @@ pub struct Config {
     pub log: LogConfig,
     /// `[admin]`
     pub admin: AdminConfig,
+    /// `[accounts]`
+    pub accounts: AccountsConfig,
+    /// `[ldap]`
+    pub ldap: LdapConfig,
 }
 
 /// `[database]`: where accounts, devices and the audit trail live.
@@ -481,6 +489,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = values::problems(self);
         problems.extend(admin::problems(self));
+        problems.extend(accounts::problems(self));
+        problems.extend(ldap::problems(self));
         if problems.is_empty() {
             Ok(())
         } else {

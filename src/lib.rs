@@ -17,6 +17,8 @@
 //! - [`runtime`]: the password-hashing threads and the Argon2 working memory each keeps.
 //! - [`audit`]: the audit event and its HMAC chain. Pure.
 //! - [`notify`]: delivery of mail (SMTP) and SMS (an HTTP gateway); no texts, no decisions.
+//! - [`directory`]: the LDAP / Active Directory client: password binds, account entries, the sync read. No
+//!   decisions.
 //! - [`texts`]: the message catalogue: every sentence a person reads, one file per language. Pure.
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
 //! - [`server`]: the network transports (RADIUS over UDP, the web pages over HTTP). The only code that owns
@@ -31,6 +33,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod engine;
 pub mod import;
 pub mod local_time;
