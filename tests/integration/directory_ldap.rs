@@ -74,6 +74,17 @@ fn slapd_helper_serves_generated_users() {
     slapd.restart();
     assert!(whoami(&slapd));
     assert_eq!(slapd.users, 5);
+
+    // The TOML section a test configuration includes reads back as the same settings.
+    #[derive(serde::Deserialize)]
+    struct Section {
+        ldap: LdapConfig,
+    }
+    let urls = [slapd.ldaps_url.as_str(), slapd.ldap_url.as_str()];
+    let parsed: Section = toml::from_str(&slapd.toml(&urls, &[(NURSES, "nurses")])).unwrap();
+    let mut expected = slapd.config(&urls);
+    expected.groups.insert(NURSES.into(), "nurses".into());
+    assert_eq!(parsed.ldap, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
