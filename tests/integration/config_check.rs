@@ -415,3 +415,44 @@ async fn postgres_is_inspected_without_being_migrated() {
     );
     line(&out, "ok    key       matches the database");
 }
+
+/// `--reach` binds to a real directory as the service account and searches; a directory whose certificate the
+/// configured CA did not sign fails with exit 12 and says TLS, with no user password ever sent.
+#[test]
+fn reach_binds_to_the_directory_and_names_a_wrong_ca() {
+    let Some(directory) = crate::common::slapd::Slapd::start(3) else {
+        return;
+    };
+    let site = Site::new();
+    let path = site.path("motpd.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    table["smtp"]
+        .as_table_mut()
+        .unwrap()
+        .insert("host".into(), "".into());
+    let ldap: toml::Table = directory
+        .toml(&[&directory.ldaps_url], &[])
+        .parse()
+        .unwrap();
+    table["ldap"]
+        .as_table_mut()
+        .unwrap()
+        .extend(ldap["ldap"].as_table().unwrap().clone());
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+    let (code, out) = site.check(&["--reach"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "ok    ldap").contains("bound and searched"),
+        "{out}"
+    );
+
+    let right = directory.ca_file.display().to_string();
+    let wrong = directory.wrong_ca_file.display().to_string();
+    site.edit_config(
+        &format!("ca_file = {right:?}"),
+        &format!("ca_file = {wrong:?}"),
+    );
+    let (code, out) = site.check(&["--reach"]);
+    assert_eq!(code, 12, "{out}");
+    assert!(line(&out, "FAIL  ldap").contains("TLS"), "{out}");
+}
