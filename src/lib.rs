@@ -20,6 +20,7 @@
 //! - [`directory`]: the LDAP / Active Directory client: password binds, account entries, the sync read. No
 //!   decisions.
 //! - [`texts`]: the message catalogue: every sentence a person reads, one file per language. Pure.
+//! - [`tls_roots`]: the CA file of an internal service as the only TLS roots (SMS gateway, directory).
 //! - [`qr_png`]: a QR code as a PNG image (the invitation mail's inline QR code). Pure.
 //! - [`server`]: the network transports (RADIUS over UDP, the web pages over HTTP). The only code that owns
 //!   sockets.
@@ -50,3 +51,4 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod texts;
+pub mod tls_roots;

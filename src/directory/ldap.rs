@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapError, Scope, SearchEntry, SearchOptions};
 use time::UtcOffset;
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::entry::{self, Attributes};
@@ -425,21 +423,9 @@ fn classify(error: &LdapError, timeout_ms: u64) -> DirectoryError {
 
 /// The CA certificates in the PEM file at `path`: the only roots the directory's certificates may chain to.
 fn private_roots(path: &Path) -> Result<RootCertStore, DirectoryError> {
-    let fail = |reason: String| {
+    crate::tls_roots::pem_roots(path).map_err(|reason| {
         DirectoryError::Settings(format!("ldap.ca_file {}: {reason}", path.display()))
-    };
-    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| fail(format!("not PEM: {e}")))?;
-        roots
-            .add(cert)
-            .map_err(|e| fail(format!("not a usable certificate: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(fail("holds no certificate".into()));
-    }
-    Ok(roots)
+    })
 }
 
 /// The service account's password: the file's first line (without its line end). A file others may read is

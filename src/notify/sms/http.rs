@@ -12,8 +12,6 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, Request, Url};
 use tokio::time::{Instant, timeout_at};
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::template::render_body;
@@ -270,22 +268,10 @@ fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// The root certificates in the PEM file at `path` (an internal CA).
 fn private_roots(path: &std::path::Path) -> Result<RootCertStore, SmsSendError> {
-    let fail = |reason: String| SmsSendError::CaFile {
+    crate::tls_roots::pem_roots(path).map_err(|reason| SmsSendError::CaFile {
         path: path.to_owned(),
         reason,
-    };
-    let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| fail(format!("not PEM: {e}")))?;
-        roots
-            .add(cert)
-            .map_err(|e| fail(format!("not a usable certificate: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(fail("holds no certificate".into()));
-    }
-    Ok(roots)
+    })
 }
 
 #[async_trait::async_trait]
