@@ -18,6 +18,8 @@ pub(super) const USER_ACCOUNT_CONTROL: &str = "userAccountControl";
 pub(super) const ACCOUNT_EXPIRES: &str = "accountExpires";
 pub(super) const NS_ACCOUNT_LOCK: &str = "nsAccountLock";
 pub(super) const PWD_ACCOUNT_LOCKED_TIME: &str = "pwdAccountLockedTime";
+/// The `pwdAccountLockedTime` of an account locked by an administrator (ppolicy, draft-behera).
+const PERMANENT_LOCK: &str = "000001010000Z";
 
 /// The attributes a search asks for.
 pub(super) fn requested_attributes(config: &LdapConfig) -> Vec<String> {
@@ -111,7 +113,11 @@ fn disabled(attrs: &Attributes) -> bool {
     let ns_lock = attrs
         .first(NS_ACCOUNT_LOCK)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let pwd_locked = attrs.first(PWD_ACCOUNT_LOCKED_TIME).is_some();
+    // ppolicy's "locked until an administrator unlocks"; any other time is a temporary lockout, which
+    // the bind itself refuses while it lasts and ends at the next good bind (refusing here would make it permanent).
+    let pwd_locked = attrs
+        .first(PWD_ACCOUNT_LOCKED_TIME)
+        .is_some_and(|v| v.trim() == PERMANENT_LOCK);
     uac || ns_lock || pwd_locked
 }
 
@@ -284,12 +290,13 @@ mod tests {
             &[("userAccountControl", "x")],
             &[("nsAccountLock", "TRUE")],
             &[("nsaccountlock", "true")],
-            &[("pwdAccountLockedTime", "20200101000000Z")],
+            &[("pwdAccountLockedTime", "000001010000Z")],
         ] {
             assert!(disabled(&attrs(pairs)), "{pairs:?}");
         }
         for pairs in [
             &[("userAccountControl", "512")][..],
+            &[("pwdAccountLockedTime", "20200101000000Z")],
             &[("userAccountControl", "66048")],
             &[("nsAccountLock", "FALSE")],
             &[],

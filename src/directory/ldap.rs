@@ -198,8 +198,14 @@ impl LdapDirectory {
         let too_many = match rc {
             0 => entries.len() > 1,
             SIZE_LIMIT_EXCEEDED => true,
-            // No such object: the base DN is not there.
-            32 => false,
+            // No such object: the base DN is not there. A settings fault, never "no such account" (which would
+            // count a failure against everyone).
+            32 => {
+                return Err(DirectoryError::Refused(format!(
+                    "search: ldap.base_dn {:?} does not exist (result 32)",
+                    self.config.base_dn
+                )));
+            }
             _ => {
                 return Err(DirectoryError::Refused(format!(
                     "search: result {rc}: {text}"

@@ -35,7 +35,7 @@ pub struct DirectoryEntry {
     /// the mapping table is empty (motpd's own groups for the account apply).
     pub groups: Option<Vec<String>>,
     /// Disabled in the directory: AD `userAccountControl` bit 2 (ACCOUNTDISABLE), OpenLDAP `nsAccountLock`
-    /// true, or a `pwdAccountLockedTime`.
+    /// true, or `pwdAccountLockedTime` 000001010000Z (locked by an administrator).
     pub disabled: bool,
     /// The last day the account may log in, in `policy.utc_offset` (from AD `accountExpires`; never: `None`).
     pub expires_on: Option<time::Date>,

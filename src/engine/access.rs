@@ -133,11 +133,22 @@ impl Engine {
     }
 
     /// Spends one password check's time on a refusal that needs none (a hash, or a directory search), so that
-    /// it takes as long as a wrong password (modes without a password at motpd spend nothing for anyone).
-    pub(super) async fn equalise_time(&self, request: &AccessRequest, password: &SecretBytes) {
+    /// it takes as long as a wrong password and, with a directory away, fails the same way (modes without a
+    /// password at motpd spend nothing for anyone, except the search `otp-only` makes with a directory).
+    pub(super) async fn equalise_time(
+        &self,
+        request: &AccessRequest,
+        password: &SecretBytes,
+    ) -> Result<(), EngineError> {
         if request.mode != AuthMode::OtpOnly {
-            self.passwords.burn_time(&request.user_name, password).await;
+            self.passwords
+                .burn_time(&request.user_name, password)
+                .await?;
+        } else if self.passwords.authority.directory().is_some() {
+            // `otp-only` reads the entry of a known account: the same search, and the same failure.
+            self.passwords.directory_entry(&request.user_name).await?;
         }
+        Ok(())
     }
 
     pub(super) fn enforced(&self, now: i64) -> bool {
@@ -159,7 +170,7 @@ impl Engine {
             return Ok(self.reject(RejectReason::Malformed, &Message::Malformed, None));
         };
         let Ok(id) = normalize_id(&request.user_name) else {
-            self.equalise_time(request, password).await;
+            self.equalise_time(request, password).await?;
             return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         if let Some(state) = &request.state {
@@ -168,17 +179,17 @@ impl Engine {
                 .await;
         }
         let Some(record) = self.logins.login_record(&id).await? else {
-            self.equalise_time(request, password).await;
+            self.equalise_time(request, password).await?;
             return Ok(self.refuse(RejectReason::UnknownAccount, &Message::BadCredentials, None));
         };
         let account = &record.account;
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
-            self.equalise_time(request, password).await;
+            self.equalise_time(request, password).await?;
             let message = self.locked(until, now);
             return Ok(self.refuse(RejectReason::Locked, &message, Some(account)));
         }
         if self.passwords.awaits_activation(account) {
-            self.equalise_time(request, password).await;
+            self.equalise_time(request, password).await?;
             let message = Message::NotActivated(format!(
                 "{}/account/activate",
                 self.settings.load().public_url
@@ -190,7 +201,7 @@ impl Engine {
             .await?;
         let device = device.as_deref();
         if let Some(refused) = self.reserve_attempt(account, now).await? {
-            self.equalise_time(request, password).await;
+            self.equalise_time(request, password).await?;
             return Ok(refused);
         }
         match request.mode {

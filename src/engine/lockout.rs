@@ -66,7 +66,8 @@ impl Engine {
 
     /// Runs one decision with its attempt slot; an attempt still reserved when it ends (nothing was found
     /// wrong, and no accept settled it) is given back. A request that failed for the database keeps its unit:
-    /// whether its secret was evaluated is not known.
+    /// whether its secret was evaluated is not known. One the directory could not answer gives it back: the
+    /// asker learns nothing from it, and an outage must not lock everyone who retries.
     pub(super) async fn with_attempt<T>(
         &self,
         decision: impl Future<Output = Result<T, EngineError>>,
@@ -78,7 +79,10 @@ impl Engine {
             })
             .await;
         if let Some(id) = left
-            && matches!(outcome, Ok(_) | Err(EngineError::Overloaded))
+            && matches!(
+                outcome,
+                Ok(_) | Err(EngineError::Overloaded | EngineError::Directory(_))
+            )
         {
             self.logins.release_attempt(Counter::Vpn, &id).await?;
         }

@@ -58,7 +58,7 @@ impl Engine {
         step: i64,
         now: i64,
     ) -> Result<Outcome, EngineError> {
-        if account.password_hash.is_none() {
+        if self.passwords.awaits_activation(account) {
             let message = Message::NotActivated(format!(
                 "{}/account/activate",
                 self.settings.load().public_url

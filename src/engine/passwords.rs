@@ -194,14 +194,21 @@ impl PasswordChecker {
 
     /// Spends about the time of one verification of `id`, so unknown accounts answer as slowly as known ones:
     /// a hash, or a search at the directory (a bind is never sent for an account that is not checked).
-    pub(super) async fn burn_time(&self, id: &str, password: &SecretBytes) {
+    /// A directory that cannot answer fails it like a real check, so an outage does not tell known accounts
+    /// (no reply) from unknown ones.
+    pub(super) async fn burn_time(
+        &self,
+        id: &str,
+        password: &SecretBytes,
+    ) -> Result<(), EngineError> {
         match &self.authority {
             PasswordAuthority::Local => self.burn_hash(password).await,
-            PasswordAuthority::Directory(directory) => {
-                let _ = directory.find(id).await;
+            PasswordAuthority::Directory(_) => {
+                self.directory_entry(id).await?;
             }
             PasswordAuthority::Gateway => {}
         }
+        Ok(())
     }
 
     async fn burn_hash(&self, password: &SecretBytes) {

@@ -209,7 +209,7 @@ impl SelfService {
         };
         let Some(account) = self.store.account(&id).await? else {
             let dummy = crate::secrets::SecretBytes::new(password.to_vec());
-            self.passwords.burn_time(&id, &dummy).await;
+            self.passwords.burn_time(&id, &dummy).await?;
             return refused(LoginRefusal::BadCredentials);
         };
         let known = |r| Ok((Some(id.clone()), LoginOutcome::Refused(r)));

@@ -18,7 +18,7 @@
 #   special cases (when N is large enough):
 #     user00002 userAccountControl 514 (ACCOUNTDISABLE), and every user whose number is a multiple of 100
 #     user00003 accountExpires 2020-01-01T00:00:00Z (FILETIME: expired)
-#     user00004 nsAccountLock TRUE        user00005 pwdAccountLockedTime 20200101000000Z
+#     user00004 nsAccountLock TRUE        user00005 pwdAccountLockedTime 000001010000Z (locked by an admin)
 #     user00006 accountExpires 2099-12-31T16:00:00Z (FILETIME; the last day 2099-12-31 at UTC+8)
 #     user00007 displayName in Chinese (王小明), no mobile
 #     every other user: accountExpires 0 when N is odd, 9223372036854775807 when even (both mean "never")
@@ -207,7 +207,7 @@ for n in range(1, users + 1):
     if n == 4:
         extra.append(("nsAccountLock", "TRUE"))
     if n == 5:
-        extra.append(("pwdAccountLockedTime", "20200101000000Z"))
+        extra.append(("pwdAccountLockedTime", "000001010000Z"))
     extra += [("memberOf", groups[g]) for g in mine]
     user(dn, sam, n, extra)
 
