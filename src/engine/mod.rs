@@ -33,6 +33,7 @@ mod settings;
 pub mod sms;
 mod sms_login;
 mod sms_texts;
+pub mod sync_plan;
 
 pub use access::Engine;
 pub use audit_sink::AuditSink;
