@@ -11,6 +11,7 @@ mod backup_restore;
 mod cli;
 mod common;
 mod config_check;
+mod directory_ldap;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;

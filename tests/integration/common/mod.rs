@@ -11,6 +11,7 @@
 pub(crate) mod fixture;
 pub(crate) mod http_client;
 pub(crate) mod radius_client;
+pub(crate) mod slapd;
 pub(crate) mod sms_gateway;
 
 use std::sync::{Arc, Once};
