@@ -33,6 +33,7 @@ mod settings;
 pub mod sms;
 mod sms_login;
 mod sms_texts;
+pub mod directory_sync;
 pub mod sync_plan;
 
 pub use access::Engine;

@@ -228,9 +228,17 @@ impl Node {
                 token.clone(),
             ),
             super::watch::spawn(store.clone(), clock.clone(), token.clone()),
-            spawn_challenge_sweep(store.clone(), clock, token.clone()),
+            spawn_challenge_sweep(store.clone(), clock.clone(), token.clone()),
             spawn_sms_summary(sms.clone(), token.clone()),
         ];
+        let mut background = background;
+        background.extend(super::directory_sync::spawn(
+            config,
+            store.clone(),
+            clock.clone(),
+            node_name(),
+            token.clone(),
+        ));
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
         let heartbeat = server.heartbeat();
