@@ -32,8 +32,9 @@ pub(crate) fn open_directory(config: &crate::config::Config) -> anyhow::Result<A
     if !config.ldap.configured() {
         return Err(ConfigError::Invalid(vec![Problem {
             key: "ldap.urls",
-            message: "no directory is configured: set [ldap] urls, base_dn and the service account first"
-                .into(),
+            message:
+                "no directory is configured: set [ldap] urls, base_dn and the service account first"
+                    .into(),
         }])
         .into());
     }
@@ -85,7 +86,12 @@ fn print_changes(plan: &SyncPlan) {
             Action::Create => format!("created     {}: {fields}", change.id),
             Action::Update => format!("updated     {}: {fields}{adopted}", change.id),
             Action::Disable(reason) => {
-                format!("disabled    {}: {}{}", change.id, reason.as_str(), also(&fields))
+                format!(
+                    "disabled    {}: {}{}",
+                    change.id,
+                    reason.as_str(),
+                    also(&fields)
+                )
             }
             Action::Reenable(status) => format!(
                 "re-enabled  {}: back in the directory, now {}{}",

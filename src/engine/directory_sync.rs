@@ -90,7 +90,11 @@ pub async fn sync(
     }
     let outcome = sync_holding_lease(directory, store, run).await;
     // A failed run hands the lease back at once, so the next tick on any node retries.
-    let next = if outcome.is_ok() { run.next_due } else { run.now };
+    let next = if outcome.is_ok() {
+        run.next_due
+    } else {
+        run.now
+    };
     let handed_back = store.set_job_lease(SYNC_JOB, run.holder, next).await;
     let outcome = outcome?;
     handed_back?;

@@ -14,6 +14,7 @@ mod audit_sink;
 mod challenge;
 mod codes;
 pub mod device_notice;
+pub mod directory_sync;
 pub mod enrollment;
 pub mod helpdesk_codes;
 pub mod identity;
@@ -33,7 +34,6 @@ mod settings;
 pub mod sms;
 mod sms_login;
 mod sms_texts;
-pub mod directory_sync;
 pub mod sync_plan;
 
 pub use access::Engine;

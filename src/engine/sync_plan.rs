@@ -100,7 +100,7 @@ pub struct AccountChange {
     pub id: String,
     /// What happens.
     pub action: Action,
-    /// The changed fields in the order compared (`name`, `phone`, `email`, `expires`, `groups`, `directory`).
+    /// The changed fields by name (`directory`, `email`, `expires`, `groups`, `name`, `phone`).
     pub fields: Map<String, Value>,
     /// A local account taken over by its directory entry.
     pub adopted: bool,
@@ -452,21 +452,36 @@ fn compare(
 ) {
     let masked = |p: &Option<String>| p.as_deref().map(mask_phone);
     let pairs = [
-        ("name", old.name != new.name, json!(old.name), json!(new.name)),
+        (
+            "name",
+            old.name != new.name,
+            json!(old.name),
+            json!(new.name),
+        ),
         (
             "phone",
             old.phone != new.phone,
             json!(masked(&old.phone)),
             json!(masked(&new.phone)),
         ),
-        ("email", old.email != new.email, json!(old.email), json!(new.email)),
+        (
+            "email",
+            old.email != new.email,
+            json!(old.email),
+            json!(new.email),
+        ),
         (
             "expires",
             old.expires_on != new.expires_on,
             json!(old.expires_on.map(|d| d.to_string())),
             json!(new.expires_on.map(|d| d.to_string())),
         ),
-        ("groups", old.groups != new.groups, json!(old.groups), json!(new.groups)),
+        (
+            "groups",
+            old.groups != new.groups,
+            json!(old.groups),
+            json!(new.groups),
+        ),
         ("directory", old_dn != new_dn, json!(old_dn), json!(new_dn)),
     ];
     for (name, differs, o, n) in pairs {

@@ -110,7 +110,11 @@ fn changed_attributes_are_updated_and_named() {
     let upsert = &plan.write.upserts[0].account;
     assert_eq!(upsert.name, "Amy Lin");
     assert_eq!(upsert.expires_on, Some(date!(2027 - 06 - 30)));
-    assert_eq!(upsert.status, AccountStatus::Active, "an update keeps the status");
+    assert_eq!(
+        upsert.status,
+        AccountStatus::Active,
+        "an update keeps the status"
+    );
     assert!(plan.write.disable.is_empty() && plan.write.enable.is_empty());
 }
 
@@ -139,7 +143,11 @@ fn groups_follow_the_directory_only_when_the_mapping_table_is_used() {
     let plan1 = plan(&[entry("amy")], std::slice::from_ref(&stored), &settings()).unwrap();
     assert!(plan1.changes.is_empty());
     let mut e = entry("amy");
-    e.groups = Some(vec!["vpn-staff".into(), "vpn-icu".into(), "vpn-staff".into()]);
+    e.groups = Some(vec![
+        "vpn-staff".into(),
+        "vpn-icu".into(),
+        "vpn-staff".into(),
+    ]);
     let plan2 = plan(&[e], &[stored], &settings()).unwrap();
     assert_eq!(
         plan2.write.upserts[0].account.groups,
@@ -213,7 +221,10 @@ fn a_returning_entry_re_enables_only_what_a_sync_disabled() {
     let change = only(&plan);
     assert_eq!(change.id, "back");
     assert_eq!(change.action, Action::Reenable(AccountStatus::Active));
-    assert_eq!(plan.write.enable, [("back".to_owned(), AccountStatus::Active)]);
+    assert_eq!(
+        plan.write.enable,
+        [("back".to_owned(), AccountStatus::Active)]
+    );
     assert_eq!(plan.counts.unchanged, 1);
 }
 
@@ -247,7 +258,12 @@ fn a_sync_disabled_account_still_gone_or_disabled_there_is_left_alone() {
     off_here.sync_disabled = true;
     let mut off = entry("off");
     off.disabled = true;
-    let plan = plan(&[off, entry("x")], &[gone, off_here, synced("x")], &settings()).unwrap();
+    let plan = plan(
+        &[off, entry("x")],
+        &[gone, off_here, synced("x")],
+        &settings(),
+    )
+    .unwrap();
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
     assert_eq!(plan.counts.unchanged, 3);
 }
@@ -283,7 +299,10 @@ fn entries_without_an_id_or_with_a_shared_id_are_skipped_with_a_warning() {
         &settings(),
     )
     .unwrap();
-    assert!(plan.changes.is_empty(), "the twin's account is not disabled");
+    assert!(
+        plan.changes.is_empty(),
+        "the twin's account is not disabled"
+    );
     assert_eq!(plan.counts.skipped, 3);
     assert_eq!(plan.warnings.len(), 3);
 }
@@ -301,21 +320,46 @@ fn the_brake_holds_a_mass_disable_back_unless_forced() {
         force: true,
         ..settings()
     };
-    assert_eq!(plan(&entries, &accounts, &forced).unwrap().write.disable.len(), 11);
+    assert_eq!(
+        plan(&entries, &accounts, &forced)
+            .unwrap()
+            .write
+            .disable
+            .len(),
+        11
+    );
     // 10 of 100: at the limit, allowed.
     let entries: Vec<_> = (10..100).map(|n| entry(&format!("u{n:03}"))).collect();
-    assert_eq!(plan(&entries, &accounts, &settings()).unwrap().counts.disabled, 10);
+    assert_eq!(
+        plan(&entries, &accounts, &settings())
+            .unwrap()
+            .counts
+            .disabled,
+        10
+    );
 }
 
 #[test]
 fn the_brake_lets_many_disables_through_when_they_are_a_small_share() {
     let accounts: Vec<_> = (0..1000).map(|n| synced(&format!("u{n:04}"))).collect();
     let entries: Vec<_> = (50..1000).map(|n| entry(&format!("u{n:04}"))).collect();
-    assert_eq!(plan(&entries, &accounts, &settings()).unwrap().counts.disabled, 50);
+    assert_eq!(
+        plan(&entries, &accounts, &settings())
+            .unwrap()
+            .counts
+            .disabled,
+        50
+    );
     // A few accounts, most of them gone: at most 10, allowed.
     let accounts: Vec<_> = (0..12).map(|n| synced(&format!("u{n:02}"))).collect();
     let entries = [entry("u00"), entry("u01")];
-    assert_eq!(plan(&entries, &accounts, &settings()).unwrap().counts.disabled, 10);
+    assert_eq!(
+        plan(&entries, &accounts, &settings())
+            .unwrap()
+            .counts
+            .disabled,
+        10
+    );
 }
 
 #[test]
@@ -328,9 +372,17 @@ fn an_empty_search_never_disables_without_force() {
         force: true,
         ..settings()
     };
-    assert_eq!(plan(&[], &accounts, &forced).unwrap().write.disable, ["amy"]);
+    assert_eq!(
+        plan(&[], &accounts, &forced).unwrap().write.disable,
+        ["amy"]
+    );
     // Nothing to disable: an empty search on an empty database is fine.
-    assert!(plan(&[], &[local("vendor")], &settings()).unwrap().changes.is_empty());
+    assert!(
+        plan(&[], &[local("vendor")], &settings())
+            .unwrap()
+            .changes
+            .is_empty()
+    );
 }
 
 #[test]

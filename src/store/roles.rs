@@ -442,6 +442,5 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     /// Moves the end of `holder`'s lease of `job` to `until` (when the next run is due, or `now` to hand it
     /// back); `false` if `holder` no longer holds it.
-    async fn set_job_lease(&self, job: &str, holder: &str, until: i64)
-    -> Result<bool, StoreError>;
+    async fn set_job_lease(&self, job: &str, holder: &str, until: i64) -> Result<bool, StoreError>;
 }

@@ -24,12 +24,8 @@ fn config(slapd: &Slapd) -> Config {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .try_into()
-        .unwrap()
+    use motpd::clock::Clock as _;
+    motpd::clock::SystemClock.now()
 }
 
 async fn run_sync(
@@ -57,7 +53,15 @@ fn ldap_tool(slapd: &Slapd, tool: &str, args: &[&str], stdin: &str) -> String {
     let mut child = Command::new(tool)
         .env("LDAPTLS_CACERT", &slapd.ca_file)
         .env("LDAPTLS_REQCERT", "demand")
-        .args(["-x", "-ZZ", "-o", "nettimeout=5", "-H", &slapd.ldap_url, "-D"])
+        .args([
+            "-x",
+            "-ZZ",
+            "-o",
+            "nettimeout=5",
+            "-H",
+            &slapd.ldap_url,
+            "-D",
+        ])
         .arg(&slapd.env["ADMIN_DN"])
         .arg("-y")
         .arg(&slapd.env["ADMIN_PASSWORD_FILE"])
@@ -91,7 +95,15 @@ fn delete_user(slapd: &Slapd, n: usize) -> String {
     let entry = ldap_tool(
         slapd,
         "ldapsearch",
-        &["-LLL", "-o", "ldif-wrap=no", "-s", "base", "-b", &dn(slapd, n)],
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-s",
+            "base",
+            "-b",
+            &dn(slapd, n),
+        ],
         "",
     );
     assert!(entry.contains("sAMAccountName"), "{entry}");
@@ -144,7 +156,10 @@ async fn lifecycle(backend: &Backend, slapd: &Slapd) {
     let dry = run_sync(&config, store, true, false).await.unwrap();
     assert!(dry.applied.is_none());
     assert_eq!(dry.plan.counts.created, 16, "{name}: {:?}", dry.plan.counts);
-    assert!(!store.any_account().await.unwrap(), "{name}: the dry run wrote");
+    assert!(
+        !store.any_account().await.unwrap(),
+        "{name}: the dry run wrote"
+    );
 
     // 20 entries: user00002..5 are disabled, expired or locked there and get no account.
     let first = run_sync(&config, store, false, false).await.unwrap();
@@ -162,7 +177,11 @@ async fn lifecycle(backend: &Backend, slapd: &Slapd) {
 
     // Nothing changed there: nothing changes here.
     let again = run_sync(&config, store, false, false).await.unwrap();
-    assert!(again.plan.changes.is_empty(), "{name}: {:?}", again.plan.changes);
+    assert!(
+        again.plan.changes.is_empty(),
+        "{name}: {:?}",
+        again.plan.changes
+    );
     assert_eq!(again.plan.counts.unchanged, 16);
 
     // Changed attributes are updated, and the login path sees them at once (the cache heard of the sync).
@@ -183,7 +202,11 @@ async fn lifecycle(backend: &Backend, slapd: &Slapd) {
         "{name}"
     );
     let cached = backend.logins.login_record(&user_id(1)).await.unwrap();
-    assert_eq!(cached.unwrap().account.name, "Amy Lin", "{name}: stale cache");
+    assert_eq!(
+        cached.unwrap().account.name,
+        "Amy Lin",
+        "{name}: stale cache"
+    );
 
     // A removed entry: the account is disabled, its device kept.
     let entry10 = delete_user(slapd, 10);
@@ -224,7 +247,11 @@ async fn lifecycle(backend: &Backend, slapd: &Slapd) {
         .unwrap();
     add_back(slapd, &entry12);
     let admin = run_sync(&config, store, false, false).await.unwrap();
-    assert!(admin.plan.changes.is_empty(), "{name}: {:?}", admin.plan.changes);
+    assert!(
+        admin.plan.changes.is_empty(),
+        "{name}: {:?}",
+        admin.plan.changes
+    );
     for n in [11, 12] {
         let account = store.account(&user_id(n)).await.unwrap().unwrap();
         assert_eq!(account.status, AccountStatus::Disabled, "{name}: {n}");
@@ -382,4 +409,112 @@ async fn twenty_thousand(backend: &Backend) {
         create_took.as_secs_f64(),
         same_took.as_secs_f64()
     );
+}
+
+/// `motpd user sync` through the binary: the printed diff, `--dry-run`, the groups mapping, the audit rows, the
+/// brake (exit 15) and a stopped directory (exit 14), each of the last two changing nothing.
+#[test]
+fn the_cli_prints_the_diff_and_exits_with_the_documented_codes() {
+    let Some(mut slapd) = Slapd::start(20) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_motpd"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let text = |out: &std::process::Output| {
+        format!(
+            "status {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert!(run(&["init"]).status.success());
+    let toml_path = dir.path().join("motpd.toml");
+    let write_config = |sync_filter: Option<&str>| {
+        let full = std::fs::read_to_string(&toml_path).unwrap();
+        let head = &full[..full.find("[accounts]").unwrap()];
+        let nurses = format!("cn=VPN-Nurses,ou=Groups,{}", slapd.suffix);
+        let mut ldap = slapd.toml(&[&slapd.ldaps_url], &[(nurses.as_str(), "nurses")]);
+        if let Some(filter) = sync_filter {
+            let at = ldap.find("\n[ldap.groups]").unwrap();
+            ldap.insert_str(at, &format!("sync_filter = {filter:?}\n"));
+        }
+        std::fs::write(
+            &toml_path,
+            format!("{head}[accounts]\npassword_source = \"ldap\"\n\n{ldap}"),
+        )
+        .unwrap();
+    };
+    write_config(None);
+    let users = || {
+        let out = run(&["user", "list", "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+
+    let dry = run(&["user", "sync", "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        stdout.contains("created     user00001: directory, email, groups, name, phone"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("16 created") && stdout.contains("nothing written (--dry-run)"),
+        "{stdout}"
+    );
+    assert_eq!(users().as_array().unwrap().len(), 0);
+
+    let synced = run(&["user", "sync"]);
+    assert!(synced.status.success(), "{}", text(&synced));
+    let stdout = String::from_utf8_lossy(&synced.stdout);
+    assert!(
+        stdout.contains("20 entries in the directory: 16 created"),
+        "{stdout}"
+    );
+    let list = users();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 16);
+    let one = run(&["user", "show", "user00001", "--json"]);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert!(one.to_string().contains("\"nurses\""), "{one}");
+    let audit = run(&["audit", "list", "--kind", "account.sync", "--limit", "100"]);
+    let audit_text = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit_text.contains("user00001") && audit_text.contains("cli:"),
+        "{audit_text}"
+    );
+
+    // The brake: a filter finding one entry would disable 15 of 16 accounts.
+    write_config(Some("(&(objectClass=user)(sAMAccountName=user00001))"));
+    let braked = run(&["user", "sync"]);
+    assert_eq!(braked.status.code(), Some(15), "{}", text(&braked));
+    assert!(
+        String::from_utf8_lossy(&braked.stderr).contains("--force"),
+        "{}",
+        text(&braked)
+    );
+    let disabled = users()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u.to_string().contains("\"disabled\""))
+        .count();
+    assert_eq!(disabled, 0, "the refused sync disabled accounts");
+
+    // The directory away: exit 14, nothing changed.
+    write_config(None);
+    slapd.stop();
+    let away = run(&["user", "sync", "--force"]);
+    assert_eq!(away.status.code(), Some(14), "{}", text(&away));
+    assert_eq!(users().as_array().unwrap().len(), 16);
 }

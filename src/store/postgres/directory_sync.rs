@@ -44,7 +44,12 @@ pub(super) async fn apply_sync(
         created = inserted.iter().filter(|i| **i).count() as u64;
     }
     let mut changing: Vec<&str> = values.disable.clone();
-    changing.extend(values.enable.iter().flat_map(|(_, ids)| ids.iter().copied()));
+    changing.extend(
+        values
+            .enable
+            .iter()
+            .flat_map(|(_, ids)| ids.iter().copied()),
+    );
     if changing.is_empty() {
         tx.commit().await?;
         return Ok(SyncApplied {
