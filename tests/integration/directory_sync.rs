@@ -518,3 +518,191 @@ fn the_cli_prints_the_diff_and_exits_with_the_documented_codes() {
     assert_eq!(away.status.code(), Some(14), "{}", text(&away));
     assert_eq!(users().as_array().unwrap().len(), 16);
 }
+
+/// `motpd serve` with `ldap.sync_minutes` syncs at its start (the first tick is immediate) and audits the run as
+/// `directory-sync`.
+#[test]
+fn serve_syncs_in_the_background() {
+    let Some(slapd) = Slapd::start(20) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let motpd = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_motpd"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(motpd(&["init"]).status.success());
+    let path = dir.path().join("motpd.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let ldap: toml::Table = slapd.toml(&[&slapd.ldaps_url], &[]).parse().unwrap();
+    let mut ldap = ldap["ldap"].as_table().unwrap().clone();
+    ldap.insert("sync_minutes".into(), 1.into());
+    table.insert("ldap".into(), ldap.into());
+    table["accounts"]
+        .as_table_mut()
+        .unwrap()
+        .insert("password_source".into(), "ldap".into());
+    let radius = table["radius"].as_table_mut().unwrap();
+    radius.insert("listen".into(), vec!["127.0.0.1:0"].into());
+    radius.insert("accounting_listen".into(), Vec::<String>::new().into());
+    table["web"]
+        .as_table_mut()
+        .unwrap()
+        .insert("listen".into(), "127.0.0.1:0".into());
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_motpd"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("MOTPD_CONFIG")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = serve.id().to_string();
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let mut synced = false;
+    while Instant::now() < deadline && serve.try_wait().unwrap().is_none() {
+        let out = motpd(&["audit", "list", "--kind", "account.sync.summary", "--json"]);
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("directory-sync") {
+            synced = true;
+            break;
+        }
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = serve.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(synced, "serve did not sync within 30 s; its log:\n{log}");
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("directory sync done"), "{log}");
+    let users = motpd(&["user", "list", "--json"]);
+    let users: serde_json::Value = serde_json::from_slice(&users.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 16);
+}
+
+fn upsert(id: &str) -> motpd::store::SyncUpsert {
+    motpd::store::SyncUpsert {
+        account: motpd::store::AccountUpsert {
+            id: id.into(),
+            name: format!("Name {id}"),
+            phone: None,
+            email: None,
+            expires_on: None,
+            groups: vec!["g".into()],
+            password_hash: None,
+            status: AccountStatus::Active,
+        },
+        directory_dn: format!("cn={id},ou=Staff"),
+    }
+}
+
+/// The store's guards, between a plan and its write: a re-enable only of an account still disabled by a sync (an
+/// admin's status change in between wins), a disable only of an account not disabled already, the same ID twice
+/// refused with nothing written, and the lease held by one holder at a time.
+#[tokio::test]
+async fn the_store_applies_a_sync_with_its_guards() {
+    use motpd::store::SyncWrite;
+    for backend in store_backends().await {
+        let name = backend.name;
+        let store = backend.store.as_ref();
+        let t = now();
+        let create = SyncWrite {
+            upserts: vec![upsert("a"), upsert("b"), upsert("c")],
+            ..SyncWrite::default()
+        };
+        let applied = store.apply_sync(&create, t).await.unwrap();
+        assert_eq!((applied.created, applied.updated), (3, 0), "{name}");
+        let disable = SyncWrite {
+            disable: vec!["a".into(), "b".into()],
+            ..SyncWrite::default()
+        };
+        assert_eq!(store.apply_sync(&disable, t).await.unwrap().disabled, 2);
+        // Again: already disabled, nothing to do.
+        assert_eq!(store.apply_sync(&disable, t).await.unwrap().disabled, 0);
+        let synced = store.synced_accounts().await.unwrap();
+        assert!(synced[0].sync_disabled && synced[1].sync_disabled && !synced[2].sync_disabled);
+        assert_eq!(synced[0].directory_dn.as_deref(), Some("cn=a,ou=Staff"));
+        // An admin disables "b" (already disabled by the sync): from now on it is the admin's.
+        store
+            .set_account_status("b", AccountStatus::Disabled, t)
+            .await
+            .unwrap();
+        let enable = SyncWrite {
+            enable: vec![
+                ("a".into(), AccountStatus::Active),
+                ("b".into(), AccountStatus::Active),
+                ("c".into(), AccountStatus::Pending),
+            ],
+            ..SyncWrite::default()
+        };
+        let applied = store.apply_sync(&enable, t).await.unwrap();
+        assert_eq!(applied.enabled, 1, "{name}: only a was disabled by a sync");
+        let status =
+            |id: &'static str| async move { store.account(id).await.unwrap().unwrap().status };
+        assert_eq!(status("a").await, AccountStatus::Active);
+        assert_eq!(status("b").await, AccountStatus::Disabled);
+        assert_eq!(status("c").await, AccountStatus::Active, "{name}");
+        // An update keeps the status; the same ID twice writes nothing.
+        let mut renamed = upsert("b");
+        renamed.account.name = "Renamed".into();
+        let applied = store
+            .apply_sync(
+                &SyncWrite {
+                    upserts: vec![renamed.clone()],
+                    ..SyncWrite::default()
+                },
+                t,
+            )
+            .await
+            .unwrap();
+        assert_eq!((applied.created, applied.updated), (0, 1));
+        assert_eq!(status("b").await, AccountStatus::Disabled);
+        let twice = SyncWrite {
+            upserts: vec![upsert("d"), upsert("d")],
+            ..SyncWrite::default()
+        };
+        assert!(store.apply_sync(&twice, t).await.is_err());
+        assert!(store.account("d").await.unwrap().is_none(), "{name}");
+
+        // The lease.
+        assert!(store.take_job_lease("job", "n1", t, t + 60).await.unwrap());
+        assert!(
+            store.take_job_lease("job", "n1", t, t + 60).await.unwrap(),
+            "its own"
+        );
+        assert!(
+            !store
+                .take_job_lease("job", "n2", t + 59, t + 120)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .take_job_lease("job", "n2", t + 60, t + 120)
+                .await
+                .unwrap(),
+            "{name}: expired"
+        );
+        assert!(
+            !store.set_job_lease("job", "n1", t).await.unwrap(),
+            "n1 lost it"
+        );
+        assert!(store.set_job_lease("job", "n2", t).await.unwrap());
+        assert!(
+            store.take_job_lease("job", "n1", t, t + 60).await.unwrap(),
+            "handed back"
+        );
+    }
+}
