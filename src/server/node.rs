@@ -236,7 +236,8 @@ impl Node {
             config,
             store.clone(),
             clock.clone(),
-            node_name(),
+            // Unique per process: two nodes on one host must not share the lease.
+            format!("{} pid {}", node_name(), std::process::id()),
             token.clone(),
         ));
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
