@@ -119,6 +119,66 @@ pub struct ImportSummary {
     pub updated: u64,
 }
 
+/// An account as the directory sync compares it with the directory's entry (`motpd user sync`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedAccount {
+    /// Login name.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Mobile number, digits only.
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Status.
+    pub status: AccountStatus,
+    /// Last valid day.
+    pub expires_on: Option<time::Date>,
+    /// NetScaler groups.
+    pub groups: Vec<String>,
+    /// Whether a password hash is stored (a re-enabled account without one waits for activation again when
+    /// motpd keeps the passwords).
+    pub has_password: bool,
+    /// The directory entry the account is synced from; `None` for an account motpd keeps itself.
+    pub directory_dn: Option<String>,
+    /// Disabled by a sync (not by an admin): the only disabled accounts a sync re-enables.
+    pub sync_disabled: bool,
+}
+
+/// An account a sync creates or updates: the fields to store and the entry it comes from. On update the
+/// status and the password hash stay (status changes are [`SyncWrite::disable`] and [`SyncWrite::enable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncUpsert {
+    /// The account (its `status` is used only when it is created; `password_hash` is never written).
+    pub account: AccountUpsert,
+    /// The directory entry's distinguished name.
+    pub directory_dn: String,
+}
+
+/// Everything one sync writes, applied in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncWrite {
+    /// Accounts created or updated.
+    pub upserts: Vec<SyncUpsert>,
+    /// Accounts the sync disables (and marks as disabled by a sync); one an admin meanwhile disabled is left.
+    pub disable: Vec<String>,
+    /// Accounts the sync re-enables, with the status they return to; only if still disabled by a sync.
+    pub enable: Vec<(String, AccountStatus)>,
+}
+
+/// What the store did with a [`SyncWrite`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncApplied {
+    /// Accounts created.
+    pub created: u64,
+    /// Accounts updated.
+    pub updated: u64,
+    /// Accounts disabled.
+    pub disabled: u64,
+    /// Accounts re-enabled.
+    pub enabled: u64,
+}
+
 /// Which accounts to list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccountFilter {

@@ -22,7 +22,8 @@ pub const EXIT_CODES: &str = "Exit codes: 0 ok, 1 unexpected error, 2 usage erro
 exists / already bound), 8 invalid input, 9 backup or restore asked of a PostgreSQL database (use pg_dump / \
 pg_basebackup), 10 the database is in use (restore while `motpd serve` runs), 11 backup file failed verification, \
 12 `config check --reach`: the mail relay or the SMS gateway did not answer, 13 `config check --strict`: a \
-warning (e.g. the clock is not synchronised).";
+warning (e.g. the clock is not synchronised), 14 `user sync`: the directory could not be reached (nothing \
+changed), 15 `user sync`: held back by the safety brake (nothing changed; see --force).";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -307,6 +308,17 @@ pub enum UserCommand {
         /// Validate only; write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Create, update, disable and re-enable accounts from the directory ([ldap]): prints what changes.
+    /// Devices are kept. Refuses to disable more than 10 accounts and 10 % of the directory's (or anything
+    /// when the search found nothing) unless --force.
+    Sync {
+        /// Show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply the sync even if the safety brake holds it back.
+        #[arg(long)]
+        force: bool,
     },
     /// List accounts (all filters together: an account must match each one given).
     List(UserListArgs),

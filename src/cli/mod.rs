@@ -26,6 +26,7 @@ mod serve;
 mod user;
 mod user_list;
 mod user_proofs;
+mod user_sync;
 
 use std::io::Read;
 
@@ -35,6 +36,8 @@ pub use args::Cli;
 use args::Command;
 
 use crate::config::ConfigError;
+use crate::directory::DirectoryError;
+use crate::engine::directory_sync::SyncError;
 use crate::engine::enrollment::EnrollError;
 use crate::engine::invitations::InviteError;
 use crate::secrets::{SecretError, SecretString};
@@ -162,6 +165,22 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 InviteError::Secret(_) => 4,
                 InviteError::Engine(_) => 5,
                 InviteError::Mail { .. } | InviteError::Qr(_) => 1,
+            };
+        }
+        if let Some(sync) = cause.downcast_ref::<SyncError>() {
+            return match sync {
+                SyncError::Directory(DirectoryError::Settings(_)) => 3,
+                SyncError::Directory(_) => 14,
+                SyncError::Brake(_) => 15,
+                SyncError::Busy => 7,
+                SyncError::Store(StoreError::Key(_)) => 4,
+                SyncError::Store(_) => 5,
+            };
+        }
+        if let Some(directory) = cause.downcast_ref::<DirectoryError>() {
+            return match directory {
+                DirectoryError::Settings(_) => 3,
+                _ => 14,
             };
         }
         if let Some(cli) = cause.downcast_ref::<CliError>() {

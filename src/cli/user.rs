@@ -9,7 +9,7 @@ use super::changes::{Changes, account_changes};
 use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use super::{CliError, format_time, note_encoding, read_stdin_secret, with_local_times};
-use super::{password_prompt, user_list, user_proofs};
+use super::{password_prompt, user_list, user_proofs, user_sync};
 use crate::account_rules::{self, ADMIN_LOCK_UNTIL, FieldError};
 use crate::clock::local_date;
 use crate::config::PasswordSource;
@@ -38,6 +38,7 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             skip_invalid,
             dry_run,
         } => import(ctx, &file, skip_invalid, dry_run).await,
+        UserCommand::Sync { dry_run, force } => user_sync::run(ctx, dry_run, force).await,
         UserCommand::List(args) => user_list::run(ctx, args).await,
         UserCommand::Show { id, json } => show(ctx, &id, json).await,
         UserCommand::Set {

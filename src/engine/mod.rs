@@ -14,6 +14,7 @@ mod audit_sink;
 mod challenge;
 mod codes;
 pub mod device_notice;
+pub mod directory_sync;
 mod directory_view;
 pub mod enrollment;
 pub mod helpdesk_codes;
@@ -34,6 +35,7 @@ mod settings;
 pub mod sms;
 mod sms_login;
 mod sms_texts;
+pub mod sync_plan;
 
 pub use access::Engine;
 pub use audit_sink::AuditSink;

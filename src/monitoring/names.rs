@@ -37,6 +37,14 @@ pub const AUDIT_QUEUE: &str = "motpd_audit_queue_length";
 /// Gauge: 1 while the kernel reports the clock synchronised.
 pub const CLOCK_SYNCHRONISED: &str = "motpd_clock_synchronised";
 
+/// Gauge: Unix time of the last directory sync that completed on this node.
+pub const DIRECTORY_SYNC_LAST_SUCCESS: &str = "motpd_directory_sync_last_success_timestamp_seconds";
+/// Gauge `{change}`: accounts the last completed directory sync on this node created, updated, disabled,
+/// re-enabled, left unchanged (and entries it skipped).
+pub const DIRECTORY_SYNC_ACCOUNTS: &str = "motpd_directory_sync_accounts";
+/// Counter `{outcome}`: directory sync runs of `motpd serve` (ok, failed, refused, skipped).
+pub const DIRECTORY_SYNC_RUNS: &str = "motpd_directory_sync_runs_total";
+
 /// Registers the help text and unit of every metric with the installed recorder.
 pub(super) fn describe() {
     describe_gauge!(
@@ -104,6 +112,22 @@ pub(super) fn describe() {
     describe_gauge!(
         AUDIT_QUEUE,
         "Audit events waiting to be written to the database."
+    );
+    describe_gauge!(
+        DIRECTORY_SYNC_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last directory sync (ldap.sync_minutes) that completed on this node; alert when it \
+         falls behind by several intervals."
+    );
+    describe_gauge!(
+        DIRECTORY_SYNC_ACCOUNTS,
+        "Accounts the last completed directory sync on this node changed, by change (created, updated, \
+         disabled, reenabled, unchanged, skipped)."
+    );
+    describe_counter!(
+        DIRECTORY_SYNC_RUNS,
+        "Directory sync runs of motpd serve by outcome: ok, failed (directory or database; retried at the next \
+         interval), refused (the safety brake: run `motpd user sync --dry-run`), skipped (another node ran it)."
     );
     describe_gauge!(
         CLOCK_SYNCHRONISED,

@@ -10,6 +10,7 @@
 //! cancellation token; they turn bytes into domain requests for the engine and decisions back into bytes. They
 //! decide nothing themselves: every accept and reject comes from [`crate::engine`].
 
+mod directory_sync;
 pub mod node;
 pub mod radius;
 mod watch;

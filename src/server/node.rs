@@ -248,9 +248,18 @@ impl Node {
                 token.clone(),
             ),
             super::watch::spawn(store.clone(), clock.clone(), token.clone()),
-            spawn_challenge_sweep(store.clone(), clock, token.clone()),
+            spawn_challenge_sweep(store.clone(), clock.clone(), token.clone()),
             spawn_sms_summary(sms.clone(), token.clone()),
         ];
+        let mut background = background;
+        background.extend(super::directory_sync::spawn(
+            config,
+            store.clone(),
+            clock.clone(),
+            // Unique per process: two nodes on one host must not share the lease.
+            format!("{} pid {}", node_name(), std::process::id()),
+            token.clone(),
+        ));
         let server = RadiusServer::new(engine.clone(), clients.clone(), &config.radius)?;
         let stats = server.stats();
         let heartbeat = server.heartbeat();

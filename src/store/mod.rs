@@ -23,6 +23,7 @@ mod batch;
 mod cache;
 mod changes;
 mod devices;
+mod directory_sync;
 mod import;
 mod inspect;
 mod invitations;

@@ -30,6 +30,7 @@ use crate::audit::{AuditChain, AuditEvent};
 
 mod account_proofs;
 mod devices;
+mod directory_sync;
 mod import;
 mod invitations;
 mod lockout;

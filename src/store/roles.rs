@@ -13,7 +13,7 @@ use super::{
     AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry, AuditFilter,
     Device, FailureState, ImportSummary, Invitation, NewClient, NewDevice, NewSmsCode,
     NewWebSession, RadiusClient, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, StoreError,
-    WebSession,
+    SyncApplied, SyncWrite, SyncedAccount, WebSession,
 };
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::model::Account;
@@ -29,6 +29,7 @@ pub trait Store:
     + ProofStore
     + ClientStore
     + AuditStore
+    + DirectoryStore
     + SealedStore
 {
 }
@@ -43,6 +44,7 @@ impl<T> Store for T where
         + ProofStore
         + ClientStore
         + AuditStore
+        + DirectoryStore
         + SealedStore
 {
 }
@@ -415,4 +417,30 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     async fn audit_page(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest audit rows matching `filter` (newest first).
     async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// Accounts synced from the directory (`motpd user sync`, and `motpd serve` every `ldap.sync_minutes`), and the
+/// lease that keeps a periodic job on one node at a time.
+#[async_trait::async_trait]
+pub trait DirectoryStore: Send + Sync + std::fmt::Debug {
+    /// Every account with what a sync compares (the directory's and motpd's own), ordered by ID.
+    async fn synced_accounts(&self) -> Result<Vec<SyncedAccount>, StoreError>;
+    /// Applies a whole sync in one transaction (all or nothing): upserts the accounts (a new one gets the
+    /// row's status; an existing one keeps its status and password hash), disables `disable` (only those not
+    /// disabled already, marking them disabled by a sync) and re-enables `enable` (only those still disabled by
+    /// a sync: an admin's status change in between wins). Devices are not touched. The same ID twice among
+    /// the upserts is a `Conflict` (nothing is written).
+    async fn apply_sync(&self, sync: &SyncWrite, now: i64) -> Result<SyncApplied, StoreError>;
+    /// Takes the lease of `job` for `holder` until `until`, atomically across nodes: `true` if it was free
+    /// (never taken, or its time passed at `now`) or already `holder`'s; `false` if another holder has it.
+    async fn take_job_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    /// Moves the end of `holder`'s lease of `job` to `until` (when the next run is due, or `now` to hand it
+    /// back); `false` if `holder` no longer holds it.
+    async fn set_job_lease(&self, job: &str, holder: &str, until: i64) -> Result<bool, StoreError>;
 }

@@ -16,7 +16,7 @@ use time::macros::format_description;
 use super::{
     AcceptedLogin, Account, AccountOverview, AccountStatus, AccountUpsert, Challenge,
     ChallengePurpose, Device, DeviceState, DeviceSummary, LoginRecord, NewDevice, RadiusClient,
-    StoreError,
+    StoreError, SyncedAccount,
 };
 use crate::audit::{AuditChain, AuditEvent, AuditRecord, GENESIS_MAC};
 use crate::config::AuthMode;
@@ -221,6 +221,42 @@ impl TryFrom<AccountRow> for Account {
             last_login_at: row.last_login_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+        })
+    }
+}
+
+/// An account as a directory sync reads it ([`SyncedAccount`]).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SyncedRow {
+    id: String,
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    status: String,
+    expires_on: Option<String>,
+    groups: String,
+    has_password: bool,
+    directory_dn: Option<String>,
+    sync_disabled: bool,
+}
+
+impl TryFrom<SyncedRow> for SyncedAccount {
+    type Error = StoreError;
+
+    fn try_from(row: SyncedRow) -> Result<Self, StoreError> {
+        Ok(SyncedAccount {
+            status: AccountStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("account status", &row.status))?,
+            expires_on: row.expires_on.as_deref().map(parse_date).transpose()?,
+            groups: serde_json::from_str(&row.groups)
+                .map_err(|_| corrupt("account groups", &row.groups))?,
+            id: row.id,
+            name: row.name,
+            phone: row.phone,
+            email: row.email,
+            has_password: row.has_password,
+            directory_dn: row.directory_dn,
+            sync_disabled: row.sync_disabled,
         })
     }
 }

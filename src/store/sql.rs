@@ -15,7 +15,7 @@ macro_rules! role_impls {
             use crate::audit::{AuditEvent, AuditRecord};
             use crate::store::rows::{
                 AccountRow, AccountValues, AuditRow, ClientRow, KEY_CHECK, OverviewRow,
-                account_not_found, conflict_or,
+                SyncedRow, account_not_found, conflict_or,
             };
             use crate::store::{
                 AccountFilter, AccountOverview, AccountStatus, AccountStore, AccountUpsert,
@@ -23,6 +23,7 @@ macro_rules! role_impls {
                 ImportSummary, Invitation, InvitationStore, MaintenanceStore, NewClient, NewDevice,
                 NewSmsCode, NewWebSession, ProofStore, RadiusClient, SmsCodeAttempt, SmsIssue,
                 SmsLimits, SmsPurpose, SmsStore, StoreError, WebSession, WebSessionStore,
+                DirectoryStore, SyncApplied, SyncWrite, SyncedAccount,
             };
             use crate::model::Account;
             use crate::store::changes::Change;
@@ -162,7 +163,7 @@ macro_rules! role_impls {
                     now: i64,
                 ) -> Result<(), StoreError> {
                     let _changed = self.changes.on_return(Change::Account(id));
-                    let q = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
+                    let q = sqlx::query("UPDATE accounts SET status = $2, sync_disabled = FALSE, updated_at = $3 WHERE id = $1")
                         .bind(id)
                         .bind(status.as_str())
                         .bind(now);
@@ -660,6 +661,66 @@ macro_rules! role_impls {
                     .into_iter()
                     .map(AuditRecord::try_from)
                     .collect()
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl DirectoryStore for $Store {
+                async fn synced_accounts(&self) -> Result<Vec<SyncedAccount>, StoreError> {
+                    sqlx::query_as::<_, SyncedRow>(
+                        "SELECT id, name, phone, email, status, expires_on, groups, \
+                         password_hash IS NOT NULL AS has_password, directory_dn, sync_disabled \
+                         FROM accounts ORDER BY id",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(SyncedAccount::try_from)
+                    .collect()
+                }
+
+                async fn apply_sync(&self, sync: &SyncWrite, now: i64) -> Result<SyncApplied, StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    let _gate = self.gate().await;
+                    let applied = directory_sync::apply_sync(&self.pool, sync, now).await?;
+                    self.refresh_statistics("ANALYZE accounts", sync.upserts.len())
+                        .await;
+                    Ok(applied)
+                }
+
+                async fn take_job_lease(
+                    &self,
+                    job: &str,
+                    holder: &str,
+                    now: i64,
+                    until: i64,
+                ) -> Result<bool, StoreError> {
+                    let _gate = self.gate().await;
+                    let taken = sqlx::query(
+                        "INSERT INTO job_leases (job, holder, until_at) VALUES ($1, $2, $4) \
+                         ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until_at = excluded.until_at \
+                         WHERE job_leases.until_at <= $3 OR job_leases.holder = excluded.holder",
+                    )
+                    .bind(job)
+                    .bind(holder)
+                    .bind(now)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    Ok(taken == 1)
+                }
+
+                async fn set_job_lease(&self, job: &str, holder: &str, until: i64) -> Result<bool, StoreError> {
+                    let _gate = self.gate().await;
+                    let moved = sqlx::query("UPDATE job_leases SET until_at = $3 WHERE job = $1 AND holder = $2")
+                        .bind(job)
+                        .bind(holder)
+                        .bind(until)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    Ok(moved == 1)
                 }
             }
         }

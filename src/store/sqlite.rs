@@ -35,6 +35,7 @@ use crate::audit::{AuditChain, AuditEvent};
 mod account_proofs;
 mod checkpoint;
 mod devices;
+mod directory_sync;
 mod hot;
 mod import;
 mod invitations;

@@ -13,6 +13,7 @@ mod common;
 mod config_check;
 mod directory_ldap;
 mod directory_logins;
+mod directory_sync;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;
