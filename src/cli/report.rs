@@ -48,9 +48,10 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let now = ctx.now();
     let today = local_date(now, ctx.config.policy.utc_offset);
     let enforced = ctx.config.policy.enforce_after.is_none_or(|d| today >= d);
+    let local = ctx.config.accounts.password_source.stores_passwords();
     let without_password = accounts
         .iter()
-        .filter(|o| o.account.password_hash.is_none())
+        .filter(|o| local && o.account.password_hash.is_none())
         .count();
     if json {
         let rows: Vec<_> = accounts
@@ -61,7 +62,7 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 serde_json::json!({
                     "id": o.account.id, "name": o.account.name, "email": o.account.email,
                     "status": o.account.status, "created_at": o.account.created_at,
-                    "state": account_state(&o.account, now, today).as_str(),
+                    "state": account_state(&o.account, now, today, ctx.config.accounts.password_source).as_str(),
                     "has_password": o.account.password_hash.is_some(),
                     "invited_at": invitation.map(|i| i.created_at),
                     "link": link, "link_until": until,
@@ -93,7 +94,9 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
                 o.account.id.clone(),
                 o.account.name.clone(),
                 o.account.email.clone().unwrap_or_else(|| "-".into()),
-                account_state(&o.account, now, today).as_str().to_owned(),
+                account_state(&o.account, now, today, ctx.config.accounts.password_source)
+                    .as_str()
+                    .to_owned(),
                 if o.account.password_hash.is_some() {
                     "set"
                 } else {
@@ -117,7 +120,10 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let usable = accounts
         .iter()
         .filter(|o| o.account.password_hash.is_some())
-        .filter(|o| account_state(&o.account, now, today) == ListStatus::Active)
+        .filter(|o| {
+            account_state(&o.account, now, today, ctx.config.accounts.password_source)
+                == ListStatus::Active
+        })
         .count();
     let when = match ctx.config.policy.enforce_after {
         Some(date) if !enforced => format!(

@@ -562,7 +562,8 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
     let today = local_date(now, ctx.config.policy.utc_offset);
     println!(
         "status      {}",
-        user_list::account_state(&account, now, today).as_str()
+        user_list::account_state(&account, now, today, ctx.config.accounts.password_source)
+            .as_str()
     );
     println!(
         "phone       {}",

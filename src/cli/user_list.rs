@@ -6,6 +6,7 @@ use super::args::{ListStatus, UserListArgs};
 use super::context::Context;
 use super::{format_time, print_table};
 use crate::clock::local_date;
+use crate::config::PasswordSource;
 use crate::store::{Account, AccountFilter, AccountOverview, AccountStatus};
 
 impl ListStatus {
@@ -22,15 +23,21 @@ impl ListStatus {
 }
 
 /// The one state an account is shown in: a lock running at `now` first (it ends by itself or by `unlock`),
-/// then an admin's `disabled`, then a last day before `today`, then the stored status.
-pub(super) fn account_state(account: &Account, now: i64, today: time::Date) -> ListStatus {
+/// then an admin's `disabled`, then a last day before `today`, then the stored status (`pending` only where
+/// motpd keeps the passwords: elsewhere there is nothing to activate).
+pub(super) fn account_state(
+    account: &Account,
+    now: i64,
+    today: time::Date,
+    source: PasswordSource,
+) -> ListStatus {
     if account.locked_until.is_some_and(|until| until > now) {
         ListStatus::Locked
     } else if account.status == AccountStatus::Disabled {
         ListStatus::Disabled
     } else if is_expired(account, today) {
         ListStatus::Expired
-    } else if account.status == AccountStatus::Pending {
+    } else if account.status == AccountStatus::Pending && source.stores_passwords() {
         ListStatus::Pending
     } else {
         ListStatus::Active
@@ -94,7 +101,12 @@ pub(super) async fn run(ctx: &Context, args: UserListArgs) -> anyhow::Result<()>
     let today = local_date(now, ctx.config.policy.utc_offset);
     let shown: Vec<(&AccountOverview, ListStatus)> = accounts
         .iter()
-        .map(|o| (o, account_state(&o.account, now, today)))
+        .map(|o| {
+            (
+                o,
+                account_state(&o.account, now, today, ctx.config.accounts.password_source),
+            )
+        })
         .filter(|(o, state)| matches(&args, o, *state, today))
         .collect();
     if args.json {
@@ -168,24 +180,43 @@ mod tests {
     fn states_in_order() {
         let today = time::macros::date!(2026 - 12 - 06);
         let mut a = account("a", "A");
-        assert_eq!(account_state(&a, 100, today), ListStatus::Active);
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Local),
+            ListStatus::Active
+        );
         a.status = AccountStatus::Pending;
-        assert_eq!(account_state(&a, 100, today), ListStatus::Pending);
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Local),
+            ListStatus::Pending
+        );
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Ldap),
+            ListStatus::Active
+        );
         a.expires_on = Some(time::macros::date!(2026 - 12 - 06));
         assert_eq!(
-            account_state(&a, 100, today),
+            account_state(&a, 100, today, PasswordSource::Local),
             ListStatus::Pending,
             "last day is today"
         );
         a.expires_on = Some(time::macros::date!(2026 - 12 - 05));
-        assert_eq!(account_state(&a, 100, today), ListStatus::Expired);
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Local),
+            ListStatus::Expired
+        );
         a.status = AccountStatus::Disabled;
-        assert_eq!(account_state(&a, 100, today), ListStatus::Disabled);
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Local),
+            ListStatus::Disabled
+        );
         a.locked_until = Some(101);
-        assert_eq!(account_state(&a, 100, today), ListStatus::Locked);
+        assert_eq!(
+            account_state(&a, 100, today, PasswordSource::Local),
+            ListStatus::Locked
+        );
         a.locked_until = Some(100);
         assert_eq!(
-            account_state(&a, 100, today),
+            account_state(&a, 100, today, PasswordSource::Local),
             ListStatus::Disabled,
             "lock over"
         );

@@ -102,6 +102,22 @@ impl LdapDirectory {
         self.connector.timeout
     }
 
+    /// Bounds one login's work at the directory (pool waits, connects, failover, search and bind together) by
+    /// twice `ldap.timeout_ms`, so that an answer still reaches NetScaler within its 3 s.
+    async fn within_budget<T>(
+        &self,
+        work: impl Future<Output = Result<T, DirectoryError>>,
+    ) -> Result<T, DirectoryError> {
+        let budget = self.timeout().saturating_mul(2);
+        tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DirectoryError::Timeout(
+                    u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                ))
+            })
+    }
+
     /// Runs `op` on a connection of `role`, server after server until one answers. `op` gets its own handle
     /// to the connection; an `Err` from it means the connection failed (a result code is an `Ok`).
     async fn run<T, F, Fut>(&self, role: Role, op: F) -> Result<T, DirectoryError>
@@ -308,21 +324,24 @@ impl Directory for LdapDirectory {
         if password.trim().is_empty() {
             return Ok(Authentication::WrongPassword);
         }
-        let Some(entry) = self.lookup(id).await? else {
-            return Ok(Authentication::NotFound);
-        };
-        if entry.disabled || entry.expires_on.is_some_and(|last| self.today() > last) {
-            return Ok(Authentication::Refused(entry));
-        }
-        if self.bind_as(&entry.dn, password).await? {
-            Ok(Authentication::Authenticated(entry))
-        } else {
-            Ok(Authentication::WrongPassword)
-        }
+        self.within_budget(async {
+            let Some(entry) = self.lookup(id).await? else {
+                return Ok(Authentication::NotFound);
+            };
+            if entry.disabled || entry.expires_on.is_some_and(|last| self.today() > last) {
+                return Ok(Authentication::Refused(entry));
+            }
+            if self.bind_as(&entry.dn, password).await? {
+                Ok(Authentication::Authenticated(entry))
+            } else {
+                Ok(Authentication::WrongPassword)
+            }
+        })
+        .await
     }
 
     async fn find(&self, id: &str) -> Result<Option<DirectoryEntry>, DirectoryError> {
-        self.lookup(id).await
+        self.within_budget(self.lookup(id)).await
     }
 
     async fn entries(&self) -> Result<Vec<DirectoryEntry>, DirectoryError> {
