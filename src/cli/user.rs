@@ -12,6 +12,7 @@ use super::{CliError, format_time, note_encoding, read_stdin_secret, with_local_
 use super::{password_prompt, user_list, user_proofs};
 use crate::account_rules::{self, ADMIN_LOCK_UNTIL, FieldError};
 use crate::clock::local_date;
+use crate::config::PasswordSource;
 use crate::engine::identity::IdentityKey;
 use crate::import;
 use crate::password;
@@ -188,6 +189,13 @@ async fn add(
         status: AccountStatus::Pending,
     };
     apply_fields(&mut account, &fields)?;
+    if !ctx.config.accounts.password_source.stores_passwords() {
+        if password_stdin {
+            return Err(no_local_passwords(ctx).into());
+        }
+        // Nothing to activate: the password is checked elsewhere.
+        account.status = AccountStatus::Active;
+    }
     if password_stdin {
         let password = read_stdin_secret("password")?;
         account.password_hash = Some(new_password_hash(ctx, &id, password).await?);
@@ -354,7 +362,25 @@ fn nothing_to_set(
         && sms_fallback.is_none()
 }
 
+/// The refusal of a command that sets a password at motpd when passwords live elsewhere.
+pub(super) fn no_local_passwords(ctx: &Context) -> CliError {
+    let source = ctx.config.accounts.password_source;
+    let help = &ctx.config.ldap.password_help_url;
+    let where_to = if help.is_empty() {
+        String::new()
+    } else {
+        format!(" (staff change it at {help})")
+    };
+    CliError::Conflict(format!(
+        "accounts.password_source = \"{}\": motpd keeps no passwords; the password is the directory's{where_to}",
+        source.as_str()
+    ))
+}
+
 async fn set_password(ctx: &Context, raw_id: &str, password_stdin: bool) -> anyhow::Result<()> {
+    if !ctx.config.accounts.password_source.stores_passwords() {
+        return Err(no_local_passwords(ctx).into());
+    }
     let account = existing(ctx, raw_id).await?;
     let password = password_prompt::new_password(&account.id, password_stdin)?;
     let hash = new_password_hash(ctx, &account.id, password).await?;
@@ -422,11 +448,23 @@ async fn import(
         .into_iter()
         .map(|o| (o.account.id.clone(), o.account))
         .collect();
+    let local = ctx.config.accounts.password_source.stores_passwords();
+    if !local && plan.rows.iter().any(|(_, row)| row.password_hash.is_some()) {
+        eprintln!(
+            "{}: warning: password_hash values ignored: accounts.password_source = \"{}\" keeps no passwords at motpd",
+            file.display(),
+            ctx.config.accounts.password_source.as_str()
+        );
+    }
     let rows: Vec<AccountUpsert> = plan
         .rows
         .iter()
         .map(|(_, row)| {
             let mut row = row.clone();
+            if !local {
+                row.password_hash = None;
+                row.status = AccountStatus::Active;
+            }
             if let Some(current) = existing.get(&row.id) {
                 plan.keep_absent_columns(&mut row, current);
             }
@@ -543,14 +581,13 @@ async fn show(ctx: &Context, raw_id: &str, json: bool) -> anyhow::Result<()> {
         dash(account.expires_on.map(|d| d.to_string()))
     );
     println!("groups      {}", account.groups.join(", "));
-    println!(
-        "password    {}",
-        if account.password_hash.is_some() {
-            "set"
-        } else {
-            "not set"
-        }
-    );
+    let password = match ctx.config.accounts.password_source {
+        PasswordSource::Ldap => "checked by the directory ([ldap])",
+        PasswordSource::None => "none at motpd (the gateway checks it)",
+        PasswordSource::Local if account.password_hash.is_some() => "set",
+        PasswordSource::Local => "not set",
+    };
+    println!("password    {password}");
     let identity = ctx.stores.store.identity_hash(&account.id).await?.is_some();
     println!(
         "identity    {}",

@@ -62,6 +62,9 @@ pub(super) async fn set_identity(
 
 /// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
 pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+    if !ctx.config.accounts.password_source.stores_passwords() {
+        return Err(super::user::no_local_passwords(ctx).into());
+    }
     let account = existing(ctx, raw_id).await?;
     let code = HelpdeskCodes::generate().context("while making the code")?;
     let now = ctx.now();

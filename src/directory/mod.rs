@@ -6,6 +6,14 @@
 //! a "wrong password" and never an "unknown account", so no login is accepted and no account is disabled by
 //! sync because the directory was away.
 
+mod entry;
+pub mod filter;
+mod ldap;
+mod pool;
+
+pub use entry::last_day;
+pub use ldap::LdapDirectory;
+
 use std::fmt::Debug;
 
 use crate::secrets::SecretBytes;

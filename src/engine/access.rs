@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::audit_sink::AuditSink;
 use super::codes::{self, CodeCheck};
 use super::messages::Message;
-use super::passwords::PasswordChecker;
+use super::passwords::{PasswordAuthority, PasswordChecker};
 use super::settings::LiveSettings;
 use super::sms::SmsService;
 use super::{AccessHandler, AccessRequest, AccountingRecord, Decision, EngineError, RejectReason};
@@ -78,6 +78,13 @@ impl Engine {
         }
     }
 
+    /// The engine checking passwords where `authority` says they live (default: motpd's own).
+    #[must_use]
+    pub fn with_password_authority(mut self, authority: PasswordAuthority) -> Self {
+        self.passwords.authority = authority;
+        self
+    }
+
     /// The engine with SMS login offered through `sms` (when allowed for the account).
     pub fn with_sms(mut self, sms: Arc<SmsService>) -> Self {
         self.sms = Some(sms);
@@ -120,11 +127,11 @@ impl Engine {
         self.reject(reason, &Message::LoginFailed(base), account)
     }
 
-    /// Spends one password hash on a refusal that needs none, so that it takes as long as a wrong password
-    /// (modes without a password at motpd hash nothing for anyone).
+    /// Spends one password check's time on a refusal that needs none (a hash, or a directory search), so that
+    /// it takes as long as a wrong password (modes without a password at motpd spend nothing for anyone).
     pub(super) async fn equalise_time(&self, request: &AccessRequest, password: &SecretBytes) {
         if request.mode != AuthMode::OtpOnly {
-            self.passwords.burn_time(password).await;
+            self.passwords.burn_time(&request.user_name, password).await;
         }
     }
 
@@ -165,7 +172,7 @@ impl Engine {
             let message = self.locked(until, now);
             return Ok(self.refuse(RejectReason::Locked, &message, Some(account)));
         }
-        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+        if self.passwords.awaits_activation(account) {
             self.equalise_time(request, password).await;
             let message = Message::NotActivated(format!(
                 "{}/account/activate",
@@ -187,24 +194,19 @@ impl Engine {
                     .await
             }
             AuthMode::OtpOnly => {
+                let account = match self.directory_current(account).await? {
+                    Ok(account) => account,
+                    Err(refused) => return Ok(refused),
+                };
                 let code = String::from_utf8_lossy(password.expose()).into_owned();
-                self.code_step(request, account, device, &code, now).await
+                self.code_step(request, &account, device, &code, now).await
             }
             AuthMode::Challenge => {
-                if !self
-                    .passwords
-                    .check(account, password.expose(), now)
-                    .await?
-                {
-                    return self
-                        .fail(
-                            account,
-                            RejectReason::BadPassword,
-                            Message::BadCredentials,
-                            now,
-                        )
-                        .await;
-                }
+                let account = match self.vpn_password(account, password.expose(), now).await? {
+                    Ok(account) => account,
+                    Err(refused) => return Ok(refused),
+                };
+                let account = &*account;
                 if let Some(refusal) = self.account_refusal(account, now, false) {
                     return Ok(refusal);
                 }
@@ -240,16 +242,11 @@ impl Engine {
             Some(_) => (typed, None),
             None => (typed, None),
         };
-        if !self.passwords.check(account, password, now).await? {
-            return self
-                .fail(
-                    account,
-                    RejectReason::BadPassword,
-                    Message::BadCredentials,
-                    now,
-                )
-                .await;
-        }
+        let account = match self.vpn_password(account, password, now).await? {
+            Ok(account) => account,
+            Err(refused) => return Ok(refused),
+        };
+        let account = &*account;
         match (device, code) {
             (None, _) => self.without_device_at_vpn(request, account, now).await,
             (Some(device), None) => {

@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 use super::codes::{self, CodeCheck};
 use super::helpdesk_codes::HelpdeskCodes;
 use super::identity::IdentityKey;
-use super::passwords::PasswordChecker;
+use super::passwords::{PasswordAuthority, PasswordChecker};
 use super::recovery_notice;
 use super::{EngineError, LiveSettings};
 use crate::account_rules::{ADMIN_LOCK_UNTIL, normalize_id, normalize_phone};
@@ -93,6 +93,17 @@ impl AccountRecovery {
             sms: None,
             mailer: None,
         }
+    }
+
+    /// Whether motpd keeps passwords (`accounts.password_source = "local"`); otherwise activation and reset
+    /// belong to the directory and the pages say where to go (see [`Self::set_password_authority`]).
+    pub fn stores_passwords(&self) -> bool {
+        self.passwords.authority.stores_passwords()
+    }
+
+    /// Where passwords live (default: motpd's own).
+    pub fn set_password_authority(&mut self, authority: PasswordAuthority) {
+        self.passwords.authority = authority;
     }
 
     /// Offers SMS codes (and sends SMS notices) from now on.

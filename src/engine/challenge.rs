@@ -77,6 +77,11 @@ impl Engine {
             let message = self.locked(until, now);
             return Ok(self.refuse(RejectReason::Locked, &message, Some(account)));
         }
+        let account = match self.directory_current(account).await? {
+            Ok(account) => account,
+            Err(refused) => return Ok(refused),
+        };
+        let account = &*account;
         if let Some(refusal) = self.account_refusal(account, now, false) {
             return Ok(refusal);
         }

@@ -24,16 +24,14 @@ use super::codes;
 use super::device_notice::DeviceNotices;
 use super::enrollment::{self, TokenSettings};
 use super::invite_unlock::InviteGrant;
-use super::passwords::PasswordChecker;
+use super::passwords::{PasswordAuthority, PasswordChecker};
 use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcome};
 use super::{EngineError, LiveSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::{Keyring, SecretError, SecretString};
-use crate::store::{
-    Account, AccountStatus, DeviceState, Invitation as StoredInvitation, Store, StoreError,
-};
+use crate::store::{Account, DeviceState, Invitation as StoredInvitation, Store, StoreError};
 use crate::store::{Logins, Stores};
 
 /// The label of devices started from an invitation.
@@ -157,7 +155,7 @@ pub struct Invitations {
     pub(super) logins: Arc<Logins>,
     key: Arc<Keyring>,
     pub(super) clock: Arc<dyn Clock>,
-    service: SelfService,
+    pub(super) service: SelfService,
     pub(super) settings: LiveSettings,
     pub(super) passwords: PasswordChecker,
     public_url: String,
@@ -200,6 +198,12 @@ impl Invitations {
     pub fn with_notices(mut self, notices: Arc<DeviceNotices>) -> Self {
         self.set_notices(notices);
         self
+    }
+
+    /// Checks the link page's passwords where `authority` says passwords live (default: motpd's own).
+    pub fn set_password_authority(&mut self, authority: PasswordAuthority) {
+        self.service.set_password_authority(authority.clone());
+        self.passwords.authority = authority;
     }
 
     /// Sets where binding notices go (see [`Invitations::with_notices`]).
@@ -414,7 +418,7 @@ impl Invitations {
         let Some(account) = self.store.account(&invitation.account_id).await? else {
             return Ok(Err(LinkState::Unknown));
         };
-        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+        if self.passwords.awaits_activation(&account) {
             return Ok(Err(LinkState::AccountNotActivated {
                 account_id: account.id,
             }));

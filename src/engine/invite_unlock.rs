@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::EngineError;
+use super::directory_view::as_directory_says;
 use super::invitations::{Invitations, LinkState};
+use super::passwords::PasswordCheck;
 use super::self_service::LoginRefusal;
 use crate::audit::AuditEvent;
 use crate::store::Account;
@@ -143,16 +145,29 @@ impl Invitations {
             }
             None => return Ok(Some(LoginRefusal::BadCredentials)),
         }
-        let matched = match self.passwords.check(account, password, now).await {
-            Ok(matched) => matched,
+        let checked = match self.passwords.check(account, password, now).await {
+            Ok(checked) => checked,
             Err(error) => {
-                if matches!(error, EngineError::Overloaded) {
+                if matches!(error, EngineError::Overloaded | EngineError::Directory(_)) {
                     self.logins.release_attempt(Counter::Web, id).await?;
                 }
                 return Err(error);
             }
         };
-        if matched {
+        let refused = match &checked {
+            PasswordCheck::Right(_) | PasswordCheck::Wrong => None,
+            PasswordCheck::Refused(entry) => Some(
+                self.service
+                    .account_refusal(&as_directory_says(account, entry), now)
+                    .unwrap_or(LoginRefusal::Disabled),
+            ),
+            PasswordCheck::Unchecked => Some(LoginRefusal::NoPasswordCheck),
+        };
+        if let Some(refusal) = refused {
+            self.logins.release_attempt(Counter::Web, id).await?;
+            return Ok(Some(refusal));
+        }
+        if matches!(checked, PasswordCheck::Right(_)) {
             // The grant is not a login: the count goes back, nothing is cleared.
             self.logins.release_attempt(Counter::Web, id).await?;
             return Ok(None);

@@ -14,6 +14,7 @@ mod audit_sink;
 mod challenge;
 mod codes;
 pub mod device_notice;
+mod directory_view;
 pub mod enrollment;
 pub mod helpdesk_codes;
 pub mod identity;
@@ -36,6 +37,7 @@ mod sms_texts;
 
 pub use access::Engine;
 pub use audit_sink::AuditSink;
+pub use passwords::PasswordAuthority;
 pub use settings::{EngineSettings, LiveSettings};
 
 use std::net::IpAddr;
@@ -97,6 +99,9 @@ pub enum RejectReason {
     /// SMS at the VPN is paused after the account's password was reset or first set on the account pages
     /// (`policy.sms_pause_hours_after_reset`); the user is told SMS is unavailable.
     SmsPaused,
+    /// A password was to be checked, but motpd checks none (`accounts.password_source = "none"` with a client
+    /// in a mode other than `otp-only`).
+    NoPasswordSource,
 }
 
 impl RejectReason {
@@ -116,6 +121,7 @@ impl RejectReason {
             Self::Malformed => "malformed",
             Self::SmsUnavailable => "sms_unavailable",
             Self::SmsPaused => "sms_paused",
+            Self::NoPasswordSource => "no_password_source",
         }
     }
 }
@@ -180,6 +186,9 @@ pub enum EngineError {
     /// Hashing on a hashing thread failed.
     #[error("password check failed: {0}")]
     Hashing(String),
+    /// The directory could not answer a password check or a lookup (fail closed: no decision).
+    #[error("directory failure: {0}")]
+    Directory(#[from] crate::directory::DirectoryError),
     /// A new device could not be generated (bad `[otp]` settings, no randomness).
     #[error("enrollment failed: {0}")]
     Enroll(String),

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use super::codes::{self, CodeCheck};
 use super::device_notice::{BoundVia, DeviceNotices};
+use super::directory_view::as_directory_says;
 use super::enrollment::{self, EnrollError};
-use super::passwords::PasswordChecker;
+use super::passwords::{PasswordAuthority, PasswordCheck, PasswordChecker};
 use super::{EngineError, LiveSettings};
 use crate::account_rules::normalize_id;
 use crate::audit::AuditEvent;
@@ -47,6 +48,8 @@ pub enum LoginRefusal {
     Expired,
     /// No password set yet.
     NotActivated,
+    /// motpd checks no password (`accounts.password_source = "none"`), so it cannot log anyone in here.
+    NoPasswordCheck,
 }
 
 impl LoginRefusal {
@@ -58,6 +61,7 @@ impl LoginRefusal {
             Self::Disabled => "disabled",
             Self::Expired => "expired",
             Self::NotActivated => "not_activated",
+            Self::NoPasswordCheck => "no_password_check",
         }
     }
 }
@@ -149,6 +153,11 @@ impl SelfService {
         }
     }
 
+    /// Checks passwords where `authority` says they live (default: motpd's own).
+    pub fn set_password_authority(&mut self, authority: PasswordAuthority) {
+        self.passwords.authority = authority;
+    }
+
     /// Mails a notice to the account after each binding through `notices`.
     pub fn set_notices(&mut self, notices: Arc<DeviceNotices>) {
         self.notices = Some(notices);
@@ -200,14 +209,14 @@ impl SelfService {
         };
         let Some(account) = self.store.account(&id).await? else {
             let dummy = crate::secrets::SecretBytes::new(password.to_vec());
-            self.passwords.burn_time(&dummy).await;
+            self.passwords.burn_time(&id, &dummy).await;
             return refused(LoginRefusal::BadCredentials);
         };
         let known = |r| Ok((Some(id.clone()), LoginOutcome::Refused(r)));
         if let Some(until) = account.locked_until.filter(|&until| until > now) {
             return known(LoginRefusal::Locked { until });
         }
-        if account.status == AccountStatus::Pending && account.password_hash.is_none() {
+        if self.passwords.awaits_activation(&account) {
             return known(LoginRefusal::NotActivated);
         }
         let lockout = self.lockout_policy();
@@ -220,14 +229,31 @@ impl SelfService {
             Some(Reservation::Refused { until }) => return known(LoginRefusal::Locked { until }),
             None => return refused(LoginRefusal::BadCredentials),
         }
-        let matched = match self.passwords.check(&account, password, now).await {
-            Ok(matched) => matched,
+        let checked = match self.passwords.check(&account, password, now).await {
+            Ok(checked) => checked,
             Err(error) => {
-                if matches!(error, EngineError::Overloaded) {
+                if matches!(error, EngineError::Overloaded | EngineError::Directory(_)) {
                     self.logins.release_attempt(Counter::Web, &id).await?;
                 }
                 return Err(error);
             }
+        };
+        let (account, matched) = match checked {
+            PasswordCheck::Right(None) => (account, true),
+            PasswordCheck::Right(Some(entry)) => (as_directory_says(&account, &entry), true),
+            PasswordCheck::Refused(entry) => {
+                self.logins.release_attempt(Counter::Web, &id).await?;
+                let view = as_directory_says(&account, &entry);
+                return known(
+                    self.account_refusal(&view, now)
+                        .unwrap_or(LoginRefusal::Disabled),
+                );
+            }
+            PasswordCheck::Unchecked => {
+                self.logins.release_attempt(Counter::Web, &id).await?;
+                return known(LoginRefusal::NoPasswordCheck);
+            }
+            PasswordCheck::Wrong => (account, false),
         };
         if !matched {
             let state = self

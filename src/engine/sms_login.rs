@@ -70,17 +70,11 @@ impl Engine {
         if !tail.eq_ignore_ascii_case(keyword) {
             return Ok(None);
         }
-        if !self.passwords.check(account, password, now).await? {
-            let outcome = self
-                .fail(
-                    account,
-                    RejectReason::BadPassword,
-                    super::messages::Message::BadCredentials,
-                    now,
-                )
-                .await?;
-            return Ok(Some(outcome));
-        }
+        let account = match self.vpn_password(account, password, now).await? {
+            Ok(account) => account,
+            Err(refused) => return Ok(Some(refused)),
+        };
+        let account = &*account;
         if let Some(refusal) = self.account_refusal(account, now, false) {
             return Ok(Some(refusal));
         }

@@ -57,6 +57,9 @@ impl Globals {
         for operation in STORE_OPERATIONS {
             metrics::counter!(STORE_ERRORS, "operation" => operation).absolute(0);
         }
+        for operation in DIRECTORY_OPERATIONS {
+            metrics::counter!(DIRECTORY_ERRORS, "operation" => operation).absolute(0);
+        }
         let result =
             |name: &'static str, value: &'static str| metrics::histogram!(name, "result" => value);
         Self {
@@ -145,6 +148,17 @@ pub const STORE_OPERATIONS: [&str; 7] = [
     "locked_count",
     "readiness",
 ];
+
+/// The operations whose directory failures are counted (the `operation` label of
+/// `motpd_directory_errors_total`).
+pub const DIRECTORY_OPERATIONS: [&str; 3] = ["bind", "search", "sync"];
+
+/// Counts a directory failure of `operation` (one of [`DIRECTORY_OPERATIONS`]).
+pub fn directory_error(operation: &'static str) {
+    if global().is_some() {
+        metrics::counter!(DIRECTORY_ERRORS, "operation" => operation).increment(1);
+    }
+}
 
 /// Counts a store failure of `operation` (one of [`STORE_OPERATIONS`]).
 pub fn store_error(operation: &'static str) {

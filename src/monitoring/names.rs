@@ -22,6 +22,8 @@ pub const IN_FLIGHT: &str = "motpd_radius_requests_in_flight";
 pub const STORE_COMMIT: &str = "motpd_store_commit_duration_seconds";
 /// Counter `{operation}`: store failures.
 pub const STORE_ERRORS: &str = "motpd_store_errors_total";
+/// Counter `{operation}`: directory (LDAP) failures: unreachable, time-out, TLS, refused.
+pub const DIRECTORY_ERRORS: &str = "motpd_directory_errors_total";
 /// Histogram: wait for a hashing thread.
 pub const HASHING_QUEUE_WAIT: &str = "motpd_hashing_queue_wait_seconds";
 /// Histogram `{result}`: SMS gateway exchanges.
@@ -75,6 +77,10 @@ pub(super) fn describe() {
     describe_counter!(
         STORE_ERRORS,
         "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, readiness)."
+    );
+    describe_counter!(
+        DIRECTORY_ERRORS,
+        "Directory (LDAP) failures by operation (bind, search, sync): no login is accepted while it fails."
     );
     describe_histogram!(
         HASHING_QUEUE_WAIT,

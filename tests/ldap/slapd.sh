@@ -116,7 +116,8 @@ argsfile $dir/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
 loglevel none
-sizelimit unlimited
+# As Active Directory (MaxPageSize 1000): more than 1000 entries only through paged results.
+sizelimit size.soft=1000 size.hard=1000 size.prtotal=unlimited
 disallow bind_anon
 
 TLSCACertificateFile $dir/ca.pem

@@ -125,7 +125,7 @@ impl ServerMetrics {
 }
 
 /// Every reject reason, in the order of the counters of [`ClientDecisions`].
-const REJECT_REASONS: [RejectReason; 13] = [
+const REJECT_REASONS: [RejectReason; 14] = [
     RejectReason::UnknownAccount,
     RejectReason::BadPassword,
     RejectReason::BadCode,
@@ -139,6 +139,7 @@ const REJECT_REASONS: [RejectReason; 13] = [
     RejectReason::Malformed,
     RejectReason::SmsUnavailable,
     RejectReason::SmsPaused,
+    RejectReason::NoPasswordSource,
 ];
 
 fn reject_index(reason: RejectReason) -> usize {
@@ -156,6 +157,7 @@ fn reject_index(reason: RejectReason) -> usize {
         RejectReason::Malformed => 10,
         RejectReason::SmsUnavailable => 11,
         RejectReason::SmsPaused => 12,
+        RejectReason::NoPasswordSource => 13,
     }
 }
 

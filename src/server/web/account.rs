@@ -53,8 +53,11 @@ pub(crate) struct AccountForm {
 
 /// The purpose named in the path, else 404.
 macro_rules! purpose_or_404 {
-    ($raw:expr) => {
+    ($state:expr, $v:expr, $raw:expr) => {
         match RecoveryPurpose::parse($raw) {
+            Some(purpose) if !$state.recovery.stores_passwords() => {
+                return Ok(directory_password(&$state, &$v, purpose));
+            }
             Some(purpose) => purpose,
             None => return Ok(StatusCode::NOT_FOUND.into_response()),
         }
@@ -192,6 +195,16 @@ fn to_start(purpose: RecoveryPurpose) -> Response {
     Redirect::to(base_of(purpose)).into_response()
 }
 
+/// Where passwords are the directory's: the page says so and where staff change or reset theirs.
+fn directory_password(state: &WebState, v: &Visitor, purpose: RecoveryPurpose) -> Response {
+    let t = v.texts();
+    let notice = match state.password_help_url.as_str() {
+        "" => t.directory_password.to_owned(),
+        url => format!("{} {} {url}", t.directory_password, t.directory_password_at),
+    };
+    outcome(state, v, purpose, Some(&notice), None)
+}
+
 /// An outcome page: the step is over (done, refused, expired).
 fn outcome(
     state: &WebState,
@@ -224,7 +237,7 @@ pub(crate) async fn start_form(
     AccountVisitor(v): AccountVisitor,
     Path(purpose): Path<String>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let (token, cookies) = anonymous_form(&state, &v)?;
     let p = page(&state, &v, purpose, AccountStep::Start, token.csrf(), "");
     Ok(v.page(StatusCode::OK, &p, &cookies))
@@ -239,7 +252,7 @@ pub(crate) async fn identify(
     Path(purpose): Path<String>,
     Form(form): Form<AccountForm>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let token = checked_anonymous(&state, &v, &form.csrf)?;
     let account = typed_account(&form.account);
     if account.is_empty() {
@@ -274,7 +287,7 @@ pub(crate) async fn method_form(
     AccountVisitor(v): AccountVisitor,
     Path(purpose): Path<String>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let (csrf, flow, cookies) = form_state(&state, &v).await?;
     let Some(account) = AccountFlow::identified(flow.as_deref(), purpose) else {
         return Ok(to_start(purpose));
@@ -291,7 +304,7 @@ pub(crate) async fn send_sms(
     Path(purpose): Path<String>,
     Form(form): Form<AccountForm>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let poster = checked_poster(&state, &v, &form.csrf).await?;
     let Some(account) = AccountFlow::identified(poster.flow(), purpose) else {
         return Ok(to_start(purpose));
@@ -388,7 +401,7 @@ async fn verify(
     form: &AccountForm,
     method: ProofMethod,
 ) -> Page {
-    let purpose = purpose_or_404!(purpose);
+    let purpose = purpose_or_404!(state, v, purpose);
     let poster = checked_poster(state, v, &form.csrf).await?;
     let Some(account) = AccountFlow::identified(poster.flow(), purpose) else {
         return Ok(to_start(purpose));
@@ -458,7 +471,7 @@ pub(crate) async fn password_form(
     AccountVisitor(v): AccountVisitor,
     Path(purpose): Path<String>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let now = state.recovery.now();
     let data = existing_session(&state, &v).await?;
     let granted = data
@@ -491,7 +504,7 @@ pub(crate) async fn set_password(
     Path(purpose): Path<String>,
     Form(form): Form<AccountForm>,
 ) -> Page {
-    let purpose = purpose_or_404!(&purpose);
+    let purpose = purpose_or_404!(state, v, &purpose);
     let (id, data) = checked_session(&state, &v, &form.csrf).await?;
     let password = SecretString::new(form.password);
     let confirm = SecretString::new(form.confirm);

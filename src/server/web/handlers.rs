@@ -181,6 +181,7 @@ fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String 
         LoginRefusal::Disabled => t.disabled.to_owned(),
         LoginRefusal::Expired => t.expired_account.to_owned(),
         LoginRefusal::NotActivated => t.not_activated.to_owned(),
+        LoginRefusal::NoPasswordCheck => t.no_password_check.to_owned(),
     }
 }
 

@@ -43,7 +43,7 @@ use crate::engine::account_recovery::{AccountRecovery, RecoverySms};
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::invitations::Invitations;
 use crate::engine::self_service::SelfService;
-use crate::engine::{EngineSettings, LiveSettings};
+use crate::engine::{EngineSettings, LiveSettings, PasswordAuthority};
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::Keyring;
 use crate::store::Stores;
@@ -93,6 +93,8 @@ pub struct WebState {
     web: WebConfig,
     otp: OtpConfig,
     utc_offset: time::UtcOffset,
+    /// Where staff change a directory password (`ldap.password_help_url`), for the account pages.
+    password_help_url: String,
     /// How NetScaler asks for the code: the "done" pages say how to log in from now on.
     radius_mode: crate::config::AuthMode,
     secure_cookies: bool,
@@ -106,6 +108,13 @@ impl WebState {
     pub fn new(config: &Config, stores: &Stores, key: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
         let sessions = Arc::new(StoreSessions::new(stores.store.clone()));
         Self::with_sessions(config, stores, key, clock, sessions)
+    }
+
+    /// Checks passwords where `authority` says they live, on every page (default: motpd's own).
+    pub fn set_password_authority(&mut self, authority: PasswordAuthority) {
+        self.service.set_password_authority(authority.clone());
+        self.invitations.set_password_authority(authority.clone());
+        self.recovery.set_password_authority(authority);
     }
 
     /// The pages' state with a given session store.
@@ -151,6 +160,7 @@ impl WebState {
             otp: config.otp.clone(),
             utc_offset: config.policy.utc_offset,
             radius_mode: config.radius.mode,
+            password_help_url: config.ldap.password_help_url.clone(),
             secure_cookies: config.web.public_url.starts_with("https://"),
             form_key,
         }
