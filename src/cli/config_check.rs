@@ -4,8 +4,8 @@
 //!
 //! Exit codes (documented in [`super::args::EXIT_CODES`]): the first failure decides, in the order of the
 //! checks: 3 configuration, 4 key file (missing, readable by others, or not the database's), 5 database
-//! (unreachable, missing, not fully migrated), 12 a service `--reach` tried did not answer; with `--strict` a
-//! warning gives 13.
+//! (unreachable, missing, not fully migrated), 12 a service `--reach` tried (mail relay, SMS gateway, directory)
+//! did not answer; with `--strict` a warning gives 13.
 
 use std::path::Path;
 use std::time::Duration;
@@ -130,6 +130,7 @@ pub(super) async fn run(config_path: Option<&Path>, args: &ConfigCheckArgs) -> a
     if args.reach {
         check_smtp(&config, &mut report).await;
         check_sms(&config, &mut report).await;
+        check_directory(&config, &mut report).await;
     }
     report.finish(args.strict)
 }
@@ -326,6 +327,47 @@ async fn check_smtp(config: &Config, report: &mut Report) {
                 "{target} did not answer within {} s (check [smtp] and the firewall)",
                 limit.as_secs()
             ),
+        ),
+    }
+}
+
+/// A bind as the service account and one search (for an ID no account has) on the first directory server that
+/// answers: TLS, the CA, the bind password and the base DN all take part. No user password is sent.
+async fn check_directory(config: &Config, report: &mut Report) {
+    use crate::directory::{Directory as _, LdapDirectory};
+    let ldap = &config.ldap;
+    if !ldap.configured() {
+        report.skip("ldap", "ldap.urls is empty: no directory configured");
+        return;
+    }
+    let targets = ldap.urls.join(", ");
+    let directory = match LdapDirectory::new(ldap, config.policy.utc_offset) {
+        Ok(directory) => directory,
+        Err(error) => {
+            report.fail("ldap", EXIT_CONFIG, format!("{error}"));
+            return;
+        }
+    };
+    let limit = Duration::from_millis(
+        (ldap.connect_timeout_ms + 2 * ldap.timeout_ms).saturating_mul(ldap.urls.len() as u64),
+    ) + REACH_MARGIN;
+    match tokio::time::timeout(limit, directory.find("motpd-config-check")).await {
+        Ok(Ok(_)) => report.ok(
+            "ldap",
+            format!(
+                "{targets}: the service account bound and searched {}",
+                ldap.base_dn
+            ),
+        ),
+        Ok(Err(error)) => report.fail(
+            "ldap",
+            EXIT_UNREACHABLE,
+            format!("{targets}: {error} (check [ldap], ca_file and the firewall)"),
+        ),
+        Err(_) => report.fail(
+            "ldap",
+            EXIT_UNREACHABLE,
+            format!("{targets} did not answer within {} s", limit.as_secs()),
         ),
     }
 }

@@ -154,6 +154,12 @@ impl LdapDirectory {
                         self.config.connect_timeout_ms,
                     )));
                 }
+                // Local congestion, not the server's failure: reported without marking the server down.
+                Err(ConnectError::Busy) => {
+                    return Err(Attempt::Final(DirectoryError::Timeout(
+                        self.config.timeout_ms,
+                    )));
+                }
                 Err(ConnectError::ServiceBindRefused(rc, text)) => {
                     return Err(Attempt::Final(DirectoryError::Refused(format!(
                         "{}: the service account's bind was refused (result {rc}: {text})",
@@ -163,7 +169,7 @@ impl LdapDirectory {
             };
             match op(taken.ldap.clone()).await {
                 Ok(value) => {
-                    server.give_back(role, taken.ldap);
+                    server.give_back(role, taken.ldap, taken.turn);
                     return Ok(value);
                 }
                 // An idle connection the server closed meanwhile: once more on a new one.

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::rustls::ClientConfig;
 
 use super::DirectoryError;
@@ -43,13 +44,17 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// One directory server and its idle connections.
+/// One directory server and its idle connections. At most `pool_size` connections of each role are in use at
+/// once (so at most that many are open, and none is opened and closed per login under load); an operation waits
+/// for its turn within the operation time-out.
 pub(super) struct Server {
     pub(super) url: String,
     starttls: bool,
     pool_size: usize,
     searchers: Mutex<Vec<Ldap>>,
     binders: Mutex<Vec<Ldap>>,
+    search_turns: Arc<Semaphore>,
+    bind_turns: Arc<Semaphore>,
     down_until: Mutex<Option<Instant>>,
 }
 
@@ -66,6 +71,8 @@ impl std::fmt::Debug for Server {
 pub(super) struct Taken {
     pub(super) ldap: Ldap,
     pub(super) reused: bool,
+    /// The turn this use holds; released when the connection is given back or dropped.
+    pub(super) turn: OwnedSemaphorePermit,
 }
 
 /// Why getting a connection failed.
@@ -74,6 +81,8 @@ pub(super) enum ConnectError {
     Transport(LdapError),
     /// The server answered the service account's bind with an error.
     ServiceBindRefused(u32, String),
+    /// Every connection of the role stayed busy for the whole operation time-out.
+    Busy,
 }
 
 impl Server {
@@ -97,6 +106,8 @@ impl Server {
             pool_size,
             searchers: Mutex::new(Vec::new()),
             binders: Mutex::new(Vec::new()),
+            search_turns: Arc::new(Semaphore::new(pool_size)),
+            bind_turns: Arc::new(Semaphore::new(pool_size)),
             down_until: Mutex::new(None),
         })
     }
@@ -136,6 +147,14 @@ impl Server {
         role: Role,
         connector: &Connector,
     ) -> Result<Taken, ConnectError> {
+        let turns = match role {
+            Role::Search => &self.search_turns,
+            Role::UserBind => &self.bind_turns,
+        };
+        let turn = tokio::time::timeout(connector.timeout, turns.clone().acquire_owned())
+            .await
+            .map_err(|_| ConnectError::Busy)?
+            .map_err(|_| ConnectError::Busy)?;
         loop {
             let idle = self
                 .idle(role)
@@ -145,18 +164,24 @@ impl Server {
             let Some(mut ldap) = idle else { break };
             // A connection that ended (server restarted, idle time-out) is dropped.
             if !ldap.is_closed() {
-                return Ok(Taken { ldap, reused: true });
+                return Ok(Taken {
+                    ldap,
+                    reused: true,
+                    turn,
+                });
             }
         }
         let ldap = self.connect(role, connector).await?;
         Ok(Taken {
             ldap,
             reused: false,
+            turn,
         })
     }
 
-    /// Puts a connection that just completed an operation back (unless the pool is full).
-    pub(super) fn give_back(&self, role: Role, mut ldap: Ldap) {
+    /// Puts a connection that just completed an operation back (unless the pool is full); its turn ends with
+    /// `_turn`.
+    pub(super) fn give_back(&self, role: Role, mut ldap: Ldap, _turn: OwnedSemaphorePermit) {
         if ldap.is_closed() {
             return;
         }

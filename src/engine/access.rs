@@ -124,7 +124,12 @@ impl Engine {
             return self.reject(reason, message, account);
         }
         let base = self.settings.load().public_url.clone();
-        self.reject(reason, &Message::LoginFailed(base), account)
+        let message = if self.passwords.authority.stores_passwords() {
+            Message::LoginFailed(base)
+        } else {
+            Message::LoginFailedNoActivation(base)
+        };
+        self.reject(reason, &message, account)
     }
 
     /// Spends one password check's time on a refusal that needs none (a hash, or a directory search), so that

@@ -155,7 +155,7 @@ pub struct Invitations {
     pub(super) logins: Arc<Logins>,
     key: Arc<Keyring>,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) service: SelfService,
+    service: SelfService,
     pub(super) settings: LiveSettings,
     pub(super) passwords: PasswordChecker,
     public_url: String,

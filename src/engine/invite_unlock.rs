@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::EngineError;
-use super::directory_view::as_directory_says;
 use super::invitations::{Invitations, LinkState};
 use super::passwords::PasswordCheck;
 use super::self_service::LoginRefusal;
@@ -156,11 +155,8 @@ impl Invitations {
         };
         let refused = match &checked {
             PasswordCheck::Right(_) | PasswordCheck::Wrong => None,
-            PasswordCheck::Refused(entry) => Some(
-                self.service
-                    .account_refusal(&as_directory_says(account, entry), now)
-                    .unwrap_or(LoginRefusal::Disabled),
-            ),
+            // Disabled or expired in the directory, the password untried: told like a wrong one.
+            PasswordCheck::Refused(_) => Some(LoginRefusal::BadCredentials),
             PasswordCheck::Unchecked => Some(LoginRefusal::NoPasswordCheck),
         };
         if let Some(refusal) = refused {

@@ -241,13 +241,10 @@ impl SelfService {
         let (account, matched) = match checked {
             PasswordCheck::Right(None) => (account, true),
             PasswordCheck::Right(Some(entry)) => (as_directory_says(&account, &entry), true),
-            PasswordCheck::Refused(entry) => {
+            // Disabled or expired in the directory, the password untried: told like a wrong one.
+            PasswordCheck::Refused(_) => {
                 self.logins.release_attempt(Counter::Web, &id).await?;
-                let view = as_directory_says(&account, &entry);
-                return known(
-                    self.account_refusal(&view, now)
-                        .unwrap_or(LoginRefusal::Disabled),
-                );
+                return known(LoginRefusal::BadCredentials);
             }
             PasswordCheck::Unchecked => {
                 self.logins.release_attempt(Counter::Web, &id).await?;

@@ -14,10 +14,11 @@ use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, S
 use super::web::WebState;
 use super::web::admin::{AdminState, Serving};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, PasswordSource};
+use crate::directory::LdapDirectory;
 use crate::engine::device_notice::DeviceNotices;
 use crate::engine::sms::SmsService;
-use crate::engine::{AuditSink, Engine, EngineSettings, LiveSettings};
+use crate::engine::{AuditSink, Engine, EngineSettings, LiveSettings, PasswordAuthority};
 use crate::notify::ReloadableMailer;
 use crate::notify::sms::{SmsSendError, sender_from_config};
 use crate::runtime::hashing::HashingPool;
@@ -62,6 +63,22 @@ pub enum NodeError {
     /// The SMS gateway settings cannot be used.
     #[error("cannot set up SMS: {0}")]
     Sms(#[from] SmsSendError),
+    /// The `[ldap]` settings cannot be used (the bind password file, the CA file).
+    #[error("cannot set up the directory: {0}")]
+    Directory(#[from] crate::directory::DirectoryError),
+}
+
+/// Who checks passwords, from `accounts.password_source`. Nothing connects here: a directory that is down at
+/// start fails the logins that need it (closed), not the start.
+pub fn password_authority(config: &Config) -> Result<PasswordAuthority, NodeError> {
+    Ok(match config.accounts.password_source {
+        PasswordSource::Local => PasswordAuthority::Local,
+        PasswordSource::None => PasswordAuthority::Gateway,
+        PasswordSource::Ldap => PasswordAuthority::Directory(Arc::new(LdapDirectory::new(
+            &config.ldap,
+            config.policy.utc_offset,
+        )?)),
+    })
 }
 
 /// Binds the TCP listener of the monitoring endpoints (`[admin] listen`).
@@ -183,6 +200,7 @@ impl Node {
         let notices = Arc::new(
             DeviceNotices::new(mailer.clone(), config.policy.utc_offset).with_sms(sms.clone()),
         );
+        let authority = password_authority(config)?;
         let engine_settings = LiveSettings::new(EngineSettings::from_config(config));
         let engine = Engine::new(
             &stores,
@@ -193,16 +211,18 @@ impl Node {
             HashingPool::process(),
         )
         .with_sms(sms.clone())
-        .with_notices(notices.clone());
+        .with_notices(notices.clone())
+        .with_password_authority(authority.clone());
         let engine = Arc::new(engine);
         let mut settings = vec![engine_settings];
         let web_serving = Serving::default();
         let web = web.map(|listener| {
             let serving = web_serving.clone();
-            let state = WebState::new(config, &stores, key.clone(), clock.clone())
+            let mut state = WebState::new(config, &stores, key.clone(), clock.clone())
                 .with_sms(sms.clone())
                 .with_mailer(mailer.clone())
                 .with_notices(notices);
+            state.set_password_authority(authority);
             settings.push(state.settings());
             serving.set(true);
             let serve = super::web::serve(listener, Arc::new(state), token.clone());

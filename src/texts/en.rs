@@ -29,6 +29,10 @@ pub(super) fn reply(reply: &Reply) -> String {
              your account at {base}/account/activate and register your app at {base}/enroll. If it keeps \
              failing, contact IT."
         ),
+        Reply::LoginFailedNoActivation(base) => format!(
+            "Login failed. Check your account, password and code, then try again. First time: register your \
+             app at {base}/enroll. If it keeps failing, contact IT."
+        ),
         Reply::BadCredentials => "Wrong account, password or code. Please try again.".into(),
         Reply::BadCode {
             shape,

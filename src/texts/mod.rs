@@ -38,6 +38,9 @@ pub(crate) enum Reply {
     /// Any failure before both factors are verified, when detailed reasons are off; the pages' base address
     /// (where to activate and to register).
     LoginFailed(String),
+    /// [`Reply::LoginFailed`] where passwords are the directory's (nothing to activate at motpd): the pages' base
+    /// address (where to register).
+    LoginFailedNoActivation(String),
     /// Unknown account or wrong password.
     BadCredentials,
     /// The password was right (or the gateway checked it: `after_password` false), the code was not.

@@ -28,6 +28,9 @@ pub(super) fn reply(reply: &Reply) -> String {
             "登入失敗，請確認帳號、密碼及動態密碼後再試。第一次使用請先至 {base}/account/activate 啟用帳號、至 \
              {base}/enroll 註冊 MOTP；仍無法登入請聯絡資訊室。"
         ),
+        Reply::LoginFailedNoActivation(base) => format!(
+            "登入失敗，請確認帳號、密碼及動態密碼後再試。第一次使用請先至 {base}/enroll 註冊 MOTP；仍無法登入請聯絡資訊室。"
+        ),
         Reply::BadCredentials => "帳號、密碼或動態密碼錯誤，請重新輸入。".into(),
         Reply::BadCode {
             shape,

@@ -74,6 +74,17 @@ fn slapd_helper_serves_generated_users() {
     slapd.restart();
     assert!(whoami(&slapd));
     assert_eq!(slapd.users, 5);
+
+    // The TOML section a test configuration includes reads back as the same settings.
+    #[derive(serde::Deserialize)]
+    struct Section {
+        ldap: LdapConfig,
+    }
+    let urls = [slapd.ldaps_url.as_str(), slapd.ldap_url.as_str()];
+    let parsed: Section = toml::from_str(&slapd.toml(&urls, &[(NURSES, "nurses")])).unwrap();
+    let mut expected = slapd.config(&urls);
+    expected.groups.insert(NURSES.into(), "nurses".into());
+    assert_eq!(parsed.ldap, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,4 +382,46 @@ async fn every_entry_is_read_page_by_page() {
     assert_eq!(e.phone.as_deref(), Some("0900001200"));
     assert_eq!(e.groups, Some(vec!["doctors".to_owned()]));
     assert!(e.disabled);
+}
+
+/// Established TCP connections to `port` on loopback (the client ends: `ss` shows each connection twice).
+fn connections_to(port: &str) -> usize {
+    let out = Command::new("ss")
+        .args(["-Htn", "state", "established"])
+        .arg(format!("( dport = :{port} )"))
+        .output()
+        .expect("ss (iproute2)");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_share_a_bounded_pool() {
+    let Some(slapd) = Slapd::start(40) else {
+        return;
+    };
+    let mut config = slapd.config(&[&slapd.ldaps_url]);
+    config.pool_size = 2;
+    config.timeout_ms = 5000;
+    let dir = Arc::new(directory(&config));
+    let mut tasks = Vec::new();
+    for n in 1..=40 {
+        let dir = dir.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = user_id(n);
+            (n, login(&dir, &id).await)
+        }));
+    }
+    for task in tasks {
+        let (n, answer) = task.await.unwrap();
+        match answer {
+            Ok(Authentication::Authenticated(_)) => {}
+            // 2, 4, 5 are disabled, 3 expired.
+            Ok(Authentication::Refused(_)) if [2, 3, 4, 5].contains(&n) => {}
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    // Two search and two bind connections at most stay open.
+    let port = slapd.ldaps_url.rsplit(':').next().unwrap();
+    let open = connections_to(port);
+    assert!((1..=4).contains(&open), "{open} connections");
 }

@@ -18,33 +18,44 @@ use motpd::clock::{Clock as _, SystemClock};
 use motpd::otp::{self, Algorithm};
 use motpd::radius::{self, Code, MessageAuthenticator};
 
-const SECRET: &str = "testing123-long-secret";
+pub(crate) const SECRET: &str = "testing123-long-secret";
 const PASSWORD: &str = "Nurse2024";
 /// The seed imported for alice, as an admin would paste it from a token sheet.
-const SEED_BASE32: &str = "JBSWY3DPEHPK3PXP";
+pub(crate) const SEED_BASE32: &str = "JBSWY3DPEHPK3PXP";
 const REQUIRE_ENV: &str = "MOTPD_REQUIRE_EXTERNAL_CLIENTS";
 /// Bound on starting up, and on shutting down after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// How the site is provisioned.
-struct Setup {
+#[derive(Default)]
+pub(crate) struct Setup {
     /// `radius.language`; `None` keeps the default (zh-TW).
-    language: Option<&'static str>,
+    pub(crate) language: Option<&'static str>,
     /// `client add --mode`; `None` uses `radius.mode` (password+otp).
-    client_mode: Option<&'static str>,
+    pub(crate) client_mode: Option<&'static str>,
+    /// Passwords from a directory: the account provisioned is the directory's, without a password at motpd.
+    pub(crate) directory: Option<DirectorySite>,
+}
+
+/// A site whose passwords a directory checks.
+pub(crate) struct DirectorySite {
+    /// Merged into motpd.toml, section by section (`[accounts]`, `[ldap]`, ...).
+    pub(crate) tables: toml::Table,
+    /// The account provisioned (with groups `vpn,nurses` and the seed [`SEED_BASE32`]).
+    pub(crate) account: String,
 }
 
 /// A provisioned site with `motpd serve` running in it. Dropping it kills the server if it still runs.
-struct Server {
+pub(crate) struct Server {
     dir: tempfile::TempDir,
     child: Option<Child>,
-    auth: SocketAddr,
+    pub(crate) auth: SocketAddr,
     accounting: SocketAddr,
-    web: SocketAddr,
+    pub(crate) web: SocketAddr,
 }
 
 impl Server {
-    fn start(setup: &Setup) -> Self {
+    pub(crate) fn start(setup: &Setup) -> Self {
         Self::start_with(setup, |_| {})
     }
 
@@ -109,6 +120,16 @@ impl Server {
         // And the admin listener, on a port the kernel picks (init's motpd.toml has the fixed 9812).
         let admin = table["admin"].as_table_mut().unwrap();
         admin.insert("listen".into(), "127.0.0.1:0".into());
+        if let Some(directory) = &setup.directory {
+            for (name, section) in &directory.tables {
+                let merged = table
+                    .entry(name.clone())
+                    .or_insert_with(|| toml::Table::new().into())
+                    .as_table_mut()
+                    .unwrap();
+                merged.extend(section.as_table().unwrap().clone());
+            }
+        }
         std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
 
         let mut client = vec![
@@ -123,6 +144,15 @@ impl Server {
             client.extend(["--mode", mode]);
         }
         self.motpd(&client, Some(SECRET));
+        if let Some(directory) = &setup.directory {
+            let account = directory.account.as_str();
+            self.motpd(&["user", "add", account, "--groups", "vpn,nurses"], None);
+            self.motpd(
+                &["device", "enroll", account, "--secret-stdin"],
+                Some(SEED_BASE32),
+            );
+            return;
+        }
         self.motpd(
             &[
                 "user",
@@ -141,7 +171,7 @@ impl Server {
     }
 
     /// Runs a `motpd` admin command in the site, which must succeed.
-    fn motpd(&self, args: &[&str], stdin: Option<&str>) -> String {
+    pub(crate) fn motpd(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = run_with_stdin(
             Command::new(env!("CARGO_BIN_EXE_motpd"))
                 .args(args)
@@ -158,7 +188,25 @@ impl Server {
         self.dir.path().join("serve.log")
     }
 
-    fn log(&self) -> String {
+    /// Runs a `motpd` admin command in the site, which must fail; returns its output.
+    pub(crate) fn motpd_fails(&self, args: &[&str], stdin: &str) -> String {
+        let out = run_with_stdin(
+            Command::new(env!("CARGO_BIN_EXE_motpd"))
+                .args(args)
+                .current_dir(self.dir.path())
+                .env_remove("MOTPD_CONFIG")
+                .env("RUST_LOG", "warn"),
+            stdin,
+        );
+        assert!(
+            !out.status.success(),
+            "motpd {args:?} should fail: {}",
+            text(&out)
+        );
+        text(&out)
+    }
+
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
@@ -184,7 +232,7 @@ impl Server {
     }
 
     /// SIGKILL (no shutdown, nothing flushed by motpd), then `motpd serve` again on the same site and ports.
-    fn kill_and_restart(&mut self) {
+    pub(crate) fn kill_and_restart(&mut self) {
         let mut child = self.child.take().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
@@ -207,14 +255,14 @@ impl Server {
     }
 
     /// SIGHUP to the server (a configuration reload).
-    fn hangup(&self) {
+    pub(crate) fn hangup(&self) {
         let pid = self.child.as_ref().unwrap().id().to_string();
         let kill = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
         assert!(kill.success(), "kill -HUP {pid}");
     }
 
     /// Waits until the log holds `line` at least `count` times.
-    fn wait_for_log(&self, line: &str, count: usize) {
+    pub(crate) fn wait_for_log(&self, line: &str, count: usize) {
         let deadline = Instant::now() + PATIENCE;
         while self.log().matches(line).count() < count {
             assert!(
@@ -227,7 +275,7 @@ impl Server {
     }
 
     /// SIGTERM, bounded wait, exit status 0 (graceful shutdown). Returns the server's log.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let mut child = self.child.take().unwrap();
         let kill = Command::new("kill")
             .arg("-TERM")
@@ -325,7 +373,7 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// A short pause between polls. These tests run on plain threads with no async runtime to block.
 #[allow(clippy::disallowed_methods)]
-fn pause(duration: Duration) {
+pub(crate) fn pause(duration: Duration) {
     std::thread::sleep(duration);
 }
 
@@ -352,7 +400,7 @@ fn text(out: &Output) -> String {
 }
 
 /// The code alice's authenticator app shows now.
-fn code_now() -> String {
+pub(crate) fn code_now() -> String {
     let seed = data_encoding::BASE32
         .decode(SEED_BASE32.as_bytes())
         .unwrap();
@@ -386,7 +434,7 @@ pub(crate) fn available(what: &str, probe: &mut Command, install: &str) -> bool 
     false
 }
 
-fn radclient_available() -> bool {
+pub(crate) fn radclient_available() -> bool {
     available(
         "FreeRADIUS radclient",
         Command::new("radclient").arg("-v"),
@@ -394,7 +442,7 @@ fn radclient_available() -> bool {
     )
 }
 
-fn pyrad_available() -> bool {
+pub(crate) fn pyrad_available() -> bool {
     available(
         "Python pyrad",
         Command::new("python3").args(["-c", "import pyrad"]),
@@ -403,7 +451,7 @@ fn pyrad_available() -> bool {
 }
 
 /// `echo LINE | radclient -x -r 1 -t WAIT SERVER COMMAND SECRET`; returns the exit status and stdout + stderr.
-fn radclient(
+pub(crate) fn radclient(
     server: SocketAddr,
     line: &str,
     command: &str,
@@ -439,6 +487,7 @@ fn radclient_logs_in_against_motpd_serve() {
     let server = Server::start(&Setup {
         language: Some("en"),
         client_mode: None,
+        ..Setup::default()
     });
     let login = |password: &str| {
         format!("User-Name=alice,User-Password={password},Message-Authenticator=0x00")
@@ -532,6 +581,7 @@ fn an_accepted_code_stays_used_after_kill_9() {
     let mut server = Server::start(&Setup {
         language: Some("en"),
         client_mode: None,
+        ..Setup::default()
     });
     let login = format!(
         "User-Name=alice,User-Password={PASSWORD}{},Message-Authenticator=0x00",
@@ -556,7 +606,25 @@ fn an_accepted_code_stays_used_after_kill_9() {
 }
 
 /// `python3 tests/clients/pyrad_login.py SERVER PORT SECRET USER PASSWORD EXPECT [extra...]`.
-fn pyrad(server: &Server, secret: &str, password: &str, expect: &str, extra: &[&str]) -> Output {
+pub(crate) fn pyrad(
+    server: &Server,
+    secret: &str,
+    password: &str,
+    expect: &str,
+    extra: &[&str],
+) -> Output {
+    pyrad_as(server, "alice", secret, password, expect, extra)
+}
+
+/// [`pyrad`] as `user`.
+pub(crate) fn pyrad_as(
+    server: &Server,
+    user: &str,
+    secret: &str,
+    password: &str,
+    expect: &str,
+    extra: &[&str],
+) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
         .arg(root.join("tests/clients/pyrad_login.py"))
@@ -564,7 +632,7 @@ fn pyrad(server: &Server, secret: &str, password: &str, expect: &str, extra: &[&
             &server.auth.ip().to_string(),
             &server.auth.port().to_string(),
             secret,
-            "alice",
+            user,
             password,
             expect,
             "--dictionary",
@@ -579,7 +647,7 @@ fn pyrad(server: &Server, secret: &str, password: &str, expect: &str, extra: &[&
     out
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -592,6 +660,7 @@ fn pyrad_logs_in_against_motpd_serve() {
     let server = Server::start(&Setup {
         language: None,
         client_mode: None,
+        ..Setup::default()
     });
     let typed = format!("{PASSWORD}{}", code_now());
 
@@ -634,6 +703,7 @@ fn pyrad_answers_a_challenge_from_a_challenge_mode_client() {
     let server = Server::start(&Setup {
         language: Some("en"),
         client_mode: Some("challenge"),
+        ..Setup::default()
     });
     let code = code_now();
     let round = pyrad(&server, SECRET, PASSWORD, "challenge", &["--answer", &code]);
@@ -665,6 +735,7 @@ fn pyrad_logs_in_with_a_code_sent_by_sms() {
         &Setup {
             language: Some("en"),
             client_mode: None,
+            ..Setup::default()
         },
         |site| {
             site.motpd(&["user", "set", "alice", "--phone", "0912345678"], None);
@@ -739,6 +810,7 @@ fn sighup_reloads_the_configuration_without_dropping_a_request() {
     let server = Server::start(&Setup {
         language: Some("en"),
         client_mode: None,
+        ..Setup::default()
     });
     let login =
         |typed: &str| format!("User-Name=alice,User-Password={typed},Message-Authenticator=0x00");

@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod config_check;
 mod directory_ldap;
+mod directory_logins;
 mod engine_rules;
 mod external_clients;
 mod invite_mail;

@@ -21,7 +21,7 @@ use tower::ServiceExt;
 use crate::common::fixture::EngineFixture;
 
 pub(crate) const PASSWORD: &str = "Nurse2024pw";
-const INSIDE: &str = "10.1.2.3:50000";
+pub(crate) const INSIDE: &str = "10.1.2.3:50000";
 pub(crate) const OUTSIDE: &str = "192.0.2.1:50000";
 const PROXY: &str = "192.168.100.5:40000";
 const ZH_LOGIN: &str = "登入以註冊驗證器";
