@@ -634,6 +634,10 @@ ldap_compare() {
             --rate "$rate" --duration "${seconds}s" --align-step --timeline "$OUT/motpd-ldap/half-peak.timeline.csv" \
             "${LDAP_COMMON[@]}"
     fi
+    # The control: the same site, users and burst in otp-only mode (from the otp-only client), so no directory
+    # round trip; the server CPU per reply above this one is what the directory costs motpd.
+    load_run motpd-ldap/otp-only "$MOTPD_PID" --server "127.0.0.1:$port" --mode otp-only --align-step \
+        --duration "${BURST_SECONDS}s" "${LDAP_COMMON[@]}"
     stop_pid "$MOTPD_PID"
     cp "$TMP/motpd-ldap/serve.log" "$OUT/motpd-ldap-serve.log"
     SIDE_PID=
@@ -646,15 +650,17 @@ ldap_report() {
     echo "motpd password+otp with password_source = \"ldap\" on SQLite; $((LDAP_USERS - 10)) users, each once per burst,"
     echo "$CONCURRENCY outstanding; half-peak = open loop at half of the server's own burst rate. CPU = µs per reply"
     echo "(server, and slapd for the same replies). Ratio: motpd ÷ FreeRADIUS, replies/s of the same row kind."
+    echo "otp-only: the control, motpd's same site and burst without the directory (the code alone)."
     echo
     printf '| %-16s | %-10s | %10s | %7s | %7s | %8s | %8s | %7s | %7s | %6s |\n' \
         server run replies/s "p50 ms" "p99 ms" "CPU µs" "slapd µs" accept reject "÷ FR"
     echo '|------------------|------------|-----------:|--------:|--------:|---------:|---------:|--------:|--------:|-------:|'
     local row kind fr
-    for row in freeradius-ldap/burst motpd-ldap/burst freeradius-ldap/half-peak motpd-ldap/half-peak; do
+    for row in freeradius-ldap/burst motpd-ldap/burst freeradius-ldap/half-peak motpd-ldap/half-peak \
+        motpd-ldap/otp-only; do
         [ -n "$(field "$row" 1)" ] || continue
         kind=${row#*/}
-        fr=$(field "freeradius-ldap/$kind" 3)
+        fr=$(field "freeradius-ldap/$kind" 3) # (none for otp-only: the control has no FreeRADIUS row)
         awk -F'\t' -v row="$row" -v fr="${fr:-0}" '
             $1 == row {
                 split(row, p, "/")
