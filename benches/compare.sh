@@ -650,7 +650,7 @@ ldap_report() {
     echo "motpd password+otp with password_source = \"ldap\" on SQLite; $((LDAP_USERS - 10)) users, each once per burst,"
     echo "$CONCURRENCY outstanding; half-peak = open loop at half of the server's own burst rate. CPU = µs per reply"
     echo "(server, and slapd for the same replies). Ratio: motpd ÷ FreeRADIUS, replies/s of the same row kind."
-    echo "otp-only: the control, motpd's same site and burst without the directory (the code alone)."
+    echo "otp-only: the control, motpd's same site and burst with the code alone (a directory search, no bind)."
     echo
     printf '| %-16s | %-10s | %10s | %7s | %7s | %8s | %8s | %7s | %7s | %6s |\n' \
         server run replies/s "p50 ms" "p99 ms" "CPU µs" "slapd µs" accept reject "÷ FR"
