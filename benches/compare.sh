@@ -61,7 +61,7 @@ while [ $# -gt 0 ]; do
         --baseline) BASELINE=$2; shift ;;
         --ldap) LDAP=1 ;;
         --ldap-pool) LDAP_POOL=$2; shift ;;
-        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
