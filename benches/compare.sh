@@ -3,11 +3,15 @@
 #
 #   bash benches/compare.sh            # 100,000 accounts; about 10 min once built
 #   bash benches/compare.sh --quick    # 20,000 accounts, shorter runs; about 4 min once built
+#   bash benches/compare.sh --ldap     # passwords checked by one slapd: FreeRADIUS rlm_ldap against motpd
+#                                      # password_source = "ldap" (issue #23); about 3 min once built
 #   options: --out DIR (results; default target/compare), --pg URL (PostgreSQL server, default
 #            postgres://postgres@127.0.0.1:5432; a fresh database is created and dropped), --keep (keep the
 #            temporary server directories), --concurrency N (default 256), --baseline BIN (also run another
 #            motpd binary, say one built from main before a change, on SQLite and PostgreSQL: rows
-#            before-sqlite and before-postgres, measured in the same run as the others)
+#            before-sqlite and before-postgres, measured in the same run as the others), --ldap (only the
+#            directory comparison below; --quick halves its population), --ldap-pool N (LDAP connections of
+#            each server, default 4)
 #
 # What it does:
 #  1. installs what is missing from Debian (freeradius, freeradius-utils, jq, postgresql-client) and builds the
@@ -26,6 +30,12 @@
 #     half-peak rate; every reply's latency in <label>.timeline.csv), 1,000 vs all accounts (throughput and
 #     resident memory), two motpd nodes on one PostgreSQL database with every code sent to both (double
 #     accepts must be 0);
+#  --ldap instead: one slapd (tests/ldap/slapd.sh, ldaps with a test CA, AD-shaped entries user00001 ...)
+#     holds the passwords of both servers; FreeRADIUS 3.2 rlm_ldap (search as the service account, then a bind
+#     as the user, a pool of --ldap-pool connections, 4 threads) checks the password alone (it has no OTP);
+#     motpd checks password + code in password+otp mode with password_source = "ldap" on SQLite. Each gets the
+#     same burst (every user once, 256 outstanding) and then half of its own peak, open loop, for p50/p99;
+#     the server's and slapd's CPU per reply are read from /proc for every run.
 #  5. prints the machine, a table (replies/s, p50/p99, server CPU µs per reply, ratios to FreeRADIUS and to
 #     the no-work responder) and the extra figures; writes them with every JSON line and log under --out.
 #
@@ -34,6 +44,8 @@ set -euo pipefail
 
 QUICK=0
 BASELINE=
+LDAP=0
+LDAP_POOL=4
 KEEP=0
 CONCURRENCY=256
 PG_SERVER=${MOTPD_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
@@ -47,7 +59,9 @@ while [ $# -gt 0 ]; do
         --pg) PG_SERVER=$2; shift ;;
         --concurrency) CONCURRENCY=$2; shift ;;
         --baseline) BASELINE=$2; shift ;;
-        -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+        --ldap) LDAP=1 ;;
+        --ldap-pool) LDAP_POOL=$2; shift ;;
+        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -60,6 +74,7 @@ if [ "$QUICK" = 1 ]; then
     RUN_SECONDS=5      # password-only and half-peak runs
     PWOTP_SECONDS=6    # password+otp with probes
     DUAL_USERS=5000
+    LDAP_USERS=10000   # --ldap: entries in slapd (users 11 ... are loaded)
 else
     USERS=100000
     PWOTP_USERS=1500
@@ -67,6 +82,7 @@ else
     RUN_SECONDS=8
     PWOTP_SECONDS=15
     DUAL_USERS=20000
+    LDAP_USERS=20000
 fi
 PWONLY_USERS=200       # default-cost accounts without a device: password-only (cycled)
 PROBE_USERS=2000       # otp-only probe accounts
@@ -95,6 +111,11 @@ install_missing() {
     command -v radclient >/dev/null || packages+=(freeradius-utils)
     command -v jq >/dev/null || packages+=(jq)
     command -v psql >/dev/null || packages+=(postgresql-client)
+    if [ "$LDAP" = 1 ]; then
+        [ -e /usr/lib/freeradius/rlm_ldap.so ] || packages+=(freeradius-ldap)
+        command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || packages+=(slapd)
+        command -v ldapwhoami >/dev/null || packages+=(ldap-utils)
+    fi
     if [ ${#packages[@]} -gt 0 ]; then
         say "installing ${packages[*]} from Debian"
         [ "$(id -u)" = 0 ] || die "run as root to install ${packages[*]}"
@@ -196,6 +217,8 @@ ensure_step_room() {
 
 # ------------------------------------------------------------------------------------------ load runs
 RESULTS=$OUT/results.tsv
+# A process whose CPU is shared work of every run (slapd in --ldap): its µs per reply is column 13.
+SIDE_PID=
 # One load run against the server process $2: label $1, the rest are radius_load run arguments. Users come in
 # radius_load's scattered order (--scattered): in a row they would share database pages, which no gateway does.
 # Appends a row: label, mode, replies/s, p50, p99, server CPU µs/reply, accept, reject, timeouts, bad, double
@@ -203,13 +226,15 @@ RESULTS=$OUT/results.tsv
 load_run() {
     local label=$1 pid=$2
     shift 2
-    local before after status=0 json answered cpu_us load_us
+    local before after status=0 json answered cpu_us load_us side_before=0 side_after=0 side_us=-
     mkdir -p "$(dirname "$OUT/$label")"
+    [ -z "$SIDE_PID" ] || side_before=$(cpu_ticks "$SIDE_PID")
     before=$(cpu_ticks "$pid")
     local TIMEFORMAT='%U %S'
     { time timeout 300 "$LOAD" run --progress 0 --scattered "$@" >"$OUT/$label.out" 2>"$OUT/$label.err" || status=$?; } \
         2>"$OUT/$label.time"
     after=$(cpu_ticks "$pid")
+    [ -z "$SIDE_PID" ] || side_after=$(cpu_ticks "$SIDE_PID")
     json=$(tail -n 1 "$OUT/$label.out")
     if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
         echo "  $label: no result (exit $status):" >&2
@@ -221,16 +246,25 @@ load_run() {
     cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$answered" \
         'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
     load_us=$(awk -v n="$answered" '{ if (n > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "-" }' "$OUT/$label.time")
-    jq -r --arg name "$label" --arg cpu "$cpu_us" --arg load "$load_us" \
-        '[$name, .mode, .rps, .p50_ms, .p99_ms, $cpu, .accept, .reject, .timeouts, .bad, (.double_accepts // "-"), $load]
-         | @tsv' <<<"$json" >>"$RESULTS"
-    jq -r --arg name "$label" --arg cpu "$cpu_us" \
-        '"  \($name): \(.rps) replies/s, accept \(.accept) reject \(.reject) timeouts \(.timeouts) bad \(.bad), p99 \(.p99_ms) ms, \($cpu) µs CPU/reply"' \
+    [ -z "$SIDE_PID" ] || side_us=$(awk -v t=$((side_after - side_before)) -v hz="$CLK_TCK" -v n="$answered" \
+        'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
+    jq -r --arg name "$label" --arg cpu "$cpu_us" --arg load "$load_us" --arg side "$side_us" \
+        '[$name, .mode, .rps, .p50_ms, .p99_ms, $cpu, .accept, .reject, .timeouts, .bad, (.double_accepts // "-"), $load,
+          $side] | @tsv' <<<"$json" >>"$RESULTS"
+    jq -r --arg name "$label" --arg cpu "$cpu_us" --arg side "$side_us" \
+        '"  \($name): \(.rps) replies/s, accept \(.accept) reject \(.reject) timeouts \(.timeouts) bad \(.bad), p99 \(.p99_ms) ms, \($cpu) µs CPU/reply" +
+         (if $side == "-" then "" else " (+ slapd \($side) µs)" end)' \
         <<<"$json" >&2
     [ "$status" = 0 ] || echo "  $label: radius_load exited $status (4: a bad reply or a double accept)" >&2
 }
 
 field() { awk -F'\t' -v l="$1" -v c="$2" '$1 == l { print $c }' "$RESULTS"; }
+# Half of the replies/s of row $1 (nothing if that row is missing).
+half_rate() { # peak-label
+    local peak
+    peak=$(field "$1" 3)
+    [ -n "$peak" ] && awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }'
+}
 # replies/s of the runs labelled $1-1 ... $1-SMALL_BURSTS: each, and their median.
 each_of() { local b; for b in $(seq "$SMALL_BURSTS"); do field "$1-$b" 3; done | paste -sd ' ' -; }
 median_of() { each_of "$1" | tr ' ' '\n' | sort -g | awk 'NF { v[++n] = $1 } END { if (n) print v[int((n + 1) / 2)] }'; }
@@ -269,15 +303,11 @@ $(cat)
 EOF
 }
 
-write_raddb() {
-    local dir=$TMP/freeradius pap_port=$1 totp_port=$2
-    mkdir -p "$dir/raddb" "$dir/log" "$dir/run"
-    echo '# The dictionaries shipped with FreeRADIUS only.' >"$dir/raddb/dictionary"
-    cp "$TMP/population/freeradius-users" "$dir/users"
-    {
-        cat <<EOF
-# Private raddb of benches/compare.sh: FreeRADIUS tuned as in issue #6 (4 threads, reject_delay 0, 4 MiB
-# receive buffer), the same client secret and users as motpd, PAP cleartext and rlm_totp.
+# radiusd.conf up to the modules, for a private raddb in $1: 4 threads, reject_delay 0, the same client secret
+# as motpd, Message-Authenticator required.
+fr_main_conf() {
+    local dir=$1
+    cat <<EOF
 prefix = /usr
 exec_prefix = /usr
 sysconfdir = /etc
@@ -323,6 +353,19 @@ client loopback {
 	secret = $SECRET
 	require_message_authenticator = yes
 }
+EOF
+}
+
+write_raddb() {
+    local dir=$TMP/freeradius pap_port=$1 totp_port=$2
+    mkdir -p "$dir/raddb" "$dir/log" "$dir/run"
+    echo '# The dictionaries shipped with FreeRADIUS only.' >"$dir/raddb/dictionary"
+    cp "$TMP/population/freeradius-users" "$dir/users"
+    {
+        echo '# Private raddb of benches/compare.sh: FreeRADIUS tuned as in issue #6 (4 threads, reject_delay 0, 4 MiB'
+        echo '# receive buffer), the same client secret and users as motpd, PAP cleartext and rlm_totp.'
+        fr_main_conf "$dir"
+        cat <<EOF
 modules {
 	files {
 		filename = $dir/users
@@ -403,6 +446,7 @@ enforce_after = "2099-01-01"
 # Quiet like the FreeRADIUS side (auth logging off): no line per decision; the RADIUS counters (with shed=) and the
 # store's summary at shutdown (batch sizes and times) stay.
 level = "warn,motpd::server::radius=info,motpd::store=info"
+${MOTPD_EXTRA_CONFIG:-}
 EOF
     (
         cd "$dir"
@@ -436,6 +480,198 @@ create_pg_database() {
     PG_DB_URL="$PG_SERVER/$name"
 }
 
+# ------------------------------------------------------------------------------------------ --ldap
+# One slapd holds the passwords of both servers: FreeRADIUS rlm_ldap and motpd password_source = "ldap".
+LDAP_ENV=()
+start_directory() { # users → SLAPD_PID, and the variables slapd.sh prints (LDAPS_URL, CA_FILE, BIND_DN, ...)
+    local line
+    bash "$REPO/tests/ldap/slapd.sh" setup --users "$1" --dir "$TMP/slapd" >"$TMP/slapd.env" 2>"$OUT/slapd-setup.err" ||
+        die "tests/ldap/slapd.sh setup failed: $(tail -n 3 "$OUT/slapd-setup.err")"
+    while IFS= read -r line; do
+        case $line in
+            PID=* | LDAPS_URL=* | CA_FILE=* | BIND_DN=* | BIND_PASSWORD_FILE=* | BASE_DN=*) LDAP_ENV+=("$line") ;;
+        esac
+    done <"$TMP/slapd.env"
+    local PID= LDAPS_URL= CA_FILE= BIND_DN= BIND_PASSWORD_FILE= BASE_DN=
+    for line in "${LDAP_ENV[@]}"; do printf -v "${line%%=*}" '%s' "${line#*=}"; done
+    [ -n "$PID" ] && [ -n "$LDAPS_URL" ] || die "tests/ldap/slapd.sh printed no PID or LDAPS_URL"
+    SLAPD_PID=$PID SLAPD_URL=$LDAPS_URL SLAPD_CA=$CA_FILE SLAPD_BIND_DN=$BIND_DN
+    SLAPD_BIND_PASSWORD_FILE=$BIND_PASSWORD_FILE SLAPD_BASE_DN=$BASE_DN
+    PIDS+=("$SLAPD_PID")
+}
+
+# FreeRADIUS on port $1 with rlm_ldap: authorize searches the user as the service account (a pool of LDAP_POOL
+# connections over ldaps, the test CA required), authenticate binds as the user with the password the request
+# carries. Entries with userAccountControl 514 (disabled) are not found, as an AD filter would leave them out.
+write_raddb_ldap() {
+    local dir=$TMP/freeradius-ldap port=$1
+    mkdir -p "$dir/raddb" "$dir/log" "$dir/run"
+    echo '# The dictionaries shipped with FreeRADIUS only.' >"$dir/raddb/dictionary"
+    {
+        echo '# Private raddb of benches/compare.sh --ldap: rlm_ldap against the slapd of tests/ldap/slapd.sh.'
+        fr_main_conf "$dir"
+        cat <<EOF
+modules {
+	ldap {
+		server = '$SLAPD_URL'
+		identity = '$SLAPD_BIND_DN'
+		password = '$(cat "$SLAPD_BIND_PASSWORD_FILE")'
+		base_dn = '$SLAPD_BASE_DN'
+		user {
+			base_dn = "\${..base_dn}"
+			filter = "(&(objectClass=user)(sAMAccountName=%{%{Stripped-User-Name}:-%{User-Name}})(!(userAccountControl=514)))"
+			scope = 'sub'
+		}
+		options {
+			chase_referrals = no
+			res_timeout = 1
+			srv_timelimit = 1
+			net_timeout = 1
+		}
+		tls {
+			ca_file = '$SLAPD_CA'
+			require_cert = 'demand'
+		}
+		pool {
+			start = $LDAP_POOL
+			min = $LDAP_POOL
+			max = $LDAP_POOL
+			spare = $LDAP_POOL
+			uses = 0
+			retry_delay = 1
+			lifetime = 0
+			idle_timeout = 0
+		}
+	}
+}
+EOF
+        fr_virtual_server ldap "$port" <<'EOF'
+	authorize {
+		ldap
+		if ((ok || updated) && User-Password) {
+			update control {
+				&Auth-Type := ldap
+			}
+		}
+	}
+	authenticate {
+		Auth-Type ldap {
+			ldap
+		}
+	}
+EOF
+    } >"$dir/raddb/radiusd.conf"
+}
+
+start_freeradius_ldap() { # port → FR_PID
+    write_raddb_ldap "$1"
+    freeradius -f -d "$TMP/freeradius-ldap/raddb" >"$TMP/freeradius-ldap/log/stderr" 2>&1 &
+    FR_PID=$!
+    PIDS+=("$FR_PID")
+    wait_ready "127.0.0.1:$1" "$FR_PID"
+}
+
+# The [accounts] and [ldap] sections of a motpd site checking passwords against the same slapd.
+motpd_ldap_config() {
+    cat <<EOF
+[accounts]
+password_source = "ldap"
+[ldap]
+urls = ["$SLAPD_URL"]
+ca_file = "$SLAPD_CA"
+bind_dn = "$SLAPD_BIND_DN"
+bind_password_file = "$SLAPD_BIND_PASSWORD_FILE"
+base_dn = "$SLAPD_BASE_DN"
+pool_size = $LDAP_POOL
+EOF
+}
+
+ldap_compare() {
+    # Users 11 ... LDAP_USERS (1-10 are slapd.sh's special cases: disabled, expired, locked); every 100th is
+    # disabled and refused by both servers.
+    local first=11 users=$((LDAP_USERS - 10)) port rate seconds
+    say "slapd with $LDAP_USERS users (tests/ldap/slapd.sh)"
+    start_directory "$LDAP_USERS"
+    echo "  slapd PID $SLAPD_PID at $SLAPD_URL" >&2
+    SIDE_PID=$SLAPD_PID
+    "$LOAD" provision --users "$LDAP_USERS" --names directory --hash-cost fast --no-totp-secret --out "$TMP/ldap-population" \
+        2>"$OUT/provision-ldap.err" >/dev/null
+    # motpd never holds a directory password: the accounts and their devices, no password hash.
+    # (The hash is the last column, quoted; the six before it hold no comma.)
+    { head -n 1 "$TMP/ldap-population/users.csv"; tail -n +2 "$TMP/ldap-population/users.csv" | cut -d, -f1-6 | sed 's/$/,/'; } \
+        >"$TMP/ldap-population/users-nohash.csv"
+    mv "$TMP/ldap-population/users-nohash.csv" "$TMP/ldap-population/users.csv"
+    local LDAP_COMMON=(--names directory --users "$users" --first-user "$first" "${COMMON[@]}")
+
+    say "FreeRADIUS $(fr_version) rlm_ldap (password only; a pool of $LDAP_POOL LDAP connections)"
+    port=$(free_port)
+    start_freeradius_ldap "$port"
+    # The same requests as motpd's burst: every user once.
+    load_run freeradius-ldap/burst "$FR_PID" --server "127.0.0.1:$port" --mode password-only \
+        --requests "$users" --duration "${BURST_SECONDS}s" "${LDAP_COMMON[@]}"
+    rate=$(half_rate freeradius-ldap/burst)
+    if [ -n "$rate" ]; then
+        load_run freeradius-ldap/half-peak "$FR_PID" --server "127.0.0.1:$port" --mode password-only \
+            --rate "$rate" --duration "${RUN_SECONDS}s" --timeline "$OUT/freeradius-ldap/half-peak.timeline.csv" \
+            "${LDAP_COMMON[@]}"
+    fi
+    stop_pid "$FR_PID"
+
+    say "motpd password+otp, password_source = \"ldap\" (SQLite; pool_size $LDAP_POOL)"
+    port=$(free_port)
+    MOTPD_EXTRA_CONFIG=$(motpd_ldap_config)
+    provision_motpd "$TMP/motpd-ldap" "sqlite://motpd.db" "$port" "$(free_port)" "$TMP/ldap-population"
+    MOTPD_EXTRA_CONFIG=
+    start_motpd "$TMP/motpd-ldap" "$port"
+    # Each user once within one step (a code is accepted once).
+    ensure_step_room $((BURST_SECONDS + 2))
+    load_run motpd-ldap/burst "$MOTPD_PID" --server "127.0.0.1:$port" --source 127.0.0.2 --mode password+otp \
+        --duration "${BURST_SECONDS}s" "${LDAP_COMMON[@]}"
+    rate=$(half_rate motpd-ldap/burst)
+    if [ -n "$rate" ]; then
+        seconds=$(awk -v r="$rate" -v u="$users" -v s="$RUN_SECONDS" 'BEGIN { t = u / r; if (t > s) t = s; printf "%.1f", t }')
+        load_run motpd-ldap/half-peak "$MOTPD_PID" --server "127.0.0.1:$port" --source 127.0.0.2 --mode password+otp \
+            --rate "$rate" --duration "${seconds}s" --align-step --timeline "$OUT/motpd-ldap/half-peak.timeline.csv" \
+            "${LDAP_COMMON[@]}"
+    fi
+    # The control: the same site, users and burst in otp-only mode (from the otp-only client), so no directory
+    # round trip; the server CPU per reply above this one is what the directory costs motpd.
+    load_run motpd-ldap/otp-only "$MOTPD_PID" --server "127.0.0.1:$port" --mode otp-only --align-step \
+        --duration "${BURST_SECONDS}s" "${LDAP_COMMON[@]}"
+    stop_pid "$MOTPD_PID"
+    cp "$TMP/motpd-ldap/serve.log" "$OUT/motpd-ldap-serve.log"
+    SIDE_PID=
+    stop_pid "$SLAPD_PID"
+}
+
+ldap_report() {
+    echo
+    echo "Passwords checked by one slapd (ldaps, test CA): FreeRADIUS rlm_ldap (password only: it has no OTP) and"
+    echo "motpd password+otp with password_source = \"ldap\" on SQLite; $((LDAP_USERS - 10)) users, each once per burst,"
+    echo "$CONCURRENCY outstanding; half-peak = open loop at half of the server's own burst rate. CPU = µs per reply"
+    echo "(server, and slapd for the same replies). Ratio: motpd ÷ FreeRADIUS, replies/s of the same row kind."
+    echo "otp-only: the control, motpd's same site and burst with the code alone (a directory search, no bind)."
+    echo
+    printf '| %-16s | %-10s | %10s | %7s | %7s | %8s | %8s | %7s | %7s | %6s |\n' \
+        server run replies/s "p50 ms" "p99 ms" "CPU µs" "slapd µs" accept reject "÷ FR"
+    echo '|------------------|------------|-----------:|--------:|--------:|---------:|---------:|--------:|--------:|-------:|'
+    local row kind fr
+    for row in freeradius-ldap/burst motpd-ldap/burst freeradius-ldap/half-peak motpd-ldap/half-peak \
+        motpd-ldap/otp-only; do
+        [ -n "$(field "$row" 1)" ] || continue
+        kind=${row#*/}
+        fr=$(field "freeradius-ldap/$kind" 3) # (none for otp-only: the control has no FreeRADIUS row)
+        awk -F'\t' -v row="$row" -v fr="${fr:-0}" '
+            $1 == row {
+                split(row, p, "/")
+                rfr = fr > 0 ? sprintf("%.2f", $3 / fr) : "-"
+                printf "| %-16s | %-10s | %10.0f | %7.3f | %7.3f | %8s | %8s | %7s | %7s | %6s |\n", p[1], p[2], $3, $4, $5, $6, $13, $7, $8, rfr
+            }' "$RESULTS"
+    done
+    echo
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 # ------------------------------------------------------------------------------------------- the run
 mkdir -p "$OUT"
 : >"$RESULTS"
@@ -445,7 +681,7 @@ install_missing
 cd "$REPO"
 say "building release binaries"
 cargo build --release --quiet --bin motpd --example radius_load --example null_responder
-cargo bench --quiet --bench password --no-run 2>/dev/null
+[ "$LDAP" = 1 ] || cargo bench --quiet --bench password --no-run 2>/dev/null
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}/release
 MOTPD=$TARGET/motpd
 LOAD=$TARGET/examples/radius_load
@@ -462,8 +698,17 @@ say "machine"
     echo "motpd:       $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "rmem_max:    $(cat /proc/sys/net/core/rmem_max)"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "command:     bash benches/compare.sh $([ "$QUICK" = 1 ] && echo --quick)"
+    echo "command:     bash benches/compare.sh $([ "$QUICK" = 1 ] && echo --quick) $([ "$LDAP" = 1 ] && echo --ldap)"
+    if [ "$LDAP" = 1 ]; then echo "slapd:       $(dpkg-query -W -f '${Version}' slapd 2>/dev/null || echo '?')"; fi
 } | tee "$OUT/machine.txt" >&2
+
+if [ "$LDAP" = 1 ]; then
+    COMMON=(--concurrency "$CONCURRENCY")
+    ldap_compare
+    ldap_report | tee "$OUT/table.md"
+    echo "results: $OUT (table.md, results.tsv, one JSON per run, server logs)" >&2
+    exit 0
+fi
 
 say "provisioning $TOTAL users ($FULL_COST at motpd's Argon2id cost)"
 "$LOAD" provision --users "$FULL_COST" --out "$TMP/full" 2>"$OUT/provision-full.err" >/dev/null
@@ -498,12 +743,6 @@ otp_burst() { # label pid server: the peak, a burst over the whole otp populatio
 pap_run() { # label pid server [source]
     load_run "$1" "$2" --server "$3" --mode password-only --users "$PWONLY_USERS" --first-user "$PWONLY_FIRST" \
         --duration "${RUN_SECONDS}s" ${4:+--source "$4"} "${COMMON[@]}"
-}
-# Half of the replies/s of row $1 (nothing if that row is missing).
-half_rate() { # peak-label
-    local peak
-    peak=$(field "$1" 3)
-    [ -n "$peak" ] && awk -v p="$peak" 'BEGIN { printf "%.0f", p / 2 }'
 }
 # otp-only at $4 requests/s (open loop), in a fresh step, for the p99 at that load; with --timeline, every
 # reply's send time and latency in $OUT/<label>.timeline.csv (are the slow ones clustered?).

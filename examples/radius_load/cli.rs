@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::population::Mode;
+use crate::population::{Mode, Naming};
 
 /// RADIUS load generator (PAP Access-Request with TOTP codes) for motpd, FreeRADIUS or any RADIUS server.
 #[derive(Debug, Parser)]
@@ -51,6 +51,10 @@ pub(crate) struct ProvisionArgs {
     /// Hashing threads (default: one per CPU).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// User names and passwords: `load` (load000001, Pwload0000011) or `directory` (user00001,
+    /// Passw0rd-user00001: the entries of tests/ldap/slapd.sh).
+    #[arg(long, value_enum, default_value_t = Naming::Load)]
+    pub(crate) names: Naming,
     /// Leave `TOTP-Secret` out of freeradius-users (when rlm_totp is not used).
     #[arg(long)]
     pub(crate) no_totp_secret: bool,
@@ -76,6 +80,9 @@ pub(crate) struct RunArgs {
     /// The key given to `provision`.
     #[arg(long, env = "RADIUS_LOAD_SEED_KEY", hide_env_values = true)]
     pub(crate) seed_key: String,
+    /// User names and passwords, as given to `provision`.
+    #[arg(long, value_enum, default_value_t = Naming::Load)]
+    pub(crate) names: Naming,
     /// What User-Password carries: the code, password followed by the code, or the password.
     #[arg(long, value_enum)]
     pub(crate) mode: Mode,

@@ -1,5 +1,5 @@
 //! The synthetic population shared by `provision` and `run`: user names (`load000001`...), passwords
-//! (`Pw<user>1`), TOTP seeds (HMAC-SHA1(seed-key, user), 20 bytes, 6 digits, 30 s, SHA1) and what
+//! (`Pw<user>1`; or the users of `tests/ldap/slapd.sh`, `user00001` with `Passw0rd-user00001`), TOTP seeds (HMAC-SHA1(seed-key, user), 20 bytes, 6 digits, 30 s, SHA1) and what
 //! User-Password carries in each mode. Pure: no I/O, no clock (the TOTP step is a parameter).
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -41,18 +41,50 @@ impl Mode {
     }
 }
 
-/// The users `load000001` ... of one seed key.
+/// How users are named and what their passwords are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum Naming {
+    /// `load000001`, password `Pw<user>1` (letters and digits, 13 characters for `load000001`).
+    #[default]
+    Load,
+    /// `user00001`, password `Passw0rd-<user>`: the entries `tests/ldap/slapd.sh` writes, so one directory
+    /// serves motpd (`password_source = "ldap"`) and FreeRADIUS (`rlm_ldap`) with the same users.
+    Directory,
+}
+
+impl Naming {
+    /// Name of the user at 0-based `index`: `load000001` or `user00001` for 0.
+    pub(crate) fn name(self, index: u64) -> String {
+        let number = index.saturating_add(1);
+        match self {
+            Self::Load => format!("load{number:06}"),
+            Self::Directory => format!("user{number:05}"),
+        }
+    }
+
+    /// The account password of `name`.
+    pub(crate) fn password(self, name: &str) -> String {
+        match self {
+            Self::Load => format!("Pw{name}1"),
+            Self::Directory => format!("Passw0rd-{name}"),
+        }
+    }
+}
+
+/// The users `load000001` ... (or `user00001` ...) of one seed key.
 #[derive(Debug, Clone)]
 pub(crate) struct Population {
     seed_key: Vec<u8>,
     users: u64,
+    naming: Naming,
 }
 
 impl Population {
-    pub(crate) fn new(seed_key: &str, users: u64) -> Self {
+    pub(crate) fn new(seed_key: &str, users: u64, naming: Naming) -> Self {
         Self {
             seed_key: seed_key.as_bytes().to_vec(),
             users,
+            naming,
         }
     }
 
@@ -60,14 +92,14 @@ impl Population {
         self.users
     }
 
-    /// Name of the user at 0-based `index`: `load000001` for 0.
-    pub(crate) fn name(index: u64) -> String {
-        format!("load{:06}", index.saturating_add(1))
+    /// Name of the user at 0-based `index`.
+    pub(crate) fn name(&self, index: u64) -> String {
+        self.naming.name(index)
     }
 
-    /// The account password of `name`: `Pw<name>1` (letters and digits, 13 characters for `load000001`).
-    pub(crate) fn password(name: &str) -> String {
-        format!("Pw{name}1")
+    /// The account password of `name`.
+    pub(crate) fn password(&self, name: &str) -> String {
+        self.naming.password(name)
     }
 
     /// The 20-byte TOTP seed of `name`: HMAC-SHA1(seed-key, name).
@@ -89,8 +121,8 @@ impl Population {
     pub(crate) fn user_password(&self, mode: Mode, name: &str, step: u64) -> String {
         match mode {
             Mode::OtpOnly => self.code(name, step),
-            Mode::PasswordOtp => format!("{}{}", Self::password(name), self.code(name, step)),
-            Mode::PasswordOnly => Self::password(name),
+            Mode::PasswordOtp => format!("{}{}", self.password(name), self.code(name, step)),
+            Mode::PasswordOnly => self.password(name),
             Mode::StatusServer => String::new(),
         }
     }
@@ -113,28 +145,35 @@ mod tests {
 
     #[test]
     fn names_and_passwords() {
-        assert_eq!(Population::name(0), "load000001");
-        assert_eq!(Population::name(99_999), "load100000");
-        assert_eq!(Population::name(1_234_567), "load1234568");
-        assert_eq!(Population::password("load000001"), "Pwload0000011");
+        assert_eq!(Naming::Load.name(0), "load000001");
+        assert_eq!(Naming::Load.name(99_999), "load100000");
+        assert_eq!(Naming::Load.name(1_234_567), "load1234568");
+        assert_eq!(Naming::Load.password("load000001"), "Pwload0000011");
+        // tests/ldap/slapd.sh: cn=user00001,... with Passw0rd-user00001.
+        assert_eq!(Naming::Directory.name(0), "user00001");
+        assert_eq!(Naming::Directory.name(19_999), "user20000");
+        assert_eq!(
+            Naming::Directory.password("user00001"),
+            "Passw0rd-user00001"
+        );
     }
 
     #[test]
     fn seed_is_hmac_sha1_of_the_name() {
         // RFC 2202 test case 2: HMAC-SHA1("Jefe", "what do ya want for nothing?").
-        let population = Population::new("Jefe", 1);
+        let population = Population::new("Jefe", 1, Naming::Load);
         assert_eq!(
             hex::encode(population.seed("what do ya want for nothing?")),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
-        let other = Population::new("another key", 1);
+        let other = Population::new("another key", 1, Naming::Load);
         assert_ne!(population.seed("load000001"), other.seed("load000001"));
         assert_ne!(population.seed("load000001"), population.seed("load000002"));
     }
 
     #[test]
     fn user_password_per_mode() {
-        let population = Population::new("k", 10);
+        let population = Population::new("k", 10, Naming::Load);
         // A seed of 20 bytes run through motpd's TOTP at the start of the step gives the same code.
         let seed = population.seed("load000003");
         let code =

@@ -18,7 +18,7 @@ use motpd::otp::seed_to_base32;
 
 use crate::LoadError;
 use crate::cli::{HashCost, ProvisionArgs};
-use crate::population::{DIGITS, PERIOD, Population};
+use crate::population::{DIGITS, Naming, PERIOD, Population};
 
 /// `--hash-cost fast`: Argon2id with 1 MiB of memory and one pass.
 const FAST_MEMORY_KIB: u32 = 1024;
@@ -33,7 +33,7 @@ pub(crate) fn provision(args: &ProvisionArgs) -> Result<(), LoadError> {
         path: args.out.clone(),
         source,
     })?;
-    let population = Population::new(&args.seed_key, args.users);
+    let population = Population::new(&args.seed_key, args.users, args.names);
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
@@ -43,14 +43,14 @@ pub(crate) fn provision(args: &ProvisionArgs) -> Result<(), LoadError> {
         args.users, args.hash_cost
     );
     let started = Instant::now();
-    let hashes = hash_all(args.users, args.hash_cost, threads)?;
+    let hashes = hash_all(args.users, args.hash_cost, args.names, threads)?;
     eprintln!(
         "radius_load: hashed in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let paths = ["users.csv", "devices.csv", "freeradius-users"].map(|name| args.out.join(name));
     let [users, devices, freeradius] = &paths;
-    write_accounts(users, &hashes)?;
+    write_accounts(users, &population, &hashes)?;
     write_devices(devices, &population)?;
     write_freeradius(freeradius, &population, !args.no_totp_secret)?;
     explain(args, &paths);
@@ -107,6 +107,7 @@ fn hash_one(cost: HashCost, fast: &Argon2<'_>, password: &[u8]) -> Result<String
 fn hash_range(
     range: std::ops::Range<u64>,
     cost: HashCost,
+    names: Naming,
     done: &AtomicU64,
     total: u64,
 ) -> Result<Vec<String>, LoadError> {
@@ -114,11 +115,7 @@ fn hash_range(
     let every = (total / 20).max(1);
     range
         .map(|index| {
-            let hash = hash_one(
-                cost,
-                &fast,
-                Population::password(&Population::name(index)).as_bytes(),
-            );
+            let hash = hash_one(cost, &fast, names.password(&names.name(index)).as_bytes());
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
             if finished.is_multiple_of(every) {
                 eprintln!("radius_load: {finished}/{total} hashed");
@@ -129,7 +126,12 @@ fn hash_range(
 }
 
 /// Every user's hash, in user order, on `threads` threads.
-fn hash_all(users: u64, cost: HashCost, threads: usize) -> Result<Vec<String>, LoadError> {
+fn hash_all(
+    users: u64,
+    cost: HashCost,
+    names: Naming,
+    threads: usize,
+) -> Result<Vec<String>, LoadError> {
     let threads = u64::try_from(threads).unwrap_or(1).clamp(1, users);
     let chunk = users.div_ceil(threads);
     let done = AtomicU64::new(0);
@@ -138,7 +140,7 @@ fn hash_all(users: u64, cost: HashCost, threads: usize) -> Result<Vec<String>, L
             .map(|t| {
                 let range = (t * chunk).min(users)..((t + 1) * chunk).min(users);
                 let done = &done;
-                scope.spawn(move || hash_range(range, cost, done, users))
+                scope.spawn(move || hash_range(range, cost, names, done, users))
             })
             .collect();
         let mut all = Vec::new();
@@ -159,7 +161,11 @@ fn csv_error(path: &Path) -> impl Fn(csv::Error) -> LoadError + '_ {
     }
 }
 
-fn write_accounts(path: &Path, hashes: &[String]) -> Result<(), LoadError> {
+fn write_accounts(
+    path: &Path,
+    population: &Population,
+    hashes: &[String],
+) -> Result<(), LoadError> {
     let mut out = csv::Writer::from_path(path).map_err(csv_error(path))?;
     out.write_record([
         "id",
@@ -172,7 +178,7 @@ fn write_accounts(path: &Path, hashes: &[String]) -> Result<(), LoadError> {
     ])
     .map_err(csv_error(path))?;
     for (index, hash) in (0_u64..).zip(hashes) {
-        let id = Population::name(index);
+        let id = population.name(index);
         let name = format!("Load User {}", index + 1);
         out.write_record([id.as_str(), &name, "", "", "", GROUP, hash])
             .map_err(csv_error(path))?;
@@ -186,7 +192,7 @@ fn write_devices(path: &Path, population: &Population) -> Result<(), LoadError> 
         .map_err(csv_error(path))?;
     let (digits, period) = (DIGITS.to_string(), PERIOD.to_string());
     for index in 0..population.users() {
-        let id = Population::name(index);
+        let id = population.name(index);
         let secret = seed_to_base32(&population.seed(&id));
         out.write_record([id.as_str(), "totp", &secret, &digits, &period])
             .map_err(csv_error(path))?;
@@ -203,10 +209,10 @@ fn file_error(path: &Path, source: std::io::Error) -> LoadError {
 
 /// One `users` entry: `load000001 Cleartext-Password := "Pwload0000011", TOTP-Secret := "BASE32"`.
 pub(crate) fn freeradius_line(population: &Population, index: u64, totp_secret: bool) -> String {
-    let id = Population::name(index);
+    let id = population.name(index);
     let mut line = format!(
         "{id} Cleartext-Password := \"{}\"",
-        Population::password(&id)
+        population.password(&id)
     );
     if totp_secret {
         let secret = seed_to_base32(&population.seed(&id));
@@ -258,10 +264,10 @@ mod tests {
 
     #[test]
     fn hashes_come_back_in_user_order() {
-        let hashes = hash_all(5, HashCost::Fast, 3).unwrap();
+        let hashes = hash_all(5, HashCost::Fast, Naming::Load, 3).unwrap();
         assert_eq!(hashes.len(), 5);
         for (index, hash) in (0_u64..).zip(&hashes) {
-            let password = Population::password(&Population::name(index));
+            let password = Naming::Load.password(&Naming::Load.name(index));
             assert!(matches!(
                 motpd::password::verify_password(password.as_bytes(), hash),
                 Ok(motpd::password::Verified::Match { .. })
@@ -273,8 +279,8 @@ mod tests {
     fn accounts_csv_is_what_motpd_user_import_reads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users.csv");
-        let hashes = hash_all(3, HashCost::Fast, 2).unwrap();
-        write_accounts(&path, &hashes).unwrap();
+        let hashes = hash_all(3, HashCost::Fast, Naming::Load, 2).unwrap();
+        write_accounts(&path, &Population::new("k", 3, Naming::Load), &hashes).unwrap();
         let plan = motpd::import::accounts::read_import(File::open(&path).unwrap()).unwrap();
         assert!(plan.errors.is_empty(), "{:?}", plan.errors);
         assert_eq!(plan.rows.len(), 3);
@@ -286,10 +292,30 @@ mod tests {
     }
 
     #[test]
+    fn directory_names_match_the_entries_of_slapd_sh() {
+        // tests/ldap/slapd.sh: sAMAccountName user00002, password Passw0rd-user00002.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let hashes = hash_all(2, HashCost::Fast, Naming::Directory, 1).unwrap();
+        write_accounts(&path, &Population::new("k", 2, Naming::Directory), &hashes).unwrap();
+        let plan = motpd::import::accounts::read_import(File::open(&path).unwrap()).unwrap();
+        assert_eq!(plan.rows[1].1.id, "user00002");
+        assert!(matches!(
+            motpd::password::verify_password(b"Passw0rd-user00002", &hashes[1]),
+            Ok(motpd::password::Verified::Match { .. })
+        ));
+        let population = Population::new("k", 2, Naming::Directory);
+        assert!(
+            freeradius_line(&population, 1, false)
+                .starts_with("user00002 Cleartext-Password := \"Passw0rd-user00002\"")
+        );
+    }
+
+    #[test]
     fn devices_csv_columns_and_seeds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("devices.csv");
-        let population = Population::new("k", 2);
+        let population = Population::new("k", 2, Naming::Load);
         write_devices(&path, &population).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -304,7 +330,7 @@ mod tests {
 
     #[test]
     fn freeradius_entry() {
-        let population = Population::new("k", 2);
+        let population = Population::new("k", 2, Naming::Load);
         let secret = seed_to_base32(&population.seed("load000002"));
         assert_eq!(secret.len(), 32, "20 bytes are 32 base32 characters");
         assert_eq!(

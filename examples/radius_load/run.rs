@@ -222,7 +222,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         servers,
         secret: args.secret.as_bytes().to_vec(),
         mode: args.mode,
-        population: Population::new(&args.seed_key, args.users),
+        population: Population::new(&args.seed_key, args.users, args.names),
         first_index: args.first_user - 1,
         schedule: {
             let schedule = Schedule::new(
@@ -328,7 +328,7 @@ fn spawn_probes(args: &RunArgs, start: Instant) -> Result<Vec<Probe>, LoadError>
             servers: vec![args.server],
             secret: args.secret.as_bytes().to_vec(),
             mode,
-            population: Population::new(&args.seed_key, args.probe_users),
+            population: Population::new(&args.seed_key, args.probe_users, args.names),
             first_index: probe_first_index(args),
             // A probe never stops for want of users: in the OTP modes it waits for the next step.
             schedule: Schedule::new(args.probe_users, mode.uses_otp(), true, None),

@@ -256,7 +256,9 @@ impl Worker {
 
     async fn send(&mut self, user: u64, step: u64) -> Result<(), LoadError> {
         let shared = Arc::clone(&self.shared);
-        let name = Population::name(shared.first_index.saturating_add(user));
+        let name = shared
+            .population
+            .name(shared.first_index.saturating_add(user));
         let authenticator = random_authenticator()?;
         let now = Instant::now();
         let request = Pending {
@@ -367,6 +369,7 @@ mod tests {
     use motpd::radius::{encode_raw, encode_response};
 
     use super::*;
+    use crate::population::Naming;
 
     const SECRET: &[u8] = b"testing123-long-secret";
     const REQUEST: [u8; 16] = [7; 16];
@@ -435,7 +438,7 @@ mod tests {
             servers: vec![server],
             secret: SECRET.to_vec(),
             mode: Mode::OtpOnly,
-            population: Population::new("k", 1),
+            population: Population::new("k", 1, Naming::Load),
             first_index: 0,
             schedule: Schedule::new(1, true, false, None),
             totals: Totals::default(),
