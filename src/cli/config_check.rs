@@ -331,44 +331,50 @@ async fn check_smtp(config: &Config, report: &mut Report) {
     }
 }
 
-/// A bind as the service account and one search (for an ID no account has) on the first directory server that
-/// answers: TLS, the CA, the bind password and the base DN all take part. No user password is sent.
+/// A bind as the service account and one search (for an ID no account has) on every directory server: TLS,
+/// the CA, the bind password and the base DN all take part. No user password is sent.
 async fn check_directory(config: &Config, report: &mut Report) {
+    use crate::config::LdapConfig;
     use crate::directory::{Directory as _, LdapDirectory};
     let ldap = &config.ldap;
     if !ldap.configured() {
         report.skip("ldap", "ldap.urls is empty: no directory configured");
         return;
     }
-    let targets = ldap.urls.join(", ");
-    let directory = match LdapDirectory::new(ldap, config.policy.utc_offset) {
-        Ok(directory) => directory,
-        Err(error) => {
-            report.fail("ldap", EXIT_CONFIG, format!("{error}"));
-            return;
-        }
-    };
-    let limit = Duration::from_millis(
-        (ldap.connect_timeout_ms + 2 * ldap.timeout_ms).saturating_mul(ldap.urls.len() as u64),
-    ) + REACH_MARGIN;
-    match tokio::time::timeout(limit, directory.find("motpd-config-check")).await {
-        Ok(Ok(_)) => report.ok(
-            "ldap",
-            format!(
-                "{targets}: the service account bound and searched {}",
-                ldap.base_dn
+    // Each server alone: a failover server with a wrong certificate is found before it is needed.
+    for url in &ldap.urls {
+        let one = LdapConfig {
+            urls: vec![url.clone()],
+            ..ldap.clone()
+        };
+        let directory = match LdapDirectory::new(&one, config.policy.utc_offset) {
+            Ok(directory) => directory,
+            Err(error) => {
+                report.fail("ldap", EXIT_CONFIG, format!("{error}"));
+                return;
+            }
+        };
+        let limit =
+            Duration::from_millis(ldap.connect_timeout_ms + 2 * ldap.timeout_ms) + REACH_MARGIN;
+        match tokio::time::timeout(limit, directory.find("motpd-config-check")).await {
+            Ok(Ok(_)) => report.ok(
+                "ldap",
+                format!(
+                    "{url}: the service account bound and searched {}",
+                    ldap.base_dn
+                ),
             ),
-        ),
-        Ok(Err(error)) => report.fail(
-            "ldap",
-            EXIT_UNREACHABLE,
-            format!("{targets}: {error} (check [ldap], ca_file and the firewall)"),
-        ),
-        Err(_) => report.fail(
-            "ldap",
-            EXIT_UNREACHABLE,
-            format!("{targets} did not answer within {} s", limit.as_secs()),
-        ),
+            Ok(Err(error)) => report.fail(
+                "ldap",
+                EXIT_UNREACHABLE,
+                format!("{url}: {error} (check [ldap], ca_file and the firewall)"),
+            ),
+            Err(_) => report.fail(
+                "ldap",
+                EXIT_UNREACHABLE,
+                format!("{url} did not answer within {} s", limit.as_secs()),
+            ),
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub(super) const USER_ACCOUNT_CONTROL: &str = "userAccountControl";
 pub(super) const ACCOUNT_EXPIRES: &str = "accountExpires";
 pub(super) const NS_ACCOUNT_LOCK: &str = "nsAccountLock";
 pub(super) const PWD_ACCOUNT_LOCKED_TIME: &str = "pwdAccountLockedTime";
+pub(super) const PWD_LAST_SET: &str = "pwdLastSet";
+pub(super) const PWD_CHANGED_TIME: &str = "pwdChangedTime";
 /// The `pwdAccountLockedTime` of an account locked by an administrator (ppolicy, draft-behera).
 const PERMANENT_LOCK: &str = "000001010000Z";
 
@@ -33,6 +35,8 @@ pub(super) fn requested_attributes(config: &LdapConfig) -> Vec<String> {
         ACCOUNT_EXPIRES,
         NS_ACCOUNT_LOCK,
         PWD_ACCOUNT_LOCKED_TIME,
+        PWD_LAST_SET,
+        PWD_CHANGED_TIME,
     ]
     .into_iter()
     .filter(|n| !n.trim().is_empty())
@@ -102,7 +106,38 @@ pub(super) fn map(
         expires_on: attrs
             .first(ACCOUNT_EXPIRES)
             .and_then(|v| last_day(v, offset)),
+        password_changed_at: attrs
+            .first(PWD_LAST_SET)
+            .and_then(filetime_seconds)
+            .or_else(|| attrs.first(PWD_CHANGED_TIME).and_then(generalized_time)),
     }
+}
+
+/// A FILETIME (100 ns ticks since 1601) as Unix seconds; 0 ("must change at next logon") is no time.
+fn filetime_seconds(value: &str) -> Option<i64> {
+    let ticks: i64 = value.trim().parse().ok().filter(|&t| t > 0)?;
+    Some((ticks - FILETIME_UNIX_EPOCH).div_euclid(10_000_000))
+}
+
+/// An LDAP GeneralizedTime in UTC (`20261207033000Z`, fractions allowed) as Unix seconds.
+fn generalized_time(value: &str) -> Option<i64> {
+    let value = value.trim().strip_suffix('Z')?;
+    let digits = value.split(['.', ',']).next()?;
+    if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| digits.get(range)?.parse::<i32>().ok();
+    let month = time::Month::try_from(u8::try_from(field(4..6)?).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(field(0..4)?, month, u8::try_from(field(6..8)?).ok()?).ok()?;
+    let at = date
+        .with_hms(
+            u8::try_from(field(8..10)?).ok()?,
+            u8::try_from(field(10..12)?).ok()?,
+            u8::try_from(field(12..14)?).ok()?,
+        )
+        .ok()?;
+    Some(at.assume_utc().unix_timestamp())
 }
 
 fn disabled(attrs: &Attributes) -> bool {
@@ -280,6 +315,19 @@ mod tests {
         config.groups.clear();
         let entry = map(&config, UtcOffset::UTC, "user00001".into(), "dn".into(), &a);
         assert_eq!(entry.groups, None);
+    }
+
+    #[test]
+    fn the_password_change_time_is_read_from_either_directory() {
+        assert_eq!(filetime_seconds("116444736000000000"), Some(0));
+        assert_eq!(filetime_seconds("134096796000000000"), Some(1_765_206_000));
+        assert_eq!(filetime_seconds("0"), None);
+        assert_eq!(filetime_seconds("x"), None);
+        assert_eq!(generalized_time("19700101000000Z"), Some(0));
+        assert_eq!(generalized_time("20251208150000.123Z"), Some(1_765_206_000));
+        for bad in ["20251208150000", "2025120815Z", "20251332150000Z", ""] {
+            assert_eq!(generalized_time(bad), None, "{bad}");
+        }
     }
 
     #[test]

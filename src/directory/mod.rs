@@ -39,6 +39,9 @@ pub struct DirectoryEntry {
     pub disabled: bool,
     /// The last day the account may log in, in `policy.utc_offset` (from AD `accountExpires`; never: `None`).
     pub expires_on: Option<time::Date>,
+    /// When the password was last set, Unix seconds (AD `pwdLastSet`, OpenLDAP `pwdChangedTime`): a reset in
+    /// the directory pauses SMS at the VPN as a reset at motpd does.
+    pub password_changed_at: Option<i64>,
 }
 
 /// The answer to a password check.

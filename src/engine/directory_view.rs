@@ -116,6 +116,7 @@ mod tests {
             groups: None,
             disabled: false,
             expires_on: None,
+            password_changed_at: None,
         }
     }
 

@@ -283,14 +283,24 @@ impl Engine {
         }
     }
 
-    /// A Reject while the account's SMS fallback is paused after a reset or an activation on the account pages:
-    /// the user is told SMS is unavailable, the audit trail says `sms_paused`.
+    /// A Reject while the account's SMS fallback is paused after a reset or an activation on the account pages,
+    /// or after the password was set at the directory (whose reset process may prove itself by the same
+    /// phone): the user is told SMS is unavailable, the audit trail says `sms_paused`.
     async fn sms_pause(&self, account: &Account, now: i64) -> Result<Option<Outcome>, EngineError> {
-        let paused = self
+        let mut paused = self
             .store
             .sms_paused_until(&account.id)
             .await?
             .is_some_and(|until| until > now);
+        let pause = i64::from(self.settings.load().policy.sms_pause_hours_after_reset) * 3600;
+        if !paused && pause > 0 {
+            paused = self
+                .passwords
+                .directory_entry(&account.id)
+                .await?
+                .and_then(|entry| entry.password_changed_at)
+                .is_some_and(|at| at.saturating_add(pause) > now);
+        }
         Ok(paused.then(|| {
             self.sms_reject(
                 RejectReason::SmsPaused,

@@ -28,6 +28,7 @@ fn entry(id: &str) -> DirectoryEntry {
         groups: None,
         disabled: false,
         expires_on: None,
+        password_changed_at: None,
     }
 }
 

@@ -153,11 +153,21 @@ async fn try_to_set_password(b: &mut HttpBrowser, base: &str, page: &HttpReply) 
 /// At the VPN with the new password and the SMS keyword (password+otp mode), answering the challenge with the
 /// code the gateway got; the last reply's code.
 async fn vpn_by_sms(site: &Site, gateway: &SmsGateway, password: &str) -> (Code, String) {
+    vpn_by_sms_as(site, gateway, "alice", password).await
+}
+
+/// [`vpn_by_sms`] as `account`.
+async fn vpn_by_sms_as(
+    site: &Site,
+    gateway: &SmsGateway,
+    account: &str,
+    password: &str,
+) -> (Code, String) {
     let mut client = site.radius().await;
     let before = gateway.received().len();
     let typed = format!("{password}sms");
     let first = client
-        .access("alice", typed.as_bytes(), None)
+        .access(account, typed.as_bytes(), None)
         .await
         .unwrap();
     if first.code != Code::AccessChallenge {
@@ -166,10 +176,48 @@ async fn vpn_by_sms(site: &Site, gateway: &SmsGateway, password: &str) -> (Code,
     wait_for_messages(gateway, before + 1).await;
     let code = gateway.last_code();
     let last = client
-        .access("alice", code.as_bytes(), first.state.as_deref())
+        .access(account, code.as_bytes(), first.state.as_deref())
         .await
         .unwrap();
     (last.code, last.messages)
+}
+
+/// A password set at the directory pauses SMS at the VPN as a reset at motpd does: the directory's own reset
+/// process may have proved itself by the same phone, which must not lead to an Accept with that phone alone.
+#[tokio::test]
+async fn a_password_set_at_the_directory_pauses_sms_at_the_vpn() {
+    use crate::common::slapd::{Slapd, password_of, user_id};
+    use crate::directory_sync::replace;
+
+    let Some(directory) = Slapd::start(3) else {
+        return;
+    };
+    let gateway = SmsGateway::start(GatewayMode::Ok).await;
+    let ldap = directory.config(&[&directory.ldaps_url]);
+    let site = Site::start(&gateway, |c| {
+        c.accounts.password_source = motpd::config::PasswordSource::Ldap;
+        c.ldap = ldap;
+    })
+    .await;
+    let id = user_id(1);
+    site.f
+        .account_with_hash(&id, None, motpd::store::AccountStatus::Active)
+        .await;
+    let filetime = |unix: i64| (unix * 10_000_000 + 116_444_736_000_000_000).to_string();
+    let now = site.f.clock.now();
+
+    // Set an hour ago at the directory: SMS is unavailable, no code goes out.
+    replace(&directory, 1, "pwdLastSet", &filetime(now - 3600));
+    let (code, message) = vpn_by_sms_as(&site, &gateway, &id, &password_of(&id)).await;
+    assert_eq!(code, Code::AccessReject, "{message}");
+    assert!(message.contains("SMS codes are not available"), "{message}");
+    assert!(gateway.received().is_empty());
+
+    // Set more than policy.sms_pause_hours_after_reset (24) ago: the SMS code logs in.
+    replace(&directory, 1, "pwdLastSet", &filetime(now - 25 * 3600));
+    let (code, message) = vpn_by_sms_as(&site, &gateway, &id, &password_of(&id)).await;
+    assert_eq!(code, Code::AccessAccept, "{message}");
+    site.stop().await;
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ fn add_back(slapd: &Slapd, entry: &str) {
     ldap_tool(slapd, "ldapadd", &[], entry);
 }
 
-fn replace(slapd: &Slapd, n: usize, attribute: &str, value: &str) {
+pub(crate) fn replace(slapd: &Slapd, n: usize, attribute: &str, value: &str) {
     let ldif = format!(
         "dn: {}\nchangetype: modify\nreplace: {attribute}\n{attribute}: {value}\n",
         dn(slapd, n)

@@ -96,9 +96,11 @@ attributetype ( 2.16.840.1.113730.3.1.610 NAME 'nsAccountLock'
 attributetype ( 1.3.6.1.4.1.42.2.27.8.1.17 NAME 'pwdAccountLockedTime'
 	EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.96 NAME 'pwdLastSet'
+	EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP inetOrgPerson STRUCTURAL
 	MAY ( sAMAccountName $ userAccountControl $ accountExpires $ memberOf $ nsAccountLock $
-	      pwdAccountLockedTime ) )
+	      pwdAccountLockedTime $ pwdLastSet ) )
 EOF
 }
 
