@@ -15,6 +15,7 @@ use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use crate::account_rules;
 use crate::clock::{SystemClock, local_date};
+use crate::config::PasswordSource;
 use crate::engine::EngineSettings;
 use crate::engine::invitations::{Invitations, InviteError, InviteMode};
 use crate::notify::SmtpMailer;
@@ -28,6 +29,15 @@ pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow:
 }
 
 async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
+    if ctx.config.accounts.password_source == PasswordSource::None && !args.qr_in_mail {
+        return Err(CliError::Usage(
+            "accounts.password_source = \"none\": the invitation page has no password to check, so a link \
+             alone binds nothing; send the QR code in the mail (--qr-in-mail): it activates at the first VPN \
+             login, behind NetScaler's LDAP policy"
+                .into(),
+        )
+        .into());
+    }
     let mailer = SmtpMailer::new(&ctx.config.smtp).context("check the [smtp] settings")?;
     let service = Invitations::new(
         &ctx.stores,

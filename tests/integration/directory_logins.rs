@@ -267,6 +267,9 @@ fn password_source_none_serves_otp_only_without_any_password_at_motpd() {
         "Nurse2024x",
     );
     assert!(refused.contains("keeps no passwords"), "{refused}");
+    // An invitation link would ask for a password nobody can check: only the mailed QR code is offered.
+    let refused = server.motpd_fails(&["invite", "carol"], "");
+    assert!(refused.contains("--qr-in-mail"), "{refused}");
     let (status, out) = radclient(server.auth, &login("carol", &code_now()), "auth", SECRET, 3);
     assert!(
         status.success() && out.contains("Received Access-Accept"),
