@@ -21,6 +21,7 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -200,7 +201,16 @@ impl Aad {
 /// The 256-bit master key that seals every secret at rest.
 pub struct MasterKey {
     key: Zeroizing<[u8; 32]>,
+    /// [`MasterKey::id`], computed once: every open and key check finds its key by id.
+    id: [u8; KEY_ID_LEN],
+    /// The subkeys derived so far, by label (a subkey depends on the key and the label alone, so it never goes
+    /// stale); they are zeroized when the key is dropped.
+    derived: RwLock<Vec<(Box<[u8]>, SecretBytes)>>,
 }
+
+/// The most labels whose subkeys a key keeps (the labels are constants of the code; a caller with more only
+/// derives the rest each time).
+const DERIVED_CAPACITY: usize = 16;
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -211,8 +221,20 @@ impl fmt::Debug for MasterKey {
 impl MasterKey {
     /// Builds a key from raw bytes (tests, benches).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self::new(Zeroizing::new(bytes))
+    }
+
+    fn new(key: Zeroizing<[u8; 32]>) -> Self {
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_LABEL)
+            .chain_update(key.as_slice())
+            .finalize();
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
         Self {
-            key: Zeroizing::new(bytes),
+            key,
+            id,
+            derived: RwLock::new(Vec::new()),
         }
     }
 
@@ -247,7 +269,7 @@ impl MasterKey {
         };
         let mut bytes = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(text.trim(), bytes.as_mut_slice()).map_err(|_| malformed())?;
-        Ok(Self { key: bytes })
+        Ok(Self::new(bytes))
     }
 
     /// Creates a new key file with mode 0600. Never overwrites an existing file.
@@ -286,13 +308,7 @@ impl MasterKey {
     /// The key's public identity: the first bytes of `SHA-256("motpd key id v1" || key)`. Written into every
     /// value sealed under it, so a node picks the right key of its keyring.
     pub fn id(&self) -> [u8; KEY_ID_LEN] {
-        let digest = Sha256::new()
-            .chain_update(KEY_ID_LABEL)
-            .chain_update(self.key.as_slice())
-            .finalize();
-        let mut id = [0u8; KEY_ID_LEN];
-        id.copy_from_slice(&digest[..KEY_ID_LEN]);
-        id
+        self.id
     }
 
     /// [`MasterKey::id`] as 8 hex digits, for messages, the audit trail and `motpd secrets status`.
@@ -373,8 +389,26 @@ impl MasterKey {
         self.derive(b"motpd audit chain v1")
     }
 
-    /// A 256-bit subkey for one purpose (HMAC-SHA256 of the label under the master key).
+    /// A 256-bit subkey for one purpose (HMAC-SHA256 of the label under the master key), derived once per label.
     pub fn derive(&self, label: &[u8]) -> SecretBytes {
+        let cached = |derived: &[(Box<[u8]>, SecretBytes)]| {
+            derived
+                .iter()
+                .find(|(l, _)| **l == *label)
+                .map(|(_, subkey)| subkey.clone())
+        };
+        if let Some(subkey) = cached(&self.derived.read().unwrap_or_else(PoisonError::into_inner)) {
+            return subkey;
+        }
+        let subkey = self.derive_uncached(label);
+        let mut derived = self.derived.write().unwrap_or_else(PoisonError::into_inner);
+        if cached(&derived).is_none() && derived.len() < DERIVED_CAPACITY {
+            derived.push((label.into(), subkey.clone()));
+        }
+        subkey
+    }
+
+    fn derive_uncached(&self, label: &[u8]) -> SecretBytes {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         mac.update(label);
@@ -457,6 +491,32 @@ fn check_permissions(_path: &Path, _meta: &std::fs::Metadata) -> Result<(), Secr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_subkeys_are_kept_per_label_and_match_a_fresh_derivation() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let labels: Vec<Vec<u8>> = (0..DERIVED_CAPACITY + 3)
+            .map(|i| format!("label {i}").into_bytes())
+            .collect();
+        for _ in 0..2 {
+            for label in &labels {
+                assert_eq!(
+                    key.derive(label).expose(),
+                    key.derive_uncached(label).expose()
+                );
+            }
+        }
+        assert_ne!(key.derive(b"a").expose(), key.derive(b"b").expose());
+        let other = MasterKey::from_bytes([8; 32]);
+        assert_ne!(key.derive(b"a").expose(), other.derive(b"a").expose());
+        assert_eq!(key.derived.read().unwrap().len(), DERIVED_CAPACITY);
+        // The id is the documented SHA-256 prefix.
+        let digest = Sha256::new()
+            .chain_update(KEY_ID_LABEL)
+            .chain_update([7u8; 32])
+            .finalize();
+        assert_eq!(key.id()[..], digest[..KEY_ID_LEN]);
+    }
 
     #[test]
     fn secret_types_redact_themselves() {

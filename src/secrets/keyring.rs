@@ -32,6 +32,9 @@ pub struct Keyring {
     source: Option<FileSource>,
     state: RwLock<State>,
     last_reload: Mutex<Option<Instant>>,
+    /// The key check value last adopted and the key that opened it: the same stored bytes name the same key,
+    /// so the value is opened again only when the database's changes (each audit batch reads it).
+    adopted: RwLock<Option<(Vec<u8>, Arc<MasterKey>)>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -73,6 +76,7 @@ impl Keyring {
             source: None,
             state: RwLock::new(State { keys, primary: 0 }),
             last_reload: Mutex::new(None),
+            adopted: RwLock::new(None),
         }
     }
 
@@ -199,8 +203,18 @@ impl Keyring {
         })
     }
 
-    /// Makes the key with this id the primary one (the database names it).
+    /// Makes the key with this id the primary one (the database names it); the write lock only on a change.
     fn make_primary(&self, key: &MasterKey) {
+        {
+            let state = self.read();
+            if state
+                .keys
+                .get(state.primary)
+                .is_some_and(|k| k.id() == key.id())
+            {
+                return;
+            }
+        }
         let mut state = self.write();
         if let Some(index) = state.keys.iter().position(|k| k.id() == key.id()) {
             state.primary = index;
@@ -211,7 +225,26 @@ impl Keyring {
     /// values (no key id) are tried against every key. `UnknownKey` if no key of this node (after re-reading
     /// the files) made it.
     pub fn adopt_key_check(&self, stored: &[u8]) -> Result<Arc<MasterKey>, SecretError> {
-        let key = self.key_of_check(stored)?;
+        // The stored value is public (a sealed constant); bytes equal to the ones already opened need no open.
+        let known = self
+            .adopted
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(value, _)| value.as_slice() == stored)
+            .map(|(_, key)| key.clone());
+        let key = match known {
+            Some(key) => key,
+            None => {
+                let key = self.key_of_check(stored)?;
+                *self
+                    .adopted
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((stored.to_vec(), key.clone()));
+                key
+            }
+        };
         self.make_primary(&key);
         Ok(key)
     }
@@ -313,6 +346,34 @@ mod tests {
             lone.open(&Aad::client_secret("nas"), &sealed),
             Err(SecretError::UnknownKey { .. })
         ));
+    }
+
+    #[test]
+    fn a_changed_key_check_value_is_opened_again() {
+        let old = MasterKey::from_bytes([1; 32]);
+        let new = MasterKey::from_bytes([2; 32]);
+        let ring = Keyring::with_keys(
+            MasterKey::from_bytes([1; 32]),
+            vec![MasterKey::from_bytes([2; 32])],
+        );
+        let old_check = old.key_check_value().unwrap();
+        let new_check = new.key_check_value().unwrap();
+        for (check, key) in [(&new_check, &new), (&new_check, &new), (&old_check, &old)] {
+            assert_eq!(ring.adopt_key_check(check).unwrap().id(), key.id());
+            assert_eq!(ring.key_id(), key.key_id());
+        }
+        // The value last adopted with one byte changed is refused, and the primary stays.
+        let mut forged = old_check.clone();
+        if let Some(last) = forged.last_mut() {
+            *last ^= 1;
+        }
+        assert!(matches!(
+            ring.adopt_key_check(&forged),
+            Err(SecretError::Open)
+        ));
+        assert_eq!(ring.key_id(), old.key_id());
+        assert_eq!(ring.adopt_key_check(&new_check).unwrap().id(), new.id());
+        assert_eq!(ring.key_id(), new.key_id());
     }
 
     #[test]
