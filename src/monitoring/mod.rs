@@ -60,6 +60,9 @@ impl Globals {
         for operation in DIRECTORY_OPERATIONS {
             metrics::counter!(DIRECTORY_ERRORS, "operation" => operation).absolute(0);
         }
+        for direction in CLOCK_STEP_DIRECTIONS {
+            metrics::counter!(CLOCK_STEPS, "direction" => direction).absolute(0);
+        }
         let result =
             |name: &'static str, value: &'static str| metrics::histogram!(name, "result" => value);
         Self {
@@ -157,6 +160,16 @@ pub const DIRECTORY_OPERATIONS: [&str; 3] = ["bind", "search", "sync"];
 pub fn directory_error(operation: &'static str) {
     if global().is_some() {
         metrics::counter!(DIRECTORY_ERRORS, "operation" => operation).increment(1);
+    }
+}
+
+/// The `direction` label of `motpd_clock_steps_total`.
+pub const CLOCK_STEP_DIRECTIONS: [&str; 2] = ["backward", "forward"];
+
+/// Counts a step of the wall clock (`direction`: one of [`CLOCK_STEP_DIRECTIONS`]).
+pub fn clock_step(direction: &'static str) {
+    if global().is_some() {
+        metrics::counter!(CLOCK_STEPS, "direction" => direction).increment(1);
     }
 }
 

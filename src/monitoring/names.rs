@@ -36,6 +36,8 @@ pub const ACCOUNTS_LOCKED: &str = "motpd_accounts_locked";
 pub const AUDIT_QUEUE: &str = "motpd_audit_queue_length";
 /// Gauge: 1 while the kernel reports the clock synchronised.
 pub const CLOCK_SYNCHRONISED: &str = "motpd_clock_synchronised";
+/// Counter `{direction}`: steps of the wall clock (backward, forward) beyond 5 s.
+pub const CLOCK_STEPS: &str = "motpd_clock_steps_total";
 
 /// Gauge: Unix time of the last directory sync that completed on this node.
 pub const DIRECTORY_SYNC_LAST_SUCCESS: &str = "motpd_directory_sync_last_success_timestamp_seconds";
@@ -132,5 +134,9 @@ pub(super) fn describe() {
     describe_gauge!(
         CLOCK_SYNCHRONISED,
         "1 while the kernel reports the clock synchronised (NTP, chrony), else 0; TOTP codes need a true clock."
+    );
+    describe_counter!(
+        CLOCK_STEPS,
+        "Steps of the wall clock against the monotonic clock beyond 5 s, by direction (backward, forward)."
     );
 }

@@ -1,14 +1,15 @@
 //! The node's periodic readings: the locked-account count (a query every 30 s, for `motpd_accounts_locked`), the
 //! kernel clock's synchronisation (at start and every minute: `motpd_clock_synchronised`, a warning at start and
-//! whenever it stops being synchronised, an info line when it is again) and the recorder's upkeep (drains the
-//! histograms' sample buffers between scrapes).
+//! whenever it stops being synchronised, an info line when it is again), steps of the wall clock (every 2 s: a
+//! warning and `motpd_clock_steps_total{direction}` when it moved more than 5 s against the monotonic clock) and
+//! the recorder's upkeep (drains the histograms' sample buffers between scrapes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockStep, StepWatch, SystemClock};
 use crate::runtime::clock_sync::{self, ClockSync};
 use crate::store::Store;
 
@@ -18,6 +19,10 @@ const LOCKED_COUNT: Duration = Duration::from_secs(30);
 const CLOCK_CHECK: Duration = Duration::from_secs(60);
 /// How often the recorder's histogram buffers are drained.
 const UPKEEP: Duration = Duration::from_secs(5);
+/// How often the wall clock is compared with the monotonic clock.
+const STEP_CHECK: Duration = Duration::from_secs(2);
+/// A jump larger than this is a step (whole-second readings and a late tick stay well below it).
+const STEP_THRESHOLD: Duration = Duration::from_secs(5);
 
 /// The warning an admin sees while the clock is not synchronised.
 pub(crate) const CLOCK_WARNING: &str =
@@ -33,12 +38,21 @@ pub(crate) fn spawn(
         let mut locked = tokio::time::interval(LOCKED_COUNT);
         let mut clock_check = tokio::time::interval(CLOCK_CHECK);
         let mut upkeep = tokio::time::interval(UPKEEP);
+        let mut step_check = tokio::time::interval(STEP_CHECK);
         let mut clock_state = ClockWatch::default();
+        let mut steps = StepWatch::new(STEP_THRESHOLD);
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
                 _ = locked.tick() => count_locked(store.as_ref(), clock.now()).await,
                 _ = clock_check.tick() => clock_state.observe(clock_sync::read()),
+                _ = step_check.tick() => {
+                    if let Some(step) =
+                        steps.observe(std::time::Instant::now(), SystemClock::now_millis())
+                    {
+                        report_step(step);
+                    }
+                }
                 _ = upkeep.tick() => crate::monitoring::upkeep(),
             }
         }
@@ -56,6 +70,25 @@ async fn count_locked(store: &dyn Store, now: i64) {
             crate::monitoring::store_error("locked_count");
             tracing::warn!(%error, "cannot count the locked accounts");
         }
+    }
+}
+
+/// Logs and counts a step of the system clock. The replay guard keeps refusing the codes of steps seen before
+/// a backward step, and lock ends are wall-clock times: they come later (backward) or sooner (forward) by the
+/// step.
+fn report_step(step: ClockStep) {
+    crate::monitoring::clock_step(step.direction());
+    match step {
+        ClockStep::Backward(_) => tracing::warn!(
+            seconds = step.seconds(),
+            "the system clock went backward: codes of the repeated TOTP steps stay refused, and running \
+             account locks last longer by as much; check the time source"
+        ),
+        ClockStep::Forward(_) => tracing::warn!(
+            seconds = step.seconds(),
+            "the system clock jumped forward: running account locks end sooner by as much; check the time \
+             source"
+        ),
     }
 }
 

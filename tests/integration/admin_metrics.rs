@@ -167,6 +167,7 @@ async fn logins_and_dropped_packets_move_the_counters_and_histograms() {
         "# HELP motpd_radius_packets_dropped_total",
         "# TYPE motpd_radius_decision_duration_seconds histogram",
         "# TYPE motpd_clock_synchronised gauge",
+        "# TYPE motpd_clock_steps_total counter",
     ] {
         assert!(after.contains(line), "{line} missing: {after}");
     }
