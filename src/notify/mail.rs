@@ -1,5 +1,8 @@
 //! [`SmtpMailer`]: delivery through an SMTP relay with lettre (`smtp.tls` none / starttls / tls, optional
 //! login with the password read from `smtp.password_file`, a time-out per message). No message texts here.
+//!
+//! The time-out bounds the whole exchange: lettre's own applies to the TCP connect only, so a relay that
+//! accepts and never answers would hold a send (and its background task and socket) for ever.
 
 use std::time::Duration;
 
@@ -16,6 +19,7 @@ use crate::config::{SmtpConfig, SmtpTls};
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    timeout: Duration,
 }
 
 impl SmtpMailer {
@@ -33,9 +37,8 @@ impl SmtpMailer {
                 AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(smtp)?
             }
         };
-        let mut builder = builder
-            .port(config.port)
-            .timeout(Some(Duration::from_secs(u64::from(config.timeout_seconds))));
+        let timeout = Duration::from_secs(u64::from(config.timeout_seconds));
+        let mut builder = builder.port(config.port).timeout(Some(timeout));
         if let Some(user) = &config.username {
             let password = match &config.password_file {
                 Some(path) => std::fs::read_to_string(path)
@@ -52,6 +55,7 @@ impl SmtpMailer {
         Ok(Self {
             transport: builder.build(),
             from: mailbox(&config.from)?,
+            timeout,
         })
     }
 }
@@ -60,13 +64,21 @@ impl SmtpMailer {
     /// Connects to the relay as a send would (EHLO, STARTTLS or TLS, login when configured) and says NOOP,
     /// sending no mail; for `motpd config check --reach`. Bounded by the configured time-out.
     pub async fn test_connection(&self) -> Result<(), NotifyError> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(NotifyError::Smtp(
+        match tokio::time::timeout(self.timeout, self.transport.test_connection()).await {
+            Err(_) => Err(self.timed_out()),
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(NotifyError::Smtp(
                 "the relay did not answer NOOP with 250".to_owned(),
             )),
-            Err(e) => Err(NotifyError::Smtp(e.to_string())),
+            Ok(Err(e)) => Err(NotifyError::Smtp(e.to_string())),
         }
+    }
+
+    fn timed_out(&self) -> NotifyError {
+        NotifyError::Smtp(format!(
+            "no answer from the relay within {} s (smtp.timeout_seconds)",
+            self.timeout.as_secs()
+        ))
     }
 }
 
@@ -110,12 +122,12 @@ impl Mailer for SmtpMailer {
     async fn send(&self, mail: Mail) -> Result<(), NotifyError> {
         let message = message(&self.from, mail)?;
         let started = std::time::Instant::now();
-        let sent = self
-            .transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| NotifyError::Smtp(e.to_string()));
+        let sent = match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Err(_) => Err(self.timed_out()),
+            Ok(sent) => sent
+                .map(|_| ())
+                .map_err(|e| NotifyError::Smtp(e.to_string())),
+        };
         if let Some(metrics) = crate::monitoring::global() {
             metrics.mail_sent(started.elapsed(), sent.is_ok());
         }
@@ -169,5 +181,45 @@ mod tests {
             message(&from, bad),
             Err(NotifyError::Address { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_relay_that_accepts_and_never_answers_times_out() {
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = relay.local_addr().unwrap().port();
+        // Accepts every connection and keeps it open without a greeting.
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = relay.accept().await {
+                open.push(socket);
+            }
+        });
+        let config = SmtpConfig {
+            port,
+            timeout_seconds: 1,
+            ..SmtpConfig::default()
+        };
+        let mailer = SmtpMailer::new(&config).unwrap();
+        let mail = Mail {
+            to: "alice@example.org".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "<p>h</p>".into(),
+            inline_image: None,
+        };
+        let started = std::time::Instant::now();
+        let sent = tokio::time::timeout(Duration::from_secs(10), mailer.send(mail))
+            .await
+            .expect("the send ends by itself");
+        assert!(
+            matches!(&sent, Err(NotifyError::Smtp(m)) if m.contains("within 1 s")),
+            "{sent:?}"
+        );
+        let probe = tokio::time::timeout(Duration::from_secs(10), mailer.test_connection())
+            .await
+            .expect("the check ends by itself");
+        assert!(probe.is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        held.abort();
     }
 }
