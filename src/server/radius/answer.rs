@@ -92,13 +92,13 @@ impl Inner {
             Ok(Ok(decision)) => return Some(Outcome::Decision(decision)),
             Ok(Err(EngineError::Overloaded)) => {
                 // Not a failure of the database: too much work. No reply, whatever on_store_error says.
-                self.stats.shed();
+                let shed_total = self.stats.shed();
                 if self
                     .limiter
                     .allow(LogKind::Shed, key.source.ip(), Instant::now())
                 {
                     tracing::warn!(
-                        client, src = %key.source, user = ?request.user_name,
+                        client, src = %key.source, user = ?request.user_name, shed_total,
                         "request shed: every password-hashing thread stayed busy for 2 s"
                     );
                 }

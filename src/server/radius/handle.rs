@@ -181,10 +181,11 @@ impl Inner {
         now: Instant,
     ) -> Action {
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-            self.stats.shed();
+            let shed_total = self.stats.shed();
             if self.limiter.allow(LogKind::Shed, src.ip(), now) {
+                // One line per source per 10 s: the running total tells how many went unlogged.
                 tracing::warn!(
-                    client = %client.name, %src,
+                    client = %client.name, %src, shed_total,
                     "request shed: radius.max_in_flight requests are being evaluated"
                 );
             }

@@ -149,9 +149,10 @@ impl RadiusStats {
         bump(&self.accounting);
     }
 
-    pub(crate) fn shed(&self) {
-        bump(&self.shed);
+    /// Counts a shed request; returns how many this server has shed in all (for the rate-limited log line).
+    pub(crate) fn shed(&self) -> u64 {
         self.exported.shed();
+        self.shed.fetch_add(1, Ordering::Relaxed).saturating_add(1)
     }
 
     /// Records how long a decision took (`motpd_radius_decision_duration_seconds`).
