@@ -111,6 +111,11 @@ pub(crate) struct RunArgs {
     /// OTP modes: when every user has been used in the current 30-s step, wait for the next (default: stop).
     #[arg(long)]
     pub(crate) sustained: bool,
+    /// OTP modes: go on through the users within a step instead of stopping (or, with `--sustained`,
+    /// waiting): codes already accepted are sent again and refused as replays. For an offered load beyond
+    /// users / 30 s (an overload test) without provisioning that many users.
+    #[arg(long, conflicts_with = "sustained")]
+    pub(crate) repeat_users: bool,
     /// Take the users in a fixed scattered order (every user once per round, neighbours far apart), as logins
     /// reach a gateway, instead of load000001, load000002, ... in a row (whose rows share database pages).
     #[arg(long)]
@@ -119,6 +124,10 @@ pub(crate) struct RunArgs {
     /// codes of an earlier run in the current step are not replayed.
     #[arg(long)]
     pub(crate) align_step: bool,
+    /// Seconds to add to this machine's clock for the codes and the steps (negative: behind), to test a
+    /// server whose clock is off or stepped (e.g. one under libfaketime).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub(crate) clock_offset: i64,
     /// Count replies without Message-Authenticator as good (old servers); by default they are `bad`.
     #[arg(long)]
     pub(crate) allow_missing_message_authenticator: bool,
@@ -209,6 +218,7 @@ mod tests {
         assert_eq!(run.concurrency, 256);
         assert_eq!(run.timeout, Duration::from_secs(3));
         assert_eq!(run.first_user, 1);
+        assert_eq!(run.clock_offset, 0);
         assert_eq!((run.rate, run.source), (None, None));
         assert!(run.probe.is_empty());
         assert!(Args::try_parse_from(["radius_load", "run", "--mode", "pap"]).is_err());
@@ -245,6 +255,9 @@ mod tests {
             "1500.5",
             "--source",
             "127.0.0.3",
+            "--clock-offset",
+            "-600",
+            "--repeat-users",
         ])
         .unwrap();
         let Command::Run(run) = args.command else {
@@ -258,6 +271,8 @@ mod tests {
         assert_eq!(run.probe_users, 2000);
         assert_eq!(run.rate, Some(1500.5));
         assert_eq!(run.source, Some("127.0.0.3".parse().unwrap()));
+        assert_eq!(run.clock_offset, -600);
+        assert!(run.repeat_users);
         let zero = Args::try_parse_from([
             "radius_load",
             "run",

@@ -43,7 +43,9 @@
 //!
 //! A code is accepted once: in the OTP modes each user is used at most once per 30-s TOTP step, so a run
 //! measures the peak (a burst of at most `--users` requests within one step) unless `--sustained` waits for
-//! the next step (then the rate is at most users / 30 s). The budget is per run: a second run within the same
+//! the next step (then the rate is at most users / 30 s), or `--repeat-users` sends the used codes again (refused
+//! as replays: an overload test's offered load beyond users / 30 s). `--clock-offset` computes the codes for a
+//! server whose clock is off (a fault test's libfaketime). The budget is per run: a second run within the same
 //! step re-sends codes the first one used (use `--align-step`). With `--dual`, `sent`, the outcomes and the
 //! timeouts count datagrams and replies (two per request). Probes send to `--server` only, each user at most
 //! once per step (waiting for the next step when its `--probe-users` are used), and are reported under

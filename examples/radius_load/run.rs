@@ -19,7 +19,9 @@ use crate::population::{PERIOD, Population};
 use crate::report::{Summary, Totals, new_histogram, progress_line};
 use crate::schedule::{Schedule, StopReason};
 use crate::slots::IDS;
-use crate::worker::{Shared, WorkerResult, instant_at_unix, run_worker, unix_now};
+use crate::worker::{
+    Shared, WorkerResult, instant_at_unix, run_worker, set_clock_offset, unix_now,
+};
 
 /// Receive (and send) buffer asked of the kernel for every socket.
 const SOCKET_BUFFER: usize = 4 << 20;
@@ -163,7 +165,12 @@ fn explain(args: &RunArgs, shares: &[usize], recv_buffer: usize) {
             args.probe_users,
         );
     }
-    if args.mode.uses_otp() {
+    if args.mode.uses_otp() && args.repeat_users {
+        eprintln!(
+            "radius_load: --repeat-users: users are taken again within a step; codes already accepted are \
+             refused as replays"
+        );
+    } else if args.mode.uses_otp() {
         eprintln!(
             "radius_load: each user is used at most once per {PERIOD} s step: peak = burst within one step \
              over {} users; sustained = {} / {PERIOD} s = {:.1} req/s{}",
@@ -205,6 +212,7 @@ fn spawn_progress(shared: Arc<Shared>, start: Instant, every: Duration) -> Optio
 
 async fn run(args: RunArgs) -> Result<bool, LoadError> {
     let servers = check(&args)?;
+    set_clock_offset(args.clock_offset);
     let shares = socket_shares(&args)?;
     let mut sockets = Vec::with_capacity(shares.len());
     for _ in &shares {
@@ -227,7 +235,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         schedule: {
             let schedule = Schedule::new(
                 args.users,
-                args.mode.uses_otp(),
+                args.mode.uses_otp() && !args.repeat_users,
                 args.sustained,
                 args.requests,
             );

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
@@ -129,12 +130,32 @@ pub(crate) fn next_due(previous: Option<Instant>, pace: Duration, now: Instant) 
     }
 }
 
-/// Wall-clock time since the Unix epoch: TOTP steps follow the servers' wall clocks, to the millisecond.
+/// `--clock-offset`, in seconds: set once before the first request.
+static CLOCK_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Makes [`unix_now`] run `seconds` ahead of this machine's clock (behind if negative).
+pub(crate) fn set_clock_offset(seconds: i64) {
+    CLOCK_OFFSET.store(seconds, Ordering::Relaxed);
+}
+
+/// Wall-clock time since the Unix epoch (plus `--clock-offset`): TOTP steps follow the servers' wall clocks,
+/// to the millisecond.
 #[allow(clippy::disallowed_methods)] // a client tool: motpd's Clock has whole seconds only
 pub(crate) fn unix_now() -> Duration {
-    SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    shifted(now, CLOCK_OFFSET.load(Ordering::Relaxed))
+}
+
+/// `now` moved by `offset` seconds.
+fn shifted(now: Duration, offset: i64) -> Duration {
+    let shift = Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 {
+        now.saturating_add(shift)
+    } else {
+        now.saturating_sub(shift)
+    }
 }
 
 /// The monotonic instant at which the wall clock reads `unix_secs` (plus a small margin).
@@ -373,6 +394,15 @@ mod tests {
 
     const SECRET: &[u8] = b"testing123-long-secret";
     const REQUEST: [u8; 16] = [7; 16];
+
+    #[test]
+    fn the_clock_offset_moves_the_time_either_way() {
+        let now = Duration::from_millis(1_700_000_000_250);
+        assert_eq!(shifted(now, 0), now);
+        assert_eq!(shifted(now, 600), Duration::from_millis(1_700_000_600_250));
+        assert_eq!(shifted(now, -600), Duration::from_millis(1_699_999_400_250));
+        assert_eq!(shifted(Duration::from_secs(5), -10), Duration::ZERO);
+    }
 
     /// An Access-Accept signed the pre-BlastRADIUS way: Response Authenticator only (RFC 2865 §3).
     fn accept_without_message_authenticator() -> Vec<u8> {
