@@ -23,6 +23,40 @@ pub(crate) enum Command {
     Provision(ProvisionArgs),
     /// Send Access-Requests with a fixed number outstanding; print a table and one JSON line.
     Run(Box<RunArgs>),
+    /// Send every code of an `--accepted-log` file again (each once); print one JSON line; exit 4 if any
+    /// was accepted.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// The RADIUS server (authentication port); not necessarily the one that accepted the codes.
+    #[arg(long)]
+    pub(crate) server: SocketAddr,
+    /// The shared secret (or the environment variable RADIUS_LOAD_SECRET).
+    #[arg(long, env = "RADIUS_LOAD_SECRET", hide_env_values = true)]
+    pub(crate) secret: String,
+    /// The key given to `provision`.
+    #[arg(long, env = "RADIUS_LOAD_SEED_KEY", hide_env_values = true)]
+    pub(crate) seed_key: String,
+    /// User names and passwords, as given to `provision`.
+    #[arg(long, value_enum, default_value_t = Naming::Load)]
+    pub(crate) names: Naming,
+    /// What User-Password carries, as in the run that wrote the file.
+    #[arg(long, value_enum)]
+    pub(crate) mode: Mode,
+    /// The file `run --accepted-log` wrote.
+    #[arg(long)]
+    pub(crate) from: PathBuf,
+    /// Source address of the sockets, as in the run (the server picks the client, and its mode, by it).
+    #[arg(long)]
+    pub(crate) source: Option<IpAddr>,
+    /// Requests outstanding at once (one socket each).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) concurrency: usize,
+    /// A request without a reply after this long counts as a timeout.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
 }
 
 /// Cost of the Argon2id password hashes written to users.csv.
@@ -152,6 +186,11 @@ pub(crate) struct RunArgs {
     /// and its socket; it shows whether slow replies come in clusters (a stall) or alone.
     #[arg(long)]
     pub(crate) timeline: Option<PathBuf>,
+    /// Write one JSON line per Access-Accept of the main stream to this file (with --dual, one per server),
+    /// in the order they arrived: `{"user", "step", "server", "sent_unix_us", "replied_unix_us"}`. `replay
+    /// --from` sends those codes again; a fault test checks each against the server's audit trail.
+    #[arg(long)]
+    pub(crate) accepted_log: Option<PathBuf>,
     /// Progress line on stderr this often (0 = none).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub(crate) progress: Duration,

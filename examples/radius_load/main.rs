@@ -47,7 +47,9 @@
 //! as replays: an overload test's offered load beyond users / 30 s). `--clock-offset` computes the codes for a
 //! server whose clock is off (a fault test's libfaketime). The budget is per run: a second run within the same
 //! step re-sends codes the first one used (use `--align-step`). With `--dual`, `sent`, the outcomes and the
-//! timeouts count datagrams and replies (two per request). Probes send to `--server` only, each user at most
+//! timeouts count datagrams and replies (two per request). `run --accepted-log FILE` writes one JSON line per
+//! Access-Accept (user, step, server, when); `replay --from FILE --server ...` sends each of those codes once
+//! more (exit 4 if one is accepted again), as the fault tests (tests/faults/) do after a crash. Probes send to `--server` only, each user at most
 //! once per step (waiting for the next step when its `--probe-users` are used), and are reported under
 //! `probes` in the JSON line. Replies that arrive after `--timeout` but verify
 //! against the timed-out request count as `late`, not `bad`. The last line printed is one JSON object; the exit
@@ -57,6 +59,7 @@
 mod cli;
 mod population;
 mod provision;
+mod replay;
 mod report;
 mod run;
 mod schedule;
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
             provision::provision(&provision_args).map(|()| true)
         }
         cli::Command::Run(run_args) => run::run_blocking(*run_args),
+        cli::Command::Replay(replay_args) => replay::replay_blocking(replay_args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -250,6 +250,7 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
         stop_sending_at: start + args.duration,
         require_message_authenticator: !args.allow_missing_message_authenticator,
         timeline_start: args.timeline.is_some().then_some(start),
+        keep_accepts: args.accepted_log.is_some(),
     });
     let workers: Vec<_> = sockets
         .into_iter()
@@ -266,6 +267,9 @@ async fn run(args: RunArgs) -> Result<bool, LoadError> {
     }
     if let Some(path) = &args.timeline {
         write_timeline(path, start_unix, &results)?;
+    }
+    if let Some(path) = &args.accepted_log {
+        write_accepted(path, &shared, &results)?;
     }
     if let Some(progress) = progress {
         progress.abort();
@@ -301,6 +305,32 @@ fn write_timeline(
     text.push_str("sent_unix_us,latency_us,socket\n");
     for (sent, latency, socket) in lines {
         let _ = writeln!(text, "{sent},{latency},{socket}");
+    }
+    std::fs::write(path, text).map_err(|source| LoadError::File {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `--accepted-log`: one JSON line per Access-Accept, in the order they arrived.
+fn write_accepted(path: &Path, shared: &Shared, results: &[WorkerResult]) -> Result<(), LoadError> {
+    let mut accepts: Vec<_> = results.iter().flat_map(|r| r.accepts.iter()).collect();
+    accepts.sort_unstable_by_key(|a| a.replied_unix_us);
+    let mut text = String::with_capacity(accepts.len() * 128);
+    for accept in accepts {
+        let server = shared
+            .servers
+            .get(accept.server)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let line = serde_json::json!({
+            "user": shared.population.name(accept.user),
+            "step": accept.step,
+            "server": server,
+            "sent_unix_us": accept.sent_unix_us,
+            "replied_unix_us": accept.replied_unix_us,
+        });
+        let _ = writeln!(text, "{line}");
     }
     std::fs::write(path, text).map_err(|source| LoadError::File {
         path: path.to_owned(),
@@ -345,6 +375,7 @@ fn spawn_probes(args: &RunArgs, start: Instant) -> Result<Vec<Probe>, LoadError>
             stop_sending_at: start + args.duration,
             require_message_authenticator: !args.allow_missing_message_authenticator,
             timeline_start: None,
+            keep_accepts: false,
         });
         let handle = tokio::spawn(run_worker(socket, Arc::clone(&shared), IDS, Some(pace)));
         probes.push((shared, handle));
@@ -431,7 +462,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match Args::try_parse_from(argv).unwrap().command {
             Command::Run(run) => *run,
-            Command::Provision(_) => panic!("not run"),
+            Command::Provision(_) | Command::Replay(_) => panic!("not run"),
         }
     }
 

@@ -21,6 +21,9 @@ pub(crate) struct Pending {
     pub(crate) awaiting: u8,
     /// Servers that answered Access-Accept.
     pub(crate) accepts: u8,
+    /// The user (0-based, of the stream's population) and the TOTP step of the request.
+    pub(crate) user: u64,
+    pub(crate) step: u64,
 }
 
 /// The Identifier table of one socket.
@@ -124,6 +127,8 @@ mod tests {
             sent,
             awaiting: 1,
             accepts: 0,
+            user: 0,
+            step: 0,
         }
     }
 

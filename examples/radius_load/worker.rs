@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) require_message_authenticator: bool,
     /// `--timeline`: the instant the offsets count from; `None`: no timeline kept.
     pub(crate) timeline_start: Option<Instant>,
+    /// `--accepted-log`: keep every Access-Accept (user, step, server, when).
+    pub(crate) keep_accepts: bool,
 }
 
 /// What a worker hands back at the end.
@@ -55,6 +57,22 @@ pub(crate) struct WorkerResult {
     pub(crate) last_activity: Option<Instant>,
     /// With `--timeline`: (sent, µs after the start; latency, µs) of every verified reply.
     pub(crate) timeline: Vec<(u64, u64)>,
+    /// With `--accepted-log`: every Access-Accept.
+    pub(crate) accepts: Vec<AcceptRecord>,
+}
+
+/// One Access-Accept of the main stream (`--accepted-log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AcceptRecord {
+    /// 0-based index of the user in the population.
+    pub(crate) user: u64,
+    /// The TOTP step of the code sent.
+    pub(crate) step: u64,
+    /// Index of the server (in `Shared::servers`) that accepted.
+    pub(crate) server: usize,
+    /// Wall-clock microseconds since the Unix epoch when the request was sent and when the Accept arrived.
+    pub(crate) sent_unix_us: u64,
+    pub(crate) replied_unix_us: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +203,7 @@ pub(crate) async fn run_worker(
         stopping: false,
         last_activity: None,
         timeline: Vec::new(),
+        accepts: Vec::new(),
     };
     worker.run().await
 }
@@ -203,6 +222,7 @@ struct Worker {
     stopping: bool,
     last_activity: Option<Instant>,
     timeline: Vec<(u64, u64)>,
+    accepts: Vec<AcceptRecord>,
 }
 
 impl Worker {
@@ -226,6 +246,7 @@ impl Worker {
             latency: self.latency,
             last_activity: self.last_activity,
             timeline: self.timeline,
+            accepts: self.accepts,
         })
     }
 
@@ -287,6 +308,8 @@ impl Worker {
             sent: now,
             awaiting: (1_u8 << shared.servers.len()) - 1,
             accepts: 0,
+            user: shared.first_index.saturating_add(user),
+            step,
         };
         let Some(id) = self.table.start(request, now + shared.timeout) else {
             return Ok(());
@@ -370,6 +393,18 @@ impl Worker {
             && let Some(request) = self.table.get_mut(id)
         {
             request.accepts += 1;
+            if self.shared.keep_accepts {
+                let replied = unix_now();
+                let waited = now.saturating_duration_since(sent);
+                let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+                self.accepts.push(AcceptRecord {
+                    user: request.user,
+                    step: request.step,
+                    server: usize::try_from(bit.trailing_zeros()).unwrap_or_default(),
+                    sent_unix_us: micros(replied.saturating_sub(waited)),
+                    replied_unix_us: micros(replied),
+                });
+            }
         }
         if self.clear(id, bit).is_some_and(|accepts| accepts >= 2) {
             bump(&totals.double_accepts, 1);
@@ -476,6 +511,7 @@ mod tests {
             stop_sending_at: Instant::now(),
             require_message_authenticator: true,
             timeline_start: None,
+            keep_accepts: false,
         });
         let finished =
             tokio::time::timeout(Duration::from_secs(10), run_worker(socket, shared, 0, None))
