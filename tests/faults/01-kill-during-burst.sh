@@ -24,7 +24,7 @@ one_backend() {
   local backend=$1 dir=$WORK/$1 url
   case $backend in
     sqlite) url="sqlite://$WORK/$backend/motpd.db" ;;
-    postgres) url=$(pg_database) ;;
+    postgres) pg_database && url=$PG_URL ;;
     *) fail "unknown backend $backend" ;;
   esac
   rm -f "$WORK/motpd.key"

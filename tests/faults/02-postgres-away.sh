@@ -26,7 +26,8 @@ pg_isready -q -h 127.0.0.1 -p 5432 || fail "PostgreSQL is not running at 127.0.0
 
 users=600
 provision "$users"
-url=$(pg_database)
+pg_database
+url=$PG_URL
 write_config "$WORK/a" "$url"
 write_config "$WORK/b" "$url"
 setup_node "$WORK/a" otp-only
