@@ -95,13 +95,13 @@ async fn write_with_retry(store: &dyn Store, batch: &[AuditEvent]) {
         match store.append_audit(batch).await {
             Ok(()) => return,
             Err(error) if attempt < RETRIES => {
-                crate::monitoring::store_error("audit_write");
+                crate::monitoring::store_failed("audit_write", &error);
                 tracing::warn!(%error, attempt, events = batch.len(), "audit write failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
             Err(error) => {
-                crate::monitoring::store_error("audit_write");
+                crate::monitoring::store_failed("audit_write", &error);
                 tracing::error!(%error, events = batch.len(), "audit write failed; these events are lost");
             }
         }

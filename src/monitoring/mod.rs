@@ -56,6 +56,7 @@ impl Globals {
         // Registered at zero, so that a rate over them exists before the first failure.
         for operation in STORE_OPERATIONS {
             metrics::counter!(STORE_ERRORS, "operation" => operation).absolute(0);
+            metrics::counter!(STORE_FULL, "operation" => operation).absolute(0);
         }
         for operation in DIRECTORY_OPERATIONS {
             metrics::counter!(DIRECTORY_ERRORS, "operation" => operation).absolute(0);
@@ -177,5 +178,58 @@ pub fn clock_step(direction: &'static str) {
 pub fn store_error(operation: &'static str) {
     if global().is_some() {
         metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
+    }
+}
+
+/// Counts a store failure of `operation` and, when the database's storage is full, counts that too and says
+/// so in the log (at most once per [`FULL_LOG_INTERVAL`]: a full volume fails every write until space is
+/// freed, and the per-request lines only name the driver's error).
+pub fn store_failed(operation: &'static str, error: &crate::store::StoreError) {
+    store_error(operation);
+    if !error.is_storage_full() {
+        return;
+    }
+    if global().is_some() {
+        metrics::counter!(STORE_FULL, "operation" => operation).increment(1);
+    }
+    let now = std::time::Instant::now();
+    let log = LAST_FULL_LOG
+        .lock()
+        .map(|mut last| due(&mut last, now, FULL_LOG_INTERVAL))
+        .unwrap_or(true);
+    if log {
+        tracing::error!(
+            operation, %error,
+            "database storage is full: writes fail and logins fail closed (no Accept) until space is freed"
+        );
+    }
+}
+
+/// How often "database storage is full" is logged while it lasts.
+pub const FULL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+static LAST_FULL_LOG: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Whether a line logged at most every `interval` is due at `now` (and if so, notes `now`).
+fn due(last: &mut Option<std::time::Instant>, now: std::time::Instant, interval: Duration) -> bool {
+    if last.is_some_and(|at| now.saturating_duration_since(at) < interval) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_storage_full_line_is_logged_once_per_interval() {
+        let start = std::time::Instant::now();
+        let interval = Duration::from_secs(10);
+        let mut last = None;
+        assert!(due(&mut last, start, interval));
+        assert!(!due(&mut last, start + Duration::from_secs(9), interval));
+        assert!(due(&mut last, start + Duration::from_secs(10), interval));
+        assert!(!due(&mut last, start + Duration::from_secs(11), interval));
     }
 }

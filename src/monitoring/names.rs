@@ -22,6 +22,9 @@ pub const IN_FLIGHT: &str = "motpd_radius_requests_in_flight";
 pub const STORE_COMMIT: &str = "motpd_store_commit_duration_seconds";
 /// Counter `{operation}`: store failures.
 pub const STORE_ERRORS: &str = "motpd_store_errors_total";
+/// Counter `{operation}`: store failures because the database's storage is full (also counted in
+/// `motpd_store_errors_total`).
+pub const STORE_FULL: &str = "motpd_store_full_total";
 /// Counter `{operation}`: directory (LDAP) failures: unreachable, time-out, TLS, refused.
 pub const DIRECTORY_ERRORS: &str = "motpd_directory_errors_total";
 /// Histogram: wait for a hashing thread.
@@ -87,6 +90,10 @@ pub(super) fn describe() {
     describe_counter!(
         STORE_ERRORS,
         "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, readiness)."
+    );
+    describe_counter!(
+        STORE_FULL,
+        "Database failures because its storage is full (no space left), by operation; a subset of motpd_store_errors_total."
     );
     describe_counter!(
         DIRECTORY_ERRORS,

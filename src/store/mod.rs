@@ -120,6 +120,27 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database could not write for want of space: SQLite's `SQLITE_FULL` (on either connection),
+    /// PostgreSQL's `disk_full` (53100) or `ENOSPC` from the driver. Only freeing space helps; a retry does not.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Batched(inner) => inner.is_storage_full(),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => {
+                error.code == rusqlite::ErrorCode::DiskFull
+            }
+            Self::Backend(sqlx::Error::Database(error)) => {
+                // SQLite's primary result code (sqlx reports the extended one; SQLITE_FULL has none).
+                matches!(error.code().as_deref(), Some("13" | "53100"))
+            }
+            Self::Backend(sqlx::Error::Io(error)) | Self::File { source: error, .. } => {
+                error.kind() == std::io::ErrorKind::StorageFull
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether the store at `url` runs its login path on a thread of its own (an SQLite file: the hot-path writer,
 /// `sqlite/hot.rs`). That thread is the one part of a login that cannot run in parallel, so `motpd serve`
 /// leaves it a core: it should never wait for one behind the async workers.
@@ -233,6 +254,40 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact_url("sqlite://motpd.db"), "sqlite://motpd.db");
+    }
+
+    #[test]
+    fn storage_full_is_told_apart_from_other_failures() {
+        let sqlite = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(sqlite(rusqlite::ffi::SQLITE_FULL).is_storage_full());
+        assert!(
+            StoreError::Batched(Arc::new(sqlite(rusqlite::ffi::SQLITE_FULL))).is_storage_full()
+        );
+        assert!(!sqlite(rusqlite::ffi::SQLITE_BUSY).is_storage_full());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_IOERR).is_storage_full());
+        let io = |kind| StoreError::Backend(sqlx::Error::Io(std::io::Error::from(kind)));
+        assert!(io(std::io::ErrorKind::StorageFull).is_storage_full());
+        assert!(!io(std::io::ErrorKind::ConnectionRefused).is_storage_full());
+        assert!(!StoreError::NotFound("x".into()).is_storage_full());
+    }
+
+    #[tokio::test]
+    async fn sqlite_reports_a_full_database_as_storage_full() {
+        // `max_page_count` makes SQLite answer SQLITE_FULL as a full volume would, without filling one.
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("full.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (v BLOB); PRAGMA max_page_count = 4;")
+            .unwrap();
+        let error = conn
+            .execute("INSERT INTO t VALUES (zeroblob(65536))", [])
+            .map_err(StoreError::from)
+            .unwrap_err();
+        assert!(error.is_storage_full(), "{error:?}");
     }
 
     #[test]

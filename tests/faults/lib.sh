@@ -89,17 +89,19 @@ print(*[s.getsockname()[1] for s in socks])
 PY
 }
 
-# pg_database: prints the URL of a new, empty PostgreSQL database (dropped at cleanup).
+# pg_database: a new, empty PostgreSQL database, its URL in PG_URL; dropped at cleanup. Call it directly, not
+# in $(...): a subshell would not register the database for the cleanup.
 pg_database() {
   local name
   name=motpd_fault_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
   psql -XAtq "$PG_ADMIN_URL" -c "CREATE DATABASE $name TEMPLATE template0" >/dev/null
   _pg_databases+=("$name")
-  python3 - "$PG_ADMIN_URL" "$name" <<'PY'
+  PG_URL=$(python3 - "$PG_ADMIN_URL" "$name" <<'PY'
 import sys, urllib.parse
 url = urllib.parse.urlsplit(sys.argv[1])
 print(urllib.parse.urlunsplit(url._replace(path="/" + sys.argv[2])))
 PY
+  )
 }
 
 # write_config DIR DATABASE_URL [RADIUS_LINES]: DIR/motpd.toml for one node: RADIUS, web and admin listeners on

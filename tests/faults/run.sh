@@ -31,7 +31,7 @@ for file in "${cases[@]}"; do
   started=$(date +%s)
   if FAULTS_SUMMARY=$summary.case bash "$file"; then status=PASS; else status=FAIL; failed=1; fi
   took=$(($(date +%s) - started))
-  field() { awk -F'\t' -v k="$1" '$1 == k { $1 = ""; sub(/^\t/, ""); v = $0 } END { print (v == "" ? "-" : v) }' \
+  field() { awk -F'\t' -v k="$1" '$1 == k { v = substr($0, length(k) + 2) } END { print (v == "" ? "-" : v) }' \
     "$summary.case"; }
   printf '%s\t%s\t%s\t%s\t%s (%d s)\n' "${file%.sh}" "$status" "$(field fault)" "$(field checked)" \
     "$(field result)" "$took" >> "$summary"

@@ -105,8 +105,8 @@ impl Inner {
                 return None;
             }
             Ok(Err(error)) => {
-                if matches!(error, EngineError::Store(_)) {
-                    crate::monitoring::store_error("login");
+                if let EngineError::Store(store) = &error {
+                    crate::monitoring::store_failed("login", store);
                 }
                 error.to_string()
             }
@@ -136,8 +136,8 @@ impl Inner {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
                 self.stats.error();
-                if matches!(error, EngineError::Store(_)) {
-                    crate::monitoring::store_error("accounting");
+                if let EngineError::Store(store) = &error {
+                    crate::monitoring::store_failed("accounting", store);
                 }
                 tracing::error!(client, %src, id, %error,
                     "accounting not recorded; no reply so the NAS retries");
