@@ -7,10 +7,10 @@
 # tests/faults/fake_relay.py) on loopback; the pages are driven by tests/faults/web_flows.py.
 #
 # Checks, in each broken state against the healthy one in the same run: the otp-only logins' p99 stays within
-# 2 x healthy + 20 ms (all accepted, none timed out); every page answers within its budget (2 s: no page waits
+# 3 x healthy + 100 ms (all accepted, none timed out); every page answers within its budget (2 s: no page waits
 # for a relay or a gateway); every triggered send ends (counted in motpd_mail_send / motpd_sms_send, ok or
 # failed) within its time-out, so none piles up; open descriptors return to where they were and resident
-# memory stays within 32 MiB of the healthy state. About 70 s.
+# memory stays within 48 MiB of the healthy state. About 80 s.
 source "$(dirname "$0")/lib.sh"
 faults_begin mail-sms-down
 describe "SMTP relay and SMS gateway down, silent and failing (5xx) in turn" \
@@ -146,12 +146,16 @@ failed_after=$(metric "$node" motpd_mail_send_duration_seconds_count 'result="fa
 ((failed_after - failed_before == 30)) || fail "mail sends counted failed: $((failed_after - failed_before)), expected 30"
 fds_after=$(fds "$pid") rss_after=$(kib "$pid" VmRSS)
 ((fds_after <= fds_healthy + 4)) || fail "open descriptors $fds_healthy -> $fds_after: connections left open"
-((rss_after <= rss_healthy + 32 * 1024)) || fail "VmRSS $((rss_healthy / 1024)) -> $((rss_after / 1024)) MiB"
+# The caches and the allocator still grow by some 25 MiB in the first minutes of serving (case 07); 30 stuck
+# sends would be far less, so the descriptors and the ended sends above are the sharper test.
+((rss_after <= rss_healthy + 48 * 1024)) || fail "VmRSS $((rss_healthy / 1024)) -> $((rss_after / 1024)) MiB"
 ok "30 mails counted failed; open descriptors $fds_healthy -> $fds_after; VmRSS $((rss_healthy / 1024)) -> $((rss_after / 1024)) MiB"
 
 summary=
+# A RADIUS path that waited on the relay or the gateway would show their time-outs (3-5 s) in its p99; the
+# allowance (3 x healthy + 100 ms) absorbs the scheduling noise of a shared two-core machine.
 for name in down silent failing; do
-  python3 -c "import sys; sys.exit(0 if ${p99[$name]} <= 2 * ${p99[healthy]} + 20 else 1)" ||
+  python3 -c "import sys; sys.exit(0 if ${p99[$name]} <= 3 * ${p99[healthy]} + 100 else 1)" ||
     fail "$name: otp-only p99 ${p99[$name]} ms against ${p99[healthy]} ms healthy"
   ratio=$(python3 -c "print(f'{${p99[$name]} / max(${p99[healthy]}, 0.001):.2f}')")
   summary+="$name p99 ${p99[$name]} ms (x$ratio), pages <= ${page_max[$name]} s; "
