@@ -11,6 +11,7 @@ mod backup_restore;
 mod cli;
 mod common;
 mod config_check;
+mod console;
 mod console_store_contract;
 mod directory_ldap;
 mod directory_logins;
