@@ -9,6 +9,7 @@ mod attacks_recovery;
 mod attacks_web;
 mod backup_restore;
 mod cli;
+mod cli_admin;
 mod common;
 mod config_check;
 mod console;
