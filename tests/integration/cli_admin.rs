@@ -55,10 +55,7 @@ fn enroll(dir: &Path, args: &[&str], password: Option<&str>, wrong_code: Option<
         }
         None => {
             let seed = otp::parse_base32_seed(&key).unwrap();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
+            let now = u64::try_from(motpd::clock::Clock::now(&motpd::clock::SystemClock)).unwrap();
             let code = otp::totp_at(&seed, now, 30, 6, Algorithm::Sha1).unwrap();
             writeln!(stdin, "{code}").unwrap();
         }
