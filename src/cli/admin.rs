@@ -1,7 +1,8 @@
 //! `motpd admin ...`: the helpdesk console's admins. `add` asks for the password twice (hidden, at a terminal),
 //! shows the new TOTP device once (QR code, URI, initial key) and stores the admin only after its first code;
-//! `reset` gives an admin a new TOTP device the same way (and clears its lock). Without a terminal the password
-//! and then the code are read as lines from standard input.
+//! `reset` gives an admin a new TOTP device the same way (and clears its lock); `disable` / `enable` keep an
+//! admin but refuse or allow its logins. Without a terminal the password and then the code are read as lines
+//! from standard input.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
@@ -47,7 +48,21 @@ async fn dispatch(ctx: &Context, command: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AdminCommand::Reset { name } => reset(ctx, &name).await,
+        AdminCommand::Disable { name } => set_disabled(ctx, &name, true).await,
+        AdminCommand::Enable { name } => set_disabled(ctx, &name, false).await,
     }
+}
+
+async fn set_disabled(ctx: &Context, raw_name: &str, disabled: bool) -> anyhow::Result<()> {
+    let name = admins::normalize_name(raw_name)?;
+    let store = ctx.stores.store.as_ref();
+    admins::set_disabled(store, &name, disabled, &ctx.actor(), ctx.now()).await?;
+    if disabled {
+        println!("admin {name} disabled: its logins are refused and its sessions ended");
+    } else {
+        println!("admin {name} enabled");
+    }
+    Ok(())
 }
 
 async fn add(ctx: &Context, raw_name: &str, role: AdminRoleArg) -> anyhow::Result<()> {

@@ -466,6 +466,16 @@ pub enum AdminCommand {
         /// Admin name.
         name: String,
     },
+    /// Refuse an admin's logins and end its sessions, keeping the admin for later.
+    Disable {
+        /// Admin name.
+        name: String,
+    },
+    /// Let a disabled admin log in again.
+    Enable {
+        /// Admin name.
+        name: String,
+    },
 }
 
 /// A console admin's role.

@@ -3,7 +3,8 @@
 //! name, password and code, all three required, one outcome for every failure. Before any secret is compared
 //! an attempt is counted in the store (the lockout holds across nodes and concurrent requests); a code is
 //! accepted once (compare-and-set on the admin's last step). Admins are not staff accounts: nothing here reads
-//! an account, so no staff factor ever opens the console. Audited: `admin.admin.add|reset|remove` (the CLI) and
+//! an account, so no staff factor ever opens the console. Audited: `admin.admin.add|reset|disable|enable|remove`
+//! (the CLI) and
 //! `console.login` (every decision, with the failure's reason, which the login page never shows).
 
 use std::sync::{Arc, OnceLock};
@@ -174,6 +175,26 @@ pub async fn reset_totp(
         json!({ "admin": name }),
     )
     .await
+}
+
+/// Disables an admin (its sessions end) or enables it again; audited `admin.admin.disable` / `.enable`.
+pub async fn set_disabled(
+    store: &dyn Store,
+    name: &str,
+    disabled: bool,
+    actor: &str,
+    now: i64,
+) -> Result<(), AdminError> {
+    let name = normalize_name(name)?;
+    if !store.set_admin_disabled(&name, disabled).await? {
+        return Err(AdminError::NoSuchAdmin(name));
+    }
+    let kind = if disabled {
+        "admin.admin.disable"
+    } else {
+        "admin.admin.enable"
+    };
+    audit(store, now, kind, actor, "ok", json!({ "admin": name })).await
 }
 
 /// Removes an admin and its sessions; audited `admin.admin.remove`.

@@ -136,6 +136,28 @@ macro_rules! console_queries {
             Ok(done.rows_affected() > 0)
         }
 
+        /// Disabling also ends the admin's sessions, in the same transaction.
+        pub(in crate::store) async fn set_admin_disabled(
+            pool: &$pool,
+            name: &str,
+            disabled: bool,
+        ) -> Result<bool, StoreError> {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE admins SET disabled = $2 WHERE name = $1")
+                .bind(name)
+                .bind(disabled)
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query("DELETE FROM admin_sessions WHERE admin_name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(done.rows_affected() > 0)
+        }
+
         /// A new seed: the replay guard starts at the confirming code's step, the lock and failures are cleared,
         /// and every session of the admin ends, in one transaction.
         pub(in crate::store) async fn replace_admin_totp(
@@ -354,6 +376,14 @@ macro_rules! console_store_impl {
 
             async fn remove_admin(&self, name: &str) -> Result<bool, crate::store::StoreError> {
                 console::remove_admin(&self.pool, name).await
+            }
+
+            async fn set_admin_disabled(
+                &self,
+                name: &str,
+                disabled: bool,
+            ) -> Result<bool, crate::store::StoreError> {
+                console::set_admin_disabled(&self.pool, name, disabled).await
             }
 
             async fn replace_admin_totp(

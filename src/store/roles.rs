@@ -458,6 +458,9 @@ pub trait ConsoleStore: Send + Sync + std::fmt::Debug {
     async fn list_admins(&self) -> Result<Vec<Admin>, StoreError>;
     /// Deletes an admin and its sessions; `false` if there was none.
     async fn remove_admin(&self, name: &str) -> Result<bool, StoreError>;
+    /// Disables an admin (its sessions end in the same transaction) or enables it again; `false` if there is
+    /// no such admin.
+    async fn set_admin_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError>;
     /// Replaces the admin's TOTP seed (its replay guard starting at `step`, the confirming code's), clears
     /// its failures and lock and ends its sessions, atomically; `false` if there is no such admin.
     async fn replace_admin_totp(

@@ -121,6 +121,15 @@ fn admins_are_added_with_their_first_code_listed_reset_and_removed() {
     assert_eq!(wrong.status.code(), Some(8), "{}", text(&wrong));
     assert!(!String::from_utf8_lossy(&run(dir, &["admin", "list"]).stdout).contains("boss"));
 
+    let disabled = run(dir, &["admin", "disable", "desk"]);
+    assert!(disabled.status.success(), "{}", text(&disabled));
+    let listed = run(dir, &["admin", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("disabled"));
+    assert!(run(dir, &["admin", "enable", "desk"]).status.success());
+    assert_eq!(
+        run(dir, &["admin", "enable", "nobody"]).status.code(),
+        Some(6)
+    );
     let reset = enroll(dir, &["admin", "reset", "desk"], None, None);
     assert!(reset.status.success(), "{}", text(&reset));
     let removed = run(dir, &["admin", "remove", "desk", "--yes"]);
@@ -136,7 +145,13 @@ fn admins_are_added_with_their_first_code_listed_reset_and_removed() {
 
     let audit = run(dir, &["audit", "list", "--json"]);
     let trail = String::from_utf8_lossy(&audit.stdout);
-    for kind in ["admin.admin.add", "admin.admin.reset", "admin.admin.remove"] {
+    for kind in [
+        "admin.admin.add",
+        "admin.admin.disable",
+        "admin.admin.enable",
+        "admin.admin.reset",
+        "admin.admin.remove",
+    ] {
         assert!(trail.contains(kind), "{kind}: {trail}");
     }
 }

@@ -166,6 +166,30 @@ async fn each_step_logs_in_once(store: &dyn Store) {
     assert!(!store.record_admin_login("desk", 150, NOW).await.unwrap());
 }
 
+async fn disabled_admins_neither_log_in_nor_keep_sessions(store: &dyn Store) {
+    store
+        .create_admin(&admin("desk", AdminRole::Helpdesk), NOW)
+        .await
+        .unwrap();
+    store
+        .create_admin_session(&session(5, "desk", NOW + 600), NOW)
+        .await
+        .unwrap();
+    assert!(store.set_admin_disabled("desk", true).await.unwrap());
+    assert!(!store.set_admin_disabled("nobody", true).await.unwrap());
+    assert!(store.admin("desk").await.unwrap().unwrap().disabled);
+    assert!(
+        store
+            .touch_admin_session(&[5; 32], NOW, NOW + 600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.record_admin_login("desk", 101, NOW).await.unwrap());
+    assert!(store.set_admin_disabled("desk", false).await.unwrap());
+    assert!(store.record_admin_login("desk", 101, NOW).await.unwrap());
+}
+
 async fn racing_logins_with_one_step_admit_one(backend: &Backend) {
     backend
         .store
@@ -341,7 +365,8 @@ console_contract!(
         attempts_lock_before_the_secret_and_a_success_clears_them,
         each_step_logs_in_once,
         sessions_expire_carry_the_role_and_end_with_the_admin,
-        accounts_are_found_by_part_of_id_name_or_phone;
+        accounts_are_found_by_part_of_id_name_or_phone,
+        disabled_admins_neither_log_in_nor_keep_sessions;
     backend:
         racing_logins_with_one_step_admit_one,
 );
