@@ -663,3 +663,51 @@ async fn a_key_rotation_reseals_the_admins_totp_seeds() {
     let reply = c.log_in(&mut b, "desk").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_serves_the_console_on_its_own_listener() {
+    use crate::common::http_client::HttpBrowser;
+    use crate::common::radius_client::RadiusFixture;
+
+    let f = EngineFixture::new(|c| {
+        c.admin_web.admin_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let desk = add_admin(&f, "desk", AdminRole::Helpdesk, DESK_PASSWORD).await;
+    let mut s = RadiusFixture::start(f, true).await;
+    let listener = motpd::server::node::bind_web("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let config = s.f.config.clone();
+    let clock = Arc::new(s.f.clock.clone());
+    let token = s.token.clone();
+    s.node
+        .as_mut()
+        .unwrap()
+        .serve_console(&config, listener, clock, token);
+
+    let mut b = HttpBrowser::new(address);
+    let form = b.get("/admin/login").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(form.header("cache-control"), "no-store");
+    assert!(form.body.contains("主控台登入"), "{}", form.body);
+    s.f.clock.advance(30);
+    let code = desk.code_at(s.f.clock.now());
+    let login = b
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("name", "desk"),
+                ("password", DESK_PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    let home = b.get("/admin").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("desk"), "{}", home.body);
+    s.stop().await;
+}
