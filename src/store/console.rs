@@ -316,19 +316,14 @@ macro_rules! console_queries {
             Ok(done.rows_affected())
         }
 
-        /// Accounts whose ID, name or phone contains `text` (case-insensitive; the phone also by the digits
-        /// of `text` alone), by ID, at most `limit`.
+        /// Accounts whose ID or name contains `text` (case-insensitive) or whose phone contains the number
+        /// `text` is ([`crate::account_rules::phone_search_digits`]), by ID, at most `limit`.
         pub(in crate::store) async fn search_accounts(
             pool: &$pool,
             text: &str,
             limit: u32,
         ) -> Result<Vec<Account>, StoreError> {
-            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            let phone = if digits.is_empty() {
-                contains_pattern(text)
-            } else {
-                contains_pattern(&digits)
-            };
+            let phone = crate::account_rules::phone_search_digits(text).map(|d| contains_pattern(&d));
             sqlx::query_as::<_, crate::store::rows::AccountRow>(
                 "SELECT * FROM accounts \
                  WHERE lower(id) LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\' \

@@ -311,6 +311,14 @@ async fn accounts_are_found_by_part_of_id_name_or_phone(store: &dyn Store) {
         ["chen.mei"]
     );
     assert_eq!(
+        ids(store.search_accounts("+886 933", 10).await.unwrap()),
+        ["linda"]
+    );
+    assert!(
+        store.search_accounts("wei0", 10).await.unwrap().is_empty(),
+        "a text with letters is no phone number"
+    );
+    assert_eq!(
         ids(store.search_accounts("n_w", 10).await.unwrap()),
         ["lin_wei"],
         "_ is literal"
