@@ -711,3 +711,39 @@ async fn a_node_serves_the_console_on_its_own_listener() {
     assert!(home.body.contains("desk"), "{}", home.body);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn behind_tls_the_cookies_are_secure_and_a_disabled_admin_is_signed_out() {
+    let c = setup().await;
+    let mut config = c.f.config.clone();
+    config.admin_web.public_url = "https://helpdesk.example.org".into();
+    let state = Arc::new(ConsoleState::new(
+        &config,
+        c.f.store.clone(),
+        c.f.key.clone(),
+        Arc::new(c.f.clock.clone()),
+    ));
+    let mut b = Browser::new(&state, INSIDE);
+    let form = b.get("/admin/login").await;
+    let form_cookie = form.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(form_cookie.contains("; Secure"), "{form_cookie}");
+    let reply = c.log_in(&mut b, "desk").await;
+    let session = reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("motpd_console="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+    assert_eq!(b.get("/admin").await.status, StatusCode::OK);
+
+    admins::set_disabled(c.f.store.as_ref(), "desk", true, "test", c.f.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(b.get("/admin").await.location(), "/admin/login?expired=1");
+    refused(&c.log_in(&mut b, "desk").await);
+}
