@@ -48,6 +48,21 @@ pub fn normalize_id(raw: &str) -> Result<String, FieldError> {
     Ok(id)
 }
 
+/// The digits a search text stands for in a phone number (separators ignored, `+886` read as `0`), if it is a
+/// number at all: the account searches of the CLI and the console match phones by this.
+pub fn phone_search_digits(text: &str) -> Option<String> {
+    let digits: String = text
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let digits = match digits.strip_prefix("+886") {
+        Some(rest) => format!("0{rest}"),
+        None => digits,
+    };
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
 /// Normalises a Taiwan mobile number to `09XXXXXXXX`.
 pub fn normalize_phone(raw: &str) -> Result<String, FieldError> {
     let digits: String = raw

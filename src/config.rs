@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod accounts;
 mod admin;
+mod admin_web;
 mod ldap;
 mod relaxations;
 mod reload;
@@ -21,6 +22,7 @@ mod values;
 
 pub use accounts::{AccountsConfig, PasswordSource};
 pub use admin::AdminConfig;
+pub use admin_web::AdminWebConfig;
 pub use ldap::{ID_PLACEHOLDER, LdapConfig};
 pub use reload::{RELOADABLE, ReloadPlan};
 pub use values::{
@@ -95,6 +97,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[admin]`
     pub admin: AdminConfig,
+    /// `[admin_web]`
+    pub admin_web: AdminWebConfig,
     /// `[accounts]`
     pub accounts: AccountsConfig,
     /// `[ldap]`
@@ -489,6 +493,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = values::problems(self);
         problems.extend(admin::problems(self));
+        problems.extend(admin_web::problems(self));
         problems.extend(accounts::problems(self));
         problems.extend(ldap::problems(self));
         if problems.is_empty() {

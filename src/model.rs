@@ -581,3 +581,99 @@ pub struct AcceptedLogin {
     /// in the transaction of the step). `None`: the caller audits the decision itself.
     pub audit: Option<crate::audit::AuditEvent>,
 }
+
+/// What a console admin may do: `helpdesk` (find accounts, unlock, reset devices) or `admin` (besides: admins,
+/// RADIUS clients, reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// The IT service desk.
+    Helpdesk,
+    /// Everything the helpdesk may do, and the console's administration.
+    Admin,
+}
+
+impl AdminRole {
+    /// The stored and printed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Helpdesk => "helpdesk",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "helpdesk" => Some(Self::Helpdesk),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A console admin (not a staff account: a name, password and TOTP device of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Login name.
+    pub name: String,
+    /// What the admin may do.
+    pub role: AdminRole,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// The TOTP seed, sealed with the master key ([`crate::secrets::Aad::admin_totp`]).
+    pub sealed_totp: Vec<u8>,
+    /// The last accepted TOTP step (the replay guard).
+    pub totp_last_step: Option<i64>,
+    /// Consecutive failed console logins.
+    pub failures: u32,
+    /// Refused until this time, if locked.
+    pub locked_until: Option<i64>,
+    /// Refused everywhere.
+    pub disabled: bool,
+    /// Created.
+    pub created_at: i64,
+    /// Last successful console login.
+    pub last_login_at: Option<i64>,
+}
+
+/// An admin to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAdmin {
+    /// Login name.
+    pub name: String,
+    /// What the admin may do.
+    pub role: AdminRole,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// The sealed TOTP seed.
+    pub sealed_totp: Vec<u8>,
+    /// The step of the first code, typed to confirm the device (never accepted again).
+    pub totp_last_step: i64,
+}
+
+/// A console session to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAdminSession {
+    /// SHA-256 of the session cookie's value.
+    pub id_hash: Vec<u8>,
+    /// The logged-in admin.
+    pub admin_name: String,
+    /// The token every form of the session must carry.
+    pub csrf: String,
+    /// The session ends at this time unless it is used before.
+    pub expires_at: i64,
+}
+
+/// A stored, unexpired console session, with its admin's role as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    /// The logged-in admin.
+    pub admin_name: String,
+    /// The admin's role (read with the session, so a role change applies at the next request).
+    pub role: AdminRole,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// When it ends unless used again.
+    pub expires_at: i64,
+}

@@ -188,6 +188,11 @@ impl Aad {
         Self(format!("motpd/client-secret/v1|{client_name}"))
     }
 
+    /// A console admin's TOTP seed.
+    pub fn admin_totp(admin_name: &str) -> Self {
+        Self(format!("motpd/admin-totp/v1|{admin_name}"))
+    }
+
     /// The key check value stored in the database.
     pub fn key_check() -> Self {
         Self("motpd/key-check/v1".to_owned())

@@ -41,6 +41,9 @@ pub enum Command {
     /// Authenticator devices bound to accounts.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// The helpdesk console's admins (not staff accounts: a password and a TOTP device of their own).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// E-mail an enrollment link (works from any network) to one account or to every unenrolled one.
     Invite(InviteArgs),
     /// Reports.
@@ -434,6 +437,54 @@ pub enum AlgorithmArg {
     Sha256,
     /// HMAC-SHA512.
     Sha512,
+}
+
+/// `motpd admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a console admin: the password typed twice, then a new TOTP device shown once and confirmed with
+    /// its first code.
+    Add {
+        /// Admin name (letters, digits, '.', '_', '-', '@').
+        name: String,
+        /// helpdesk (find accounts, unlock, reset devices) or admin (besides: the console's administration).
+        #[arg(long, value_enum)]
+        role: AdminRoleArg,
+    },
+    /// List the console admins.
+    List,
+    /// Remove a console admin (its sessions end).
+    Remove {
+        /// Admin name.
+        name: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Give an admin a new TOTP device (lost phone); clears its lock and ends its sessions.
+    Reset {
+        /// Admin name.
+        name: String,
+    },
+    /// Refuse an admin's logins and end its sessions, keeping the admin for later.
+    Disable {
+        /// Admin name.
+        name: String,
+    },
+    /// Let a disabled admin log in again.
+    Enable {
+        /// Admin name.
+        name: String,
+    },
+}
+
+/// A console admin's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdminRoleArg {
+    /// The IT service desk.
+    Helpdesk,
+    /// The console's administration besides.
+    Admin,
 }
 
 /// `motpd device ...`

@@ -62,9 +62,14 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
                 yes,
                 &format!("motpd device reset {id} --yes"),
             )?;
-            let removed =
-                enrollment::reset_devices(ctx.stores.store.as_ref(), &id, &ctx.actor(), ctx.now())
-                    .await?;
+            let removed = enrollment::reset_devices(
+                ctx.stores.store.as_ref(),
+                &id,
+                &ctx.actor(),
+                None,
+                ctx.now(),
+            )
+            .await?;
             println!("{id}: {removed} device(s) removed; the next enrollment binds a new one");
             Ok(())
         }

@@ -4,6 +4,7 @@
 //! Every error message says what went wrong and what to do; [`exit_code`] maps the error to the documented exit
 //! code (see [`args::EXIT_CODES`]).
 
+mod admin;
 pub mod args;
 mod audit;
 mod backup;
@@ -37,8 +38,10 @@ use args::Command;
 
 use crate::config::ConfigError;
 use crate::directory::DirectoryError;
+use crate::engine::admins::AdminError;
 use crate::engine::directory_sync::SyncError;
 use crate::engine::enrollment::EnrollError;
+use crate::engine::helpdesk::HelpdeskError;
 use crate::engine::invitations::InviteError;
 use crate::secrets::{SecretError, SecretString};
 use crate::store::StoreError;
@@ -75,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(command) => client::run(config_path, command).await,
         Command::User(command) => user::run(config_path, command).await,
         Command::Device(command) => device::run(config_path, command).await,
+        Command::Admin(command) => admin::run(config_path, command).await,
         Command::Invite(args) => invite::run(config_path, args).await,
         Command::Report(command) => report::run(config_path, command).await,
         Command::Audit(command) => audit::run(config_path, command).await,
@@ -155,6 +159,22 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 EnrollError::Secret(_) => 4,
                 EnrollError::Store(StoreError::Conflict(_)) => 7,
                 EnrollError::Store(_) => 5,
+            };
+        }
+        if let Some(helpdesk) = cause.downcast_ref::<HelpdeskError>() {
+            return match helpdesk {
+                HelpdeskError::NoSuchAccount(_) => 6,
+                HelpdeskError::Store(_) => 5,
+            };
+        }
+        if let Some(admin) = cause.downcast_ref::<AdminError>() {
+            return match admin {
+                AdminError::NoSuchAdmin(_) => 6,
+                AdminError::Name(_) | AdminError::Otp(_) => 8,
+                AdminError::Secret(_) => 4,
+                AdminError::Hash => 1,
+                AdminError::Store(StoreError::Conflict(_)) => 7,
+                AdminError::Store(_) => 5,
             };
         }
         if let Some(invite) = cause.downcast_ref::<InviteError>() {

@@ -55,6 +55,7 @@ fn aad_of(value: &SealedValue) -> Aad {
         SealedKind::DeviceSeed => Aad::device_seed(&value.row, &value.account_id),
         SealedKind::DevicePin => Aad::device_pin(&value.row, &value.account_id),
         SealedKind::ClientSecret => Aad::client_secret(&value.row),
+        SealedKind::AdminTotp => Aad::admin_totp(&value.row),
     }
 }
 
@@ -102,6 +103,7 @@ async fn rotate(ctx: &Context, new_key_file: &Path, json: bool) -> anyhow::Resul
                 "seeds": counts.seeds,
                 "pins": counts.pins,
                 "client_secrets": counts.client_secrets,
+                "admin_totps": counts.admin_totps,
             }),
         )
     };
@@ -123,12 +125,14 @@ async fn rotate(ctx: &Context, new_key_file: &Path, json: bool) -> anyhow::Resul
                 "seeds": counts.seeds,
                 "pins": counts.pins,
                 "client_secrets": counts.client_secrets,
+                "admin_totps": counts.admin_totps,
             })
         );
     } else {
         println!(
-            "rotated from key {from_id} to key {to_id}: re-sealed {} seed(s), {} PIN(s), {} client secret(s)",
-            counts.seeds, counts.pins, counts.client_secrets
+            "rotated from key {from_id} to key {to_id}: re-sealed {} seed(s), {} PIN(s), {} client secret(s), \
+             {} admin TOTP seed(s)",
+            counts.seeds, counts.pins, counts.client_secrets, counts.admin_totps
         );
         println!(
             "next: on every node set secrets.key_file = \"{}\" and keep the old key file in \

@@ -1,5 +1,6 @@
 //! `motpd serve`: opens (on first start: creates) the key and the database, binds the RADIUS listeners, the
-//! enrollment web listener and the monitoring listener (`[admin] listen`, unless off), and runs until
+//! enrollment web listener, the monitoring listener (`[admin] listen`, unless off) and the helpdesk console
+//! (`[admin_web] listen`, if on), and runs until
 //! SIGINT/SIGTERM, then drains in-flight requests and writes the remaining audit events. SIGHUP reloads the
 //! configuration (`reload.rs`).
 
@@ -29,6 +30,10 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         Some(address) => Some(node::bind_admin(address).await?),
         None => None,
     };
+    let console = match ctx.config.admin_web.listen {
+        Some(address) => Some(node::bind_web(address).await?),
+        None => None,
+    };
     let token = CancellationToken::new();
     let mut node = Node::start(
         &ctx.config,
@@ -43,6 +48,9 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
     if let Some(admin) = admin {
         node.serve_admin(admin, token.clone());
     }
+    if let Some(console) = console {
+        node.serve_console(&ctx.config, console, Arc::new(SystemClock), token.clone());
+    }
     tracing::info!(
         database = %redact_url(&ctx.config.database.url),
         backend = ctx.stores.store.backend(),
@@ -50,6 +58,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
         accounting = ?ctx.config.radius.accounting_listen,
         web = %ctx.config.web.listen,
         admin = %ctx.config.admin.listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        console = %ctx.config.admin_web.listen.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         mode = ctx.config.radius.mode.as_str(),
         config = %ctx.config_file.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string()),
         "motpd started"

@@ -13,6 +13,7 @@ use super::{password_prompt, user_list, user_proofs, user_sync};
 use crate::account_rules::{self, ADMIN_LOCK_UNTIL, FieldError};
 use crate::clock::local_date;
 use crate::config::PasswordSource;
+use crate::engine::helpdesk;
 use crate::engine::identity::IdentityKey;
 use crate::import;
 use crate::password;
@@ -93,20 +94,14 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
         UserCommand::Unlock { id } => {
-            let account = existing(ctx, &id).await?;
-            let id = account.id;
-            let was_locked = account.locked_until.is_some_and(|t| t > ctx.now());
-            let mut changes = Changes::default();
-            changes.field("locked", &was_locked, &false);
-            changes.field("failures", &account.failures, &0);
-            if changes.is_empty() {
-                println!("{id} is not locked and has no failures; nothing changed");
-                return Ok(());
+            let id = existing(ctx, &id).await?.id;
+            let store = ctx.stores.store.as_ref();
+            match helpdesk::unlock_account(store, &id, &ctx.actor(), None, ctx.now()).await? {
+                helpdesk::Unlocked::Done => println!("unlocked {id}; failure counter cleared"),
+                helpdesk::Unlocked::Unchanged => {
+                    println!("{id} is not locked and has no failures; nothing changed");
+                }
             }
-            ctx.stores.store.unlock_account(&id, ctx.now()).await?;
-            ctx.audit("admin.user.unlock", Some(&id), changes.into_detail())
-                .await?;
-            println!("unlocked {id}; failure counter cleared");
             Ok(())
         }
         UserCommand::Remove { id, yes } => remove(ctx, &id, yes).await,

@@ -72,20 +72,12 @@ fn search_hit(account: &Account, text: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    let digits: String = needle
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-        .collect();
-    let digits = match digits.strip_prefix("+886") {
-        Some(rest) => format!("0{rest}"),
-        None => digits,
-    };
-    let phone_hit = !digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && account
+    let phone_hit = crate::account_rules::phone_search_digits(&needle).is_some_and(|digits| {
+        account
             .phone
             .as_deref()
-            .is_some_and(|p| p.contains(&digits));
+            .is_some_and(|p| p.contains(&digits))
+    });
     account.id.contains(&needle) || account.name.to_lowercase().contains(&needle) || phone_hit
 }
 

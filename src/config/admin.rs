@@ -57,12 +57,12 @@ pub(super) fn relaxation(config: &Config) -> Option<String> {
 }
 
 /// `"host:port"` or `""` (off).
-mod optional_address {
+pub(super) mod optional_address {
     use std::net::SocketAddr;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(in crate::config) fn serialize<S: Serializer>(
         value: &Option<SocketAddr>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
@@ -72,7 +72,7 @@ mod optional_address {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(in crate::config) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<SocketAddr>, D::Error> {
         let text = String::deserialize(d)?;

@@ -30,6 +30,7 @@ impl Config {
             );
         }
         found.extend(super::admin::relaxation(self));
+        found.extend(super::admin_web::relaxation(self));
         found
     }
 }

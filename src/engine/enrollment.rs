@@ -200,11 +200,13 @@ pub fn seal_imported(
 }
 
 /// Unbinds every device of the account (lost or replaced phone). Returns how many were removed; audited
-/// `admin.device.reset` with the active device's kind as old value, and not at all when there was none.
+/// `admin.device.reset` with the active device's kind as old value and the `reason` given (the console
+/// requires one), and not at all when there was none.
 pub async fn reset_devices(
     store: &dyn Store,
     account_id: &str,
     actor: &str,
+    reason: Option<&str>,
     now: i64,
 ) -> Result<u64, EnrollError> {
     require_account(store, account_id).await?;
@@ -213,6 +215,13 @@ pub async fn reset_devices(
     if removed == 0 {
         return Ok(0);
     }
+    let mut detail = serde_json::json!({
+        "removed": removed,
+        "device": { "old": active.map(|d| d.kind.as_str()), "new": null },
+    });
+    if let (Some(reason), Some(object)) = (reason, detail.as_object_mut()) {
+        object.insert("reason".to_owned(), reason.into());
+    }
     store
         .append_audit(&[AuditEvent::new(
             now,
@@ -220,10 +229,7 @@ pub async fn reset_devices(
             actor,
             Some(account_id),
             "ok",
-            serde_json::json!({
-                "removed": removed,
-                "device": { "old": active.map(|d| d.kind.as_str()), "new": null },
-            }),
+            detail,
         )])
         .await?;
     Ok(removed)

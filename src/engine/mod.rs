@@ -10,6 +10,7 @@
 
 mod access;
 pub mod account_recovery;
+pub mod admins;
 mod audit_sink;
 mod challenge;
 mod codes;
@@ -17,6 +18,7 @@ pub mod device_notice;
 pub mod directory_sync;
 mod directory_view;
 pub mod enrollment;
+pub mod helpdesk;
 pub mod helpdesk_codes;
 pub mod identity;
 pub mod invitations;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::radius::{ClientTable, RadiusServer, RadiusServerError, RadiusStats, SharedClientTable};
 use super::web::WebState;
 use super::web::admin::{AdminState, Serving};
+use super::web::console::ConsoleState;
 use crate::clock::Clock;
 use crate::config::{Config, PasswordSource};
 use crate::directory::LdapDirectory;
@@ -60,6 +61,9 @@ pub enum NodeError {
     /// The monitoring listener failed.
     #[error("admin listener (metrics, health) failed: {0}")]
     Admin(#[source] std::io::Error),
+    /// The helpdesk console's listener failed.
+    #[error("helpdesk console failed: {0}")]
+    Console(#[source] std::io::Error),
     /// The SMS gateway settings cannot be used.
     #[error("cannot set up SMS: {0}")]
     Sms(#[from] SmsSendError),
@@ -151,6 +155,7 @@ pub struct Node {
     radius: tokio::task::JoinHandle<Result<(), RadiusServerError>>,
     web: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     admin: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    console: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// What [`Node::serve_admin`] hands the monitoring listener.
     admin_state: Option<AdminState>,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -290,6 +295,7 @@ impl Node {
             radius,
             web,
             admin: None,
+            console: None,
             admin_state: Some(admin_state),
             background,
             audit_writer,
@@ -333,6 +339,26 @@ impl Node {
         }
     }
 
+    /// Serves the helpdesk console (`[admin_web]` of `config`) on `listener` until `token` is cancelled (once;
+    /// a second call does nothing).
+    pub fn serve_console(
+        &mut self,
+        config: &Config,
+        listener: tokio::net::TcpListener,
+        clock: Arc<dyn Clock>,
+        token: CancellationToken,
+    ) {
+        if self.console.is_some() {
+            return;
+        }
+        let state = ConsoleState::new(config, self.store.clone(), self.key.clone(), clock);
+        self.console = Some(tokio::spawn(super::web::console::serve(
+            listener,
+            Arc::new(state),
+            token,
+        )));
+    }
+
     /// Waits for the listeners to drain (after the token was cancelled), then writes the remaining audit events.
     pub async fn finish(self) -> Result<(), NodeError> {
         let result = match self.radius.await {
@@ -353,7 +379,14 @@ impl Node {
             },
             None => Ok(()),
         };
-        let result = result.and(web).and(admin);
+        let console = match self.console {
+            Some(task) => match task.await {
+                Ok(served) => served.map_err(NodeError::Console),
+                Err(join) => Err(NodeError::Console(std::io::Error::other(join))),
+            },
+            None => Ok(()),
+        };
+        let result = result.and(web).and(admin).and(console);
         for task in self.background {
             let _ = task.await;
         }
@@ -408,6 +441,10 @@ fn spawn_challenge_sweep(
                     if let Err(error) = store.purge_expired_web_sessions(now).await {
                         crate::monitoring::store_error("purge");
                         tracing::warn!(%error, "could not delete expired web sessions");
+                    }
+                    if let Err(error) = store.purge_expired_admin_sessions(now).await {
+                        crate::monitoring::store_error("purge");
+                        tracing::warn!(%error, "could not delete expired console sessions");
                     }
                     // SMS sends older than the longest rate-limit window (24 hours) no longer count.
                     if let Err(error) = store.purge_sms(now, now - 2 * 86_400).await {

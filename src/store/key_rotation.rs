@@ -1,4 +1,5 @@
-//! Master key rotation in the store: every sealed value (device seeds, mOTP PINs, RADIUS shared secrets) read,
+//! Master key rotation in the store: every sealed value (device seeds, mOTP PINs, RADIUS shared secrets, the
+//! console admins' TOTP seeds) read,
 //! re-sealed by the caller and written back, the key check value replaced and the rotation's audit row appended,
 //! all in one transaction that holds the audit chain's lock, so that no audit row is linked under the old key
 //! after the key check value names the new one (`audit.rs`).
@@ -21,6 +22,8 @@ pub enum SealedKind {
     DevicePin,
     /// `radius_clients.sealed_secret`.
     ClientSecret,
+    /// `admins.sealed_totp`.
+    AdminTotp,
 }
 
 impl SealedKind {
@@ -30,6 +33,7 @@ impl SealedKind {
             Self::DeviceSeed => "device_seed",
             Self::DevicePin => "device_pin",
             Self::ClientSecret => "client_secret",
+            Self::AdminTotp => "admin_totp",
         }
     }
 }
@@ -39,7 +43,7 @@ impl SealedKind {
 pub struct SealedValue {
     /// The column.
     pub kind: SealedKind,
-    /// The device ID, or the client's name.
+    /// The device ID, the client's or the admin's name.
     pub row: String,
     /// The device's account (empty for a client).
     pub account_id: String,
@@ -56,6 +60,8 @@ pub struct ResealCounts {
     pub pins: u64,
     /// RADIUS shared secrets.
     pub client_secrets: u64,
+    /// Console admins' TOTP seeds.
+    pub admin_totps: u64,
 }
 
 /// Re-seals one value under the new key (opening it with the keyring).
@@ -109,6 +115,7 @@ pub(super) fn reseal_all(
             SealedKind::DeviceSeed => counts.seeds += 1,
             SealedKind::DevicePin => counts.pins += 1,
             SealedKind::ClientSecret => counts.client_secrets += 1,
+            SealedKind::AdminTotp => counts.admin_totps += 1,
         }
         resealed.push(sealed);
     }
@@ -118,10 +125,11 @@ pub(super) fn reseal_all(
 /// A device row's ID, account, sealed seed and sealed PIN.
 pub(super) type DeviceSecrets = (String, String, Vec<u8>, Option<Vec<u8>>);
 
-/// The rows of both tables as sealed values (devices: seed, then PIN if any).
+/// The rows of the three tables as sealed values (devices: seed, then PIN if any).
 pub(super) fn to_values(
     devices: Vec<DeviceSecrets>,
     clients: Vec<(String, Vec<u8>)>,
+    admins: Vec<(String, Vec<u8>)>,
 ) -> Vec<SealedValue> {
     let mut values = Vec::with_capacity(devices.len() * 2 + clients.len());
     for (id, account_id, seed, pin) in devices {
@@ -148,6 +156,14 @@ pub(super) fn to_values(
             sealed: secret,
         });
     }
+    for (name, seed) in admins {
+        values.push(SealedValue {
+            kind: SealedKind::AdminTotp,
+            row: name,
+            account_id: String::new(),
+            sealed: seed,
+        });
+    }
     values
 }
 
@@ -169,7 +185,12 @@ macro_rules! sealed_store_impl {
                     sqlx::query_as("SELECT name, sealed_secret FROM radius_clients ORDER BY name")
                         .fetch_all(&self.pool)
                         .await?;
-                Ok(crate::store::key_rotation::to_values(devices, clients))
+                let admins = sqlx::query_as("SELECT name, sealed_totp FROM admins ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(crate::store::key_rotation::to_values(
+                    devices, clients, admins,
+                ))
             }
 
             async fn rotate_key(
@@ -191,6 +212,12 @@ macro_rules! sealed_store_impl {
                 ))
                 .fetch_all(&mut *tx)
                 .await?;
+                let admins = sqlx::query_as(concat!(
+                    "SELECT name, sealed_totp FROM admins ORDER BY name",
+                    $lock
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
                 self.lock_audit(&mut tx).await?;
                 let stored: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT value FROM meta WHERE key = 'key_check'")
@@ -203,7 +230,7 @@ macro_rules! sealed_store_impl {
                             .to_owned(),
                     ));
                 }
-                let values = to_values(devices, clients);
+                let values = to_values(devices, clients, admins);
                 let (resealed, counts) = reseal_all(rotation, &values)?;
                 for (value, sealed) in values.iter().zip(&resealed) {
                     let statement = match value.kind {
@@ -213,6 +240,9 @@ macro_rules! sealed_store_impl {
                         SealedKind::DevicePin => "UPDATE devices SET sealed_pin = $2 WHERE id = $1",
                         SealedKind::ClientSecret => {
                             "UPDATE radius_clients SET sealed_secret = $2 WHERE name = $1"
+                        }
+                        SealedKind::AdminTotp => {
+                            "UPDATE admins SET sealed_totp = $2 WHERE name = $1"
                         }
                     };
                     sqlx::query(statement)

@@ -22,6 +22,7 @@ pub mod backup;
 mod batch;
 mod cache;
 mod changes;
+mod console;
 mod devices;
 mod directory_sync;
 mod import;

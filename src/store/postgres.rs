@@ -29,6 +29,7 @@ use super::{
 use crate::audit::{AuditChain, AuditEvent};
 
 mod account_proofs;
+mod console;
 mod devices;
 mod directory_sync;
 mod import;
@@ -164,6 +165,7 @@ pub(super) async fn append_audit_in(
 
 crate::store::sql::role_impls!(PgStore);
 crate::store::key_rotation::sealed_store_impl!(PgStore, " FOR UPDATE");
+crate::store::console::console_store_impl!(PgStore);
 
 /// The rotation's backend steps (`store/key_rotation.rs`).
 impl PgStore {

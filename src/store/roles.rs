@@ -1,5 +1,5 @@
 //! The store by roles: one trait per part of motpd that keeps data (accounts, devices, invitations, web
-//! sessions, SMS codes, second proofs, RADIUS clients, the audit trail, upkeep). Off the per-packet path,
+//! sessions, SMS codes, second proofs, RADIUS clients, the audit trail, upkeep, the helpdesk console). Off the per-packet path,
 //! callers hold an `Arc<dyn Store>` (every role) or a `&dyn` of the one role they need; the login path has
 //! its own narrow trait, [`super::LoginStore`].
 //!
@@ -10,10 +10,10 @@
 
 use super::key_rotation::SealedStore;
 use super::{
-    AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry, AuditFilter,
-    Device, FailureState, ImportSummary, Invitation, NewClient, NewDevice, NewSmsCode,
-    NewWebSession, RadiusClient, SmsCodeAttempt, SmsIssue, SmsLimits, SmsPurpose, StoreError,
-    SyncApplied, SyncWrite, SyncedAccount, WebSession,
+    AccountFilter, AccountOverview, AccountStatus, AccountUpsert, AccountingEntry, Admin,
+    AdminSession, AuditFilter, Device, FailureState, ImportSummary, Invitation, NewAdmin,
+    NewAdminSession, NewClient, NewDevice, NewSmsCode, NewWebSession, RadiusClient, SmsCodeAttempt,
+    SmsIssue, SmsLimits, SmsPurpose, StoreError, SyncApplied, SyncWrite, SyncedAccount, WebSession,
 };
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::model::Account;
@@ -30,6 +30,7 @@ pub trait Store:
     + ClientStore
     + AuditStore
     + DirectoryStore
+    + ConsoleStore
     + SealedStore
 {
 }
@@ -45,6 +46,7 @@ impl<T> Store for T where
         + ClientStore
         + AuditStore
         + DirectoryStore
+        + ConsoleStore
         + SealedStore
 {
 }
@@ -443,4 +445,64 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug {
     /// Moves the end of `holder`'s lease of `job` to `until` (when the next run is due, or `now` to hand it
     /// back); `false` if `holder` no longer holds it.
     async fn set_job_lease(&self, job: &str, holder: &str, until: i64) -> Result<bool, StoreError>;
+}
+
+/// The helpdesk console: its admins (never staff accounts), their sessions, and the account search.
+#[async_trait::async_trait]
+pub trait ConsoleStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new admin; `Conflict` if the name is taken.
+    async fn create_admin(&self, admin: &NewAdmin, now: i64) -> Result<(), StoreError>;
+    /// The admin with this name.
+    async fn admin(&self, name: &str) -> Result<Option<Admin>, StoreError>;
+    /// Every admin, by name.
+    async fn list_admins(&self) -> Result<Vec<Admin>, StoreError>;
+    /// Deletes an admin and its sessions; `false` if there was none.
+    async fn remove_admin(&self, name: &str) -> Result<bool, StoreError>;
+    /// Disables an admin (its sessions end in the same transaction) or enables it again; `false` if there is
+    /// no such admin.
+    async fn set_admin_disabled(&self, name: &str, disabled: bool) -> Result<bool, StoreError>;
+    /// Replaces the admin's TOTP seed (its replay guard starting at `step`, the confirming code's), clears
+    /// its failures and lock and ends its sessions, atomically; `false` if there is no such admin.
+    async fn replace_admin_totp(
+        &self,
+        name: &str,
+        sealed_totp: &[u8],
+        step: i64,
+    ) -> Result<bool, StoreError>;
+    /// Counts a console login attempt before any secret is compared (a success clears it again): the
+    /// counter goes up, starting again at 1 after an expired lock, and the admin is locked until `lock_until`
+    /// when it passes `max_failures`, in one statement. The counter and the lock after it; `None` if there is
+    /// no such admin.
+    async fn reserve_admin_attempt(
+        &self,
+        name: &str,
+        max_failures: u32,
+        lock_until: i64,
+        now: i64,
+    ) -> Result<Option<(u32, Option<i64>)>, StoreError>;
+    /// Records a login whose code matched `step`: a compare-and-set on the replay guard (only a newer step of
+    /// an admin neither disabled nor locked at `now` wins, once across nodes), clearing the failures. `false`
+    /// for the loser.
+    async fn record_admin_login(&self, name: &str, step: i64, now: i64)
+    -> Result<bool, StoreError>;
+    /// Stores a new console session.
+    async fn create_admin_session(
+        &self,
+        session: &NewAdminSession,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The unexpired session with this ID hash of an admin who is not disabled, its deadline moved to
+    /// `expires_at`.
+    async fn touch_admin_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<AdminSession>, StoreError>;
+    /// Ends a console session; `false` if there was none.
+    async fn remove_admin_session(&self, id_hash: &[u8]) -> Result<bool, StoreError>;
+    /// Deletes expired console sessions; returns how many.
+    async fn purge_expired_admin_sessions(&self, now: i64) -> Result<u64, StoreError>;
+    /// Accounts whose ID, name or phone contains `text` (case-insensitive), by ID, at most `limit`.
+    async fn search_accounts(&self, text: &str, limit: u32) -> Result<Vec<Account>, StoreError>;
 }

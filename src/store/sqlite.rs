@@ -34,6 +34,7 @@ use crate::audit::{AuditChain, AuditEvent};
 
 mod account_proofs;
 mod checkpoint;
+mod console;
 mod devices;
 mod directory_sync;
 mod hot;
@@ -173,6 +174,7 @@ impl SqliteStore {
 }
 
 crate::store::key_rotation::sealed_store_impl!(SqliteStore, "");
+crate::store::console::console_store_impl!(SqliteStore);
 
 /// The rotation's backend steps (`store/key_rotation.rs`).
 impl SqliteStore {

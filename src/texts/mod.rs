@@ -7,8 +7,11 @@
 //! Mails and notice SMS go to people whose language is not known: they carry Traditional Chinese first, then
 //! English, put together here from each language's part.
 
+mod console;
 mod en;
 mod zh_tw;
+
+pub(crate) use console::{ConsoleTexts, console};
 
 pub use crate::config::Language;
 pub(crate) use en::WEB as WEB_EN;

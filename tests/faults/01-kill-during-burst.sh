@@ -36,10 +36,10 @@ one_backend() {
   local server=127.0.0.1:$(port "$dir" auth)
 
   run_load "$dir/pw.out" --server "$server" --users "$pw_users" --first-user $((otp_users + 1)) \
-    --mode password+otp --source 127.0.0.2 --rate 10 --concurrency 16 --duration 6s --timeout 2s \
+    --mode password+otp --source 127.0.0.2 --rate 10 --concurrency 16 --duration 7s --timeout 2s \
     --progress 0 --accepted-log "$dir/pw.accepted"
   local pw_load=$LOAD_PID
-  sleep 2
+  sleep 3  # the password+otp stream first: its first logins re-hash at motpd's cost on idle-priority threads
   run_load "$dir/otp.out" --server "$server" --users "$otp_users" --mode otp-only --concurrency 64 \
     --duration 4s --timeout 2s --progress 0 --accepted-log "$dir/otp.accepted"
   local otp_load=$LOAD_PID

@@ -4,7 +4,7 @@
 # free byte, after another ~12 s it is removed. Checks:
 #   - while the volume is full, logins fail closed: no Access-Accept is answered whose step and audit row
 #     could not be stored (every Accept the load tool saw has its audit row afterwards), and the failures are
-#     visible: the "storage is full" log line and the motpd_store_full_total counter on /metrics;
+#     visible: the "storage is full" log line, the motpd_store_full_total counter on /metrics, /readyz 503;
 #   - service resumes without a restart once space returns (seconds measured, at most 10);
 #   - `PRAGMA integrity_check` says ok, `motpd audit verify` passes, and an account created, one disabled, one
 #     set to no SMS fallback and a device bound before the fault are unchanged.
@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 faults_begin disk-full
 describe "SQLite volume full while serving (tmpfs filled, then freed)" \
-  "fails closed (no unaudited Accept, log line, metric); recovers without restart; integrity_check ok; earlier changes kept"
+  "fails closed (no unaudited Accept, log line, metric, /readyz 503); recovers without restart; integrity_check ok; earlier changes kept"
 
 (($(id -u) == 0)) || fail "needs root to mount a tmpfs"
 vol=$WORK/vol
@@ -55,10 +55,19 @@ for _ in $(seq 1 100); do
 done
 [[ -n "$failing" ]] || fail "no write failed within 10 s of the volume filling up"
 note "first failed write $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$filled" "$failing") s after the fill"
-sleep 10
+sleep 5
+readyz() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$(port "$dir" admin)/readyz"; }
+ready_full=$(readyz)
+[[ "$ready_full" == 503 ]] || fail "/readyz answered $ready_full while the volume was full"
+ok "/readyz answers 503 while the volume is full"
+sleep 5
 freeing=$(now)
 rm -f "$vol/filler"
 note "space returned"
+sleep 1
+ready_after=$(readyz)
+[[ "$ready_after" == 200 ]] || fail "/readyz answered $ready_after after space returned"
+ok "/readyz answers 200 again once space returned"
 
 status=0
 wait "$load" || status=$?

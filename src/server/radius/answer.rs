@@ -28,6 +28,14 @@ use crate::engine::unavailable_message;
 impl Inner {
     /// Evaluates `job` and answers it on `socket`.
     pub(crate) async fn answer(self: Arc<Self>, job: Job, socket: Arc<UdpSocket>) {
+        let target = job.key.source;
+        if let Some(bytes) = self.evaluate(job).await {
+            send(&socket, &bytes, target, &self).await;
+        }
+    }
+
+    /// Evaluates `job`: the signed reply, already in the duplicate cache, or `None` (no reply).
+    pub(crate) async fn evaluate(&self, job: Job) -> Option<Arc<[u8]>> {
         let Job {
             work,
             key,
@@ -61,11 +69,11 @@ impl Inner {
         drop(permit);
         let Some(bytes) = bytes else {
             self.cache.abandon(&key);
-            return;
+            return None;
         };
         let bytes: Arc<[u8]> = bytes.into();
         self.cache.complete(&key, bytes.clone(), Instant::now());
-        send(&socket, &bytes, key.source, &self).await;
+        Some(bytes)
     }
 
     /// The engine's decision; on failure or timeout, what `on_store_error` says (`None`: no reply). The log

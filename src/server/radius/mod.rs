@@ -31,6 +31,7 @@ mod answer;
 mod clients;
 mod duplicates;
 mod exported;
+mod fuzzing;
 mod handle;
 mod heartbeat;
 mod limiter;

@@ -537,3 +537,26 @@ async fn the_receive_loops_beat_while_they_run_and_not_after() {
     tokio::time::sleep(BEAT * 2).await;
     assert!(!server.heartbeat.all_alive_since(&mut seen), "stopped");
 }
+
+/// The fuzz targets' entry point answers as the receive loop does: the same checks, the same signed bytes, the
+/// duplicate cache.
+#[tokio::test]
+async fn the_fuzzing_entry_point_takes_the_receive_path() {
+    let engine = Arc::new(FakeEngine::default());
+    let table = SharedClientTable::new(ClientTable::new(loopback_clients()));
+    let server = RadiusServer::new(engine.clone(), table, &RadiusConfig::default()).unwrap();
+    let nas: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    let request = access_request(4, AUTH, "accept", SECRET);
+
+    let bytes = server.fuzz_auth_datagram(&request, nas).await.unwrap();
+    assert_eq!(verified(&bytes, &AUTH).code(), Code::AccessAccept);
+    let again = server.fuzz_auth_datagram(&request, nas).await.unwrap();
+    assert_eq!(again, bytes, "a retransmission gets the cached bytes");
+    assert_eq!(engine.calls(), 1);
+
+    let stranger: SocketAddr = "192.0.2.1:50000".parse().unwrap();
+    assert_eq!(server.fuzz_auth_datagram(&request, stranger).await, None);
+    let forged = access_request(5, AUTH, "accept", b"not-the-secret");
+    assert_eq!(server.fuzz_auth_datagram(&forged, nas).await, None);
+    assert_eq!(engine.calls(), 1);
+}

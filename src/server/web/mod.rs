@@ -10,12 +10,15 @@
 //!
 //! [`admin`] is the other HTTP listener, for monitoring (`/metrics`, `/healthz`, `/readyz`): its own router on
 //! its own address, sharing nothing with the pages but this module's place as the crate's HTTP code.
+//! [`console`] is the helpdesk console (`/admin`, `[admin_web] listen`): its own router and listener, reusing
+//! the network checks, the form token, the connection limits and the security headers of this module.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 mod account;
 mod account_flow;
 pub mod admin;
+pub mod console;
 mod form_token;
 mod guard;
 mod handlers;

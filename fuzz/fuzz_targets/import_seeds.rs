@@ -1,0 +1,13 @@
+//! Feeds arbitrary bytes to the seed import reader (UTF-8/Big5 detection, header, every row's kind-dependent
+//! rules): it never panics, and every row error it reports names a line within the file (`1..=line count`).
+#![no_main]
+
+include!("line_count.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(plan) = motpd::import::seeds::read_seed_import(data) {
+        check_lines(data, &plan.errors);
+        let lines = line_count(data);
+        assert!(plan.rows.iter().all(|row| (2..=lines).contains(&row.line)));
+    }
+});

@@ -1,0 +1,351 @@
+//! The helpdesk's account pages: the search (ID, name or phone, partial, at most [`SEARCH_LIMIT`] results),
+//! the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events), and
+//! the actions, each a confirmation page with a required reason, then a POST the engine carries out and audits
+//! with the admin's name and the reason.
+
+// The error is the page to answer with, as in every handler; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::ConsoleState;
+use super::guard::{AnyAdmin, SignedIn};
+use super::pages::{AccountPage, AccountRow, ConfirmPage, EventRow, Fact, SearchPage};
+use crate::engine::{enrollment, helpdesk};
+use crate::model::{Account, AccountStatus};
+use crate::store::AuditFilter;
+use crate::texts::ConsoleTexts;
+
+/// Most accounts a search shows.
+const SEARCH_LIMIT: u32 = 50;
+/// Audit events on the account page.
+const EVENTS: u32 = 50;
+/// Longest search text and reason kept.
+const MAX_QUERY_CHARS: usize = 64;
+const MAX_REASON_CHARS: usize = 500;
+
+/// The actions of the account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Unlock,
+    ResetDevice,
+}
+
+impl Action {
+    fn parse(path: &str) -> Option<Self> {
+        match path {
+            "unlock" => Some(Self::Unlock),
+            "reset-device" => Some(Self::ResetDevice),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Unlock => "unlock",
+            Self::ResetDevice => "reset-device",
+        }
+    }
+
+    fn texts(self, t: &ConsoleTexts) -> (&'static str, &'static str) {
+        match self {
+            Self::Unlock => (t.confirm_unlock_heading, t.confirm_unlock_text),
+            Self::ResetDevice => (t.confirm_reset_heading, t.confirm_reset_text),
+        }
+    }
+}
+
+/// `?q=` of the search.
+#[derive(Debug, Deserialize)]
+pub(super) struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /admin`: the search form, with results when `q` is given.
+pub(super) async fn search(
+    State(state): State<Arc<ConsoleState>>,
+    AnyAdmin(admin): AnyAdmin,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    let t = admin.desk.texts();
+    let text: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let mut rows = Vec::new();
+    let mut more = false;
+    if !text.is_empty() {
+        let found = match state.store.search_accounts(&text, SEARCH_LIMIT + 1).await {
+            Ok(found) => found,
+            Err(error) => return admin.desk.failure(&error),
+        };
+        more = found.len() > SEARCH_LIMIT as usize;
+        rows = found
+            .into_iter()
+            .take(SEARCH_LIMIT as usize)
+            .map(|a| AccountRow {
+                status: status_text(t, a.status),
+                phone: a.phone.unwrap_or_default(),
+                name: a.name,
+                id: a.id,
+            })
+            .collect();
+    }
+    let page = SearchPage {
+        f: admin.desk.frame("/admin", Some(admin.who())),
+        query: &text,
+        searched: !text.is_empty(),
+        rows,
+        more,
+    };
+    admin.desk.page(StatusCode::OK, &page, &[])
+}
+
+/// `?done=` after an action.
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// `GET /admin/accounts/{id}`.
+pub(super) async fn show(
+    State(state): State<Arc<ConsoleState>>,
+    AnyAdmin(admin): AnyAdmin,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Response {
+    let t = admin.desk.texts();
+    let account = match existing(&state, &admin, &id).await {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let store = &state.store;
+    let device = match store.active_device(&account.id).await {
+        Ok(device) => device,
+        Err(error) => return admin.desk.failure(&error),
+    };
+    let filter = AuditFilter {
+        account: Some(account.id.clone()),
+        limit: EVENTS,
+        ..AuditFilter::default()
+    };
+    let records = match store.search_audit(&filter).await {
+        Ok(records) => records,
+        Err(error) => return admin.desk.failure(&error),
+    };
+    let offset = state.utc_offset;
+    let when = |at: Option<i64>| {
+        at.map_or_else(
+            || t.never.to_owned(),
+            |at| crate::local_time::text(at, offset),
+        )
+    };
+    let now = state.now();
+    let facts = vec![
+        Fact {
+            label: t.col_status,
+            value: status_text(t, account.status).to_owned(),
+        },
+        Fact {
+            label: t.col_phone,
+            value: account.phone.clone().unwrap_or_default(),
+        },
+        Fact {
+            label: t.device_kind,
+            value: device.as_ref().map_or_else(
+                || t.no_device.to_owned(),
+                |d| d.kind.as_str().to_uppercase(),
+            ),
+        },
+        Fact {
+            label: t.bound_at,
+            value: when(device.as_ref().and_then(|d| d.confirmed_at)),
+        },
+        Fact {
+            label: t.last_used,
+            value: when(account.last_login(device.as_ref().and_then(|d| d.last_used_at))),
+        },
+        Fact {
+            label: t.failures,
+            value: account.failures.to_string(),
+        },
+        Fact {
+            label: t.locked_until,
+            value: account
+                .locked_until
+                .filter(|&until| until > now)
+                .map_or_else(|| t.not_locked.to_owned(), |until| when(Some(until))),
+        },
+        Fact {
+            label: t.sms_setting,
+            value: match account.sms_fallback {
+                None => t.sms_default,
+                Some(true) => t.sms_on,
+                Some(false) => t.sms_off,
+            }
+            .to_owned(),
+        },
+        Fact {
+            label: t.expires,
+            value: account
+                .expires_on
+                .map_or_else(|| t.never_expires.to_owned(), |d| d.to_string()),
+        },
+    ];
+    let events = records
+        .into_iter()
+        .map(|r| EventRow {
+            at: crate::local_time::text(r.event.at, offset),
+            kind: r.event.kind,
+            actor: r.event.actor,
+            outcome: r.event.outcome,
+            detail: r.event.detail,
+        })
+        .collect();
+    let notice = match done.done.as_deref() {
+        Some("unlocked") => Some(t.unlocked),
+        Some("unchanged") => Some(t.nothing_to_unlock),
+        Some("reset") => Some(t.reset_done),
+        Some("no-device") => Some(t.no_device_to_reset),
+        _ => None,
+    };
+    let path = format!("/admin/accounts/{}", account.id);
+    let page = AccountPage {
+        f: admin.desk.frame(&path, Some(admin.who())),
+        id: &account.id,
+        name: &account.name,
+        facts,
+        events,
+        notice,
+    };
+    admin.desk.page(StatusCode::OK, &page, &[])
+}
+
+/// `GET /admin/accounts/{id}/{action}`: the confirmation page.
+pub(super) async fn confirm_form(
+    State(state): State<Arc<ConsoleState>>,
+    AnyAdmin(admin): AnyAdmin,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let Some(action) = Action::parse(&action) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let account = match existing(&state, &admin, &id).await {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    confirm_page(&admin, &account.id, action, "", None, StatusCode::OK)
+}
+
+fn confirm_page(
+    admin: &SignedIn,
+    id: &str,
+    action: Action,
+    reason: &str,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let (heading, text) = action.texts(admin.desk.texts());
+    let path = format!("/admin/accounts/{id}/{}", action.path());
+    let page = ConfirmPage {
+        f: admin.desk.frame(&path, Some(admin.who())),
+        id,
+        action: action.path(),
+        heading,
+        text,
+        csrf: admin.csrf(),
+        reason,
+        error,
+    };
+    admin.desk.page(status, &page, &[])
+}
+
+/// The confirmation form's fields.
+#[derive(Debug, Deserialize)]
+pub(super) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/accounts/{id}/{action}`: carries the action out (CSRF token and a reason required).
+pub(super) async fn act(
+    State(state): State<Arc<ConsoleState>>,
+    AnyAdmin(admin): AnyAdmin,
+    Path((id, action)): Path<(String, String)>,
+    axum::Form(form): axum::Form<ActionForm>,
+) -> Response {
+    let Some(action) = Action::parse(&action) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Err(refused) = admin.check_csrf(&form.csrf) {
+        return refused;
+    }
+    let account = match existing(&state, &admin, &id).await {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    let reason: String = form.reason.trim().chars().take(MAX_REASON_CHARS).collect();
+    if reason.is_empty() {
+        let t = admin.desk.texts();
+        let status = StatusCode::BAD_REQUEST;
+        return confirm_page(
+            &admin,
+            &account.id,
+            action,
+            "",
+            Some(t.reason_required),
+            status,
+        );
+    }
+    let store = state.store.as_ref();
+    let (actor, now) = (admin.actor(), state.now());
+    let done = match action {
+        Action::Unlock => {
+            match helpdesk::unlock_account(store, &account.id, &actor, Some(&reason), now).await {
+                Ok(helpdesk::Unlocked::Done) => "unlocked",
+                Ok(helpdesk::Unlocked::Unchanged) => "unchanged",
+                Err(error) => return admin.desk.failure(&error),
+            }
+        }
+        Action::ResetDevice => {
+            match enrollment::reset_devices(store, &account.id, &actor, Some(&reason), now).await {
+                Ok(0) => "no-device",
+                Ok(_) => "reset",
+                Err(error) => return admin.desk.failure(&error),
+            }
+        }
+    };
+    tracing::info!(admin = %admin.name, account = %account.id, action = action.path(), outcome = done, "helpdesk console action");
+    Redirect::to(&format!("/admin/accounts/{}?done={done}", account.id)).into_response()
+}
+
+/// The account `id`, or the "no such account" page.
+async fn existing(state: &ConsoleState, admin: &SignedIn, id: &str) -> Result<Account, Response> {
+    match state.store.account(&id.trim().to_lowercase()).await {
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => {
+            let t = admin.desk.texts();
+            Err(admin.desk.message(
+                StatusCode::NOT_FOUND,
+                Some(admin.who()),
+                t.account_heading,
+                t.not_found,
+            ))
+        }
+        Err(error) => Err(admin.desk.failure(&error)),
+    }
+}
+
+fn status_text(t: &ConsoleTexts, status: AccountStatus) -> &'static str {
+    match status {
+        AccountStatus::Active => t.status_active,
+        AccountStatus::Disabled => t.status_disabled,
+        AccountStatus::Pending => t.status_pending,
+    }
+}

@@ -1,0 +1,133 @@
+//! Role enforcement in one place: a handler takes [`AnyAdmin`] (any signed-in admin: the helpdesk's pages) or
+//! [`AdminOnly`] (the `admin` role); the extractor checks the session (else a redirect to the login page, saying
+//! the session ended when the browser still had one) and the role (else 403), before the handler runs. An
+//! admin-only page is a handler taking `AdminOnly`.
+
+// The error is the page to answer with, as in every handler; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq as _;
+
+use super::ConsoleState;
+use super::desk::Desk;
+use super::pages::Who;
+use super::sessions;
+use crate::model::AdminRole;
+
+/// A signed-in admin at the console.
+#[derive(Debug)]
+pub(super) struct SignedIn {
+    pub(super) desk: Desk,
+    /// The session cookie's value.
+    pub(super) session_id: String,
+    pub(super) name: String,
+    pub(super) role: AdminRole,
+    csrf: String,
+}
+
+impl SignedIn {
+    /// What the page frame shows of the admin (and the logout form's token).
+    pub(super) fn who(&self) -> Who {
+        let t = self.desk.texts();
+        Who {
+            name: self.name.clone(),
+            role: match self.role {
+                AdminRole::Helpdesk => t.role_helpdesk,
+                AdminRole::Admin => t.role_admin,
+            },
+            is_admin: self.role == AdminRole::Admin,
+            csrf: self.csrf.clone(),
+        }
+    }
+
+    /// The token this session's forms carry.
+    pub(super) fn csrf(&self) -> &str {
+        &self.csrf
+    }
+
+    /// Whether a form's CSRF field is this session's (constant time); else the 403 page.
+    pub(super) fn check_csrf(&self, field: &str) -> Result<(), Response> {
+        let ok = !field.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(field.as_bytes()));
+        if ok {
+            Ok(())
+        } else {
+            Err(self.desk.forbidden(Some(self.who())))
+        }
+    }
+
+    /// The audit actor of this admin's actions.
+    pub(super) fn actor(&self) -> String {
+        crate::engine::admins::actor(&self.name)
+    }
+}
+
+/// Any signed-in admin (helpdesk or admin).
+#[derive(Debug)]
+pub(super) struct AnyAdmin(pub(super) SignedIn);
+
+/// A signed-in admin with the `admin` role.
+#[derive(Debug)]
+pub(super) struct AdminOnly(pub(super) SignedIn);
+
+impl FromRequestParts<Arc<ConsoleState>> for AnyAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ConsoleState>,
+    ) -> Result<Self, Self::Rejection> {
+        signed_in(parts, state, AdminRole::Helpdesk).await.map(Self)
+    }
+}
+
+impl FromRequestParts<Arc<ConsoleState>> for AdminOnly {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ConsoleState>,
+    ) -> Result<Self, Self::Rejection> {
+        signed_in(parts, state, AdminRole::Admin).await.map(Self)
+    }
+}
+
+/// The session's admin if its role is at least `least`.
+async fn signed_in(
+    parts: &mut Parts,
+    state: &Arc<ConsoleState>,
+    least: AdminRole,
+) -> Result<SignedIn, Response> {
+    let desk = Desk::from_request_parts(parts, state).await?;
+    let Some(id) = desk.session_id.clone() else {
+        return Err(Redirect::to("/admin/login").into_response());
+    };
+    let session = match sessions::find(state, &id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Err(Redirect::to("/admin/login?expired=1").into_response()),
+        Err(error) => return Err(desk.failure(&error)),
+    };
+    let admin = SignedIn {
+        desk,
+        session_id: id,
+        name: session.admin_name,
+        role: session.role,
+        csrf: session.csrf,
+    };
+    if admin.role < least {
+        let t = admin.desk.texts();
+        let who = admin.who();
+        return Err(admin.desk.message(
+            StatusCode::FORBIDDEN,
+            Some(who),
+            t.forbidden_heading,
+            t.role_forbidden,
+        ));
+    }
+    Ok(admin)
+}

@@ -1,0 +1,162 @@
+//! The console's login (name, password and code on one form, one answer for every failure) and logout. The
+//! login form is protected by a signed CSRF cookie (no session exists yet); a login that passes gets a new
+//! session, the browser's old one ended.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::ConsoleState;
+use super::desk::Desk;
+use super::guard::AnyAdmin;
+use super::pages::LoginPage;
+use super::sessions;
+use crate::engine::admins::Login;
+use crate::secrets::SecretString;
+use crate::server::web::form_token::FormToken;
+
+/// `?expired=1` after a session ended.
+#[derive(Debug, Deserialize)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+/// The login form's fields (missing ones are empty, so a form without its token is refused, not malformed).
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    code: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /admin/login`.
+pub(super) async fn form(
+    State(state): State<Arc<ConsoleState>>,
+    desk: Desk,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let expired = query
+        .expired
+        .is_some()
+        .then_some(desk.texts().session_expired);
+    render(&state, &desk, "", expired, StatusCode::OK)
+}
+
+/// The login page with a fresh form token.
+fn render(
+    state: &ConsoleState,
+    desk: &Desk,
+    name: &str,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let token = match FormToken::issue(state.now()) {
+        Ok(token) => token,
+        Err(error) => return desk.failure(&error),
+    };
+    let page = LoginPage {
+        f: desk.frame("/admin/login", None),
+        csrf: token.csrf(),
+        name,
+        error,
+    };
+    let cookie = sessions::form_cookie(state, &token.encode(&state.form_key));
+    desk.page(status, &page, &[cookie])
+}
+
+/// `POST /admin/login`.
+pub(super) async fn submit(
+    State(state): State<Arc<ConsoleState>>,
+    desk: Desk,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    let now = state.now();
+    let token = desk
+        .form_cookie
+        .as_deref()
+        .and_then(|value| FormToken::decode(value, &state.form_key, now));
+    if !token.is_some_and(|t| t.csrf_matches(&form.csrf)) {
+        return desk.forbidden(None);
+    }
+    let t = desk.texts();
+    let name: String = form.name.trim().chars().take(64).collect();
+    if !state.limiter.allow(desk.ip, now) {
+        return render(
+            &state,
+            &desk,
+            &name,
+            Some(t.login_failed),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let password = SecretString::new(form.password);
+    let login = state
+        .logins
+        .log_in(&name, &password, &form.code, &desk.ip.to_string())
+        .await;
+    let admin = match login {
+        Ok(Login::Admitted { name, .. }) => name,
+        Ok(Login::Refused) => {
+            return render(&state, &desk, &name, Some(t.login_failed), StatusCode::OK);
+        }
+        Err(error) => return desk.failure(&error),
+    };
+    let (id, _csrf) = match sessions::start(&state, desk.session_id.as_deref(), &admin).await {
+        Ok(started) => started,
+        Err(error) => return desk.failure(&error),
+    };
+    let mut response = Redirect::to("/admin").into_response();
+    for cookie in [
+        sessions::cookie(&state, &id),
+        sessions::removal(&state, sessions::FORM_COOKIE),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The logout form's field.
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/logout`.
+pub(super) async fn logout(
+    State(state): State<Arc<ConsoleState>>,
+    AnyAdmin(admin): AnyAdmin,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = admin.check_csrf(&form.csrf) {
+        return refused;
+    }
+    if let Err(error) = sessions::end(&state, &admin.session_id).await {
+        return admin.desk.failure(&error);
+    }
+    let mut response = Redirect::to("/admin/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&sessions::removal(&state, sessions::COOKIE)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
