@@ -7,12 +7,23 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
+/// Beyond this many keys in the current window new keys are refused: the limiter's memory stays bounded
+/// however many distinct addresses or typed account IDs arrive (an attacker's, not staff's, numbers).
+const MAX_KEYS: usize = 100_000;
+
 /// Counts attempts per key in fixed windows.
 #[derive(Debug)]
 pub(crate) struct RateLimiter<K> {
     limit: u32,
     window_seconds: i64,
-    windows: Mutex<HashMap<K, (i64, u32)>>,
+    windows: Mutex<Windows<K>>,
+}
+
+/// The counts, and the window whose stale keys were last dropped (once per window, not per call).
+#[derive(Debug)]
+struct Windows<K> {
+    counts: HashMap<K, (i64, u32)>,
+    pruned: i64,
 }
 
 impl<K: Hash + Eq> RateLimiter<K> {
@@ -21,7 +32,10 @@ impl<K: Hash + Eq> RateLimiter<K> {
         Self {
             limit,
             window_seconds: window_seconds.max(1),
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Windows {
+                counts: HashMap::new(),
+                pruned: i64::MIN,
+            }),
         }
     }
 
@@ -31,10 +45,14 @@ impl<K: Hash + Eq> RateLimiter<K> {
             return false;
         };
         let window = now.div_euclid(self.window_seconds);
-        if windows.len() > 10_000 {
-            windows.retain(|_, (w, _)| *w == window);
+        if windows.counts.len() > 10_000 && windows.pruned != window {
+            windows.counts.retain(|_, (w, _)| *w == window);
+            windows.pruned = window;
         }
-        let entry = windows.entry(key).or_insert((window, 0));
+        if windows.counts.len() >= MAX_KEYS && !windows.counts.contains_key(&key) {
+            return false;
+        }
+        let entry = windows.counts.entry(key).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -59,6 +77,18 @@ mod tests {
         assert!(!limiter.allow(a, 659));
         assert!(limiter.allow(b, 659));
         assert!(limiter.allow(a, 660));
+    }
+
+    #[test]
+    fn new_keys_are_refused_when_the_window_is_full() {
+        let limiter = RateLimiter::new(2, 900);
+        for n in 0..MAX_KEYS {
+            assert!(limiter.allow(n, 900));
+        }
+        assert!(!limiter.allow(MAX_KEYS, 900), "a new key past the bound");
+        assert!(limiter.allow(7, 901), "a key already counted goes on");
+        // The next window starts empty again.
+        assert!(limiter.allow(MAX_KEYS, 1800));
     }
 
     #[test]
