@@ -6,13 +6,23 @@
 # FUZZ_BUILD (default "--dev --sanitizer none"): the smoke run looks for panics and broken invariants, and an
 # optimised AddressSanitizer build of motpd and its dependencies costs CI far more time than it saves; the
 # campaign (fuzz/campaign.sh) uses the optimised AddressSanitizer build, "--sanitizer address".
+# `run-short.sh build` only builds, `run-short.sh run` only runs (CI builds at idle priority while the fault
+# suite runs, and runs the targets after the tests); no argument does both.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-15}"
 read -r -a build <<<"${FUZZ_BUILD:---dev --sanitizer none}"
 export RUSTC_BOOTSTRAP=1
 targets=(radius_request radius_decode web_forms config_parse import_accounts import_seeds)
-cargo fuzz build "${build[@]}"
+what="${1:-all}"
+case "$what" in
+    build | run | all) ;;
+    *) echo "usage: run-short.sh [build|run]" >&2; exit 2 ;;
+esac
+if [[ "$what" != run ]]; then
+    cargo fuzz build "${build[@]}"
+fi
+[[ "$what" != build ]] || exit 0
 # Inputs found during the run go to a scratch directory, removed at the end: never into the committed seeds,
 # and every run starts from the seeds alone.
 scratch="$(mktemp -d)"
