@@ -455,3 +455,95 @@ async fn the_owner_is_told_of_a_phone_change_by_mail_in_both_languages() {
     let (zh, en) = (html.find("lang=\"zh-Hant-TW\""), html.find("lang=\"en\""));
     assert!(zh.is_some() && zh < en, "Chinese first: {html}");
 }
+
+/// `password_source = "ldap"`: the change takes the directory password (a bind as the user), not anything else.
+#[tokio::test]
+async fn with_a_directory_the_change_takes_the_directory_password() {
+    use motpd::config::PasswordSource;
+    use motpd::directory::LdapDirectory;
+    use motpd::engine::PasswordAuthority;
+    use motpd::store::AccountStatus;
+
+    use crate::common::slapd::{Slapd, password_of, user_id};
+
+    let Some(directory) = Slapd::start(5) else {
+        return;
+    };
+    let ldap = directory.config(&[&directory.ldap_url]);
+    let f = EngineFixture::new(|config| {
+        web_config(config);
+        config.accounts.password_source = PasswordSource::Ldap;
+        config.ldap = ldap.clone();
+    })
+    .await;
+    let alice = user_id(1);
+    f.account_with_hash(&alice, None, AccountStatus::Active)
+        .await;
+    f.device(&alice, Kind::Totp).await;
+    let mut state = WebState::new(
+        &f.config,
+        &f.stores,
+        f.key.clone(),
+        Arc::new(f.clock.clone()),
+    );
+    let authority = LdapDirectory::new(&f.config.ldap, f.config.policy.utc_offset).unwrap();
+    state.set_password_authority(PasswordAuthority::Directory(Arc::new(authority)));
+    let state = Arc::new(state);
+
+    let mut b = Browser::new(&state, INSIDE);
+    let csrf = b.get("/enroll").await.field("csrf");
+    let login = b
+        .post(
+            "/enroll/login",
+            &[
+                ("csrf", &csrf),
+                ("account", &alice),
+                ("password", &password_of(&alice)),
+            ],
+        )
+        .await;
+    assert_eq!(login.location(), "/enroll/device", "{}", login.body);
+    // motpd holds no password for the account: the fixture's local one means nothing here.
+    let refused = start_change(&mut b, PASSWORD, &f.code_now()).await;
+    assert!(refused.body.contains(ZH_REFUSED), "{}", refused.body);
+    let qr = start_change(&mut b, &password_of(&alice), &f.code_now()).await;
+    assert!(qr.body.contains(ZH_SCAN), "{}", qr.body);
+}
+
+/// `password_source = "none"`: the pages check no password, so they change nothing (even for a session that
+/// logged in before the configuration changed; the sessions are in the shared database).
+#[tokio::test]
+async fn without_a_password_check_the_change_is_refused() {
+    use motpd::engine::PasswordAuthority;
+
+    let (f, state, old) = setup().await;
+    let mut b = Browser::new(&state, INSIDE);
+    b.log_in().await;
+    let mut gateway = WebState::new(
+        &f.config,
+        &f.stores,
+        f.key.clone(),
+        Arc::new(f.clock.clone()),
+    );
+    gateway.set_password_authority(PasswordAuthority::Gateway);
+    let gateway = Arc::new(gateway);
+    let mut same = Browser::new(&gateway, INSIDE);
+    same.cookies = b.cookies.clone();
+    let refused = start_change(&mut same, PASSWORD, &f.code_now()).await;
+    assert!(
+        refused.body.contains("本系統不驗證密碼"),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains(ZH_SCAN));
+    assert_eq!(
+        f.store.active_device("alice").await.unwrap().unwrap().id,
+        old
+    );
+    // The code was not used up.
+    let vpn = format!("{PASSWORD}{}", f.code_now());
+    assert!(matches!(
+        f.ask("alice", vpn.as_bytes(), AuthMode::PasswordOtp).await,
+        Decision::Accept { .. }
+    ));
+}
