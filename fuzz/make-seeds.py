@@ -91,6 +91,7 @@ ROUTES = [
     "GET /account/{p}/method", "POST /account/{p}/sms", "POST /account/{p}/sms/verify",
     "POST /account/{p}/app", "POST /account/{p}/helpdesk", "GET /account/{p}/password",
     "POST /account/{p}/password", "GET /invite/{p}", "POST /invite/{p}/unlock", "POST /invite/{p}/confirm",
+    "POST /enroll/change/start", "POST /enroll/change/confirm",
 ]
 
 
@@ -111,6 +112,10 @@ web("enroll-no-device-start.bin", [
     ("POST /enroll/login", 0, b"csrf={csrf}&account=dr.wang&password=Nurse.Chen2024!", 0),
     ("GET /enroll/device", 0, b"", 0),
     ("POST /enroll/device/start", 0, b"csrf={csrf}&label=phone&device=totp", 0)])
+web("enroll-phone-change.bin", [
+    ("GET /enroll", 0, b"", 0), ("POST /enroll/login", 0, LOGIN, 0), ("GET /enroll/device", 0, b"", 0),
+    ("POST /enroll/change/start", 0, b"csrf={csrf}&password=Nurse.Chen2024!&code={code}&label=new", 0),
+    ("POST /enroll/change/confirm", 0, b"csrf={csrf}&device=x&code=123456", 0)])
 web("enroll-wrong-password.bin", [("GET /enroll", 0, b"", 0),
                                   ("POST /enroll/login", 0, b"csrf={csrf}&account=nurse.chen&password=x", 0)])
 web("enroll-outside.bin", [("GET /enroll", 0, b"", 1), ("POST /enroll/login", 0, LOGIN, 1)])

@@ -1,7 +1,8 @@
 //! The enrollment and account pages, through the whole axum router in-process (`tower::ServiceExt::oneshot`):
-//! up to six requests per input, each to one of the pages' routes (flow A, the account activation / reset
-//! pages with their SMS, app and help-desk steps, the invitation links), with an arbitrary body, content type,
-//! path parameter, language and `X-Forwarded-For`, from an address inside or outside the allowed networks.
+//! up to six requests per input, each to one of the pages' routes (flow A and its phone change, the account
+//! activation / reset pages with their SMS, app and help-desk steps, the invitation links), with an arbitrary body,
+//! content type, path parameter, language and `X-Forwarded-For`, from an address inside or outside the allowed
+//! networks.
 //! The requests of one input share a cookie jar, and the body's `{csrf}` becomes the CSRF token of the last
 //! page, `{code}` the current code of `nurse.chen`'s app, so that inputs get past the form checks. The real
 //! services run over an SQLite file with a manual clock the input moves forward.
@@ -35,7 +36,7 @@ const SEED: &[u8] = b"12345678901234567890";
 const PASSWORD: &[u8] = b"Nurse.Chen2024!";
 
 /// The routes of `motpd::server::web::router`; `{p}` is the path parameter the input chooses.
-const ROUTES: [(&str, &str); 18] = [
+const ROUTES: [(&str, &str); 20] = [
     ("GET", "/enroll"),
     ("POST", "/enroll/login"),
     ("GET", "/enroll/device"),
@@ -54,6 +55,8 @@ const ROUTES: [(&str, &str); 18] = [
     ("GET", "/invite/{p}"),
     ("POST", "/invite/{p}/unlock"),
     ("POST", "/invite/{p}/confirm"),
+    ("POST", "/enroll/change/start"),
+    ("POST", "/enroll/change/confirm"),
 ];
 
 struct Harness {

@@ -29,6 +29,7 @@ mod lockout;
 mod mailed_seed;
 mod messages;
 mod passwords;
+pub mod phone_change;
 mod recovery_notice;
 mod recovery_sms;
 mod recovery_types;

@@ -123,14 +123,14 @@ enum Pending {
 /// The enrollment service.
 #[derive(Debug)]
 pub struct SelfService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     /// The login path: account records, lockout reservations, challenges.
-    logins: Arc<Logins>,
-    key: Arc<Keyring>,
+    pub(super) logins: Arc<Logins>,
+    pub(super) key: Arc<Keyring>,
     clock: Arc<dyn Clock>,
-    settings: LiveSettings,
+    pub(super) settings: LiveSettings,
     passwords: PasswordChecker,
-    notices: Option<Arc<DeviceNotices>>,
+    pub(super) notices: Option<Arc<DeviceNotices>>,
 }
 
 impl SelfService {
@@ -197,7 +197,7 @@ impl SelfService {
         Ok(outcome)
     }
 
-    async fn decide_login(
+    pub(super) async fn decide_login(
         &self,
         account_id: &str,
         password: &[u8],
@@ -280,7 +280,7 @@ impl SelfService {
     }
 
     /// The policy's thresholds for the web counter (the same numbers as the VPN's).
-    fn lockout_policy(&self) -> LockoutPolicy {
+    pub(super) fn lockout_policy(&self) -> LockoutPolicy {
         super::lockout::lockout_policy(&self.settings.load().policy)
     }
 
@@ -479,7 +479,7 @@ impl SelfService {
         })
     }
 
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         now: i64,
         kind: &str,

@@ -204,6 +204,67 @@ macro_rules! device_queries {
             Ok(())
         }
 
+        /// [`DeviceStore::begin_phone_change`](crate::store::DeviceStore::begin_phone_change): `device` becomes the
+        /// account's one pending device only while `old_device_id` is its active device.
+        pub(super) async fn begin_phone_change(
+            pool: &$pool,
+            device: &NewDevice,
+            old_device_id: &str,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = begin_device_change(pool, &device.account_id).await?;
+            let bound = sqlx::query(
+                "SELECT 1 FROM devices WHERE id = $1 AND account_id = $2 AND state = 'active'",
+            )
+            .bind(old_device_id)
+            .bind(&device.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if bound.is_none() {
+                return Err(StoreError::NotFound(format!("active device {old_device_id}")));
+            }
+            sqlx::query("DELETE FROM devices WHERE account_id = $1 AND state = 'pending'")
+                .bind(&device.account_id)
+                .execute(&mut *tx)
+                .await?;
+            insert_device(&mut tx, device, DeviceState::Pending, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// [`DeviceStore::swap_device`](crate::store::DeviceStore::swap_device): one transaction, the old device
+        /// removed only if still active, the new one activated only if still pending; else nothing changes.
+        pub(super) async fn swap_device(
+            pool: &$pool,
+            old_device_id: &str,
+            new_device_id: &str,
+            step: i64,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let (mut tx, account_id) = match begin_pending_device_change(pool, new_device_id).await {
+                Ok(found) => found,
+                Err(StoreError::NotFound(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            let retired = sqlx::query(
+                "DELETE FROM devices WHERE id = $1 AND account_id = $2 AND state = 'active'",
+            )
+            .bind(old_device_id)
+            .bind(&account_id)
+            .execute(&mut *tx)
+            .await?;
+            if retired.rows_affected() != 1 {
+                return Ok(false);
+            }
+            match activate_pending(&mut tx, &account_id, new_device_id, step, now).await {
+                Ok(()) => {}
+                Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+
         /// [`DeviceStore::active_device`](crate::store::DeviceStore::active_device).
         pub(super) async fn active(
             pool: &$pool,

@@ -198,6 +198,25 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
         step: i64,
         now: i64,
     ) -> Result<(), StoreError>;
+    /// Starts a phone change: stores `device` as the account's one pending device (earlier pending devices go),
+    /// only while `old_device_id` is the account's active device (`NotFound` otherwise, or for no account).
+    async fn begin_phone_change(
+        &self,
+        device: &NewDevice,
+        old_device_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Completes a phone change in one transaction: removes the active device `old_device_id` and activates the
+    /// pending `new_device_id` of the same account with `step` used up (other pending devices go). A
+    /// compare-and-set: `false`, and nothing changed, unless the old device is still the active one and the new
+    /// one still pending (a reset, a concurrent change or a newer start in between).
+    async fn swap_device(
+        &self,
+        old_device_id: &str,
+        new_device_id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// The account's active device.
     async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError>;
     /// A device by ID, in any state.

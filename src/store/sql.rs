@@ -342,6 +342,27 @@ macro_rules! role_impls {
                     devices::confirm_enrollment(&self.pool, device_id, step, now).await
                 }
 
+                async fn begin_phone_change(
+                    &self,
+                    device: &NewDevice,
+                    old_device_id: &str,
+                    now: i64,
+                ) -> Result<(), StoreError> {
+                    let _changed = self.changes.on_return(Change::Account(&device.account_id));
+                    devices::begin_phone_change(&self.pool, device, old_device_id, now).await
+                }
+
+                async fn swap_device(
+                    &self,
+                    old_device_id: &str,
+                    new_device_id: &str,
+                    step: i64,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let _changed = self.changes.on_return(Change::Everything);
+                    devices::swap_device(&self.pool, old_device_id, new_device_id, step, now).await
+                }
+
                 async fn active_device(&self, account_id: &str) -> Result<Option<Device>, StoreError> {
                     devices::active(&self.pool, account_id).await
                 }

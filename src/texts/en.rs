@@ -187,6 +187,10 @@ fn bound_via(via: BoundVia) -> &'static str {
         BoundVia::SelfService => "on the self-service registration page",
         BoundVia::InvitationLink => "through an e-mail invitation link",
         BoundVia::MailedQrAtVpn => "with the QR code of an invitation mail, at its first VPN login",
+        BoundVia::PhoneChange => {
+            "moved from your previous phone on the self-service registration page (with your password and a code \
+             from that phone); the previous phone's codes no longer work"
+        }
     }
 }
 
@@ -326,7 +330,15 @@ pub(crate) static WEB: WebTexts = WebTexts {
     bound_since: "Registered",
     last_used: "Last used",
     never: "not yet",
-    bound_replace: "One device per account. If your phone was lost or replaced, ask IT to reset it, then register again.",
+    bound_replace: "One device per account. If your phone was lost, ask IT to reset it, then register again.",
+    change_heading: "Changing phones?",
+    change_intro: "Move the registration to your new phone yourself: type your password and the code your current (old) phone shows now. Then scan a new QR code with the new phone and type its code; only then does the old phone stop working. Lost your phone? Ask IT to reset it instead.",
+    old_code: "Code from the old phone",
+    change_button: "Move to a new phone",
+    change_refused: "The password or the old phone's code is not correct, or that code was already used. Wait for the next code and try again.",
+    change_scan_intro: "Scan this QR code with the NEW phone's authenticator app, then type the code the new phone shows. Until then the old phone keeps working. Valid for 10 minutes.",
+    change_done: "Done! The new phone is registered and the old phone's codes no longer work. A notice was sent to your e-mail address.",
+    change_superseded: "The phone change could not be completed: the registered device was changed or reset meanwhile. Nothing was changed by this attempt.",
     unbound_heading: "No authenticator registered",
     unbound_intro: "Install an authenticator app on your phone (e.g. Google Authenticator or Microsoft Authenticator), then press the button.",
     label: "Device name (optional)",

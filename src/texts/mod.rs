@@ -243,6 +243,8 @@ pub enum BoundVia {
     InvitationLink,
     /// At the first VPN login with a seed mailed as a QR code (`motpd invite --qr-in-mail`).
     MailedQrAtVpn,
+    /// Moved from the previous phone on the enrollment pages (password and the old phone's code).
+    PhoneChange,
 }
 
 /// A mail: the values each language's part needs. Values are plain text; the HTML part gets them escaped.
@@ -431,6 +433,17 @@ web_texts! {
     last_used,
     never,
     bound_replace,
+    /// The phone change form on the device page (password and a code from the old phone).
+    change_heading,
+    change_intro,
+    old_code,
+    change_button,
+    /// A wrong password or old code (not told apart).
+    change_refused,
+    change_scan_intro,
+    change_done,
+    /// The bound device changed since the change started (IT reset, another change).
+    change_superseded,
     unbound_heading,
     unbound_intro,
     label,

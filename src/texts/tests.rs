@@ -110,6 +110,7 @@ fn mails() -> Vec<MailText<'static>> {
         BoundVia::SelfService,
         BoundVia::InvitationLink,
         BoundVia::MailedQrAtVpn,
+        BoundVia::PhoneChange,
     ] {
         mails.push(MailText::DeviceBound {
             name: "Alice",

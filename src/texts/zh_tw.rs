@@ -155,6 +155,9 @@ fn bound_via(via: BoundVia) -> &'static str {
         BoundVia::SelfService => "在醫院內部網路的自助註冊頁面",
         BoundVia::InvitationLink => "透過電子郵件邀請連結",
         BoundVia::MailedQrAtVpn => "透過邀請信中的 QR 碼，於第一次登入 VPN 時",
+        BoundVia::PhoneChange => {
+            "在自助註冊頁面以密碼與舊手機的驗證碼，由舊手機移轉（舊手機的驗證碼已失效），"
+        }
     }
 }
 
@@ -285,7 +288,15 @@ pub(crate) static WEB: WebTexts = WebTexts {
     bound_since: "綁定時間",
     last_used: "最後使用",
     never: "尚未使用",
-    bound_replace: "每個帳號只能綁定一個裝置。若手機遺失或更換,請洽資訊室重設後再註冊。",
+    bound_replace: "每個帳號只能綁定一個裝置。若手機遺失,請洽資訊室重設後再註冊。",
+    change_heading: "更換手機?",
+    change_intro: "您可以自行將驗證器移轉到新手機:請輸入密碼與目前(舊)手機顯示的驗證碼,再用新手機掃描新的 QR 碼並輸入新手機的驗證碼,完成後舊手機才會失效。手機遺失請洽資訊室重設。",
+    old_code: "舊手機的驗證碼",
+    change_button: "移轉到新手機",
+    change_refused: "密碼或舊手機的驗證碼不正確,或該驗證碼已使用過。請等下一組驗證碼再試。",
+    change_scan_intro: "請用「新手機」的驗證器 App 掃描此 QR 碼,再輸入新手機顯示的驗證碼。完成前舊手機仍可使用。10 分鐘內有效。",
+    change_done: "移轉完成!新手機已綁定,舊手機的驗證碼已失效。通知信已寄到您的電子郵件信箱。",
+    change_superseded: "無法完成更換手機:已綁定的裝置在此期間已被變更或重設。這次操作沒有變更任何設定。",
     unbound_heading: "尚未綁定驗證器",
     unbound_intro: "請在手機安裝驗證器 App(例如 Google Authenticator 或 Microsoft Authenticator),再按下方按鈕。",
     label: "裝置名稱(選填)",

@@ -35,3 +35,4 @@ mod web_account;
 mod web_account_sms;
 mod web_browser;
 mod web_enroll;
+mod web_phone_change;

@@ -870,6 +870,156 @@ async fn racing_bindings_leave_one_active_device(backend: &Backend) {
     b.close().await;
 }
 
+async fn phone_changes_swap_only_the_bound_device(store: &dyn Store) {
+    store.create_account(&account("alice"), NOW).await.unwrap();
+    store
+        .bind_device(&device("old", "alice"), false, NOW)
+        .await
+        .unwrap();
+    // Only from the bound device.
+    assert!(matches!(
+        store
+            .begin_phone_change(&device("new", "alice"), "other", NOW)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .begin_phone_change(&device("new", "alice"), "old", NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.active_device("alice").await.unwrap().unwrap().id,
+        "old"
+    );
+    assert_eq!(
+        store.device("new").await.unwrap().unwrap().state,
+        DeviceState::Pending
+    );
+    // A wrong old device changes nothing.
+    assert!(!store.swap_device("other", "new", 7, NOW + 5).await.unwrap());
+    assert_eq!(
+        store.active_device("alice").await.unwrap().unwrap().id,
+        "old"
+    );
+    assert_eq!(
+        store.device("new").await.unwrap().unwrap().state,
+        DeviceState::Pending
+    );
+    // A newer start replaces the pending token: the first one cannot complete.
+    store
+        .begin_phone_change(&device("newer", "alice"), "old", NOW)
+        .await
+        .unwrap();
+    assert!(store.device("new").await.unwrap().is_none());
+    assert!(!store.swap_device("old", "new", 7, NOW + 5).await.unwrap());
+    // The swap: old gone, new active with its first step used up.
+    assert!(store.swap_device("old", "newer", 7, NOW + 5).await.unwrap());
+    let active = store.active_device("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (active.id.as_str(), active.last_step, active.confirmed_at),
+        ("newer", Some(7), Some(NOW + 5))
+    );
+    assert!(store.device("old").await.unwrap().is_none());
+    assert!(!store.swap_device("old", "newer", 8, NOW + 6).await.unwrap());
+    // A reset in between: the change fails and nothing is bound.
+    store
+        .begin_phone_change(&device("third", "alice"), "newer", NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(store.reset_devices("alice").await.unwrap(), 2);
+    assert!(
+        !store
+            .swap_device("newer", "third", 9, NOW + 11)
+            .await
+            .unwrap()
+    );
+    assert!(store.active_device("alice").await.unwrap().is_none());
+    // The pending token of a change cannot be confirmed as a flow A enrollment while the old device is bound.
+    store
+        .bind_device(&device("fourth", "alice"), false, NOW)
+        .await
+        .unwrap();
+    store
+        .begin_phone_change(&device("fifth", "alice"), "fourth", NOW + 20)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.confirm_enrollment("fifth", 3, NOW + 21).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.active_device("alice").await.unwrap().unwrap().id,
+        "fourth"
+    );
+}
+
+async fn racing_phone_changes_win_once(backend: &Backend) {
+    let (a, b) = role_nodes(backend).await;
+    for round in 0..10 {
+        let id = format!("p{round}");
+        a.create_account(&account(&id), NOW).await.unwrap();
+        let old = format!("{id}-old");
+        a.bind_device(&device(&old, &id), false, NOW).await.unwrap();
+        let new = format!("{id}-new");
+        a.begin_phone_change(&device(&new, &id), &old, NOW)
+            .await
+            .unwrap();
+        let outcomes = race(&a, &b, {
+            let (old, new) = (old.clone(), new.clone());
+            move |node, store| {
+                let (old, new) = (old.clone(), new.clone());
+                async move {
+                    if round % 2 == 1 && node == 1 {
+                        // A helpdesk reset racing the change: either the change or the reset comes last.
+                        store
+                            .reset_devices(&format!("p{round}"))
+                            .await
+                            .map(|n| n > 0)
+                    } else {
+                        store.swap_device(&old, &new, 5 + node as i64, NOW).await
+                    }
+                }
+            }
+        })
+        .await;
+        let active = a.active_device(&id).await.unwrap();
+        if round % 2 == 0 {
+            let wins = outcomes.iter().filter(|o| matches!(o, Ok(true))).count();
+            assert_eq!(wins, 1, "{}: {outcomes:?}", backend.name);
+            assert_eq!(active.unwrap().id, new, "{}", backend.name);
+        } else {
+            assert!(
+                outcomes.iter().all(Result::is_ok),
+                "{}: {outcomes:?}",
+                backend.name
+            );
+            // Change then reset, or reset then a failed change: nothing is left bound either way.
+            assert!(active.is_none(), "{}: {outcomes:?}", backend.name);
+        }
+        assert!(a.device(&old).await.unwrap().is_none(), "{}", backend.name);
+    }
+    // The old device gone by any other way (here a raw delete that leaves the pending token): no swap.
+    a.create_account(&account("q"), NOW).await.unwrap();
+    a.bind_device(&device("q-old", "q"), false, NOW)
+        .await
+        .unwrap();
+    a.begin_phone_change(&device("q-new", "q"), "q-old", NOW)
+        .await
+        .unwrap();
+    assert!(
+        backend
+            .raw_execute("DELETE FROM devices WHERE id = 'q-old'")
+            .await
+    );
+    assert!(!a.swap_device("q-old", "q-new", 5, NOW).await.unwrap());
+    assert!(
+        a.active_device("q").await.unwrap().is_none(),
+        "{}",
+        backend.name
+    );
+    b.close().await;
+}
+
 fn assert_one_winner(outcomes: &[Result<(), StoreError>], backend: &str) {
     let wins = outcomes.iter().filter(|o| o.is_ok()).count();
     assert_eq!(wins, 1, "{backend}: {outcomes:?}");
@@ -2121,7 +2271,8 @@ contract!(
         invitations_with_a_mailed_seed_activate_once_while_valid,
         an_invitation_shows_one_pending_device_at_a_time,
         web_session_flows_are_taken_once,
-        owner_passwords_activate_and_reset_in_one_step;
+        owner_passwords_activate_and_reset_in_one_step,
+        phone_changes_swap_only_the_bound_device;
     backend:
         challenges_are_single_use_and_expire,
         accepted_logins_are_recorded_in_order,
@@ -2138,6 +2289,7 @@ contract!(
         concurrent_audit_appends_keep_one_chain,
         tampering_is_detected,
         racing_invited_confirmations_activate_once,
+        racing_phone_changes_win_once,
 );
 
 #[tokio::test]

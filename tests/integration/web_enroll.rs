@@ -52,7 +52,7 @@ async fn setup() -> (EngineFixture, Arc<WebState>) {
     (f, state)
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: axum::http::HeaderMap,
@@ -89,7 +89,7 @@ impl Reply {
 /// A browser at one address with a cookie jar.
 pub(crate) struct Browser {
     app: Router,
-    cookies: HashMap<String, String>,
+    pub(crate) cookies: HashMap<String, String>,
     headers: Vec<(&'static str, String)>,
 }
 

@@ -76,7 +76,7 @@ pub(super) async fn checked_session(
 }
 
 /// Back to the login page (no session, or not logged in).
-fn to_login() -> Response {
+pub(super) fn to_login() -> Response {
     Redirect::to("/enroll").into_response()
 }
 
@@ -165,7 +165,7 @@ async fn logged_in(state: &WebState, v: &Visitor, account_id: String, now: i64) 
     Ok(response)
 }
 
-fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String {
+pub(super) fn refusal_text(state: &WebState, v: &Visitor, refusal: LoginRefusal) -> String {
     let t = v.texts();
     match refusal {
         LoginRefusal::BadCredentials => t.bad_credentials.to_owned(),
@@ -204,13 +204,13 @@ pub(crate) async fn device(State(state): State<Arc<WebState>>, v: Visitor) -> Pa
     device_page(&state, &v, &data, account_id, None, None).await
 }
 
-async fn device_page(
+pub(super) async fn device_page(
     state: &WebState,
     v: &Visitor,
     data: &SessionData,
     account_id: &str,
     notice: Option<&'static str>,
-    error: Option<&'static str>,
+    error: Option<String>,
 ) -> Page {
     let status = state
         .service
@@ -320,7 +320,8 @@ pub(crate) async fn confirm(
             device_page(&state, &v, &data, account_id, None, None).await
         }
         ConfirmOutcome::Expired => {
-            device_page(&state, &v, &data, account_id, None, Some(t.pending_expired)).await
+            let error = Some(t.pending_expired.to_owned());
+            device_page(&state, &v, &data, account_id, None, error).await
         }
         ConfirmOutcome::WrongCode => {
             let page = EnrollPage {

@@ -27,6 +27,7 @@ mod limit;
 mod listener;
 mod net;
 mod pages;
+mod phone_change;
 pub mod session;
 mod texts;
 mod visitor;
@@ -208,6 +209,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/enroll/device", get(handlers::device))
         .route("/enroll/device/start", post(handlers::start))
         .route("/enroll/device/confirm", post(handlers::confirm))
+        .route("/enroll/change/start", post(phone_change::start))
+        .route("/enroll/change/confirm", post(phone_change::confirm))
         .route("/enroll/logout", post(handlers::logout))
         .route(
             "/account/{purpose}",

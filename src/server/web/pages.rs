@@ -38,7 +38,7 @@ pub(crate) struct DevicePage<'a> {
     pub(crate) account_id: &'a str,
     pub(crate) bound: Option<Bound>,
     pub(crate) notice: Option<&'static str>,
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<String>,
 }
 
 /// A new seed as shown once.
@@ -57,6 +57,18 @@ pub(crate) struct SeedView {
 #[derive(Debug, Template)]
 #[template(path = "enroll.html")]
 pub(crate) struct EnrollPage<'a> {
+    pub(crate) f: Frame,
+    pub(crate) csrf: &'a str,
+    pub(crate) account_id: &'a str,
+    pub(crate) device_id: &'a str,
+    pub(crate) seed: Option<SeedView>,
+    pub(crate) error: Option<&'static str>,
+}
+
+/// The phone change's QR code (for the new phone) and code form (without the seed after a wrong code).
+#[derive(Debug, Template)]
+#[template(path = "change.html")]
+pub(crate) struct ChangePage<'a> {
     pub(crate) f: Frame,
     pub(crate) csrf: &'a str,
     pub(crate) account_id: &'a str,
