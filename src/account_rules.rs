@@ -6,7 +6,7 @@
 //! mobile numbers, normalised to ten digits (`0912345678`); `+886 912 345 678` and `0912-345-678` are accepted.
 //! The identity (national ID number or birth date, see [`normalize_identity`]) is secret: it is normalised
 //! here and hashed by the caller, never echoed in an error.
-//! Pure: parsing and validation only.
+//! Pure: parsing and validation only, and the one state a list shows an account in ([`account_state`]).
 
 /// A field that does not follow the rules, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,5 +232,56 @@ mod tests {
             parse_groups("vpn; nurses;vpn,,").unwrap(),
             vec!["vpn", "nurses"]
         );
+    }
+}
+
+/// The one state an account is shown in (`user list`, the enrollment report, the console).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    /// Locked (failed logins or `motpd user lock`).
+    Locked,
+    /// Switched off by an admin.
+    Disabled,
+    /// Past its last day.
+    Expired,
+    /// No password yet: waiting for activation.
+    Pending,
+    /// Usable.
+    Active,
+}
+
+impl AccountState {
+    /// `locked`, `disabled`, `expired`, `pending` or `active`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Locked => "locked",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::Pending => "pending",
+            Self::Active => "active",
+        }
+    }
+}
+
+/// The one state an account is shown in: a lock running at `now` first (it ends by itself or by `unlock`),
+/// then an admin's `disabled`, then a last day before `today`, then the stored status (`pending` only where
+/// motpd keeps the passwords: elsewhere there is nothing to activate).
+pub fn account_state(
+    account: &crate::model::Account,
+    now: i64,
+    today: time::Date,
+    source: crate::config::PasswordSource,
+) -> AccountState {
+    use crate::model::AccountStatus;
+    if account.locked_until.is_some_and(|until| until > now) {
+        AccountState::Locked
+    } else if account.status == AccountStatus::Disabled {
+        AccountState::Disabled
+    } else if account.expires_on.is_some_and(|last_day| last_day < today) {
+        AccountState::Expired
+    } else if account.status == AccountStatus::Pending && source.stores_passwords() {
+        AccountState::Pending
+    } else {
+        AccountState::Active
     }
 }

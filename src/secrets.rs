@@ -193,6 +193,12 @@ impl Aad {
         Self(format!("motpd/admin-totp/v1|{admin_name}"))
     }
 
+    /// A console form's pending admin device (its seed, and for a new admin the password hash), bound to the
+    /// session that started it.
+    pub fn console_pending(session_token: &str) -> Self {
+        Self(format!("motpd/console-pending/v1|{session_token}"))
+    }
+
     /// The key check value stored in the database.
     pub fn key_check() -> Self {
         Self("motpd/key-check/v1".to_owned())

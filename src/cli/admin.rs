@@ -16,11 +16,7 @@ use super::context::{Context, KeyMode};
 use super::{CliError, format_time, password_prompt, print_table};
 use crate::engine::admins::{self, AdminSeed};
 use crate::model::AdminRole;
-use crate::password;
 use crate::secrets::SecretString;
-
-/// Admin passwords are never shorter than this, whatever `policy.min_password_length` says.
-const MIN_ADMIN_PASSWORD: usize = 12;
 
 pub(super) async fn run(
     config_path: Option<&std::path::Path>,
@@ -43,7 +39,13 @@ async fn dispatch(ctx: &Context, command: AdminCommand) -> anyhow::Result<()> {
                 yes,
                 &format!("motpd admin remove {name} --yes"),
             )?;
-            admins::remove_admin(ctx.stores.store.as_ref(), &name, &ctx.actor(), ctx.now()).await?;
+            let actor = ctx.actor();
+            let by = admins::By {
+                actor: &actor,
+                reason: None,
+                now: ctx.now(),
+            };
+            admins::remove_admin(ctx.stores.store.as_ref(), &name, by).await?;
             println!("removed admin {name}");
             Ok(())
         }
@@ -56,7 +58,13 @@ async fn dispatch(ctx: &Context, command: AdminCommand) -> anyhow::Result<()> {
 async fn set_disabled(ctx: &Context, raw_name: &str, disabled: bool) -> anyhow::Result<()> {
     let name = admins::normalize_name(raw_name)?;
     let store = ctx.stores.store.as_ref();
-    admins::set_disabled(store, &name, disabled, &ctx.actor(), ctx.now()).await?;
+    let actor = ctx.actor();
+    let by = admins::By {
+        actor: &actor,
+        reason: None,
+        now: ctx.now(),
+    };
+    admins::set_disabled(store, &name, disabled, by).await?;
     if disabled {
         println!("admin {name} disabled: its logins are refused and its sessions ended");
     } else {
@@ -78,13 +86,7 @@ async fn add(ctx: &Context, raw_name: &str, role: AdminRoleArg) -> anyhow::Resul
         AdminRoleArg::Admin => AdminRole::Admin,
     };
     let password = read_password(&name)?;
-    let min = ctx
-        .config
-        .policy
-        .min_password_length
-        .max(MIN_ADMIN_PASSWORD);
-    password::check_policy(&name, password.expose(), min)
-        .map_err(|v| CliError::Input(v.to_string()))?;
+    admins::check_password(&name, &password, ctx.config.policy.min_password_length)?;
     let (seed, step) = show_and_confirm(ctx, &name)?;
     let store = ctx.stores.store.as_ref();
     admins::add_admin(
@@ -113,7 +115,13 @@ async fn reset(ctx: &Context, raw_name: &str) -> anyhow::Result<()> {
     }
     let (seed, step) = show_and_confirm(ctx, &name)?;
     let store = ctx.stores.store.as_ref();
-    admins::reset_totp(store, &ctx.key, &name, &seed, step, &ctx.actor(), ctx.now()).await?;
+    let actor = ctx.actor();
+    let by = admins::By {
+        actor: &actor,
+        reason: None,
+        now: ctx.now(),
+    };
+    admins::reset_totp(store, &ctx.key, &name, (&seed, step), by).await?;
     println!("{name} has a new TOTP device; the old one no longer works and its sessions ended");
     Ok(())
 }

@@ -6,10 +6,9 @@ use std::path::Path;
 use super::args::AuditCommand;
 use super::context::{Context, KeyMode};
 use super::{CliError, print_table};
-use crate::audit::{AuditChain, AuditRecord, ChainVerifier};
-use crate::store::{AuditFilter, StoreError};
-
-const PAGE: u32 = 5000;
+use crate::audit::{AuditChain, AuditRecord};
+use crate::engine::audit_verify::{ChainWalk, walk_chain};
+use crate::store::AuditFilter;
 
 pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
@@ -32,6 +31,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> an
                 outcome,
                 kind_prefix: kind,
                 limit: limit.clamp(1, 100_000),
+                ..AuditFilter::default()
             };
             list(&ctx, &filter, json).await
         }
@@ -46,62 +46,6 @@ fn parse_head(text: &str) -> Result<[u8; 32], CliError> {
         .ok()
         .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
         .ok_or_else(|| CliError::Input(format!("--head {text:?} is not 64 hexadecimal characters")))
-}
-
-/// What a walk over the audit chain found.
-#[derive(Debug)]
-pub(super) struct ChainWalk {
-    /// Rows read.
-    pub(super) rows: u64,
-    /// Every break, in order.
-    pub(super) breaks: Vec<String>,
-    /// Whether the recorded head (if one was given) is in the trail.
-    pub(super) head_found: bool,
-    /// The last link, hex.
-    pub(super) head: String,
-    /// Rows verified.
-    pub(super) verified: i64,
-    /// Rows before a key rotation whose key is not in this node's keyring: how many, and that key's id.
-    pub(super) unverified: Option<(i64, String)>,
-}
-
-/// Checks every link of the chain `chain`, reading the rows page by page through `page(after, limit)`: the
-/// live database's for `audit verify`, a backup file's for `backup` and `restore`.
-pub(super) async fn walk_chain(
-    chain: &AuditChain,
-    recorded: Option<[u8; 32]>,
-    mut page: impl AsyncFnMut(i64, u32) -> Result<Vec<AuditRecord>, StoreError>,
-) -> Result<ChainWalk, StoreError> {
-    let mut verifier = ChainVerifier::new(chain);
-    let mut breaks = Vec::new();
-    let mut rows = 0u64;
-    let mut head_found = false;
-    let mut after = 0;
-    loop {
-        let records = page(after, PAGE).await?;
-        let Some(last) = records.last() else { break };
-        after = last.seq;
-        for record in &records {
-            rows += 1;
-            if let Err(broken) = verifier.check(record) {
-                breaks.push(broken.to_string());
-                // Go on from the stored row, so that one break does not hide the next.
-                verifier.resync(record);
-            }
-            head_found |= recorded.is_some_and(|head| head == record.mac);
-        }
-    }
-    if let Err(broken) = verifier.finish() {
-        breaks.push(broken.to_string());
-    }
-    Ok(ChainWalk {
-        rows,
-        breaks,
-        head_found,
-        head: verifier.head_hex(),
-        verified: verifier.verified(),
-        unverified: verifier.unverified(),
-    })
 }
 
 async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result<()> {

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::audit::{ChainWalk, walk_chain};
 use crate::audit::AuditChain;
+use crate::engine::audit_verify::{ChainWalk, walk_chain};
 use crate::secrets::MasterKey;
 use crate::store::StoreError;
 use crate::store::backup::{BackupContents, BackupFile};

@@ -15,9 +15,8 @@ use super::confirm::confirm;
 use super::context::{Context, KeyMode};
 use crate::account_rules;
 use crate::clock::{SystemClock, local_date};
-use crate::config::PasswordSource;
 use crate::engine::EngineSettings;
-use crate::engine::invitations::{Invitations, InviteError, InviteMode};
+use crate::engine::invitations::{self, Invitations, InviteError, InviteMode};
 use crate::notify::SmtpMailer;
 use crate::store::{Account, AccountFilter, AccountStatus};
 
@@ -29,7 +28,7 @@ pub(super) async fn run(config_path: Option<&Path>, args: InviteArgs) -> anyhow:
 }
 
 async fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
-    if ctx.config.accounts.password_source == PasswordSource::None && !args.qr_in_mail {
+    if !invitations::link_alone_binds(ctx.config.accounts.password_source) && !args.qr_in_mail {
         return Err(CliError::Usage(
             "accounts.password_source = \"none\": the invitation page has no password to check, so a link \
              alone binds nothing; send the QR code in the mail (--qr-in-mail): it activates at the first VPN \
@@ -172,7 +171,13 @@ async fn send_one(
         }
     };
     let invitation = service
-        .invite_by_mail(id, mode, &ctx.actor(), mailer, ctx.config.policy.utc_offset)
+        .invite_by_mail(
+            id,
+            mode,
+            (&ctx.actor(), None),
+            mailer,
+            ctx.config.policy.utc_offset,
+        )
         .await
         .map_err(|e| already_bound(e, id, args.qr_in_mail))?;
     println!(

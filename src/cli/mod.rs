@@ -43,6 +43,7 @@ use crate::engine::directory_sync::SyncError;
 use crate::engine::enrollment::EnrollError;
 use crate::engine::helpdesk::HelpdeskError;
 use crate::engine::invitations::InviteError;
+use crate::engine::radius_clients::ClientError;
 use crate::secrets::{SecretError, SecretString};
 use crate::store::StoreError;
 
@@ -164,13 +165,27 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         if let Some(helpdesk) = cause.downcast_ref::<HelpdeskError>() {
             return match helpdesk {
                 HelpdeskError::NoSuchAccount(_) => 6,
+                HelpdeskError::NoLocalPasswords(_) => 7,
+                HelpdeskError::PastDate { .. } => 8,
+                HelpdeskError::Secret(_) => 4,
                 HelpdeskError::Store(_) => 5,
+            };
+        }
+        if let Some(client) = cause.downcast_ref::<ClientError>() {
+            return match client {
+                ClientError::Name(_) | ClientError::Address(_) | ClientError::SecretLength => 8,
+                ClientError::Exists(_) | ClientError::SharedAddress { .. } => 7,
+                ClientError::NoSuchClient(_) => 6,
+                ClientError::Secret(_) => 4,
+                ClientError::Store(StoreError::Conflict(_)) => 7,
+                ClientError::Store(_) => 5,
             };
         }
         if let Some(admin) = cause.downcast_ref::<AdminError>() {
             return match admin {
                 AdminError::NoSuchAdmin(_) => 6,
-                AdminError::Name(_) | AdminError::Otp(_) => 8,
+                AdminError::Name(_) | AdminError::Otp(_) | AdminError::Password(_) => 8,
+                AdminError::Itself(_) => 7,
                 AdminError::Secret(_) => 4,
                 AdminError::Hash => 1,
                 AdminError::Store(StoreError::Conflict(_)) => 7,

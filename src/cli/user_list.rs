@@ -5,9 +5,10 @@
 use super::args::{ListStatus, UserListArgs};
 use super::context::Context;
 use super::{format_time, print_table};
+use crate::account_rules::{self, AccountState};
 use crate::clock::local_date;
 use crate::config::PasswordSource;
-use crate::store::{Account, AccountFilter, AccountOverview, AccountStatus};
+use crate::store::{Account, AccountFilter, AccountOverview};
 
 impl ListStatus {
     /// The printed name (also the `--status` value).
@@ -22,25 +23,19 @@ impl ListStatus {
     }
 }
 
-/// The one state an account is shown in: a lock running at `now` first (it ends by itself or by `unlock`),
-/// then an admin's `disabled`, then a last day before `today`, then the stored status (`pending` only where
-/// motpd keeps the passwords: elsewhere there is nothing to activate).
+/// The one state an account is shown in ([`account_rules::account_state`]), as `--status` names it.
 pub(super) fn account_state(
     account: &Account,
     now: i64,
     today: time::Date,
     source: PasswordSource,
 ) -> ListStatus {
-    if account.locked_until.is_some_and(|until| until > now) {
-        ListStatus::Locked
-    } else if account.status == AccountStatus::Disabled {
-        ListStatus::Disabled
-    } else if is_expired(account, today) {
-        ListStatus::Expired
-    } else if account.status == AccountStatus::Pending && source.stores_passwords() {
-        ListStatus::Pending
-    } else {
-        ListStatus::Active
+    match account_rules::account_state(account, now, today, source) {
+        AccountState::Locked => ListStatus::Locked,
+        AccountState::Disabled => ListStatus::Disabled,
+        AccountState::Expired => ListStatus::Expired,
+        AccountState::Pending => ListStatus::Pending,
+        AccountState::Active => ListStatus::Active,
     }
 }
 
@@ -148,6 +143,7 @@ pub(super) async fn run(ctx: &Context, args: UserListArgs) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AccountStatus;
 
     fn account(id: &str, name: &str) -> Account {
         Account {

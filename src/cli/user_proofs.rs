@@ -11,10 +11,10 @@ use super::context::Context;
 use super::format_time;
 use super::user::{existing, input};
 use crate::account_rules;
-use crate::engine::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
+use crate::engine::helpdesk;
+use crate::engine::helpdesk_codes::HelpdeskCodes;
 use crate::engine::identity::IdentityKey;
 use crate::secrets::SecretString;
-use crate::store::AccountStatus;
 
 /// The normalised identity from standard input; `None` for an empty input (clears it).
 pub(super) fn read_identity() -> anyhow::Result<Option<SecretString>> {
@@ -66,29 +66,23 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
         return Err(super::user::no_local_passwords(ctx).into());
     }
     let account = existing(ctx, raw_id).await?;
-    let code = HelpdeskCodes::generate().context("while making the code")?;
-    let now = ctx.now();
-    let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
-    let hash = HelpdeskCodes::new(ctx.key.clone()).hash(&account.id, code.expose());
-    ctx.stores
-        .store
-        .set_helpdesk_code(&account.id, &hash, expires_at, now)
-        .await?;
-    ctx.audit(
-        "admin.user.reset-password",
-        Some(&account.id),
-        serde_json::json!({ "expires_at": expires_at }),
+    let codes = HelpdeskCodes::new(ctx.key.clone());
+    let issued = helpdesk::issue_reset_code(
+        ctx.stores.store.as_ref(),
+        &codes,
+        ctx.config.accounts.password_source,
+        &account.id,
+        &ctx.actor(),
+        None,
+        ctx.now(),
     )
     .await?;
-    let page = match account.status {
-        AccountStatus::Pending => "/account/activate",
-        _ => "/account/reset",
-    };
     let base = ctx.config.web.public_url.trim_end_matches('/');
-    println!("one-time code for {}: {}", account.id, code.expose());
+    println!("one-time code for {}: {}", account.id, issued.code.expose());
     println!(
-        "valid until {}, usable once, at {base}{page} (from the hospital network)",
-        format_time(Some(expires_at), ctx.config.policy.utc_offset)
+        "valid until {}, usable once, at {base}{} (from the hospital network)",
+        format_time(Some(issued.expires_at), ctx.config.policy.utc_offset),
+        issued.page
     );
     println!("give it only to the person, after checking their ID card");
     Ok(())

@@ -44,9 +44,40 @@ pub enum AdminError {
     /// The seed's URI could not be built.
     #[error("{0}")]
     Otp(#[from] otp::OtpError),
+    /// The password breaks the policy.
+    #[error("{0}")]
+    Password(String),
+    /// An admin tried to disable or remove itself (the console would lock its last admin out by a slip).
+    #[error("admin {0} cannot disable or remove itself")]
+    Itself(String),
     /// The store refused (conflict: the name is taken) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Admin passwords are never shorter than this, whatever `policy.min_password_length` says.
+pub const MIN_ADMIN_PASSWORD: usize = 12;
+
+/// Who changes an admin, why (the console asks; the CLI gives none) and when.
+#[derive(Debug, Clone, Copy)]
+pub struct By<'a> {
+    /// The audit actor.
+    pub actor: &'a str,
+    /// The reason, if given.
+    pub reason: Option<&'a str>,
+    /// Now (unix seconds).
+    pub now: i64,
+}
+
+/// Checks a new admin password: the site's policy, and at least [`MIN_ADMIN_PASSWORD`] characters.
+pub fn check_password(
+    name: &str,
+    password: &SecretString,
+    policy_min: usize,
+) -> Result<(), AdminError> {
+    let min = policy_min.max(MIN_ADMIN_PASSWORD);
+    password::check_policy(name, password.expose(), min)
+        .map_err(|v| AdminError::Password(v.to_string()))
 }
 
 /// The TOTP settings of every admin device: what every authenticator app supports.
@@ -68,13 +99,18 @@ impl AdminSeed {
     /// A random seed for admin `name`.
     pub fn generate(name: &str) -> Result<Self, AdminError> {
         let seed = otp::generate_seed(Algorithm::Sha1)?;
-        let secret_base32 = otp::seed_to_base32(&seed);
+        Self::from_base32(name, &otp::seed_to_base32(&seed))
+    }
+
+    /// The seed of a pending device, from its initial key (the console carries it sealed between its pages).
+    pub fn from_base32(name: &str, secret_base32: &str) -> Result<Self, AdminError> {
+        let seed = otp::parse_base32_seed(secret_base32)?;
         let p = params();
         let uri = otp::otpauth_uri(&UriParams {
             kind: Kind::Totp,
             issuer: Some(ISSUER.to_owned()),
             account: name.to_owned(),
-            secret_base32: secret_base32.clone().into(),
+            secret_base32: secret_base32.to_owned().into(),
             digits: p.digits,
             period: p.period,
             counter: 0,
@@ -82,7 +118,7 @@ impl AdminSeed {
         })?;
         Ok(Self {
             seed: SecretBytes::new(seed),
-            secret_base32: SecretString::new(secret_base32),
+            secret_base32: SecretString::new(secret_base32.to_owned()),
             uri: SecretString::new(uri),
         })
     }
@@ -126,9 +162,27 @@ pub async fn add_admin(
     actor: &str,
     now: i64,
 ) -> Result<(), AdminError> {
-    let name = normalize_name(name)?;
     let password_hash =
         password::hash_password(password.expose().as_bytes()).map_err(|_| AdminError::Hash)?;
+    let by = By {
+        actor,
+        reason: None,
+        now,
+    };
+    add_admin_hashed(store, key, (name, role), password_hash, seed, step, by).await
+}
+
+/// [`add_admin`] with the password already hashed (the console hashes it before it shows the QR code).
+pub async fn add_admin_hashed(
+    store: &dyn Store,
+    key: &Keyring,
+    (name, role): (&str, AdminRole),
+    password_hash: String,
+    seed: &AdminSeed,
+    step: i64,
+    by: By<'_>,
+) -> Result<(), AdminError> {
+    let name = normalize_name(name)?;
     let admin = NewAdmin {
         name: name.clone(),
         role,
@@ -136,16 +190,9 @@ pub async fn add_admin(
         sealed_totp: seed.sealed(key, &name)?,
         totp_last_step: step,
     };
-    store.create_admin(&admin, now).await?;
-    audit(
-        store,
-        now,
-        "admin.admin.add",
-        actor,
-        "ok",
-        json!({ "admin": name, "role": role.as_str() }),
-    )
-    .await
+    store.create_admin(&admin, by.now).await?;
+    let detail = json!({ "admin": name, "role": role.as_str() });
+    audit(store, "admin.admin.add", by, detail).await
 }
 
 /// Replaces the admin's TOTP with `seed`, confirmed with a code of `step` (clears its lock, ends its sessions);
@@ -154,10 +201,8 @@ pub async fn reset_totp(
     store: &dyn Store,
     key: &Keyring,
     name: &str,
-    seed: &AdminSeed,
-    step: i64,
-    actor: &str,
-    now: i64,
+    (seed, step): (&AdminSeed, i64),
+    by: By<'_>,
 ) -> Result<(), AdminError> {
     let name = normalize_name(name)?;
     if !store
@@ -166,26 +211,21 @@ pub async fn reset_totp(
     {
         return Err(AdminError::NoSuchAdmin(name));
     }
-    audit(
-        store,
-        now,
-        "admin.admin.reset",
-        actor,
-        "ok",
-        json!({ "admin": name }),
-    )
-    .await
+    audit(store, "admin.admin.reset", by, json!({ "admin": name })).await
 }
 
-/// Disables an admin (its sessions end) or enables it again; audited `admin.admin.disable` / `.enable`.
+/// Disables an admin (its sessions end) or enables it again; audited `admin.admin.disable` / `.enable`. An
+/// admin cannot disable itself.
 pub async fn set_disabled(
     store: &dyn Store,
     name: &str,
     disabled: bool,
-    actor: &str,
-    now: i64,
+    by: By<'_>,
 ) -> Result<(), AdminError> {
     let name = normalize_name(name)?;
+    if disabled && by.actor == actor(&name) {
+        return Err(AdminError::Itself(name));
+    }
     if !store.set_admin_disabled(&name, disabled).await? {
         return Err(AdminError::NoSuchAdmin(name));
     }
@@ -194,17 +234,15 @@ pub async fn set_disabled(
     } else {
         "admin.admin.enable"
     };
-    audit(store, now, kind, actor, "ok", json!({ "admin": name })).await
+    audit(store, kind, by, json!({ "admin": name })).await
 }
 
-/// Removes an admin and its sessions; audited `admin.admin.remove`.
-pub async fn remove_admin(
-    store: &dyn Store,
-    name: &str,
-    actor: &str,
-    now: i64,
-) -> Result<(), AdminError> {
+/// Removes an admin and its sessions; audited `admin.admin.remove`. An admin cannot remove itself.
+pub async fn remove_admin(store: &dyn Store, name: &str, by: By<'_>) -> Result<(), AdminError> {
     let name = normalize_name(name)?;
+    if by.actor == actor(&name) {
+        return Err(AdminError::Itself(name));
+    }
     let Some(admin) = store.admin(&name).await? else {
         return Err(AdminError::NoSuchAdmin(name));
     };
@@ -212,10 +250,23 @@ pub async fn remove_admin(
         return Err(AdminError::NoSuchAdmin(name));
     }
     let detail = json!({ "admin": name, "role": admin.role.as_str() });
-    audit(store, now, "admin.admin.remove", actor, "ok", detail).await
+    audit(store, "admin.admin.remove", by, detail).await
 }
 
+/// One audit row (with the reason, if given), also logged.
 async fn audit(
+    store: &dyn Store,
+    kind: &str,
+    by: By<'_>,
+    mut detail: serde_json::Value,
+) -> Result<(), AdminError> {
+    if let (Some(reason), Some(fields)) = (by.reason, detail.as_object_mut()) {
+        fields.insert("reason".into(), reason.into());
+    }
+    record(store, by.now, kind, by.actor, "ok", detail).await
+}
+
+async fn record(
     store: &dyn Store,
     now: i64,
     kind: &str,
@@ -285,6 +336,18 @@ impl AdminLogins {
         self.clock.now()
     }
 
+    /// Hashes a new admin's password on the hashing pool (the console's add form).
+    pub async fn hash_new_password(&self, password: SecretString) -> Result<String, AdminError> {
+        match self
+            .hashing
+            .run(move || password::hash_password(password.expose().as_bytes()))
+            .await
+        {
+            Ok(Ok(hash)) => Ok(hash),
+            _ => Err(AdminError::Hash),
+        }
+    }
+
     /// Checks `name`, `password` and `code` from `client`; every decision is audited `console.login`.
     pub async fn log_in(
         &self,
@@ -347,7 +410,7 @@ impl AdminLogins {
                         .await?
                     {
                         let detail = json!({ "admin": admin.name, "client": client });
-                        audit(
+                        record(
                             &*self.store,
                             now,
                             "console.login",
@@ -401,7 +464,7 @@ impl AdminLogins {
     ) -> Result<Login, AdminError> {
         let shown: String = name.chars().take(64).collect();
         let detail = json!({ "admin": shown, "client": client, "reason": reason });
-        audit(
+        record(
             &*self.store,
             now,
             "console.login",

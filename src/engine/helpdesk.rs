@@ -1,10 +1,15 @@
-//! The service desk's account actions, shared by the CLI (`motpd user unlock`) and the helpdesk console:
+//! The service desk's account actions, shared by the CLI (`motpd user unlock`, `motpd user reset-password`)
+//! and the helpdesk console (which also disables and enables, extends an expiry and switches SMS fallback):
 //! each changes the account through the store and writes one audit row with the actor and, from the console,
 //! the reason the admin gave. Device resets are [`super::enrollment::reset_devices`].
 
 use serde_json::{Map, Value, json};
 
+use super::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
 use crate::audit::AuditEvent;
+use crate::config::PasswordSource;
+use crate::model::{Account, AccountStatus, AccountUpsert};
+use crate::secrets::{SecretError, SecretString};
 use crate::store::{Store, StoreError};
 
 /// What an unlock did.
@@ -22,9 +27,43 @@ pub enum HelpdeskError {
     /// No such account.
     #[error("account {0} does not exist")]
     NoSuchAccount(String),
+    /// motpd keeps no passwords (`accounts.password_source` is not `local`): a reset code would set nothing.
+    #[error("accounts.password_source = \"{}\": motpd keeps no passwords", .0.as_str())]
+    NoLocalPasswords(PasswordSource),
+    /// An expiry date before today.
+    #[error("{date} is in the past (today is {today})")]
+    PastDate {
+        /// The date asked for.
+        date: time::Date,
+        /// Today, in the site's time zone.
+        today: time::Date,
+    },
+    /// The code could not be made.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// The value changed (and was audited).
+    Done,
+    /// It already had that value: nothing changed, nothing audited.
+    Unchanged,
+}
+
+/// A one-time password reset code, to be shown once to the person at the desk.
+#[derive(Debug)]
+pub struct ResetCode {
+    /// The code as shown (`XXXX-XXXX-XXXX`); only its keyed hash is stored.
+    pub code: SecretString,
+    /// When it stops working (unix seconds).
+    pub expires_at: i64,
+    /// The page (path under `web.public_url`) where it is typed.
+    pub page: &'static str,
 }
 
 /// Clears the account's lock and failure counter; audited `admin.user.unlock` with the old and new values
@@ -36,9 +75,7 @@ pub async fn unlock_account(
     reason: Option<&str>,
     now: i64,
 ) -> Result<Unlocked, HelpdeskError> {
-    let Some(account) = store.account(id).await? else {
-        return Err(HelpdeskError::NoSuchAccount(id.to_owned()));
-    };
+    let account = existing(store, id).await?;
     let was_locked = account.locked_until.is_some_and(|t| t > now);
     let mut detail = Map::new();
     if was_locked {
@@ -68,4 +105,170 @@ pub async fn unlock_account(
         )])
         .await?;
     Ok(Unlocked::Done)
+}
+
+/// Sets the account's status (active or disabled); audited `admin.user.set` with the old and new status and
+/// `reason`, if given.
+pub async fn set_status(
+    store: &dyn Store,
+    id: &str,
+    status: AccountStatus,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Changed, HelpdeskError> {
+    let account = existing(store, id).await?;
+    if account.status == status {
+        return Ok(Changed::Unchanged);
+    }
+    store.set_account_status(&account.id, status, now).await?;
+    let change = json!({ "old": account.status.as_str(), "new": status.as_str() });
+    audit_set(store, &account.id, "status", change, actor, reason, now).await?;
+    Ok(Changed::Done)
+}
+
+/// Sets the account's SMS fallback switch (`None`: follow the configuration); audited `admin.user.set`.
+pub async fn set_sms_fallback(
+    store: &dyn Store,
+    id: &str,
+    allowed: Option<bool>,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Changed, HelpdeskError> {
+    let account = existing(store, id).await?;
+    if account.sms_fallback == allowed {
+        return Ok(Changed::Unchanged);
+    }
+    store.set_sms_fallback(&account.id, allowed, now).await?;
+    let change = json!({ "old": account.sms_fallback, "new": allowed });
+    audit_set(
+        store,
+        &account.id,
+        "sms_fallback",
+        change,
+        actor,
+        reason,
+        now,
+    )
+    .await?;
+    Ok(Changed::Done)
+}
+
+/// Moves the account's last valid day to `date`, which must not be before `today` (a vendor whose contract
+/// was extended); audited `admin.user.set`.
+pub async fn extend_expiry(
+    store: &dyn Store,
+    id: &str,
+    date: time::Date,
+    today: time::Date,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Changed, HelpdeskError> {
+    if date < today {
+        return Err(HelpdeskError::PastDate { date, today });
+    }
+    let account = existing(store, id).await?;
+    if account.expires_on == Some(date) {
+        return Ok(Changed::Unchanged);
+    }
+    // The import keeps the status and, without a hash in the row, the stored password.
+    let row = AccountUpsert {
+        id: account.id.clone(),
+        name: account.name.clone(),
+        phone: account.phone.clone(),
+        email: account.email.clone(),
+        expires_on: Some(date),
+        groups: account.groups.clone(),
+        password_hash: None,
+        status: account.status,
+    };
+    store
+        .import_accounts(std::slice::from_ref(&row), now)
+        .await?;
+    let old = account.expires_on.map(|d| d.to_string());
+    let change = json!({ "old": old, "new": date.to_string() });
+    audit_set(store, &account.id, "expires", change, actor, reason, now).await?;
+    Ok(Changed::Done)
+}
+
+/// Issues a one-time password reset code for the person at the desk (after their ID card was checked): only
+/// its keyed hash is stored, replacing an earlier code; audited `admin.user.reset-password`. Refused when
+/// motpd keeps no passwords.
+pub async fn issue_reset_code(
+    store: &dyn Store,
+    codes: &HelpdeskCodes,
+    source: PasswordSource,
+    id: &str,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<ResetCode, HelpdeskError> {
+    if !source.stores_passwords() {
+        return Err(HelpdeskError::NoLocalPasswords(source));
+    }
+    let account = existing(store, id).await?;
+    let code = HelpdeskCodes::generate()?;
+    let expires_at = now + HELPDESK_CODE_TTL_SECONDS;
+    let hash = codes.hash(&account.id, code.expose());
+    store
+        .set_helpdesk_code(&account.id, &hash, expires_at, now)
+        .await?;
+    let mut detail = Map::new();
+    detail.insert("expires_at".into(), expires_at.into());
+    if let Some(reason) = reason {
+        detail.insert("reason".into(), reason.into());
+    }
+    let event = AuditEvent::new(
+        now,
+        "admin.user.reset-password",
+        actor,
+        Some(&account.id),
+        "ok",
+        Value::Object(detail),
+    );
+    store.append_audit(&[event]).await?;
+    let page = match account.status {
+        AccountStatus::Pending => "/account/activate",
+        _ => "/account/reset",
+    };
+    Ok(ResetCode {
+        code,
+        expires_at,
+        page,
+    })
+}
+
+async fn existing(store: &dyn Store, id: &str) -> Result<Account, HelpdeskError> {
+    store
+        .account(id)
+        .await?
+        .ok_or_else(|| HelpdeskError::NoSuchAccount(id.to_owned()))
+}
+
+/// One `admin.user.set` row: `{field: change, "reason": reason}`.
+async fn audit_set(
+    store: &dyn Store,
+    id: &str,
+    field: &str,
+    change: Value,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut detail = Map::new();
+    detail.insert(field.into(), change);
+    if let Some(reason) = reason {
+        detail.insert("reason".into(), reason.into());
+    }
+    let event = AuditEvent::new(
+        now,
+        "admin.user.set",
+        actor,
+        Some(id),
+        "ok",
+        Value::Object(detail),
+    );
+    store.append_audit(&[event]).await
 }

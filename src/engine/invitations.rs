@@ -29,6 +29,7 @@ use super::self_service::{ConfirmOutcome, LoginRefusal, SelfService, StartOutcom
 use super::{EngineError, LiveSettings};
 use crate::audit::AuditEvent;
 use crate::clock::Clock;
+use crate::config::PasswordSource;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::{Keyring, SecretError, SecretString};
 use crate::store::{Account, DeviceState, Invitation as StoredInvitation, Store, StoreError};
@@ -91,6 +92,12 @@ pub enum InviteMode {
     },
     /// A link and the pending token's QR code in the mail (`--qr-in-mail`).
     SeedInMail,
+}
+
+/// Whether a link alone can bind a device under `source`: with `password_source = "none"` the link's page has
+/// no password to check, so only an invitation with the QR code in the mail binds anything.
+pub fn link_alone_binds(source: PasswordSource) -> bool {
+    source != PasswordSource::None
 }
 
 /// An invitation made but not stored yet: its link works only after [`Invitations::commit`].
@@ -223,7 +230,7 @@ impl Invitations {
         let prepared = self
             .prepare(account_id, InviteMode::Link { allow_bound })
             .await?;
-        self.commit(prepared, actor).await
+        self.commit(prepared, actor, None).await
     }
 
     /// `motpd invite --qr-in-mail`: like [`Invitations::invite`], but the pending software token is created now
@@ -235,7 +242,7 @@ impl Invitations {
         actor: &str,
     ) -> Result<Invitation, InviteError> {
         let prepared = self.prepare(account_id, InviteMode::SeedInMail).await?;
-        self.commit(prepared, actor).await
+        self.commit(prepared, actor, None).await
     }
 
     /// A new invitation (token, expiry, and with [`InviteMode::SeedInMail`] its pending device), not stored yet.
@@ -271,11 +278,12 @@ impl Invitations {
     }
 
     /// Stores a prepared invitation, replacing the account's earlier ones in the same transaction, and audits
-    /// `admin.invite` `ok`.
+    /// `admin.invite` `ok` (with the admin's `reason`, if given).
     pub(super) async fn commit(
         &self,
         prepared: Prepared,
         actor: &str,
+        reason: Option<&str>,
     ) -> Result<Invitation, InviteError> {
         let now = self.clock.now();
         let Prepared {
@@ -286,7 +294,7 @@ impl Invitations {
         } = prepared;
         let account_id = invitation.account.id.clone();
         let expires_at = invitation.expires_at;
-        let detail = match &device {
+        let mut detail = match &device {
             None => {
                 self.store
                     .create_invitation(&account_id, &hash, expires_at, now)
@@ -314,6 +322,9 @@ impl Invitations {
                 })
             }
         };
+        if let (Some(reason), Some(fields)) = (reason, detail.as_object_mut()) {
+            fields.insert("reason".into(), reason.into());
+        }
         self.audit_invite(now, actor, &account_id, "ok", detail)
             .await?;
         Ok(invitation)

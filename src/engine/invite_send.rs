@@ -10,12 +10,13 @@ impl Invitations {
     /// Creates an invitation for `account_id`, mails it with `mailer` (times in `utc_offset`), then stores it,
     /// replacing the account's earlier ones. If the mail cannot be built or sent nothing is stored and the
     /// failure is audited. The mail goes out before the store write, so a store failure after it leaves a
-    /// dead link in the mailbox and the earlier one working; that is reported as an error too.
+    /// dead link in the mailbox and the earlier one working; that is reported as an error too. The audit row
+    /// carries the admin's `reason`, if given (the console asks for one).
     pub async fn invite_by_mail(
         &self,
         account_id: &str,
         mode: InviteMode,
-        actor: &str,
+        (actor, reason): (&str, Option<&str>),
         mailer: &dyn Mailer,
         utc_offset: time::UtcOffset,
     ) -> Result<Invitation, InviteError> {
@@ -23,11 +24,11 @@ impl Invitations {
         let account_id = prepared.invitation.account.id.clone();
         let qr_in_mail = prepared.invitation.mailed_uri.is_some();
         let outcome = match self.send(&prepared, mailer, utc_offset).await {
-            Ok(()) => self.commit(prepared, actor).await,
+            Ok(()) => self.commit(prepared, actor, reason).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &outcome {
-            self.audit_failure(&account_id, qr_in_mail, actor, e)
+            self.audit_failure(&account_id, qr_in_mail, (actor, reason), e)
                 .await?;
         }
         outcome
@@ -51,10 +52,14 @@ impl Invitations {
         &self,
         account_id: &str,
         qr_in_mail: bool,
-        actor: &str,
+        (actor, reason): (&str, Option<&str>),
         error: &InviteError,
     ) -> Result<(), EngineError> {
-        let detail = serde_json::json!({ "error": error_kind(error), "qr_in_mail": qr_in_mail });
+        let mut detail =
+            serde_json::json!({ "error": error_kind(error), "qr_in_mail": qr_in_mail });
+        if let (Some(reason), Some(fields)) = (reason, detail.as_object_mut()) {
+            fields.insert("reason".into(), reason.into());
+        }
         let now = self.clock.now();
         self.audit_invite(now, actor, account_id, "failed", detail)
             .await

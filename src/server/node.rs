@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::{Config, PasswordSource};
 use crate::directory::LdapDirectory;
 use crate::engine::device_notice::DeviceNotices;
+use crate::engine::invitations::Invitations;
 use crate::engine::sms::SmsService;
 use crate::engine::{AuditSink, Engine, EngineSettings, LiveSettings, PasswordAuthority};
 use crate::notify::ReloadableMailer;
@@ -149,6 +150,9 @@ pub struct Node {
     settings: Vec<LiveSettings>,
     mailer: Arc<ReloadableMailer>,
     store: Arc<dyn Store>,
+    /// The store and the login path, and the engine's settings: the console's invitations use them.
+    stores: Stores,
+    engine_settings: LiveSettings,
     key: Arc<Keyring>,
     /// The RADIUS receive loops' beats (the service manager's watchdog).
     pub heartbeat: Arc<super::radius::Heartbeat>,
@@ -219,7 +223,7 @@ impl Node {
         .with_notices(notices.clone())
         .with_password_authority(authority.clone());
         let engine = Arc::new(engine);
-        let mut settings = vec![engine_settings];
+        let mut settings = vec![engine_settings.clone()];
         let web_serving = Serving::default();
         let web = web.map(|listener| {
             let serving = web_serving.clone();
@@ -290,6 +294,8 @@ impl Node {
             settings,
             mailer,
             store,
+            stores,
+            engine_settings,
             key,
             heartbeat,
             radius,
@@ -351,7 +357,15 @@ impl Node {
         if self.console.is_some() {
             return;
         }
-        let state = ConsoleState::new(config, self.store.clone(), self.key.clone(), clock);
+        let invitations = Invitations::new(
+            &self.stores,
+            self.key.clone(),
+            clock.clone(),
+            self.engine_settings.clone(),
+            config.web.invite_ttl_hours,
+        );
+        let state = ConsoleState::new(config, self.store.clone(), self.key.clone(), clock)
+            .with_invitations(invitations, self.mailer.clone());
         self.console = Some(tokio::spawn(super::web::console::serve(
             listener,
             Arc::new(state),

@@ -26,7 +26,7 @@ use crate::web_enroll::{PASSWORD, Reply};
 
 const DESK_PASSWORD: &str = "Helpdesk2026pw";
 const BOSS_PASSWORD: &str = "Boss2026password";
-const INSIDE: &str = "10.20.0.5:50000";
+pub(crate) const INSIDE: &str = "10.20.0.5:50000";
 const OUTSIDE: &str = "192.0.2.1:50000";
 const EN_FAILED: &str = "Login failed.";
 
@@ -39,9 +39,9 @@ impl Totp {
     }
 }
 
-struct Console {
-    f: EngineFixture,
-    state: Arc<ConsoleState>,
+pub(crate) struct Console {
+    pub(crate) f: EngineFixture,
+    pub(crate) state: Arc<ConsoleState>,
     desk: Totp,
     boss: Totp,
 }
@@ -73,10 +73,16 @@ async fn add_admin(f: &EngineFixture, name: &str, role: AdminRole, password: &st
 /// alice (active, TOTP device, locked after failures), bob (no device); admins desk (helpdesk) and boss
 /// (admin); the console answering 10.20.0.0/16 only.
 async fn setup() -> Console {
+    setup_with(|_| {}).await
+}
+
+/// [`setup`] with `change` applied to the configuration.
+pub(crate) async fn setup_with(change: impl FnOnce(&mut motpd::config::Config)) -> Console {
     let f = EngineFixture::new(|c| {
         c.admin_web.admin_networks = vec!["10.20.0.0/16".parse().unwrap()];
         c.admin_web.lockout_failures = 5;
         c.admin_web.idle_minutes = 10;
+        change(c);
     })
     .await;
     f.account("alice", PASSWORD).await;
@@ -103,16 +109,16 @@ async fn setup() -> Console {
 
 impl Console {
     /// Moves the clock on by one TOTP step, so the next code is new.
-    fn next_step(&self) {
+    pub(crate) fn next_step(&self) {
         self.f.clock.advance(30);
     }
 
-    fn browser(&self, peer: &str) -> Browser {
+    pub(crate) fn browser(&self, peer: &str) -> Browser {
         Browser::new(&self.state, peer)
     }
 
     /// A browser signed in as `name` with a fresh code.
-    async fn signed_in(&self, name: &str) -> Browser {
+    pub(crate) async fn signed_in(&self, name: &str) -> Browser {
         let mut b = self.browser(INSIDE);
         let reply = self.log_in(&mut b, name).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
@@ -129,7 +135,7 @@ impl Console {
         b.try_login(name, password, &code).await
     }
 
-    async fn audit(&self, account: &str, kind: &str) -> Vec<motpd::audit::AuditEvent> {
+    pub(crate) async fn audit(&self, account: &str, kind: &str) -> Vec<motpd::audit::AuditEvent> {
         let filter = AuditFilter {
             account: (!account.is_empty()).then(|| account.to_owned()),
             kind_prefix: Some(kind.to_owned()),
@@ -148,7 +154,7 @@ impl Console {
 }
 
 /// A browser at one address with a cookie jar.
-struct Browser {
+pub(crate) struct Browser {
     app: Router,
     cookies: HashMap<String, String>,
 }
@@ -200,11 +206,11 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path: &str) -> Reply {
         self.send(Request::get(path), Body::empty()).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
         let body = form
             .iter()
             .map(|(k, v)| {
@@ -221,7 +227,7 @@ impl Browser {
     }
 
     /// The login form, then a login with these three fields.
-    async fn try_login(&mut self, name: &str, password: &str, code: &str) -> Reply {
+    pub(crate) async fn try_login(&mut self, name: &str, password: &str, code: &str) -> Reply {
         let form = self.get("/admin/login").await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         let csrf = form.field("csrf");
@@ -741,7 +747,12 @@ async fn behind_tls_the_cookies_are_secure_and_a_disabled_admin_is_signed_out() 
     assert!(session.contains("; Secure"), "{session}");
     assert_eq!(b.get("/admin").await.status, StatusCode::OK);
 
-    admins::set_disabled(c.f.store.as_ref(), "desk", true, "test", c.f.clock.now())
+    let by = admins::By {
+        actor: "test",
+        reason: None,
+        now: c.f.clock.now(),
+    };
+    admins::set_disabled(c.f.store.as_ref(), "desk", true, by)
         .await
         .unwrap();
     assert_eq!(b.get("/admin").await.location(), "/admin/login?expired=1");

@@ -41,7 +41,7 @@ async fn a_failed_invitation_mail_keeps_the_earlier_link_and_is_audited_as_faile
     let link = InviteMode::Link { allow_bound: false };
 
     let first = invitations
-        .invite_by_mail("alice", link, "cli:test", &relay, offset)
+        .invite_by_mail("alice", link, ("cli:test", None), &relay, offset)
         .await
         .unwrap();
     let first: SecretString = first.link;
@@ -50,7 +50,7 @@ async fn a_failed_invitation_mail_keeps_the_earlier_link_and_is_audited_as_faile
     };
     for mode in [link, InviteMode::SeedInMail] {
         let err = invitations
-            .invite_by_mail("alice", mode, "cli:test", &down, offset)
+            .invite_by_mail("alice", mode, ("cli:test", None), &down, offset)
             .await
             .unwrap_err();
         assert!(matches!(err, InviteError::Mail { .. }), "{err}");
@@ -95,7 +95,7 @@ async fn a_failed_invitation_mail_keeps_the_earlier_link_and_is_audited_as_faile
 
     // Only a sent mail replaces the earlier link.
     let second = invitations
-        .invite_by_mail("alice", link, "cli:test", &relay, offset)
+        .invite_by_mail("alice", link, ("cli:test", None), &relay, offset)
         .await
         .unwrap();
     assert_eq!(

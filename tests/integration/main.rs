@@ -13,6 +13,8 @@ mod cli_admin;
 mod common;
 mod config_check;
 mod console;
+mod console_actions;
+mod console_admin_pages;
 mod console_store_contract;
 mod directory_ldap;
 mod directory_logins;

@@ -14,8 +14,8 @@ use motpd::config::AuthMode;
 use motpd::otp::Kind;
 use motpd::store::{
     self, AcceptedLogin, AccountFilter, AccountOverview, AccountStatus, AccountUpsert,
-    AccountingEntry, ChallengePurpose, DeviceState, ImportSummary, LoginStore, NewChallenge,
-    NewWebSession, RadiusClient, Store, StoreError,
+    AccountingEntry, AuditFilter, ChallengePurpose, DeviceState, ImportSummary, LoginStore,
+    NewChallenge, NewWebSession, RadiusClient, Store, StoreError,
 };
 use tokio::sync::Barrier;
 
@@ -1165,6 +1165,60 @@ async fn audit_appends_and_pages(store: &dyn Store) {
     assert_eq!(verified_trail(store).await.unwrap().len(), 20);
 }
 
+/// The audit search's filters: actor, a time range (until excluded) and keyset pages (`before_seq`).
+async fn audit_search_filters_actor_range_and_pages(store: &dyn Store) {
+    let mut batch: Vec<AuditEvent> = (1..=6).map(|n| event(n, Some("alice"))).collect();
+    batch.push(AuditEvent::new(
+        NOW + 7,
+        "admin.user.unlock",
+        "console:desk",
+        Some("alice"),
+        "ok",
+        serde_json::json!({}),
+    ));
+    store.append_audit(&batch).await.unwrap();
+    let search = |filter: AuditFilter| async move {
+        store
+            .search_audit(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>()
+    };
+    let all = AuditFilter {
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    assert_eq!(search(all.clone()).await, [7, 6, 5, 4, 3, 2, 1]);
+    let desk = AuditFilter {
+        actor: Some("console:desk".into()),
+        ..all.clone()
+    };
+    assert_eq!(search(desk).await, [7]);
+    let range = AuditFilter {
+        since: Some(NOW + 2),
+        until: Some(NOW + 5),
+        ..all.clone()
+    };
+    assert_eq!(
+        search(range).await,
+        [4, 3, 2],
+        "since included, until excluded"
+    );
+    let first = AuditFilter {
+        limit: 3,
+        ..all.clone()
+    };
+    assert_eq!(search(first).await, [7, 6, 5]);
+    let next = AuditFilter {
+        limit: 3,
+        before_seq: Some(5),
+        ..all.clone()
+    };
+    assert_eq!(search(next).await, [4, 3, 2]);
+}
+
 async fn concurrent_audit_appends_keep_one_chain(backend: &Backend) {
     let (a, b) = role_nodes(backend).await;
     let writers = [a.clone(), b.clone()].map(|store| {
@@ -2263,6 +2317,7 @@ contract!(
         replay_guard_accepts_each_step_once,
         clients_round_trip,
         audit_appends_and_pages,
+        audit_search_filters_actor_range_and_pages,
         accepted_steps_keep_their_fingerprint,
         accounting_is_recorded,
         web_sessions_expire_move_and_end,

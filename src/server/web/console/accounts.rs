@@ -1,7 +1,6 @@
 //! The helpdesk's account pages: the search (ID, name or phone, partial, at most [`SEARCH_LIMIT`] results),
-//! the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events), and
-//! the actions, each a confirmation page with a required reason, then a POST the engine carries out and audits
-//! with the admin's name and the reason.
+//! and the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events, the
+//! buttons of the actions in [`super::actions`]).
 
 // The error is the page to answer with, as in every handler; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -10,13 +9,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::ConsoleState;
+use super::forms::Done;
 use super::guard::{AnyAdmin, SignedIn};
-use super::pages::{AccountPage, AccountRow, ConfirmPage, EventRow, Fact, SearchPage};
-use crate::engine::{enrollment, helpdesk};
+use super::pages::{AccountPage, AccountRow, EventRow, Fact, SearchPage};
+use super::{ConsoleState, actions};
 use crate::model::{Account, AccountStatus};
 use crate::store::AuditFilter;
 use crate::texts::ConsoleTexts;
@@ -27,38 +26,6 @@ const SEARCH_LIMIT: u32 = 50;
 const EVENTS: u32 = 50;
 /// Longest search text and reason kept.
 const MAX_QUERY_CHARS: usize = 64;
-const MAX_REASON_CHARS: usize = 500;
-
-/// The actions of the account page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Unlock,
-    ResetDevice,
-}
-
-impl Action {
-    fn parse(path: &str) -> Option<Self> {
-        match path {
-            "unlock" => Some(Self::Unlock),
-            "reset-device" => Some(Self::ResetDevice),
-            _ => None,
-        }
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Self::Unlock => "unlock",
-            Self::ResetDevice => "reset-device",
-        }
-    }
-
-    fn texts(self, t: &ConsoleTexts) -> (&'static str, &'static str) {
-        match self {
-            Self::Unlock => (t.confirm_unlock_heading, t.confirm_unlock_text),
-            Self::ResetDevice => (t.confirm_reset_heading, t.confirm_reset_text),
-        }
-    }
-}
 
 /// `?q=` of the search.
 #[derive(Debug, Deserialize)]
@@ -102,13 +69,6 @@ pub(super) async fn search(
         more,
     };
     admin.desk.page(StatusCode::OK, &page, &[])
-}
-
-/// `?done=` after an action.
-#[derive(Debug, Deserialize)]
-pub(super) struct Done {
-    #[serde(default)]
-    done: Option<String>,
 }
 
 /// `GET /admin/accounts/{id}`.
@@ -206,13 +166,10 @@ pub(super) async fn show(
             detail: r.event.detail,
         })
         .collect();
-    let notice = match done.done.as_deref() {
-        Some("unlocked") => Some(t.unlocked),
-        Some("unchanged") => Some(t.nothing_to_unlock),
-        Some("reset") => Some(t.reset_done),
-        Some("no-device") => Some(t.no_device_to_reset),
-        _ => None,
-    };
+    let notice = done
+        .done
+        .as_deref()
+        .and_then(|done| actions::notice(t, done));
     let path = format!("/admin/accounts/{}", account.id);
     let page = AccountPage {
         f: admin.desk.frame(&path, Some(admin.who())),
@@ -221,112 +178,20 @@ pub(super) async fn show(
         facts,
         events,
         notice,
+        disabled: account.status == AccountStatus::Disabled,
+        sms: account.sms_fallback,
+        local_passwords: state.password_source.stores_passwords(),
+        can_invite: state.invites.is_some(),
     };
     admin.desk.page(StatusCode::OK, &page, &[])
 }
 
-/// `GET /admin/accounts/{id}/{action}`: the confirmation page.
-pub(super) async fn confirm_form(
-    State(state): State<Arc<ConsoleState>>,
-    AnyAdmin(admin): AnyAdmin,
-    Path((id, action)): Path<(String, String)>,
-) -> Response {
-    let Some(action) = Action::parse(&action) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let account = match existing(&state, &admin, &id).await {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
-    confirm_page(&admin, &account.id, action, "", None, StatusCode::OK)
-}
-
-fn confirm_page(
+/// The account `id`, or the "no such account" page.
+pub(super) async fn existing(
+    state: &ConsoleState,
     admin: &SignedIn,
     id: &str,
-    action: Action,
-    reason: &str,
-    error: Option<&'static str>,
-    status: StatusCode,
-) -> Response {
-    let (heading, text) = action.texts(admin.desk.texts());
-    let path = format!("/admin/accounts/{id}/{}", action.path());
-    let page = ConfirmPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
-        id,
-        action: action.path(),
-        heading,
-        text,
-        csrf: admin.csrf(),
-        reason,
-        error,
-    };
-    admin.desk.page(status, &page, &[])
-}
-
-/// The confirmation form's fields.
-#[derive(Debug, Deserialize)]
-pub(super) struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// `POST /admin/accounts/{id}/{action}`: carries the action out (CSRF token and a reason required).
-pub(super) async fn act(
-    State(state): State<Arc<ConsoleState>>,
-    AnyAdmin(admin): AnyAdmin,
-    Path((id, action)): Path<(String, String)>,
-    axum::Form(form): axum::Form<ActionForm>,
-) -> Response {
-    let Some(action) = Action::parse(&action) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if let Err(refused) = admin.check_csrf(&form.csrf) {
-        return refused;
-    }
-    let account = match existing(&state, &admin, &id).await {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
-    let reason: String = form.reason.trim().chars().take(MAX_REASON_CHARS).collect();
-    if reason.is_empty() {
-        let t = admin.desk.texts();
-        let status = StatusCode::BAD_REQUEST;
-        return confirm_page(
-            &admin,
-            &account.id,
-            action,
-            "",
-            Some(t.reason_required),
-            status,
-        );
-    }
-    let store = state.store.as_ref();
-    let (actor, now) = (admin.actor(), state.now());
-    let done = match action {
-        Action::Unlock => {
-            match helpdesk::unlock_account(store, &account.id, &actor, Some(&reason), now).await {
-                Ok(helpdesk::Unlocked::Done) => "unlocked",
-                Ok(helpdesk::Unlocked::Unchanged) => "unchanged",
-                Err(error) => return admin.desk.failure(&error),
-            }
-        }
-        Action::ResetDevice => {
-            match enrollment::reset_devices(store, &account.id, &actor, Some(&reason), now).await {
-                Ok(0) => "no-device",
-                Ok(_) => "reset",
-                Err(error) => return admin.desk.failure(&error),
-            }
-        }
-    };
-    tracing::info!(admin = %admin.name, account = %account.id, action = action.path(), outcome = done, "helpdesk console action");
-    Redirect::to(&format!("/admin/accounts/{}?done={done}", account.id)).into_response()
-}
-
-/// The account `id`, or the "no such account" page.
-async fn existing(state: &ConsoleState, admin: &SignedIn, id: &str) -> Result<Account, Response> {
+) -> Result<Account, Response> {
     match state.store.account(&id.trim().to_lowercase()).await {
         Ok(Some(account)) => Ok(account),
         Ok(None) => {
@@ -342,7 +207,7 @@ async fn existing(state: &ConsoleState, admin: &SignedIn, id: &str) -> Result<Ac
     }
 }
 
-fn status_text(t: &ConsoleTexts, status: AccountStatus) -> &'static str {
+pub(super) fn status_text(t: &ConsoleTexts, status: AccountStatus) -> &'static str {
     match status {
         AccountStatus::Active => t.status_active,
         AccountStatus::Disabled => t.status_disabled,

@@ -3,15 +3,20 @@
 //! password and TOTP code ([`crate::engine::admins`]); sessions live in the database (`admin_sessions`, every
 //! node sees them), end after `idle_minutes` idle, and get a new ID at login. Every form carries a CSRF token,
 //! every response is `no-store`. Role enforcement is the extractor a handler takes ([`guard::AnyAdmin`],
-//! [`guard::AdminOnly`]). It decides nothing about accounts: unlock and device reset are the engine's
+//! [`guard::AdminOnly`]). It decides nothing about accounts: the actions are the engine's
 //! ([`crate::engine::helpdesk`], [`crate::engine::enrollment::reset_devices`]), as for the CLI.
 
 mod accounts;
+mod actions;
 mod admins;
+mod audit;
+mod clients;
 mod desk;
+mod forms;
 mod guard;
 mod login;
 mod pages;
+mod report;
 mod sessions;
 
 use std::net::SocketAddr;
@@ -28,8 +33,11 @@ use tokio_util::sync::CancellationToken;
 use super::form_token::FormKey;
 use super::limit::RateLimiter;
 use crate::clock::Clock;
-use crate::config::{AdminWebConfig, Config, Language, WebConfig};
+use crate::config::{AdminWebConfig, AuthMode, Config, Language, PasswordSource, WebConfig};
 use crate::engine::admins::{AdminLockout, AdminLogins};
+use crate::engine::helpdesk_codes::HelpdeskCodes;
+use crate::engine::invitations::Invitations;
+use crate::notify::Mailer;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::Keyring;
 use crate::store::Store;
@@ -49,6 +57,19 @@ pub struct ConsoleState {
     utc_offset: time::UtcOffset,
     form_key: FormKey,
     limiter: RateLimiter<std::net::IpAddr>,
+    /// Whether motpd keeps the passwords (a reset code needs it), and the codes' key.
+    password_source: PasswordSource,
+    codes: HelpdeskCodes,
+    /// Mailing invitations (a node gives it; without it the console sends none).
+    invites: Option<(Invitations, Arc<dyn Mailer>)>,
+    /// Seals RADIUS client secrets.
+    key: Arc<Keyring>,
+    /// `radius.mode`, what a client without its own mode uses.
+    default_mode: AuthMode,
+    /// `policy.min_password_length` (new admins' passwords: at least 12 anyway).
+    min_password_length: usize,
+    /// `policy.enforce_after`, for the enrollment report.
+    enforce_after: Option<time::Date>,
 }
 
 impl ConsoleState {
@@ -79,7 +100,21 @@ impl ConsoleState {
             utc_offset: config.policy.utc_offset,
             form_key: FormKey::derive(&key),
             limiter: RateLimiter::new(LOGINS_PER_MINUTE, 60),
+            password_source: config.accounts.password_source,
+            codes: HelpdeskCodes::new(key.clone()),
+            invites: None,
+            key,
+            default_mode: config.radius.mode,
+            min_password_length: config.policy.min_password_length,
+            enforce_after: config.policy.enforce_after,
         }
+    }
+
+    /// The console mails invitations with `invitations` through `mailer`.
+    #[must_use]
+    pub fn with_invitations(mut self, invitations: Invitations, mailer: Arc<dyn Mailer>) -> Self {
+        self.invites = Some((invitations, mailer));
+        self
     }
 
     fn now(&self) -> i64 {
@@ -102,9 +137,25 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/admin/accounts/{id}", get(accounts::show))
         .route(
             "/admin/accounts/{id}/{action}",
-            get(accounts::confirm_form).post(accounts::act),
+            get(actions::confirm_form).post(actions::act),
         )
-        .route("/admin/admins", get(admins::list))
+        .route("/admin/admins", get(admins::list).post(admins::add))
+        .route("/admin/admins/confirm", post(admins::confirm))
+        .route("/admin/admins/{name}", get(admins::show))
+        .route("/admin/admins/{name}/{action}", post(admins::act))
+        .route("/admin/audit", get(audit::search))
+        .route("/admin/audit/verify", post(audit::verify))
+        .route("/admin/report", get(report::show))
+        .route("/admin/report.csv", get(report::csv))
+        .route("/admin/clients", get(clients::list).post(clients::add))
+        .route(
+            "/admin/clients/{name}",
+            get(clients::show).post(clients::change),
+        )
+        .route(
+            "/admin/clients/{name}/remove",
+            get(clients::confirm_remove).post(clients::remove),
+        )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
