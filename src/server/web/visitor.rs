@@ -156,26 +156,7 @@ impl Visitor {
         page: &impl Template,
         cookies: &[String],
     ) -> Response {
-        let mut response = match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(error) => {
-                tracing::error!(%error, "page template failed");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        };
-        let code = match self.language {
-            Language::ZhTw => "zh-TW",
-            Language::En => "en",
-        };
-        let lang = self
-            .remember_language
-            .then(|| format!("{LANG_COOKIE}={code}; SameSite=Strict; Path=/; Max-Age=31536000"));
-        for cookie in cookies.iter().chain(lang.iter()) {
-            if let Ok(value) = HeaderValue::from_str(cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-        }
-        response
+        render_page(self.language, self.remember_language, status, page, cookies)
     }
 
     /// A message page.
@@ -226,4 +207,34 @@ fn outside(pick: fn(&Texts) -> (&'static str, &'static str)) -> Response {
         Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
         Err(_) => StatusCode::FORBIDDEN.into_response(),
     }
+}
+
+/// `page` rendered with `status` and `cookies`, plus the language cookie when the visitor chose `language` by
+/// `?lang=` (`remember`); shared by the enrollment pages and the console.
+pub(crate) fn render_page(
+    language: Language,
+    remember: bool,
+    status: StatusCode,
+    page: &impl Template,
+    cookies: &[String],
+) -> Response {
+    let mut response = match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    };
+    let code = match language {
+        Language::ZhTw => "zh-TW",
+        Language::En => "en",
+    };
+    let lang = remember
+        .then(|| format!("{LANG_COOKIE}={code}; SameSite=Strict; Path=/; Max-Age=31536000"));
+    for cookie in cookies.iter().chain(lang.iter()) {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }

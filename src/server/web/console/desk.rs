@@ -8,8 +8,8 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::ConsoleState;
 use super::pages::{Frame, MessagePage, Who};
@@ -107,26 +107,13 @@ impl Desk {
         page: &impl Template,
         cookies: &[String],
     ) -> Response {
-        let mut response = match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(error) => {
-                tracing::error!(%error, "console template failed");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        };
-        let code = match self.language {
-            Language::ZhTw => "zh-TW",
-            Language::En => "en",
-        };
-        let lang = self
-            .remember_language
-            .then(|| format!("{LANG_COOKIE}={code}; SameSite=Strict; Path=/; Max-Age=31536000"));
-        for cookie in cookies.iter().chain(lang.iter()) {
-            if let Ok(value) = HeaderValue::from_str(cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-        }
-        response
+        crate::server::web::visitor::render_page(
+            self.language,
+            self.remember_language,
+            status,
+            page,
+            cookies,
+        )
     }
 
     /// A message page.
