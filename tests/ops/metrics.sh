@@ -99,7 +99,7 @@ print("%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000))'
 }
 login() { # user-password, secret
   printf 'User-Name=alice,User-Password=%s,Message-Authenticator=0x00\n' "$1" |
-    radclient -t 3 -r 3 -x "127.0.0.1:$auth" auth "$2" 2>&1 || true
+    radclient -t 5 -r 1 -x "127.0.0.1:$auth" auth "$2" 2>&1 || true
 }
 login "$password$(totp)" "$secret" | grep -q 'Access-Accept' || fail "no Access-Accept for the right code"
 login "${password}000000" "$secret" | grep -q 'Access-Reject' || fail "no Access-Reject for a wrong code"
