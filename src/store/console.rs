@@ -339,6 +339,44 @@ macro_rules! console_queries {
             .map(Account::try_from)
             .collect()
         }
+
+        pub(in crate::store) async fn locked_accounts(
+            pool: &$pool,
+            now: i64,
+            limit: u32,
+        ) -> Result<Vec<Account>, StoreError> {
+            sqlx::query_as::<_, crate::store::rows::AccountRow>(
+                "SELECT * FROM accounts WHERE locked_until > $1 ORDER BY locked_until DESC, id LIMIT $2",
+            )
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
+        }
+
+        pub(in crate::store) async fn expiring_accounts(
+            pool: &$pool,
+            from: time::Date,
+            to: time::Date,
+            limit: u32,
+        ) -> Result<Vec<Account>, StoreError> {
+            // ISO dates in TEXT compare as the dates do.
+            sqlx::query_as::<_, crate::store::rows::AccountRow>(
+                "SELECT * FROM accounts WHERE expires_on >= $1 AND expires_on <= $2 AND status <> 'disabled' \
+                 ORDER BY expires_on, id LIMIT $3",
+            )
+            .bind(from.to_string())
+            .bind(to.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
+        }
     };
 }
 
@@ -447,6 +485,23 @@ macro_rules! console_store_impl {
                 limit: u32,
             ) -> Result<Vec<crate::model::Account>, crate::store::StoreError> {
                 console::search_accounts(&self.pool, text, limit).await
+            }
+
+            async fn locked_accounts(
+                &self,
+                now: i64,
+                limit: u32,
+            ) -> Result<Vec<crate::model::Account>, crate::store::StoreError> {
+                console::locked_accounts(&self.pool, now, limit).await
+            }
+
+            async fn expiring_accounts(
+                &self,
+                from: time::Date,
+                to: time::Date,
+                limit: u32,
+            ) -> Result<Vec<crate::model::Account>, crate::store::StoreError> {
+                console::expiring_accounts(&self.pool, from, to, limit).await
             }
         }
     };

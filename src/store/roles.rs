@@ -524,4 +524,13 @@ pub trait ConsoleStore: Send + Sync + std::fmt::Debug {
     async fn purge_expired_admin_sessions(&self, now: i64) -> Result<u64, StoreError>;
     /// Accounts whose ID, name or phone contains `text` (case-insensitive), by ID, at most `limit`.
     async fn search_accounts(&self, text: &str, limit: u32) -> Result<Vec<Account>, StoreError>;
+    /// Accounts locked at `now` (after failed logins or by an admin), the lock ending last first, at most `limit`.
+    async fn locked_accounts(&self, now: i64, limit: u32) -> Result<Vec<Account>, StoreError>;
+    /// Accounts not disabled whose last day is from `from` to `to`, the soonest first, at most `limit`.
+    async fn expiring_accounts(
+        &self,
+        from: time::Date,
+        to: time::Date,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError>;
 }

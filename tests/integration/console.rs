@@ -505,6 +505,121 @@ async fn search_finds_accounts_by_part_of_id_name_or_phone() {
 }
 
 #[tokio::test]
+async fn the_desk_page_lists_locked_accounts_and_last_days_within_two_weeks() {
+    let c = setup().await;
+    let now = c.f.clock.now();
+    let today = motpd::clock::local_date(now, c.f.config.policy.utc_offset);
+    for (id, days) in [("vendor1", 10), ("vendor2", 30), ("vendor3", 3)] {
+        c.f.account(id, PASSWORD).await;
+        let day = today + time::Duration::days(days);
+        motpd::engine::helpdesk::extend_expiry(
+            c.f.store.as_ref(),
+            id,
+            day,
+            today,
+            "test",
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    motpd::engine::helpdesk::set_status(
+        c.f.store.as_ref(),
+        "vendor3",
+        motpd::model::AccountStatus::Disabled,
+        "test",
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    let mut b = c.signed_in("desk").await;
+    let home = b.get("/admin").await;
+    let section = |heading: &str| {
+        let start = home
+            .body
+            .find(heading)
+            .unwrap_or_else(|| panic!("{heading}: {}", home.body));
+        let end = home.body[start..].find("</div>").unwrap() + start;
+        home.body[start..end].to_owned()
+    };
+    let locked = section("Locked now");
+    assert!(locked.contains("/admin/accounts/alice"), "{locked}");
+    assert!(!locked.contains("/admin/accounts/bob"), "{locked}");
+    let expiring = section("Last day within 14 days");
+    let ten = (today + time::Duration::days(10)).to_string();
+    assert!(
+        expiring.contains("/admin/accounts/vendor1") && expiring.contains(&ten),
+        "{expiring}"
+    );
+    // Past the two weeks, or disabled already: not a call to expect.
+    assert!(
+        !expiring.contains("vendor2") && !expiring.contains("vendor3"),
+        "{expiring}"
+    );
+    // Search and account page show the running lock, not only the stored status.
+    let found = b.get("/admin?q=alice").await;
+    assert!(found.body.contains("<td>locked</td>"), "{}", found.body);
+    assert!(!found.body.contains("Locked now"), "{}", found.body);
+    let zh = b.get("/admin?lang=zh-TW").await;
+    assert!(zh.body.contains("目前鎖定中的帳號"), "{}", zh.body);
+
+    // After the unlock the list is empty.
+    let form = b.get("/admin/accounts/alice/unlock").await;
+    let done = b
+        .post(
+            "/admin/accounts/alice/unlock",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("reason", "called, identity checked"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let home = b.get("/admin?lang=en").await;
+    assert!(home.body.contains("No account is locked."), "{}", home.body);
+}
+
+#[tokio::test]
+async fn after_an_idle_end_the_login_returns_to_the_page_asked_for() {
+    let c = setup().await;
+    let mut b = c.signed_in("desk").await;
+    c.f.clock.advance(11 * 60);
+    let away = b.get("/admin/accounts/alice").await;
+    assert_eq!(
+        away.location(),
+        "/admin/login?expired=1&next=%2Fadmin%2Faccounts%2Falice"
+    );
+    let form = b.get(away.location()).await;
+    assert!(
+        form.body
+            .contains("name=\"next\" value=\"/admin/accounts/alice\""),
+        "{}",
+        form.body
+    );
+    c.next_step();
+    let code = c.desk.code_at(c.f.clock.now());
+    let back = b
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &form.field("csrf")),
+                ("name", "desk"),
+                ("password", DESK_PASSWORD),
+                ("code", &code),
+                ("next", &form.field("next")),
+            ],
+        )
+        .await;
+    assert_eq!(back.location(), "/admin/accounts/alice");
+    // A next that leaves the console is ignored.
+    let mut b = c.browser(INSIDE);
+    let form = b.get("/admin/login?next=%2F%2Fevil.example%2Fadmin").await;
+    assert!(!form.body.contains("name=\"next\""), "{}", form.body);
+}
+
+#[tokio::test]
 async fn unlock_and_reset_need_a_reason_and_audit_the_admin_and_it() {
     let c = setup().await;
     let mut b = c.signed_in("desk").await;

@@ -2,11 +2,12 @@
 //! `MOTPD_TEST_DATABASE_URL` is set): admins created once; the attempt counter that locks before any secret
 //! is compared and starts again after the lock; the replay guard's compare-and-set (two racing logins with one
 //! step: one wins); a new TOTP ending the sessions; sessions that expire, carry the admin's role, and end with a
-//! disabled or removed admin; the account search (partial, case-insensitive, wildcards literal, bounded).
+//! disabled or removed admin; the account search (partial, case-insensitive, wildcards literal, bounded); the
+//! desk page's lists (accounts locked now, last days in a range).
 
 use std::sync::Arc;
 
-use motpd::model::{AdminRole, NewAdmin, NewAdminSession};
+use motpd::model::{AccountStatus, AdminRole, NewAdmin, NewAdminSession};
 use motpd::store::{AccountUpsert, Store, StoreError};
 use tokio::sync::Barrier;
 
@@ -341,6 +342,73 @@ async fn accounts_are_found_by_part_of_id_name_or_phone(store: &dyn Store) {
     );
 }
 
+async fn locked_accounts_and_near_last_days_are_listed(store: &dyn Store) {
+    use time::macros::date;
+    let days = [
+        ("a-soon", Some(date!(2026 - 12 - 10)), AccountStatus::Active),
+        (
+            "b-today",
+            Some(date!(2026 - 12 - 07)),
+            AccountStatus::Active,
+        ),
+        (
+            "c-later",
+            Some(date!(2027 - 01 - 30)),
+            AccountStatus::Active,
+        ),
+        ("d-past", Some(date!(2026 - 12 - 06)), AccountStatus::Active),
+        (
+            "e-off",
+            Some(date!(2026 - 12 - 08)),
+            AccountStatus::Disabled,
+        ),
+        ("f-never", None, AccountStatus::Active),
+    ];
+    for (id, expires_on, status) in days {
+        let upsert = AccountUpsert {
+            expires_on,
+            status,
+            ..account(id)
+        };
+        store.create_account(&upsert, NOW).await.unwrap();
+    }
+    let ids = |found: Vec<motpd::model::Account>| -> Vec<String> {
+        found.into_iter().map(|a| a.id).collect()
+    };
+    let (from, to) = (date!(2026 - 12 - 07), date!(2026 - 12 - 21));
+    assert_eq!(
+        ids(store.expiring_accounts(from, to, 10).await.unwrap()),
+        ["b-today", "a-soon"],
+        "soonest first; past, later, disabled and open-ended ones left out"
+    );
+    assert_eq!(
+        ids(store.expiring_accounts(from, to, 1).await.unwrap()),
+        ["b-today"]
+    );
+
+    assert!(store.locked_accounts(NOW, 10).await.unwrap().is_empty());
+    store.lock_account("a-soon", NOW + 600, NOW).await.unwrap();
+    store.lock_account("c-later", NOW + 60, NOW).await.unwrap();
+    store
+        .lock_account("d-past", NOW - 1, NOW - 900)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.locked_accounts(NOW, 10).await.unwrap()),
+        ["a-soon", "c-later"],
+        "running locks only, the one ending last first"
+    );
+    assert_eq!(
+        ids(store.locked_accounts(NOW, 1).await.unwrap()),
+        ["a-soon"]
+    );
+    store.unlock_account("a-soon", NOW).await.unwrap();
+    assert_eq!(
+        ids(store.locked_accounts(NOW, 10).await.unwrap()),
+        ["c-later"]
+    );
+}
+
 macro_rules! console_contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -374,6 +442,7 @@ console_contract!(
         each_step_logs_in_once,
         sessions_expire_carry_the_role_and_end_with_the_admin,
         accounts_are_found_by_part_of_id_name_or_phone,
+        locked_accounts_and_near_last_days_are_listed,
         disabled_admins_neither_log_in_nor_keep_sessions;
     backend:
         racing_logins_with_one_step_admit_one,

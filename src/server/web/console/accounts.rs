@@ -1,5 +1,6 @@
-//! The helpdesk's account pages: the search (ID, name or phone, partial, at most [`SEARCH_LIMIT`] results),
-//! and the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events, the
+//! The helpdesk's account pages: the search (ID, name or phone, partial, at most [`SEARCH_LIMIT`] results;
+//! without a search, the accounts locked now and those whose last day is within [`EXPIRING_DAYS`] days, the
+//! desk's most frequent calls), and the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events, the
 //! buttons of the actions in [`super::actions`]).
 
 // The error is the page to answer with, as in every handler; boxing it would only add noise.
@@ -14,14 +15,20 @@ use serde::Deserialize;
 
 use super::forms::Done;
 use super::guard::{AnyAdmin, SignedIn};
-use super::pages::{AccountPage, AccountRow, EventRow, Fact, SearchPage};
+use super::pages::{AccountPage, AccountRow, DueRow, EventRow, Fact, SearchPage};
 use super::{ConsoleState, actions};
+use crate::account_rules::{AccountState, account_state};
+use crate::clock::local_date;
 use crate::model::{Account, AccountStatus};
 use crate::store::AuditFilter;
 use crate::texts::ConsoleTexts;
 
 /// Most accounts a search shows.
 const SEARCH_LIMIT: u32 = 50;
+/// Most accounts each list of the search page shows.
+const DUE_LIMIT: u32 = 20;
+/// How far ahead the search page lists accounts reaching their last day.
+const EXPIRING_DAYS: i64 = 14;
 /// Audit events on the account page.
 const EVENTS: u32 = 50;
 /// Longest search text and reason kept.
@@ -42,9 +49,18 @@ pub(super) async fn search(
 ) -> Response {
     let t = admin.desk.texts();
     let text: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let now = state.now();
+    let today = local_date(now, state.utc_offset);
     let mut rows = Vec::new();
     let mut more = false;
-    if !text.is_empty() {
+    let mut locked = Vec::new();
+    let mut expiring = Vec::new();
+    if text.is_empty() {
+        match due_lists(&state, now, today).await {
+            Ok(lists) => (locked, expiring) = lists,
+            Err(error) => return admin.desk.failure(&error),
+        }
+    } else {
         let found = match state.store.search_accounts(&text, SEARCH_LIMIT + 1).await {
             Ok(found) => found,
             Err(error) => return admin.desk.failure(&error),
@@ -54,7 +70,7 @@ pub(super) async fn search(
             .into_iter()
             .take(SEARCH_LIMIT as usize)
             .map(|a| AccountRow {
-                status: status_text(t, a.status),
+                status: state_text(t, account_state(&a, now, today, state.password_source)),
                 phone: a.phone.unwrap_or_default(),
                 name: a.name,
                 id: a.id,
@@ -67,8 +83,45 @@ pub(super) async fn search(
         searched: !text.is_empty(),
         rows,
         more,
+        locked,
+        expiring,
     };
     admin.desk.page(StatusCode::OK, &page, &[])
+}
+
+/// The accounts locked at `now`, and those (not disabled) whose last day is from `today` to
+/// [`EXPIRING_DAYS`] days later.
+async fn due_lists(
+    state: &ConsoleState,
+    now: i64,
+    today: time::Date,
+) -> Result<(Vec<DueRow>, Vec<DueRow>), crate::store::StoreError> {
+    let locked = state.store.locked_accounts(now, DUE_LIMIT).await?;
+    let until = today.saturating_add(time::Duration::days(EXPIRING_DAYS));
+    let expiring = state
+        .store
+        .expiring_accounts(today, until, DUE_LIMIT)
+        .await?;
+    let locked = locked
+        .into_iter()
+        .map(|a| DueRow {
+            when: a
+                .locked_until
+                .map(|until| crate::local_time::text(until, state.utc_offset))
+                .unwrap_or_default(),
+            id: a.id,
+            name: a.name,
+        })
+        .collect();
+    let expiring = expiring
+        .into_iter()
+        .map(|a| DueRow {
+            when: a.expires_on.map(|d| d.to_string()).unwrap_or_default(),
+            id: a.id,
+            name: a.name,
+        })
+        .collect();
+    Ok((locked, expiring))
 }
 
 /// `GET /admin/accounts/{id}`.
@@ -105,10 +158,15 @@ pub(super) async fn show(
         )
     };
     let now = state.now();
+    let today = local_date(now, state.utc_offset);
     let facts = vec![
         Fact {
             label: t.col_status,
-            value: status_text(t, account.status).to_owned(),
+            value: state_text(
+                t,
+                account_state(&account, now, today, state.password_source),
+            )
+            .to_owned(),
         },
         Fact {
             label: t.col_phone,
@@ -207,10 +265,13 @@ pub(super) async fn existing(
     }
 }
 
-pub(super) fn status_text(t: &ConsoleTexts, status: AccountStatus) -> &'static str {
-    match status {
-        AccountStatus::Active => t.status_active,
-        AccountStatus::Disabled => t.status_disabled,
-        AccountStatus::Pending => t.status_pending,
+/// How an account's state reads on the console (a running lock and a past last day included).
+pub(super) fn state_text(t: &ConsoleTexts, state: AccountState) -> &'static str {
+    match state {
+        AccountState::Locked => t.status_locked,
+        AccountState::Disabled => t.status_disabled,
+        AccountState::Expired => t.status_expired,
+        AccountState::Pending => t.status_pending,
+        AccountState::Active => t.status_active,
     }
 }

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq as _;
 
@@ -104,12 +104,33 @@ async fn signed_in(
     least: AdminRole,
 ) -> Result<SignedIn, Response> {
     let desk = Desk::from_request_parts(parts, state).await?;
+    // A page asked for by GET is shown again after the login; a form's POST is not repeated.
+    let back = (parts.method == Method::GET)
+        .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
+        .flatten()
+        .and_then(super::login::return_path);
+    let to_login = |expired: bool| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if expired {
+            query.append_pair("expired", "1");
+        }
+        if let Some(back) = back {
+            query.append_pair("next", back);
+        }
+        let query = query.finish();
+        let target = if query.is_empty() {
+            "/admin/login".to_owned()
+        } else {
+            format!("/admin/login?{query}")
+        };
+        Redirect::to(&target).into_response()
+    };
     let Some(id) = desk.session_id.clone() else {
-        return Err(Redirect::to("/admin/login").into_response());
+        return Err(to_login(false));
     };
     let session = match sessions::find(state, &id).await {
         Ok(Some(session)) => session,
-        Ok(None) => return Err(Redirect::to("/admin/login?expired=1").into_response()),
+        Ok(None) => return Err(to_login(true)),
         Err(error) => return Err(desk.failure(&error)),
     };
     let admin = SignedIn {

@@ -1,6 +1,7 @@
 //! The console's login (name, password and code on one form, one answer for every failure) and logout. The
 //! login form is protected by a signed CSRF cookie (no session exists yet); a login that passes gets a new
-//! session, the browser's old one ended.
+//! session, the browser's old one ended, and goes back to the page that sent it to the login (`?next=`, a
+//! console path only).
 
 use std::sync::Arc;
 
@@ -19,11 +20,33 @@ use crate::engine::admins::Login;
 use crate::secrets::SecretString;
 use crate::server::web::form_token::FormToken;
 
-/// `?expired=1` after a session ended.
+/// Longest `next` path kept.
+const MAX_RETURN_PATH: usize = 256;
+
+/// `?expired=1` after a session ended; `?next=` the page to go back to.
 #[derive(Debug, Deserialize)]
 pub(super) struct LoginQuery {
     #[serde(default)]
     expired: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `raw` if it is a console page to go back to after the login: a path under `/admin` other than the
+/// search page itself and the login and logout, in plain characters, so it can never lead off the console
+/// (no scheme, no `//` host, no backslash).
+pub(super) fn return_path(raw: &str) -> Option<&str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-_.~?=&%+@".contains(c);
+    let under_admin = raw
+        .strip_prefix("/admin")
+        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'));
+    let ok = under_admin
+        && raw.len() <= MAX_RETURN_PATH
+        && raw.chars().all(plain)
+        && !raw.contains("//")
+        && !raw.starts_with("/admin/login")
+        && !raw.starts_with("/admin/logout");
+    ok.then_some(raw)
 }
 
 /// The login form's fields (missing ones are empty, so a form without its token is refused, not malformed).
@@ -37,6 +60,8 @@ pub(super) struct LoginForm {
     password: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    next: String,
 }
 
 impl std::fmt::Debug for LoginForm {
@@ -57,7 +82,8 @@ pub(super) async fn form(
         .expired
         .is_some()
         .then_some(desk.texts().session_expired);
-    render(&state, &desk, "", expired, StatusCode::OK)
+    let next = query.next.as_deref().and_then(return_path).unwrap_or("");
+    render(&state, &desk, "", next, expired, StatusCode::OK)
 }
 
 /// The login page with a fresh form token.
@@ -65,6 +91,7 @@ fn render(
     state: &ConsoleState,
     desk: &Desk,
     name: &str,
+    next: &str,
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
@@ -76,6 +103,7 @@ fn render(
         f: desk.frame("/admin/login", None),
         csrf: token.csrf(),
         name,
+        next,
         error,
     };
     let cookie = sessions::form_cookie(state, &token.encode(&state.form_key));
@@ -98,11 +126,13 @@ pub(super) async fn submit(
     }
     let t = desk.texts();
     let name: String = form.name.trim().chars().take(64).collect();
+    let next = return_path(&form.next).unwrap_or("");
     if !state.limiter.allow(desk.ip, now) {
         return render(
             &state,
             &desk,
             &name,
+            next,
             Some(t.login_failed),
             StatusCode::TOO_MANY_REQUESTS,
         );
@@ -115,7 +145,14 @@ pub(super) async fn submit(
     let admin = match login {
         Ok(Login::Admitted { name, .. }) => name,
         Ok(Login::Refused) => {
-            return render(&state, &desk, &name, Some(t.login_failed), StatusCode::OK);
+            return render(
+                &state,
+                &desk,
+                &name,
+                next,
+                Some(t.login_failed),
+                StatusCode::OK,
+            );
         }
         Err(error) => return desk.failure(&error),
     };
@@ -123,7 +160,8 @@ pub(super) async fn submit(
         Ok(started) => started,
         Err(error) => return desk.failure(&error),
     };
-    let mut response = Redirect::to("/admin").into_response();
+    let target = if next.is_empty() { "/admin" } else { next };
+    let mut response = Redirect::to(target).into_response();
     for cookie in [
         sessions::cookie(&state, &id),
         sessions::removal(&state, sessions::FORM_COOKIE),
@@ -159,4 +197,38 @@ pub(super) async fn logout(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn only_console_pages_are_returned_to() {
+        for ok in [
+            "/admin/accounts/alice",
+            "/admin/audit?account=alice&from=2026-12-01",
+            "/admin?q=chen",
+            "/admin/report",
+        ] {
+            assert_eq!(return_path(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/admin",
+            "/administrator",
+            "//evil.example/admin/x",
+            "https://evil.example/admin/",
+            "/admin//evil.example",
+            "/admin/\\evil.example",
+            "/admin/login?next=/admin/x",
+            "/admin/logout",
+            "/admin/accounts/a b",
+            "/admin/accounts/\u{5f35}",
+            "/enroll",
+        ] {
+            assert_eq!(return_path(bad), None, "{bad}");
+        }
+        assert_eq!(return_path(&format!("/admin/{}", "a".repeat(300))), None);
+    }
 }

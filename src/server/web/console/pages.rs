@@ -30,6 +30,8 @@ pub(crate) struct LoginPage<'a> {
     pub(crate) f: Frame,
     pub(crate) csrf: &'a str,
     pub(crate) name: &'a str,
+    /// The page to go back to after the login, or empty.
+    pub(crate) next: &'a str,
     pub(crate) error: Option<&'static str>,
 }
 
@@ -51,6 +53,17 @@ pub(crate) struct SearchPage<'a> {
     pub(crate) searched: bool,
     pub(crate) rows: Vec<AccountRow>,
     pub(crate) more: bool,
+    /// Without a search: the accounts locked now, and those whose last day is near.
+    pub(crate) locked: Vec<DueRow>,
+    pub(crate) expiring: Vec<DueRow>,
+}
+
+/// An account on the search page's lists, with the time that puts it there.
+#[derive(Debug)]
+pub(crate) struct DueRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) when: String,
 }
 
 /// A label and its value on the account page.
