@@ -7,10 +7,12 @@
 //! Mails and notice SMS go to people whose language is not known: they carry Traditional Chinese first, then
 //! English, put together here from each language's part.
 
+mod audit_events;
 mod console;
 mod en;
 mod zh_tw;
 
+pub(crate) use audit_events::{event_label, outcome_label};
 pub(crate) use console::{ConsoleTexts, console};
 
 pub use crate::config::Language;

@@ -579,6 +579,20 @@ async fn the_desk_page_lists_locked_accounts_and_last_days_within_two_weeks() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let home = b.get("/admin?lang=en").await;
     assert!(home.body.contains("No account is locked."), "{}", home.body);
+    // Its audit rows read in words, with the identifier beneath.
+    let page = b.get("/admin/accounts/alice").await;
+    assert!(
+        page.body
+            .contains("Account unlocked<br><code class=\"kind\">admin.user.unlock</code>"),
+        "{}",
+        page.body
+    );
+    let zh = b.get("/admin/accounts/alice?lang=zh-TW").await;
+    assert!(
+        zh.body.contains("解除帳號鎖定") && zh.body.contains("<td>完成</td>"),
+        "{}",
+        zh.body
+    );
 }
 
 #[tokio::test]

@@ -275,7 +275,8 @@ async fn every_action_needs_the_session_and_its_csrf_token() {
         let wrong = b.post(&path, &[("csrf", "x"), ("reason", "r")]).await;
         assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{action}");
         let logged_out = outsider.get(&path).await;
-        assert_eq!(logged_out.location(), "/admin/login", "{action}");
+        let back = format!("/admin/login?next=%2Fadmin%2Faccounts%2Falice%2F{action}");
+        assert_eq!(logged_out.location(), back, "{action}");
         let logged_out = outsider.post(&path, &form).await;
         assert_eq!(logged_out.location(), "/admin/login", "{action}");
     }

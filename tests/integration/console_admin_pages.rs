@@ -217,7 +217,8 @@ async fn every_admin_route_refuses_the_helpdesk_the_logged_out_and_forms_without
                 .contains("Your role does not include this page."),
             "{path}"
         );
-        assert_eq!(nobody.get(path).await.location(), "/admin/login", "{path}");
+        let back = format!("/admin/login?next={}", path.replace('/', "%2F"));
+        assert_eq!(nobody.get(path).await.location(), back, "{path}");
         assert_eq!(boss.get(path).await.status, StatusCode::OK, "{path}");
     }
     let desk_csrf = desk.get("/admin").await.field("csrf");
@@ -584,7 +585,10 @@ async fn the_audit_search_filters_pages_and_shows_the_chains_verification() {
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(
-        first.body.matches("<td>admin.user.unlock</td>").count(),
+        first
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
         100,
         "one page"
     );
@@ -600,7 +604,10 @@ async fn the_audit_search_filters_pages_and_shows_the_chains_verification() {
         .replace("&amp;", "&");
     let second = boss.get(&next).await;
     assert_eq!(
-        second.body.matches("<td>admin.user.unlock</td>").count(),
+        second
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
         3,
         "{}",
         second.body
@@ -615,7 +622,13 @@ async fn the_audit_search_filters_pages_and_shows_the_chains_verification() {
     );
 
     let nobody = boss.get("/admin/audit?actor=console%3Anobody").await;
-    assert_eq!(nobody.body.matches("<td>admin.user.unlock</td>").count(), 0);
+    assert_eq!(
+        nobody
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
+        0
+    );
     let bad = boss.get("/admin/audit?from=yesterday").await;
     assert!(
         bad.body.contains("Give days as YYYY-MM-DD."),
@@ -625,14 +638,23 @@ async fn the_audit_search_filters_pages_and_shows_the_chains_verification() {
     let today = motpd::clock::local_date(c.f.clock.now(), c.f.config.policy.utc_offset);
     let tomorrow = today.next_day().unwrap();
     let future = boss.get(&format!("/admin/audit?from={tomorrow}")).await;
-    assert_eq!(future.body.matches("<td>admin.user.unlock</td>").count(), 0);
+    assert_eq!(
+        future
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
+        0
+    );
     let dated = boss
         .get(&format!(
             "/admin/audit?account=alice&from={today}&to={today}"
         ))
         .await;
     assert_eq!(
-        dated.body.matches("<td>admin.user.unlock</td>").count(),
+        dated
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
         100
     );
 

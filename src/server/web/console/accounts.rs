@@ -216,12 +216,9 @@ pub(super) async fn show(
     ];
     let events = records
         .into_iter()
-        .map(|r| EventRow {
-            at: crate::local_time::text(r.event.at, offset),
-            kind: r.event.kind,
-            actor: r.event.actor,
-            outcome: r.event.outcome,
-            detail: r.event.detail,
+        .map(|r| {
+            let detail = r.event.detail.clone();
+            EventRow::new(admin.desk.language, r.event, offset, detail)
         })
         .collect();
     let notice = done

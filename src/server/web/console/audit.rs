@@ -123,19 +123,17 @@ pub(super) async fn search(
     let broken = last_broken(&verification, t.chain_broken);
     let rows = records
         .into_iter()
-        .map(|r| EventRow {
-            at: crate::local_time::text(r.event.at, offset),
-            kind: r.event.kind,
-            actor: r.event.actor,
-            outcome: r.event.outcome,
-            detail: format!(
+        .map(|r| {
+            let detail = format!(
                 "{}{}",
                 r.event
                     .account_id
+                    .as_ref()
                     .map(|a| format!("[{a}] "))
                     .unwrap_or_default(),
                 r.event.detail
-            ),
+            );
+            EventRow::new(admin.desk.language, r.event, offset, detail)
         })
         .collect();
     let page = AuditPage {

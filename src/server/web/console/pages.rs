@@ -77,10 +77,32 @@ pub(crate) struct Fact {
 #[derive(Debug)]
 pub(crate) struct EventRow {
     pub(crate) at: String,
+    /// What happened, in the page's language; `kind` is the identifier beneath it.
+    pub(crate) label: String,
     pub(crate) kind: String,
     pub(crate) actor: String,
     pub(crate) outcome: String,
     pub(crate) detail: String,
+}
+
+impl EventRow {
+    /// `event` as a row in `language`, its time in the site's `offset`; `detail` is what the detail column
+    /// shows.
+    pub(crate) fn new(
+        language: crate::config::Language,
+        event: crate::audit::AuditEvent,
+        offset: time::UtcOffset,
+        detail: String,
+    ) -> Self {
+        Self {
+            at: crate::local_time::text(event.at, offset),
+            label: crate::texts::event_label(language, &event.kind, &event.outcome, &event.detail),
+            outcome: crate::texts::outcome_label(language, &event.outcome),
+            kind: event.kind,
+            actor: event.actor,
+            detail,
+        }
+    }
 }
 
 /// An account, its device, its last audit events and the actions.
