@@ -90,6 +90,10 @@ const KINDS: &[(&str, Pair)] = &[
     ),
     ("admin.user.remove", ("Account removed", "刪除帳號")),
     (
+        "admin.user.reset-password",
+        ("In-person reset code issued", "核發臨櫃密碼重設碼"),
+    ),
+    (
         "admin.user.set",
         ("Account setting changed", "變更帳號設定"),
     ),
