@@ -48,6 +48,15 @@ pub(super) fn admin_from_row(row: AdminRow) -> Result<crate::model::Admin, super
     })
 }
 
+/// The accounts of fetched rows.
+pub(super) fn accounts(
+    rows: Vec<crate::store::rows::AccountRow>,
+) -> Result<Vec<crate::model::Account>, super::StoreError> {
+    rows.into_iter()
+        .map(crate::model::Account::try_from)
+        .collect()
+}
+
 /// A search text as a `LIKE` pattern matching it anywhere, lower-cased, its wildcards escaped (`\`).
 pub(super) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -67,7 +76,7 @@ macro_rules! console_queries {
     ($pool:ty) => {
         use crate::model::{Account, Admin, AdminSession, NewAdmin, NewAdminSession};
         use crate::store::StoreError;
-        use crate::store::console::{AdminRow, admin_from_row, contains_pattern};
+        use crate::store::console::{AdminRow, accounts, admin_from_row, contains_pattern};
 
         pub(in crate::store) async fn create_admin(
             pool: &$pool,
@@ -334,10 +343,9 @@ macro_rules! console_queries {
             .bind(phone)
             .bind(i64::from(limit))
             .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(Account::try_from)
-            .collect()
+            .await
+            .map_err(StoreError::from)
+            .and_then(accounts)
         }
 
         pub(in crate::store) async fn locked_accounts(
@@ -351,10 +359,9 @@ macro_rules! console_queries {
             .bind(now)
             .bind(i64::from(limit))
             .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(Account::try_from)
-            .collect()
+            .await
+            .map_err(StoreError::from)
+            .and_then(accounts)
         }
 
         pub(in crate::store) async fn expiring_accounts(
@@ -372,10 +379,9 @@ macro_rules! console_queries {
             .bind(to.to_string())
             .bind(i64::from(limit))
             .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(Account::try_from)
-            .collect()
+            .await
+            .map_err(StoreError::from)
+            .and_then(accounts)
         }
     };
 }
