@@ -31,11 +31,22 @@ const OUTSIDE: &str = "192.0.2.1:50000";
 const EN_FAILED: &str = "Login failed.";
 
 /// A console admin's seed, to compute its codes.
-struct Totp(Vec<u8>);
+pub(crate) struct Totp {
+    seed: Vec<u8>,
+    /// The seed as the admin's authenticator app is given it.
+    pub(crate) base32: String,
+}
 
 impl Totp {
-    fn code_at(&self, t: i64) -> String {
-        otp::totp_at(&self.0, u64::try_from(t).unwrap(), 30, 6, Algorithm::Sha1).unwrap()
+    pub(crate) fn code_at(&self, t: i64) -> String {
+        otp::totp_at(
+            &self.seed,
+            u64::try_from(t).unwrap(),
+            30,
+            6,
+            Algorithm::Sha1,
+        )
+        .unwrap()
     }
 }
 
@@ -47,9 +58,17 @@ pub(crate) struct Console {
 }
 
 /// Adds admin `name` as the CLI does: a new seed, confirmed with its code at the fixture's time.
-async fn add_admin(f: &EngineFixture, name: &str, role: AdminRole, password: &str) -> Totp {
+pub(crate) async fn add_admin(
+    f: &EngineFixture,
+    name: &str,
+    role: AdminRole,
+    password: &str,
+) -> Totp {
     let seed = AdminSeed::generate(name).unwrap();
-    let totp = Totp(otp::parse_base32_seed(seed.secret_base32.expose()).unwrap());
+    let totp = Totp {
+        seed: otp::parse_base32_seed(seed.secret_base32.expose()).unwrap(),
+        base32: seed.secret_base32.expose().to_owned(),
+    };
     let step = seed
         .first_code_step(&totp.code_at(f.clock.now()), f.clock.now())
         .unwrap();

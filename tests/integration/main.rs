@@ -15,6 +15,7 @@ mod config_check;
 mod console;
 mod console_actions;
 mod console_admin_pages;
+mod console_browser;
 mod console_store_contract;
 mod directory_ldap;
 mod directory_logins;

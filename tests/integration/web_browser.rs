@@ -43,7 +43,7 @@ use crate::web_enroll::code_at;
 /// How long one Chromium run may take before it is killed.
 const CHROMIUM_PATIENCE: Duration = Duration::from_secs(30);
 /// How long one browser-driven enrollment (Node + Chromium, four pages) may take before it is killed.
-const ENROLLMENT_PATIENCE: Duration = Duration::from_secs(90);
+pub(crate) const ENROLLMENT_PATIENCE: Duration = Duration::from_secs(90);
 /// A phone-sized window.
 const WINDOW: &str = "--window-size=390,844";
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -102,7 +102,7 @@ fn chromium_available() -> bool {
     )
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-output/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -140,7 +140,7 @@ fn chromium(action: &str, url: &str) -> String {
 /// by PID after `patience`. Returns its status, stdout and stderr. Blocking: call from `spawn_blocking` (which
 /// is why sleeping while polling is fine here: this is never a runtime thread).
 #[allow(clippy::disallowed_methods)]
-fn run_bounded(
+pub(crate) fn run_bounded(
     mut command: Command,
     patience: Duration,
 ) -> (std::process::ExitStatus, String, String) {
@@ -196,7 +196,7 @@ async fn screenshot(url: String, name: &str) -> PathBuf {
 }
 
 /// Width and height of a PNG file that is a real screenshot (signature, more than 5 KiB).
-fn png_size(file: &Path) -> (u32, u32) {
+pub(crate) fn png_size(file: &Path) -> (u32, u32) {
     let png = std::fs::read(file).unwrap();
     assert!(
         png.starts_with(PNG_SIGNATURE),
@@ -300,11 +300,11 @@ async fn chromium_renders_the_device_page_of_a_logged_in_session() {
 }
 
 /// The browser driver's folder: `package.json`, `package-lock.json` (playwright-core, pinned) and `enroll.mjs`.
-fn browser_client_dir() -> PathBuf {
+pub(crate) fn browser_client_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/browser")
 }
 
-fn playwright_available() -> bool {
+pub(crate) fn playwright_available() -> bool {
     chromium_available()
         && available(
             "Node.js with playwright-core",
@@ -317,28 +317,33 @@ fn playwright_available() -> bool {
 
 /// What `enroll.mjs` saw on the pages.
 #[derive(Debug, serde::Deserialize)]
-struct BrowserEnrollment {
-    login_button: String,
-    start_button: String,
-    initial_key_grouped: String,
-    qr_svgs: u32,
-    code: String,
-    notice: String,
-    bound: String,
-    html_lang: String,
-    screenshots: Vec<PathBuf>,
+pub(crate) struct BrowserEnrollment {
+    pub(crate) login_button: String,
+    pub(crate) start_button: String,
+    pub(crate) initial_key_grouped: String,
+    pub(crate) qr_svgs: u32,
+    pub(crate) code: String,
+    pub(crate) notice: String,
+    pub(crate) bound: String,
+    pub(crate) html_lang: String,
+    pub(crate) screenshots: Vec<PathBuf>,
 }
 
-/// Runs `enroll.mjs` against `node` for alice in `lang`, naming the device `label`; the TOTP code is computed
-/// for the node's (manual) clock.
-async fn enroll_in_browser(node: &WebNode, lang: &str, label: &str) -> BrowserEnrollment {
+/// Runs `enroll.mjs` against the enrollment pages at `base` for alice (password `Nurse2024pw`) in `lang`, naming
+/// the device `label`; the TOTP code is computed for `now`, the node's (manual) clock.
+pub(crate) async fn enroll_in_browser(
+    base: &str,
+    now: i64,
+    lang: &str,
+    label: &str,
+) -> BrowserEnrollment {
     let mut command = Command::new("node");
     command
         .arg(browser_client_dir().join("enroll.mjs"))
-        .args(["--base", &node.base, "--lang", lang, "--account", "alice"])
+        .args(["--base", base, "--lang", lang, "--account", "alice"])
         .args(["--password", "Nurse2024pw", "--label", label])
         .arg("--time")
-        .arg(node.f.clock.now().to_string())
+        .arg(now.to_string())
         .arg("--shots")
         .arg(screenshot_dir())
         .current_dir(browser_client_dir())
@@ -379,7 +384,7 @@ async fn chromium_completes_an_enrollment_and_the_vpn_accepts_the_phone() {
         ),
     ] {
         let node = WebNode::start("127.0.0.1/32").await;
-        let seen = enroll_in_browser(&node, lang, label).await;
+        let seen = enroll_in_browser(&node.base, node.f.clock.now(), lang, label).await;
         assert_eq!(seen.html_lang, html_lang, "{seen:?}");
         assert_eq!(seen.start_button, start, "{seen:?}");
         assert!(!seen.login_button.is_empty(), "{seen:?}");

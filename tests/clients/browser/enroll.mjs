@@ -5,16 +5,17 @@
 //
 // Opens /enroll, logs in, presses "register software token" (after typing a device name), reads the initial key
 // from the page (the text in groups of four), computes the TOTP code for --time (the server's manual clock) with
-// its own RFC 6238 code below, types it and submits. JavaScript is switched off in the page: the script only
+// its own RFC 6238 code (totp.mjs), types it and submits. JavaScript is switched off in the page: the script only
 // types and clicks, so the pages must work without it. Saves a screenshot of each step as
 // DIR/enroll-flow-LANG-N-STEP.png and prints one JSON line with what it saw; the Rust test asserts on it.
 // Exits non-zero on any failure.
 
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { chromium } from 'playwright-core';
+
+import { base32Decode, totp } from './totp.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,35 +31,6 @@ const { values: args } = parseArgs({
 });
 for (const name of ['base', 'lang', 'account', 'password', 'time', 'label', 'shots']) {
   if (!args[name]) throw new Error(`--${name} is required`);
-}
-
-/** RFC 4648 base32 (upper case, no padding needed) to bytes. */
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '')) {
-    const index = alphabet.indexOf(c);
-    if (index < 0) throw new Error(`not base32: ${c}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) at unix time `time`. */
-function totp(key, time) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(time / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const number = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(number % 1_000_000).padStart(6, '0');
 }
 
 const shots = [];

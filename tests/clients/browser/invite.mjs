@@ -8,11 +8,12 @@
 // submits. JavaScript is off in the page. Saves a screenshot of each step as DIR/invite-flow-LANG-N-STEP.png and
 // prints one JSON line with what it saw; the Rust test asserts on it. Exits non-zero on any failure.
 
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { chromium } from 'playwright-core';
+
+import { base32Decode, totp } from './totp.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,35 +28,6 @@ const { values: args } = parseArgs({
 });
 for (const name of ['base', 'path', 'lang', 'password', 'time', 'shots']) {
   if (!args[name]) throw new Error(`--${name} is required`);
-}
-
-/** RFC 4648 base32 (upper case, no padding needed) to bytes. */
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '')) {
-    const index = alphabet.indexOf(c);
-    if (index < 0) throw new Error(`not base32: ${c}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP (HMAC-SHA1, 30 s steps, 6 digits) at unix time `time`. */
-function totp(key, time) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(time / 30)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const number = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(number % 1_000_000).padStart(6, '0');
 }
 
 const shots = [];

@@ -11,9 +11,13 @@ use axum::response::{IntoResponse, Response};
 use super::ConsoleState;
 use super::guard::AdminOnly;
 use super::pages::{GroupRow, ReportPage};
+use crate::account_rules::AccountState;
 use crate::clock::local_date;
-use crate::engine::enrollment_report::{self, COLUMNS, EnrollmentReport};
+use crate::engine::enrollment_report::{
+    self, EnrollmentReport, LinkState, UnenrolledRow, time_text,
+};
 use crate::store::StoreError;
+use crate::texts::ConsoleTexts;
 
 /// The report now, and today's date (site time).
 async fn load(state: &ConsoleState) -> Result<(EnrollmentReport, time::Date), StoreError> {
@@ -56,7 +60,7 @@ pub(super) async fn show(
     let rows = report
         .unenrolled
         .iter()
-        .map(|row| row.cells(state.utc_offset).to_vec())
+        .map(|row| cells(t, row, state.utc_offset))
         .collect();
     let page = ReportPage {
         f: admin.desk.frame("/admin/report", Some(admin.who())),
@@ -64,10 +68,51 @@ pub(super) async fn show(
         unenrolled: report.unenrolled.len(),
         enforcement,
         groups,
-        columns: &COLUMNS,
+        columns: &[
+            t.col_id,
+            t.col_name,
+            t.col_email,
+            t.col_status,
+            t.col_password,
+            t.col_invited,
+            t.col_link,
+        ],
         rows,
     };
     admin.desk.page(StatusCode::OK, &page, &[])
+}
+
+/// One unenrolled account as the page shows it: the CSV's columns (the CLI's words), in the page's language.
+fn cells(t: &ConsoleTexts, row: &UnenrolledRow, offset: time::UtcOffset) -> Vec<String> {
+    let account = &row.account;
+    let state = match row.state {
+        AccountState::Locked => t.state_locked,
+        AccountState::Disabled => t.state_disabled,
+        AccountState::Expired => t.state_expired,
+        AccountState::Pending => t.status_pending,
+        AccountState::Active => t.state_active,
+    };
+    let when = || time_text(row.link.at(), offset);
+    let link = match row.link {
+        LinkState::None => t.link_none.to_owned(),
+        LinkState::Used(_) => format!("{} {}", t.link_used, when()),
+        LinkState::Expired(_) => format!("{} {}", t.link_expired, when()),
+        LinkState::Valid(_) => format!("{} {}", t.link_valid, when()),
+    };
+    vec![
+        account.id.clone(),
+        account.name.clone(),
+        account.email.clone().unwrap_or_else(|| "-".into()),
+        state.to_owned(),
+        if account.password_hash.is_some() {
+            t.password_set
+        } else {
+            t.password_none
+        }
+        .to_owned(),
+        time_text(row.invitation.as_ref().map(|i| i.created_at), offset),
+        link,
+    ]
 }
 
 /// `GET /admin/report.csv`: the unenrolled accounts, UTF-8 with a byte order mark.
