@@ -87,6 +87,24 @@ impl Site {
         }
         f.device("alice", Kind::Totp).await;
         f.device("bob", Kind::Totp).await;
+        // The desk's first page: bob locked after failed logins, a vendor's last day next week.
+        f.store
+            .lock_account("bob", NOW + 15 * 60, NOW)
+            .await
+            .unwrap();
+        let today = motpd::clock::local_date(NOW, f.config.policy.utc_offset);
+        let last_day = today + time::Duration::days(5);
+        motpd::engine::helpdesk::extend_expiry(
+            f.store.as_ref(),
+            "n10234",
+            last_day,
+            today,
+            "test",
+            None,
+            NOW,
+        )
+        .await
+        .unwrap();
         add_client(&f, "netscaler", "127.0.0.1/32", SECRET, true).await;
         let desk = add_admin(&f, "desk", AdminRole::Helpdesk, DESK_PASSWORD).await;
         let boss = add_admin(&f, "boss", AdminRole::Admin, BOSS_PASSWORD).await;
@@ -163,6 +181,7 @@ struct ConsoleRun {
     login_heading: String,
     code: String,
     signed_in: String,
+    home_headings: Vec<String>,
     results: Vec<String>,
     account_heading: String,
     facts_before: Vec<String>,
@@ -227,6 +246,7 @@ struct Texts {
     lang: &'static str,
     html_lang: &'static str,
     login: &'static str,
+    locked: &'static str,
     account: &'static str,
     reset: &'static str,
     confirm: &'static str,
@@ -244,6 +264,7 @@ const LANGUAGES: [Texts; 2] = [
         lang: "zh-TW",
         html_lang: "zh-Hant-TW",
         login: "主控台登入",
+        locked: "目前鎖定中的帳號",
         account: "帳號",
         reset: "重設驗證器(手機遺失)…",
         confirm: "確定重設此帳號的驗證器?",
@@ -259,6 +280,7 @@ const LANGUAGES: [Texts; 2] = [
         lang: "en",
         html_lang: "en",
         login: "Console login",
+        locked: "Locked now",
         account: "Account",
         reset: "Reset device (lost phone)…",
         confirm: "Reset this account's device?",
@@ -296,6 +318,11 @@ async fn the_helpdesk_resets_a_lost_phone_and_the_person_re_enrolls_and_logs_in(
         assert_eq!(desk.html_lang, t.html_lang, "{desk:?}");
         assert_eq!(desk.login_heading, t.login, "{desk:?}");
         assert!(desk.signed_in.contains("desk"), "{desk:?}");
+        assert_eq!(
+            desk.home_headings.first().map(String::as_str),
+            Some(t.locked),
+            "{desk:?}"
+        );
         // A part of the ID, any case: alice and alison, not bob.
         assert_eq!(desk.results, ["alice", "alison"], "{desk:?}");
         assert!(
@@ -314,7 +341,7 @@ async fn the_helpdesk_resets_a_lost_phone_and_the_person_re_enrolls_and_logs_in(
             desk.events.iter().any(|e| e.contains(t.reason)),
             "the reset is on the account page: {desk:?}"
         );
-        assert_eq!(desk.screenshots.len(), 5, "{desk:?}");
+        assert_eq!(desk.screenshots.len(), 6, "{desk:?}");
 
         // Audited with the admin's name and the reason.
         let rows = site
@@ -455,9 +482,10 @@ fn console_screenshots() -> Vec<(String, String)> {
     for lang in ["zh-TW", "en"] {
         for (prefix, step, name) in [
             ("console", "1-login", "login"),
-            ("console", "2-search", "search"),
-            ("console", "3-account", "account"),
-            ("console", "4-reset-confirm", "reset-confirm"),
+            ("console", "2-home", "home"),
+            ("console", "3-search", "search"),
+            ("console", "4-account", "account"),
+            ("console", "5-reset-confirm", "reset-confirm"),
             ("console-admin", "2-report", "report"),
             ("console-admin", "3-clients", "clients"),
         ] {

@@ -80,6 +80,9 @@ try {
   seen.signed_in = (await page.locator('header.bar nav span').innerText()).trim();
 
   if (args.query) {
+    seen.home_headings = await page.locator('h2').allInnerTexts();
+    await shot(page, 'home');
+    seen.overflow.home = await overflow(page);
     await page.fill('#q', args.query);
     const search = page.locator('form.search button[type=submit]');
     await Promise.all([page.waitForURL(/\/admin\?q=/), search.click()]);
