@@ -10,26 +10,25 @@
 //! the code with a State the server issued to a request carrying the right password).
 #![no_main]
 
+include!("site.rs");
+
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{Result as ArbitraryResult, Unstructured};
-use motpd::audit::AuditChain;
 use motpd::clock::{Clock, ManualClock};
 use motpd::config::{AuthMode, Config};
-use motpd::engine::{AuditSink, Engine, EngineSettings, enrollment};
-use motpd::import::seeds::ImportedSeed;
-use motpd::otp::{Algorithm, Kind, totp_at};
+use motpd::engine::{AuditSink, Engine, EngineSettings};
+use motpd::otp::{Algorithm, totp_at};
 use motpd::radius::{
     Attribute, Code, MessageAuthenticator, Packet, encode_raw, encode_request, hide_password,
     types, verify_response,
 };
 use motpd::runtime::hashing::HashingPool;
-use motpd::secrets::{Keyring, MasterKey, SecretBytes};
 use motpd::server::radius::{Client, ClientTable, RadiusServer, SharedClientTable};
-use motpd::store::{self, AccountStatus, AccountUpsert};
+use motpd::store::AccountStatus;
 
 const NOW: i64 = 1_750_000_000;
 /// RFC 6238's SHA1 seed.
@@ -87,54 +86,29 @@ fn harness() -> &'static Harness {
 }
 
 async fn server(clock: &ManualClock) -> RadiusServer {
-    // One database per process, left in the temporary directory (a few hundred KiB).
-    let dir = std::env::temp_dir().join(format!("motpd-fuzz-radius-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let key = Arc::new(Keyring::single(MasterKey::from_bytes([42; 32])));
-    let chain = AuditChain::keyring(key.clone());
-    let url = format!("sqlite://{}", dir.join("motpd.db").display());
-    let cache = store::CacheSettings {
-        ttl_seconds: 60,
-        capacity: 1000,
-    };
-    let stores = store::open(&url, 2, chain, Arc::new(clock.clone()), cache)
-        .await
-        .expect("store");
+    let (stores, key) = open_site("radius", clock).await;
     let store = stores.store.clone();
     let mut config = Config::default();
     config.policy.enforce_after = None;
     config.validate().expect("valid config");
+    let hash = motpd::password::hash_password(PASSWORD).expect("hash");
     for (id, status) in [
         (USER, AccountStatus::Active),
         (NO_DEVICE, AccountStatus::Active),
         (DISABLED, AccountStatus::Disabled),
     ] {
-        let account = AccountUpsert {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            phone: None,
-            email: None,
-            expires_on: None,
-            groups: vec!["vpn".to_owned(), "nurses".to_owned()],
-            password_hash: Some(motpd::password::hash_password(PASSWORD).expect("hash")),
+        add_account(
+            store.as_ref(),
+            id,
             status,
-        };
-        store.create_account(&account, NOW).await.expect("account");
+            Some(hash.clone()),
+            None,
+            &["vpn", "nurses"],
+        )
+        .await;
     }
     for id in [USER, DISABLED] {
-        let seed = ImportedSeed {
-            kind: Kind::Totp,
-            seed: SecretBytes::new(SEED.to_vec()),
-            pin: None,
-            digits: 6,
-            period: 30,
-            algorithm: Algorithm::Sha1,
-            next_counter: 0,
-        };
-        enrollment::bind_imported_device(store.as_ref(), &key, id, &seed, false, "fuzz", NOW)
-            .await
-            .expect("device");
+        bind_seed(store.as_ref(), &key, id).await;
     }
     let (sink, _task) = AuditSink::spawn(store.clone());
     let engine = Arc::new(Engine::new(

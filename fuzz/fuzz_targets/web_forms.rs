@@ -10,6 +10,8 @@
 //! Invariant: nothing panics and no response is a 5xx (the store is healthy, so none may be one).
 #![no_main]
 
+include!("site.rs");
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -19,15 +21,11 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, header};
 use libfuzzer_sys::arbitrary::{Result as ArbitraryResult, Unstructured};
-use motpd::audit::AuditChain;
 use motpd::clock::{Clock, ManualClock};
 use motpd::config::Config;
-use motpd::engine::enrollment;
-use motpd::import::seeds::ImportedSeed;
-use motpd::otp::{Algorithm, Kind, totp_at};
-use motpd::secrets::{Keyring, MasterKey, SecretBytes};
+use motpd::otp::{Algorithm, totp_at};
 use motpd::server::web::{WebState, router};
-use motpd::store::{self, AccountStatus, AccountUpsert};
+use motpd::store::AccountStatus;
 use tower::ServiceExt;
 
 const NOW: i64 = 1_750_000_000;
@@ -83,20 +81,7 @@ fn harness() -> &'static Harness {
 }
 
 async fn app(clock: &ManualClock) -> Router {
-    // One database per process, left in the temporary directory (a few hundred KiB).
-    let dir = std::env::temp_dir().join(format!("motpd-fuzz-web-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let key = Arc::new(Keyring::single(MasterKey::from_bytes([42; 32])));
-    let chain = AuditChain::keyring(key.clone());
-    let url = format!("sqlite://{}", dir.join("motpd.db").display());
-    let cache = store::CacheSettings {
-        ttl_seconds: 60,
-        capacity: 1000,
-    };
-    let stores = store::open(&url, 2, chain, Arc::new(clock.clone()), cache)
-        .await
-        .expect("store");
+    let (stores, key) = open_site("web", clock).await;
     let store = stores.store.clone();
     let mut config = Config::default();
     config.web.enroll_networks = vec!["10.0.0.0/8".parse().expect("network")];
@@ -110,38 +95,17 @@ async fn app(clock: &ManualClock) -> Router {
         ("clerk.lin", AccountStatus::Disabled, Some(hash)),
         ("new.hire", AccountStatus::Active, None),
     ] {
-        let account = AccountUpsert {
-            id: id.to_owned(),
-            name: id.to_owned(),
-            phone: Some("0912345678".to_owned()),
-            email: None,
-            expires_on: None,
-            groups: vec!["vpn".to_owned()],
-            password_hash: password,
+        add_account(
+            store.as_ref(),
+            id,
             status,
-        };
-        store.create_account(&account, NOW).await.expect("account");
+            password,
+            Some("0912345678"),
+            &["vpn"],
+        )
+        .await;
     }
-    let seed = ImportedSeed {
-        kind: Kind::Totp,
-        seed: SecretBytes::new(SEED.to_vec()),
-        pin: None,
-        digits: 6,
-        period: 30,
-        algorithm: Algorithm::Sha1,
-        next_counter: 0,
-    };
-    enrollment::bind_imported_device(
-        store.as_ref(),
-        &key,
-        "nurse.chen",
-        &seed,
-        false,
-        "fuzz",
-        NOW,
-    )
-    .await
-    .expect("device");
+    bind_seed(store.as_ref(), &key, "nurse.chen").await;
     let state = WebState::new(&config, &stores, key, Arc::new(clock.clone()));
     router(Arc::new(state))
 }
