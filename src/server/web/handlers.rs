@@ -11,13 +11,12 @@ use serde::Deserialize;
 
 use super::WebState;
 use super::guard::{anonymous_form, checked_anonymous};
-use super::pages::{Bound, DevicePage, EnrollPage, LoginPage, SeedView, format_time, qr_svg};
+use super::pages::{Bound, DevicePage, EnrollPage, LoginPage, SeedView, format_time};
 use super::session::{COOKIE, SessionData};
 use super::visitor::Visitor;
 use crate::account_rules::ADMIN_LOCK_UNTIL;
 use crate::config::AuthMode;
 use crate::engine::self_service::{ConfirmOutcome, LoginOutcome, LoginRefusal, StartOutcome};
-use crate::otp::group_in_fours;
 use crate::secrets::SecretString;
 
 /// The login form's fields (all optional, so a missing CSRF token is a 403, not a 422). No `Debug`: it holds
@@ -272,14 +271,7 @@ pub(crate) async fn start(
     else {
         return device_page(&state, &v, &data, account_id, None, None).await;
     };
-    let seed = SeedView {
-        qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
-        uri: uri.expose().to_owned(),
-        key_grouped: group_in_fours(secret_base32.expose()),
-        digits: state.otp.digits,
-        period: state.otp.period,
-        algorithm: state.otp.algorithm.to_uppercase(),
-    };
+    let seed = SeedView::new(&uri, &secret_base32, &state.otp).map_err(|e| v.failure(&e))?;
     let page = EnrollPage {
         f: v.frame("/enroll/device"),
         csrf: &data.csrf,

@@ -16,9 +16,7 @@ use serde::Deserialize;
 use super::WebState;
 use super::guard::{Poster, anonymous_form, checked_poster};
 use super::handlers::{DeviceForm, Page, checked_session, session_cookie};
-use super::pages::{
-    InvitePage, InvitePasswordPage, InviteStatePage, SeedView, format_time, qr_svg,
-};
+use super::pages::{InvitePage, InvitePasswordPage, InviteStatePage, SeedView, format_time};
 use super::session::SessionData;
 use super::texts::{EN, Texts, ZH_TW};
 use super::visitor::{AnyNetwork, Visitor};
@@ -26,7 +24,6 @@ use crate::config::AuthMode;
 use crate::engine::invitations::LinkState;
 use crate::engine::invite_unlock::{InviteGrant, Unlock};
 use crate::engine::self_service::{ConfirmOutcome, LoginRefusal, StartOutcome};
-use crate::otp::group_in_fours;
 use crate::secrets::SecretString;
 
 /// The password form of a link.
@@ -86,14 +83,7 @@ pub(crate) async fn open(
     let Some(data) = session else {
         return Ok(link_page(&LinkState::Unknown));
     };
-    let seed = SeedView {
-        qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
-        uri: uri.expose().to_owned(),
-        key_grouped: group_in_fours(secret_base32.expose()),
-        digits: state.otp.digits,
-        period: state.otp.period,
-        algorithm: state.otp.algorithm.to_uppercase(),
-    };
+    let seed = SeedView::new(&uri, &secret_base32, &state.otp).map_err(|e| v.failure(&e))?;
     let page = invite_page(&v, &data, &token, &account_id, &device_id, Some(seed), None);
     Ok(v.page(StatusCode::OK, &page, &[]))
 }

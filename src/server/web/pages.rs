@@ -175,6 +175,25 @@ pub(crate) fn format_time(unix: i64, offset: time::UtcOffset) -> String {
     crate::local_time::for_people(unix, offset)
 }
 
+impl SeedView {
+    /// The page view of a new seed: its `otpauth://` `uri` as a QR code and as text, the base32 key in groups
+    /// of four, and the code parameters of `otp`.
+    pub(crate) fn new(
+        uri: &crate::secrets::SecretString,
+        secret_base32: &crate::secrets::SecretString,
+        otp: &crate::config::OtpConfig,
+    ) -> Result<Self, qrcode::types::QrError> {
+        Ok(Self {
+            qr_svg: qr_svg(uri.expose())?,
+            uri: uri.expose().to_owned(),
+            key_grouped: crate::otp::group_in_fours(secret_base32.expose()),
+            digits: otp.digits,
+            period: otp.period,
+            algorithm: otp.algorithm.to_uppercase(),
+        })
+    }
+}
+
 /// The inline SVG QR code of `uri`.
 pub(crate) fn qr_svg(uri: &str) -> Result<String, qrcode::types::QrError> {
     Ok(qrcode::QrCode::new(uri.as_bytes())?

@@ -13,11 +13,10 @@ use serde::Deserialize;
 
 use super::WebState;
 use super::handlers::{Page, checked_session, device_page, refusal_text, session_cookie, to_login};
-use super::pages::{ChangePage, SeedView, qr_svg};
+use super::pages::{ChangePage, SeedView};
 use super::session::SessionData;
 use super::visitor::Visitor;
 use crate::engine::phone_change::{ChangeOutcome, ChangeRefusal, ChangeStart};
-use crate::otp::group_in_fours;
 use crate::secrets::SecretString;
 
 /// The session's flow value while a change waits for the new phone's code.
@@ -113,14 +112,7 @@ pub(crate) async fn start(
         .rotate(Some(&id), fresh, now)
         .await
         .map_err(|e| v.failure(&e))?;
-    let seed = SeedView {
-        qr_svg: qr_svg(uri.expose()).map_err(|e| v.failure(&e))?,
-        uri: uri.expose().to_owned(),
-        key_grouped: group_in_fours(secret_base32.expose()),
-        digits: state.otp.digits,
-        period: state.otp.period,
-        algorithm: state.otp.algorithm.to_uppercase(),
-    };
+    let seed = SeedView::new(&uri, &secret_base32, &state.otp).map_err(|e| v.failure(&e))?;
     let page = ChangePage {
         f: v.frame("/enroll/device"),
         csrf: &csrf,
