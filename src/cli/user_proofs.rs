@@ -61,7 +61,11 @@ pub(super) async fn set_identity(
 }
 
 /// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
-pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+pub(super) async fn reset_password(
+    ctx: &Context,
+    raw_id: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
     if !ctx.config.accounts.password_source.stores_passwords() {
         return Err(super::user::no_local_passwords(ctx).into());
     }
@@ -73,7 +77,7 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
         ctx.config.accounts.password_source,
         &account.id,
         &ctx.actor(),
-        None,
+        reason,
         ctx.now(),
     )
     .await?;

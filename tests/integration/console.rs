@@ -62,8 +62,11 @@ async fn add_admin(f: &EngineFixture, name: &str, role: AdminRole, password: &st
         &SecretString::new(password.to_owned()),
         &seed,
         step,
-        "test",
-        f.clock.now(),
+        admins::By {
+            actor: "test",
+            reason: None,
+            now: f.clock.now(),
+        },
     )
     .await
     .unwrap();

@@ -273,7 +273,7 @@ pub(super) async fn act(
                 return refuse(t.date_required);
             };
             let today = local_date(now, state.utc_offset);
-            let result = helpdesk::extend_expiry(store, id, date, today, &actor, why, now).await;
+            let result = helpdesk::set_expiry(store, id, Some(date), today, &actor, why, now).await;
             if matches!(result, Err(HelpdeskError::PastDate { .. })) {
                 return refuse(t.date_past);
             }
