@@ -222,6 +222,13 @@ async fn add(
         account.status = AccountStatus::Active;
     }
     ctx.stores.store.create_account(&account, ctx.now()).await?;
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    if let Some(last_day) = account.expires_on.filter(|&d| d < today) {
+        // As `user import` says it; `user set --expires` refuses such a day.
+        eprintln!(
+            "warning: {id} expires {last_day}, already past (today is {today}): added, but it cannot log in"
+        );
+    }
     ctx.audit(
         "admin.user.add",
         Some(&id),

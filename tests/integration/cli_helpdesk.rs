@@ -214,6 +214,15 @@ fn status_sms_and_expiry_need_a_reason_and_a_past_last_day_is_refused() {
         assert_eq!(site.account("alice")["name"], "Alice");
         assert!(site.audit("admin.user.set").is_empty());
 
+        // `user add` creates an account already past its last day (as an import does), with a warning.
+        let out = site.run(&["user", "add", "vendor", "--expires", "2020-01-31"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("vendor expires 2020-01-31, already past"),
+            "{err}"
+        );
+
         // With a reason: one row per change, as the console writes it, with the CLI's actor.
         let out = site.ok(&[
             "user",
