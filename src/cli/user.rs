@@ -78,12 +78,14 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
                     fields,
                     status,
                     sms_fallback,
-                    reason,
+                    reason: reason.clone(),
                 };
                 set(ctx, &id, change).await?;
             }
             match identity {
-                Some(identity) => user_proofs::set_identity(ctx, &id, identity).await,
+                Some(identity) => {
+                    user_proofs::set_identity(ctx, &id, identity, reason.as_deref()).await
+                }
                 None => Ok(()),
             }
         }

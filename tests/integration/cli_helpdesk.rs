@@ -76,6 +76,24 @@ impl Site {
             .unwrap()
     }
 
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_motpd"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("MOTPD_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(out.status.success(), "motpd {args:?}: {}", text(&out));
@@ -331,6 +349,18 @@ fn desk_actions_from_the_cli_carry_the_reason_into_the_audit_row() {
             "--reason",
             "ID card checked",
         ]);
+        let out = site.run_with_stdin(
+            &[
+                "user",
+                "set",
+                "alice",
+                "--identity-stdin",
+                "--reason",
+                "HR record",
+            ],
+            "A123456789",
+        );
+        assert!(out.status.success(), "{}", text(&out));
         // Without --reason these stay as they were: no reason in the row.
         site.ok(&["user", "lock", "alice"]);
         site.ok(&["user", "unlock", "alice"]);
@@ -351,6 +381,7 @@ fn desk_actions_from_the_cli_carry_the_reason_into_the_audit_row() {
             [Value::from("caller verified, T-9"), Value::Null]
         );
         assert_eq!(reason("admin.device.reset"), [Value::from("lost phone")]);
+        assert_eq!(reason("admin.user.identity"), [Value::from("HR record")]);
         assert_eq!(
             reason("admin.user.reset-password"),
             [Value::from("ID card checked")]
