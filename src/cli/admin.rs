@@ -30,38 +30,51 @@ pub(super) async fn run(
 
 async fn dispatch(ctx: &Context, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Add { name, role } => add(ctx, &name, role).await,
+        AdminCommand::Add { name, role, reason } => {
+            add(ctx, &name, role, super::reason(reason.as_deref())).await
+        }
         AdminCommand::List => list(ctx).await,
-        AdminCommand::Remove { name, yes } => {
+        AdminCommand::Remove { name, yes, reason } => {
             let name = admins::normalize_name(&name)?;
             confirm(
                 &format!("Remove console admin {name}? Its sessions end now."),
                 yes,
                 &format!("motpd admin remove {name} --yes"),
             )?;
-            let actor = ctx.actor();
+            let (actor, reason) = (ctx.actor(), super::reason(reason.as_deref()));
             let by = admins::By {
                 actor: &actor,
-                reason: None,
+                reason: reason.as_deref(),
                 now: ctx.now(),
             };
             admins::remove_admin(ctx.stores.store.as_ref(), &name, by).await?;
             println!("removed admin {name}");
             Ok(())
         }
-        AdminCommand::Reset { name } => reset(ctx, &name).await,
-        AdminCommand::Disable { name } => set_disabled(ctx, &name, true).await,
-        AdminCommand::Enable { name } => set_disabled(ctx, &name, false).await,
+        AdminCommand::Reset { name, reason } => {
+            reset(ctx, &name, super::reason(reason.as_deref())).await
+        }
+        AdminCommand::Disable { name, reason } => {
+            set_disabled(ctx, &name, true, super::reason(reason.as_deref())).await
+        }
+        AdminCommand::Enable { name, reason } => {
+            set_disabled(ctx, &name, false, super::reason(reason.as_deref())).await
+        }
     }
 }
 
-async fn set_disabled(ctx: &Context, raw_name: &str, disabled: bool) -> anyhow::Result<()> {
+async fn set_disabled(
+    ctx: &Context,
+    raw_name: &str,
+    disabled: bool,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
     let name = admins::normalize_name(raw_name)?;
     let store = ctx.stores.store.as_ref();
     let actor = ctx.actor();
     let by = admins::By {
         actor: &actor,
-        reason: None,
+        reason: reason.as_deref(),
         now: ctx.now(),
     };
     admins::set_disabled(store, &name, disabled, by).await?;
@@ -73,7 +86,12 @@ async fn set_disabled(ctx: &Context, raw_name: &str, disabled: bool) -> anyhow::
     Ok(())
 }
 
-async fn add(ctx: &Context, raw_name: &str, role: AdminRoleArg) -> anyhow::Result<()> {
+async fn add(
+    ctx: &Context,
+    raw_name: &str,
+    role: AdminRoleArg,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
     let name = admins::normalize_name(raw_name)?;
     if ctx.stores.store.admin(&name).await?.is_some() {
         return Err(CliError::Conflict(format!(
@@ -89,18 +107,13 @@ async fn add(ctx: &Context, raw_name: &str, role: AdminRoleArg) -> anyhow::Resul
     admins::check_password(&name, &password, ctx.config.policy.min_password_length)?;
     let (seed, step) = show_and_confirm(ctx, &name)?;
     let store = ctx.stores.store.as_ref();
-    admins::add_admin(
-        store,
-        &ctx.key,
-        &name,
-        role,
-        &password,
-        &seed,
-        step,
-        &ctx.actor(),
-        ctx.now(),
-    )
-    .await?;
+    let actor = ctx.actor();
+    let by = admins::By {
+        actor: &actor,
+        reason: reason.as_deref(),
+        now: ctx.now(),
+    };
+    admins::add_admin(store, &ctx.key, &name, role, &password, &seed, step, by).await?;
     println!(
         "added {} {name}; log in at /admin of [admin_web] listen with the password and the app's code",
         role.as_str()
@@ -108,7 +121,7 @@ async fn add(ctx: &Context, raw_name: &str, role: AdminRoleArg) -> anyhow::Resul
     Ok(())
 }
 
-async fn reset(ctx: &Context, raw_name: &str) -> anyhow::Result<()> {
+async fn reset(ctx: &Context, raw_name: &str, reason: Option<String>) -> anyhow::Result<()> {
     let name = admins::normalize_name(raw_name)?;
     if ctx.stores.store.admin(&name).await?.is_none() {
         return Err(CliError::NotFound(format!("admin {name} does not exist")).into());
@@ -118,7 +131,7 @@ async fn reset(ctx: &Context, raw_name: &str) -> anyhow::Result<()> {
     let actor = ctx.actor();
     let by = admins::By {
         actor: &actor,
-        reason: None,
+        reason: reason.as_deref(),
         now: ctx.now(),
     };
     admins::reset_totp(store, &ctx.key, &name, (&seed, step), by).await?;

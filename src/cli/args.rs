@@ -100,10 +100,10 @@ pub enum ConfigCommand {
 #[derive(Debug, Args)]
 pub struct ConfigCheckArgs {
     /// Also connect to the mail relay ([smtp]: EHLO, STARTTLS or TLS, NOOP) and the SMS gateway ([sms] url: one
-    /// HEAD request); no mail or SMS is sent. Exit 9 if one does not answer.
+    /// HEAD request); no mail or SMS is sent. Exit 12 if one does not answer.
     #[arg(long)]
     pub reach: bool,
-    /// Treat warnings (an unsynchronised clock, no config file) as failures: exit 10.
+    /// Treat warnings (an unsynchronised clock, no config file) as failures: exit 13.
     #[arg(long)]
     pub strict: bool,
 }
@@ -135,6 +135,9 @@ pub struct InviteArgs {
     /// factor: see docs/security.md, "The QR code in the mail".
     #[arg(long)]
     pub qr_in_mail: bool,
+    /// Why (a ticket number, who asked): written to each invitation's audit row.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// `motpd client ...`
@@ -156,6 +159,9 @@ pub enum ClientCommand {
         /// Override radius.mode for this client.
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Change a client in place: its address, secret (--secret-stdin), Message-Authenticator rule or mode.
     Set {
@@ -173,6 +179,9 @@ pub enum ClientCommand {
         /// Override radius.mode for this client (`default`: follow radius.mode).
         #[arg(long, value_enum)]
         mode: Option<ClientModeArg>,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// List clients.
     List(ListArgs),
@@ -180,6 +189,9 @@ pub enum ClientCommand {
     Remove {
         /// The client's name.
         name: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
 }
 
@@ -351,16 +363,26 @@ pub enum UserCommand {
         /// standard input; stored as a keyed hash. An empty line clears it.
         #[arg(long)]
         identity_stdin: bool,
+        /// Why (a ticket number, who asked): written to the audit row. Required with --status, --sms-fallback
+        /// and --expires.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Lock the account (refused until unlocked).
     Lock {
         /// Account ID.
         id: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Unlock the account and clear its failure counter.
     Unlock {
         /// Account ID.
         id: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Delete the account and its devices. Asks first (or give --yes).
     Remove {
@@ -369,12 +391,18 @@ pub enum UserCommand {
         /// Do not ask for confirmation (needed without a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Print a one-time code (valid 24 hours) that alone lets the person set a new password on
     /// /account/reset (or /account/activate). Only after checking their ID card in person.
     ResetPassword {
         /// Account ID.
         id: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Set a new password: asked for twice, hidden, on a terminal; otherwise read from standard input.
     SetPassword {
@@ -450,6 +478,9 @@ pub enum AdminCommand {
         /// helpdesk (find accounts, unlock, reset devices) or admin (besides: the console's administration).
         #[arg(long, value_enum)]
         role: AdminRoleArg,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// List the console admins.
     List,
@@ -460,21 +491,33 @@ pub enum AdminCommand {
         /// Do not ask.
         #[arg(long)]
         yes: bool,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Give an admin a new TOTP device (lost phone); clears its lock and ends its sessions.
     Reset {
         /// Admin name.
         name: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Refuse an admin's logins and end its sessions, keeping the admin for later.
     Disable {
         /// Admin name.
         name: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Let a disabled admin log in again.
     Enable {
         /// Admin name.
         name: String,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
 }
 
@@ -540,14 +583,28 @@ pub enum DeviceCommand {
         /// Do not ask for confirmation (needed without a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Why (a ticket number, who asked): written to the audit row.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
 }
 
 /// `motpd report ...`
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// Accounts that have not bound a device.
-    Unenrolled(ListArgs),
+    /// Accounts that have not bound a device, and the count per group.
+    Unenrolled(ReportArgs),
+}
+
+/// `motpd report unenrolled` output.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print the CSV file the console's report offers (UTF-8 with a byte order mark, for Excel).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 /// `motpd secrets ...`
@@ -595,9 +652,15 @@ pub enum AuditCommand {
         /// Only rows about this account.
         #[arg(long, value_name = "ID")]
         account: Option<String>,
+        /// Only rows by this actor, as the ACTOR column shows it (console:chen, cli:root(uid 0)).
+        #[arg(long, value_name = "ACTOR")]
+        actor: Option<String>,
         /// Only rows since this local date (YYYY-MM-DD, in policy.utc_offset) or this long ago (30m, 12h, 7d).
         #[arg(long, value_name = "WHEN")]
         since: Option<String>,
+        /// Only rows up to the end of this local date (YYYY-MM-DD) or before this long ago (30m, 12h, 7d).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
         /// Only rows with this outcome (accept, reject, challenge, ok, failed, ...).
         #[arg(long)]
         outcome: Option<String>,

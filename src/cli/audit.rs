@@ -1,5 +1,6 @@
 //! `motpd audit verify|list`: checks every link of the audit chain (reporting every break, and whether a head
-//! recorded earlier is still in it), and shows the rows an admin asks for, in the site's local time.
+//! recorded earlier is still in it; the result recorded for the console's audit page), and shows the rows an
+//! admin asks for (the console's search and more), in the site's local time.
 
 use std::path::Path;
 
@@ -7,7 +8,7 @@ use super::args::AuditCommand;
 use super::context::{Context, KeyMode};
 use super::{CliError, print_table};
 use crate::audit::{AuditChain, AuditRecord};
-use crate::engine::audit_verify::{ChainWalk, walk_chain};
+use crate::engine::audit_verify::{self, ChainWalk, walk_chain};
 use crate::store::AuditFilter;
 
 pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> anyhow::Result<()> {
@@ -16,24 +17,36 @@ pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> an
         AuditCommand::Verify { head, json } => verify(&ctx, head.as_deref(), json).await,
         AuditCommand::List {
             account,
+            actor,
             since,
+            until,
             outcome,
             kind,
             limit,
             json,
         } => {
-            let filter = AuditFilter {
-                account: account.map(|id| id.trim().to_lowercase()),
-                since: since
-                    .as_deref()
-                    .map(|text| parse_since(text, ctx.now(), ctx.config.policy.utc_offset))
-                    .transpose()?,
-                outcome,
-                kind_prefix: kind,
-                limit: limit.clamp(1, 100_000),
-                ..AuditFilter::default()
+            let (now, offset) = (ctx.now(), ctx.config.policy.utc_offset);
+            let when = |flag: &'static str, text: Option<String>| {
+                text.map(|text| parse_when(flag, &text, now, offset))
+                    .transpose()
             };
-            list(&ctx, &filter, json).await
+            let (since, until) = (when("since", since), when("until", until));
+            match (since, until) {
+                (Ok(since), Ok(until)) => {
+                    let filter = AuditFilter {
+                        account: account.map(|id| id.trim().to_lowercase()),
+                        actor: actor.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
+                        since: since.map(|w| w.start),
+                        until: until.map(|w| w.end),
+                        outcome,
+                        kind_prefix: kind,
+                        limit: limit.clamp(1, 100_000),
+                        ..AuditFilter::default()
+                    };
+                    list(&ctx, &filter, json).await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e.into()),
+            }
         }
     };
     ctx.stores.store.close().await;
@@ -52,6 +65,17 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
     let recorded = head.map(parse_head).transpose()?;
     let chain = AuditChain::keyring(ctx.key.clone());
     let store = &ctx.stores.store;
+    let walk = walk_chain(&chain, recorded, async |after, limit| {
+        store.audit_page(after, limit).await
+    })
+    .await?;
+    // Recorded as the console's button records it: its audit page shows the last verification. A database
+    // that takes no writes (a standby, a full disk) still gets its verification.
+    let recorded_row =
+        audit_verify::record_verification(store.as_ref(), &walk, &ctx.actor(), ctx.now()).await;
+    if let Err(error) = recorded_row {
+        eprintln!("warning: the result was not recorded in the audit trail ({error})");
+    }
     let ChainWalk {
         rows,
         breaks,
@@ -59,11 +83,8 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
         head,
         verified,
         unverified,
-    } = walk_chain(&chain, recorded, async |after, limit| {
-        store.audit_page(after, limit).await
-    })
-    .await?;
-    let head_missing = recorded.is_some() && !head_found;
+    } = walk;
+    let head_missing = head_found == Some(false);
     if json {
         println!(
             "{}",
@@ -73,7 +94,7 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
                 "breaks": breaks,
                 "unverified_rows": unverified.as_ref().map_or(0, |(n, _)| *n),
                 "unverified_key_id": unverified.as_ref().map(|(_, id)| id.clone()),
-                "recorded_head_found": recorded.map(|_| head_found),
+                "recorded_head_found": head_found,
                 "head": head,
             })
         );
@@ -116,11 +137,21 @@ async fn verify(ctx: &Context, head: Option<&str>, json: bool) -> anyhow::Result
     Ok(())
 }
 
-/// `2026-12-01` (local midnight at `offset`) or `30m` / `12h` / `7d` before `now`.
-fn parse_since(text: &str, now: i64, offset: time::UtcOffset) -> Result<i64, CliError> {
+/// The moment a `--since` / `--until` value names: a local day (`2026-12-01`, from its midnight at `offset` to
+/// the next) or a duration before `now` (`30m`, `12h`, `7d`: that one instant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct When {
+    /// The first second it covers (`--since`).
+    start: i64,
+    /// The first second after it (`--until`: a day is included whole).
+    end: i64,
+}
+
+/// Parses `--since` / `--until` (`flag`).
+fn parse_when(flag: &str, text: &str, now: i64, offset: time::UtcOffset) -> Result<When, CliError> {
     let bad = || {
         CliError::Input(format!(
-            "--since {text:?}: give a date (2026-12-01) or a duration (30m, 12h, 7d)"
+            "--{flag} {text:?}: give a date (2026-12-01) or a duration (30m, 12h, 7d)"
         ))
     };
     let text = text.trim();
@@ -131,14 +162,18 @@ fn parse_since(text: &str, now: i64, offset: time::UtcOffset) -> Result<i64, Cli
             'h' => 3600,
             _ => 86_400,
         };
-        return amount
+        let at = amount
             .checked_mul(seconds)
             .map(|back| now.saturating_sub(back))
-            .ok_or_else(bad);
+            .ok_or_else(bad)?;
+        return Ok(When { start: at, end: at });
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(text, format).map_err(|_| bad())?;
-    Ok(date.midnight().assume_offset(offset).unix_timestamp())
+    let midnight = |d: time::Date| d.midnight().assume_offset(offset).unix_timestamp();
+    let start = midnight(date);
+    let end = date.next_day().map_or(i64::MAX, midnight);
+    Ok(When { start, end })
 }
 
 /// Unix seconds in the site's local time, with the offset written out (`2026-12-07 02:25 +08:00`).
@@ -201,17 +236,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn since_takes_dates_and_durations() {
+    fn since_and_until_take_dates_and_durations() {
         let taipei = time::macros::offset!(+8);
-        assert_eq!(parse_since("30m", 10_000, taipei).unwrap(), 10_000 - 1800);
-        assert_eq!(
-            parse_since("2d", 200_000, taipei).unwrap(),
-            200_000 - 172_800
-        );
-        // Midnight in Taipei is 16:00 UTC the day before.
-        assert_eq!(parse_since("2024-01-02", 0, taipei).unwrap(), 1_704_124_800);
-        assert!(parse_since("yesterday", 0, taipei).is_err());
-        assert!(parse_since("9999999999999999999d", 0, taipei).is_err());
+        let start = |text: &str, now: i64| parse_when("since", text, now, taipei).map(|w| w.start);
+        let end = |text: &str, now: i64| parse_when("until", text, now, taipei).map(|w| w.end);
+        assert_eq!(start("30m", 10_000).unwrap(), 10_000 - 1800);
+        assert_eq!(end("30m", 10_000).unwrap(), 10_000 - 1800);
+        assert_eq!(start("2d", 200_000).unwrap(), 200_000 - 172_800);
+        // Midnight in Taipei is 16:00 UTC the day before; a day given to --until is included whole.
+        assert_eq!(start("2024-01-02", 0).unwrap(), 1_704_124_800);
+        assert_eq!(end("2024-01-02", 0).unwrap(), 1_704_124_800 + 86_400);
+        let err = end("yesterday", 0).unwrap_err().to_string();
+        assert!(err.starts_with("--until \"yesterday\""), "{err}");
+        assert!(start("9999999999999999999d", 0).is_err());
     }
 
     #[test]

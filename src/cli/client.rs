@@ -21,16 +21,15 @@ pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> a
             secret_stdin,
             no_require_message_authenticator,
             mode,
+            reason,
         } => {
-            add(
-                &ctx,
-                name,
-                &address,
+            let spec = AddArgs {
                 secret_stdin,
-                !no_require_message_authenticator,
+                require_ma: !no_require_message_authenticator,
                 mode,
-            )
-            .await
+                reason: super::reason(reason.as_deref()),
+            };
+            add(&ctx, name, &address, spec).await
         }
         ClientCommand::Set {
             name,
@@ -38,30 +37,41 @@ pub(super) async fn run(config_path: Option<&Path>, command: ClientCommand) -> a
             secret_stdin,
             require_message_authenticator,
             mode,
+            reason,
         } => {
             let change = ClientChange {
                 address,
                 secret_stdin,
                 require_ma: require_message_authenticator.map(|s| s == Switch::On),
                 mode,
+                reason: super::reason(reason.as_deref()),
             };
             set(&ctx, &name, change).await
         }
         ClientCommand::List(list) => self::list(&ctx, list.json).await,
-        ClientCommand::Remove { name } => remove(&ctx, &name).await,
+        ClientCommand::Remove { name, reason } => {
+            remove(&ctx, &name, super::reason(reason.as_deref()).as_deref()).await
+        }
     };
     ctx.stores.store.close().await;
     result
 }
 
-async fn add(
-    ctx: &Context,
-    name: String,
-    address: &str,
+/// What `client add` was given besides the name and address.
+struct AddArgs {
     secret_stdin: bool,
     require_ma: bool,
     mode: Option<ModeArg>,
-) -> anyhow::Result<()> {
+    reason: Option<String>,
+}
+
+async fn add(ctx: &Context, name: String, address: &str, args: AddArgs) -> anyhow::Result<()> {
+    let AddArgs {
+        secret_stdin,
+        require_ma,
+        mode,
+        reason,
+    } = args;
     let address = parse_address(address)?;
     let (secret, generated) = if secret_stdin {
         (read_stdin_secret("shared secret")?, false)
@@ -82,7 +92,7 @@ async fn add(
     let (actor, now) = (ctx.actor(), ctx.now());
     let by = Actor {
         name: &actor,
-        reason: None,
+        reason: reason.as_deref(),
         now,
     };
     radius_clients::add_client(ctx.stores.store.as_ref(), &ctx.key, spec, &secret, by).await?;
@@ -166,6 +176,7 @@ struct ClientChange {
     secret_stdin: bool,
     require_ma: Option<bool>,
     mode: Option<ClientModeArg>,
+    reason: Option<String>,
 }
 
 async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<()> {
@@ -198,7 +209,7 @@ async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<
     let (actor, now) = (ctx.actor(), ctx.now());
     let by = Actor {
         name: &actor,
-        reason: None,
+        reason: change.reason.as_deref(),
         now,
     };
     let store = ctx.stores.store.as_ref();
@@ -212,11 +223,11 @@ async fn set(ctx: &Context, name: &str, change: ClientChange) -> anyhow::Result<
     Ok(())
 }
 
-async fn remove(ctx: &Context, name: &str) -> anyhow::Result<()> {
+async fn remove(ctx: &Context, name: &str, reason: Option<&str>) -> anyhow::Result<()> {
     let (actor, now) = (ctx.actor(), ctx.now());
     let by = Actor {
         name: &actor,
-        reason: None,
+        reason,
         now,
     };
     radius_clients::remove_client(ctx.stores.store.as_ref(), name, by).await?;

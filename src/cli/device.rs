@@ -49,7 +49,7 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
             skip_invalid,
             dry_run,
         } => import_file(&ctx, &file, replace, skip_invalid, dry_run).await,
-        DeviceCommand::Reset { id, yes } => {
+        DeviceCommand::Reset { id, yes, reason } => {
             let id = super::user::existing(&ctx, &id).await?.id;
             let device = match ctx.stores.store.active_device(&id).await? {
                 Some(d) => format!("its {} device", d.kind.as_str()),
@@ -62,11 +62,12 @@ pub(super) async fn run(config_path: Option<&Path>, command: DeviceCommand) -> a
                 yes,
                 &format!("motpd device reset {id} --yes"),
             )?;
+            let reason = super::reason(reason.as_deref());
             let removed = enrollment::reset_devices(
                 ctx.stores.store.as_ref(),
                 &id,
                 &ctx.actor(),
-                None,
+                reason.as_deref(),
                 ctx.now(),
             )
             .await?;

@@ -170,11 +170,12 @@ async fn send_one(
             allow_bound: args.force,
         }
     };
+    let reason = super::reason(args.reason.as_deref());
     let invitation = service
         .invite_by_mail(
             id,
             mode,
-            (&ctx.actor(), None),
+            (&ctx.actor(), reason.as_deref()),
             mailer,
             ctx.config.policy.utc_offset,
         )

@@ -231,6 +231,13 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     1
 }
 
+/// `--reason` as the audit row keeps it (trimmed and bounded as the console's); `None` when absent or blank.
+pub(crate) fn reason(typed: Option<&str>) -> Option<String> {
+    typed
+        .map(crate::engine::helpdesk::reason_text)
+        .filter(|text| !text.is_empty())
+}
+
 /// Reads a secret from standard input: all of it, without the final line break.
 pub(crate) fn read_stdin_secret(what: &str) -> anyhow::Result<SecretString> {
     let mut text = String::new();

@@ -1,5 +1,6 @@
-//! `motpd report ...`: who has not enrolled, whether each can log in meanwhile, and their invitation link (the
-//! report is [`crate::engine::enrollment_report`]'s, as the console's).
+//! `motpd report ...`: who has not enrolled, whether each can log in meanwhile, their invitation link and the
+//! count per group; as a table, JSON, or the console's CSV download (the report is
+//! [`crate::engine::enrollment_report`]'s, as the console's).
 
 use std::path::Path;
 
@@ -13,12 +14,27 @@ use crate::engine::enrollment_report;
 pub(super) async fn run(config_path: Option<&Path>, command: ReportCommand) -> anyhow::Result<()> {
     let ctx = Context::open(config_path, KeyMode::MustExist).await?;
     let ReportCommand::Unenrolled(args) = command;
-    let result = unenrolled(&ctx, args.json).await;
+    let format = if args.csv {
+        Format::Csv
+    } else if args.json {
+        Format::Json
+    } else {
+        Format::Table
+    };
+    let result = unenrolled(&ctx, format).await;
     ctx.stores.store.close().await;
     result
 }
 
-async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
+/// How the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+async fn unenrolled(ctx: &Context, format: Format) -> anyhow::Result<()> {
     let now = ctx.now();
     let offset = ctx.config.policy.utc_offset;
     let today = local_date(now, offset);
@@ -32,7 +48,11 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
         .iter()
         .filter(|o| local && o.account.password_hash.is_none())
         .count();
-    if json {
+    if format == Format::Csv {
+        print!("{}", enrollment_report::csv(accounts, offset));
+        return Ok(());
+    }
+    if format == Format::Json {
         let rows: Vec<_> = accounts
             .iter()
             .map(|o| {
@@ -70,5 +90,20 @@ async fn unenrolled(ctx: &Context, json: bool) -> anyhow::Result<()> {
              (/account/activate, or `motpd user set-password`) and binding a device."
         );
     }
+    let groups: Vec<Vec<String>> = report
+        .groups
+        .iter()
+        .map(|g| {
+            let name = if g.group.is_empty() {
+                "(no group)".to_owned()
+            } else {
+                g.group.clone()
+            };
+            vec![name, g.enrolled.to_string(), g.unenrolled.to_string()]
+        })
+        .collect();
+    println!();
+    print_table(&["GROUP", "ENROLLED", "UNENROLLED"], &groups);
+    println!("{} account(s) in all", report.total);
     Ok(())
 }

@@ -48,12 +48,22 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             status,
             sms_fallback,
             identity_stdin,
+            reason,
         } => {
             let only_identity = nothing_to_set(&fields, status, sms_fallback);
             if only_identity && !identity_stdin {
                 return Err(CliError::Input(format!(
                     "nothing to change for {id}: give at least one of --name, --phone, --email, --expires, \
                      --groups, --status, --sms-fallback, --identity-stdin (see `motpd user set --help`)"
+                ))
+                .into());
+            }
+            let reason = super::reason(reason.as_deref());
+            let decisions = status.is_some() || sms_fallback.is_some() || fields.expires.is_some();
+            if decisions && reason.is_none() {
+                return Err(CliError::Usage(format!(
+                    "--status, --sms-fallback and --expires need --reason TEXT (a ticket number, who asked): it \
+                     is written to the audit row, as the console requires; nothing changed for {id}"
                 ))
                 .into());
             }
@@ -64,39 +74,45 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
                 None
             };
             if !only_identity {
-                set(ctx, &id, fields, status, sms_fallback).await?;
+                let change = SetChange {
+                    fields,
+                    status,
+                    sms_fallback,
+                    reason: reason.clone(),
+                };
+                set(ctx, &id, change).await?;
             }
             match identity {
-                Some(identity) => user_proofs::set_identity(ctx, &id, identity).await,
+                Some(identity) => {
+                    user_proofs::set_identity(ctx, &id, identity, reason.as_deref()).await
+                }
                 None => Ok(()),
             }
         }
-        UserCommand::ResetPassword { id } => user_proofs::reset_password(ctx, &id).await,
-        UserCommand::Lock { id } => {
-            let account = existing(ctx, &id).await?;
-            let id = account.id;
-            if account.locked_until == Some(ADMIN_LOCK_UNTIL) {
-                println!(
-                    "{id} is already locked (until `motpd user unlock {id}`); nothing changed"
-                );
-                return Ok(());
-            }
-            let was_locked = account.locked_until.is_some_and(|t| t > ctx.now());
-            ctx.stores
-                .store
-                .lock_account(&id, ADMIN_LOCK_UNTIL, ctx.now())
-                .await?;
-            let mut changes = Changes::default();
-            changes.field("locked", &was_locked, &true);
-            ctx.audit("admin.user.lock", Some(&id), changes.into_detail())
-                .await?;
-            println!("locked {id} (until `motpd user unlock {id}`)");
-            Ok(())
+        UserCommand::ResetPassword { id, reason } => {
+            let reason = super::reason(reason.as_deref());
+            user_proofs::reset_password(ctx, &id, reason.as_deref()).await
         }
-        UserCommand::Unlock { id } => {
+        UserCommand::Lock { id, reason } => {
             let id = existing(ctx, &id).await?.id;
             let store = ctx.stores.store.as_ref();
-            match helpdesk::unlock_account(store, &id, &ctx.actor(), None, ctx.now()).await? {
+            let (why, actor) = (super::reason(reason.as_deref()), ctx.actor());
+            let locked = helpdesk::lock_account(store, &id, &actor, why.as_deref(), ctx.now());
+            match locked.await? {
+                helpdesk::Changed::Done => println!("locked {id} (until `motpd user unlock {id}`)"),
+                helpdesk::Changed::Unchanged => println!(
+                    "{id} is already locked (until `motpd user unlock {id}`); nothing changed"
+                ),
+            }
+            Ok(())
+        }
+        UserCommand::Unlock { id, reason } => {
+            let id = existing(ctx, &id).await?.id;
+            let store = ctx.stores.store.as_ref();
+            let why = super::reason(reason.as_deref());
+            match helpdesk::unlock_account(store, &id, &ctx.actor(), why.as_deref(), ctx.now())
+                .await?
+            {
                 helpdesk::Unlocked::Done => println!("unlocked {id}; failure counter cleared"),
                 helpdesk::Unlocked::Unchanged => {
                     println!("{id} is not locked and has no failures; nothing changed");
@@ -104,7 +120,9 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        UserCommand::Remove { id, yes } => remove(ctx, &id, yes).await,
+        UserCommand::Remove { id, yes, reason } => {
+            remove(ctx, &id, yes, super::reason(reason.as_deref())).await
+        }
         UserCommand::SetPassword { id, password_stdin } => {
             set_password(ctx, &id, password_stdin).await
         }
@@ -112,7 +130,12 @@ async fn dispatch(ctx: &Context, command: UserCommand) -> anyhow::Result<()> {
 }
 
 /// `user remove`: says what goes, asks (unless `yes`), then deletes and records what the account was.
-async fn remove(ctx: &Context, raw_id: &str, yes: bool) -> anyhow::Result<()> {
+async fn remove(
+    ctx: &Context,
+    raw_id: &str,
+    yes: bool,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
     let account = existing(ctx, raw_id).await?;
     let id = account.id.clone();
     let device = ctx.stores.store.active_device(&id).await?;
@@ -130,12 +153,15 @@ async fn remove(ctx: &Context, raw_id: &str, yes: bool) -> anyhow::Result<()> {
         &format!("motpd user remove {id} --yes"),
     )?;
     ctx.stores.store.remove_account(&id).await?;
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "name": { "old": account.name, "new": null },
         "status": { "old": account.status.as_str(), "new": null },
         "groups": { "old": account.groups, "new": null },
         "device": { "old": device.as_ref().map(|d| d.kind.as_str()), "new": null },
     });
+    if let (Some(reason), Some(fields)) = (reason, detail.as_object_mut()) {
+        fields.insert("reason".into(), reason.into());
+    }
     ctx.audit("admin.user.remove", Some(&id), detail).await?;
     println!("removed {id} and its devices");
     Ok(())
@@ -198,6 +224,13 @@ async fn add(
         account.status = AccountStatus::Active;
     }
     ctx.stores.store.create_account(&account, ctx.now()).await?;
+    let today = local_date(ctx.now(), ctx.config.policy.utc_offset);
+    if let Some(last_day) = account.expires_on.filter(|&d| d < today) {
+        // As `user import` says it; `user set --expires` refuses such a day.
+        eprintln!(
+            "warning: {id} expires {last_day}, already past (today is {today}): added, but it cannot log in"
+        );
+    }
     ctx.audit(
         "admin.user.add",
         Some(&id),
@@ -246,66 +279,91 @@ fn apply_fields(account: &mut AccountUpsert, fields: &AccountFields) -> anyhow::
     Ok(())
 }
 
-async fn set(
-    ctx: &Context,
-    raw_id: &str,
+/// What `user set` was asked to change, and why.
+struct SetChange {
     fields: AccountFields,
     status: Option<StatusArg>,
     sms_fallback: Option<SmsFallbackArg>,
-) -> anyhow::Result<()> {
+    reason: Option<String>,
+}
+
+/// Changes the plain fields in one audited row, then each of status, SMS fallback and expiry through the
+/// helpdesk's function (the console's: one audited row each, with the reason). Every input is checked before
+/// anything is written.
+async fn set(ctx: &Context, raw_id: &str, change: SetChange) -> anyhow::Result<()> {
+    let SetChange {
+        mut fields,
+        status,
+        sms_fallback,
+        reason,
+    } = change;
     let current = existing(ctx, raw_id).await?;
+    let now = ctx.now();
+    let today = local_date(now, ctx.config.policy.utc_offset);
+    // `--expires ''` removes the last day; a date must not be in the past.
+    let expires = fields
+        .expires
+        .take()
+        .map(|raw| match raw.trim() {
+            "" => Ok(None),
+            text => {
+                let date = account_rules::parse_date(text).map_err(input)?;
+                helpdesk::check_expiry(date, today)?;
+                Ok::<_, anyhow::Error>(Some(date))
+            }
+        })
+        .transpose()?;
+    let old = upsert_of(&current);
     let old = AccountUpsert {
-        id: current.id.clone(),
-        name: current.name,
-        phone: current.phone,
-        email: current.email,
-        expires_on: current.expires_on,
-        groups: current.groups,
         password_hash: None,
-        status: current.status,
+        ..old
     };
     let mut account = old.clone();
     apply_fields(&mut account, &fields)?;
-    let fields_changed = !account_changes(&old, &account).is_empty();
-    let mut wanted = account.clone();
+    let mut changes = account_changes(&old, &account);
+    let mut changed: Vec<String> = changes.names().into_iter().map(str::to_owned).collect();
+    let (store, actor, why) = (ctx.stores.store.as_ref(), ctx.actor(), reason.as_deref());
+    if !changes.is_empty() {
+        store
+            .import_accounts(std::slice::from_ref(&account), now)
+            .await?;
+        if let Some(reason) = why {
+            changes.note("reason", reason.into());
+        }
+        ctx.audit("admin.user.set", Some(&account.id), changes.into_detail())
+            .await?;
+    }
+    let id = account.id.as_str();
     if let Some(status) = status {
-        wanted.status = match status {
+        let status = match status {
             StatusArg::Active => AccountStatus::Active,
             StatusArg::Disabled => AccountStatus::Disabled,
         };
+        if helpdesk::set_status(store, id, status, &actor, why, now).await?
+            == helpdesk::Changed::Done
+        {
+            changed.push("status".to_owned());
+        }
     }
-    let mut changes = account_changes(&old, &wanted);
-    let fallback = sms_fallback.map_or(current.sms_fallback, SmsFallbackArg::stored);
-    changes.field("sms_fallback", &current.sms_fallback, &fallback);
-    if changes.is_empty() {
-        println!(
-            "{}: nothing changed (the values given are the current ones)",
-            old.id
-        );
-        return Ok(());
+    if let Some(fallback) = sms_fallback {
+        let allowed = fallback.stored();
+        if helpdesk::set_sms_fallback(store, id, allowed, &actor, why, now).await?
+            == helpdesk::Changed::Done
+        {
+            changed.push("sms_fallback".to_owned());
+        }
     }
-    if fields_changed {
-        ctx.stores
-            .store
-            .import_accounts(std::slice::from_ref(&account), ctx.now())
-            .await?;
+    if let Some(date) = expires
+        && helpdesk::set_expiry(store, id, date, today, &actor, why, now).await?
+            == helpdesk::Changed::Done
+    {
+        changed.push("expires".to_owned());
     }
-    if wanted.status != old.status {
-        ctx.stores
-            .store
-            .set_account_status(&account.id, wanted.status, ctx.now())
-            .await?;
+    if changed.is_empty() {
+        println!("{id}: nothing changed (the values given are the current ones)");
+    } else {
+        println!("updated {id}: {}", changed.join(", "));
     }
-    if fallback != current.sms_fallback {
-        ctx.stores
-            .store
-            .set_sms_fallback(&account.id, fallback, ctx.now())
-            .await?;
-    }
-    let names = changes.names().join(", ");
-    ctx.audit("admin.user.set", Some(&account.id), changes.into_detail())
-        .await?;
-    println!("updated {}: {names}", account.id);
     Ok(())
 }
 

@@ -36,6 +36,7 @@ pub(super) async fn set_identity(
     ctx: &Context,
     raw_id: &str,
     identity: Option<SecretString>,
+    reason: Option<&str>,
 ) -> anyhow::Result<()> {
     let account = existing(ctx, raw_id).await?;
     let hash = identity
@@ -44,12 +45,13 @@ pub(super) async fn set_identity(
         .store
         .set_identity_hash(&account.id, hash.as_deref(), ctx.now())
         .await?;
-    ctx.audit(
-        "admin.user.identity",
-        Some(&account.id),
-        serde_json::json!({ "identity": if hash.is_some() { "set" } else { "cleared" } }),
-    )
-    .await?;
+    let mut detail =
+        serde_json::json!({ "identity": if hash.is_some() { "set" } else { "cleared" } });
+    if let (Some(reason), Some(fields)) = (reason, detail.as_object_mut()) {
+        fields.insert("reason".into(), reason.into());
+    }
+    ctx.audit("admin.user.identity", Some(&account.id), detail)
+        .await?;
     match hash {
         Some(_) => println!("identity of {} stored (as a keyed hash)", account.id),
         None => println!(
@@ -61,7 +63,11 @@ pub(super) async fn set_identity(
 }
 
 /// Issues a one-time helpdesk code for the account pages (replacing an earlier one) and prints it.
-pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Result<()> {
+pub(super) async fn reset_password(
+    ctx: &Context,
+    raw_id: &str,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
     if !ctx.config.accounts.password_source.stores_passwords() {
         return Err(super::user::no_local_passwords(ctx).into());
     }
@@ -73,7 +79,7 @@ pub(super) async fn reset_password(ctx: &Context, raw_id: &str) -> anyhow::Resul
         ctx.config.accounts.password_source,
         &account.id,
         &ctx.actor(),
-        None,
+        reason,
         ctx.now(),
     )
     .await?;

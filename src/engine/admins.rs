@@ -58,7 +58,7 @@ pub enum AdminError {
 /// Admin passwords are never shorter than this, whatever `policy.min_password_length` says.
 pub const MIN_ADMIN_PASSWORD: usize = 12;
 
-/// Who changes an admin, why (the console asks; the CLI gives none) and when.
+/// Who changes an admin, why (the console asks; the CLI's `--reason`) and when.
 #[derive(Debug, Clone, Copy)]
 pub struct By<'a> {
     /// The audit actor.
@@ -159,16 +159,10 @@ pub async fn add_admin(
     password: &SecretString,
     seed: &AdminSeed,
     step: i64,
-    actor: &str,
-    now: i64,
+    by: By<'_>,
 ) -> Result<(), AdminError> {
     let password_hash =
         password::hash_password(password.expose().as_bytes()).map_err(|_| AdminError::Hash)?;
-    let by = By {
-        actor,
-        reason: None,
-        now,
-    };
     add_admin_hashed(store, key, (name, role), password_hash, seed, step, by).await
 }
 

@@ -15,8 +15,8 @@ pub struct ChainWalk {
     pub rows: u64,
     /// Every break, in order.
     pub breaks: Vec<String>,
-    /// Whether the recorded head (if one was given) is in the trail.
-    pub head_found: bool,
+    /// Whether the recorded head is in the trail (`None`: no head was given).
+    pub head_found: Option<bool>,
     /// The last link, hex.
     pub head: String,
     /// Rows verified.
@@ -80,7 +80,7 @@ impl<'a> ChainWalker<'a> {
         ChainWalk {
             rows: self.rows,
             breaks: self.breaks,
-            head_found: self.head_found,
+            head_found: self.recorded.map(|_| self.head_found),
             head: self.verifier.head_hex(),
             verified: self.verifier.verified(),
             unverified: self.verifier.unverified(),
@@ -105,12 +105,11 @@ pub async fn walk_chain(
     Ok(walker.finish())
 }
 
-/// The audit kind of a verification run from the console.
+/// The audit kind of a recorded verification (the console's button, `motpd audit verify`).
 pub const VERIFY_KIND: &str = "admin.audit.verify";
 
-/// Verifies the live trail of `store` and records the result as a `admin.audit.verify` row (`ok` or
-/// `broken`, with the rows read, the number of breaks and the head), so every node's console shows the last
-/// verification without walking the chain on each page view.
+/// Verifies the live trail of `store` and records the result ([`record_verification`]), so every node's
+/// console shows the last verification without walking the chain on each page view.
 pub async fn verify_and_record(
     store: &dyn crate::store::Store,
     chain: &AuditChain,
@@ -127,7 +126,20 @@ pub async fn verify_and_record(
         }
     }
     let walk = walker.finish();
-    let outcome = if walk.breaks.is_empty() {
+    record_verification(store, &walk, actor, now).await?;
+    Ok(walk)
+}
+
+/// Records a walk over the live trail as an `admin.audit.verify` row: `ok`, or `broken` when a link broke or
+/// a recorded head given to the walk was not found; with the rows read, the number of breaks and the head.
+pub async fn record_verification(
+    store: &dyn crate::store::Store,
+    walk: &ChainWalk,
+    actor: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let head_missing = walk.head_found == Some(false);
+    let outcome = if walk.breaks.is_empty() && !head_missing {
         "ok"
     } else {
         "broken"
@@ -138,11 +150,11 @@ pub async fn verify_and_record(
         "breaks": walk.breaks.len(),
         "first_break": walk.breaks.first(),
         "unverified_rows": walk.unverified.as_ref().map_or(0, |(n, _)| *n),
+        "recorded_head_found": walk.head_found,
         "head": walk.head,
     });
     let event = crate::audit::AuditEvent::new(now, VERIFY_KIND, actor, None, outcome, detail);
-    store.append_audit(&[event]).await?;
-    Ok(walk)
+    store.append_audit(&[event]).await
 }
 
 /// The last recorded verification, if any.

@@ -1,16 +1,25 @@
-//! The service desk's account actions, shared by the CLI (`motpd user unlock`, `motpd user reset-password`)
-//! and the helpdesk console (which also disables and enables, extends an expiry and switches SMS fallback):
-//! each changes the account through the store and writes one audit row with the actor and, from the console,
-//! the reason the admin gave. Device resets are [`super::enrollment::reset_devices`].
+//! The service desk's account actions, shared by the CLI (`motpd user lock|unlock|reset-password`,
+//! `motpd user set --status|--sms-fallback|--expires`) and the helpdesk console: each changes the account
+//! through the store and writes one audit row with the actor and the reason given (the console and
+//! `user set` require one). Device resets are [`super::enrollment::reset_devices`].
 
 use serde_json::{Map, Value, json};
 
 use super::helpdesk_codes::{HELPDESK_CODE_TTL_SECONDS, HelpdeskCodes};
+use crate::account_rules::ADMIN_LOCK_UNTIL;
 use crate::audit::AuditEvent;
 use crate::config::PasswordSource;
 use crate::model::{Account, AccountStatus, AccountUpsert};
 use crate::secrets::{SecretError, SecretString};
 use crate::store::{Store, StoreError};
+
+/// Longest reason kept (the audit row's `reason`).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A reason as typed: trimmed, at most [`MAX_REASON_CHARS`] characters; empty means none was given.
+pub fn reason_text(typed: &str) -> String {
+    typed.trim().chars().take(MAX_REASON_CHARS).collect()
+}
 
 /// What an unlock did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +116,40 @@ pub async fn unlock_account(
     Ok(Unlocked::Done)
 }
 
+/// Locks the account until an admin unlocks it (refused everywhere meanwhile); audited `admin.user.lock` with
+/// the old and new values and `reason`, if given.
+pub async fn lock_account(
+    store: &dyn Store,
+    id: &str,
+    actor: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Changed, HelpdeskError> {
+    let account = existing(store, id).await?;
+    if account.locked_until == Some(ADMIN_LOCK_UNTIL) {
+        return Ok(Changed::Unchanged);
+    }
+    let was_locked = account.locked_until.is_some_and(|t| t > now);
+    store
+        .lock_account(&account.id, ADMIN_LOCK_UNTIL, now)
+        .await?;
+    let mut detail = Map::new();
+    detail.insert("locked".into(), json!({ "old": was_locked, "new": true }));
+    if let Some(reason) = reason {
+        detail.insert("reason".into(), reason.into());
+    }
+    let event = AuditEvent::new(
+        now,
+        "admin.user.lock",
+        actor,
+        Some(&account.id),
+        "ok",
+        Value::Object(detail),
+    );
+    store.append_audit(&[event]).await?;
+    Ok(Changed::Done)
+}
+
 /// Sets the account's status (active or disabled); audited `admin.user.set` with the old and new status and
 /// `reason`, if given.
 pub async fn set_status(
@@ -155,22 +198,30 @@ pub async fn set_sms_fallback(
     Ok(Changed::Done)
 }
 
+/// Refuses a last valid day before `today` (an account that could not log in from the moment it is set).
+pub fn check_expiry(date: time::Date, today: time::Date) -> Result<(), HelpdeskError> {
+    if date < today {
+        return Err(HelpdeskError::PastDate { date, today });
+    }
+    Ok(())
+}
+
 /// Moves the account's last valid day to `date`, which must not be before `today` (a vendor whose contract
-/// was extended); audited `admin.user.set`.
-pub async fn extend_expiry(
+/// was extended), or removes it (`None`: no last day); audited `admin.user.set`.
+pub async fn set_expiry(
     store: &dyn Store,
     id: &str,
-    date: time::Date,
+    date: Option<time::Date>,
     today: time::Date,
     actor: &str,
     reason: Option<&str>,
     now: i64,
 ) -> Result<Changed, HelpdeskError> {
-    if date < today {
-        return Err(HelpdeskError::PastDate { date, today });
+    if let Some(date) = date {
+        check_expiry(date, today)?;
     }
     let account = existing(store, id).await?;
-    if account.expires_on == Some(date) {
+    if account.expires_on == date {
         return Ok(Changed::Unchanged);
     }
     // The import keeps the status and, without a hash in the row, the stored password.
@@ -179,7 +230,7 @@ pub async fn extend_expiry(
         name: account.name.clone(),
         phone: account.phone.clone(),
         email: account.email.clone(),
-        expires_on: Some(date),
+        expires_on: date,
         groups: account.groups.clone(),
         password_hash: None,
         status: account.status,
@@ -187,8 +238,8 @@ pub async fn extend_expiry(
     store
         .import_accounts(std::slice::from_ref(&row), now)
         .await?;
-    let old = account.expires_on.map(|d| d.to_string());
-    let change = json!({ "old": old, "new": date.to_string() });
+    let text = |d: Option<time::Date>| d.map(|d| d.to_string());
+    let change = json!({ "old": text(account.expires_on), "new": text(date) });
     audit_set(store, &account.id, "expires", change, actor, reason, now).await?;
     Ok(Changed::Done)
 }

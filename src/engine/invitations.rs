@@ -50,11 +50,13 @@ pub enum InviteError {
     )]
     NoEmail(String),
     /// The account is disabled: its link would not open.
-    #[error("account {0} is disabled; enable it first with `motpd user set {0} --status active`")]
+    #[error(
+        "account {0} is disabled; enable it first with `motpd user set {0} --status active --reason TEXT`"
+    )]
     Disabled(String),
     /// The account is past its expiry date: its link would not open.
     #[error(
-        "account {0} has expired; give it a later date first with `motpd user set {0} --expires YYYY-MM-DD`"
+        "account {0} has expired; give it a later date first with `motpd user set {0} --expires YYYY-MM-DD --reason TEXT`"
     )]
     Expired(String),
     /// The account already has an active device (reset it first, or invite anyway).

@@ -32,8 +32,8 @@ printf '%s\n' 'Nurse.Chen2024!' | motpd "$dir" user add nurse.chen --name 'Chen 
   fail "user add"
 printf '%s\n' GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ | motpd "$dir" device enroll nurse.chen --secret-stdin >/dev/null ||
   fail "device enroll"
-motpd "$dir" user set load000300 --status disabled >/dev/null || fail "user set --status"
-motpd "$dir" user set load000299 --sms-fallback off >/dev/null || fail "user set --sms-fallback"
+motpd "$dir" user set load000300 --status disabled --reason fault-test >/dev/null || fail "user set --status"
+motpd "$dir" user set load000299 --sms-fallback off --reason fault-test >/dev/null || fail "user set --sms-fallback"
 for id in nurse.chen load000300 load000299; do motpd "$dir" user show "$id" --json > "$dir/before.$id.json"; done
 
 start_serve "$dir"

@@ -327,6 +327,8 @@ fn lock_unlock_set_remove_and_password() {
             "2030-12-31",
             "--status",
             "disabled",
+            "--reason",
+            "contract ends",
         ],
         None,
     );
@@ -729,15 +731,29 @@ fn the_sms_fallback_switch_is_set_shown_and_audited() {
         site.ok(&["user", "show", "alice"], None)
             .contains("sms login   default")
     );
-    site.ok(&["user", "set", "alice", "--sms-fallback", "off"], None);
+    let sms = |value: &str| {
+        site.ok(
+            &[
+                "user",
+                "set",
+                "alice",
+                "--sms-fallback",
+                value,
+                "--reason",
+                "T-1",
+            ],
+            None,
+        )
+    };
+    sms("off");
     assert!(
         site.ok(&["user", "show", "alice"], None)
             .contains("sms login   off")
     );
     assert_eq!(site.users_json()[0]["sms_fallback"], false);
-    site.ok(&["user", "set", "alice", "--sms-fallback", "on"], None);
+    sms("on");
     assert_eq!(site.users_json()[0]["sms_fallback"], true);
-    site.ok(&["user", "set", "alice", "--sms-fallback", "default"], None);
+    sms("default");
     assert_eq!(
         site.users_json()[0]["sms_fallback"],
         serde_json::Value::Null
@@ -751,7 +767,7 @@ fn the_sms_fallback_switch_is_set_shown_and_audited() {
     assert!(
         details
             .iter()
-            .any(|d| d == "{\"sms_fallback\":{\"new\":false,\"old\":null}}"),
+            .any(|d| d == r#"{"reason":"T-1","sms_fallback":{"new":false,"old":null}}"#),
         "{details:?}"
     );
 }
@@ -1131,7 +1147,12 @@ fn user_list_states_filters_search_widths_and_the_unenrolled_report() {
     );
     site.ok(&["device", "enroll", "dr.lin"], None);
     site.ok(&["user", "add", "off", "--name", "Off"], None);
-    site.ok(&["user", "set", "off", "--status", "disabled"], None);
+    site.ok(
+        &[
+            "user", "set", "off", "--status", "disabled", "--reason", "left",
+        ],
+        None,
+    );
 
     let ids = |args: &[&str]| -> Vec<String> {
         let mut all = vec!["user", "list", "--json"];
@@ -1271,11 +1292,17 @@ fn user_set_audits_old_and_new_values_and_refuses_nothing_to_change() {
         "disabled",
         "--sms-fallback",
         "off",
+        "--reason",
+        "ticket 4711",
     ];
     site.ok(&set, None);
+    // One row each, as the console writes them, with the reason.
     assert_eq!(
-        audit_details(&site, "admin.user.set")[1],
-        r#"{"sms_fallback":{"new":false,"old":null},"status":{"new":"disabled","old":"pending"}}"#
+        audit_details(&site, "admin.user.set")[1..],
+        [
+            r#"{"reason":"ticket 4711","status":{"new":"disabled","old":"pending"}}"#,
+            r#"{"reason":"ticket 4711","sms_fallback":{"new":false,"old":null}}"#
+        ]
     );
 
     // A secret only as "changed".

@@ -121,7 +121,7 @@ fn admins_are_added_with_their_first_code_listed_reset_and_removed() {
     assert_eq!(wrong.status.code(), Some(8), "{}", text(&wrong));
     assert!(!String::from_utf8_lossy(&run(dir, &["admin", "list"]).stdout).contains("boss"));
 
-    let disabled = run(dir, &["admin", "disable", "desk"]);
+    let disabled = run(dir, &["admin", "disable", "desk", "--reason", "on leave"]);
     assert!(disabled.status.success(), "{}", text(&disabled));
     let listed = run(dir, &["admin", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("disabled"));
@@ -154,4 +154,24 @@ fn admins_are_added_with_their_first_code_listed_reset_and_removed() {
     ] {
         assert!(trail.contains(kind), "{kind}: {trail}");
     }
+    // The reason given, as the console writes its admin's; the actor is the operating-system user.
+    let rows: serde_json::Value = serde_json::from_str(&trail).unwrap();
+    let disable = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "admin.admin.disable")
+        .unwrap();
+    assert_eq!(disable["detail"]["reason"], "on leave", "{disable}");
+    assert!(
+        disable["actor"].as_str().unwrap().starts_with("cli:"),
+        "{disable}"
+    );
+    let enable = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "admin.admin.enable")
+        .unwrap();
+    assert!(enable["detail"].get("reason").is_none(), "{enable}");
 }

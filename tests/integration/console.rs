@@ -81,8 +81,11 @@ pub(crate) async fn add_admin(
         &SecretString::new(password.to_owned()),
         &seed,
         step,
-        "test",
-        f.clock.now(),
+        admins::By {
+            actor: "test",
+            reason: None,
+            now: f.clock.now(),
+        },
     )
     .await
     .unwrap();
@@ -531,10 +534,10 @@ async fn the_desk_page_lists_locked_accounts_and_last_days_within_two_weeks() {
     for (id, days) in [("vendor1", 10), ("vendor2", 30), ("vendor3", 3)] {
         c.f.account(id, PASSWORD).await;
         let day = today + time::Duration::days(days);
-        motpd::engine::helpdesk::extend_expiry(
+        motpd::engine::helpdesk::set_expiry(
             c.f.store.as_ref(),
             id,
-            day,
+            Some(day),
             today,
             "test",
             None,

@@ -421,3 +421,45 @@ async fn without_passwords_at_motpd_an_invitation_needs_the_qr_code() {
     );
     assert!(c.audit("bob", "admin.invite").await.is_empty());
 }
+
+#[tokio::test]
+async fn lock_holds_the_account_until_unlocked_with_a_reason_as_motpd_user_lock() {
+    let c = setup_with(|_| {}).await;
+    let mut b = c.signed_in("desk").await;
+    let no_reason = act(&mut b, "lock", "", &[]).await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
+    assert!(c.audit("alice", "admin.user.lock").await.is_empty());
+
+    let done = act(&mut b, "lock", "suspected phishing, ticket 12", &[]).await;
+    assert_eq!(done.location(), "/admin/accounts/alice?done=locked");
+    let alice = c.f.store.account("alice").await.unwrap().unwrap();
+    assert_eq!(
+        alice.locked_until,
+        Some(motpd::account_rules::ADMIN_LOCK_UNTIL)
+    );
+    let rows = c.audit("alice", "admin.user.lock").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor, "console:desk");
+    assert!(
+        rows[0]
+            .detail
+            .contains("\"reason\":\"suspected phishing, ticket 12\""),
+        "{}",
+        rows[0].detail
+    );
+    let page = b.get(done.location()).await;
+    assert!(
+        page.body
+            .contains("The account is locked until it is unlocked."),
+        "{}",
+        page.body
+    );
+
+    let again = act(&mut b, "lock", "twice", &[]).await;
+    assert_eq!(again.location(), "/admin/accounts/alice?done=unchanged");
+    assert_eq!(c.audit("alice", "admin.user.lock").await.len(), 1);
+    let unlocked = act(&mut b, "unlock", "checked with the person", &[]).await;
+    assert_eq!(unlocked.location(), "/admin/accounts/alice?done=unlocked");
+    let alice = c.f.store.account("alice").await.unwrap().unwrap();
+    assert!(alice.locked_until.is_none_or(|t| t < c.f.clock.now()));
+}

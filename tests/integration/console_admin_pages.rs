@@ -629,6 +629,38 @@ async fn the_audit_search_filters_pages_and_shows_the_chains_verification() {
             .count(),
         0
     );
+    // The event kind (its start) and the outcome, as `motpd audit list --kind --outcome`.
+    let kind = boss
+        .get("/admin/audit?account=alice&kind=admin.user.unl&outcome=ok")
+        .await;
+    assert_eq!(
+        kind.body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
+        100
+    );
+    assert!(
+        kind.body.contains("value=\"admin.user.unl\""),
+        "kept in the form"
+    );
+    let other_kind = boss.get("/admin/audit?kind=admin.user.lock").await;
+    assert_eq!(
+        other_kind
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
+        0
+    );
+    let rejected = boss
+        .get("/admin/audit?kind=admin.user.&outcome=reject")
+        .await;
+    assert_eq!(
+        rejected
+            .body
+            .matches("<code class=\"kind\">admin.user.unlock</code>")
+            .count(),
+        0
+    );
     let bad = boss.get("/admin/audit?from=yesterday").await;
     assert!(
         bad.body.contains("Give days as YYYY-MM-DD."),

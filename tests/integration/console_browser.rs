@@ -94,10 +94,10 @@ impl Site {
             .unwrap();
         let today = motpd::clock::local_date(NOW, f.config.policy.utc_offset);
         let last_day = today + time::Duration::days(5);
-        motpd::engine::helpdesk::extend_expiry(
+        motpd::engine::helpdesk::set_expiry(
             f.store.as_ref(),
             "n10234",
-            last_day,
+            Some(last_day),
             today,
             "test",
             None,

@@ -205,7 +205,9 @@ async fn invite_all_unenrolled_asks_previews_and_skips_disabled_and_expired_acco
         &["user", "add", "alice", "--email", "alice@example.org"][..],
         &["user", "add", "carol"],
         &["user", "add", "nurse", "--email", "nurse@example.org"],
-        &["user", "set", "nurse", "--status", "disabled"],
+        &[
+            "user", "set", "nurse", "--status", "disabled", "--reason", "on leave",
+        ],
         &[
             "user",
             "add",
@@ -249,8 +251,14 @@ async fn invite_all_unenrolled_asks_previews_and_skips_disabled_and_expired_acco
     assert_eq!(mail(&sink, 1).await["to"], "alice@example.org");
     // Named one by one they are refused, with the way out.
     for (id, expected) in [
-        ("nurse", "`motpd user set nurse --status active`"),
-        ("vendor", "`motpd user set vendor --expires YYYY-MM-DD`"),
+        (
+            "nurse",
+            "`motpd user set nurse --status active --reason TEXT`",
+        ),
+        (
+            "vendor",
+            "`motpd user set vendor --expires YYYY-MM-DD --reason TEXT`",
+        ),
     ] {
         let (code, _, err) = motpd(dir, &["invite", id]);
         assert_eq!(code, Some(8), "{err}");

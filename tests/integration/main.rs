@@ -10,6 +10,7 @@ mod attacks_web;
 mod backup_restore;
 mod cli;
 mod cli_admin;
+mod cli_helpdesk;
 mod common;
 mod config_check;
 mod console;

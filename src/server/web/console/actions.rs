@@ -28,6 +28,7 @@ use crate::texts::ConsoleTexts;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Unlock,
+    Lock,
     ResetDevice,
     Disable,
     Enable,
@@ -40,8 +41,9 @@ enum Action {
 }
 
 impl Action {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Unlock,
+        Self::Lock,
         Self::ResetDevice,
         Self::Disable,
         Self::Enable,
@@ -60,6 +62,7 @@ impl Action {
     fn path(self) -> &'static str {
         match self {
             Self::Unlock => "unlock",
+            Self::Lock => "lock",
             Self::ResetDevice => "reset-device",
             Self::Disable => "disable",
             Self::Enable => "enable",
@@ -75,6 +78,7 @@ impl Action {
     fn texts(self, t: &ConsoleTexts) -> (&'static str, &'static str) {
         match self {
             Self::Unlock => (t.confirm_unlock_heading, t.confirm_unlock_text),
+            Self::Lock => (t.confirm_lock_heading, t.confirm_lock_text),
             Self::ResetDevice => (t.confirm_reset_heading, t.confirm_reset_text),
             Self::Disable => (t.confirm_disable_heading, t.confirm_disable_text),
             Self::Enable => (t.confirm_enable_heading, t.confirm_enable_text),
@@ -93,6 +97,7 @@ pub(super) fn notice(t: &ConsoleTexts, done: &str) -> Option<&'static str> {
     Some(match done {
         "unlocked" => t.unlocked,
         "not-locked" => t.nothing_to_unlock,
+        "locked" => t.locked_done,
         "reset" => t.reset_done,
         "no-device" => t.no_device_to_reset,
         "disabled" => t.disabled_done,
@@ -245,6 +250,10 @@ pub(super) async fn act(
                 helpdesk::Unlocked::Done => "unlocked",
                 helpdesk::Unlocked::Unchanged => "not-locked",
             }),
+        Action::Lock => changed(
+            helpdesk::lock_account(store, id, &actor, why, now).await,
+            "locked",
+        ),
         Action::ResetDevice => match enrollment::reset_devices(store, id, &actor, why, now).await {
             Ok(0) => Ok("no-device"),
             Ok(_) => Ok("reset"),
@@ -273,7 +282,7 @@ pub(super) async fn act(
                 return refuse(t.date_required);
             };
             let today = local_date(now, state.utc_offset);
-            let result = helpdesk::extend_expiry(store, id, date, today, &actor, why, now).await;
+            let result = helpdesk::set_expiry(store, id, Some(date), today, &actor, why, now).await;
             if matches!(result, Err(HelpdeskError::PastDate { .. })) {
                 return refuse(t.date_past);
             }

@@ -1,4 +1,5 @@
-//! The audit trail search (admin role): by account, actor and a date range (site time), newest first,
+//! The audit trail search (admin role): by account, actor, event kind (its start), outcome and a date range
+//! (site time), as `motpd audit list`, newest first,
 //! [`PAGE_ROWS`] rows a page with a link to the older ones; and the chain's verification status — the last
 //! recorded verification (walking a large trail on every page view would be slow) and a button that runs one
 //! now ([`crate::engine::audit_verify`], as `motpd audit verify`).
@@ -29,6 +30,12 @@ pub(super) struct Search {
     account: String,
     #[serde(default)]
     actor: String,
+    /// The start of the event kind (`admin.user.`, `radius.`).
+    #[serde(default)]
+    kind: String,
+    /// The outcome (`ok`, `reject`, ...).
+    #[serde(default)]
+    outcome: String,
     /// First day (`YYYY-MM-DD`, site time).
     #[serde(default)]
     from: String,
@@ -52,6 +59,7 @@ pub(super) async fn search(
 ) -> Response {
     let t = admin.desk.texts();
     let (account, actor) = (field(&search.account).to_lowercase(), field(&search.actor));
+    let (kind, outcome) = (field(&search.kind), field(&search.outcome));
     let (from_text, to_text) = (field(&search.from), field(&search.to));
     let offset = state.utc_offset;
     let midnight = |date: time::Date| date.midnight().assume_offset(offset).unix_timestamp();
@@ -77,11 +85,12 @@ pub(super) async fn search(
     let filter = AuditFilter {
         account: (!account.is_empty()).then(|| account.clone()),
         actor: (!actor.is_empty()).then(|| actor.clone()),
+        kind_prefix: (!kind.is_empty()).then(|| kind.clone()),
+        outcome: (!outcome.is_empty()).then(|| outcome.clone()),
         since: from,
         until,
         before_seq: search.before,
         limit: PAGE_ROWS,
-        ..AuditFilter::default()
     };
     let (records, last) = if error.is_some() {
         (Vec::new(), None)
@@ -101,6 +110,8 @@ pub(super) async fn search(
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("account", &account)
                 .append_pair("actor", &actor)
+                .append_pair("kind", &kind)
+                .append_pair("outcome", &outcome)
                 .append_pair("from", &from_text)
                 .append_pair("to", &to_text)
                 .append_pair("before", &seq.to_string())
@@ -141,6 +152,8 @@ pub(super) async fn search(
         csrf: admin.csrf(),
         account: &account,
         actor: &actor,
+        kind: &kind,
+        outcome: &outcome,
         from: &from_text,
         to: &to_text,
         error,

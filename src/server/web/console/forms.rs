@@ -3,12 +3,12 @@
 
 use serde::Deserialize;
 
-/// Longest reason kept (the audit row's `reason`).
-const MAX_REASON_CHARS: usize = 500;
+use crate::engine::helpdesk;
 
-/// The reason as typed: trimmed, at most [`MAX_REASON_CHARS`] characters; empty means none was given.
+/// The reason as typed: trimmed and bounded as the CLI's `--reason` ([`helpdesk::reason_text`]); empty means
+/// none was given.
 pub(super) fn reason(typed: &str) -> String {
-    typed.trim().chars().take(MAX_REASON_CHARS).collect()
+    helpdesk::reason_text(typed)
 }
 
 /// `?done=` after a change.

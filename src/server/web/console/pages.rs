@@ -282,6 +282,9 @@ pub(crate) struct AuditPage<'a> {
     pub(crate) csrf: &'a str,
     pub(crate) account: &'a str,
     pub(crate) actor: &'a str,
+    /// The start of the event kind (`admin.user.`).
+    pub(crate) kind: &'a str,
+    pub(crate) outcome: &'a str,
     pub(crate) from: &'a str,
     pub(crate) to: &'a str,
     pub(crate) error: Option<&'static str>,
