@@ -6,6 +6,7 @@
 //! Code that counts asks [`global`] for the handles; before [`install`] (unit tests, benches, the CLI) it gets
 //! `None` and counts nothing. The admin listener (`server::web::admin`) renders the text with [`render`].
 
+mod console;
 mod names;
 
 use std::sync::OnceLock;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use metrics::{Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+pub use console::{ConsoleAction, ConsoleCounters, ConsoleLogin};
 pub use names::*;
 
 /// Upper bounds (seconds) of the latency histograms' buckets: 0.5 ms (a cached login without a password
@@ -64,6 +66,8 @@ impl Globals {
         for direction in CLOCK_STEP_DIRECTIONS {
             metrics::counter!(CLOCK_STEPS, "direction" => direction).absolute(0);
         }
+        // On a node without the console too, so that the dashboard's panel and the alert find the series.
+        ConsoleCounters::new();
         let result =
             |name: &'static str, value: &'static str| metrics::histogram!(name, "result" => value);
         Self {

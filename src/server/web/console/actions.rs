@@ -22,6 +22,7 @@ use crate::engine::enrollment;
 use crate::engine::helpdesk::{self, Changed, HelpdeskError};
 use crate::engine::invitations::{self, InviteError, InviteMode};
 use crate::model::AccountStatus;
+use crate::monitoring::ConsoleAction;
 use crate::texts::ConsoleTexts;
 
 /// The actions of the account page.
@@ -69,6 +70,22 @@ impl Action {
             Self::SmsDefault => "sms-default",
             Self::ResetCode => "reset-code",
             Self::Invite => "invite",
+        }
+    }
+
+    /// The `action` label it is counted under.
+    fn counted(self) -> ConsoleAction {
+        match self {
+            Self::Unlock => ConsoleAction::Unlock,
+            Self::ResetDevice => ConsoleAction::ResetDevice,
+            Self::Disable => ConsoleAction::Disable,
+            Self::Enable => ConsoleAction::Enable,
+            Self::Expiry => ConsoleAction::ExtendExpiry,
+            Self::SmsOn => ConsoleAction::SmsOn,
+            Self::SmsOff => ConsoleAction::SmsOff,
+            Self::SmsDefault => ConsoleAction::SmsDefault,
+            Self::ResetCode => ConsoleAction::ResetCode,
+            Self::Invite => ConsoleAction::Invite,
         }
     }
 
@@ -289,6 +306,7 @@ pub(super) async fn act(
     };
     match outcome {
         Ok(done) => {
+            state.counters.action(action.counted());
             tracing::info!(admin = %admin.name, account = %id, action = action.path(), outcome = done, "helpdesk console action");
             Redirect::to(&format!("/admin/accounts/{id}?done={done}")).into_response()
         }
@@ -320,6 +338,7 @@ async fn reset_code(state: &ConsoleState, admin: &SignedIn, id: &str, reason: &s
         }
         Err(error) => return admin.desk.failure(&error),
     };
+    state.counters.action(ConsoleAction::ResetCode);
     tracing::info!(admin = %admin.name, account = %id, action = "reset-code", "helpdesk console action");
     let base = state.web.public_url.trim_end_matches('/');
     let path = format!("/admin/accounts/{id}");
@@ -367,6 +386,7 @@ async fn invite(
         .await;
     let refusal = match sent {
         Ok(_) => {
+            state.counters.action(ConsoleAction::Invite);
             tracing::info!(admin = %admin.name, account = %id, action = "invite", qr, "helpdesk console action");
             return Redirect::to(&format!("/admin/accounts/{id}?done=invited")).into_response();
         }

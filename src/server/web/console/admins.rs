@@ -22,6 +22,7 @@ use super::guard::{AdminOnly, SignedIn};
 use super::pages::{AdminPage, AdminRow, AdminsPage, NewDevicePage};
 use crate::engine::admins::{self, AdminError, AdminSeed, By};
 use crate::model::{Admin, AdminRole};
+use crate::monitoring::ConsoleAction;
 use crate::secrets::{Aad, SecretString};
 use crate::texts::ConsoleTexts;
 
@@ -328,15 +329,17 @@ pub(super) async fn confirm(
                 step,
                 by,
             );
-            (added.await, "added")
+            (added.await, ("added", ConsoleAction::AdminAdd))
         }
         None => {
             let reset = admins::reset_totp(store, &state.key, &pending.name, (&seed, step), by);
-            (reset.await, "reset")
+            (reset.await, ("reset", ConsoleAction::AdminResetDevice))
         }
     };
     match result {
         Ok(()) => {
+            let (done, counted) = done;
+            state.counters.action(counted);
             tracing::info!(admin = %admin.name, target = %pending.name, done, "console: admin changed");
             Redirect::to(&format!("/admin/admins?done={done}")).into_response()
         }
@@ -446,19 +449,23 @@ pub(super) async fn act(
         now: state.now(),
     };
     let store = state.store.as_ref();
-    let (result, done) = match action.as_str() {
+    let (result, (done, counted)) = match action.as_str() {
         "disable" => (
             admins::set_disabled(store, &name, true, by).await,
-            "disabled",
+            ("disabled", ConsoleAction::AdminDisable),
         ),
         "enable" => (
             admins::set_disabled(store, &name, false, by).await,
-            "enabled",
+            ("enabled", ConsoleAction::AdminEnable),
         ),
-        _ => (admins::remove_admin(store, &name, by).await, "removed"),
+        _ => (
+            admins::remove_admin(store, &name, by).await,
+            ("removed", ConsoleAction::AdminRemove),
+        ),
     };
     match result {
         Ok(()) => {
+            state.counters.action(counted);
             tracing::info!(admin = %admin.name, target = %name, done, "console: admin changed");
             Redirect::to(&format!("/admin/admins?done={done}")).into_response()
         }

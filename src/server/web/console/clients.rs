@@ -22,6 +22,7 @@ use crate::config::AuthMode;
 use crate::engine::radius_clients::{
     self, Actor, ClientError, ClientSpec, ClientUpdate, parse_address,
 };
+use crate::monitoring::ConsoleAction;
 use crate::secrets::SecretString;
 use crate::store::RadiusClient;
 use crate::texts::ConsoleTexts;
@@ -152,6 +153,7 @@ pub(super) async fn add(
     let store = state.store.as_ref();
     match radius_clients::add_client(store, &state.key, spec, &secret, by).await {
         Ok(()) => {
+            state.counters.action(ConsoleAction::ClientAdd);
             tracing::info!(admin = %admin.name, client = %form.name.trim(), "console: RADIUS client added");
             Redirect::to("/admin/clients?done=added").into_response()
         }
@@ -289,6 +291,7 @@ pub(super) async fn change(
     let store = state.store.as_ref();
     match radius_clients::update_client(store, &state.key, &name, update, by).await {
         Ok(_) => {
+            state.counters.action(ConsoleAction::ClientChange);
             tracing::info!(admin = %admin.name, client = %name, "console: RADIUS client changed");
             Redirect::to("/admin/clients?done=changed").into_response()
         }
@@ -334,6 +337,7 @@ pub(super) async fn remove(
     };
     match radius_clients::remove_client(state.store.as_ref(), &name, by).await {
         Ok(()) => {
+            state.counters.action(ConsoleAction::ClientRemove);
             tracing::info!(admin = %admin.name, client = %name, "console: RADIUS client removed");
             Redirect::to("/admin/clients?done=removed").into_response()
         }

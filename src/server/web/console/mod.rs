@@ -37,6 +37,7 @@ use crate::config::{AdminWebConfig, AuthMode, Config, Language, PasswordSource, 
 use crate::engine::admins::{AdminLockout, AdminLogins};
 use crate::engine::helpdesk_codes::HelpdeskCodes;
 use crate::engine::invitations::Invitations;
+use crate::monitoring::ConsoleCounters;
 use crate::notify::Mailer;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::Keyring;
@@ -70,10 +71,13 @@ pub struct ConsoleState {
     min_password_length: usize,
     /// `policy.enforce_after`, for the enrollment report.
     enforce_after: Option<time::Date>,
+    /// Logins and actions counted (`motpd_console_*`).
+    counters: ConsoleCounters,
 }
 
 impl ConsoleState {
-    /// The console of `config` over `store`.
+    /// The console of `config` over `store`; it counts into the metrics recorder in force now (the process's
+    /// once installed).
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
@@ -107,6 +111,7 @@ impl ConsoleState {
             default_mode: config.radius.mode,
             min_password_length: config.policy.min_password_length,
             enforce_after: config.policy.enforce_after,
+            counters: ConsoleCounters::new(),
         }
     }
 
