@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::accounts::existing;
@@ -176,7 +176,7 @@ fn confirm_page(
     let path = format!("/admin/accounts/{id}/{}", action.path());
     let today = local_date(state.now(), state.utc_offset).to_string();
     let page = ConfirmPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         id,
         action: action.path(),
         heading,
@@ -306,9 +306,8 @@ pub(super) async fn act(
     };
     match outcome {
         Ok(done) => {
-            state.counters.action(action.counted());
-            tracing::info!(admin = %admin.name, account = %id, action = action.path(), outcome = done, "helpdesk console action");
-            Redirect::to(&format!("/admin/accounts/{id}?done={done}")).into_response()
+            let page = format!("/admin/accounts/{id}");
+            forms::done(&state, &admin, (action.counted(), id), &page, done)
         }
         Err(error) => admin.desk.failure(&error),
     }
@@ -330,20 +329,16 @@ async fn reset_code(state: &ConsoleState, admin: &SignedIn, id: &str, reason: &s
     let issued = match issued {
         Ok(issued) => issued,
         Err(HelpdeskError::NoLocalPasswords(_)) => {
-            let who = Some(admin.who());
             let status = StatusCode::CONFLICT;
-            return admin
-                .desk
-                .message(status, who, t.code_heading, t.no_local_passwords);
+            return admin.message(status, t.code_heading, t.no_local_passwords);
         }
         Err(error) => return admin.desk.failure(&error),
     };
-    state.counters.action(ConsoleAction::ResetCode);
-    tracing::info!(admin = %admin.name, account = %id, action = "reset-code", "helpdesk console action");
+    forms::record(state, admin, (ConsoleAction::ResetCode, id), "code-shown");
     let base = state.web.public_url.trim_end_matches('/');
     let path = format!("/admin/accounts/{id}");
     let page = CodePage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         id,
         code: issued.code.expose(),
         valid_until: crate::local_time::text(issued.expires_at, state.utc_offset),
@@ -362,12 +357,9 @@ async fn invite(
     qr: bool,
 ) -> Response {
     let t = admin.desk.texts();
-    let who = Some(admin.who());
     let Some((invitations, mailer)) = &state.invites else {
         let status = StatusCode::SERVICE_UNAVAILABLE;
-        return admin
-            .desk
-            .message(status, who, t.invite_heading, t.invite_unavailable);
+        return admin.message(status, t.invite_heading, t.invite_unavailable);
     };
     let mode = if qr {
         InviteMode::SeedInMail
@@ -386,9 +378,8 @@ async fn invite(
         .await;
     let refusal = match sent {
         Ok(_) => {
-            state.counters.action(ConsoleAction::Invite);
-            tracing::info!(admin = %admin.name, account = %id, action = "invite", qr, "helpdesk console action");
-            return Redirect::to(&format!("/admin/accounts/{id}?done=invited")).into_response();
+            let page = format!("/admin/accounts/{id}");
+            return forms::done(state, admin, (ConsoleAction::Invite, id), &page, "invited");
         }
         Err(InviteError::NoEmail(_)) => (StatusCode::CONFLICT, t.invite_no_email),
         Err(InviteError::Disabled(_) | InviteError::Expired(_)) => {
@@ -401,7 +392,5 @@ async fn invite(
         }
         Err(error) => return admin.desk.failure(&error),
     };
-    admin
-        .desk
-        .message(refusal.0, who, t.invite_heading, refusal.1)
+    admin.message(refusal.0, t.invite_heading, refusal.1)
 }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use data_encoding::BASE64URL_NOPAD;
 use serde::{Deserialize, Serialize};
 
 use super::ConsoleState;
-use super::forms::{Done, reason};
+use super::forms::{self, Done, reason};
 use super::guard::{AdminOnly, SignedIn};
 use super::pages::{AdminPage, AdminRow, AdminsPage, NewDevicePage};
 use crate::engine::admins::{self, AdminError, AdminSeed, By};
@@ -70,7 +70,7 @@ async fn list_page(
     };
     let rows = admins.iter().map(|a| row(state, t, a)).collect();
     let page = AdminsPage {
-        f: admin.desk.frame("/admin/admins", Some(admin.who())),
+        f: admin.frame("/admin/admins"),
         rows,
         csrf: admin.csrf(),
         notice,
@@ -239,7 +239,7 @@ fn device_page(
         Err(error) => return admin.desk.failure(&error),
     };
     let page = NewDevicePage {
-        f: admin.desk.frame("/admin/admins", Some(admin.who())),
+        f: admin.frame("/admin/admins"),
         csrf: admin.csrf(),
         name: &pending.name,
         qr_svg: qr,
@@ -282,10 +282,8 @@ pub(super) async fn confirm(
         .and_then(|json| serde_json::from_slice::<Pending>(json.expose()).ok())
         .filter(|p| (0..=PENDING_SECONDS).contains(&(now - p.at)));
     let Some(pending) = pending else {
-        let who = Some(admin.who());
-        return admin.desk.message(
+        return admin.message(
             StatusCode::BAD_REQUEST,
-            who,
             t.new_device_heading,
             t.pending_expired,
         );
@@ -312,7 +310,7 @@ pub(super) async fn confirm(
         now,
     };
     let store = state.store.as_ref();
-    let (result, done) = match pending.new {
+    let (result, (notice, action)) = match pending.new {
         Some(new) => {
             let role = if new.admin {
                 AdminRole::Admin
@@ -338,10 +336,8 @@ pub(super) async fn confirm(
     };
     match result {
         Ok(()) => {
-            let (done, counted) = done;
-            state.counters.action(counted);
-            tracing::info!(admin = %admin.name, target = %pending.name, done, "console: admin changed");
-            Redirect::to(&format!("/admin/admins?done={done}")).into_response()
+            let change = (action, pending.name.as_str());
+            forms::done(&state, &admin, change, "/admin/admins", notice)
         }
         Err(error) => refusal(&admin, &error),
     }
@@ -356,10 +352,7 @@ fn refusal(admin: &SignedIn, error: &AdminError) -> Response {
         AdminError::Store(crate::store::StoreError::Conflict(_)) => t.admin_exists,
         _ => return admin.desk.failure(error),
     };
-    let who = Some(admin.who());
-    admin
-        .desk
-        .message(StatusCode::CONFLICT, who, t.admins_heading, text)
+    admin.message(StatusCode::CONFLICT, t.admins_heading, text)
 }
 
 /// `GET /admin/admins/{name}`: its actions.
@@ -382,19 +375,13 @@ async fn admin_page(
     let target = match state.store.admin(name).await {
         Ok(Some(target)) => target,
         Ok(None) => {
-            let who = Some(admin.who());
-            return admin.desk.message(
-                StatusCode::NOT_FOUND,
-                who,
-                t.admins_heading,
-                t.admin_not_found,
-            );
+            return admin.message(StatusCode::NOT_FOUND, t.admins_heading, t.admin_not_found);
         }
         Err(error) => return admin.desk.failure(&error),
     };
     let path = format!("/admin/admins/{}", target.name);
     let page = AdminPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         csrf: admin.csrf(),
         row: row(state, t, &target),
         disabled: target.disabled,
@@ -449,7 +436,7 @@ pub(super) async fn act(
         now: state.now(),
     };
     let store = state.store.as_ref();
-    let (result, (done, counted)) = match action.as_str() {
+    let (result, (notice, counted)) = match action.as_str() {
         "disable" => (
             admins::set_disabled(store, &name, true, by).await,
             ("disabled", ConsoleAction::AdminDisable),
@@ -464,11 +451,7 @@ pub(super) async fn act(
         ),
     };
     match result {
-        Ok(()) => {
-            state.counters.action(counted);
-            tracing::info!(admin = %admin.name, target = %name, done, "console: admin changed");
-            Redirect::to(&format!("/admin/admins?done={done}")).into_response()
-        }
+        Ok(()) => forms::done(&state, &admin, (counted, &name), "/admin/admins", notice),
         Err(error) => refusal(&admin, &error),
     }
 }

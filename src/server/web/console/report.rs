@@ -59,7 +59,7 @@ pub(super) async fn show(
         .map(|row| row.cells(state.utc_offset).to_vec())
         .collect();
     let page = ReportPage {
-        f: admin.desk.frame("/admin/report", Some(admin.who())),
+        f: admin.frame("/admin/report"),
         total: report.total,
         unenrolled: report.unenrolled.len(),
         enforcement,
