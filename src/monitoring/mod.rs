@@ -45,6 +45,8 @@ pub struct Globals {
     mail_failed: Histogram,
     /// Accounts locked now.
     pub accounts_locked: Gauge,
+    /// Console sessions alive now.
+    pub console_sessions: Gauge,
     /// Audit events waiting for the writer.
     pub audit_queue: Gauge,
     /// RADIUS requests being evaluated.
@@ -78,6 +80,7 @@ impl Globals {
             mail_ok: result(MAIL_SEND, "ok"),
             mail_failed: result(MAIL_SEND, "failed"),
             accounts_locked: metrics::gauge!(ACCOUNTS_LOCKED),
+            console_sessions: metrics::gauge!(CONSOLE_SESSIONS),
             audit_queue: metrics::gauge!(AUDIT_QUEUE),
             in_flight: metrics::gauge!(IN_FLIGHT),
             clock_synchronised: metrics::gauge!(CLOCK_SYNCHRONISED),
@@ -147,13 +150,14 @@ pub fn set_build_info(backend: &'static str) {
 }
 
 /// The operations whose store failures are counted (the `operation` label of `motpd_store_errors_total`).
-pub const STORE_OPERATIONS: [&str; 7] = [
+pub const STORE_OPERATIONS: [&str; 8] = [
     "login",
     "accounting",
     "audit_write",
     "client_reload",
     "purge",
     "locked_count",
+    "session_count",
     "readiness",
 ];
 

@@ -53,6 +53,8 @@ pub const DIRECTORY_SYNC_RUNS: &str = "motpd_directory_sync_runs_total";
 /// Counter `{outcome}`: helpdesk console logins (accepted, wrong_password, wrong_code, replayed_code, locked,
 /// refused, throttled, error); never the admin's name.
 pub const CONSOLE_LOGINS: &str = "motpd_console_logins_total";
+/// Gauge: console sessions that have not expired (every node counts the shared table).
+pub const CONSOLE_SESSIONS: &str = "motpd_console_sessions";
 /// Counter `{action}`: changes carried out at the helpdesk console (an account's unlock, an admin's removal, ...).
 pub const CONSOLE_ACTIONS: &str = "motpd_console_actions_total";
 
@@ -95,7 +97,8 @@ pub(super) fn describe() {
     );
     describe_counter!(
         STORE_ERRORS,
-        "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, readiness)."
+        "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, \
+         session_count, readiness)."
     );
     describe_counter!(
         STORE_FULL,
@@ -156,6 +159,10 @@ pub(super) fn describe() {
         CONSOLE_LOGINS,
         "Helpdesk console logins by outcome: accepted, wrong_password, wrong_code, replayed_code (a code already \
          used), locked, refused (unknown or disabled admin), throttled (too many from one address), error."
+    );
+    describe_gauge!(
+        CONSOLE_SESSIONS,
+        "Helpdesk console sessions that have not expired, on every node alike (refreshed every 30 seconds)."
     );
     describe_counter!(
         CONSOLE_ACTIONS,

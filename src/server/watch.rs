@@ -1,8 +1,9 @@
-//! The node's periodic readings: the locked-account count (a query every 30 s, for `motpd_accounts_locked`), the
-//! kernel clock's synchronisation (at start and every minute: `motpd_clock_synchronised`, a warning at start and
-//! whenever it stops being synchronised, an info line when it is again), steps of the wall clock (every 2 s: a
-//! warning and `motpd_clock_steps_total{direction}` when it moved more than 5 s against the monotonic clock) and
-//! the recorder's upkeep (drains the histograms' sample buffers between scrapes).
+//! The node's periodic readings: the locked-account and console-session counts (a query each every 30 s, for
+//! `motpd_accounts_locked` and `motpd_console_sessions`), the kernel clock's synchronisation (at start and every
+//! minute: `motpd_clock_synchronised`, a warning at start and whenever it stops being synchronised, an info line
+//! when it is again), steps of the wall clock (every 2 s: a warning and `motpd_clock_steps_total{direction}` when
+//! it moved more than 5 s against the monotonic clock) and the recorder's upkeep (drains the histograms' sample
+//! buffers between scrapes).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use crate::clock::{Clock, ClockStep, StepWatch, SystemClock};
 use crate::runtime::clock_sync::{self, ClockSync};
 use crate::store::Store;
 
-/// How often the locked accounts are counted.
+/// How often the locked accounts and the console sessions are counted.
 const LOCKED_COUNT: Duration = Duration::from_secs(30);
 /// How often the clock's state is read.
 const CLOCK_CHECK: Duration = Duration::from_secs(60);
@@ -44,7 +45,10 @@ pub(crate) fn spawn(
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
-                _ = locked.tick() => count_locked(store.as_ref(), clock.now()).await,
+                _ = locked.tick() => {
+                    count_locked(store.as_ref(), clock.now()).await;
+                    count_console_sessions(store.as_ref(), clock.now()).await;
+                }
                 _ = clock_check.tick() => clock_state.observe(clock_sync::read()),
                 _ = step_check.tick() => {
                     if let Some(step) =
@@ -69,6 +73,20 @@ async fn count_locked(store: &dyn Store, now: i64) {
         Err(error) => {
             crate::monitoring::store_error("locked_count");
             tracing::warn!(%error, "cannot count the locked accounts");
+        }
+    }
+}
+
+async fn count_console_sessions(store: &dyn Store, now: i64) {
+    match store.count_admin_sessions(now).await {
+        Ok(count) => {
+            if let Some(metrics) = crate::monitoring::global() {
+                metrics.console_sessions.set(count as f64);
+            }
+        }
+        Err(error) => {
+            crate::monitoring::store_error("session_count");
+            tracing::warn!(%error, "cannot count the console sessions");
         }
     }
 }

@@ -372,6 +372,14 @@ macro_rules! console_store_impl {
                 page_sessions::purge_expired(&self.pool, kind, now).await
             }
 
+            async fn count_admin_sessions(
+                &self,
+                now: i64,
+            ) -> Result<u64, crate::store::StoreError> {
+                let kind = crate::store::page_sessions::SessionKind::Console;
+                page_sessions::count_live(&self.pool, kind, now).await
+            }
+
             async fn search_accounts(
                 &self,
                 text: &str,

@@ -231,6 +231,20 @@ macro_rules! page_session_queries {
             Ok(done.rows_affected())
         }
 
+        pub(in crate::store) async fn count_live(
+            pool: &$pool,
+            kind: SessionKind,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE kind = $1 AND expires_at > $2")
+                    .bind(kind.as_str())
+                    .bind(now)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(u64::try_from(count).unwrap_or(0))
+        }
+
         pub(in crate::store) async fn purge_expired(
             pool: &$pool,
             kind: SessionKind,

@@ -170,6 +170,7 @@ async fn logins_and_dropped_packets_move_the_counters_and_histograms() {
         "# TYPE motpd_clock_synchronised gauge",
         "# TYPE motpd_clock_steps_total counter",
         "# TYPE motpd_console_logins_total counter",
+        "# TYPE motpd_console_sessions gauge",
         "# HELP motpd_console_actions_total",
     ] {
         assert!(after.contains(line), "{line} missing: {after}");

@@ -385,6 +385,8 @@ async fn console_and_enrollment_sessions_stay_apart(store: &dyn Store) {
     assert_eq!(web_found.unwrap().unwrap().csrf, "csrf-web");
     let console_found = store.touch_admin_session(&[8; 32], NOW, NOW + 60).await;
     assert_eq!(console_found.unwrap().unwrap().csrf, "csrf-8");
+    assert_eq!(store.count_admin_sessions(NOW).await.unwrap(), 1);
+    assert_eq!(store.count_admin_sessions(NOW + 60).await.unwrap(), 0);
     assert_eq!(store.purge_expired_web_sessions(NOW + 61).await.unwrap(), 1);
     assert_eq!(
         store.purge_expired_admin_sessions(NOW + 61).await.unwrap(),

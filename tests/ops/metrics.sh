@@ -136,7 +136,9 @@ grep -q '^motpd_clock_synchronised [01]$' "$work/scrape.txt" || fail "no clock g
 # No console here: its counters are in the scrape at zero all the same (the dashboard and an alert use them).
 expect 'motpd_console_logins_total{outcome="wrong_password"}' 0
 expect 'motpd_console_actions_total{action="unlock"}' 0
-ok "counters, histograms, build info, clock gauge and console counters as expected"
+expect 'motpd_console_sessions' 0
+expect 'motpd_store_errors_total{operation="session_count"}' 0
+ok "counters, histograms, build info, clock gauge and console metrics as expected"
 
 rules=$(promtool check rules docs/monitoring/alerts.yml 2>&1) || fail "promtool check rules: $rules"
 ok "promtool check rules docs/monitoring/alerts.yml: $(echo "$rules" | grep -o 'SUCCESS: [0-9]* rules found')"
