@@ -8,11 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics::Gauge;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, ClockStep, StepWatch, SystemClock};
+use crate::monitoring::Globals;
 use crate::runtime::clock_sync::{self, ClockSync};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How often the locked accounts and the console sessions are counted.
 const LOCKED_COUNT: Duration = Duration::from_secs(30);
@@ -46,8 +48,11 @@ pub(crate) fn spawn(
             tokio::select! {
                 () = token.cancelled() => return,
                 _ = locked.tick() => {
-                    count_locked(store.as_ref(), clock.now()).await;
-                    count_console_sessions(store.as_ref(), clock.now()).await;
+                    let now = clock.now();
+                    let locked = store.count_locked_accounts(now).await;
+                    set_count(locked, |m| &m.accounts_locked, "locked_count");
+                    let sessions = store.count_admin_sessions(now).await;
+                    set_count(sessions, |m| &m.console_sessions, "session_count");
                 }
                 _ = clock_check.tick() => clock_state.observe(clock_sync::read()),
                 _ = step_check.tick() => {
@@ -63,30 +68,22 @@ pub(crate) fn spawn(
     })
 }
 
-async fn count_locked(store: &dyn Store, now: i64) {
-    match store.count_locked_accounts(now).await {
+/// Sets the gauge `gauge` picks to a count read from the store; a failure is counted under the store
+/// `operation` and logged.
+fn set_count(
+    counted: Result<u64, StoreError>,
+    gauge: fn(&Globals) -> &Gauge,
+    operation: &'static str,
+) {
+    match counted {
         Ok(count) => {
             if let Some(metrics) = crate::monitoring::global() {
-                metrics.accounts_locked.set(count as f64);
+                gauge(metrics).set(count as f64);
             }
         }
         Err(error) => {
-            crate::monitoring::store_error("locked_count");
-            tracing::warn!(%error, "cannot count the locked accounts");
-        }
-    }
-}
-
-async fn count_console_sessions(store: &dyn Store, now: i64) {
-    match store.count_admin_sessions(now).await {
-        Ok(count) => {
-            if let Some(metrics) = crate::monitoring::global() {
-                metrics.console_sessions.set(count as f64);
-            }
-        }
-        Err(error) => {
-            crate::monitoring::store_error("session_count");
-            tracing::warn!(%error, "cannot count the console sessions");
+            crate::monitoring::store_error(operation);
+            tracing::warn!(%error, operation, "cannot count for a gauge");
         }
     }
 }
