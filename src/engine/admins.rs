@@ -284,8 +284,42 @@ pub enum Login {
         /// What it may do.
         role: AdminRole,
     },
-    /// Refused (the same answer for every reason; the reason is in the audit row only).
-    Refused,
+    /// Refused (the same answer for every reason; the reason is in the audit row and the metrics only).
+    Refused(Refusal),
+}
+
+/// Why a console login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No admin of that name (a staff account's name is none).
+    UnknownAdmin,
+    /// The admin is disabled.
+    Disabled,
+    /// The admin is locked after failures.
+    Locked,
+    /// The password was wrong.
+    WrongPassword,
+    /// The code was wrong.
+    WrongCode,
+    /// The code was right but its step was used already.
+    CodeUsed,
+    /// The admin's seed could not be opened (another key file?).
+    SeedUnreadable,
+}
+
+impl Refusal {
+    /// The audit row's reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownAdmin => "unknown admin",
+            Self::Disabled => "disabled",
+            Self::Locked => "locked",
+            Self::WrongPassword => "wrong password",
+            Self::WrongCode => "wrong code",
+            Self::CodeUsed => "code already used",
+            Self::SeedUnreadable => "seed unreadable",
+        }
+    }
 }
 
 /// The lockout of console logins.
@@ -385,15 +419,17 @@ impl AdminLogins {
             Ok(Ok(Verified::Match { .. }))
         );
         let Some(admin) = admin else {
-            return self.refuse(raw_name, client, "unknown admin", now).await;
+            return self
+                .refuse(raw_name, client, Refusal::UnknownAdmin, now)
+                .await;
         };
         let code_step = self.code_step(&admin, code, now);
         let reason = if admin.disabled {
-            "disabled"
+            Refusal::Disabled
         } else if locked {
-            "locked"
+            Refusal::Locked
         } else if !password_ok {
-            "wrong password"
+            Refusal::WrongPassword
         } else {
             match code_step {
                 Ok(Verification::Valid { step }) => {
@@ -418,11 +454,11 @@ impl AdminLogins {
                             role: admin.role,
                         });
                     }
-                    "code already used"
+                    Refusal::CodeUsed
                 }
-                Ok(Verification::Replayed { .. }) => "code already used",
-                Ok(Verification::Invalid) => "wrong code",
-                Err(_) => "seed unreadable",
+                Ok(Verification::Replayed { .. }) => Refusal::CodeUsed,
+                Ok(Verification::Invalid) => Refusal::WrongCode,
+                Err(_) => Refusal::SeedUnreadable,
             }
         };
         self.refuse(&admin.name, client, reason, now).await
@@ -453,11 +489,11 @@ impl AdminLogins {
         &self,
         name: &str,
         client: &str,
-        reason: &str,
+        reason: Refusal,
         now: i64,
     ) -> Result<Login, AdminError> {
         let shown: String = name.chars().take(64).collect();
-        let detail = json!({ "admin": shown, "client": client, "reason": reason });
+        let detail = json!({ "admin": shown, "client": client, "reason": reason.as_str() });
         record(
             &*self.store,
             now,
@@ -467,7 +503,7 @@ impl AdminLogins {
             detail,
         )
         .await?;
-        Ok(Login::Refused)
+        Ok(Login::Refused(reason))
     }
 }
 

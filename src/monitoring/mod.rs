@@ -6,6 +6,7 @@
 //! Code that counts asks [`global`] for the handles; before [`install`] (unit tests, benches, the CLI) it gets
 //! `None` and counts nothing. The admin listener (`server::web::admin`) renders the text with [`render`].
 
+mod console;
 mod names;
 
 use std::sync::OnceLock;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use metrics::{Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+pub use console::{ConsoleAction, ConsoleCounters, ConsoleLogin};
 pub use names::*;
 
 /// Upper bounds (seconds) of the latency histograms' buckets: 0.5 ms (a cached login without a password
@@ -43,6 +45,8 @@ pub struct Globals {
     mail_failed: Histogram,
     /// Accounts locked now.
     pub accounts_locked: Gauge,
+    /// Console sessions alive now.
+    pub console_sessions: Gauge,
     /// Audit events waiting for the writer.
     pub audit_queue: Gauge,
     /// RADIUS requests being evaluated.
@@ -64,6 +68,8 @@ impl Globals {
         for direction in CLOCK_STEP_DIRECTIONS {
             metrics::counter!(CLOCK_STEPS, "direction" => direction).absolute(0);
         }
+        // On a node without the console too, so that the dashboard's panel and the alert find the series.
+        ConsoleCounters::new();
         let result =
             |name: &'static str, value: &'static str| metrics::histogram!(name, "result" => value);
         Self {
@@ -74,6 +80,7 @@ impl Globals {
             mail_ok: result(MAIL_SEND, "ok"),
             mail_failed: result(MAIL_SEND, "failed"),
             accounts_locked: metrics::gauge!(ACCOUNTS_LOCKED),
+            console_sessions: metrics::gauge!(CONSOLE_SESSIONS),
             audit_queue: metrics::gauge!(AUDIT_QUEUE),
             in_flight: metrics::gauge!(IN_FLIGHT),
             clock_synchronised: metrics::gauge!(CLOCK_SYNCHRONISED),
@@ -143,13 +150,14 @@ pub fn set_build_info(backend: &'static str) {
 }
 
 /// The operations whose store failures are counted (the `operation` label of `motpd_store_errors_total`).
-pub const STORE_OPERATIONS: [&str; 7] = [
+pub const STORE_OPERATIONS: [&str; 8] = [
     "login",
     "accounting",
     "audit_write",
     "client_reload",
     "purge",
     "locked_count",
+    "session_count",
     "readiness",
 ];
 

@@ -50,6 +50,14 @@ pub const DIRECTORY_SYNC_ACCOUNTS: &str = "motpd_directory_sync_accounts";
 /// Counter `{outcome}`: directory sync runs of `motpd serve` (ok, failed, refused, skipped).
 pub const DIRECTORY_SYNC_RUNS: &str = "motpd_directory_sync_runs_total";
 
+/// Counter `{outcome}`: helpdesk console logins (accepted, wrong_password, wrong_code, replayed_code, locked,
+/// refused, throttled, error); never the admin's name.
+pub const CONSOLE_LOGINS: &str = "motpd_console_logins_total";
+/// Gauge: console sessions that have not expired (every node counts the shared table).
+pub const CONSOLE_SESSIONS: &str = "motpd_console_sessions";
+/// Counter `{action}`: changes carried out at the helpdesk console (an account's unlock, an admin's removal, ...).
+pub const CONSOLE_ACTIONS: &str = "motpd_console_actions_total";
+
 /// Registers the help text and unit of every metric with the installed recorder.
 pub(super) fn describe() {
     describe_gauge!(
@@ -89,7 +97,8 @@ pub(super) fn describe() {
     );
     describe_counter!(
         STORE_ERRORS,
-        "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, readiness)."
+        "Database failures by operation (login, accounting, audit_write, client_reload, purge, locked_count, \
+         session_count, readiness)."
     );
     describe_counter!(
         STORE_FULL,
@@ -145,5 +154,19 @@ pub(super) fn describe() {
     describe_counter!(
         CLOCK_STEPS,
         "Steps of the wall clock against the monotonic clock beyond 5 s, by direction (backward, forward)."
+    );
+    describe_counter!(
+        CONSOLE_LOGINS,
+        "Helpdesk console logins by outcome: accepted, wrong_password, wrong_code, replayed_code (a code already \
+         used), locked, refused (unknown or disabled admin), throttled (too many from one address), error."
+    );
+    describe_gauge!(
+        CONSOLE_SESSIONS,
+        "Helpdesk console sessions that have not expired, on every node alike (refreshed every 30 seconds)."
+    );
+    describe_counter!(
+        CONSOLE_ACTIONS,
+        "Changes carried out at the helpdesk console, by action (unlock, reset_device, invite, admin_add, \
+         client_remove, ...); a form refused for a missing reason or a bad value is not counted."
     );
 }

@@ -1,19 +1,22 @@
-//! The node's periodic readings: the locked-account count (a query every 30 s, for `motpd_accounts_locked`), the
-//! kernel clock's synchronisation (at start and every minute: `motpd_clock_synchronised`, a warning at start and
-//! whenever it stops being synchronised, an info line when it is again), steps of the wall clock (every 2 s: a
-//! warning and `motpd_clock_steps_total{direction}` when it moved more than 5 s against the monotonic clock) and
-//! the recorder's upkeep (drains the histograms' sample buffers between scrapes).
+//! The node's periodic readings: the locked-account and console-session counts (a query each every 30 s, for
+//! `motpd_accounts_locked` and `motpd_console_sessions`), the kernel clock's synchronisation (at start and every
+//! minute: `motpd_clock_synchronised`, a warning at start and whenever it stops being synchronised, an info line
+//! when it is again), steps of the wall clock (every 2 s: a warning and `motpd_clock_steps_total{direction}` when
+//! it moved more than 5 s against the monotonic clock) and the recorder's upkeep (drains the histograms' sample
+//! buffers between scrapes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics::Gauge;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, ClockStep, StepWatch, SystemClock};
+use crate::monitoring::Globals;
 use crate::runtime::clock_sync::{self, ClockSync};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
-/// How often the locked accounts are counted.
+/// How often the locked accounts and the console sessions are counted.
 const LOCKED_COUNT: Duration = Duration::from_secs(30);
 /// How often the clock's state is read.
 const CLOCK_CHECK: Duration = Duration::from_secs(60);
@@ -44,7 +47,13 @@ pub(crate) fn spawn(
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
-                _ = locked.tick() => count_locked(store.as_ref(), clock.now()).await,
+                _ = locked.tick() => {
+                    let now = clock.now();
+                    let locked = store.count_locked_accounts(now).await;
+                    set_count(locked, |m| &m.accounts_locked, "locked_count");
+                    let sessions = store.count_admin_sessions(now).await;
+                    set_count(sessions, |m| &m.console_sessions, "session_count");
+                }
                 _ = clock_check.tick() => clock_state.observe(clock_sync::read()),
                 _ = step_check.tick() => {
                     if let Some(step) =
@@ -59,16 +68,22 @@ pub(crate) fn spawn(
     })
 }
 
-async fn count_locked(store: &dyn Store, now: i64) {
-    match store.count_locked_accounts(now).await {
+/// Sets the gauge `gauge` picks to a count read from the store; a failure is counted under the store
+/// `operation` and logged.
+fn set_count(
+    counted: Result<u64, StoreError>,
+    gauge: fn(&Globals) -> &Gauge,
+    operation: &'static str,
+) {
+    match counted {
         Ok(count) => {
             if let Some(metrics) = crate::monitoring::global() {
-                metrics.accounts_locked.set(count as f64);
+                gauge(metrics).set(count as f64);
             }
         }
         Err(error) => {
-            crate::monitoring::store_error("locked_count");
-            tracing::warn!(%error, "cannot count the locked accounts");
+            crate::monitoring::store_error(operation);
+            tracing::warn!(%error, operation, "cannot count for a gauge");
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The helpdesk console's data for both backends: its admins (password hash, sealed TOTP seed, replay guard,
-//! lockout), their sessions (keyed by the SHA-256 of the cookie value, like the enrollment pages'), and the
-//! account search. The SQL is the same text on SQLite and PostgreSQL; [`console_queries!`] instantiates it per
-//! pool type and [`console_store_impl!`] implements [`super::ConsoleStore`] with it. No policy: thresholds and
-//! times come from the caller.
+//! lockout), their sessions (the enrollment pages' session store, [`super::page_sessions`], of the console
+//! kind), and the account search. The SQL is the same text on SQLite and PostgreSQL; [`console_queries!`]
+//! instantiates it per pool type and [`console_store_impl!`] implements [`super::ConsoleStore`] with it. No
+//! policy: thresholds and times come from the caller.
 
 /// An admin row as read (the columns in the order of the table).
 pub(super) type AdminRow = (
@@ -18,7 +18,7 @@ pub(super) type AdminRow = (
     Option<i64>,
 );
 
-/// The admin of a row; a role this version does not know is corrupt data.
+/// The admin of a row.
 pub(super) fn admin_from_row(row: AdminRow) -> Result<crate::model::Admin, super::StoreError> {
     let (
         name,
@@ -32,8 +32,7 @@ pub(super) fn admin_from_row(row: AdminRow) -> Result<crate::model::Admin, super
         created_at,
         last_login_at,
     ) = row;
-    let role = crate::model::AdminRole::parse(&role)
-        .ok_or_else(|| super::StoreError::Corrupt(format!("admin {name} has role {role:?}")))?;
+    let role = admin_role(&name, &role)?;
     Ok(crate::model::Admin {
         name,
         role,
@@ -57,6 +56,15 @@ pub(super) fn accounts(
         .collect()
 }
 
+/// The stored role of admin `name`; one this version does not know is corrupt data.
+pub(super) fn admin_role(
+    name: &str,
+    role: &str,
+) -> Result<crate::model::AdminRole, super::StoreError> {
+    crate::model::AdminRole::parse(role)
+        .ok_or_else(|| super::StoreError::Corrupt(format!("admin {name} has role {role:?}")))
+}
+
 /// A search text as a `LIKE` pattern matching it anywhere, lower-cased, its wildcards escaped (`\`).
 pub(super) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -74,7 +82,7 @@ pub(super) fn contains_pattern(text: &str) -> String {
 /// Defines the console's functions for one pool type (`sqlx::SqlitePool` or `sqlx::PgPool`).
 macro_rules! console_queries {
     ($pool:ty) => {
-        use crate::model::{Account, Admin, AdminSession, NewAdmin, NewAdminSession};
+        use crate::model::{Account, Admin, NewAdmin};
         use crate::store::StoreError;
         use crate::store::console::{AdminRow, accounts, admin_from_row, contains_pattern};
 
@@ -133,7 +141,7 @@ macro_rules! console_queries {
             name: &str,
         ) -> Result<bool, StoreError> {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM admin_sessions WHERE admin_name = $1")
+            sqlx::query("DELETE FROM sessions WHERE admin_name = $1")
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
@@ -158,7 +166,7 @@ macro_rules! console_queries {
                 .execute(&mut *tx)
                 .await?;
             if disabled {
-                sqlx::query("DELETE FROM admin_sessions WHERE admin_name = $1")
+                sqlx::query("DELETE FROM sessions WHERE admin_name = $1")
                     .bind(name)
                     .execute(&mut *tx)
                     .await?;
@@ -185,7 +193,7 @@ macro_rules! console_queries {
             .bind(step)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM admin_sessions WHERE admin_name = $1")
+            sqlx::query("DELETE FROM sessions WHERE admin_name = $1")
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
@@ -240,89 +248,6 @@ macro_rules! console_queries {
             .execute(pool)
             .await?;
             Ok(done.rows_affected() > 0)
-        }
-
-        pub(in crate::store) async fn create_admin_session(
-            pool: &$pool,
-            session: &NewAdminSession,
-            now: i64,
-        ) -> Result<(), StoreError> {
-            sqlx::query(
-                "INSERT INTO admin_sessions (id_hash, admin_name, csrf, expires_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&session.id_hash)
-            .bind(&session.admin_name)
-            .bind(&session.csrf)
-            .bind(session.expires_at)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            Ok(())
-        }
-
-        /// An unexpired session of an admin who is not disabled, with the admin's role; the deadline moves when
-        /// that gains a minute or more. An unknown or expired ID costs a read, never a write.
-        pub(in crate::store) async fn touch_admin_session(
-            pool: &$pool,
-            id_hash: &[u8],
-            now: i64,
-            expires_at: i64,
-        ) -> Result<Option<AdminSession>, StoreError> {
-            let row: Option<(String, String, String, i64)> = sqlx::query_as(
-                "SELECT s.admin_name, a.role, s.csrf, s.expires_at \
-                 FROM admin_sessions s JOIN admins a ON a.name = s.admin_name \
-                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT a.disabled",
-            )
-            .bind(id_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
-            let Some((admin_name, role, csrf, stored)) = row else {
-                return Ok(None);
-            };
-            let role = crate::model::AdminRole::parse(&role)
-                .ok_or_else(|| StoreError::Corrupt(format!("admin {admin_name} has role {role:?}")))?;
-            let mut kept = stored;
-            if expires_at - stored >= 60 {
-                sqlx::query(
-                    "UPDATE admin_sessions SET expires_at = $3 WHERE id_hash = $1 AND expires_at > $2",
-                )
-                .bind(id_hash)
-                .bind(now)
-                .bind(expires_at)
-                .execute(pool)
-                .await?;
-                kept = expires_at;
-            }
-            Ok(Some(AdminSession {
-                admin_name,
-                role,
-                csrf,
-                expires_at: kept,
-            }))
-        }
-
-        pub(in crate::store) async fn remove_admin_session(
-            pool: &$pool,
-            id_hash: &[u8],
-        ) -> Result<bool, StoreError> {
-            let done = sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .execute(pool)
-                .await?;
-            Ok(done.rows_affected() > 0)
-        }
-
-        pub(in crate::store) async fn purge_expired_admin_sessions(
-            pool: &$pool,
-            now: i64,
-        ) -> Result<u64, StoreError> {
-            let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
-                .bind(now)
-                .execute(pool)
-                .await?;
-            Ok(done.rows_affected())
         }
 
         /// Accounts whose ID or name contains `text` (case-insensitive) or whose phone contains the number
@@ -459,7 +384,7 @@ macro_rules! console_store_impl {
                 session: &crate::model::NewAdminSession,
                 now: i64,
             ) -> Result<(), crate::store::StoreError> {
-                console::create_admin_session(&self.pool, session, now).await
+                page_sessions::create(&self.pool, &session.into(), now).await
             }
 
             async fn touch_admin_session(
@@ -468,21 +393,35 @@ macro_rules! console_store_impl {
                 now: i64,
                 expires_at: i64,
             ) -> Result<Option<crate::model::AdminSession>, crate::store::StoreError> {
-                console::touch_admin_session(&self.pool, id_hash, now, expires_at).await
+                let kind = crate::store::page_sessions::SessionKind::Console;
+                page_sessions::touch(&self.pool, kind, id_hash, now, expires_at)
+                    .await?
+                    .map(crate::store::page_sessions::admin_session)
+                    .transpose()
             }
 
             async fn remove_admin_session(
                 &self,
                 id_hash: &[u8],
             ) -> Result<bool, crate::store::StoreError> {
-                console::remove_admin_session(&self.pool, id_hash).await
+                let kind = crate::store::page_sessions::SessionKind::Console;
+                page_sessions::remove(&self.pool, kind, id_hash).await
             }
 
             async fn purge_expired_admin_sessions(
                 &self,
                 now: i64,
             ) -> Result<u64, crate::store::StoreError> {
-                console::purge_expired_admin_sessions(&self.pool, now).await
+                let kind = crate::store::page_sessions::SessionKind::Console;
+                page_sessions::purge_expired(&self.pool, kind, now).await
+            }
+
+            async fn count_admin_sessions(
+                &self,
+                now: i64,
+            ) -> Result<u64, crate::store::StoreError> {
+                let kind = crate::store::page_sessions::SessionKind::Console;
+                page_sessions::count_live(&self.pool, kind, now).await
             }
 
             async fn search_accounts(

@@ -32,6 +32,7 @@ pub mod key_rotation;
 mod lockout;
 mod login;
 mod owner_passwords;
+mod page_sessions;
 mod postgres;
 mod roles;
 mod rows;
@@ -39,7 +40,6 @@ mod sessions;
 mod sms;
 mod sql;
 mod sqlite;
-mod web_sessions;
 
 use std::sync::Arc;
 

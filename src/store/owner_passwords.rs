@@ -39,7 +39,7 @@ macro_rules! owner_password_queries {
                 tx.rollback().await?;
                 return Ok(None);
             }
-            let ended = sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
+            let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

@@ -37,9 +37,9 @@ mod invitations;
 mod lockout;
 mod logins;
 mod owner_passwords;
+mod page_sessions;
 mod sessions;
 mod sms;
-mod web_sessions;
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -522,6 +522,8 @@ pub trait ConsoleStore: Send + Sync + std::fmt::Debug {
     async fn remove_admin_session(&self, id_hash: &[u8]) -> Result<bool, StoreError>;
     /// Deletes expired console sessions; returns how many.
     async fn purge_expired_admin_sessions(&self, now: i64) -> Result<u64, StoreError>;
+    /// How many console sessions have not expired at `now` (for `motpd_console_sessions`).
+    async fn count_admin_sessions(&self, now: i64) -> Result<u64, StoreError>;
     /// Accounts whose ID, name or phone contains `text` (case-insensitive), by ID, at most `limit`.
     async fn search_accounts(&self, text: &str, limit: u32) -> Result<Vec<Account>, StoreError>;
     /// Accounts locked at `now` (after failed logins or by an admin), the lock ending last first, at most `limit`.

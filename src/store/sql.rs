@@ -465,7 +465,7 @@ macro_rules! role_impls {
                     session: &NewWebSession,
                     now: i64,
                 ) -> Result<(), StoreError> {
-                    web_sessions::create_web_session(&self.pool, session, now).await
+                    page_sessions::create(&self.pool, &session.into(), now).await
                 }
 
                 async fn touch_web_session(
@@ -474,7 +474,9 @@ macro_rules! role_impls {
                     now: i64,
                     expires_at: i64,
                 ) -> Result<Option<WebSession>, StoreError> {
-                    web_sessions::touch_web_session(&self.pool, id_hash, now, expires_at).await
+                    let kind = crate::store::page_sessions::SessionKind::Web;
+                    let row = page_sessions::touch(&self.pool, kind, id_hash, now, expires_at).await?;
+                    Ok(row.map(crate::store::page_sessions::web_session))
                 }
 
                 async fn set_web_session_flow(
@@ -483,7 +485,7 @@ macro_rules! role_impls {
                     flow: Option<&str>,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    web_sessions::set_web_session_flow(&self.pool, id_hash, flow, now).await
+                    page_sessions::set_flow(&self.pool, id_hash, flow, now).await
                 }
 
                 async fn take_web_session_flow(
@@ -492,19 +494,21 @@ macro_rules! role_impls {
                     flow: &str,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    web_sessions::take_web_session_flow(&self.pool, id_hash, flow, now).await
+                    page_sessions::take_flow(&self.pool, id_hash, flow, now).await
                 }
 
                 async fn remove_web_session(&self, id_hash: &[u8]) -> Result<bool, StoreError> {
-                    web_sessions::remove_web_session(&self.pool, id_hash).await
+                    let kind = crate::store::page_sessions::SessionKind::Web;
+                    page_sessions::remove(&self.pool, kind, id_hash).await
                 }
 
                 async fn remove_account_web_sessions(&self, account_id: &str) -> Result<u64, StoreError> {
-                    web_sessions::remove_account_web_sessions(&self.pool, account_id).await
+                    page_sessions::remove_of_account(&self.pool, account_id).await
                 }
 
                 async fn purge_expired_web_sessions(&self, now: i64) -> Result<u64, StoreError> {
-                    web_sessions::purge_expired_web_sessions(&self.pool, now).await
+                    let kind = crate::store::page_sessions::SessionKind::Web;
+                    page_sessions::purge_expired(&self.pool, kind, now).await
                 }
             }
 

@@ -42,10 +42,10 @@ mod import;
 mod invitations;
 mod lockout;
 mod owner_passwords;
+mod page_sessions;
 mod private_file;
 mod sessions;
 mod sms;
-mod web_sessions;
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -1,8 +1,9 @@
 //! The admin listener of a real node on 127.0.0.1:0: logins over real UDP (an accept, a reject, a packet from
 //! an unknown address, a bad Message-Authenticator) move the decision and drop counters and the latency
-//! histograms seen in a `/metrics` scrape over HTTP; `/healthz` answers; `/readyz` answers 200 only with the
-//! key check value in the database and the database writable, and 503 naming the failure while another
-//! process holds SQLite's write lock or after the store is closed.
+//! histograms seen in a `/metrics` scrape over HTTP, which holds the console's counters too (registered at
+//! zero); `/healthz` answers; `/readyz` answers 200 only with the key check value in the database and the
+//! database writable, and 503 naming the failure while another process holds SQLite's write lock or after the
+//! store is closed.
 //!
 //! The recorder is process-wide (every node in this test binary counts into it), so the tests compare the
 //! counters before and after their own requests; the decision counters carry the client's name, which is
@@ -168,8 +169,19 @@ async fn logins_and_dropped_packets_move_the_counters_and_histograms() {
         "# TYPE motpd_radius_decision_duration_seconds histogram",
         "# TYPE motpd_clock_synchronised gauge",
         "# TYPE motpd_clock_steps_total counter",
+        "# TYPE motpd_console_logins_total counter",
+        "# TYPE motpd_console_sessions gauge",
+        "# HELP motpd_console_actions_total",
     ] {
         assert!(after.contains(line), "{line} missing: {after}");
+    }
+    // The console's series exist before its first login (this node serves no console).
+    for series in [
+        "motpd_console_logins_total{outcome=\"wrong_password\"}",
+        "motpd_console_logins_total{outcome=\"accepted\"}",
+        "motpd_console_actions_total{action=\"unlock\"}",
+    ] {
+        assert!(after.contains(series), "{series} missing: {after}");
     }
     assert_eq!(
         sample(&after, "motpd_build_info", &[("backend", "sqlite")]),

@@ -909,3 +909,102 @@ async fn behind_tls_the_cookies_are_secure_and_a_disabled_admin_is_signed_out() 
     assert_eq!(b.get("/admin").await.location(), "/admin/login?expired=1");
     refused(&c.log_in(&mut b, "desk").await);
 }
+
+/// The value of the console counter `name{label="value"}` in a scrape, if the series is there.
+fn counted(text: &str, name: &str, label: &str, value: &str) -> Option<f64> {
+    let series = format!("{name}{{{label}=\"{value}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+}
+
+/// The console's counters, over a recorder of the test's own (the process's is shared by every test binary's
+/// nodes): every series at zero before the first login, then exact counts after a wrong password, a staff
+/// account's name, a replayed code, a login and an unlock.
+#[tokio::test]
+async fn logins_and_actions_are_counted_by_outcome_and_action() {
+    use motpd::monitoring::{ConsoleAction, ConsoleLogin};
+    let mut c = setup().await;
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let scrape = recorder.handle();
+    c.state = Arc::new(metrics::with_local_recorder(&recorder, || {
+        ConsoleState::new(
+            &c.f.config,
+            c.f.store.clone(),
+            c.f.key.clone(),
+            Arc::new(c.f.clock.clone()),
+        )
+    }));
+    let logins = |text: &str, outcome: ConsoleLogin| {
+        counted(
+            text,
+            "motpd_console_logins_total",
+            "outcome",
+            outcome.as_str(),
+        )
+    };
+    let actions = |text: &str, action: ConsoleAction| {
+        counted(
+            text,
+            "motpd_console_actions_total",
+            "action",
+            action.as_str(),
+        )
+    };
+    let before = scrape.render();
+    for outcome in ConsoleLogin::ALL {
+        assert_eq!(logins(&before, outcome), Some(0.0), "{outcome:?}: {before}");
+    }
+    for action in ConsoleAction::ALL {
+        assert_eq!(actions(&before, action), Some(0.0), "{action:?}: {before}");
+    }
+
+    let mut b = c.browser(INSIDE);
+    c.next_step();
+    let code = c.desk.code_at(c.f.clock.now());
+    refused(&b.try_login("desk", "wrong password 1", &code).await);
+    refused(&b.try_login("alice", PASSWORD, &code).await);
+    let ok = b.try_login("desk", DESK_PASSWORD, &code).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    refused(
+        &c.browser(INSIDE)
+            .try_login("desk", DESK_PASSWORD, &code)
+            .await,
+    );
+    let confirm = b.get("/admin/accounts/alice/unlock").await;
+    let csrf = confirm.field("csrf");
+    let no_reason = [("csrf", csrf.as_str()), ("reason", "")];
+    let refused_form = b.post("/admin/accounts/alice/unlock", &no_reason).await;
+    assert_eq!(refused_form.status, StatusCode::BAD_REQUEST);
+    let form = [("csrf", csrf.as_str()), ("reason", "ticket 4711")];
+    let done = b.post("/admin/accounts/alice/unlock", &form).await;
+    assert_eq!(done.location(), "/admin/accounts/alice?done=unlocked");
+
+    let after = scrape.render();
+    for outcome in ConsoleLogin::ALL {
+        let expected = match outcome {
+            ConsoleLogin::Accepted
+            | ConsoleLogin::WrongPassword
+            | ConsoleLogin::Refused
+            | ConsoleLogin::ReplayedCode => 1.0,
+            _ => 0.0,
+        };
+        assert_eq!(
+            logins(&after, outcome),
+            Some(expected),
+            "{outcome:?}: {after}"
+        );
+    }
+    for action in ConsoleAction::ALL {
+        let expected = if action == ConsoleAction::Unlock {
+            1.0
+        } else {
+            0.0
+        };
+        assert_eq!(
+            actions(&after, action),
+            Some(expected),
+            "{action:?}: {after}"
+        );
+    }
+    assert!(!after.contains("desk"), "no admin name in a label: {after}");
+}

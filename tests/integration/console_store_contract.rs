@@ -2,12 +2,14 @@
 //! `MOTPD_TEST_DATABASE_URL` is set): admins created once; the attempt counter that locks before any secret
 //! is compared and starts again after the lock; the replay guard's compare-and-set (two racing logins with one
 //! step: one wins); a new TOTP ending the sessions; sessions that expire, carry the admin's role, and end with a
-//! disabled or removed admin; the account search (partial, case-insensitive, wildcards literal, bounded); the
-//! desk page's lists (accounts locked now, last days in a range).
+//! disabled or removed admin, and are never taken for an enrollment session (one table holds both kinds);
+//! the account search (partial, case-insensitive, wildcards literal, bounded); the desk page's lists
+//! (accounts locked now, last days in a range). A database of the schema before that table (version 15), on
+//! SQLite and PostgreSQL, keeps its live sessions of both kinds through the migration.
 
 use std::sync::Arc;
 
-use motpd::model::{AccountStatus, AdminRole, NewAdmin, NewAdminSession};
+use motpd::model::{AccountStatus, AdminRole, NewAdmin, NewAdminSession, NewWebSession};
 use motpd::store::{AccountUpsert, Store, StoreError};
 use tokio::sync::Barrier;
 
@@ -409,6 +411,168 @@ async fn locked_accounts_and_near_last_days_are_listed(store: &dyn Store) {
     );
 }
 
+/// A session of one kind is not found, changed, ended or swept as the other: a console cookie's value is no
+/// enrollment session, and the reverse.
+async fn console_and_enrollment_sessions_stay_apart(store: &dyn Store) {
+    store
+        .create_admin(&admin("boss", AdminRole::Admin), NOW)
+        .await
+        .unwrap();
+    let web = NewWebSession {
+        id_hash: vec![7; 32],
+        account_id: None,
+        csrf: "csrf-web".into(),
+        expires_at: NOW + 60,
+    };
+    store.create_web_session(&web, NOW).await.unwrap();
+    store
+        .create_admin_session(&session(8, "boss", NOW + 60), NOW)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .create_admin_session(&session(7, "boss", NOW + 60), NOW)
+            .await
+            .is_err(),
+        "one ID hash, one session, whatever its kind"
+    );
+    let as_console = store.touch_admin_session(&[7; 32], NOW, NOW + 60).await;
+    assert!(as_console.unwrap().is_none());
+    let as_web = store.touch_web_session(&[8; 32], NOW, NOW + 60).await;
+    assert!(as_web.unwrap().is_none());
+    assert!(
+        !store
+            .set_web_session_flow(&[8; 32], Some("step"), NOW)
+            .await
+            .unwrap()
+    );
+    assert!(!store.remove_web_session(&[8; 32]).await.unwrap());
+    assert!(!store.remove_admin_session(&[7; 32]).await.unwrap());
+    let web_found = store.touch_web_session(&[7; 32], NOW, NOW + 60).await;
+    assert_eq!(web_found.unwrap().unwrap().csrf, "csrf-web");
+    let console_found = store.touch_admin_session(&[8; 32], NOW, NOW + 60).await;
+    assert_eq!(console_found.unwrap().unwrap().csrf, "csrf-8");
+    assert_eq!(store.count_admin_sessions(NOW).await.unwrap(), 1);
+    assert_eq!(store.count_admin_sessions(NOW + 60).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_web_sessions(NOW + 61).await.unwrap(), 1);
+    assert_eq!(
+        store.purge_expired_admin_sessions(NOW + 61).await.unwrap(),
+        1
+    );
+}
+
+/// The migrations in `dir` before the one session table (version 16).
+async fn schema_15(dir: &str) -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
+        .await
+        .unwrap();
+    let before: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 16)
+        .cloned()
+        .collect();
+    assert_eq!(before.last().map(|m| m.version), Some(15));
+    migrator.migrations = before.into();
+    migrator
+}
+
+/// Migrates `$pool` to version 15 from `$dir` and stores an admin, an enrollment session in the middle of
+/// the account pages (a flow) and a console session, in the tables of that version.
+macro_rules! sessions_at_schema_15 {
+    ($pool:expr, $dir:expr) => {{
+        schema_15($dir).await.run(&$pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO admins (name, role, password_hash, sealed_totp, created_at) \
+             VALUES ('boss', 'admin', 'x', $1, 0)",
+        )
+        .bind(vec![1u8])
+        .execute(&$pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO web_sessions (id_hash, csrf, expires_at, created_at, flow) \
+             VALUES ($1, 'csrf-web', $2, 0, 'step-1')",
+        )
+        .bind(vec![5u8; 32])
+        .bind(NOW + 600)
+        .execute(&$pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO admin_sessions (id_hash, admin_name, csrf, expires_at, created_at) \
+             VALUES ($1, 'boss', 'csrf-console', $2, 0)",
+        )
+        .bind(vec![6u8; 32])
+        .bind(NOW + 600)
+        .execute(&$pool)
+        .await
+        .unwrap();
+        $pool.close().await;
+    }};
+}
+
+/// Opens the database at `url` (migrating it) and finds the sessions [`sessions_at_schema_15!`] stored.
+async fn the_sessions_carry_on(url: &str) {
+    let clock = Arc::new(motpd::clock::SystemClock);
+    let store = crate::common::open_stores(url, clock).await.store;
+    let web = store.touch_web_session(&[5; 32], NOW, NOW + 600).await;
+    let web = web.unwrap().expect("the enrollment session carries on");
+    assert_eq!(
+        (web.csrf.as_str(), web.flow.as_deref()),
+        ("csrf-web", Some("step-1"))
+    );
+    let console = store.touch_admin_session(&[6; 32], NOW, NOW + 600).await;
+    let console = console.unwrap().expect("the console session carries on");
+    assert_eq!(
+        (
+            console.admin_name.as_str(),
+            console.role,
+            console.csrf.as_str()
+        ),
+        ("boss", AdminRole::Admin, "csrf-console")
+    );
+    let crossed = store.touch_admin_session(&[5; 32], NOW, NOW + 600).await;
+    assert!(crossed.unwrap().is_none(), "kinds kept");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_sessions_carry_on_through_the_migration_to_one_table() {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("motpd.db");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    let url = crate::common::sqlite_url(&dir);
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sessions_at_schema_15!(pool, "migrations/sqlite");
+    the_sessions_carry_on(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions_carry_on_through_the_migration_to_one_table() {
+    let Ok(admin_url) = std::env::var(crate::common::PG_ENV) else {
+        eprintln!(
+            "PostgreSQL migration test skipped: set {}",
+            crate::common::PG_ENV
+        );
+        return;
+    };
+    let db = crate::common::PgDatabase::create(&admin_url).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sessions_at_schema_15!(pool, "migrations/postgres");
+    the_sessions_carry_on(&db.url).await;
+}
+
 macro_rules! console_contract {
     (store: $($name:ident),* ; backend: $($bname:ident),* $(,)?) => {
         mod on_every_backend {
@@ -443,7 +607,8 @@ console_contract!(
         sessions_expire_carry_the_role_and_end_with_the_admin,
         accounts_are_found_by_part_of_id_name_or_phone,
         locked_accounts_and_near_last_days_are_listed,
-        disabled_admins_neither_log_in_nor_keep_sessions;
+        disabled_admins_neither_log_in_nor_keep_sessions,
+        console_and_enrollment_sessions_stay_apart;
     backend:
         racing_logins_with_one_step_admit_one,
 );

@@ -78,7 +78,7 @@ pub(super) async fn search(
             .collect();
     }
     let page = SearchPage {
-        f: admin.desk.frame("/admin", Some(admin.who())),
+        f: admin.frame("/admin"),
         query: &text,
         searched: !text.is_empty(),
         rows,
@@ -227,7 +227,7 @@ pub(super) async fn show(
         .and_then(|done| actions::notice(t, done));
     let path = format!("/admin/accounts/{}", account.id);
     let page = AccountPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         id: &account.id,
         name: &account.name,
         facts,
@@ -251,12 +251,7 @@ pub(super) async fn existing(
         Ok(Some(account)) => Ok(account),
         Ok(None) => {
             let t = admin.desk.texts();
-            Err(admin.desk.message(
-                StatusCode::NOT_FOUND,
-                Some(admin.who()),
-                t.account_heading,
-                t.not_found,
-            ))
+            Err(admin.message(StatusCode::NOT_FOUND, t.account_heading, t.not_found))
         }
         Err(error) => Err(admin.desk.failure(&error)),
     }

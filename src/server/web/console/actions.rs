@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::accounts::existing;
@@ -22,6 +22,7 @@ use crate::engine::enrollment;
 use crate::engine::helpdesk::{self, Changed, HelpdeskError};
 use crate::engine::invitations::{self, InviteError, InviteMode};
 use crate::model::AccountStatus;
+use crate::monitoring::ConsoleAction;
 use crate::texts::ConsoleTexts;
 
 /// The actions of the account page.
@@ -72,6 +73,23 @@ impl Action {
             Self::SmsDefault => "sms-default",
             Self::ResetCode => "reset-code",
             Self::Invite => "invite",
+        }
+    }
+
+    /// The `action` label it is counted under.
+    fn counted(self) -> ConsoleAction {
+        match self {
+            Self::Unlock => ConsoleAction::Unlock,
+            Self::Lock => ConsoleAction::Lock,
+            Self::ResetDevice => ConsoleAction::ResetDevice,
+            Self::Disable => ConsoleAction::Disable,
+            Self::Enable => ConsoleAction::Enable,
+            Self::Expiry => ConsoleAction::ExtendExpiry,
+            Self::SmsOn => ConsoleAction::SmsOn,
+            Self::SmsOff => ConsoleAction::SmsOff,
+            Self::SmsDefault => ConsoleAction::SmsDefault,
+            Self::ResetCode => ConsoleAction::ResetCode,
+            Self::Invite => ConsoleAction::Invite,
         }
     }
 
@@ -164,7 +182,7 @@ fn confirm_page(
     let path = format!("/admin/accounts/{id}/{}", action.path());
     let today = local_date(state.now(), state.utc_offset).to_string();
     let page = ConfirmPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         id,
         action: action.path(),
         heading,
@@ -298,8 +316,8 @@ pub(super) async fn act(
     };
     match outcome {
         Ok(done) => {
-            tracing::info!(admin = %admin.name, account = %id, action = action.path(), outcome = done, "helpdesk console action");
-            Redirect::to(&format!("/admin/accounts/{id}?done={done}")).into_response()
+            let page = format!("/admin/accounts/{id}");
+            forms::done(&state, &admin, (action.counted(), id), &page, done)
         }
         Err(error) => admin.desk.failure(&error),
     }
@@ -321,19 +339,16 @@ async fn reset_code(state: &ConsoleState, admin: &SignedIn, id: &str, reason: &s
     let issued = match issued {
         Ok(issued) => issued,
         Err(HelpdeskError::NoLocalPasswords(_)) => {
-            let who = Some(admin.who());
             let status = StatusCode::CONFLICT;
-            return admin
-                .desk
-                .message(status, who, t.code_heading, t.no_local_passwords);
+            return admin.message(status, t.code_heading, t.no_local_passwords);
         }
         Err(error) => return admin.desk.failure(&error),
     };
-    tracing::info!(admin = %admin.name, account = %id, action = "reset-code", "helpdesk console action");
+    forms::record(state, admin, (ConsoleAction::ResetCode, id), "code-shown");
     let base = state.web.public_url.trim_end_matches('/');
     let path = format!("/admin/accounts/{id}");
     let page = CodePage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         id,
         code: issued.code.expose(),
         valid_until: crate::local_time::text(issued.expires_at, state.utc_offset),
@@ -352,12 +367,9 @@ async fn invite(
     qr: bool,
 ) -> Response {
     let t = admin.desk.texts();
-    let who = Some(admin.who());
     let Some((invitations, mailer)) = &state.invites else {
         let status = StatusCode::SERVICE_UNAVAILABLE;
-        return admin
-            .desk
-            .message(status, who, t.invite_heading, t.invite_unavailable);
+        return admin.message(status, t.invite_heading, t.invite_unavailable);
     };
     let mode = if qr {
         InviteMode::SeedInMail
@@ -376,8 +388,8 @@ async fn invite(
         .await;
     let refusal = match sent {
         Ok(_) => {
-            tracing::info!(admin = %admin.name, account = %id, action = "invite", qr, "helpdesk console action");
-            return Redirect::to(&format!("/admin/accounts/{id}?done=invited")).into_response();
+            let page = format!("/admin/accounts/{id}");
+            return forms::done(state, admin, (ConsoleAction::Invite, id), &page, "invited");
         }
         Err(InviteError::NoEmail(_)) => (StatusCode::CONFLICT, t.invite_no_email),
         Err(InviteError::Disabled(_) | InviteError::Expired(_)) => {
@@ -390,7 +402,5 @@ async fn invite(
         }
         Err(error) => return admin.desk.failure(&error),
     };
-    admin
-        .desk
-        .message(refusal.0, who, t.invite_heading, refusal.1)
+    admin.message(refusal.0, t.invite_heading, refusal.1)
 }

@@ -12,16 +12,17 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use data_encoding::BASE64URL_NOPAD;
 use serde::{Deserialize, Serialize};
 
 use super::ConsoleState;
-use super::forms::{Done, reason};
+use super::forms::{self, Done, reason};
 use super::guard::{AdminOnly, SignedIn};
 use super::pages::{AdminPage, AdminRow, AdminsPage, NewDevicePage};
 use crate::engine::admins::{self, AdminError, AdminSeed, By};
 use crate::model::{Admin, AdminRole};
+use crate::monitoring::ConsoleAction;
 use crate::secrets::{Aad, SecretString};
 use crate::texts::ConsoleTexts;
 
@@ -69,7 +70,7 @@ async fn list_page(
     };
     let rows = admins.iter().map(|a| row(state, t, a)).collect();
     let page = AdminsPage {
-        f: admin.desk.frame("/admin/admins", Some(admin.who())),
+        f: admin.frame("/admin/admins"),
         rows,
         csrf: admin.csrf(),
         notice,
@@ -238,7 +239,7 @@ fn device_page(
         Err(error) => return admin.desk.failure(&error),
     };
     let page = NewDevicePage {
-        f: admin.desk.frame("/admin/admins", Some(admin.who())),
+        f: admin.frame("/admin/admins"),
         csrf: admin.csrf(),
         name: &pending.name,
         qr_svg: qr,
@@ -281,10 +282,8 @@ pub(super) async fn confirm(
         .and_then(|json| serde_json::from_slice::<Pending>(json.expose()).ok())
         .filter(|p| (0..=PENDING_SECONDS).contains(&(now - p.at)));
     let Some(pending) = pending else {
-        let who = Some(admin.who());
-        return admin.desk.message(
+        return admin.message(
             StatusCode::BAD_REQUEST,
-            who,
             t.new_device_heading,
             t.pending_expired,
         );
@@ -311,7 +310,7 @@ pub(super) async fn confirm(
         now,
     };
     let store = state.store.as_ref();
-    let (result, done) = match pending.new {
+    let (result, (notice, action)) = match pending.new {
         Some(new) => {
             let role = if new.admin {
                 AdminRole::Admin
@@ -328,17 +327,17 @@ pub(super) async fn confirm(
                 step,
                 by,
             );
-            (added.await, "added")
+            (added.await, ("added", ConsoleAction::AdminAdd))
         }
         None => {
             let reset = admins::reset_totp(store, &state.key, &pending.name, (&seed, step), by);
-            (reset.await, "reset")
+            (reset.await, ("reset", ConsoleAction::AdminResetDevice))
         }
     };
     match result {
         Ok(()) => {
-            tracing::info!(admin = %admin.name, target = %pending.name, done, "console: admin changed");
-            Redirect::to(&format!("/admin/admins?done={done}")).into_response()
+            let change = (action, pending.name.as_str());
+            forms::done(&state, &admin, change, "/admin/admins", notice)
         }
         Err(error) => refusal(&admin, &error),
     }
@@ -353,10 +352,7 @@ fn refusal(admin: &SignedIn, error: &AdminError) -> Response {
         AdminError::Store(crate::store::StoreError::Conflict(_)) => t.admin_exists,
         _ => return admin.desk.failure(error),
     };
-    let who = Some(admin.who());
-    admin
-        .desk
-        .message(StatusCode::CONFLICT, who, t.admins_heading, text)
+    admin.message(StatusCode::CONFLICT, t.admins_heading, text)
 }
 
 /// `GET /admin/admins/{name}`: its actions.
@@ -379,19 +375,13 @@ async fn admin_page(
     let target = match state.store.admin(name).await {
         Ok(Some(target)) => target,
         Ok(None) => {
-            let who = Some(admin.who());
-            return admin.desk.message(
-                StatusCode::NOT_FOUND,
-                who,
-                t.admins_heading,
-                t.admin_not_found,
-            );
+            return admin.message(StatusCode::NOT_FOUND, t.admins_heading, t.admin_not_found);
         }
         Err(error) => return admin.desk.failure(&error),
     };
     let path = format!("/admin/admins/{}", target.name);
     let page = AdminPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         csrf: admin.csrf(),
         row: row(state, t, &target),
         disabled: target.disabled,
@@ -446,22 +436,22 @@ pub(super) async fn act(
         now: state.now(),
     };
     let store = state.store.as_ref();
-    let (result, done) = match action.as_str() {
+    let (result, (notice, counted)) = match action.as_str() {
         "disable" => (
             admins::set_disabled(store, &name, true, by).await,
-            "disabled",
+            ("disabled", ConsoleAction::AdminDisable),
         ),
         "enable" => (
             admins::set_disabled(store, &name, false, by).await,
-            "enabled",
+            ("enabled", ConsoleAction::AdminEnable),
         ),
-        _ => (admins::remove_admin(store, &name, by).await, "removed"),
+        _ => (
+            admins::remove_admin(store, &name, by).await,
+            ("removed", ConsoleAction::AdminRemove),
+        ),
     };
     match result {
-        Ok(()) => {
-            tracing::info!(admin = %admin.name, target = %name, done, "console: admin changed");
-            Redirect::to(&format!("/admin/admins?done={done}")).into_response()
-        }
+        Ok(()) => forms::done(&state, &admin, (counted, &name), "/admin/admins", notice),
         Err(error) => refusal(&admin, &error),
     }
 }

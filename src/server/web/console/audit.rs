@@ -148,7 +148,7 @@ pub(super) async fn search(
         })
         .collect();
     let page = AuditPage {
-        f: admin.desk.frame("/admin/audit", Some(admin.who())),
+        f: admin.frame("/admin/audit"),
         csrf: admin.csrf(),
         account: &account,
         actor: &actor,

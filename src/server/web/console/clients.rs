@@ -11,17 +11,18 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::ConsoleState;
-use super::forms::{Done, reason};
+use super::forms::{Done, done, reason};
 use super::guard::{AdminOnly, SignedIn};
 use super::pages::{ClientPage, ClientRow, ClientsPage};
 use crate::config::AuthMode;
 use crate::engine::radius_clients::{
     self, Actor, ClientError, ClientSpec, ClientUpdate, parse_address,
 };
+use crate::monitoring::ConsoleAction;
 use crate::secrets::SecretString;
 use crate::store::RadiusClient;
 use crate::texts::ConsoleTexts;
@@ -58,7 +59,7 @@ async fn list_page(
     };
     let rows = clients.iter().map(|c| row(state, t, c)).collect();
     let page = ClientsPage {
-        f: admin.desk.frame("/admin/clients", Some(admin.who())),
+        f: admin.frame("/admin/clients"),
         csrf: admin.csrf(),
         rows,
         notice,
@@ -152,8 +153,8 @@ pub(super) async fn add(
     let store = state.store.as_ref();
     match radius_clients::add_client(store, &state.key, spec, &secret, by).await {
         Ok(()) => {
-            tracing::info!(admin = %admin.name, client = %form.name.trim(), "console: RADIUS client added");
-            Redirect::to("/admin/clients?done=added").into_response()
+            let change = (ConsoleAction::ClientAdd, form.name.trim());
+            done(&state, &admin, change, "/admin/clients", "added")
         }
         Err(ClientError::Secret(error)) => admin.desk.failure(&error),
         Err(ClientError::Store(error)) => admin.desk.failure(&error),
@@ -220,17 +221,11 @@ async fn client_page(
         Err(error) => return admin.desk.failure(&error),
     };
     let Some(client) = clients.iter().find(|c| c.name == name) else {
-        let who = Some(admin.who());
-        return admin.desk.message(
-            StatusCode::NOT_FOUND,
-            who,
-            t.clients_heading,
-            t.client_not_found,
-        );
+        return admin.message(StatusCode::NOT_FOUND, t.clients_heading, t.client_not_found);
     };
     let path = format!("/admin/clients/{name}");
     let page = ClientPage {
-        f: admin.desk.frame(&path, Some(admin.who())),
+        f: admin.frame(&path),
         csrf: admin.csrf(),
         row: row(state, t, client),
         require_ma: client.require_message_authenticator,
@@ -289,8 +284,8 @@ pub(super) async fn change(
     let store = state.store.as_ref();
     match radius_clients::update_client(store, &state.key, &name, update, by).await {
         Ok(_) => {
-            tracing::info!(admin = %admin.name, client = %name, "console: RADIUS client changed");
-            Redirect::to("/admin/clients?done=changed").into_response()
+            let change = (ConsoleAction::ClientChange, name.as_str());
+            done(&state, &admin, change, "/admin/clients", "changed")
         }
         Err(ClientError::Secret(error)) => admin.desk.failure(&error),
         Err(ClientError::Store(error)) => admin.desk.failure(&error),
@@ -334,17 +329,11 @@ pub(super) async fn remove(
     };
     match radius_clients::remove_client(state.store.as_ref(), &name, by).await {
         Ok(()) => {
-            tracing::info!(admin = %admin.name, client = %name, "console: RADIUS client removed");
-            Redirect::to("/admin/clients?done=removed").into_response()
+            let change = (ConsoleAction::ClientRemove, name.as_str());
+            done(&state, &admin, change, "/admin/clients", "removed")
         }
         Err(ClientError::NoSuchClient(_)) => {
-            let who = Some(admin.who());
-            admin.desk.message(
-                StatusCode::NOT_FOUND,
-                who,
-                t.clients_heading,
-                t.client_not_found,
-            )
+            admin.message(StatusCode::NOT_FOUND, t.clients_heading, t.client_not_found)
         }
         Err(error) => admin.desk.failure(&error),
     }

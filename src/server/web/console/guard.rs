@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::ConsoleState;
 use super::desk::Desk;
-use super::pages::Who;
+use super::pages::{Frame, Who};
 use super::sessions;
 use crate::model::AdminRole;
 
@@ -44,6 +44,21 @@ impl SignedIn {
             is_admin: self.role == AdminRole::Admin,
             csrf: self.csrf.clone(),
         }
+    }
+
+    /// The frame of a page at `path`, with the admin (and the logout form).
+    pub(super) fn frame(&self, path: &str) -> Frame {
+        self.desk.frame(path, Some(self.who()))
+    }
+
+    /// A page that only says `text` under `heading`, with the admin's frame.
+    pub(super) fn message(
+        &self,
+        status: StatusCode,
+        heading: &'static str,
+        text: &'static str,
+    ) -> Response {
+        self.desk.message(status, Some(self.who()), heading, text)
     }
 
     /// The token this session's forms carry.
@@ -142,13 +157,7 @@ async fn signed_in(
     };
     if admin.role < least {
         let t = admin.desk.texts();
-        let who = admin.who();
-        return Err(admin.desk.message(
-            StatusCode::FORBIDDEN,
-            Some(who),
-            t.forbidden_heading,
-            t.role_forbidden,
-        ));
+        return Err(admin.message(StatusCode::FORBIDDEN, t.forbidden_heading, t.role_forbidden));
     }
     Ok(admin)
 }

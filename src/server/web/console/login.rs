@@ -16,7 +16,8 @@ use super::desk::Desk;
 use super::guard::AnyAdmin;
 use super::pages::LoginPage;
 use super::sessions;
-use crate::engine::admins::Login;
+use crate::engine::admins::{Login, Refusal};
+use crate::monitoring::ConsoleLogin;
 use crate::secrets::SecretString;
 use crate::server::web::form_token::FormToken;
 
@@ -128,6 +129,7 @@ pub(super) async fn submit(
     let name: String = form.name.trim().chars().take(64).collect();
     let next = return_path(&form.next).unwrap_or("");
     if !state.limiter.allow(desk.ip, now) {
+        state.counters.login(ConsoleLogin::Throttled);
         return render(
             &state,
             &desk,
@@ -143,8 +145,12 @@ pub(super) async fn submit(
         .log_in(&name, &password, &form.code, &desk.ip.to_string())
         .await;
     let admin = match login {
-        Ok(Login::Admitted { name, .. }) => name,
-        Ok(Login::Refused) => {
+        Ok(Login::Admitted { name, .. }) => {
+            state.counters.login(ConsoleLogin::Accepted);
+            name
+        }
+        Ok(Login::Refused(refusal)) => {
+            state.counters.login(outcome(refusal));
             return render(
                 &state,
                 &desk,
@@ -154,7 +160,10 @@ pub(super) async fn submit(
                 StatusCode::OK,
             );
         }
-        Err(error) => return desk.failure(&error),
+        Err(error) => {
+            state.counters.login(ConsoleLogin::Error);
+            return desk.failure(&error);
+        }
     };
     let (id, _csrf) = match sessions::start(&state, desk.session_id.as_deref(), &admin).await {
         Ok(started) => started,
@@ -171,6 +180,18 @@ pub(super) async fn submit(
         }
     }
     response
+}
+
+/// The metric's outcome of a refused login: an unknown name and a disabled admin are one outcome, as on the page.
+fn outcome(refusal: Refusal) -> ConsoleLogin {
+    match refusal {
+        Refusal::UnknownAdmin | Refusal::Disabled => ConsoleLogin::Refused,
+        Refusal::Locked => ConsoleLogin::Locked,
+        Refusal::WrongPassword => ConsoleLogin::WrongPassword,
+        Refusal::WrongCode => ConsoleLogin::WrongCode,
+        Refusal::CodeUsed => ConsoleLogin::ReplayedCode,
+        Refusal::SeedUnreadable => ConsoleLogin::Error,
+    }
 }
 
 /// The logout form's field.

@@ -1,8 +1,8 @@
 //! The helpdesk console (`/admin`): its own axum router on its own listener (`[admin_web] listen`), answering
 //! only `admin_networks` (403 before anything else, a middleware around every route). Admins log in with name,
-//! password and TOTP code ([`crate::engine::admins`]); sessions live in the database (`admin_sessions`, every
-//! node sees them), end after `idle_minutes` idle, and get a new ID at login. Every form carries a CSRF token,
-//! every response is `no-store`. Role enforcement is the extractor a handler takes ([`guard::AnyAdmin`],
+//! password and TOTP code ([`crate::engine::admins`]); sessions live in the database (`sessions`, kind
+//! `console`: every node sees them), end after `idle_minutes` idle, and get a new ID at login. Every form
+//! carries a CSRF token, every response is `no-store`. Role enforcement is the extractor a handler takes ([`guard::AnyAdmin`],
 //! [`guard::AdminOnly`]). It decides nothing about accounts: the actions are the engine's
 //! ([`crate::engine::helpdesk`], [`crate::engine::enrollment::reset_devices`]), as for the CLI.
 
@@ -37,6 +37,7 @@ use crate::config::{AdminWebConfig, AuthMode, Config, Language, PasswordSource, 
 use crate::engine::admins::{AdminLockout, AdminLogins};
 use crate::engine::helpdesk_codes::HelpdeskCodes;
 use crate::engine::invitations::Invitations;
+use crate::monitoring::ConsoleCounters;
 use crate::notify::Mailer;
 use crate::runtime::hashing::HashingPool;
 use crate::secrets::Keyring;
@@ -70,10 +71,13 @@ pub struct ConsoleState {
     min_password_length: usize,
     /// `policy.enforce_after`, for the enrollment report.
     enforce_after: Option<time::Date>,
+    /// Logins and actions counted (`motpd_console_*`).
+    counters: ConsoleCounters,
 }
 
 impl ConsoleState {
-    /// The console of `config` over `store`.
+    /// The console of `config` over `store`; it counts into the metrics recorder in force now (the process's
+    /// once installed).
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
@@ -107,6 +111,7 @@ impl ConsoleState {
             default_mode: config.radius.mode,
             min_password_length: config.policy.min_password_length,
             enforce_after: config.policy.enforce_after,
+            counters: ConsoleCounters::new(),
         }
     }
 

@@ -63,7 +63,7 @@ pub(super) async fn show(
         .map(|row| cells(t, row, state.utc_offset))
         .collect();
     let page = ReportPage {
-        f: admin.desk.frame("/admin/report", Some(admin.who())),
+        f: admin.frame("/admin/report"),
         total: report.total,
         unenrolled: report.unenrolled.len(),
         enforcement,
