@@ -32,6 +32,10 @@ pub(super) async fn run(config_path: Option<&Path>, command: AuditCommand) -> an
             };
             let (since, until) = (when("since", since), when("until", until));
             match (since, until) {
+                (Ok(Some(since)), Ok(Some(until))) if since.start >= until.end => Err(
+                    CliError::Input("--since is not before --until: nothing can match".to_owned())
+                        .into(),
+                ),
                 (Ok(since), Ok(until)) => {
                     let filter = AuditFilter {
                         account: account.map(|id| id.trim().to_lowercase()),
@@ -156,7 +160,12 @@ fn parse_when(flag: &str, text: &str, now: i64, offset: time::UtcOffset) -> Resu
     };
     let text = text.trim();
     if let Some(unit) = text.chars().last().filter(|c| matches!(c, 'm' | 'h' | 'd')) {
-        let amount: i64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+        // Digits only: "-1d" (a moment ahead) or "+1d" is a typing error, not a window.
+        let digits = &text[..text.len() - 1];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let amount: i64 = digits.parse().map_err(|_| bad())?;
         let seconds = match unit {
             'm' => 60,
             'h' => 3600,
@@ -249,6 +258,7 @@ mod tests {
         let err = end("yesterday", 0).unwrap_err().to_string();
         assert!(err.starts_with("--until \"yesterday\""), "{err}");
         assert!(start("9999999999999999999d", 0).is_err());
+        assert!(start("-1d", 0).is_err() && start("+1d", 0).is_err() && start("d", 0).is_err());
     }
 
     #[test]

@@ -116,8 +116,8 @@ pub async fn unlock_account(
     Ok(Unlocked::Done)
 }
 
-/// Locks the account until an admin unlocks it (refused everywhere meanwhile); audited `admin.user.lock` with
-/// the old and new values and `reason`, if given.
+/// Locks the account until an admin unlocks it (refused everywhere meanwhile, its sessions on the enrollment
+/// and account pages ended); audited `admin.user.lock` with the old and new values and `reason`, if given.
 pub async fn lock_account(
     store: &dyn Store,
     id: &str,
@@ -133,6 +133,8 @@ pub async fn lock_account(
     store
         .lock_account(&account.id, ADMIN_LOCK_UNTIL, now)
         .await?;
+    // A session logged in before the lock would otherwise go on enrolling until it idles out.
+    store.remove_account_web_sessions(&account.id).await?;
     let mut detail = Map::new();
     detail.insert("locked".into(), json!({ "old": was_locked, "new": true }));
     if let Some(reason) = reason {
@@ -150,8 +152,8 @@ pub async fn lock_account(
     Ok(Changed::Done)
 }
 
-/// Sets the account's status (active or disabled); audited `admin.user.set` with the old and new status and
-/// `reason`, if given.
+/// Sets the account's status (active or disabled; disabling ends its sessions on the enrollment and account
+/// pages); audited `admin.user.set` with the old and new status and `reason`, if given.
 pub async fn set_status(
     store: &dyn Store,
     id: &str,
@@ -165,6 +167,9 @@ pub async fn set_status(
         return Ok(Changed::Unchanged);
     }
     store.set_account_status(&account.id, status, now).await?;
+    if status == AccountStatus::Disabled {
+        store.remove_account_web_sessions(&account.id).await?;
+    }
     let change = json!({ "old": account.status.as_str(), "new": status.as_str() });
     audit_set(store, &account.id, "status", change, actor, reason, now).await?;
     Ok(Changed::Done)

@@ -157,11 +157,13 @@ macro_rules! page_session_queries {
             };
             if expires_at - row.4 >= 60 {
                 sqlx::query(
-                    "UPDATE sessions SET expires_at = $3 WHERE id_hash = $1 AND expires_at > $2",
+                    "UPDATE sessions SET expires_at = $3 \
+                     WHERE id_hash = $1 AND expires_at > $2 AND kind = $4",
                 )
                 .bind(id_hash)
                 .bind(now)
                 .bind(expires_at)
+                .bind(kind.as_str())
                 .execute(pool)
                 .await?;
                 row.4 = expires_at;

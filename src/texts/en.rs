@@ -337,7 +337,7 @@ pub(crate) static WEB: WebTexts = WebTexts {
     change_button: "Move to a new phone",
     change_refused: "The password or the old phone's code is not correct, or that code was already used. Wait for the next code and try again.",
     change_scan_intro: "Scan this QR code with the NEW phone's authenticator app, then type the code the new phone shows. Until then the old phone keeps working. Valid for 10 minutes.",
-    change_done: "Done! The new phone is registered and the old phone's codes no longer work. The e-mail address and phone on file get a notice.",
+    change_done: "Done! The new phone is registered and the old phone's codes no longer work. If the hospital has your e-mail address or phone number, a notice goes there too.",
     change_superseded: "The phone change could not be completed: the registered device was changed or reset meanwhile. Nothing was changed by this attempt.",
     unbound_heading: "No authenticator registered",
     unbound_intro: "Install an authenticator app on your phone (e.g. Google Authenticator or Microsoft Authenticator), then press the button.",

@@ -295,7 +295,7 @@ pub(crate) static WEB: WebTexts = WebTexts {
     change_button: "移轉到新手機",
     change_refused: "密碼或舊手機的驗證碼不正確,或該驗證碼已使用過。請等下一組驗證碼再試。",
     change_scan_intro: "請用「新手機」的驗證器 App 掃描此 QR 碼,再輸入新手機顯示的驗證碼。完成前舊手機仍可使用。10 分鐘內有效。",
-    change_done: "移轉完成!新手機已綁定,舊手機的驗證碼已失效。登記的電子郵件與手機會收到通知。",
+    change_done: "移轉完成!新手機已綁定,舊手機的驗證碼已失效。若醫院登記有您的電子郵件或手機號碼,也會寄送通知。",
     change_superseded: "無法完成更換手機:已綁定的裝置在此期間已被變更或重設。這次操作沒有變更任何設定。",
     unbound_heading: "尚未綁定驗證器",
     unbound_intro: "請在手機安裝驗證器 App(例如 Google Authenticator 或 Microsoft Authenticator),再按下方按鈕。",

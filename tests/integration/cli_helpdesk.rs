@@ -466,6 +466,10 @@ fn audit_list_filters_by_actor_and_until_as_the_console_searches() {
         assert!(seqs(&["--until", "2000-01-01"]).is_empty());
         let err = site.fails(&["audit", "list", "--until", "last week"], 8);
         assert!(err.contains("--until \"last week\""), "{err}");
+        let err = site.fails(&["audit", "list", "--since=-1d"], 8);
+        assert!(err.contains("--since \"-1d\""), "{err}");
+        let reversed = ["audit", "list", "--since", "2d", "--until", "3d"];
+        assert!(site.fails(&reversed, 8).contains("not before"));
     }
 }
 

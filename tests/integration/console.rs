@@ -978,6 +978,9 @@ async fn logins_and_actions_are_counted_by_outcome_and_action() {
     let form = [("csrf", csrf.as_str()), ("reason", "ticket 4711")];
     let done = b.post("/admin/accounts/alice/unlock", &form).await;
     assert_eq!(done.location(), "/admin/accounts/alice?done=unlocked");
+    // A second unlock finds nothing to change: not counted.
+    let again = b.post("/admin/accounts/alice/unlock", &form).await;
+    assert_eq!(again.location(), "/admin/accounts/alice?done=not-locked");
 
     let after = scrape.render();
     for outcome in ConsoleLogin::ALL {

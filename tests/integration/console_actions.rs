@@ -430,8 +430,22 @@ async fn lock_holds_the_account_until_unlocked_with_a_reason_as_motpd_user_lock(
     assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
     assert!(c.audit("alice", "admin.user.lock").await.is_empty());
 
+    // alice is logged in on the enrollment pages; the lock ends that session.
+    let web_session = motpd::model::NewWebSession {
+        id_hash: vec![7; 32],
+        account_id: Some("alice".to_owned()),
+        csrf: "csrf".to_owned(),
+        expires_at: c.f.clock.now() + 600,
+    };
+    let now = c.f.clock.now();
+    c.f.store
+        .create_web_session(&web_session, now)
+        .await
+        .unwrap();
     let done = act(&mut b, "lock", "suspected phishing, ticket 12", &[]).await;
     assert_eq!(done.location(), "/admin/accounts/alice?done=locked");
+    let touched = c.f.store.touch_web_session(&[7; 32], now, now + 600).await;
+    assert!(touched.unwrap().is_none(), "the enrollment session ended");
     let alice = c.f.store.account("alice").await.unwrap().unwrap();
     assert_eq!(
         alice.locked_until,
@@ -453,6 +467,18 @@ async fn lock_holds_the_account_until_unlocked_with_a_reason_as_motpd_user_lock(
             .contains("The account is locked until it is unlocked."),
         "{}",
         page.body
+    );
+
+    assert!(
+        page.body.contains("<dd>until unlocked</dd>"),
+        "{}",
+        page.body
+    );
+    let home = b.get("/admin").await;
+    assert!(
+        home.body.contains("<td>until unlocked</td>"),
+        "an admin lock has no end date: {}",
+        home.body
     );
 
     let again = act(&mut b, "lock", "twice", &[]).await;

@@ -17,7 +17,7 @@ use super::forms::Done;
 use super::guard::{AnyAdmin, SignedIn};
 use super::pages::{AccountPage, AccountRow, DueRow, EventRow, Fact, SearchPage};
 use super::{ConsoleState, actions};
-use crate::account_rules::{AccountState, account_state};
+use crate::account_rules::{ADMIN_LOCK_UNTIL, AccountState, account_state};
 use crate::clock::local_date;
 use crate::model::{Account, AccountStatus};
 use crate::store::AuditFilter;
@@ -53,11 +53,10 @@ pub(super) async fn search(
     let today = local_date(now, state.utc_offset);
     let mut rows = Vec::new();
     let mut more = false;
-    let mut locked = Vec::new();
-    let mut expiring = Vec::new();
+    let mut due = DueLists::default();
     if text.is_empty() {
-        match due_lists(&state, now, today).await {
-            Ok(lists) => (locked, expiring) = lists,
+        match due_lists(&state, t, now, today).await {
+            Ok(lists) => due = lists,
             Err(error) => return admin.desk.failure(&error),
         }
     } else {
@@ -83,31 +82,47 @@ pub(super) async fn search(
         searched: !text.is_empty(),
         rows,
         more,
-        locked,
-        expiring,
+        locked: due.locked,
+        locked_more: due.locked_more,
+        expiring: due.expiring,
+        expiring_more: due.expiring_more,
     };
     admin.desk.page(StatusCode::OK, &page, &[])
+}
+
+/// The search page's lists, each cut at [`DUE_LIMIT`] rows.
+#[derive(Debug, Default)]
+struct DueLists {
+    locked: Vec<DueRow>,
+    locked_more: bool,
+    expiring: Vec<DueRow>,
+    expiring_more: bool,
 }
 
 /// The accounts locked at `now`, and those (not disabled) whose last day is from `today` to
 /// [`EXPIRING_DAYS`] days later.
 async fn due_lists(
     state: &ConsoleState,
+    t: &ConsoleTexts,
     now: i64,
     today: time::Date,
-) -> Result<(Vec<DueRow>, Vec<DueRow>), crate::store::StoreError> {
-    let locked = state.store.locked_accounts(now, DUE_LIMIT).await?;
+) -> Result<DueLists, crate::store::StoreError> {
+    let mut locked = state.store.locked_accounts(now, DUE_LIMIT + 1).await?;
     let until = today.saturating_add(time::Duration::days(EXPIRING_DAYS));
-    let expiring = state
+    let mut expiring = state
         .store
-        .expiring_accounts(today, until, DUE_LIMIT)
+        .expiring_accounts(today, until, DUE_LIMIT + 1)
         .await?;
+    let locked_more = locked.len() > DUE_LIMIT as usize;
+    let expiring_more = expiring.len() > DUE_LIMIT as usize;
+    locked.truncate(DUE_LIMIT as usize);
+    expiring.truncate(DUE_LIMIT as usize);
     let locked = locked
         .into_iter()
         .map(|a| DueRow {
             when: a
                 .locked_until
-                .map(|until| crate::local_time::text(until, state.utc_offset))
+                .map(|until| lock_end(t, until, state.utc_offset))
                 .unwrap_or_default(),
             id: a.id,
             name: a.name,
@@ -121,7 +136,21 @@ async fn due_lists(
             name: a.name,
         })
         .collect();
-    Ok((locked, expiring))
+    Ok(DueLists {
+        locked,
+        locked_more,
+        expiring,
+        expiring_more,
+    })
+}
+
+/// When a lock ends, in the site's time; an admin's lock ends only when it is lifted.
+fn lock_end(t: &ConsoleTexts, until: i64, offset: time::UtcOffset) -> String {
+    if until >= ADMIN_LOCK_UNTIL {
+        t.locked_until_unlocked.to_owned()
+    } else {
+        crate::local_time::text(until, offset)
+    }
 }
 
 /// `GET /admin/accounts/{id}`.
@@ -196,7 +225,10 @@ pub(super) async fn show(
             value: account
                 .locked_until
                 .filter(|&until| until > now)
-                .map_or_else(|| t.not_locked.to_owned(), |until| when(Some(until))),
+                .map_or_else(
+                    || t.not_locked.to_owned(),
+                    |until| lock_end(t, until, offset),
+                ),
         },
         Fact {
             label: t.sms_setting,

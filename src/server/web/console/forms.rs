@@ -22,6 +22,9 @@ pub(super) struct Done {
     pub(super) done: Option<String>,
 }
 
+/// The notices of an action that found nothing to change (logged, not counted as a change).
+const NOTHING_CHANGED: [&str; 3] = ["unchanged", "not-locked", "no-device"];
+
 /// Counts and logs a change `admin` carried out on `target` (an account, an admin, a RADIUS client).
 pub(super) fn record(
     state: &ConsoleState,
@@ -29,7 +32,9 @@ pub(super) fn record(
     (action, target): (ConsoleAction, &str),
     done: &str,
 ) {
-    state.counters.action(action);
+    if !NOTHING_CHANGED.contains(&done) {
+        state.counters.action(action);
+    }
     tracing::info!(admin = %admin.name, target, action = action.as_str(), done, "helpdesk console change");
 }
 

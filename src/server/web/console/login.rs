@@ -35,7 +35,7 @@ pub(super) struct LoginQuery {
 
 /// `raw` if it is a console page to go back to after the login: a path under `/admin` other than the
 /// search page itself and the login and logout, in plain characters, so it can never lead off the console
-/// (no scheme, no `//` host, no backslash).
+/// (no scheme, no `//` host, no backslash, no dot segment, plain or encoded).
 pub(super) fn return_path(raw: &str) -> Option<&str> {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/-_.~?=&%+@".contains(c);
     let under_admin = raw
@@ -45,6 +45,10 @@ pub(super) fn return_path(raw: &str) -> Option<&str> {
         && raw.len() <= MAX_RETURN_PATH
         && raw.chars().all(plain)
         && !raw.contains("//")
+        && !raw.to_ascii_lowercase().contains("%2e")
+        && !raw
+            .split(['/', '?'])
+            .any(|segment| segment == "." || segment == "..")
         && !raw.starts_with("/admin/login")
         && !raw.starts_with("/admin/logout");
     ok.then_some(raw)
@@ -245,6 +249,9 @@ mod tests {
             "/admin/login?next=/admin/x",
             "/admin/logout",
             "/admin/accounts/a b",
+            "/admin/../enroll",
+            "/admin/accounts/./x",
+            "/admin/%2E%2e/enroll",
             "/admin/accounts/\u{5f35}",
             "/enroll",
         ] {

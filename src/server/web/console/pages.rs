@@ -55,7 +55,10 @@ pub(crate) struct SearchPage<'a> {
     pub(crate) more: bool,
     /// Without a search: the accounts locked now, and those whose last day is near.
     pub(crate) locked: Vec<DueRow>,
+    /// More accounts are locked than `locked` shows.
+    pub(crate) locked_more: bool,
     pub(crate) expiring: Vec<DueRow>,
+    pub(crate) expiring_more: bool,
 }
 
 /// An account on the search page's lists, with the time that puts it there.
