@@ -1,7 +1,7 @@
 //! The helpdesk's account pages: the search (ID, name or phone, partial, at most [`SEARCH_LIMIT`] results;
 //! without a search, the accounts locked now and those whose last day is within [`EXPIRING_DAYS`] days, the
-//! desk's most frequent calls), and the account page (status, device, failures and lock, SMS setting, expiry, the last 50 audit events, the
-//! buttons of the actions in [`super::actions`]).
+//! desk's most frequent calls), and the account page (state, device, failures and lock, SMS setting, expiry,
+//! the last 50 audit events, the buttons of the actions in [`super::actions`]).
 
 // The error is the page to answer with, as in every handler; boxing it would only add noise.
 #![allow(clippy::result_large_err)]

@@ -2,9 +2,9 @@
 //! only `admin_networks` (403 before anything else, a middleware around every route). Admins log in with name,
 //! password and TOTP code ([`crate::engine::admins`]); sessions live in the database (`sessions`, kind
 //! `console`: every node sees them), end after `idle_minutes` idle, and get a new ID at login. Every form
-//! carries a CSRF token, every response is `no-store`. Role enforcement is the extractor a handler takes ([`guard::AnyAdmin`],
-//! [`guard::AdminOnly`]). It decides nothing about accounts: the actions are the engine's
-//! ([`crate::engine::helpdesk`], [`crate::engine::enrollment::reset_devices`]), as for the CLI.
+//! carries a CSRF token, every response is `no-store`. Role enforcement is the extractor a handler takes
+//! ([`guard::AnyAdmin`], [`guard::AdminOnly`]). It decides nothing about accounts: the actions are the
+//! engine's ([`crate::engine::helpdesk`], [`crate::engine::enrollment::reset_devices`]), as for the CLI.
 
 mod accounts;
 mod actions;
