@@ -52,7 +52,8 @@
 //! more (exit 4 if one is accepted again), as the fault tests (tests/faults/) do after a crash. Probes send to `--server` only, each user at most
 //! once per step (waiting for the next step when its `--probe-users` are used), and are reported under
 //! `probes` in the JSON line. Replies that arrive after `--timeout` but verify
-//! against the timed-out request count as `late`, not `bad`. The last line printed is one JSON object; the exit
+//! against the timed-out request count as `late`, not `bad`. A reject of a code equal to the user's code of the
+//! step before is also counted as `code_collisions` (the server took that earlier login as this step). The last line printed is one JSON object; the exit
 //! status is 0, or 4 when a reply failed verification (`bad`) or a code was accepted by both `--dual` servers.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 

@@ -26,6 +26,9 @@ pub(crate) struct Totals {
     pub(crate) late: AtomicU64,
     pub(crate) send_errors: AtomicU64,
     pub(crate) double_accepts: AtomicU64,
+    /// Rejects of a code equal to the user's code of the step before: the server took that earlier login as
+    /// this step (a code is accepted once, as the latest step it matches), so this one reads as a replay.
+    pub(crate) code_collisions: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -45,6 +48,7 @@ pub(crate) struct Counts {
     pub(crate) late: u64,
     pub(crate) send_errors: u64,
     pub(crate) double_accepts: u64,
+    pub(crate) code_collisions: u64,
 }
 
 impl Totals {
@@ -60,6 +64,7 @@ impl Totals {
             late: get(&self.late),
             send_errors: get(&self.send_errors),
             double_accepts: get(&self.double_accepts),
+            code_collisions: get(&self.code_collisions),
         }
     }
 }
@@ -184,6 +189,7 @@ impl Summary {
             "sent": c.sent,
             "accept": c.accept,
             "reject": c.reject,
+            "code_collisions": c.code_collisions,
             "challenge": c.challenge,
             "timeouts": c.timeouts,
             "bad": c.bad,

@@ -24,6 +24,8 @@ pub(crate) struct Pending {
     /// The user (0-based, of the stream's population) and the TOTP step of the request.
     pub(crate) user: u64,
     pub(crate) step: u64,
+    /// The code equals the user's code of the step before (see `Totals::code_collisions`).
+    pub(crate) collides: bool,
 }
 
 /// The Identifier table of one socket.
@@ -129,6 +131,7 @@ mod tests {
             accepts: 0,
             user: 0,
             step: 0,
+            collides: false,
         }
     }
 

@@ -302,6 +302,10 @@ impl Worker {
             .population
             .name(shared.first_index.saturating_add(user));
         let authenticator = random_authenticator()?;
+        let uses_code = matches!(shared.mode, Mode::OtpOnly | Mode::PasswordOtp);
+        let collides = uses_code
+            && step > 0
+            && shared.population.code(&name, step) == shared.population.code(&name, step - 1);
         let now = Instant::now();
         let request = Pending {
             authenticator,
@@ -310,6 +314,7 @@ impl Worker {
             accepts: 0,
             user: shared.first_index.saturating_add(user),
             step,
+            collides,
         };
         let Some(id) = self.table.start(request, now + shared.timeout) else {
             return Ok(());
@@ -389,6 +394,9 @@ impl Worker {
             },
             1,
         );
+        if outcome == Outcome::Reject && self.table.get(id).is_some_and(|r| r.collides) {
+            bump(&totals.code_collisions, 1);
+        }
         if outcome == Outcome::Accept
             && let Some(request) = self.table.get_mut(id)
         {
