@@ -21,7 +21,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,8 +38,7 @@ use crate::common::radius_client::{SECRET, add_client};
 use crate::console::{Totp, add_admin};
 use crate::external_clients::{radclient, radclient_available};
 use crate::web_browser::{
-    ENROLLMENT_PATIENCE, browser_client_dir, enroll_in_browser, playwright_available, png_size,
-    run_bounded, screenshot_dir,
+    enroll_in_browser, playwright_available, png_size, run_bounded, run_script, screenshot_dir,
 };
 use crate::web_enroll::{PASSWORD, code_at};
 
@@ -206,29 +205,14 @@ async fn console_in_browser(
     totp: &Totp,
     extra: &[&str],
 ) -> ConsoleRun {
-    let mut command = Command::new("node");
-    command
-        .arg(browser_client_dir().join("console.mjs"))
-        .args(["--base", &site.console, "--lang", lang, "--name", name])
-        .args(["--password", password, "--seed", &totp.base32])
-        .arg("--time")
-        .arg(site.now().to_string())
-        .arg("--shots")
-        .arg(screenshot_dir())
-        .args(extra)
-        .current_dir(browser_client_dir())
-        .stderr(Stdio::piped());
-    let (status, out, err) =
-        tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
-            .await
-            .unwrap();
-    assert!(
-        status.success(),
-        "console.mjs {lang} {name}: {status}\n{out}\n{err}"
-    );
-    let line = out.lines().last().unwrap_or_default();
-    let seen: ConsoleRun =
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("console.mjs printed {out:?}: {e}"));
+    let args = ["--base", &site.console, "--lang", lang, "--name", name]
+        .into_iter()
+        .chain(["--password", password, "--seed", &totp.base32])
+        .map(Into::into)
+        .chain(["--time".into(), site.now().to_string().into()])
+        .chain(extra.iter().map(Into::into))
+        .collect();
+    let seen: ConsoleRun = run_script("console.mjs", args, &format!("{lang} {name}")).await;
     assert_eq!(seen.code, totp.code_at(site.now()), "the script's TOTP");
     for (page, extra) in &seen.overflow {
         assert_eq!(*extra, 0, "{page} is wider than 1366 px: {seen:?}");
@@ -427,30 +411,17 @@ async fn a_person_moves_to_a_new_phone_in_the_browser_and_the_old_one_stops_work
         let site = Site::start().await;
         site.f.clock.advance(30);
         let old_device = site.f.store.active_device("alice").await.unwrap().unwrap();
-        let mut command = Command::new("node");
-        command
-            .arg(browser_client_dir().join("change.mjs"))
-            .args(["--base", &site.enroll, "--lang", lang, "--account", "alice"])
-            .args(["--password", PASSWORD, "--label", "Pixel 9"])
-            .arg("--old-seed")
-            .arg(data_encoding::BASE32.encode(SEED))
-            .arg("--time")
-            .arg(site.now().to_string())
-            .arg("--shots")
-            .arg(screenshot_dir())
-            .current_dir(browser_client_dir())
-            .stderr(Stdio::piped());
-        let (status, out, err) =
-            tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
-                .await
-                .unwrap();
-        assert!(
-            status.success(),
-            "change.mjs {lang}: {status}\n{out}\n{err}"
-        );
-        let line = out.lines().last().unwrap_or_default();
-        let seen: PhoneChange = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("change.mjs printed {out:?}: {e}"));
+        let args = ["--base", &site.enroll, "--lang", lang, "--account", "alice"]
+            .into_iter()
+            .chain(["--password", PASSWORD, "--label", "Pixel 9", "--old-seed"])
+            .map(Into::into)
+            .chain([
+                data_encoding::BASE32.encode(SEED).into(),
+                "--time".into(),
+                site.now().to_string().into(),
+            ])
+            .collect();
+        let seen: PhoneChange = run_script("change.mjs", args, lang).await;
         assert!(seen.change_heading.starts_with(heading), "{seen:?}");
         assert_eq!(seen.old_code, code_at(SEED, site.now()), "{seen:?}");
         assert_eq!(seen.qr_svgs, 1, "{seen:?}");

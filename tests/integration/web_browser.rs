@@ -315,6 +315,31 @@ pub(crate) fn playwright_available() -> bool {
         )
 }
 
+/// Runs the browser driver `script` (in [`browser_client_dir`]) with `args` and screenshots going to
+/// [`screenshot_dir`], killed after [`ENROLLMENT_PATIENCE`]; fails the test unless it exits 0, and returns what
+/// it printed last (one JSON line), parsed. `what` names the run in a failure.
+pub(crate) async fn run_script<T: serde::de::DeserializeOwned>(
+    script: &str,
+    args: Vec<std::ffi::OsString>,
+    what: &str,
+) -> T {
+    let mut command = Command::new("node");
+    command
+        .arg(browser_client_dir().join(script))
+        .args(args)
+        .arg("--shots")
+        .arg(screenshot_dir())
+        .current_dir(browser_client_dir())
+        .stderr(Stdio::piped());
+    let (status, out, err) =
+        tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
+            .await
+            .unwrap();
+    assert!(status.success(), "{script} {what}: {status}\n{out}\n{err}");
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{script} printed {out:?}: {e}"))
+}
+
 /// What `enroll.mjs` saw on the pages.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct BrowserEnrollment {
@@ -337,27 +362,13 @@ pub(crate) async fn enroll_in_browser(
     lang: &str,
     label: &str,
 ) -> BrowserEnrollment {
-    let mut command = Command::new("node");
-    command
-        .arg(browser_client_dir().join("enroll.mjs"))
-        .args(["--base", base, "--lang", lang, "--account", "alice"])
-        .args(["--password", "Nurse2024pw", "--label", label])
-        .arg("--time")
-        .arg(now.to_string())
-        .arg("--shots")
-        .arg(screenshot_dir())
-        .current_dir(browser_client_dir())
-        .stderr(Stdio::piped());
-    let (status, out, err) =
-        tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
-            .await
-            .unwrap();
-    assert!(
-        status.success(),
-        "enroll.mjs {lang}: {status}\n{out}\n{err}"
-    );
-    let line = out.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("enroll.mjs printed {out:?}: {e}"))
+    let args = ["--base", base, "--lang", lang, "--account", "alice"]
+        .into_iter()
+        .chain(["--password", "Nurse2024pw", "--label", label])
+        .map(Into::into)
+        .chain(["--time".into(), now.to_string().into()])
+        .collect();
+    run_script("enroll.mjs", args, lang).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,27 +488,13 @@ async fn chromium_completes_an_invitation_with_the_password_and_the_vpn_accepts_
             .unwrap();
         let link = invitation.link.expose();
         let path = link[link.find("/invite/").unwrap()..].to_owned();
-        let mut command = Command::new("node");
-        command
-            .arg(browser_client_dir().join("invite.mjs"))
-            .args(["--base", &node.base, "--path", &path, "--lang", lang])
-            .args(["--password", "Nurse2024pw", "--time"])
-            .arg(node.f.clock.now().to_string())
-            .arg("--shots")
-            .arg(screenshot_dir())
-            .current_dir(browser_client_dir())
-            .stderr(Stdio::piped());
-        let (status, out, err) =
-            tokio::task::spawn_blocking(move || run_bounded(command, ENROLLMENT_PATIENCE))
-                .await
-                .unwrap();
-        assert!(
-            status.success(),
-            "invite.mjs {lang}: {status}\n{out}\n{err}"
-        );
-        let line = out.lines().last().unwrap_or_default();
-        let seen: BrowserInvitation = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("invite.mjs printed {out:?}: {e}"));
+        let args = ["--base", &node.base, "--path", &path, "--lang", lang]
+            .into_iter()
+            .chain(["--password", "Nurse2024pw"])
+            .map(Into::into)
+            .chain(["--time".into(), node.f.clock.now().to_string().into()])
+            .collect();
+        let seen: BrowserInvitation = run_script("invite.mjs", args, lang).await;
         assert_eq!(seen.account, "alice", "{seen:?}");
         assert_eq!(
             seen.seed_before_password, 0,

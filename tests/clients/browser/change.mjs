@@ -10,11 +10,9 @@
 // Saves a screenshot of each step as DIR/change-flow-LANG-N-STEP.png and prints one JSON line with what it saw;
 // the Rust test asserts on it. Exits non-zero on any failure.
 
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
-
+import { PHONE, launch, newPage, requireArgs, screenshots } from './driver.mjs';
 import { base32Decode, totp } from './totp.mjs';
 
 const { values: args } = parseArgs({
@@ -30,31 +28,13 @@ const { values: args } = parseArgs({
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
 });
-for (const name of ['base', 'lang', 'account', 'password', 'old-seed', 'time', 'label', 'shots']) {
-  if (!args[name]) throw new Error(`--${name} is required`);
-}
+requireArgs(args, ['base', 'lang', 'account', 'password', 'old-seed', 'time', 'label', 'shots']);
 
-const shots = [];
-async function shot(page, step) {
-  const file = join(args.shots, `change-flow-${args.lang}-${shots.length + 1}-${step}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
+const { files: shots, shot } = screenshots(args.shots, 'change-flow', args.lang);
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  args: ['--no-sandbox', '--disable-gpu', '--no-proxy-server', '--disable-background-networking'],
-});
+const browser = await launch(args.chromium);
 try {
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 1,
-    isMobile: true,
-    hasTouch: true,
-    javaScriptEnabled: false,
-  });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
+  const page = await newPage(browser, PHONE);
   const time = Number(args.time);
 
   await page.goto(`${args.base}/enroll?lang=${args.lang}`);

@@ -11,11 +11,9 @@
 // and clicks. Saves a screenshot of each step as DIR/P-LANG-N-STEP.png (P: console) and prints one JSON line with what
 // it saw; the Rust test asserts on it. Exits non-zero on any failure.
 
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { chromium } from 'playwright-core';
-
+import { DESKTOP, launch, newPage, requireArgs, screenshots } from './driver.mjs';
 import { base32Decode, totp } from './totp.mjs';
 
 const { values: args } = parseArgs({
@@ -35,35 +33,19 @@ const { values: args } = parseArgs({
     chromium: { type: 'string', default: '/usr/bin/chromium' },
   },
 });
-for (const name of ['base', 'lang', 'name', 'password', 'seed', 'time', 'shots']) {
-  if (!args[name]) throw new Error(`--${name} is required`);
-}
+requireArgs(args, ['base', 'lang', 'name', 'password', 'seed', 'time', 'shots']);
 if (args.query && !(args.account && args.reason)) throw new Error('--query needs --account and --reason');
 
-const shots = [];
-async function shot(page, step) {
-  const file = join(args.shots, `${args.prefix}-${args.lang}-${shots.length + 1}-${step}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-}
+const { files: shots, shot } = screenshots(args.shots, args.prefix, args.lang);
 
 /** The page's widest element beyond the window: a layout that does not fit 1366 px. */
 async function overflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  args: ['--no-sandbox', '--disable-gpu', '--no-proxy-server', '--disable-background-networking'],
-});
+const browser = await launch(args.chromium);
 try {
-  const context = await browser.newContext({
-    viewport: { width: 1366, height: 768 },
-    deviceScaleFactor: 1,
-    javaScriptEnabled: false,
-  });
-  context.setDefaultTimeout(10_000);
-  const page = await context.newPage();
+  const page = await newPage(browser, DESKTOP);
   const seen = { overflow: {} };
 
   await page.goto(`${args.base}/admin/login?lang=${args.lang}`);
